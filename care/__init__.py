@@ -1,0 +1,1 @@
+"""Everyday care on the same database: patients, doctors, schedules, appointments, records."""

@@ -1,0 +1,185 @@
+"""Secondary-module tables, created now so the emergency core can reference patients."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, time
+from decimal import Decimal
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    Text,
+    Time,
+    text,
+)
+from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from data.base import Base, id_column, utcnow
+
+
+def desc_column(column: str) -> TextClause:
+    """A descending index column, for newest-first listings."""
+    return text(f"{column} DESC")
+
+
+class Patient(Base):
+    """A registered patient; anonymous SOS callers have no row here."""
+
+    __tablename__ = "patients"
+
+    id: Mapped[uuid.UUID] = id_column()
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    dob: Mapped[date | None] = mapped_column(Date)
+    gender: Mapped[str | None] = mapped_column(String(16))
+    blood_group: Mapped[str | None] = mapped_column(String(4))
+    national_id_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    address: Mapped[str | None] = mapped_column(Text)
+    city: Mapped[str | None] = mapped_column(String(100))
+    province: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PatientEmergencyContact(Base):
+    """Someone to call when the patient cannot speak for themselves."""
+
+    __tablename__ = "patient_emergency_contacts"
+
+    id: Mapped[uuid.UUID] = id_column()
+    patient_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    relationship: Mapped[str | None] = mapped_column(String(64))
+    phone: Mapped[str] = mapped_column(String(20))
+
+
+class Doctor(Base):
+    """A clinician's professional profile."""
+
+    __tablename__ = "doctors"
+
+    id: Mapped[uuid.UUID] = id_column()
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    license_no: Mapped[str] = mapped_column(String(64), unique=True)
+    specialty: Mapped[str] = mapped_column(String(100), index=True)
+    languages: Mapped[list[str]] = mapped_column(ARRAY(String(32)), default=list)
+    years_experience: Mapped[int | None] = mapped_column(Integer)
+    consultation_fee: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
+    is_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class DoctorHospitalAffiliation(Base):
+    """Where a doctor practises, and in which department."""
+
+    __tablename__ = "doctor_hospital_affiliations"
+
+    doctor_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("doctors.id", ondelete="CASCADE"), primary_key=True
+    )
+    hospital_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("hospitals.id", ondelete="CASCADE"), primary_key=True
+    )
+    department_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("departments.id", ondelete="CASCADE"), primary_key=True
+    )
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class DoctorSchedule(Base):
+    """A weekly template from which bookable slots are generated."""
+
+    __tablename__ = "doctor_schedules"
+    __table_args__ = (
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday_range"),
+        CheckConstraint("end_time > start_time", name="time_order"),
+        CheckConstraint("slot_minutes BETWEEN 5 AND 240", name="slot_minutes_range"),
+    )
+
+    id: Mapped[uuid.UUID] = id_column()
+    doctor_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("doctors.id", ondelete="CASCADE"), index=True
+    )
+    hospital_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("hospitals.id", ondelete="CASCADE"))
+    weekday: Mapped[int] = mapped_column(Integer)
+    start_time: Mapped[time] = mapped_column(Time)
+    end_time: Mapped[time] = mapped_column(Time)
+    slot_minutes: Mapped[int] = mapped_column(Integer)
+
+
+class DoctorAvailabilityState(Base):
+    """Last persisted snapshot of a doctor's presence (live presence is in Redis)."""
+
+    __tablename__ = "doctor_availability_state"
+
+    doctor_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("doctors.id", ondelete="CASCADE"), primary_key=True
+    )
+    current_state: Mapped[str] = mapped_column(String(16), default="offline")
+    last_heartbeat_at: Mapped[datetime | None]
+    current_hospital_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("hospitals.id"))
+
+
+class Appointment(Base):
+    """A booked slot with a doctor."""
+
+    __tablename__ = "appointments"
+    __table_args__ = (
+        Index("ix_appointments_doctor_start", "doctor_id", "scheduled_start"),
+        Index("ix_appointments_patient_start", "patient_id", desc_column("scheduled_start")),
+    )
+
+    id: Mapped[uuid.UUID] = id_column()
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"))
+    doctor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("doctors.id"))
+    hospital_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("hospitals.id"))
+    scheduled_start: Mapped[datetime]
+    scheduled_end: Mapped[datetime]
+    mode: Mapped[str] = mapped_column(String(16), default="in_person")
+    status: Mapped[str] = mapped_column(String(16), default="booked")
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class AppointmentEvent(Base):
+    """Every change of an appointment, for its history."""
+
+    __tablename__ = "appointment_events"
+
+    id: Mapped[uuid.UUID] = id_column()
+    appointment_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("appointments.id", ondelete="CASCADE"), index=True
+    )
+    event_type: Mapped[str] = mapped_column(String(32))
+    actor_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    metadata_json: Mapped[dict] = mapped_column("metadata", JSONB, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MedicalRecord(Base):
+    """A clinical document about a patient."""
+
+    __tablename__ = "medical_records"
+    __table_args__ = (
+        Index("ix_medical_records_patient_created", "patient_id", desc_column("created_at")),
+    )
+
+    id: Mapped[uuid.UUID] = id_column()
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    doctor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("doctors.id"))
+    record_type: Mapped[str] = mapped_column(String(16))
+    payload_json: Mapped[dict] = mapped_column(JSONB, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

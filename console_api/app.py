@@ -1,0 +1,59 @@
+"""Builds the FastAPI application: lifespan resources, middleware, error handlers, routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis.asyncio as aioredis
+from fastapi import FastAPI
+
+from data.db import async_session_factory, make_async_engine
+from data.durability import ensure_durable
+from data.models import import_all_models
+from data.settings import DataSettings, get_data_settings
+from identity.settings import IdentitySettings, get_identity_settings
+
+from console_api.body_limit import BodySizeLimit
+from console_api.problems import install_problem_handlers
+from console_api.routers import auth, emergency, health
+
+
+def create_app(
+    *,
+    data_settings: DataSettings | None = None,
+    identity_settings: IdentitySettings | None = None,
+) -> FastAPI:
+    """A new app; each instance owns its engine and Redis client (bound to its event loop)."""
+    data_settings = data_settings or get_data_settings()
+    identity_settings = identity_settings or get_identity_settings()
+    import_all_models()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_async_engine(data_settings)
+        await ensure_durable(engine)
+        app.state.engine = engine
+        app.state.session_factory = async_session_factory(engine)
+        app.state.redis = aioredis.from_url(
+            data_settings.redis_url, socket_timeout=2, socket_connect_timeout=2
+        )
+        app.state.identity_settings = identity_settings
+        try:
+            yield
+        finally:
+            await app.state.redis.aclose()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Lifeline",
+        version="0.1.0",
+        summary="Emergency medical dispatch and geo-routing",
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodySizeLimit)
+    install_problem_handlers(app)
+    app.include_router(health.router)
+    app.include_router(auth.router)
+    app.include_router(emergency.router)
+    return app

@@ -1,0 +1,76 @@
+"""Annotated dependencies: the database session, the caller's identity and role checks."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from data.errors import Forbidden, Unauthenticated
+from dispatch.service import Actor
+from identity.roles import allowed
+from identity.settings import IdentitySettings
+from identity.tokens import AccessClaims, verify_access_token
+
+bearer_scheme = HTTPBearer(auto_error=False, description="JWT access token from /auth/login")
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request; rolled back if the handler did not commit."""
+    async with request.app.state.session_factory() as session:
+        yield session
+
+
+def get_identity_settings(request: Request) -> IdentitySettings:
+    """Identity settings of this app instance."""
+    return request.app.state.identity_settings
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+IdentitySettingsDep = Annotated[IdentitySettings, Depends(get_identity_settings)]
+
+
+async def optional_claims(
+    settings: IdentitySettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> AccessClaims | None:
+    """The caller's verified claims, or None for an anonymous caller (a bad token is still 401)."""
+    if credentials is None:
+        return None
+    return verify_access_token(credentials.credentials, settings=settings)
+
+
+OptionalClaims = Annotated[AccessClaims | None, Depends(optional_claims)]
+
+
+async def current_claims(claims: OptionalClaims) -> AccessClaims:
+    """The caller's claims; 401 when no bearer token was sent."""
+    if claims is None:
+        raise Unauthenticated("a bearer token is required", code="missing_token")
+    return claims
+
+
+CurrentClaims = Annotated[AccessClaims, Depends(current_claims)]
+
+
+def require(action: str) -> Callable[[AccessClaims], AccessClaims]:
+    """Dependency factory: 401 without a token, 403 unless a role of the caller may do ``action``."""
+
+    async def check(claims: CurrentClaims) -> AccessClaims:
+        if not allowed(set(claims.roles), action):
+            raise Forbidden(f"your roles may not perform {action}", code="role_forbidden")
+        return claims
+
+    check.__name__ = f"require_{action.replace('.', '_')}"
+    return check
+
+
+def actor_of(claims: AccessClaims | None, *, fallback: str = "anonymous") -> Actor:
+    """The audit-trail name of the caller."""
+    if claims is None:
+        return Actor(user_id=None, label=fallback)
+    role = sorted(claims.roles)[0] if claims.roles else "user"
+    return Actor(user_id=claims.user_id, label=f"{role}:{claims.user_id}")

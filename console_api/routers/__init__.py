@@ -1,0 +1,1 @@
+"""HTTP routers; each is thin: parse, call one service function, shape the response."""

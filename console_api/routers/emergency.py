@@ -1,0 +1,268 @@
+"""Emergency case endpoints: SOS intake, reading, and the lifecycle actions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Response, status
+
+from data.errors import Forbidden, InvalidInput, Unauthenticated
+from data.idempotency import IdempotencyKey
+from dispatch import service as case_service
+from dispatch.case_tokens import issue_case_token, verify_case_token
+from dispatch.lifecycle import CaseAction, CaseStatus
+from dispatch.schemas import (
+    ArriveRequest,
+    CancelRequest,
+    CasePage,
+    CaseView,
+    CloseRequest,
+    DispatchRequest,
+    SosRequest,
+    SosResponse,
+    TriageRequest,
+)
+from identity.roles import allowed
+from identity.tokens import AccessClaims
+
+from console_api.deps import IdentitySettingsDep, OptionalClaims, SessionDep, actor_of, require
+from console_api.views import case_view
+
+router = APIRouter(prefix="/api/v1/emergency", tags=["emergency"])
+
+NO_KEY_WARNING = (
+    "no Idempotency-Key header was sent: this SOS was accepted, but retries of it "
+    "will not be deduplicated"
+)
+
+IdempotencyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Client-chosen key; the same key and body within 24 h return the same case.",
+    ),
+]
+IfMatchHeader = Annotated[
+    str | None,
+    Header(alias="If-Match", description="The case version (its ETag) this action expects."),
+]
+
+
+def expected_version(if_match: str | None) -> int | None:
+    """Parse an If-Match ETag such as ``"3"`` or ``W/"3"`` into a version number."""
+    if if_match is None:
+        return None
+    raw = if_match.strip().removeprefix("W/").strip('"')
+    if not raw.isdigit():
+        raise InvalidInput("If-Match must be a case version ETag such as \"3\"", field="If-Match")
+    return int(raw)
+
+
+@router.post(
+    "/cases",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SosResponse,
+    summary="Raise an SOS (open to anonymous callers)",
+)
+async def raise_sos(
+    body: SosRequest,
+    response: Response,
+    db_session: SessionDep,
+    settings: IdentitySettingsDep,
+    claims: OptionalClaims,
+    idempotency_key: IdempotencyHeader = None,
+) -> SosResponse:
+    """An emergency is never refused on a technicality: a missing key only adds a warning."""
+    key = None
+    if idempotency_key is not None:
+        scope = f"user:{claims.user_id}" if claims else f"phone:{body.reporter_phone}"
+        key = IdempotencyKey(scope=scope, key=idempotency_key)
+    raised = await case_service.raise_case(
+        db_session=db_session,
+        request=body,
+        actor=actor_of(claims, fallback=f"reporter:{body.reporter_phone}"),
+        idempotency_key=key,
+    )
+    if raised.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    response.headers["Location"] = f"{router.prefix}/cases/{raised.case.id}"
+    response.headers["ETag"] = f'"{raised.case.version}"'
+    view = case_view(raised.case)
+    return SosResponse(
+        **view.model_dump(),
+        case_token=issue_case_token(raised.case.id, secret=settings.secret_key),
+        idempotent_replay=raised.replayed,
+        warnings=[] if key else [NO_KEY_WARNING],
+    )
+
+
+async def authorise_case_read(
+    case_id: uuid.UUID,
+    claims: AccessClaims | None,
+    case_token: str | None,
+    secret: str,
+) -> None:
+    """Staff with case.read, or the anonymous holder of this very case's token."""
+    if claims is not None:
+        if not allowed(set(claims.roles), "case.read"):
+            raise Forbidden("your roles may not read emergency cases", code="role_forbidden")
+        return
+    if case_token is None:
+        raise Unauthenticated(
+            "send a bearer token, or the case's X-Case-Token", code="missing_token"
+        )
+    if not verify_case_token(case_id, case_token, secret=secret):
+        raise Forbidden("this case token is not valid for this case", code="invalid_case_token")
+
+
+@router.get("/cases/{case_id}", response_model=CaseView, summary="Read one case")
+async def read_case(
+    case_id: uuid.UUID,
+    response: Response,
+    db_session: SessionDep,
+    settings: IdentitySettingsDep,
+    claims: OptionalClaims,
+    x_case_token: Annotated[str | None, Header(alias="X-Case-Token")] = None,
+) -> CaseView:
+    """Staff see any case; a reporter sees only the case their token was issued for."""
+    await authorise_case_read(case_id, claims, x_case_token, settings.secret_key)
+    case = await case_service.get_case(db_session=db_session, case_id=case_id)
+    events = await case_service.case_events(db_session=db_session, case_id=case_id)
+    response.headers["ETag"] = f'"{case.version}"'
+    return case_view(case, events)
+
+
+@router.get("/cases", response_model=CasePage, summary="List cases, newest first (staff)")
+async def list_cases(
+    db_session: SessionDep,
+    _: Annotated[AccessClaims, Depends(require("case.list"))],
+    status_filter: Annotated[
+        list[CaseStatus] | None, Query(alias="status", description="repeat for several")
+    ] = None,
+    since: Annotated[datetime | None, Query(description="only cases raised at or after")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> CasePage:
+    """Keyset pagination: pass ``next_cursor`` back as ``cursor``."""
+    if since is not None and since.tzinfo is None:
+        raise InvalidInput("since needs a timezone, e.g. 2026-01-01T00:00:00Z", field="since")
+    cases, next_cursor = await case_service.list_cases(
+        db_session=db_session, statuses=status_filter, since=since, limit=limit, cursor=cursor
+    )
+    return CasePage(items=[case_view(c) for c in cases], next_cursor=next_cursor)
+
+
+def _respond(response: Response, case) -> CaseView:  # noqa: ANN001
+    response.headers["ETag"] = f'"{case.version}"'
+    return case_view(case)
+
+
+@router.post("/cases/{case_id}/triage", response_model=CaseView, summary="Triage a case")
+async def triage_case(
+    case_id: uuid.UUID,
+    body: TriageRequest,
+    response: Response,
+    db_session: SessionDep,
+    claims: Annotated[AccessClaims, Depends(require("case.triage"))],
+    if_match: IfMatchHeader = None,
+) -> CaseView:
+    """Set severity; legal from raised (and triaged, to correct it before dispatch)."""
+    case = await case_service.triage(
+        db_session=db_session,
+        case_id=case_id,
+        severity=body.severity.value,
+        required_capability=body.required_capability,
+        actor=actor_of(claims),
+        expected_version=expected_version(if_match),
+    )
+    return _respond(response, case)
+
+
+@router.post("/cases/{case_id}/dispatch", response_model=CaseView, summary="Dispatch a case")
+async def dispatch_case(
+    case_id: uuid.UUID,
+    response: Response,
+    db_session: SessionDep,
+    claims: Annotated[AccessClaims, Depends(require("case.dispatch"))],
+    body: DispatchRequest | None = None,
+    if_match: IfMatchHeader = None,
+) -> CaseView:
+    """Assign a unit and destination hospital."""
+    body = body or DispatchRequest()
+    case = await case_service.dispatch_case(
+        db_session=db_session,
+        case_id=case_id,
+        hospital_id=body.hospital_id,
+        unit_id=body.unit_id,
+        actor=actor_of(claims),
+        expected_version=expected_version(if_match),
+    )
+    return _respond(response, case)
+
+
+async def _simple_action(
+    action: CaseAction,
+    case_id: uuid.UUID,
+    response: Response,
+    db_session: SessionDep,
+    claims: AccessClaims,
+    reason: str | None,
+    if_match: str | None,
+) -> CaseView:
+    case = await case_service.apply_action(
+        db_session=db_session,
+        case_id=case_id,
+        action=action,
+        actor=actor_of(claims),
+        reason=reason,
+        expected_version=expected_version(if_match),
+    )
+    return _respond(response, case)
+
+
+@router.post("/cases/{case_id}/arrive", response_model=CaseView, summary="Unit arrived on scene")
+async def arrive_case(
+    case_id: uuid.UUID,
+    response: Response,
+    db_session: SessionDep,
+    claims: Annotated[AccessClaims, Depends(require("case.arrive"))],
+    body: ArriveRequest | None = None,
+    if_match: IfMatchHeader = None,
+) -> CaseView:
+    """Legal from dispatched."""
+    return await _simple_action(
+        CaseAction.ARRIVE, case_id, response, db_session, claims, None, if_match
+    )
+
+
+@router.post("/cases/{case_id}/close", response_model=CaseView, summary="Close a case")
+async def close_case(
+    case_id: uuid.UUID,
+    response: Response,
+    db_session: SessionDep,
+    claims: Annotated[AccessClaims, Depends(require("case.close"))],
+    body: CloseRequest | None = None,
+    if_match: IfMatchHeader = None,
+) -> CaseView:
+    """Legal from arrived; final."""
+    reason = body.reason if body else None
+    return await _simple_action(
+        CaseAction.CLOSE, case_id, response, db_session, claims, reason, if_match
+    )
+
+
+@router.post("/cases/{case_id}/cancel", response_model=CaseView, summary="Cancel a case")
+async def cancel_case(
+    case_id: uuid.UUID,
+    body: CancelRequest,
+    response: Response,
+    db_session: SessionDep,
+    claims: Annotated[AccessClaims, Depends(require("case.cancel"))],
+    if_match: IfMatchHeader = None,
+) -> CaseView:
+    """Legal from any open state, with a reason; final."""
+    return await _simple_action(
+        CaseAction.CANCEL, case_id, response, db_session, claims, body.reason, if_match
+    )

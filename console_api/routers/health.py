@@ -1,0 +1,42 @@
+"""Liveness and dependencies' health, for load balancers and operators."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+router = APIRouter(tags=["health"])
+
+CHECK_TIMEOUT_S = 2.0
+
+
+async def _database_ok(request: Request) -> bool:
+    try:
+        async with request.app.state.engine.connect() as connection:
+            await asyncio.wait_for(connection.execute(text("SELECT 1")), CHECK_TIMEOUT_S)
+        return True
+    except Exception:  # noqa: BLE001 - any failure means unhealthy
+        return False
+
+
+async def _redis_ok(request: Request) -> bool:
+    try:
+        return bool(await asyncio.wait_for(request.app.state.redis.ping(), CHECK_TIMEOUT_S))
+    except Exception:  # noqa: BLE001
+        return False
+
+
+@router.get("/health", summary="Health of the API and its dependencies")
+async def health(request: Request) -> JSONResponse:
+    """503 when the database is unreachable; Redis down only degrades (the outbox keeps events)."""
+    database, redis = await asyncio.gather(_database_ok(request), _redis_ok(request))
+    overall = "ok" if database and redis else ("degraded" if database else "unavailable")
+    body = {
+        "status": overall,
+        "database": "ok" if database else "unreachable",
+        "redis": "ok" if redis else "unreachable",
+    }
+    return JSONResponse(body, status_code=200 if database else 503)

@@ -1,0 +1,45 @@
+"""Engines and sessions: async for the service, sync for the CLI and bulk imports."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from data.settings import DataSettings, get_data_settings
+
+
+def sync_url(url: str) -> str:
+    """Both engines use psycopg 3; normalise bare postgresql:// URLs to it."""
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://") :]
+    if url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url[len("postgres://") :]
+    return url
+
+
+def make_async_engine(settings: DataSettings | None = None) -> AsyncEngine:
+    """One engine per process (or per app instance in tests, since it binds to an event loop)."""
+    settings = settings or get_data_settings()
+    return create_async_engine(
+        sync_url(settings.database_url),
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_pre_ping=True,
+    )
+
+
+def make_sync_engine(settings: DataSettings | None = None) -> Engine:
+    """Used by the CLI, imports and the benchmarks, which do not run an event loop."""
+    settings = settings or get_data_settings()
+    return create_engine(sync_url(settings.database_url), pool_pre_ping=True)
+
+
+def async_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions keep loaded attributes after commit so responses can be built from them."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def sync_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sync twin of :func:`async_session_factory`."""
+    return sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,57 @@
+"""Transactional outbox: events are rows committed with the change, so nothing shown was not committed."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Identity, Index, String, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from data.base import Base, utcnow
+
+
+class OutboxEvent(Base):
+    """One event waiting to be (or already) published to real-time subscribers."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index(
+            "ix_outbox_unpublished",
+            "id",
+            postgresql_where=text("published_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64), index=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    aggregate_type: Mapped[str] = mapped_column(String(32))
+    aggregate_id: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[datetime | None]
+
+
+def record_event(
+    db_session: AsyncSession | Session,
+    *,
+    channel: str,
+    event_type: str,
+    aggregate_type: str,
+    aggregate_id: uuid.UUID | str,
+    payload: dict[str, Any],
+) -> OutboxEvent:
+    """Add an event to the caller's transaction; it is published only if that transaction commits."""
+    event = OutboxEvent(
+        channel=channel,
+        event_type=event_type,
+        aggregate_type=aggregate_type,
+        aggregate_id=str(aggregate_id),
+        payload=payload,
+    )
+    db_session.add(event)
+    return event

@@ -1,0 +1,28 @@
+"""Where the database and Redis live; local defaults work on a developer machine without setup."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DataSettings(BaseSettings):
+    """Connection settings read from DATABASE_URL and REDIS_URL."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="postgresql+psycopg://postgres@127.0.0.1:5432/lifeline",
+        validation_alias="DATABASE_URL",
+    )
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", validation_alias="REDIS_URL")
+    db_pool_size: int = Field(default=10, validation_alias="LIFELINE_DB_POOL_SIZE")
+    db_max_overflow: int = Field(default=20, validation_alias="LIFELINE_DB_MAX_OVERFLOW")
+
+
+@lru_cache
+def get_data_settings() -> DataSettings:
+    """Settings are read once per process."""
+    return DataSettings()

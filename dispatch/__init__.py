@@ -1,0 +1,1 @@
+"""The emergency core: cases, their lifecycle, units and dispatch."""

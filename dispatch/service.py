@@ -1,0 +1,358 @@
+"""Emergency use cases: each persists the change, its audit event and its outbox event in one commit."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from geoalchemy2.shape import from_shape, to_shape
+from shapely.geometry import Point
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from care.models import Patient
+from data import idempotency
+from data.base import utcnow
+from data.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
+from data.outbox import record_event
+from dispatch.lifecycle import (
+    STATUS_TIMESTAMP,
+    CaseAction,
+    CaseStatus,
+    Transition,
+    allowed_actions,
+    transition,
+)
+from dispatch.models import CaseEvent, EmergencyCase, EmergencyDispatch
+from dispatch.schemas import SosRequest
+from facilities.models import Hospital
+
+CASE_CHANNEL = "emergency.case.updated"
+
+
+class CaseNotFound(NotFound):
+    """No case with that id."""
+
+    code = "case_not_found"
+
+
+class ConcurrentUpdate(Conflict):
+    """Another transition committed first; re-read the case and decide again."""
+
+    code = "concurrent_update"
+    title = "The case changed concurrently"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who performs an action, as written in the audit trail."""
+
+    user_id: uuid.UUID | None
+    label: str
+
+
+@dataclass(frozen=True)
+class RaisedCase:
+    """The outcome of SOS intake: the case, and whether it was an idempotent replay."""
+
+    case: EmergencyCase
+    replayed: bool
+
+
+def case_location(case: EmergencyCase) -> tuple[float, float]:
+    """(lat, lng) of a case."""
+    point = to_shape(case.location)
+    return point.y, point.x
+
+
+def case_snapshot(case: EmergencyCase) -> dict[str, Any]:
+    """The event payload consumers need to update a case without another read."""
+    lat, lng = case_location(case)
+    return {
+        "case_id": str(case.id),
+        "status": case.status,
+        "severity": case.severity,
+        "symptom_category": case.symptom_category,
+        "required_capability": case.required_capability,
+        "lat": lat,
+        "lng": lng,
+        "region": case.region,
+        "destination_hospital_id": (
+            str(case.destination_hospital_id) if case.destination_hospital_id else None
+        ),
+        "version": case.version,
+        "raised_at": case.raised_at.isoformat(),
+    }
+
+
+def _add_event(
+    db_session: AsyncSession,
+    case: EmergencyCase,
+    *,
+    action: str,
+    from_status: str | None,
+    actor: Actor,
+    reason: str | None,
+    at: datetime,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Audit row and outbox event for one change, added to the caller's transaction."""
+    db_session.add(
+        CaseEvent(
+            case_id=case.id,
+            action=action,
+            from_status=from_status,
+            to_status=case.status,
+            actor_user_id=actor.user_id,
+            actor=actor.label,
+            reason=reason,
+            details=details or {},
+            at=at,
+        )
+    )
+    record_event(
+        db_session,
+        channel=CASE_CHANNEL,
+        event_type=f"case.{action}",
+        aggregate_type="emergency_case",
+        aggregate_id=case.id,
+        payload={**case_snapshot(case), "action": action, "from_status": from_status},
+    )
+
+
+async def raise_case(
+    *,
+    db_session: AsyncSession,
+    request: SosRequest,
+    actor: Actor,
+    idempotency_key: idempotency.IdempotencyKey | None,
+) -> RaisedCase:
+    """Accept an SOS. A retry with the same key and body returns the first case, never a second."""
+    if idempotency_key is not None:
+        fingerprint = idempotency.request_fingerprint(request.model_dump(mode="json"))
+        earlier = await idempotency.claim(
+            db_session,
+            key=idempotency_key,
+            request_hash=fingerprint,
+            resource_type="emergency_case",
+        )
+        if earlier is not None and earlier.resource_id is not None:
+            await db_session.commit()
+            return RaisedCase(await get_case(db_session=db_session, case_id=earlier.resource_id), True)
+    if request.patient_id is not None and await db_session.get(Patient, request.patient_id) is None:
+        raise InvalidInput("no patient with this id", field="patient_id", code="unknown_patient")
+
+    now = utcnow()
+    case = EmergencyCase(
+        id=uuid.uuid4(),
+        status=CaseStatus.RAISED.value,
+        symptom_category=request.symptom_category.value,
+        location=from_shape(Point(request.lng, request.lat), srid=4326),
+        location_accuracy_m=request.accuracy_m,
+        reporter_phone=request.reporter_phone,
+        notes=request.notes,
+        patient_id=request.patient_id,
+        created_by=actor.user_id,
+        raised_at=now,
+        updated_at=now,
+    )
+    db_session.add(case)
+    await db_session.flush()
+    if idempotency_key is not None:
+        await idempotency.bind(db_session, key=idempotency_key, resource_id=case.id)
+    _add_event(db_session, case, action="raise", from_status=None, actor=actor, reason=None, at=now)
+    await db_session.commit()
+    return RaisedCase(case, False)
+
+
+async def get_case(*, db_session: AsyncSession, case_id: uuid.UUID) -> EmergencyCase:
+    """Load a case or raise :class:`CaseNotFound`."""
+    case = await db_session.get(EmergencyCase, case_id, populate_existing=True)
+    if case is None:
+        raise CaseNotFound(f"no emergency case {case_id}")
+    return case
+
+
+async def case_events(*, db_session: AsyncSession, case_id: uuid.UUID) -> list[CaseEvent]:
+    """The case's timeline, oldest first."""
+    result = await db_session.execute(
+        select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.at, CaseEvent.id)
+    )
+    return list(result.scalars())
+
+
+def encode_cursor(case: EmergencyCase) -> str:
+    """Opaque keyset cursor: the last item's (raised_at, id)."""
+    raw = f"{case.raised_at.isoformat()}|{case.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """Inverse of :func:`encode_cursor`; a tampered cursor is a 422 naming ``cursor``."""
+    try:
+        raised_at, case_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        parsed = datetime.fromisoformat(raised_at)
+        if parsed.tzinfo is None:
+            raise ValueError("naive timestamp")
+        return parsed, uuid.UUID(case_id)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput("malformed cursor", field="cursor") from exc
+
+
+async def list_cases(
+    *,
+    db_session: AsyncSession,
+    statuses: list[CaseStatus] | None,
+    since: datetime | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[EmergencyCase], str | None]:
+    """Newest first, keyset-paginated so a busy queue pages without skips or repeats."""
+    query = select(EmergencyCase)
+    if statuses:
+        query = query.where(EmergencyCase.status.in_([s.value for s in statuses]))
+    if since is not None:
+        query = query.where(EmergencyCase.raised_at >= since)
+    if cursor:
+        raised_at, case_id = decode_cursor(cursor)
+        query = query.where(
+            or_(
+                EmergencyCase.raised_at < raised_at,
+                and_(EmergencyCase.raised_at == raised_at, EmergencyCase.id < case_id),
+            )
+        )
+    query = query.order_by(EmergencyCase.raised_at.desc(), EmergencyCase.id.desc()).limit(limit + 1)
+    cases = list((await db_session.execute(query)).scalars())
+    next_cursor = encode_cursor(cases[limit - 1]) if len(cases) > limit else None
+    return cases[:limit], next_cursor
+
+
+async def stage_action(
+    *,
+    db_session: AsyncSession,
+    case_id: uuid.UUID,
+    action: CaseAction,
+    actor: Actor,
+    reason: str | None = None,
+    expected_version: int | None = None,
+    changes: dict[str, Any] | None = None,
+    details: dict[str, Any] | None = None,
+) -> EmergencyCase:
+    """Validate and stage one lifecycle action (case, audit, outbox) without committing."""
+    case = await get_case(db_session=db_session, case_id=case_id)
+    if expected_version is not None and case.version != expected_version:
+        raise PreconditionFailed(
+            f"case is at version {case.version}, not {expected_version}",
+            current_version=case.version,
+        )
+    move: Transition = transition(CaseStatus(case.status), action, reason=reason)
+    now = utcnow()
+    case.status = move.to_status.value
+    setattr(case, STATUS_TIMESTAMP[move.to_status], now)
+    if move.to_status is CaseStatus.CANCELLED:
+        case.cancel_reason = move.reason
+    if move.to_status is CaseStatus.CLOSED:
+        case.close_reason = move.reason
+    for name, value in (changes or {}).items():
+        setattr(case, name, value)
+    _add_event(
+        db_session,
+        case,
+        action=action.value,
+        from_status=move.from_status.value,
+        actor=actor,
+        reason=move.reason,
+        at=now,
+        details=details,
+    )
+    return case
+
+
+async def commit_change(db_session: AsyncSession) -> None:
+    """Commit; the version check makes the loser of a race fail here with a 409."""
+    try:
+        await db_session.commit()
+    except StaleDataError as exc:
+        await db_session.rollback()
+        raise ConcurrentUpdate("another change to this case committed first; reload and retry") from exc
+
+
+async def apply_action(*, db_session: AsyncSession, **kwargs: Any) -> EmergencyCase:
+    """Apply one lifecycle action; of two concurrent actions exactly one commits, the other 409s."""
+    case = await stage_action(db_session=db_session, **kwargs)
+    await commit_change(db_session)
+    return case
+
+
+async def triage(
+    *,
+    db_session: AsyncSession,
+    case_id: uuid.UUID,
+    severity: str,
+    required_capability: str | None,
+    actor: Actor,
+    expected_version: int | None = None,
+) -> EmergencyCase:
+    """Set severity (and optionally the capability the destination must have)."""
+    return await apply_action(
+        db_session=db_session,
+        case_id=case_id,
+        action=CaseAction.TRIAGE,
+        actor=actor,
+        expected_version=expected_version,
+        changes={"severity": severity, "required_capability": required_capability},
+        details={"severity": severity, "required_capability": required_capability},
+    )
+
+
+async def dispatch_case(
+    *,
+    db_session: AsyncSession,
+    case_id: uuid.UUID,
+    hospital_id: uuid.UUID | None,
+    unit_id: uuid.UUID | None,
+    actor: Actor,
+    expected_version: int | None = None,
+) -> EmergencyCase:
+    """Mark the case dispatched and record the assignment in the same transaction."""
+    if hospital_id is not None and await db_session.get(Hospital, hospital_id) is None:
+        raise InvalidInput("no hospital with this id", field="hospital_id", code="unknown_hospital")
+    case = await stage_action(
+        db_session=db_session,
+        case_id=case_id,
+        action=CaseAction.DISPATCH,
+        actor=actor,
+        expected_version=expected_version,
+        changes={"destination_hospital_id": hospital_id},
+        details={
+            "hospital_id": str(hospital_id) if hospital_id else None,
+            "unit_id": str(unit_id) if unit_id else None,
+        },
+    )
+    db_session.add(EmergencyDispatch(case_id=case_id, hospital_id=hospital_id, unit_id=unit_id))
+    await commit_change(db_session)
+    return case
+
+
+__all__ = [
+    "Actor",
+    "CASE_CHANNEL",
+    "CaseNotFound",
+    "ConcurrentUpdate",
+    "RaisedCase",
+    "allowed_actions",
+    "apply_action",
+    "case_events",
+    "case_location",
+    "commit_change",
+    "dispatch_case",
+    "get_case",
+    "list_cases",
+    "raise_case",
+    "stage_action",
+    "triage",
+]

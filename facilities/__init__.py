@@ -1,0 +1,1 @@
+"""Hospitals, what they can treat, and whether their emergency department takes patients now."""

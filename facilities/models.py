@@ -1,0 +1,52 @@
+"""Hospitals carry a PostGIS point so routing and the console can place them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from geoalchemy2 import Geometry, WKBElement
+from sqlalchemy import ARRAY, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from data.base import Base, id_column, utcnow
+
+
+class Hospital(Base):
+    """A facility that may receive emergency patients."""
+
+    __tablename__ = "hospitals"
+    __table_args__ = (
+        Index("ix_hospitals_city_province", "city", "province"),
+        Index("ix_hospitals_region_osm_id", "region", "osm_id", unique=True),
+    )
+
+    id: Mapped[uuid.UUID] = id_column()
+    name: Mapped[str] = mapped_column(String(200))
+    region: Mapped[str | None] = mapped_column(String(64), index=True)
+    osm_id: Mapped[int | None] = mapped_column(BigInteger)
+    license_no: Mapped[str | None] = mapped_column(String(64))
+    address: Mapped[str | None] = mapped_column(Text)
+    city: Mapped[str | None] = mapped_column(String(100))
+    province: Mapped[str | None] = mapped_column(String(100))
+    location: Mapped[WKBElement] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=True)
+    )
+    is_emergency_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    capabilities: Mapped[list[str]] = mapped_column(ARRAY(String(32)), default=list)
+    ed_status: Mapped[str] = mapped_column(String(16), default="open")
+    beds_available: Mapped[int | None] = mapped_column(Integer)
+    capacity_updated_at: Mapped[datetime | None] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Department(Base):
+    """A clinical department of a hospital."""
+
+    __tablename__ = "departments"
+
+    id: Mapped[uuid.UUID] = id_column()
+    hospital_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("hospitals.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(120))

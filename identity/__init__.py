@@ -1,0 +1,1 @@
+"""Who is calling: users, roles, passwords and bearer tokens."""

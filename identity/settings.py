@@ -1,0 +1,36 @@
+"""Secrets and token lifetimes; production refuses to start with the development secret."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-insecure-secret-change-me-0123456789abcdef"
+
+
+class IdentitySettings(BaseSettings):
+    """Read from LIFELINE_* environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="LIFELINE_", env_file=".env", extra="ignore")
+
+    env: str = "development"
+    secret_key: str = DEV_SECRET
+    access_token_minutes: int = Field(default=15, ge=1, le=15)
+    refresh_token_days: int = Field(default=14, ge=1, le=90)
+    token_issuer: str = "lifeline"
+    token_audience: str = "lifeline-api"
+
+    @model_validator(mode="after")
+    def refuse_weak_secret(self) -> IdentitySettings:
+        """A production deployment with the published development secret would be forgeable."""
+        if self.env == "production" and (self.secret_key == DEV_SECRET or len(self.secret_key) < 32):
+            raise ValueError("LIFELINE_SECRET_KEY must be set to 32+ random characters in production")
+        return self
+
+
+@lru_cache
+def get_identity_settings() -> IdentitySettings:
+    """Settings are read once per process."""
+    return IdentitySettings()

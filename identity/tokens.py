@@ -1,0 +1,78 @@
+"""JWT access tokens with a fixed algorithm and every registered claim checked (RFC 8725)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+import jwt
+
+from data.base import utcnow
+from data.errors import Unauthenticated
+from identity.settings import IdentitySettings
+
+ALGORITHM = "HS256"
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    """What a verified access token says about its bearer."""
+
+    user_id: uuid.UUID
+    roles: frozenset[str]
+    hospital_id: uuid.UUID | None
+
+
+def issue_access_token(
+    *, user_id: uuid.UUID, roles: set[str], hospital_id: uuid.UUID | None, settings: IdentitySettings
+) -> str:
+    """A short-lived bearer token."""
+    now = utcnow()
+    claims = {
+        "sub": str(user_id),
+        "roles": sorted(roles),
+        "hid": str(hospital_id) if hospital_id else None,
+        "iat": now,
+        "nbf": now,
+        "exp": now + timedelta(minutes=settings.access_token_minutes),
+        "iss": settings.token_issuer,
+        "aud": settings.token_audience,
+        "jti": uuid.uuid4().hex,
+        "typ": "access",
+    }
+    return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM)
+
+
+def verify_access_token(token: str, *, settings: IdentitySettings) -> AccessClaims:
+    """Decode and check a token; any defect is :class:`Unauthenticated`."""
+    try:
+        claims = jwt.decode(
+            token,
+            settings.secret_key,
+            algorithms=[ALGORITHM],
+            audience=settings.token_audience,
+            issuer=settings.token_issuer,
+            options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+        )
+        if claims.get("typ") != "access":
+            raise jwt.InvalidTokenError("not an access token")
+        return AccessClaims(
+            user_id=uuid.UUID(claims["sub"]),
+            roles=frozenset(claims.get("roles") or ()),
+            hospital_id=uuid.UUID(claims["hid"]) if claims.get("hid") else None,
+        )
+    except (jwt.PyJWTError, ValueError, KeyError, TypeError) as exc:
+        raise Unauthenticated(f"invalid access token: {exc}", code="invalid_token") from exc
+
+
+def new_refresh_token() -> str:
+    """An opaque, unguessable refresh token (only its hash is stored)."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 of a high-entropy token; enough since the token itself is random."""
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,146 @@
+"""Shared fixtures: a fresh PostGIS database per run, the real Redis, an app and signed-in users.
+
+Services are never mocked and never skipped: if PostgreSQL or Redis is unreachable the run fails.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import httpx
+import psycopg
+import pytest
+import pytest_asyncio
+import redis
+
+from data.settings import DataSettings
+from identity.settings import IdentitySettings
+
+ADMIN_URL = os.environ.get("LIFELINE_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+PASSWORD = "correct-horse-battery-staple"
+
+
+def _require_services() -> None:
+    try:
+        with psycopg.connect(ADMIN_URL, connect_timeout=5) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        pytest.exit(f"PostgreSQL is required for the tests and is unreachable: {exc}", returncode=3)
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        pytest.exit(f"Redis is required for the tests and is unreachable: {exc}", returncode=3)
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A brand-new database, migrated to head, dropped after the run."""
+    _require_services()
+    name = f"lifeline_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = ADMIN_URL.rsplit("/", 1)[0]
+    url = f"{base}/{name}".replace("postgresql://", "postgresql+psycopg://", 1)
+    from data.migrate import upgrade
+
+    upgrade(url)
+    yield url
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def data_settings(database_url: str) -> DataSettings:
+    """Settings pointing at the test database and the real Redis."""
+    return DataSettings(DATABASE_URL=database_url, REDIS_URL=REDIS_URL)
+
+
+@pytest.fixture(scope="session")
+def identity_settings() -> IdentitySettings:
+    """A test secret, distinct from the development default."""
+    return IdentitySettings(secret_key="test-secret-" + uuid.uuid4().hex)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def app(data_settings: DataSettings, identity_settings: IdentitySettings):
+    """The application with its lifespan running (engine, Redis, durability check)."""
+    from console_api.app import create_app
+
+    application = create_app(data_settings=data_settings, identity_settings=identity_settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client speaking to the app in-process."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://lifeline.test") as http:
+        yield http
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A provisioned user and the headers that authenticate them."""
+
+    user_id: uuid.UUID
+    email: str
+    headers: dict[str, str]
+    refresh_token: str
+
+
+async def sign_in(app, client: httpx.AsyncClient, *roles: str, hospital_id=None) -> SignedIn:
+    """Create a user with ``roles`` and log them in through the API."""
+    from identity import service as identity_service
+
+    email = f"{'-'.join(roles)}-{uuid.uuid4().hex[:8]}@lifeline.test"
+    async with app.state.session_factory() as session:
+        user = await identity_service.create_user(
+            db_session=session,
+            email=email,
+            password=PASSWORD,
+            roles=list(roles),
+            hospital_id=hospital_id,
+        )
+    response = await client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    tokens = response.json()
+    return SignedIn(
+        user_id=user.id,
+        email=email,
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+        refresh_token=tokens["refresh_token"],
+    )
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def operator(app, client) -> SignedIn:
+    """An emergency operator."""
+    return await sign_in(app, client, "emergency_operator")
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def patient_user(app, client) -> SignedIn:
+    """A patient (not staff)."""
+    return await sign_in(app, client, "patient")
+
+
+def random_phone() -> str:
+    """A valid, unique-enough Finnish mobile number in E.164."""
+    return f"+35840{uuid.uuid4().int % 10_000_000:07d}"
+
+
+def sos_body(**overrides) -> dict:
+    """A valid SOS request inside the Helsinki demo region."""
+    body = {
+        "lat": 60.1699,
+        "lng": 24.9384,
+        "symptom_category": "chest_pain",
+        "reporter_phone": random_phone(),
+    }
+    body.update(overrides)
+    return body
