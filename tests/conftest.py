@@ -144,3 +144,12 @@ def sos_body(**overrides) -> dict:
     }
     body.update(overrides)
     return body
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A skipped test is a failed test here: CI installs what it needs or fails loudly."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if skipped and exitstatus == 0:
+        reporter.write_line(f"{len(skipped)} test(s) skipped: skips count as failures", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -1,0 +1,19 @@
+# The Lifeline API image; docker-compose.yml runs it next to PostGIS + pgRouting and Redis.
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+WORKDIR /app
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql-client \
+    && rm -rf /var/lib/apt/lists/*
+COPY pyproject.toml README.md ./
+COPY data ./data
+COPY dispatch ./dispatch
+COPY routing ./routing
+COPY facilities ./facilities
+COPY realtime ./realtime
+COPY identity ./identity
+COPY care ./care
+COPY console_api ./console_api
+COPY scripts ./scripts
+RUN pip install --no-cache-dir .
+EXPOSE 8000
+CMD ["sh", "scripts/container_start.sh"]

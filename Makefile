@@ -1,0 +1,46 @@
+# Two commands: `make run` (set up, migrate, import the demo region, serve) and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+HOST ?= 127.0.0.1
+DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/lifeline
+REDIS_URL ?= redis://127.0.0.1:6379/0
+export DATABASE_URL REDIS_URL
+
+.PHONY: help run test services venv db lint bench clean
+
+help:
+	@echo "make run    set up everything missing, migrate, import the demo region, serve on :$(PORT)"
+	@echo "make test   set up everything missing and run the whole test suite"
+
+services:
+	@bash scripts/bootstrap.sh
+
+$(BIN)/lifeline: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[test]"
+	@touch $@
+
+venv: $(BIN)/lifeline
+
+db: services venv
+	@bash scripts/create_db.sh
+	$(BIN)/lifeline db upgrade
+
+run: db
+	$(BIN)/lifeline serve --host $(HOST) --port $(PORT)
+
+test: services venv
+	$(BIN)/pytest -q
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Real-time delivery: the outbox relay, Redis fan-out, WebSocket and SSE."""
