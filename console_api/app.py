@@ -2,21 +2,38 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI
 
-from data.db import async_session_factory, make_async_engine
+from data.db import async_session_factory, make_async_engine, make_sync_engine
 from data.durability import ensure_durable
 from data.models import import_all_models
 from data.settings import DataSettings, get_data_settings
+from dispatch.destinations import Destinations
+from dispatch.settings import get_dispatch_settings
 from identity.settings import IdentitySettings, get_identity_settings
 
 from console_api.body_limit import BodySizeLimit
 from console_api.problems import install_problem_handlers
-from console_api.routers import auth, emergency, health
+from console_api.routers import auth, emergency, health, hospitals, routing
+
+log = logging.getLogger("lifeline.app")
+
+
+async def keep_routing_in_step(app: FastAPI, interval_s: float) -> None:
+    """Apply closures and hospital changes made by other workers (within ``interval_s``)."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await asyncio.to_thread(app.state.destinations.sync, app.state.sync_engine)
+        except Exception:  # noqa: BLE001 - keep serving on the last good state
+            log.exception("routing sync failed; retrying")
 
 
 def create_app(
@@ -39,11 +56,20 @@ def create_app(
             data_settings.redis_url, socket_timeout=2, socket_connect_timeout=2
         )
         app.state.identity_settings = identity_settings
+        app.state.sync_engine = make_sync_engine(data_settings)
+        app.state.destinations = await asyncio.to_thread(Destinations.load, app.state.sync_engine)
+        sync_task = asyncio.create_task(
+            keep_routing_in_step(app, get_dispatch_settings().routing_sync_seconds)
+        )
         try:
             yield
         finally:
+            sync_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sync_task
             await app.state.redis.aclose()
             await engine.dispose()
+            app.state.sync_engine.dispose()
 
     app = FastAPI(
         title="Lifeline",
@@ -56,4 +82,6 @@ def create_app(
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(emergency.router)
+    app.include_router(hospitals.router)
+    app.include_router(routing.router)
     return app

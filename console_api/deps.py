@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from data.errors import Forbidden, Unauthenticated
+from dispatch.destinations import Destinations
 from dispatch.service import Actor
 from identity.roles import allowed
 from identity.settings import IdentitySettings
@@ -29,7 +30,13 @@ def get_identity_settings(request: Request) -> IdentitySettings:
     return request.app.state.identity_settings
 
 
+def get_destinations(request: Request) -> Destinations:
+    """The road engines of this process."""
+    return request.app.state.destinations
+
+
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+DestinationsDep = Annotated[Destinations, Depends(get_destinations)]
 IdentitySettingsDep = Annotated[IdentitySettings, Depends(get_identity_settings)]
 
 

@@ -8,6 +8,18 @@ from dispatch.schemas import CaseEventView, CaseView, Location
 from dispatch.service import case_location
 
 
+RECOMMENDED_FIELDS = (
+    "hospital_id",
+    "name",
+    "capabilities",
+    "ed_status",
+    "eta_seconds",
+    "distance_m",
+    "beds_available",
+    "capacity_stale",
+)
+
+
 def case_view(case: EmergencyCase, events: list[CaseEvent] | None = None) -> CaseView:
     """The case as the API shows it."""
     lat, lng = case_location(case)
@@ -22,6 +34,7 @@ def case_view(case: EmergencyCase, events: list[CaseEvent] | None = None) -> Cas
         location_accuracy_m=case.location_accuracy_m,
         region=case.region,
         outside_service_area=case.outside_service_area,
+        off_network=case.off_network,
         reporter_phone=case.reporter_phone,
         notes=case.notes,
         patient_id=case.patient_id,
@@ -36,6 +49,9 @@ def case_view(case: EmergencyCase, events: list[CaseEvent] | None = None) -> Cas
         close_reason=case.close_reason,
         version=case.version,
         allowed_actions=allowed_actions(CaseStatus(case.status)),
-        recommended_hospitals=recommendation.get("hospitals", []),
+        recommended_hospitals=[
+            {key: h.get(key) for key in RECOMMENDED_FIELDS} for h in recommendation.get("hospitals", [])
+        ],
+        recommendation={k: v for k, v in recommendation.items() if k != "inputs"} or None,
         events=[CaseEventView.model_validate(e) for e in events or []],
     )

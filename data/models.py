@@ -9,6 +9,7 @@ MODEL_MODULES = (
     "facilities.models",
     "care.models",
     "dispatch.models",
+    "routing.models",
     "data.outbox",
     "data.idempotency",
 )

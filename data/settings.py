@@ -20,6 +20,7 @@ class DataSettings(BaseSettings):
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", validation_alias="REDIS_URL")
     db_pool_size: int = Field(default=10, validation_alias="LIFELINE_DB_POOL_SIZE")
     db_max_overflow: int = Field(default=20, validation_alias="LIFELINE_DB_MAX_OVERFLOW")
+    data_dir: str = Field(default="var", validation_alias="LIFELINE_DATA_DIR")
 
 
 @lru_cache

@@ -21,6 +21,7 @@ class EmergencyCase(Base):
     __table_args__ = (
         Index("ix_emergency_cases_raised_at_id", "raised_at", "id"),
         Index("ix_emergency_cases_status_raised_at", "status", "raised_at"),
+        Index("ix_emergency_cases_region_status", "region", "status"),
     )
 
     id: Mapped[uuid.UUID] = id_column()
@@ -32,6 +33,7 @@ class EmergencyCase(Base):
     location_accuracy_m: Mapped[float | None]
     region: Mapped[str | None] = mapped_column(String(64))
     outside_service_area: Mapped[bool] = mapped_column(Boolean, default=False)
+    off_network: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     reporter_phone: Mapped[str] = mapped_column(String(20), index=True)
     notes: Mapped[str | None] = mapped_column(Text)
     patient_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("patients.id"))

@@ -112,6 +112,7 @@ class CaseView(BaseModel):
     location_accuracy_m: float | None
     region: str | None
     outside_service_area: bool
+    off_network: bool
     reporter_phone: str
     notes: str | None
     patient_id: uuid.UUID | None
@@ -127,6 +128,7 @@ class CaseView(BaseModel):
     version: int
     allowed_actions: list[CaseAction]
     recommended_hospitals: list[dict[str, Any]] = []
+    recommendation: dict[str, Any] | None = None
     events: list[CaseEventView] = []
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from geoalchemy2.shape import from_shape, to_shape
@@ -27,8 +28,13 @@ from dispatch.lifecycle import (
     allowed_actions,
     transition,
 )
+from dispatch.destinations import Destinations, candidates_from
 from dispatch.models import CaseEvent, EmergencyCase, EmergencyDispatch
+from dispatch.recommend import recommend_destinations
 from dispatch.schemas import SosRequest
+from dispatch.settings import DispatchSettings, get_dispatch_settings
+from dispatch.triage_rules import required_capability as capability_for
+from facilities.capabilities import parse_capability
 from facilities.models import Hospital
 
 CASE_CHANNEL = "emergency.case.updated"
@@ -124,12 +130,103 @@ def _add_event(
     )
 
 
+OUTSIDE_MESSAGE = "outside every service area: no road routing; handle by phone"
+
+
+async def assess_destinations(
+    db_session: AsyncSession,
+    case: EmergencyCase,
+    *,
+    destinations: Destinations | None,
+    settings: DispatchSettings | None = None,
+) -> None:
+    """Locate the case's region and store an explained, replayable destination recommendation."""
+    settings = settings or get_dispatch_settings()
+    lat, lng = case_location(case)
+    if case.required_capability:
+        required = parse_capability(case.required_capability)
+        why = f"{required.value} set by the operator at triage"
+    else:
+        required, why = capability_for(case.symptom_category, case.severity)
+    now = utcnow()
+    network = destinations.locate(lat, lng) if destinations is not None else None
+    if network is None:
+        case.region = None
+        case.outside_service_area = True
+        case.off_network = False
+        case.recommendation = {
+            "at": now.isoformat(),
+            "required_capability": required.value,
+            "requirement_reason": why,
+            "hospitals": [],
+            "skipped": [],
+            "fallback": None,
+            "message": OUTSIDE_MESSAGE,
+        }
+        return
+    times = destinations.times(network, lat, lng)
+    with db_session.no_autoflush:  # the case's pending change is flushed by its commit
+        hospitals = list(
+            (await db_session.execute(select(Hospital).where(Hospital.region == network.name)))
+            .scalars()
+        )
+    candidates = candidates_from(hospitals, times)
+    choice = recommend_destinations(
+        candidates,
+        required=required,
+        requirement_reason=why,
+        now=now,
+        k=settings.recommended_hospitals,
+        stale_after=timedelta(minutes=settings.capacity_stale_minutes),
+    )
+    chosen = [uuid.UUID(h.hospital_id) for h in choice.hospitals]
+    distances = await asyncio.to_thread(destinations.distances, network, lat, lng, chosen)
+    recommendation = choice.as_dict()
+    for ranked in recommendation["hospitals"]:
+        distance = distances.get(uuid.UUID(ranked["hospital_id"]))
+        ranked["distance_m"] = round(distance, 1) if distance is not None else None
+    snap = times.snap
+    recommendation.update(
+        at=now.isoformat(),
+        region=network.name,
+        snap={
+            "lat": snap.point[0],
+            "lng": snap.point[1],
+            "distance_m": round(snap.distance_m, 1),
+            "off_network": snap.off_network,
+        },
+        inputs=[
+            {
+                "hospital_id": str(c.hospital_id),
+                "eta_s": c.eta_s if c.eta_s != float("inf") else None,
+                "ed_status": c.ed_status,
+                "capabilities": list(c.capabilities),
+                "beds_available": c.beds_available,
+                "capacity_updated_at": (
+                    c.capacity_updated_at.isoformat() if c.capacity_updated_at else None
+                ),
+            }
+            for c in candidates
+        ],
+    )
+    if snap.off_network:
+        recommendation["message"] = (
+            f"the location is {snap.distance_m:.0f} m from the nearest drivable road; "
+            "confirm the location with the caller"
+        )
+    case.region = network.name
+    case.outside_service_area = False
+    case.off_network = snap.off_network
+    case.recommendation = recommendation
+
+
 async def raise_case(
     *,
     db_session: AsyncSession,
     request: SosRequest,
     actor: Actor,
     idempotency_key: idempotency.IdempotencyKey | None,
+    destinations: Destinations | None = None,
 ) -> RaisedCase:
     """Accept an SOS. A retry with the same key and body returns the first case, never a second."""
     if idempotency_key is not None:
@@ -160,6 +257,7 @@ async def raise_case(
         raised_at=now,
         updated_at=now,
     )
+    await assess_destinations(db_session, case, destinations=destinations)
     db_session.add(case)
     await db_session.flush()
     if idempotency_key is not None:
@@ -296,9 +394,15 @@ async def triage(
     required_capability: str | None,
     actor: Actor,
     expected_version: int | None = None,
+    destinations: Destinations | None = None,
 ) -> EmergencyCase:
-    """Set severity (and optionally the capability the destination must have)."""
-    return await apply_action(
+    """Set severity (and optionally the capability); the destination is re-assessed."""
+    if required_capability is not None:
+        try:
+            required_capability = parse_capability(required_capability).value
+        except ValueError as exc:
+            raise InvalidInput(str(exc), field="required_capability") from None
+    case = await stage_action(
         db_session=db_session,
         case_id=case_id,
         action=CaseAction.TRIAGE,
@@ -307,6 +411,9 @@ async def triage(
         changes={"severity": severity, "required_capability": required_capability},
         details={"severity": severity, "required_capability": required_capability},
     )
+    await assess_destinations(db_session, case, destinations=destinations)
+    await commit_change(db_session)
+    return case
 
 
 async def dispatch_case(
@@ -318,9 +425,16 @@ async def dispatch_case(
     actor: Actor,
     expected_version: int | None = None,
 ) -> EmergencyCase:
-    """Mark the case dispatched and record the assignment in the same transaction."""
+    """Mark the case dispatched and record the assignment in the same transaction.
+
+    Without a hospital, the top recommended destination is used.
+    """
     if hospital_id is not None and await db_session.get(Hospital, hospital_id) is None:
         raise InvalidInput("no hospital with this id", field="hospital_id", code="unknown_hospital")
+    if hospital_id is None:
+        current = await get_case(db_session=db_session, case_id=case_id)
+        top = (current.recommendation or {}).get("hospitals") or []
+        hospital_id = uuid.UUID(top[0]["hospital_id"]) if top else None
     case = await stage_action(
         db_session=db_session,
         case_id=case_id,

@@ -30,6 +30,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "case.arrive": frozenset({Role.EMERGENCY_OPERATOR, Role.SUPER_ADMIN}),
     "case.close": frozenset({Role.EMERGENCY_OPERATOR, Role.SUPER_ADMIN}),
     "case.cancel": frozenset({Role.EMERGENCY_OPERATOR, Role.SUPER_ADMIN}),
+    "road.close": frozenset({Role.EMERGENCY_OPERATOR, Role.SUPER_ADMIN}),
     "user.create": frozenset({Role.SUPER_ADMIN}),
 }
 

@@ -36,6 +36,30 @@ def _require_services() -> None:
         pytest.exit(f"Redis is required for the tests and is unreachable: {exc}", returncode=3)
 
 
+def _import_demo_region(url: str) -> None:
+    """Every test database holds the Helsinki demo region with its demo facilities."""
+    import tempfile
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from data.models import import_all_models
+    from facilities import regions
+
+    import_all_models()
+    engine = create_engine(url)
+    with Session(engine) as session:
+        regions.import_region(
+            session,
+            pbf_path=regions.demo_pbf(),
+            name=regions.DEMO_REGION,
+            cache_dir=tempfile.mkdtemp(prefix="lifeline-regions-"),
+            facilities_csv=regions.DEMO_FACILITIES,
+        )
+        session.commit()
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """A brand-new database, migrated to head, dropped after the run."""
@@ -48,6 +72,7 @@ def database_url() -> Iterator[str]:
     from data.migrate import upgrade
 
     upgrade(url)
+    _import_demo_region(url)
     yield url
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -27,7 +27,14 @@ from dispatch.schemas import (
 from identity.roles import allowed
 from identity.tokens import AccessClaims
 
-from console_api.deps import IdentitySettingsDep, OptionalClaims, SessionDep, actor_of, require
+from console_api.deps import (
+    DestinationsDep,
+    IdentitySettingsDep,
+    OptionalClaims,
+    SessionDep,
+    actor_of,
+    require,
+)
 from console_api.views import case_view
 
 router = APIRouter(prefix="/api/v1/emergency", tags=["emergency"])
@@ -72,6 +79,7 @@ async def raise_sos(
     db_session: SessionDep,
     settings: IdentitySettingsDep,
     claims: OptionalClaims,
+    destinations: DestinationsDep,
     idempotency_key: IdempotencyHeader = None,
 ) -> SosResponse:
     """An emergency is never refused on a technicality: a missing key only adds a warning."""
@@ -84,6 +92,7 @@ async def raise_sos(
         request=body,
         actor=actor_of(claims, fallback=f"reporter:{body.reporter_phone}"),
         idempotency_key=key,
+        destinations=destinations,
     )
     if raised.replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -166,6 +175,7 @@ async def triage_case(
     response: Response,
     db_session: SessionDep,
     claims: Annotated[AccessClaims, Depends(require("case.triage"))],
+    destinations: DestinationsDep,
     if_match: IfMatchHeader = None,
 ) -> CaseView:
     """Set severity; legal from raised (and triaged, to correct it before dispatch)."""
@@ -176,6 +186,7 @@ async def triage_case(
         required_capability=body.required_capability,
         actor=actor_of(claims),
         expected_version=expected_version(if_match),
+        destinations=destinations,
     )
     return _respond(response, case)
 

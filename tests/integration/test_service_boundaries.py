@@ -50,7 +50,10 @@ async def test_refuses_to_start_when_durability_is_off(identity_settings):
 
 
 async def test_health_is_503_when_the_database_is_gone(identity_settings):
+    from data.migrate import upgrade
+
     name, url = scratch_database()
+    upgrade(url)
     app = create_app(
         data_settings=DataSettings(DATABASE_URL=url, REDIS_URL=REDIS_URL),
         identity_settings=identity_settings,

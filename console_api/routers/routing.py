@@ -1,0 +1,169 @@
+"""Routes between two points and road closures."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+import shapely
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from data.base import utcnow
+from data.errors import InvalidInput, NotFound
+from dispatch import road_closures
+from identity.tokens import AccessClaims
+
+from console_api.deps import DestinationsDep, actor_of, require
+from console_api.params import parse_lat_lng
+
+router = APIRouter(prefix="/api/v1/routing", tags=["routing"])
+
+
+class RouteView(BaseModel):
+    """The fastest road route under the closures in force."""
+
+    region: str
+    eta_seconds: float
+    distance_m: float
+    geometry: dict[str, Any]
+    origin_snap_m: float
+    destination_snap_m: float
+
+
+class GeoJsonGeometry(BaseModel):
+    """A GeoJSON LineString or Polygon in WGS 84 (lng, lat)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["LineString", "Polygon", "MultiLineString", "MultiPolygon"]
+    coordinates: list[Any] = Field(max_length=10_000)
+
+
+class ClosureRequest(BaseModel):
+    """Close a road stretch (a line) or an area (a polygon)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    geometry: GeoJsonGeometry
+    reason: str = Field(min_length=1, max_length=500)
+    expires_at: datetime | None = None
+    duration_minutes: float | None = Field(default=None, gt=0, le=60 * 24 * 30)
+
+
+class ClosureView(BaseModel):
+    """A closure in force."""
+
+    id: uuid.UUID
+    region: str
+    kind: str
+    reason: str | None
+    geometry: dict[str, Any]
+    created_at: datetime
+    expires_at: datetime | None
+    edges_closed: int | None = None
+
+
+@router.get("/route", response_model=RouteView, summary="Fastest road route between two points")
+async def route(
+    destinations: DestinationsDep,
+    from_: Annotated[str, Query(alias="from", description="lat,lng")],
+    to: Annotated[str, Query(description="lat,lng")],
+) -> RouteView:
+    """ETA, distance and the GeoJSON line; 422 when a point is outside, 404 when unreachable."""
+    origin = parse_lat_lng(from_, field="from")
+    target = parse_lat_lng(to, field="to")
+    network = destinations.locate(*origin)
+    if network is None:
+        raise InvalidInput("from lies outside every service area", field="from",
+                           code="outside_service_area")
+    if not network.covers(*target):
+        raise InvalidInput(f"to lies outside region {network.name}", field="to",
+                           code="outside_service_area")
+    found = await asyncio.to_thread(network.engine.route, origin, target)
+    if found is None:
+        raise NotFound("no road route between these points", code="unreachable")
+    return RouteView(
+        region=network.name,
+        eta_seconds=round(found.eta_s, 1),
+        distance_m=round(found.distance_m, 1),
+        geometry=found.geometry,
+        origin_snap_m=round(found.origin.distance_m, 1),
+        destination_snap_m=round(found.destination.distance_m, 1),
+    )
+
+
+def _geometry(body: GeoJsonGeometry):  # noqa: ANN202
+    try:
+        geometry = shapely.geometry.shape(body.model_dump())
+    except (ValueError, TypeError, IndexError, shapely.errors.GEOSException) as exc:
+        raise InvalidInput(f"not a valid GeoJSON geometry: {exc}", field="geometry") from None
+    if geometry.is_empty or not geometry.is_valid:
+        raise InvalidInput("the geometry is empty or invalid", field="geometry")
+    minx, miny, maxx, maxy = geometry.bounds
+    if min(miny, maxy) < -90 or max(miny, maxy) > 90 or min(minx, maxx) < -180 or max(minx, maxx) > 180:
+        raise InvalidInput("coordinates must be lng,lat on Earth", field="geometry")
+    return geometry
+
+
+@router.post(
+    "/closures",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ClosureView,
+    summary="Close a road or an area",
+)
+async def create_closure(
+    body: ClosureRequest,
+    request: Request,
+    response: Response,
+    destinations: DestinationsDep,
+    claims: Annotated[AccessClaims, Depends(require("road.close"))],
+) -> ClosureView:
+    """Honoured at once by this worker and within seconds by every other one."""
+    if body.expires_at is not None and body.duration_minutes is not None:
+        raise InvalidInput("give expires_at or duration_minutes, not both", field="expires_at")
+    expires_at = body.expires_at
+    if expires_at is not None and expires_at.tzinfo is None:
+        raise InvalidInput("expires_at needs a timezone", field="expires_at")
+    if body.duration_minutes is not None:
+        expires_at = utcnow() + timedelta(minutes=body.duration_minutes)
+    info = await asyncio.to_thread(
+        road_closures.declare_closure,
+        request.app.state.sync_engine,
+        destinations,
+        geometry=_geometry(body.geometry),
+        reason=body.reason,
+        expires_at=expires_at,
+        created_by=actor_of(claims).label,
+    )
+    response.headers["Location"] = f"{router.prefix}/closures/{info.id}"
+    return ClosureView(**info.__dict__)
+
+
+@router.get("/closures", response_model=list[ClosureView], summary="Closures in force")
+async def list_closures(
+    request: Request,
+    region: Annotated[str | None, Query(max_length=100)] = None,
+) -> list[ClosureView]:
+    """For drawing on the console map."""
+    infos = await asyncio.to_thread(
+        road_closures.active_closures, request.app.state.sync_engine, region=region
+    )
+    return [ClosureView(**i.__dict__) for i in infos]
+
+
+@router.delete(
+    "/closures/{closure_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Reopen roads"
+)
+async def delete_closure(
+    closure_id: uuid.UUID,
+    request: Request,
+    destinations: DestinationsDep,
+    _: Annotated[AccessClaims, Depends(require("road.close"))],
+) -> None:
+    """Lift a closure before its expiry."""
+    await asyncio.to_thread(
+        road_closures.lift_closure, request.app.state.sync_engine, destinations, closure_id
+    )

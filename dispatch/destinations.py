@@ -1,0 +1,191 @@
+"""Per-process road engines of every region: where an incident is, and how far each hospital is."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import shapely
+from geoalchemy2.shape import to_shape
+from shapely.prepared import PreparedGeometry, prep
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from dispatch.recommend import Candidate
+from facilities.models import Hospital
+from routing import store as road_store
+from routing.closures import Closure
+from routing.engine import TravelTimeEngine
+from routing.models import Region
+from routing.snap import Snap
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RegionNetwork:
+    """One region's graph, engine and service area."""
+
+    name: str
+    area: shapely.Geometry
+    prepared_area: PreparedGeometry
+    engine: TravelTimeEngine
+    hospital_positions: dict[uuid.UUID, tuple[float, float]]
+    closure_ids: set[str] = field(default_factory=set)
+
+    def covers(self, lat: float, lng: float) -> bool:
+        """Whether the incident lies inside this region's service area."""
+        return self.prepared_area.covers(shapely.Point(lng, lat))
+
+
+@dataclass(frozen=True)
+class IncidentTimes:
+    """Road travel times from one incident to every hospital of its region."""
+
+    region: str
+    snap: Snap
+    eta_by_hospital: dict[uuid.UUID, float]
+
+
+def _hospital_rows(session: Session, region: str) -> dict[uuid.UUID, tuple[float, float]]:
+    rows = session.execute(
+        select(Hospital.id, Hospital.location).where(Hospital.region == region)
+    ).all()
+    positions = {}
+    for hospital_id, location in rows:
+        point = to_shape(location)
+        positions[hospital_id] = (point.y, point.x)
+    return positions
+
+
+class Destinations:
+    """The engines of all imported regions, built once at start-up and kept in step with the DB."""
+
+    def __init__(self, regions: dict[str, RegionNetwork] | None = None) -> None:
+        self.regions: dict[str, RegionNetwork] = regions or {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, engine: Engine, *, workers: int | None = None) -> Destinations:
+        """Build every region's engine (graph from its cache, table precomputed)."""
+        destinations = cls()
+        with Session(engine) as session:
+            names = list(session.scalars(select(Region.name).order_by(Region.name)))
+        for name in names:
+            destinations.load_region(engine, name, workers=workers)
+        return destinations
+
+    def load_region(self, engine: Engine, name: str, *, workers: int | None = None) -> None:
+        """(Re)build one region's engine."""
+        with Session(engine) as session:
+            region = session.get(Region, name)
+            if region is None:
+                return
+            graph = road_store.load_region(session, name)
+            positions = _hospital_rows(session, name)
+            closures = road_store.active_closures(session, region=name, graph=graph)
+            area = to_shape(region.area)
+        travel = TravelTimeEngine(
+            graph,
+            [(hid, lat, lng) for hid, (lat, lng) in positions.items()],
+            workers=workers,
+        )
+        for closure in closures:
+            travel.add_closure(closure)
+        travel.precompute()
+        network = RegionNetwork(
+            name=name,
+            area=area,
+            prepared_area=prep(area),
+            engine=travel,
+            hospital_positions=positions,
+            closure_ids={c.closure_id for c in closures},
+        )
+        with self._lock:
+            self.regions[name] = network
+        log.info("region %s ready: %d nodes, %d hospitals", name, graph.n_nodes, len(positions))
+
+    def locate(self, lat: float, lng: float) -> RegionNetwork | None:
+        """The region whose area contains the point (the smallest, if areas overlap)."""
+        if not (math.isfinite(lat) and math.isfinite(lng)):
+            return None
+        containing = [r for r in self.regions.values() if r.covers(lat, lng)]
+        return min(containing, key=lambda r: r.area.area) if containing else None
+
+    def times(self, network: RegionNetwork, lat: float, lng: float) -> IncidentTimes:
+        """ETA (s) from the incident to every hospital of the region (``inf``: unreachable)."""
+        snap, eta = network.engine.eta_to_hospitals(lat, lng)
+        keys = network.engine.hospital_keys
+        return IncidentTimes(
+            region=network.name,
+            snap=snap,
+            eta_by_hospital={key: float(eta[i]) for i, key in enumerate(keys)},
+        )
+
+    def distances(
+        self, network: RegionNetwork, lat: float, lng: float, hospital_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, float]:
+        """Road distance of the fastest path to each of a few chosen hospitals."""
+        if not hospital_ids:
+            return {}
+        keys = network.engine.hospital_keys
+        wanted = set(hospital_ids)
+        mask = np.array([key in wanted for key in keys], dtype=bool)
+        found = network.engine.nearest(lat, lng, k=len(hospital_ids), eligible_mask=mask)
+        return {keys[n.hospital_index]: n.distance_m for n in found}
+
+    def sync(self, engine: Engine) -> None:
+        """Pick up what other workers changed: new regions, hospitals moved or added, closures."""
+        with Session(engine) as session:
+            names = set(session.scalars(select(Region.name)))
+        for name in names - set(self.regions):
+            self.load_region(engine, name)
+        for name in list(self.regions):
+            if name not in names:
+                with self._lock:
+                    self.regions.pop(name, None)
+                continue
+            network = self.regions[name]
+            with Session(engine) as session:
+                positions = _hospital_rows(session, name)
+                closures = road_store.active_closures(
+                    session, region=name, graph=network.engine.graph
+                )
+            if positions != network.hospital_positions:
+                network.engine.set_hospitals(
+                    [(hid, lat, lng) for hid, (lat, lng) in positions.items()]
+                )
+                network.hospital_positions = positions
+            self._sync_closures(network, closures)
+
+    def _sync_closures(self, network: RegionNetwork, closures: list[Closure]) -> None:
+        current = {c.closure_id: c for c in closures}
+        for closure_id in network.closure_ids - set(current):
+            network.engine.lift_closure(closure_id)
+        for closure_id in set(current) - network.closure_ids:
+            network.engine.add_closure(current[closure_id])
+        network.closure_ids = set(current)
+        network.engine.expire_closures(now=datetime.now(UTC))
+
+
+def candidates_from(
+    hospitals: list[Hospital], times: IncidentTimes
+) -> list[Candidate]:
+    """Join hospital rows with their travel times (missing from the engine: unreachable)."""
+    return [
+        Candidate(
+            hospital_id=h.id,
+            name=h.name,
+            capabilities=tuple(h.capabilities or ()),
+            ed_status=h.ed_status,
+            beds_available=h.beds_available,
+            capacity_updated_at=h.capacity_updated_at,
+            eta_s=times.eta_by_hospital.get(h.id, math.inf),
+        )
+        for h in hospitals
+    ]

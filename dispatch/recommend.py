@@ -1,0 +1,159 @@
+"""Pure ranking of destination hospitals, with the reason for every choice and every skip."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from facilities.capabilities import Capability, satisfies
+
+OPEN = "open"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A hospital of the region with its road travel time from the incident (inf: unreachable)."""
+
+    hospital_id: uuid.UUID
+    name: str
+    capabilities: tuple[str, ...]
+    ed_status: str
+    beds_available: int | None
+    capacity_updated_at: datetime | None
+    eta_s: float
+    distance_m: float | None = None
+
+
+@dataclass(frozen=True)
+class RankedHospital:
+    """A recommended destination."""
+
+    hospital_id: str
+    name: str
+    capabilities: list[str]
+    ed_status: str
+    beds_available: int | None
+    capacity_updated_at: str | None
+    capacity_stale: bool
+    eta_seconds: float
+    distance_m: float | None
+
+
+@dataclass(frozen=True)
+class SkippedHospital:
+    """A hospital that was not recommended, and why."""
+
+    hospital_id: str
+    name: str
+    reason: str  # no_capability | diverting | closed | unreachable
+    eta_seconds: float | None
+
+
+@dataclass(frozen=True)
+class DestinationChoice:
+    """The explained recommendation stored with the case and returned to clients."""
+
+    required_capability: str
+    requirement_reason: str
+    hospitals: list[RankedHospital]
+    skipped: list[SkippedHospital] = field(default_factory=list)
+    fallback: str | None = None  # "nearest_general_ed" when no capable hospital is reachable
+    message: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+def _skip_reason(candidate: Candidate, required: Capability) -> str | None:
+    if not satisfies(candidate.capabilities, required):
+        return "no_capability"
+    if candidate.ed_status != OPEN:
+        return candidate.ed_status if candidate.ed_status in ("diverting", "closed") else "closed"
+    if not math.isfinite(candidate.eta_s):
+        return "unreachable"
+    return None
+
+
+def _ranked(candidate: Candidate, *, now: datetime, stale_after: timedelta) -> RankedHospital:
+    updated = candidate.capacity_updated_at
+    return RankedHospital(
+        hospital_id=str(candidate.hospital_id),
+        name=candidate.name,
+        capabilities=list(candidate.capabilities),
+        ed_status=candidate.ed_status,
+        beds_available=candidate.beds_available,
+        capacity_updated_at=updated.isoformat() if updated else None,
+        capacity_stale=updated is None or now - updated > stale_after,
+        eta_seconds=round(candidate.eta_s, 1),
+        distance_m=round(candidate.distance_m, 1) if candidate.distance_m is not None else None,
+    )
+
+
+def recommend_destinations(
+    candidates: Sequence[Candidate],
+    *,
+    required: Capability,
+    requirement_reason: str,
+    now: datetime,
+    k: int = 3,
+    stale_after: timedelta = timedelta(minutes=30),
+) -> DestinationChoice:
+    """Top ``k`` capable, open, reachable hospitals by road ETA; never a made-up ETA.
+
+    When none qualifies, the nearest reachable open general emergency department is offered
+    instead, flagged ``fallback="nearest_general_ed"``, with a message saying so.
+    """
+    eligible: list[Candidate] = []
+    skipped: list[SkippedHospital] = []
+    for candidate in candidates:
+        reason = _skip_reason(candidate, required)
+        if reason is None:
+            eligible.append(candidate)
+        else:
+            eta = candidate.eta_s if math.isfinite(candidate.eta_s) else None
+            skipped.append(
+                SkippedHospital(str(candidate.hospital_id), candidate.name, reason, eta)
+            )
+    eligible.sort(key=lambda c: (c.eta_s, c.name))
+    skipped.sort(key=lambda s: (s.eta_seconds is None, s.eta_seconds or 0.0, s.name))
+    if eligible:
+        return DestinationChoice(
+            required_capability=required.value,
+            requirement_reason=requirement_reason,
+            hospitals=[_ranked(c, now=now, stale_after=stale_after) for c in eligible[:k]],
+            skipped=skipped,
+        )
+    general = sorted(
+        (
+            c
+            for c in candidates
+            if c.ed_status == OPEN
+            and math.isfinite(c.eta_s)
+            and satisfies(c.capabilities, Capability.GENERAL_ED)
+        ),
+        key=lambda c: (c.eta_s, c.name),
+    )
+    if general:
+        return DestinationChoice(
+            required_capability=required.value,
+            requirement_reason=requirement_reason,
+            hospitals=[_ranked(general[0], now=now, stale_after=stale_after)],
+            skipped=skipped,
+            fallback="nearest_general_ed",
+            message=(
+                f"no open hospital with {required.value} is reachable; "
+                "nearest general emergency department offered instead"
+            ),
+        )
+    return DestinationChoice(
+        required_capability=required.value,
+        requirement_reason=requirement_reason,
+        hospitals=[],
+        skipped=skipped,
+        message="no open emergency department is reachable by road",
+    )

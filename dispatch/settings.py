@@ -1,0 +1,25 @@
+"""Dispatch policy knobs an operations centre tunes without a code change."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DispatchSettings(BaseSettings):
+    """Read from LIFELINE_* environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="LIFELINE_", env_file=".env", extra="ignore")
+
+    recommended_hospitals: int = Field(default=3, ge=1, le=10)
+    capacity_stale_minutes: float = Field(default=30, gt=0)
+    max_snap_distance_m: float = Field(default=500, gt=0)
+    routing_sync_seconds: float = Field(default=5, gt=0, le=10)
+
+
+@lru_cache
+def get_dispatch_settings() -> DispatchSettings:
+    """Settings are read once per process."""
+    return DispatchSettings()

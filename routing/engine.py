@@ -1,0 +1,814 @@
+"""Travel time from any incident to every hospital in microseconds, from a node x hospital table."""
+
+from __future__ import annotations
+
+import logging
+import math
+import multiprocessing
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Hashable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+from scipy.sparse.csgraph import dijkstra
+
+from routing.closures import Closure, ClosureSet, apply_closures
+from routing.graph import FloatArray, RoadGraph, build_adjacency
+from routing.snap import DEFAULT_MAX_SNAP_DISTANCE_M, EdgeSnapper, Snap, road_segments
+
+log = logging.getLogger(__name__)
+
+#: Default horizon of the table: hospitals farther than this (seconds) are ``inf``.
+DEFAULT_MAX_ETA_S = 7200.0
+#: Default bound of the on-demand search used while the table is being rebuilt.
+DEFAULT_FALLBACK_LIMIT_S = 3600.0
+#: Tables with more cells than this are built by worker processes (when ``workers > 1``).
+PARALLEL_THRESHOLD_CELLS = 20_000_000
+_BATCH = 8
+
+Hospital = tuple[Hashable, float, float]
+
+
+class NearestHospital(NamedTuple):
+    """One entry of :meth:`TravelTimeEngine.nearest`."""
+
+    hospital_index: int
+    eta_s: float
+    distance_m: float
+
+
+class Route(NamedTuple):
+    """A driving route between two snapped points."""
+
+    eta_s: float
+    distance_m: float
+    geometry: dict[str, Any]
+    """GeoJSON ``LineString`` in lon/lat, from the origin's road point to the destination's."""
+    origin: Snap
+    destination: Snap
+
+
+@dataclass(frozen=True, eq=False)
+class _Weights:
+    """Edge costs under the closures in force, with everything derived from them."""
+
+    version: int
+    edge_time: FloatArray
+    adjacency: sp.csr_matrix
+    adjacency_edge: NDArray[np.int64]
+    seg_fwd: FloatArray  # travel time u -> v of each segment (inf: not drivable)
+    seg_bwd: FloatArray
+
+
+@dataclass(frozen=True, eq=False)
+class _Hospitals:
+    version: int
+    keys: tuple[Hashable, ...]
+    snaps: tuple[Snap, ...]
+    segment: NDArray[np.int64]
+    fraction: FloatArray  # along the segment from u
+
+
+@dataclass(frozen=True, eq=False)
+class _Table:
+    """An immutable snapshot: swapped in one assignment, so a query never sees half an update."""
+
+    weights: _Weights
+    hospitals: _Hospitals
+    table: NDArray[np.float32]  # node-major: table[node, h] = seconds from node to hospital h
+    on_segment: dict[int, list[tuple[int, float]]]
+    build_seconds: float
+
+
+class TravelTimeEngine:
+    """
+    Answer "how long from here to each hospital" from a precomputed table.
+
+    Convention. An incident is snapped to the nearest road segment ``(u, v)`` at fraction
+    ``f`` (from ``u``); it may leave towards ``v`` for ``(1 - f)`` of the ``u -> v`` travel
+    time, or towards ``u`` for ``f`` of the ``v -> u`` time, when those directions exist. A
+    hospital is snapped the same way at fraction ``g`` of its segment ``(c, d)`` and is reached
+    from ``c`` for ``g`` of the ``c -> d`` time or from ``d`` for ``(1 - g)`` of the ``d -> c``
+    time. Internally each hospital is a virtual node with those two entry edges, so
+    ``table[x, h]`` is the exact shortest time from node ``x`` to the hospital's road point, and
+    the ETA is ``min(exit cost + table[exit, h])``, or the direct drive along the segment when
+    incident and hospital share it. Partial costs assume a uniform speed along an edge.
+
+    ``table`` is float32 and node-major (``n_nodes x n_hospitals``): a query reads two
+    contiguous rows. It is built by one Dijkstra per hospital on the transposed graph, bounded
+    by ``max_eta_s`` (default 2 h): a hospital farther than that is ``inf``, i.e. out of reach
+    for dispatch. Unreachable hospitals are always ``inf`` and never ranked.
+
+    When closures or the hospital set change, the table is stale until rebuilt (in a
+    background thread by default). Meanwhile queries run a single-source Dijkstra from the
+    incident on the current weights, bounded by ``fallback_limit_s`` - slower (milliseconds)
+    but never stale.
+
+    ``distance_m`` (road length of the time-optimal path) is not tabulated, to keep the table at
+    4 bytes per node and hospital; :meth:`nearest` and :meth:`route` compute it on demand with
+    one bounded Dijkstra with predecessors.
+
+    Parameters
+    ----------
+    graph : RoadGraph
+    hospitals : sequence of (key, lat, lng)
+    max_eta_s : float
+        Table horizon, seconds.
+    fallback_limit_s : float
+        Search bound of on-demand queries, seconds.
+    max_snap_distance_m : float
+        ``off_network`` threshold for snapping.
+    workers : int, optional
+        Processes used by :meth:`precompute` for large tables (default: up to 2).
+    auto_refresh : bool
+        Rebuild the table in a background thread after each change.
+    snapper : EdgeSnapper, optional
+        Reuse an index built for the same graph.
+    """
+
+    def __init__(
+        self,
+        graph: RoadGraph,
+        hospitals: Sequence[Hospital],
+        *,
+        max_eta_s: float = DEFAULT_MAX_ETA_S,
+        fallback_limit_s: float = DEFAULT_FALLBACK_LIMIT_S,
+        max_snap_distance_m: float = DEFAULT_MAX_SNAP_DISTANCE_M,
+        workers: int | None = None,
+        auto_refresh: bool = True,
+        snapper: EdgeSnapper | None = None,
+    ) -> None:
+        self.graph = graph
+        self.max_eta_s = float(max_eta_s)
+        self.fallback_limit_s = float(fallback_limit_s)
+        self.workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+        self.auto_refresh = auto_refresh
+        self.segments = snapper.segments if snapper is not None else road_segments(graph)
+        self.snapper = snapper or EdgeSnapper(
+            graph, segments=self.segments, max_distance_m=max_snap_distance_m
+        )
+        self.closures = ClosureSet()
+        self._lock = threading.RLock()
+        self._refresh_thread: threading.Thread | None = None
+        self._version = 0
+        self._next_expiry = math.inf
+        self._weights = self._make_weights(graph.edge_travel_time_s.copy(), 0)
+        self._hospitals = self._make_hospitals(hospitals, 0)
+        self._current: _Table | None = None
+
+    # ------------------------------------------------------------------ state changes
+
+    @property
+    def hospital_keys(self) -> tuple[Hashable, ...]:
+        """Keys of the hospitals, in the order of ETA arrays."""
+        return self._hospitals.keys
+
+    @property
+    def hospital_snaps(self) -> tuple[Snap, ...]:
+        """Where each hospital joins the road network."""
+        return self._hospitals.snaps
+
+    @property
+    def pending(self) -> bool:
+        """Whether queries are answered on demand because the table is stale or missing."""
+        current = self._current
+        return (
+            current is None
+            or current.weights is not self._weights
+            or (current.hospitals is not self._hospitals)
+        )
+
+    @property
+    def table(self) -> NDArray[np.float32] | None:
+        """The current node x hospital table (seconds), or ``None`` before :meth:`precompute`."""
+        current = self._current
+        return None if current is None else current.table
+
+    def _make_weights(self, edge_time: FloatArray, version: int) -> _Weights:
+        adjacency, adjacency_edge = build_adjacency(
+            self.graph.n_nodes, self.graph.edge_source, self.graph.edge_target, edge_time
+        )
+        seg = self.segments
+        seg_fwd = np.full(seg.n_segments, np.inf)
+        seg_bwd = np.full(seg.n_segments, np.inf)
+        fwd = seg.edge_is_forward
+        np.minimum.at(seg_fwd, seg.edge_segment[fwd], edge_time[fwd])
+        np.minimum.at(seg_bwd, seg.edge_segment[~fwd], edge_time[~fwd])
+        return _Weights(version, edge_time, adjacency, adjacency_edge, seg_fwd, seg_bwd)
+
+    def _make_hospitals(self, hospitals: Sequence[Hospital], version: int) -> _Hospitals:
+        keys, snaps = [], []
+        for key, lat, lng in hospitals:
+            snap = self.snapper.snap(lat, lng)
+            if snap.off_network:
+                log.warning("hospital %r is %.0f m from the nearest road", key, snap.distance_m)
+            keys.append(key)
+            snaps.append(snap)
+        return _Hospitals(
+            version=version,
+            keys=tuple(keys),
+            snaps=tuple(snaps),
+            segment=np.array([s.segment for s in snaps], dtype=np.int64),
+            fraction=np.array([s.segment_fraction for s in snaps], dtype=np.float64),
+        )
+
+    def _changed(self) -> None:
+        if self.auto_refresh and self._current is not None:
+            self.refresh_in_background()
+
+    def set_hospitals(self, hospitals: Sequence[Hospital]) -> None:
+        """
+        Replace the hospital set; queries use the on-demand path until the table is rebuilt.
+
+        Parameters
+        ----------
+        hospitals : sequence of (key, lat, lng)
+        """
+        with self._lock:
+            self._version += 1
+            self._hospitals = self._make_hospitals(hospitals, self._version)
+        self._changed()
+
+    def _reweigh(self, now: datetime) -> None:
+        with self._lock:
+            self.closures.prune(now)
+            weights = apply_closures(
+                self.graph.edge_travel_time_s, self.closures.active(now), now=now
+            )
+            self._version += 1
+            self._weights = self._make_weights(weights, self._version)
+            expiry = self.closures.next_expiry(now)
+            self._next_expiry = expiry.timestamp() if expiry else math.inf
+        self._changed()
+
+    def add_closure(self, closure: Closure, *, now: datetime | None = None) -> None:
+        """
+        Close roads; ETAs honour it immediately (on demand) and from the table once rebuilt.
+
+        Parameters
+        ----------
+        closure : Closure
+        now : datetime, optional
+            Current time (for tests); default the clock.
+        """
+        with self._lock:
+            self.closures.add(closure)
+            self._reweigh(now or datetime.now(UTC))
+
+    def lift_closure(self, closure_id: str, *, now: datetime | None = None) -> bool:
+        """
+        Reopen roads before the closure expires.
+
+        Parameters
+        ----------
+        closure_id : str
+        now : datetime, optional
+
+        Returns
+        -------
+        bool
+            Whether the closure existed.
+        """
+        with self._lock:
+            found = self.closures.lift(closure_id)
+            if found:
+                self._reweigh(now or datetime.now(UTC))
+            return found
+
+    def expire_closures(self, *, now: datetime | None = None) -> None:
+        """Drop closures that have expired at ``now``; queries call this when one is due."""
+        now = now or datetime.now(UTC)
+        if now.timestamp() >= self._next_expiry:
+            self._reweigh(now)
+
+    # ------------------------------------------------------------------ table
+
+    def precompute(self) -> float:
+        """
+        Build the node x hospital table for the current weights and hospitals and swap it in.
+
+        Returns
+        -------
+        float
+            Seconds spent.
+        """
+        while True:
+            weights, hospitals = self._weights, self._hospitals
+            started = time.perf_counter()
+            table, on_segment = _build_table(
+                self.graph,
+                self.segments,
+                weights,
+                hospitals,
+                max_eta_s=self.max_eta_s,
+                workers=self.workers,
+            )
+            elapsed = time.perf_counter() - started
+            with self._lock:
+                if weights is self._weights and hospitals is self._hospitals:
+                    self._current = _Table(weights, hospitals, table, on_segment, elapsed)
+                    log.info("travel-time table %s built in %.2f s", table.shape, elapsed)
+                    return elapsed
+            # the state changed while we were building: build again for the newer state
+
+    def refresh(self) -> float:
+        """Rebuild the table now, in the calling thread (alias of :meth:`precompute`)."""
+        return self.precompute()
+
+    def refresh_in_background(self) -> threading.Thread:
+        """
+        Rebuild the table in a daemon thread unless one is already running.
+
+        Returns
+        -------
+        threading.Thread
+        """
+        with self._lock:
+            thread = self._refresh_thread
+            if thread is not None and thread.is_alive():
+                return thread  # it loops until the table matches the latest state
+            thread = threading.Thread(target=self.precompute, name="eta-table-refresh", daemon=True)
+            self._refresh_thread = thread
+            thread.start()
+            return thread
+
+    def wait_until_fresh(self, timeout: float | None = None) -> bool:
+        """
+        Block until the table matches the current closures and hospitals.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds.
+
+        Returns
+        -------
+        bool
+            Whether the table is fresh.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.pending:
+            thread = self._refresh_thread
+            if thread is None or not thread.is_alive():
+                thread = self.refresh_in_background()
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return False
+            thread.join(remaining)
+        return True
+
+    # ------------------------------------------------------------------ queries
+
+    def eta_to_hospitals(self, lat: float, lng: float) -> tuple[Snap, NDArray[np.float64]]:
+        """
+        Travel time from a point to every hospital.
+
+        Parameters
+        ----------
+        lat, lng : float
+            Incident position, WGS84 degrees.
+
+        Returns
+        -------
+        snap : Snap
+            Where the incident joins the road network (check ``snap.off_network``).
+        eta_s : numpy.ndarray
+            Seconds per hospital (order of :attr:`hospital_keys`); ``inf`` when unreachable
+            within the horizon.
+
+        Raises
+        ------
+        InvalidCoordinateError
+            NaN, infinite or out-of-range coordinates.
+        """
+        snap = self.snapper.snap(lat, lng)
+        if time.time() >= self._next_expiry:
+            self.expire_closures()
+        current = self._current
+        if (
+            current is None
+            or current.weights is not self._weights
+            or (current.hospitals is not self._hospitals)
+        ):
+            return snap, self._eta_on_demand(snap)
+        w = current.weights
+        seg, f = snap.segment, snap.segment_fraction
+        u, v = int(self.segments.u[seg]), int(self.segments.v[seg])
+        fwd, bwd = float(w.seg_fwd[seg]), float(w.seg_bwd[seg])
+        table = current.table
+        if fwd == math.inf:
+            eta = table[u] + bwd * f
+        elif bwd == math.inf:
+            eta = table[v] + fwd * (1.0 - f)
+        else:
+            eta = np.minimum(table[v] + fwd * (1.0 - f), table[u] + bwd * f)
+        eta = eta.astype(np.float64)
+        same = current.on_segment.get(seg)
+        if same:
+            _direct_on_segment(eta, same, f, fwd, bwd)
+        return snap, eta
+
+    def access_edges(
+        self, snap: Snap
+    ) -> tuple[list[tuple[int, float]], list[tuple[int, int, float]]]:
+        """
+        The partial edges that join an incident and the hospitals to the road graph.
+
+        They spell out the convention of the class docstring, so an external router
+        (pgRouting, networkx) can answer the same query with virtual nodes.
+
+        Parameters
+        ----------
+        snap : Snap
+            The incident's snap.
+
+        Returns
+        -------
+        exits : list of (node, seconds)
+            Ways off the incident's segment.
+        entries : list of (hospital index, node, seconds)
+            Ways onto each hospital's road point (under the current closures).
+        """
+        w, hospitals = self._weights, self._hospitals
+        seg, f = snap.segment, snap.segment_fraction
+        exits = []
+        if w.seg_fwd[seg] < math.inf:
+            exits.append((int(self.segments.v[seg]), float(w.seg_fwd[seg]) * (1 - f)))
+        if w.seg_bwd[seg] < math.inf:
+            exits.append((int(self.segments.u[seg]), float(w.seg_bwd[seg]) * f))
+        entries = []
+        for h, (hs, g) in enumerate(
+            zip(hospitals.segment.tolist(), hospitals.fraction.tolist(), strict=True)
+        ):
+            if w.seg_fwd[hs] < math.inf:
+                entries.append((h, int(self.segments.u[hs]), float(w.seg_fwd[hs]) * g))
+            if w.seg_bwd[hs] < math.inf:
+                entries.append((h, int(self.segments.v[hs]), float(w.seg_bwd[hs]) * (1 - g)))
+        return exits, entries
+
+    def _eta_on_demand(self, snap: Snap) -> NDArray[np.float64]:
+        w, hospitals = self._weights, self._hospitals
+        node_time, _, _ = self._search_from(snap, w, self.fallback_limit_s, predecessors=False)
+        eta = _arrival(node_time, self.segments, w, hospitals)
+        seg = snap.segment
+        same = [(h, float(hospitals.fraction[h])) for h in np.flatnonzero(hospitals.segment == seg)]
+        if same:
+            _direct_on_segment(
+                eta, same, snap.segment_fraction, float(w.seg_fwd[seg]), float(w.seg_bwd[seg])
+            )
+        eta[eta > self.fallback_limit_s] = np.inf
+        return eta
+
+    def _search_from(
+        self, snap: Snap, w: _Weights, limit: float, *, predecessors: bool
+    ) -> tuple[FloatArray, NDArray[np.int64] | None, Any]:
+        """Bounded forward Dijkstra from the two ends of the incident's segment."""
+        seg, f = snap.segment, snap.segment_fraction
+        starts, offsets = [], []
+        fwd, bwd = float(w.seg_fwd[seg]), float(w.seg_bwd[seg])
+        if fwd < math.inf:
+            starts.append(int(self.segments.v[seg]))
+            offsets.append(fwd * (1.0 - f))
+        if bwd < math.inf:
+            starts.append(int(self.segments.u[seg]))
+            offsets.append(bwd * f)
+        if not starts:  # both directions closed: the incident cannot leave its segment
+            none = np.full(self.graph.n_nodes, np.inf)
+            return none, np.zeros(self.graph.n_nodes, dtype=np.int64), (None, [], [])
+        result = dijkstra(
+            w.adjacency,
+            directed=True,
+            indices=starts,
+            limit=limit,
+            return_predecessors=predecessors,
+        )
+        dist, pred = result if predecessors else (result, None)
+        total = dist + np.asarray(offsets)[:, None]
+        which = np.argmin(total, axis=0)
+        node_time = total[which, np.arange(total.shape[1])]
+        return node_time, which, (pred, starts, offsets)
+
+    def nearest(
+        self,
+        lat: float,
+        lng: float,
+        *,
+        k: int = 5,
+        eligible_mask: NDArray[np.bool_] | None = None,
+        with_distance: bool = True,
+    ) -> list[NearestHospital]:
+        """
+        The ``k`` hospitals with the shortest ETA.
+
+        Parameters
+        ----------
+        lat, lng : float
+            Incident position.
+        k : int
+            How many to return at most.
+        eligible_mask : numpy.ndarray of bool, optional
+            One flag per hospital (capabilities, diversion); ineligible ones are skipped.
+        with_distance : bool
+            Compute ``distance_m`` (one bounded Dijkstra, milliseconds); ``nan`` otherwise.
+
+        Returns
+        -------
+        list of NearestHospital
+            Sorted by ETA; unreachable hospitals are never included.
+        """
+        snap, eta = self.eta_to_hospitals(lat, lng)
+        if eligible_mask is not None:
+            eta = np.where(eligible_mask, eta, np.inf)
+        n_finite = int(np.count_nonzero(np.isfinite(eta)))
+        k = min(k, n_finite)
+        if k <= 0:
+            return []
+        idx = np.argpartition(eta, k - 1)[:k] if k < len(eta) else np.arange(len(eta))
+        idx = idx[np.argsort(eta[idx], kind="stable")]
+        idx = idx[np.isfinite(eta[idx])]
+        distances = (
+            self._distances(snap, idx, float(eta[idx].max()))
+            if with_distance
+            else np.full(len(idx), np.nan)
+        )
+        return [
+            NearestHospital(int(h), float(eta[h]), float(d))
+            for h, d in zip(idx, distances, strict=True)
+        ]
+
+    def _distances(
+        self, snap: Snap, hospitals_idx: NDArray[np.int64], max_eta: float
+    ) -> FloatArray:
+        w, hospitals = self._weights, self._hospitals
+        targets = [(float(hospitals.fraction[h]), int(hospitals.segment[h])) for h in hospitals_idx]
+        paths = self._paths(snap, targets, w, max_eta + 1.0)
+        return np.array([p[1] if p is not None else np.nan for p in paths])
+
+    def _paths(
+        self,
+        snap: Snap,
+        targets: list[tuple[float, int]],
+        w: _Weights,
+        limit: float,
+    ) -> list[tuple[float, float, list[int], str] | None]:
+        """(eta, distance, node path, how) from ``snap`` to points (fraction, segment)."""
+        node_time, which, (pred, starts, _) = self._search_from(snap, w, limit, predecessors=True)
+        seg_i, f = snap.segment, snap.segment_fraction
+        length_fwd, length_bwd = self._segment_lengths(seg_i)
+        results: list[tuple[float, float, list[int], str] | None] = []
+        for g, seg_t in targets:
+            u_t, v_t = int(self.segments.u[seg_t]), int(self.segments.v[seg_t])
+            t_len_fwd, t_len_bwd = self._segment_lengths(seg_t)
+            options = []
+            fwd_t, bwd_t = float(w.seg_fwd[seg_t]), float(w.seg_bwd[seg_t])
+            if fwd_t < math.inf and np.isfinite(node_time[u_t]):
+                options.append((node_time[u_t] + g * fwd_t, u_t, g * t_len_fwd))
+            if bwd_t < math.inf and np.isfinite(node_time[v_t]):
+                options.append((node_time[v_t] + (1 - g) * bwd_t, v_t, (1 - g) * t_len_bwd))
+            best: tuple[float, float, list[int], str] | None = None
+            if options:
+                eta, end, tail = min(options)
+                row = int(which[end])
+                nodes = _walk(pred[row], starts[row], end)
+                start_len = (
+                    (1 - f) * length_fwd
+                    if starts[row] == int(self.segments.v[seg_i])
+                    else f * length_bwd
+                )
+                dist = start_len + self._path_length(nodes, w) + tail
+                best = (float(eta), float(dist), nodes, "network")
+            if seg_t == seg_i:
+                fw, bw = float(w.seg_fwd[seg_i]), float(w.seg_bwd[seg_i])
+                if g >= f and fw < math.inf and (best is None or (g - f) * fw <= best[0]):
+                    best = ((g - f) * fw, (g - f) * length_fwd, [], "direct")
+                elif g <= f and bw < math.inf and (best is None or (f - g) * bw <= best[0]):
+                    best = ((f - g) * bw, (f - g) * length_bwd, [], "direct")
+            results.append(best)
+        return results
+
+    def _segment_lengths(self, seg: int) -> tuple[float, float]:
+        fe, be = int(self.segments.forward_edge[seg]), int(self.segments.backward_edge[seg])
+        lf = float(self.graph.edge_length_m[fe]) if fe >= 0 else math.nan
+        lb = float(self.graph.edge_length_m[be]) if be >= 0 else math.nan
+        return (lf if fe >= 0 else lb), (lb if be >= 0 else lf)
+
+    def _path_length(self, nodes: list[int], w: _Weights) -> float:
+        return (
+            float(self.graph.edge_length_m[_path_edges(w, nodes)].sum()) if len(nodes) > 1 else 0.0
+        )
+
+    def route(
+        self,
+        origin: tuple[float, float],
+        destination: tuple[float, float],
+        *,
+        limit_s: float | None = None,
+    ) -> Route | None:
+        """
+        Fastest driving route between two points, under the closures in force.
+
+        Parameters
+        ----------
+        origin, destination : tuple of float
+            ``(lat, lng)``.
+        limit_s : float, optional
+            Search bound in seconds (default ``max_eta_s``).
+
+        Returns
+        -------
+        Route or None
+            ``None`` when the destination cannot be reached within the bound.
+        """
+        start = self.snapper.snap(*origin)
+        end = self.snapper.snap(*destination)
+        if time.time() >= self._next_expiry:
+            self.expire_closures()
+        w = self._weights
+        (found,) = self._paths(
+            start, [(end.segment_fraction, end.segment)], w, limit_s or self.max_eta_s
+        )
+        if found is None:
+            return None
+        eta, dist, nodes, how = found
+        coords: list[list[float]] = [[start.point[1], start.point[0]]]
+        if how == "network":
+            edges = _path_edges(w, nodes)
+            for e in edges:
+                coords.extend(self.graph.edge_coords(int(e))[1:].tolist())
+            if not len(edges):
+                coords.append(
+                    [float(self.graph.node_lon[nodes[0]]), float(self.graph.node_lat[nodes[0]])]
+                )
+        coords.append([end.point[1], end.point[0]])
+        geometry = {"type": "LineString", "coordinates": coords}
+        return Route(eta, dist, geometry, start, end)
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _direct_on_segment(
+    eta: FloatArray, same: list[tuple[int, float]], f: float, fwd: float, bwd: float
+) -> None:
+    """Lower ETAs of hospitals on the incident's own segment to the direct drive along it."""
+    for h, g in same:
+        if g >= f and fwd < math.inf:
+            eta[h] = min(eta[h], (g - f) * fwd)
+        if g <= f and bwd < math.inf:
+            eta[h] = min(eta[h], (f - g) * bwd)
+
+
+def _arrival(
+    node_time: FloatArray, segments: Any, w: _Weights, hospitals: _Hospitals
+) -> FloatArray:
+    """Time to each hospital's road point given times to every node."""
+    seg = hospitals.segment
+    g = hospitals.fraction
+    fwd, bwd = w.seg_fwd[seg], w.seg_bwd[seg]
+    with np.errstate(invalid="ignore"):
+        via_u = node_time[segments.u[seg]] + np.where(np.isfinite(fwd), g * fwd, np.inf)
+        via_v = node_time[segments.v[seg]] + np.where(np.isfinite(bwd), (1 - g) * bwd, np.inf)
+    return np.minimum(via_u, via_v).astype(np.float64)
+
+
+def _walk(pred: NDArray[np.int32], start: int, end: int) -> list[int]:
+    nodes = [end]
+    node = end
+    while node != start:
+        node = int(pred[node])
+        if node < 0:
+            raise RuntimeError("broken predecessor chain")
+        nodes.append(node)
+    nodes.reverse()
+    return nodes
+
+
+def _path_edges(w: _Weights, nodes: list[int]) -> NDArray[np.int64]:
+    """Edge used between consecutive path nodes (the fastest of parallel edges)."""
+    a = w.adjacency
+    out = np.empty(max(len(nodes) - 1, 0), dtype=np.int64)
+    for i in range(len(nodes) - 1):
+        lo, hi = a.indptr[nodes[i]], a.indptr[nodes[i] + 1]
+        j = lo + int(np.searchsorted(a.indices[lo:hi], nodes[i + 1]))
+        out[i] = w.adjacency_edge[j]
+    return out
+
+
+def _hospital_edges(
+    n_nodes: int, segments: Any, w: _Weights, hospitals: _Hospitals
+) -> tuple[NDArray[np.int32], NDArray[np.int32], FloatArray]:
+    """Virtual edges from each hospital segment's ends to the hospital's node ``n + h``."""
+    h = np.arange(len(hospitals.keys))
+    seg, g = hospitals.segment, hospitals.fraction
+    fwd, bwd = w.seg_fwd[seg], w.seg_bwd[seg]
+    ok_u, ok_v = np.isfinite(fwd), np.isfinite(bwd)
+    src = np.concatenate([segments.u[seg][ok_u], segments.v[seg][ok_v]]).astype(np.int32)
+    tgt = np.concatenate([n_nodes + h[ok_u], n_nodes + h[ok_v]]).astype(np.int32)
+    with np.errstate(invalid="ignore"):  # inf * 0 where a direction is closed; masked out below
+        cost = np.concatenate([(g * fwd)[ok_u], ((1 - g) * bwd)[ok_v]])
+    return src, tgt, cost
+
+
+def _build_table(
+    graph: RoadGraph,
+    segments: Any,
+    w: _Weights,
+    hospitals: _Hospitals,
+    *,
+    max_eta_s: float,
+    workers: int,
+) -> tuple[NDArray[np.float32], dict[int, list[tuple[int, float]]]]:
+    n, n_h = graph.n_nodes, len(hospitals.keys)
+    vs, vt, vc = _hospital_edges(n, segments, w, hospitals)
+    src = np.concatenate([graph.edge_source, vs])
+    tgt = np.concatenate([graph.edge_target, vt])
+    cost = np.concatenate([w.edge_time, vc])
+    augmented, _ = build_adjacency(n + n_h, src, tgt, cost)
+    reverse = augmented.transpose().tocsr()
+    on_segment: dict[int, list[tuple[int, float]]] = {}
+    for h in range(n_h):
+        on_segment.setdefault(int(hospitals.segment[h]), []).append(
+            (h, float(hospitals.fraction[h]))
+        )
+    if n_h == 0:
+        return np.empty((n, 0), dtype=np.float32), on_segment
+    batches = [np.arange(i, min(i + _BATCH, n_h)) for i in range(0, n_h, _BATCH)]
+    if workers > 1 and n * n_h > PARALLEL_THRESHOLD_CELLS and len(batches) > 1:
+        table = _build_parallel(reverse, n, n_h, batches, max_eta_s, workers)
+    else:
+        table = np.empty((n, n_h), dtype=np.float32)
+        for batch in batches:
+            _fill(table, reverse, n, batch, max_eta_s)
+    return table, on_segment
+
+
+def _fill(
+    table: NDArray[np.float32],
+    reverse: sp.csr_matrix,
+    n: int,
+    batch: NDArray[np.int64],
+    limit: float,
+) -> None:
+    dist = dijkstra(reverse, directed=True, indices=n + batch, limit=limit)
+    # Written a block of columns at a time: one cache line per row instead of one per cell.
+    table[:, batch[0] : batch[-1] + 1] = dist[:, :n].T
+
+
+_worker_state: dict[str, Any] = {}
+
+
+def _worker_init(
+    indptr: NDArray[np.int64],
+    indices: NDArray[np.int32],
+    data: FloatArray,
+    n: int,
+    n_h: int,
+    path: str,
+) -> None:
+    size = len(indptr) - 1
+    _worker_state["reverse"] = sp.csr_matrix((data, indices, indptr), shape=(size, size))
+    _worker_state["table"] = np.memmap(path, dtype=np.float32, mode="r+", shape=(n, n_h))
+    _worker_state["n"] = n
+
+
+def _worker_fill(batch: NDArray[np.int64], limit: float) -> int:
+    _fill(_worker_state["table"], _worker_state["reverse"], _worker_state["n"], batch, limit)
+    return len(batch)
+
+
+def _build_parallel(
+    reverse: sp.csr_matrix,
+    n: int,
+    n_h: int,
+    batches: list[NDArray[np.int64]],
+    limit: float,
+    workers: int,
+) -> NDArray[np.float32]:
+    """Split the Dijkstras over processes writing into one shared, file-backed table."""
+    shm_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None
+    fd, path = tempfile.mkstemp(prefix="lifeline-eta-", suffix=".f32", dir=shm_dir)
+    os.close(fd)
+    try:
+        table = np.memmap(path, dtype=np.float32, mode="w+", shape=(n, n_h))
+        context = multiprocessing.get_context("spawn")  # safe from a threaded process
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=context,
+            initializer=_worker_init,
+            initargs=(reverse.indptr, reverse.indices, reverse.data, n, n_h, path),
+        ) as pool:
+            done = sum(pool.map(_worker_fill, batches, [limit] * len(batches)))
+        if done != n_h:
+            raise RuntimeError("table build incomplete")
+        return np.asarray(table)  # plain ndarray view: row reads skip memmap's subclass hooks
+    finally:
+        os.unlink(path)  # the mapping stays valid; the memory is freed with the last view

@@ -1,0 +1,130 @@
+"""Destination ranking: capability, diversion, reachability, fallback, explanations."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dispatch.recommend import Candidate, recommend_destinations
+from dispatch.triage_rules import required_capability
+from facilities.capabilities import (
+    Capability,
+    UnknownCapability,
+    parse_capability_list,
+    satisfies,
+)
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def cand(name, caps, eta, status="open", updated=NOW):
+    return Candidate(uuid.uuid4(), name, tuple(caps), status, 4, updated, eta)
+
+
+def test_higher_levels_cover_lower_ones():
+    assert satisfies(["trauma_1"], Capability.TRAUMA_3)
+    assert satisfies(["stroke_thrombectomy"], "stroke_thrombolysis")
+    assert not satisfies(["trauma_3"], Capability.TRAUMA_1)
+    assert not satisfies(["stroke_thrombolysis"], Capability.STROKE_THROMBECTOMY)
+    assert satisfies([], None)
+
+
+def test_capability_lists_parse_and_reject_unknowns():
+    assert parse_capability_list("general_ed; STEMI_PCI;;trauma") == [
+        Capability.GENERAL_ED, Capability.STEMI_PCI, Capability.TRAUMA_3,
+    ]
+    with pytest.raises(UnknownCapability, match="teleportation"):
+        parse_capability_list("general_ed;teleportation")
+
+
+@pytest.mark.parametrize(
+    ("symptom", "severity", "expected"),
+    [
+        ("stroke_symptoms", None, "stroke_thrombolysis"),
+        ("stroke_symptoms", "critical", "stroke_thrombectomy"),
+        ("cardiac_arrest", None, "stemi_pci"),
+        ("chest_pain", "critical", "stemi_pci"),
+        ("chest_pain", "low", "general_ed"),
+        ("major_trauma", "critical", "trauma_1"),
+        ("major_trauma", "medium", "trauma_3"),
+        ("burns", "high", "burns"),
+        ("obstetric", "low", "obstetric"),
+        ("paediatric", None, "paediatric"),
+        ("other", "critical", "general_ed"),
+    ],
+)
+def test_symptom_and_severity_map_to_capability(symptom, severity, expected):
+    capability, reason = required_capability(symptom, severity)
+    assert capability.value == expected
+    assert symptom in reason
+
+
+def test_ranking_skips_and_explains():
+    near_diverting = cand("A diverting", ["general_ed", "stemi_pci"], 60, "diverting")
+    no_pci = cand("B no pci", ["general_ed"], 90)
+    far_ok = cand("C far", ["general_ed", "stemi_pci"], 400)
+    near_ok = cand("D near", ["stemi_pci"], 200, updated=NOW - timedelta(hours=2))
+    unreachable = cand("E island", ["stemi_pci", "general_ed"], math.inf)
+    closed = cand("F closed", ["stemi_pci"], 30, "closed")
+    choice = recommend_destinations(
+        [near_diverting, no_pci, far_ok, near_ok, unreachable, closed],
+        required=Capability.STEMI_PCI, requirement_reason="why", now=NOW,
+    )
+    assert [h.name for h in choice.hospitals] == ["D near", "C far"]
+    assert choice.hospitals[0].capacity_stale and not choice.hospitals[1].capacity_stale
+    reasons = {s.name: s.reason for s in choice.skipped}
+    assert reasons == {
+        "A diverting": "diverting", "B no pci": "no_capability",
+        "E island": "unreachable", "F closed": "closed",
+    }
+    assert next(s for s in choice.skipped if s.name == "E island").eta_seconds is None
+    assert choice.fallback is None
+
+
+def test_no_capable_hospital_falls_back_to_nearest_general_ed():
+    choice = recommend_destinations(
+        [cand("G", ["general_ed"], 300), cand("H", ["general_ed"], 100), cand("I", ["obstetric"], 10)],
+        required=Capability.BURNS, requirement_reason="burns", now=NOW,
+    )
+    assert [h.name for h in choice.hospitals] == ["H"]
+    assert choice.fallback == "nearest_general_ed" and "burns" in choice.message
+
+
+def test_nothing_reachable_says_so():
+    choice = recommend_destinations(
+        [cand("J", ["general_ed"], math.inf)], required=Capability.GENERAL_ED,
+        requirement_reason="x", now=NOW,
+    )
+    assert choice.hospitals == [] and "no open emergency department" in choice.message
+
+
+caps = st.lists(st.sampled_from([c.value for c in Capability]), max_size=4, unique=True)
+candidates = st.lists(
+    st.builds(
+        cand,
+        st.text(min_size=1, max_size=5),
+        caps,
+        st.one_of(st.floats(0, 10_000), st.just(math.inf)),
+        st.sampled_from(["open", "diverting", "closed"]),
+    ),
+    max_size=12,
+)
+
+
+@given(candidates, st.sampled_from(list(Capability)), st.integers(1, 5))
+def test_recommendations_are_always_capable_open_reachable_and_sorted(cands, required, k):
+    choice = recommend_destinations(cands, required=required, requirement_reason="r", now=NOW, k=k)
+    by_id = {str(c.hospital_id): c for c in cands}
+    etas = [h.eta_seconds for h in choice.hospitals]
+    assert etas == sorted(etas) and len(etas) <= k
+    for ranked in choice.hospitals:
+        source = by_id[ranked.hospital_id]
+        assert source.ed_status == "open" and math.isfinite(source.eta_s)
+        wanted = Capability.GENERAL_ED if choice.fallback else required
+        assert satisfies(source.capabilities, wanted)
+    assert len(choice.skipped) + (len(cands) - len(choice.skipped)) == len(cands)

@@ -1,0 +1,204 @@
+"""ETAs from the table must equal an independent networkx search, and never be made up."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from routing.engine import TravelTimeEngine
+from routing.graph import RoadGraph, synthetic_grid
+from routing.snap import Snap
+from tests.unit.test_routing_osm_import import helsinki, reference_digraph
+from tests.unit.test_routing_snap import two_streets
+
+
+def attach(
+    ref: nx.DiGraph, engine: TravelTimeEngine, snap: Snap, node: Hashable, *, into: bool
+) -> None:
+    """Add a point on a segment to the networkx graph with partial edge costs."""
+    seg = engine.segments
+    times = engine._weights.edge_time
+    s, f = snap.segment, snap.segment_fraction
+    u, v = int(seg.u[s]), int(seg.v[s])
+    fwd = times[seg.forward_edge[s]] if seg.forward_edge[s] >= 0 else math.inf
+    bwd = times[seg.backward_edge[s]] if seg.backward_edge[s] >= 0 else math.inf
+    pairs = [(u, f * fwd), (v, (1 - f) * bwd)] if into else [(v, (1 - f) * fwd), (u, f * bwd)]
+    for other, cost in pairs:
+        if math.isfinite(cost):
+            ref.add_edge(*((other, node) if into else (node, other)), weight=cost)
+
+
+def reference_etas(
+    engine: TravelTimeEngine, ref_base: nx.DiGraph, lat: float, lng: float
+) -> np.ndarray:
+    """Independent ETA: networkx on the road graph plus virtual incident and hospital nodes."""
+    ref = ref_base.copy()
+    incident = engine.snapper.snap(lat, lng)
+    attach(ref, engine, incident, "incident", into=False)
+    for h, snap in enumerate(engine.hospital_snaps):
+        attach(ref, engine, snap, ("hospital", h), into=True)
+        if snap.segment == incident.segment:  # drive straight along the shared segment
+            f, g = incident.segment_fraction, snap.segment_fraction
+            seg = engine.segments
+            edge = seg.forward_edge[snap.segment] if g >= f else seg.backward_edge[snap.segment]
+            if edge >= 0:
+                ref.add_edge(
+                    "incident", ("hospital", h), weight=abs(g - f) * engine._weights.edge_time[edge]
+                )
+    times = nx.single_source_dijkstra_path_length(ref, "incident", weight="weight")
+    return np.array(
+        [times.get(("hospital", h), math.inf) for h in range(len(engine.hospital_snaps))]
+    )
+
+
+def random_points(graph: RoadGraph, n: int, seed: int) -> list[tuple[float, float]]:
+    rng = np.random.default_rng(seed)
+    nodes = rng.integers(0, graph.n_nodes, n)
+    lat = graph.node_lat[nodes] + rng.normal(0, 0.0004, n)
+    lng = graph.node_lon[nodes] + rng.normal(0, 0.0008, n)
+    return list(zip(lat.tolist(), lng.tolist(), strict=True))
+
+
+def hospitals_for(graph: RoadGraph, n: int, seed: int) -> list[tuple[str, float, float]]:
+    return [(f"h{i}", lat, lng) for i, (lat, lng) in enumerate(random_points(graph, n, seed))]
+
+
+@pytest.fixture(scope="module")
+def helsinki_engine() -> TravelTimeEngine:
+    graph = helsinki()
+    engine = TravelTimeEngine(graph, hospitals_for(graph, 12, seed=1), auto_refresh=False)
+    engine.precompute()
+    return engine
+
+
+def test_table_shape_and_dtype(helsinki_engine: TravelTimeEngine) -> None:
+    table = helsinki_engine.table
+    assert table is not None
+    assert table.shape == (helsinki_engine.graph.n_nodes, 12)
+    assert table.dtype == np.float32 and table.flags.c_contiguous
+
+
+def test_eta_matches_networkx_on_helsinki(helsinki_engine: TravelTimeEngine) -> None:
+    ref = reference_digraph(helsinki_engine.graph)
+    for lat, lng in random_points(helsinki_engine.graph, 40, seed=11):
+        _, eta = helsinki_engine.eta_to_hospitals(lat, lng)
+        np.testing.assert_allclose(eta, reference_etas(helsinki_engine, ref, lat, lng), atol=0.1)
+
+
+def test_eta_matches_networkx_on_a_one_way_grid() -> None:
+    graph = synthetic_grid(25, seed=4, oneway_fraction=0.5)
+    engine = TravelTimeEngine(graph, hospitals_for(graph, 7, seed=2), auto_refresh=False)
+    engine.precompute()
+    ref = reference_digraph(graph)
+    for lat, lng in random_points(graph, 30, seed=3):
+        _, eta = engine.eta_to_hospitals(lat, lng)
+        np.testing.assert_allclose(eta, reference_etas(engine, ref, lat, lng), atol=0.1)
+
+
+def test_on_demand_path_agrees_with_the_table(helsinki_engine: TravelTimeEngine) -> None:
+    for lat, lng in random_points(helsinki_engine.graph, 20, seed=12):
+        snap, eta = helsinki_engine.eta_to_hospitals(lat, lng)
+        np.testing.assert_allclose(helsinki_engine._eta_on_demand(snap), eta, atol=0.01)
+
+
+def test_incident_and_hospital_on_the_same_segment() -> None:
+    graph = two_streets()  # edge 0: 0 -> 1 in 10 s, edge 1: 1 -> 0 in 12 s
+    lng = lambda f: 24.94 + f * 0.002  # noqa: E731
+    engine = TravelTimeEngine(graph, [("ahead", 60.17, lng(0.8)), ("behind", 60.17, lng(0.1))])
+    engine.precompute()
+    snap, eta = engine.eta_to_hospitals(60.17, lng(0.5))
+    assert snap.edge_index == 0
+    assert eta[0] == pytest.approx(0.3 * 10.0, abs=1e-3)  # straight ahead along 0 -> 1
+    assert eta[1] == pytest.approx(0.4 * 12.0, abs=1e-3)  # straight back along 1 -> 0
+
+
+def test_one_way_exit_is_respected() -> None:
+    graph = two_streets()  # 1 -> 2 is one-way north
+    engine = TravelTimeEngine(graph, [("west", 60.17, 24.94)])
+    engine.precompute()
+    # Halfway up the one-way street: must drive on to node 2, which is a dead end -> unreachable.
+    _, eta = engine.eta_to_hospitals(60.1705, 24.942)
+    assert eta[0] == math.inf
+    assert engine.nearest(60.1705, 24.942, k=3) == []
+    # On the two-way street it is reachable.
+    _, eta = engine.eta_to_hospitals(60.17, 24.941)
+    assert math.isfinite(eta[0])
+
+
+def test_nearest_sorted_with_mask_and_distance(helsinki_engine: TravelTimeEngine) -> None:
+    lat, lng = random_points(helsinki_engine.graph, 1, seed=99)[0]
+    _, eta = helsinki_engine.eta_to_hospitals(lat, lng)
+    best = helsinki_engine.nearest(lat, lng, k=4)
+    assert [b.hospital_index for b in best] == np.argsort(eta, kind="stable")[:4].tolist()
+    assert [b.eta_s for b in best] == sorted(b.eta_s for b in best)
+    for b in best:
+        assert b.distance_m > 0
+        # route to the hospital's location takes the same time and distance
+        h_snap = helsinki_engine.hospital_snaps[b.hospital_index]
+        route = helsinki_engine.route((lat, lng), h_snap.point)
+        assert route is not None
+        assert route.eta_s == pytest.approx(b.eta_s, abs=0.05)
+        assert route.distance_m == pytest.approx(b.distance_m, abs=0.5)
+    mask = np.ones(12, dtype=bool)
+    mask[best[0].hospital_index] = False
+    masked = helsinki_engine.nearest(lat, lng, k=3, eligible_mask=mask, with_distance=False)
+    assert best[0].hospital_index not in [m.hospital_index for m in masked]
+    assert all(math.isnan(m.distance_m) for m in masked)
+
+
+def test_route_geometry_is_geojson_along_roads(helsinki_engine: TravelTimeEngine) -> None:
+    graph = helsinki_engine.graph
+    (a, b) = random_points(graph, 2, seed=21)
+    route = helsinki_engine.route(a, b)
+    assert route is not None
+    geometry = route.geometry
+    assert geometry["type"] == "LineString"
+    coords = np.array(geometry["coordinates"])
+    assert coords[0] == pytest.approx([route.origin.point[1], route.origin.point[0]])
+    assert coords[-1] == pytest.approx([route.destination.point[1], route.destination.point[0]])
+    assert route.distance_m >= 0.99 * float(
+        np.sum(np.hypot(np.diff(coords[:, 0]) * 55_500, np.diff(coords[:, 1]) * 111_195))
+    )
+    # the route's time is the reference time from a to b's road point
+    helsinki_engine_b = TravelTimeEngine(graph, [("b", *b)], auto_refresh=False)
+    helsinki_engine_b.precompute()
+    expected = reference_etas(helsinki_engine_b, reference_digraph(graph), *a)[0]
+    assert route.eta_s == pytest.approx(expected, abs=0.1)
+
+
+def test_horizon_makes_far_hospitals_unreachable() -> None:
+    graph = synthetic_grid(30, seed=5)
+    hospitals = [("corner", float(graph.node_lat[0]), float(graph.node_lon[0]))]
+    engine = TravelTimeEngine(graph, hospitals, max_eta_s=60.0)
+    engine.precompute()
+    far = graph.n_nodes - 1
+    _, eta = engine.eta_to_hospitals(float(graph.node_lat[far]), float(graph.node_lon[far]))
+    assert eta[0] == math.inf  # beyond the 60 s horizon: excluded, not guessed
+    near = 1
+    _, eta = engine.eta_to_hospitals(float(graph.node_lat[near]), float(graph.node_lon[near]))
+    assert eta[0] < 60
+
+
+def test_parallel_build_matches_serial(monkeypatch: pytest.MonkeyPatch) -> None:
+    import routing.engine as engine_module
+
+    graph = synthetic_grid(40, seed=8)
+    hospitals = hospitals_for(graph, 20, seed=4)
+    serial = TravelTimeEngine(graph, hospitals, workers=1)
+    serial.precompute()
+    monkeypatch.setattr(engine_module, "PARALLEL_THRESHOLD_CELLS", 0)
+    parallel = TravelTimeEngine(graph, hospitals, workers=2)
+    parallel.precompute()
+    assert serial.table is not None and parallel.table is not None
+    np.testing.assert_array_equal(serial.table, parallel.table)
+
+
+def test_invalid_incident_coordinates(helsinki_engine: TravelTimeEngine) -> None:
+    from routing.errors import InvalidCoordinateError
+
+    with pytest.raises(InvalidCoordinateError):
+        helsinki_engine.eta_to_hospitals(math.nan, 24.94)
