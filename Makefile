@@ -9,9 +9,13 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/lifeline
 REDIS_URL ?= redis://127.0.0.1:6379/0
+# `make run REGION=path/to/city.osm.pbf [REGION_NAME=city] [FACILITIES=path.csv]` imports your own extract.
+REGION ?=
+REGION_NAME ?= $(basename $(basename $(notdir $(REGION))))
+FACILITIES ?=
 export DATABASE_URL REDIS_URL
 
-.PHONY: help run test services venv db lint bench clean
+.PHONY: help run test services venv db region lint bench clean
 
 help:
 	@echo "make run    set up everything missing, migrate, import the demo region, serve on :$(PORT)"
@@ -32,7 +36,16 @@ db: services venv
 	@bash scripts/create_db.sh
 	$(BIN)/lifeline db upgrade
 
-run: db
+region: db
+ifeq ($(strip $(REGION)),)
+	$(BIN)/lifeline region import-demo
+else
+	$(BIN)/lifeline region import --pbf "$(REGION)" --name "$(REGION_NAME)" --if-missing \
+		$(if $(strip $(FACILITIES)),--facilities "$(FACILITIES)")
+endif
+
+run: region
+	@echo "Lifeline: http://$(HOST):$(PORT)/  (API docs at /docs)"
 	$(BIN)/lifeline serve --host $(HOST) --port $(PORT)
 
 test: services venv
