@@ -16,12 +16,24 @@ from data.durability import ensure_durable
 from data.models import import_all_models
 from data.settings import DataSettings, get_data_settings
 from dispatch.destinations import Destinations
+from dispatch.ports import NullPublisher
 from dispatch.settings import get_dispatch_settings
 from identity.settings import IdentitySettings, get_identity_settings
+from realtime import runtime as realtime_runtime
 
 from console_api.body_limit import BodySizeLimit
 from console_api.problems import install_problem_handlers
-from console_api.routers import auth, emergency, health, hospitals, routing
+from console_api.routers import (
+    auth,
+    crew,
+    emergency,
+    health,
+    hospital_side,
+    hospitals,
+    realtime,
+    routing,
+    units,
+)
 
 log = logging.getLogger("lifeline.app")
 
@@ -56,14 +68,17 @@ def create_app(
             data_settings.redis_url, socket_timeout=2, socket_connect_timeout=2
         )
         app.state.identity_settings = identity_settings
+        app.state.live_publisher = NullPublisher()
         app.state.sync_engine = make_sync_engine(data_settings)
         app.state.destinations = await asyncio.to_thread(Destinations.load, app.state.sync_engine)
         sync_task = asyncio.create_task(
             keep_routing_in_step(app, get_dispatch_settings().routing_sync_seconds)
         )
+        await realtime_runtime.start(app, data_settings=data_settings)
         try:
             yield
         finally:
+            await realtime_runtime.stop(app)
             sync_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sync_task
@@ -83,5 +98,9 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(emergency.router)
     app.include_router(hospitals.router)
+    app.include_router(hospital_side.router)
     app.include_router(routing.router)
+    app.include_router(units.router)
+    app.include_router(crew.router)
+    app.include_router(realtime.router)
     return app

@@ -24,6 +24,8 @@ class OutboxEvent(Base):
             "id",
             postgresql_where=text("published_at IS NULL"),
         ),
+        Index("uq_outbox_channel_seq", "channel", "seq", unique=True),
+        Index("ix_outbox_unsequenced", "id", postgresql_where=text("seq IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -34,6 +36,8 @@ class OutboxEvent(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     published_at: Mapped[datetime | None]
+    #: Per-channel position assigned by the relay after commit; clients resume from it.
+    seq: Mapped[int | None] = mapped_column(BigInteger)
 
 
 def record_event(

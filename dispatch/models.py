@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from geoalchemy2 import Geometry, WKBElement
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from data.base import Base, id_column, utcnow
@@ -73,18 +73,106 @@ class CaseEvent(Base):
 
 
 class EmergencyDispatch(Base):
-    """The assignment of a unit and a destination hospital to a case."""
+    """The assignment of a unit and a destination hospital to a case, with the crew's clock."""
 
     __tablename__ = "emergency_dispatches"
+    __table_args__ = (
+        # A unit holds at most one active dispatch: the database enforces it, not just the code.
+        Index(
+            "uq_emergency_dispatches_active_unit",
+            "unit_id",
+            unique=True,
+            postgresql_where=text("completed_at IS NULL AND unit_id IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[uuid.UUID] = id_column()
     case_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("emergency_cases.id", ondelete="CASCADE"), index=True
     )
     hospital_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("hospitals.id"))
-    unit_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    unit_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("units.id"), index=True)
     ambulance_ref: Mapped[str | None] = mapped_column(String(64))
     eta_minutes: Mapped[float | None]
     status: Mapped[str] = mapped_column(String(16), default="assigned")
+    reply_code: Mapped[str | None] = mapped_column(String(8))
+    recommendation: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
+    en_route_at: Mapped[datetime | None]
+    on_scene_at: Mapped[datetime | None]
+    transporting_at: Mapped[datetime | None]
+    at_hospital_at: Mapped[datetime | None]
+    handover_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     completed_at: Mapped[datetime | None]
+
+
+class Unit(Base):
+    """An ambulance: its station, crew phones and where it stands in its cycle."""
+
+    __tablename__ = "units"
+
+    id: Mapped[uuid.UUID] = id_column()
+    call_sign: Mapped[str] = mapped_column(String(32), unique=True)
+    unit_type: Mapped[str] = mapped_column("type", String(3))
+    station: Mapped[WKBElement] = mapped_column(Geometry("POINT", srid=4326, spatial_index=False))
+    crew_phones: Mapped[list[str]] = mapped_column(ARRAY(String(20)), default=list)
+    status: Mapped[str] = mapped_column(String(16), default="available", index=True)
+    current_case_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("emergency_cases.id"))
+    last_position: Mapped[WKBElement | None] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=False)
+    )
+    last_position_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class UnitPosition(Base):
+    """A downsampled GPS trail point (the live position is in Redis)."""
+
+    __tablename__ = "unit_positions"
+    __table_args__ = (Index("ix_unit_positions_unit_recorded", "unit_id", "recorded_at"),)
+
+    id: Mapped[uuid.UUID] = id_column()
+    unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"))
+    position: Mapped[WKBElement] = mapped_column(Geometry("POINT", srid=4326, spatial_index=False))
+    heading: Mapped[float | None]
+    speed: Mapped[float | None]
+    recorded_at: Mapped[datetime]
+
+
+class UnitEvent(Base):
+    """A unit status change, for the unit's and the case's timeline."""
+
+    __tablename__ = "unit_events"
+    __table_args__ = (Index("ix_unit_events_case_at", "case_id", "at"),)
+
+    id: Mapped[uuid.UUID] = id_column()
+    unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), index=True)
+    case_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("emergency_cases.id"))
+    from_status: Mapped[str] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(120))
+    source: Mapped[str] = mapped_column(String(16))  # operator | crew_page | sms | system
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CaseAlert(Base):
+    """Something the operator must look at: diversion after dispatch, handover delays, SMS failures."""
+
+    __tablename__ = "case_alerts"
+    __table_args__ = (
+        Index("ix_case_alerts_case_kind", "case_id", "kind", unique=True),
+    )
+
+    id: Mapped[uuid.UUID] = id_column()
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("emergency_cases.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    level: Mapped[str] = mapped_column(String(8))  # amber | red
+    message: Mapped[str] = mapped_column(Text)
+    raised_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]

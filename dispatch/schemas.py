@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import phonenumbers
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -130,6 +130,10 @@ class CaseView(BaseModel):
     recommended_hospitals: list[dict[str, Any]] = []
     recommendation: dict[str, Any] | None = None
     events: list[CaseEventView] = []
+    recommended_units: list[dict[str, Any]] = []
+    dispatch: dict[str, Any] | None = None
+    alerts: list[dict[str, Any]] = []
+    timeline: list[dict[str, Any]] = []
 
 
 class SosResponse(CaseView):
@@ -145,3 +149,52 @@ class CasePage(BaseModel):
 
     items: list[CaseView]
     next_cursor: str | None
+
+
+class UnitCreate(StrictModel):
+    """Register an ambulance."""
+
+    call_sign: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.-]*$")
+    type: Literal["ALS", "BLS"]
+    station_lat: Latitude
+    station_lng: Longitude
+    crew_phones: list[E164Phone] = Field(default_factory=list, max_length=10)
+
+
+class UnitStatusUpdate(StrictModel):
+    """Operators may only take a unit out of service or return it."""
+
+    status: Literal["available", "out_of_service"]
+
+
+class PositionPing(StrictModel):
+    """A GPS fix from the ambulance."""
+
+    lat: Latitude
+    lng: Longitude
+    heading: float | None = Field(default=None, ge=0, lt=360, allow_inf_nan=False)
+    speed: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
+    recorded_at: datetime
+
+
+class UnitView(BaseModel):
+    """An ambulance as the console shows it."""
+
+    id: uuid.UUID
+    call_sign: str
+    type: str
+    status: str
+    station: Location
+    crew_phones: list[str]
+    current_case_id: uuid.UUID | None
+    position: Location | None
+    position_recorded_at: datetime | None
+    position_stale: bool
+
+
+class PositionAccepted(BaseModel):
+    """Whether a ping became the live position (older pings never overwrite newer ones)."""
+
+    accepted: bool
+    live: bool
+    trail_stored: bool

@@ -29,7 +29,7 @@ from dispatch.lifecycle import (
     transition,
 )
 from dispatch.destinations import Destinations, candidates_from
-from dispatch.models import CaseEvent, EmergencyCase, EmergencyDispatch
+from dispatch.models import CaseEvent, EmergencyCase
 from dispatch.recommend import recommend_destinations
 from dispatch.schemas import SosRequest
 from dispatch.settings import DispatchSettings, get_dispatch_settings
@@ -95,7 +95,7 @@ def case_snapshot(case: EmergencyCase) -> dict[str, Any]:
     }
 
 
-def _add_event(
+def add_case_event(
     db_session: AsyncSession,
     case: EmergencyCase,
     *,
@@ -262,7 +262,7 @@ async def raise_case(
     await db_session.flush()
     if idempotency_key is not None:
         await idempotency.bind(db_session, key=idempotency_key, resource_id=case.id)
-    _add_event(db_session, case, action="raise", from_status=None, actor=actor, reason=None, at=now)
+    add_case_event(db_session, case, action="raise", from_status=None, actor=actor, reason=None, at=now)
     await db_session.commit()
     return RaisedCase(case, False)
 
@@ -357,7 +357,7 @@ async def stage_action(
         case.close_reason = move.reason
     for name, value in (changes or {}).items():
         setattr(case, name, value)
-    _add_event(
+    add_case_event(
         db_session,
         case,
         action=action.value,
@@ -416,42 +416,6 @@ async def triage(
     return case
 
 
-async def dispatch_case(
-    *,
-    db_session: AsyncSession,
-    case_id: uuid.UUID,
-    hospital_id: uuid.UUID | None,
-    unit_id: uuid.UUID | None,
-    actor: Actor,
-    expected_version: int | None = None,
-) -> EmergencyCase:
-    """Mark the case dispatched and record the assignment in the same transaction.
-
-    Without a hospital, the top recommended destination is used.
-    """
-    if hospital_id is not None and await db_session.get(Hospital, hospital_id) is None:
-        raise InvalidInput("no hospital with this id", field="hospital_id", code="unknown_hospital")
-    if hospital_id is None:
-        current = await get_case(db_session=db_session, case_id=case_id)
-        top = (current.recommendation or {}).get("hospitals") or []
-        hospital_id = uuid.UUID(top[0]["hospital_id"]) if top else None
-    case = await stage_action(
-        db_session=db_session,
-        case_id=case_id,
-        action=CaseAction.DISPATCH,
-        actor=actor,
-        expected_version=expected_version,
-        changes={"destination_hospital_id": hospital_id},
-        details={
-            "hospital_id": str(hospital_id) if hospital_id else None,
-            "unit_id": str(unit_id) if unit_id else None,
-        },
-    )
-    db_session.add(EmergencyDispatch(case_id=case_id, hospital_id=hospital_id, unit_id=unit_id))
-    await commit_change(db_session)
-    return case
-
-
 __all__ = [
     "Actor",
     "CASE_CHANNEL",
@@ -463,7 +427,6 @@ __all__ = [
     "case_events",
     "case_location",
     "commit_change",
-    "dispatch_case",
     "get_case",
     "list_cases",
     "raise_case",

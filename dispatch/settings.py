@@ -17,6 +17,15 @@ class DispatchSettings(BaseSettings):
     capacity_stale_minutes: float = Field(default=30, gt=0)
     max_snap_distance_m: float = Field(default=500, gt=0)
     routing_sync_seconds: float = Field(default=5, gt=0, le=10)
+    on_scene_allowance_minutes: float = Field(default=15, ge=0)
+    als_preference_seconds: float = Field(default=240, ge=0)
+    position_stale_seconds: float = Field(default=120, gt=0)
+    trail_min_interval_seconds: float = Field(default=30, gt=0)
+    trail_min_distance_m: float = Field(default=200, gt=0)
+    recommended_units: int = Field(default=5, ge=1, le=20)
+    public_base_url: str = "http://127.0.0.1:8000"
+    handover_amber_minutes: float = Field(default=15, gt=0)
+    handover_red_minutes: float = Field(default=45, gt=0)
 
 
 @lru_cache

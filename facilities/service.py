@@ -76,7 +76,7 @@ async def update_capacity(
     update: CapacityUpdate,
     actor: str,
 ) -> Hospital:
-    """Set ED status and beds; publish ``hospital.capacity.updated`` in the same transaction."""
+    """Stage ED status and beds with a ``hospital.capacity.updated`` event; the caller commits."""
     hospital = await get_hospital(db_session=db_session, hospital_id=hospital_id)
     previous = hospital.ed_status
     hospital.ed_status = update.ed_status
@@ -98,5 +98,4 @@ async def update_capacity(
             "actor": actor,
         },
     )
-    await db_session.commit()
     return hospital

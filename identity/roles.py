@@ -31,6 +31,13 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "case.close": frozenset({Role.EMERGENCY_OPERATOR, Role.SUPER_ADMIN}),
     "case.cancel": frozenset({Role.EMERGENCY_OPERATOR, Role.SUPER_ADMIN}),
     "road.close": frozenset({Role.EMERGENCY_OPERATOR, Role.SUPER_ADMIN}),
+    "unit.manage": frozenset({Role.EMERGENCY_OPERATOR, Role.SUPER_ADMIN}),
+    "unit.read": frozenset({Role.EMERGENCY_OPERATOR, Role.SUPER_ADMIN, Role.HOSPITAL_ADMIN}),
+    "unit.position": frozenset({Role.EMERGENCY_OPERATOR, Role.SUPER_ADMIN}),
+    "case.acknowledge": frozenset({Role.HOSPITAL_ADMIN}),
+    "case.redirect": frozenset({Role.EMERGENCY_OPERATOR, Role.SUPER_ADMIN}),
+    "metrics.read": frozenset({Role.EMERGENCY_OPERATOR, Role.SUPER_ADMIN}),
+    "sms.read": frozenset({Role.EMERGENCY_OPERATOR, Role.SUPER_ADMIN}),
     "user.create": frozenset({Role.SUPER_ADMIN}),
 }
 

@@ -27,10 +27,13 @@ from routing.snap import DEFAULT_MAX_SNAP_DISTANCE_M, EdgeSnapper, Snap, road_se
 
 log = logging.getLogger(__name__)
 
-#: Default horizon of the table: hospitals farther than this (seconds) are ``inf``.
-DEFAULT_MAX_ETA_S = 7200.0
-#: Default bound of the on-demand search used while the table is being rebuilt.
-DEFAULT_FALLBACK_LIMIT_S = 3600.0
+#: Default horizon (seconds) of the table and of ETA queries: hospitals farther are ``inf``.
+#: One hour bounds each of the per-hospital searches (half the precompute time of a 2 h
+#: horizon on the 1M-node benchmark grid) and covers any transport an EMS plans by table.
+DEFAULT_MAX_ETA_S = 3600.0
+#: Default bound of the widened search :meth:`TravelTimeEngine.nearest` runs when fewer than
+#: ``k`` eligible hospitals lie within the horizon (rural incidents).
+DEFAULT_FALLBACK_LIMIT_S = 4 * 3600.0
 #: Tables with more cells than this are built by worker processes (when ``workers > 1``).
 PARALLEL_THRESHOLD_CELLS = 20_000_000
 _BATCH = 8
@@ -105,13 +108,15 @@ class TravelTimeEngine:
 
     ``table`` is float32 and node-major (``n_nodes x n_hospitals``): a query reads two
     contiguous rows. It is built by one Dijkstra per hospital on the transposed graph, bounded
-    by ``max_eta_s`` (default 2 h): a hospital farther than that is ``inf``, i.e. out of reach
-    for dispatch. Unreachable hospitals are always ``inf`` and never ranked.
+    by ``max_eta_s`` (default 1 h): :meth:`eta_to_hospitals` reports a hospital farther than
+    that as ``inf``. :meth:`nearest` never loses a far hospital: when fewer than ``k`` eligible
+    ones lie within the horizon it widens to an on-demand search bounded by
+    ``fallback_limit_s`` (default 4 h). Unreachable hospitals are ``inf`` and never ranked.
 
     When closures or the hospital set change, the table is stale until rebuilt (in a
     background thread by default). Meanwhile queries run a single-source Dijkstra from the
-    incident on the current weights, bounded by ``fallback_limit_s`` - slower (milliseconds)
-    but never stale.
+    incident on the current weights, bounded by ``max_eta_s`` - slower (milliseconds) but
+    never stale.
 
     ``distance_m`` (road length of the time-optimal path) is not tabulated, to keep the table at
     4 bytes per node and hospital; :meth:`nearest` and :meth:`route` compute it on demand with
@@ -122,9 +127,9 @@ class TravelTimeEngine:
     graph : RoadGraph
     hospitals : sequence of (key, lat, lng)
     max_eta_s : float
-        Table horizon, seconds.
+        Horizon of the table and of ETA queries, seconds.
     fallback_limit_s : float
-        Search bound of on-demand queries, seconds.
+        Bound of the widened search of :meth:`nearest`, seconds.
     max_snap_distance_m : float
         ``off_network`` threshold for snapping.
     workers : int, optional
@@ -456,8 +461,12 @@ class TravelTimeEngine:
         return exits, entries
 
     def _eta_on_demand(self, snap: Snap) -> NDArray[np.float64]:
+        return self._search_etas(snap, self.max_eta_s)
+
+    def _search_etas(self, snap: Snap, limit: float) -> NDArray[np.float64]:
+        """ETAs from one bounded forward search on the current weights."""
         w, hospitals = self._weights, self._hospitals
-        node_time, _, _ = self._search_from(snap, w, self.fallback_limit_s, predecessors=False)
+        node_time, _, _ = self._search_from(snap, w, limit, predecessors=False)
         eta = _arrival(node_time, self.segments, w, hospitals)
         seg = snap.segment
         same = [(h, float(hospitals.fraction[h])) for h in np.flatnonzero(hospitals.segment == seg)]
@@ -465,7 +474,7 @@ class TravelTimeEngine:
             _direct_on_segment(
                 eta, same, snap.segment_fraction, float(w.seg_fwd[seg]), float(w.seg_bwd[seg])
             )
-        eta[eta > self.fallback_limit_s] = np.inf
+        eta[eta > limit] = np.inf
         return eta
 
     def _search_from(
@@ -523,12 +532,18 @@ class TravelTimeEngine:
         Returns
         -------
         list of NearestHospital
-            Sorted by ETA; unreachable hospitals are never included.
+            Sorted by ETA; unreachable hospitals (or farther than ``fallback_limit_s``) are
+            never included.
         """
         snap, eta = self.eta_to_hospitals(lat, lng)
         if eligible_mask is not None:
             eta = np.where(eligible_mask, eta, np.inf)
         n_finite = int(np.count_nonzero(np.isfinite(eta)))
+        if n_finite < k and self.fallback_limit_s > self.max_eta_s:
+            eta = self._search_etas(snap, self.fallback_limit_s)  # beyond the horizon
+            if eligible_mask is not None:
+                eta = np.where(eligible_mask, eta, np.inf)
+            n_finite = int(np.count_nonzero(np.isfinite(eta)))
         k = min(k, n_finite)
         if k <= 0:
             return []

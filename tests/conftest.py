@@ -178,3 +178,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if skipped and exitstatus == 0:
         reporter.write_line(f"{len(skipped)} test(s) skipped: skips count as failures", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+async def add_unit(client, headers, *, lat=60.1690, lng=24.9400, unit_type="ALS", phones=()) -> dict:
+    """Register an ambulance through the API (stationed in the demo region)."""
+    body = {
+        "call_sign": f"U-{uuid.uuid4().hex[:8]}",
+        "type": unit_type,
+        "station_lat": lat,
+        "station_lng": lng,
+        "crew_phones": list(phones),
+    }
+    response = await client.post("/api/v1/units", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()

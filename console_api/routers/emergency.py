@@ -6,10 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
 from data.errors import Forbidden, InvalidInput, Unauthenticated
 from data.idempotency import IdempotencyKey
+from dispatch import case_detail, dispatching
 from dispatch import service as case_service
 from dispatch.case_tokens import issue_case_token, verify_case_token
 from dispatch.lifecycle import CaseAction, CaseStatus
@@ -129,7 +130,9 @@ async def authorise_case_read(
 @router.get("/cases/{case_id}", response_model=CaseView, summary="Read one case")
 async def read_case(
     case_id: uuid.UUID,
+    request: Request,
     response: Response,
+    destinations: DestinationsDep,
     db_session: SessionDep,
     settings: IdentitySettingsDep,
     claims: OptionalClaims,
@@ -140,7 +143,14 @@ async def read_case(
     case = await case_service.get_case(db_session=db_session, case_id=case_id)
     events = await case_service.case_events(db_session=db_session, case_id=case_id)
     response.headers["ETag"] = f'"{case.version}"'
-    return case_view(case, events)
+    view = case_view(case, events)
+    extras = await case_detail.case_extras(
+        db_session=db_session, redis=request.app.state.redis, destinations=destinations, case=case
+    )
+    if claims is None:  # the reporter sees their ambulance and destination, not the options
+        extras["recommended_units"] = []
+        extras["timeline"] = []
+    return view.model_copy(update=extras)
 
 
 @router.get("/cases", response_model=CasePage, summary="List cases, newest first (staff)")
@@ -197,17 +207,23 @@ async def dispatch_case(
     response: Response,
     db_session: SessionDep,
     claims: Annotated[AccessClaims, Depends(require("case.dispatch"))],
+    request: Request,
+    destinations: DestinationsDep,
+    settings: IdentitySettingsDep,
     body: DispatchRequest | None = None,
     if_match: IfMatchHeader = None,
 ) -> CaseView:
     """Assign a unit and destination hospital."""
     body = body or DispatchRequest()
-    case = await case_service.dispatch_case(
+    case = await dispatching.dispatch_case(
         db_session=db_session,
+        redis=request.app.state.redis,
+        destinations=destinations,
         case_id=case_id,
         hospital_id=body.hospital_id,
         unit_id=body.unit_id,
         actor=actor_of(claims),
+        secret=settings.secret_key,
         expected_version=expected_version(if_match),
     )
     return _respond(response, case)
@@ -222,7 +238,7 @@ async def _simple_action(
     reason: str | None,
     if_match: str | None,
 ) -> CaseView:
-    case = await case_service.apply_action(
+    case = await dispatching.finish_case(
         db_session=db_session,
         case_id=case_id,
         action=action,

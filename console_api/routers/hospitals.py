@@ -9,21 +9,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from data.errors import Forbidden, InvalidInput
+from data.errors import InvalidInput
 from dispatch.settings import get_dispatch_settings
 from facilities import service as facilities_service
 from facilities.capabilities import Capability, UnknownCapability, parse_capability
-from facilities.schemas import CapacityUpdate, HospitalView
-from identity.roles import Role
-from identity.tokens import AccessClaims
+from facilities.schemas import HospitalView
 
-from console_api.deps import CurrentClaims, DestinationsDep, SessionDep, actor_of
+from console_api.deps import DestinationsDep, SessionDep
 from console_api.params import parse_lat_lng
 
 router = APIRouter(prefix="/api/v1/hospitals", tags=["hospitals"])
 
 
-def _stale_after() -> timedelta:
+def stale_after() -> timedelta:
     return timedelta(minutes=get_dispatch_settings().capacity_stale_minutes)
 
 
@@ -51,7 +49,7 @@ async def list_hospitals(
         hospitals = await facilities_service.list_hospitals(
             db_session=db_session, region=region, capability=wanted
         )
-        return [facilities_service.hospital_view(h, stale_after=_stale_after()) for h in hospitals][
+        return [facilities_service.hospital_view(h, stale_after=stale_after()) for h in hospitals][
             :limit
         ]
     lat, lng = parse_lat_lng(near, field="near")
@@ -72,7 +70,7 @@ async def list_hospitals(
         key=lambda pair: (pair[0], pair[1].name),
     )
     return [
-        facilities_service.hospital_view(h, stale_after=_stale_after(), eta_seconds=round(eta, 1))
+        facilities_service.hospital_view(h, stale_after=stale_after(), eta_seconds=round(eta, 1))
         for eta, h in ranked[:limit]
     ]
 
@@ -81,34 +79,4 @@ async def list_hospitals(
 async def read_hospital(hospital_id: uuid.UUID, db_session: SessionDep) -> HospitalView:
     """Public facts about a facility."""
     hospital = await facilities_service.get_hospital(db_session=db_session, hospital_id=hospital_id)
-    return facilities_service.hospital_view(hospital, stale_after=_stale_after())
-
-
-def _may_manage(claims: AccessClaims, hospital_id: uuid.UUID) -> bool:
-    if Role.SUPER_ADMIN in claims.roles:
-        return True
-    return Role.HOSPITAL_ADMIN in claims.roles and claims.hospital_id == hospital_id
-
-
-@router.put(
-    "/{hospital_id}/capacity", response_model=HospitalView, summary="Report ED status and beds"
-)
-async def put_capacity(
-    hospital_id: uuid.UUID,
-    body: CapacityUpdate,
-    db_session: SessionDep,
-    claims: CurrentClaims,
-) -> HospitalView:
-    """Only this hospital's admin (or a super admin) may change it."""
-    if not _may_manage(claims, hospital_id):
-        raise Forbidden("only this hospital's admin may report its capacity", code="not_your_hospital")
-    hospital = await facilities_service.update_capacity(
-        db_session=db_session,
-        hospital_id=hospital_id,
-        update=body,
-        actor=actor_of(claims).label,
-    )
-    return facilities_service.hospital_view(hospital, stale_after=_stale_after())
-
-
-
+    return facilities_service.hospital_view(hospital, stale_after=stale_after())

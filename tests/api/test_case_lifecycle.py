@@ -11,7 +11,7 @@ from dispatch import service as case_service
 from dispatch.lifecycle import CaseAction
 from dispatch.service import Actor
 
-from tests.conftest import sign_in, sos_body
+from tests.conftest import add_unit, sign_in, sos_body
 
 CASES = "/api/v1/emergency/cases"
 
@@ -29,12 +29,14 @@ async def test_full_lifecycle_is_timestamped_and_audited(client, operator):
     r = await client.post(f"{url}/triage", json={"severity": "critical"}, headers=h)
     assert r.status_code == 200, r.text
     assert r.json()["severity"] == "critical" and r.json()["triaged_at"]
+    await add_unit(client, h)
     assert (await client.post(f"{url}/dispatch", headers=h)).json()["status"] == "dispatched"
     assert (await client.post(f"{url}/arrive", headers=h)).json()["arrived_at"]
     closed = (await client.post(f"{url}/close", json={"reason": "handed over"}, headers=h)).json()
     assert closed["status"] == "closed" and closed["close_reason"] == "handed over"
     assert closed["allowed_actions"] == []
     full = (await client.get(url, headers=h)).json()
+    assert full["dispatch"]["completed_at"]  # closing released the unit
     assert [e["to_status"] for e in full["events"]] == [
         "raised", "triaged", "dispatched", "arrived", "closed"
     ]

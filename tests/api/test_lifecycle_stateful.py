@@ -67,6 +67,13 @@ class CaseLifecycle(RuleBasedStateMachine):
     def act(self, case_id, action, data):
         body = data.draw(BODIES[action])
         current = self.model[case_id][-1]
+        if action is CaseAction.DISPATCH:
+            unit = self.client.post("/api/v1/units", json={
+                "call_sign": f"S-{uuid.uuid4().hex[:8]}", "type": "BLS",
+                "station_lat": 60.1690, "station_lng": 24.9400,
+            })
+            assert unit.status_code == 201, unit.text
+            body = {"unit_id": unit.json()["id"]}
         r = self.client.post(f"{CASES}/{case_id}/{action.value}", json=body)
         target = TRANSITIONS.get((current, action))
         if target is None:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from dispatch.destinations import Destinations
 from facilities.capabilities import satisfies
 from facilities.models import Hospital
-from tests.conftest import sign_in, sos_body
+from tests.conftest import add_unit, sign_in, sos_body
 
 CASES = "/api/v1/emergency/cases"
 CENTRAL = "DEMO Central University Hospital (demo data)"
@@ -94,6 +94,7 @@ async def test_dispatch_defaults_to_the_top_recommendation(client, operator):
     url = f"{CASES}/{case['id']}"
     triaged = (await client.post(f"{url}/triage", json={"severity": "high"}, headers=operator.headers)).json()
     top = triaged["recommended_hospitals"][0]["hospital_id"]
+    await add_unit(client, operator.headers)
     dispatched = (await client.post(f"{url}/dispatch", headers=operator.headers)).json()
     assert dispatched["destination_hospital_id"] == top
 

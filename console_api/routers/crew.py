@@ -1,0 +1,51 @@
+"""The crew link: read the job and report status, with nothing but the signed token."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header
+from pydantic import BaseModel, ConfigDict
+
+from dispatch import crew
+from dispatch.unit_status import CrewStatus
+
+from console_api.deps import IdentitySettingsDep, SessionDep
+
+router = APIRouter(prefix="/api/v1/crew", tags=["crew"])
+
+
+class CrewReport(BaseModel):
+    """A status button pressed on the crew page."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: CrewStatus
+
+
+@router.get("/{token}", summary="The job behind a crew link")
+async def read_job(token: str, db_session: SessionDep, settings: IdentitySettingsDep) -> dict[str, Any]:
+    """Incident, destination and the statuses the crew may report next."""
+    context = await crew.open_link(db_session=db_session, token=token, secret=settings.secret_key)
+    return await crew.crew_view(db_session=db_session, context=context)
+
+
+@router.post("/{token}/status", summary="Report en route / on scene / transporting / ...")
+async def report(
+    token: str,
+    body: CrewReport,
+    db_session: SessionDep,
+    settings: IdentitySettingsDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> dict[str, Any]:
+    """On scene marks the case arrived; handover complete closes it and frees the unit."""
+    context = await crew.open_link(
+        db_session=db_session, token=token, secret=settings.secret_key, lock=True
+    )
+    return await crew.report_status(
+        db_session=db_session,
+        context=context,
+        report=body.status,
+        source="crew_page",
+        idempotency_key=idempotency_key,
+    )

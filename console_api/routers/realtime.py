@@ -1,0 +1,441 @@
+"""Real-time endpoints: the WebSocket, and SSE and long-poll for networks where sockets fail.
+
+All three share the hub's subscriptions, so authorisation, filters and resume behave alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, WebSocket
+from pydantic import ValidationError
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from data.errors import Forbidden, InvalidInput, Unauthenticated
+from dispatch.case_tokens import verify_case_token
+from identity.settings import IdentitySettings
+from identity.tokens import AccessClaims, verify_access_token
+from realtime.authz import Principal, channels_for
+from realtime.hub import SLOW_CONSUMER, Close, Hub, Sink, Subscription
+from realtime.schemas import (
+    AuthMessage,
+    ClientMessage,
+    EventPage,
+    Filters,
+    PingMessage,
+    SubscribeMessage,
+    UnsubscribeMessage,
+)
+from realtime.streams import CHANNELS, Event
+
+from console_api.deps import IdentitySettingsDep, OptionalClaims
+
+router = APIRouter(tags=["realtime"])
+
+ORIGIN_REJECTED = 4003
+UNAUTHENTICATED = 4001
+POLL_LIMIT = 1_000
+#: How long a long-poll waits for a replay to make progress, whatever ``timeout`` says.
+REPLAY_PATIENCE_S = 10.0
+
+
+def _hub(connection: Request | WebSocket) -> Hub:
+    return connection.app.state.realtime_hub
+
+
+def principal_from_claims(claims: AccessClaims) -> Principal:
+    """A signed-in subscriber."""
+    return Principal(
+        roles=claims.roles,
+        user_id=str(claims.user_id),
+        hospital_id=str(claims.hospital_id) if claims.hospital_id else None,
+    )
+
+
+def principal_from_case_token(case_id: uuid.UUID, case_token: str, *, secret: str) -> Principal:
+    """An anonymous reporter, trusted for exactly the case its token was issued for."""
+    if not verify_case_token(case_id, case_token, secret=secret):
+        raise Unauthenticated("the case token does not match this case", code="invalid_case_token")
+    return Principal.for_case(str(case_id))
+
+
+def _error(code: str, detail: str) -> dict[str, Any]:
+    return {"type": "error", "code": code, "detail": detail}
+
+
+def _channel_problem(principal: Principal, channel: str) -> dict[str, Any] | None:
+    if channel not in CHANNELS:
+        return _error("unknown_channel", f"no channel {channel!r}; one of {', '.join(CHANNELS)}")
+    if channel not in channels_for(principal):
+        return _error("channel_forbidden", f"you may not subscribe to {channel}")
+    return None
+
+
+def _encode(item: Event | dict[str, Any]) -> str:
+    return item.text if isinstance(item, Event) else json.dumps(item, separators=(",", ":"))
+
+
+async def _next_item(sink: Sink, timeout: float) -> Event | dict[str, Any] | Close | None:
+    """The next queued item, or None after ``timeout`` seconds."""
+    try:
+        return sink.queue.get_nowait()
+    except asyncio.QueueEmpty:
+        pass
+    try:
+        return await asyncio.wait_for(sink.queue.get(), timeout)
+    except TimeoutError:
+        return None
+
+
+# --------------------------------------------------------------------------- WebSocket
+
+
+async def _authenticate_socket(
+    websocket: WebSocket, identity: IdentitySettings, timeout: float
+) -> Principal:
+    token = websocket.query_params.get("token")
+    if token:
+        return principal_from_claims(verify_access_token(token, settings=identity))
+    try:
+        raw = await asyncio.wait_for(websocket.receive_text(), timeout)
+    except TimeoutError:
+        raise Unauthenticated("send an auth message first", code="auth_timeout") from None
+    except KeyError:  # a binary frame
+        raise Unauthenticated("the auth message must be JSON text", code="malformed") from None
+    try:
+        message = AuthMessage.model_validate_json(raw)
+    except ValidationError as exc:
+        raise Unauthenticated(
+            'the first message must be {"type": "auth", "token": ...} or a case and its token',
+            code="auth_required",
+        ) from exc
+    if message.token:
+        return principal_from_claims(verify_access_token(message.token, settings=identity))
+    if message.case_id is not None and message.case_token:
+        return principal_from_case_token(
+            message.case_id, message.case_token, secret=identity.secret_key
+        )
+    raise Unauthenticated(
+        "a token, or a case_id with its case_token, is required", code="auth_required"
+    )
+
+
+class SocketSession:
+    """One authenticated socket: reads commands, writes events and heartbeats."""
+
+    def __init__(self, websocket: WebSocket, hub: Hub, principal: Principal) -> None:
+        self.websocket = websocket
+        self.hub = hub
+        self.principal = principal
+        self.sink = hub.open_sink()
+        self.subscriptions: dict[str, Subscription] = {}
+
+    async def run(self) -> None:
+        """Until either side closes."""
+        tasks = [
+            asyncio.create_task(self._send_loop()),
+            asyncio.create_task(self._receive_loop()),
+        ]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            self.hub.close_sink(self.sink)
+
+    async def _receive_loop(self) -> None:
+        while True:
+            message = await self.websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None:
+                self.sink.offer(_error("malformed", "send JSON text frames"))
+                continue
+            self.handle(text)
+
+    def handle(self, text: str) -> None:
+        """Act on one client message; a bad one gets an error message, never a crash."""
+        try:
+            message = ClientMessage.validate_json(text)
+        except ValidationError as exc:
+            first = exc.errors()[0] if exc.errors() else {}
+            where = ".".join(str(p) for p in first.get("loc", ()))
+            detail = f"{where}: {first.get('msg', 'invalid message')}" if where else str(
+                first.get("msg", "invalid message")
+            )
+            self.sink.offer(_error("invalid_message", detail))
+            return
+        if isinstance(message, SubscribeMessage):
+            self.subscribe(message)
+        elif isinstance(message, UnsubscribeMessage):
+            sub = self.subscriptions.pop(message.channel, None)
+            if sub is None:
+                self.sink.offer(_error("not_subscribed", f"not subscribed to {message.channel}"))
+                return
+            self.hub.unsubscribe(sub)
+            self.sink.offer({"type": "unsubscribed", "channel": message.channel})
+        elif isinstance(message, PingMessage):
+            self.sink.offer({"type": "pong"})
+        else:
+            self.sink.offer(_error("already_authenticated", "this socket is authenticated"))
+
+    def subscribe(self, message: SubscribeMessage) -> None:
+        """(Re)start a channel, replaying from ``last_seq`` when given."""
+        problem = _channel_problem(self.principal, message.channel)
+        if problem is not None:
+            self.sink.offer(problem)
+            return
+        previous = self.subscriptions.pop(message.channel, None)
+        if previous is not None:
+            self.hub.unsubscribe(previous)
+        self.subscriptions[message.channel] = self.hub.subscribe(
+            self.sink,
+            channel=message.channel,
+            principal=self.principal,
+            filters=message.filters.as_dict(),
+            last_seq=message.last_seq,
+        )
+
+    async def _send_loop(self) -> None:
+        settings = self.hub.settings
+        loop = asyncio.get_running_loop()
+        interval = settings.heartbeat_seconds
+        next_beat = loop.time() + interval
+        while True:
+            wait = next_beat - loop.time()
+            if wait <= 0:
+                for channel, sub in list(self.subscriptions.items()):
+                    await self._send(
+                        {"type": "heartbeat", "channel": channel, "seq": sub.position}
+                    )
+                next_beat = loop.time() + interval
+                continue
+            item = await _next_item(self.sink, wait)
+            if item is None:
+                continue
+            if isinstance(item, Close):
+                await self.websocket.close(code=item.code, reason=item.reason)
+                return
+            await self._send(item)
+
+    async def _send(self, item: Event | dict[str, Any]) -> None:
+        try:
+            await asyncio.wait_for(
+                self.websocket.send_text(_encode(item)), self.hub.settings.send_timeout_seconds
+            )
+        except TimeoutError:
+            # The client stopped reading: its TCP window is full. Do not wait for it.
+            self.sink.close(SLOW_CONSUMER, "slow consumer")
+            raise
+
+
+@router.websocket("/ws")
+async def realtime_socket(websocket: WebSocket) -> None:
+    """Subscribe to channels and receive their events, with resume by ``last_seq``."""
+    hub = _hub(websocket)
+    origin = websocket.headers.get("origin")
+    if origin is not None and origin.rstrip("/") not in hub.settings.origins:
+        # Before accept: the handshake fails with 403, so a hostile page learns nothing.
+        await websocket.close(code=ORIGIN_REJECTED)
+        return
+    await websocket.accept()
+    identity: IdentitySettings = websocket.app.state.identity_settings
+    try:
+        principal = await _authenticate_socket(
+            websocket, identity, hub.settings.auth_timeout_seconds
+        )
+    except Unauthenticated as exc:
+        with contextlib.suppress(Exception):
+            await websocket.send_text(json.dumps(_error(exc.code, exc.detail)))
+            await websocket.close(code=UNAUTHENTICATED, reason=exc.code)
+        return
+    except WebSocketDisconnect:
+        return
+    await websocket.send_text(
+        json.dumps(
+            {
+                "type": "welcome",
+                "channels": sorted(channels_for(principal)),
+                "heartbeat_s": hub.settings.heartbeat_seconds,
+            }
+        )
+    )
+    try:
+        await SocketSession(websocket, hub, principal).run()
+    finally:
+        if websocket.application_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await websocket.close()
+
+
+# --------------------------------------------------------------------------- HTTP fallbacks
+
+
+def _http_principal(
+    claims: AccessClaims | None,
+    *,
+    token: str | None,
+    case_id: uuid.UUID | None,
+    case_token: str | None,
+    identity: IdentitySettings,
+) -> Principal:
+    if claims is not None:
+        return principal_from_claims(claims)
+    if token:
+        return principal_from_claims(verify_access_token(token, settings=identity))
+    if case_token is not None:
+        if case_id is None:
+            raise InvalidInput("case_id is required with X-Case-Token", field="case_id")
+        return principal_from_case_token(case_id, case_token, secret=identity.secret_key)
+    raise Unauthenticated(
+        "send a bearer token, or X-Case-Token with case_id", code="missing_token"
+    )
+
+
+def _checked_channel(principal: Principal, channel: str) -> str:
+    problem = _channel_problem(principal, channel)
+    if problem is None:
+        return channel
+    if problem["code"] == "unknown_channel":
+        raise InvalidInput(problem["detail"], field="channel", code="unknown_channel")
+    raise Forbidden(problem["detail"], code="channel_forbidden")
+
+
+def _filters(
+    hospital_id: uuid.UUID | None, case_id: uuid.UUID | None, region: str | None
+) -> dict[str, str]:
+    return Filters(hospital_id=hospital_id, case_id=case_id, region=region).as_dict()
+
+
+ChannelQuery = Annotated[str, Query(max_length=64, description="one of the real-time channels")]
+CaseIdQuery = Annotated[
+    uuid.UUID | None, Query(description="with X-Case-Token: the case; for staff: a filter")
+]
+CaseTokenHeader = Annotated[str | None, Header(alias="X-Case-Token")]
+HospitalQuery = Annotated[uuid.UUID | None, Query(description="only events of this hospital")]
+RegionQuery = Annotated[str | None, Query(max_length=64, description="only this region")]
+
+
+@router.get(
+    "/api/v1/realtime/events",
+    response_model=EventPage,
+    summary="Long-poll: events after a seq, waiting up to `timeout` s for new ones",
+)
+async def poll_events(
+    request: Request,
+    identity: IdentitySettingsDep,
+    claims: OptionalClaims,
+    channel: ChannelQuery,
+    after: Annotated[int | None, Query(ge=0, description="last seq already seen")] = None,
+    timeout: Annotated[float, Query(ge=0, le=60)] = 25.0,
+    case_id: CaseIdQuery = None,
+    hospital_id: HospitalQuery = None,
+    region: RegionQuery = None,
+    x_case_token: CaseTokenHeader = None,
+) -> EventPage:
+    """Returns at once when events after ``after`` exist; ``last_seq`` is the next ``after``."""
+    principal = _http_principal(
+        claims, token=None, case_id=case_id, case_token=x_case_token, identity=identity
+    )
+    _checked_channel(principal, channel)
+    filters = _filters(hospital_id, case_id if principal.case_id is None else None, region)
+    hub = _hub(request)
+    sink = Sink(POLL_LIMIT * 2)
+    sub = hub.subscribe(
+        sink, channel=channel, principal=principal, filters=filters, last_seq=after, ack=False
+    )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    events: list[Event] = []
+    try:
+        while len(events) < POLL_LIMIT:
+            if sub.replaying or not sink.queue.empty():
+                wait = max(deadline - loop.time(), REPLAY_PATIENCE_S)
+            elif events:
+                break
+            else:
+                wait = deadline - loop.time()
+                if wait <= 0:
+                    break
+            item = await _next_item(sink, wait)
+            if item is None or isinstance(item, Close):
+                break
+            if isinstance(item, Event):
+                events.append(item)
+        caught_up = not sub.replaying and sink.queue.empty() and sink.closed is None
+        if caught_up or not events:
+            last_seq = sub.position if caught_up else (after or 0)
+        else:
+            last_seq = events[-1].seq
+    finally:
+        hub.unsubscribe(sub)
+    return EventPage(events=[event.message() for event in events], last_seq=last_seq)
+
+
+@router.get(
+    "/api/v1/realtime/sse",
+    summary="Server-sent events of one channel; resumes from Last-Event-ID",
+    response_class=EventSourceResponse,
+)
+async def sse_events(
+    request: Request,
+    identity: IdentitySettingsDep,
+    claims: OptionalClaims,
+    channel: ChannelQuery,
+    last_seq: Annotated[int | None, Query(ge=0, description="resume after this seq")] = None,
+    token: Annotated[
+        str | None, Query(description="access token, for EventSource which cannot send headers")
+    ] = None,
+    case_id: CaseIdQuery = None,
+    hospital_id: HospitalQuery = None,
+    region: RegionQuery = None,
+    x_case_token: CaseTokenHeader = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> EventSourceResponse:
+    """``id:`` is the event's seq, so a reconnecting EventSource resumes by itself."""
+    principal = _http_principal(
+        claims, token=token, case_id=case_id, case_token=x_case_token, identity=identity
+    )
+    _checked_channel(principal, channel)
+    if last_event_id is not None and last_event_id.strip():
+        if not last_event_id.strip().isdigit():
+            raise InvalidInput("Last-Event-ID must be a seq number", field="Last-Event-ID")
+        last_seq = int(last_event_id.strip())
+    filters = _filters(hospital_id, case_id if principal.case_id is None else None, region)
+    hub = _hub(request)
+    sink = hub.open_sink()
+    sub = hub.subscribe(
+        sink, channel=channel, principal=principal, filters=filters, last_seq=last_seq, ack=False
+    )
+    interval = hub.settings.heartbeat_seconds
+
+    async def stream():  # noqa: ANN202 - an async generator of SSE frames
+        try:
+            yield ServerSentEvent(comment=f"subscribed {channel} seq={sub.position}", retry=2000)
+            while True:
+                item = await _next_item(sink, interval)
+                if item is None:
+                    yield ServerSentEvent(comment=f"heartbeat seq={sub.position}")
+                elif isinstance(item, Close):
+                    return  # the browser reconnects with Last-Event-ID
+                elif isinstance(item, Event):
+                    yield ServerSentEvent(data=item.text, id=str(item.seq))
+                else:
+                    yield ServerSentEvent(data=_encode(item))
+        finally:
+            hub.close_sink(sink)
+
+    return EventSourceResponse(
+        stream(),
+        ping=3600,  # our own heartbeats carry the seq
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,132 @@
+"""Ambulances: registration, status, and GPS pings."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request, status
+
+from data.errors import Forbidden
+from dispatch import fleet
+from dispatch.crew_tokens import verify_crew_token
+from dispatch.models import Unit
+from dispatch.schemas import (
+    Location,
+    PositionAccepted,
+    PositionPing,
+    UnitCreate,
+    UnitStatusUpdate,
+    UnitView,
+)
+from dispatch.unit_status import UnitStatus
+from identity.roles import allowed
+from identity.tokens import AccessClaims
+
+from console_api.deps import IdentitySettingsDep, OptionalClaims, SessionDep, actor_of, require
+
+router = APIRouter(prefix="/api/v1/units", tags=["units"])
+
+
+def unit_view(unit: Unit, live: fleet.LivePosition | None) -> UnitView:
+    """The API form of a unit with its live (or fallback) position."""
+    lat, lng = fleet.station_of(unit)
+    return UnitView(
+        id=unit.id,
+        call_sign=unit.call_sign,
+        type=unit.unit_type,
+        status=unit.status,
+        station=Location(lat=lat, lng=lng),
+        crew_phones=list(unit.crew_phones or []),
+        current_case_id=unit.current_case_id,
+        position=Location(lat=live.lat, lng=live.lng) if live else None,
+        position_recorded_at=live.recorded_at if live else None,
+        position_stale=live.stale if live else True,
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=UnitView, summary="Register a unit")
+async def create_unit(
+    body: UnitCreate,
+    request: Request,
+    db_session: SessionDep,
+    claims: Annotated[AccessClaims, Depends(require("unit.manage"))],
+) -> UnitView:
+    """A new ambulance, available at its station."""
+    unit = await fleet.create_unit(db_session=db_session, request=body, actor=actor_of(claims).label)
+    live = (await fleet.live_positions(request.app.state.redis, [unit]))[unit.id]
+    return unit_view(unit, live)
+
+
+@router.get("", response_model=list[UnitView], summary="Units, with live positions")
+async def list_units(
+    request: Request,
+    db_session: SessionDep,
+    _: Annotated[AccessClaims, Depends(require("unit.read"))],
+    status_filter: Annotated[UnitStatus | None, Query(alias="status")] = None,
+) -> list[UnitView]:
+    """A unit silent for longer than the stale window shows at its station, marked stale."""
+    units = await fleet.list_units(
+        db_session=db_session, status=status_filter.value if status_filter else None
+    )
+    positions = await fleet.live_positions(request.app.state.redis, units)
+    return [unit_view(u, positions[u.id]) for u in units]
+
+
+@router.get("/{unit_id}", response_model=UnitView, summary="One unit")
+async def read_unit(
+    unit_id: uuid.UUID,
+    request: Request,
+    db_session: SessionDep,
+    _: Annotated[AccessClaims, Depends(require("unit.read"))],
+) -> UnitView:
+    """Status and live position."""
+    unit = await fleet.get_unit(db_session=db_session, unit_id=unit_id)
+    live = (await fleet.live_positions(request.app.state.redis, [unit]))[unit.id]
+    return unit_view(unit, live)
+
+
+@router.post("/{unit_id}/status", response_model=UnitView, summary="Out of service / back")
+async def set_status(
+    unit_id: uuid.UUID,
+    body: UnitStatusUpdate,
+    request: Request,
+    db_session: SessionDep,
+    claims: Annotated[AccessClaims, Depends(require("unit.manage"))],
+) -> UnitView:
+    """Crew statuses come from the crew link; operators only toggle availability."""
+    unit = await fleet.set_unit_status(
+        db_session=db_session, unit_id=unit_id, status=UnitStatus(body.status),
+        actor=actor_of(claims).label,
+    )
+    live = (await fleet.live_positions(request.app.state.redis, [unit]))[unit.id]
+    return unit_view(unit, live)
+
+
+@router.post("/{unit_id}/position", response_model=PositionAccepted, summary="GPS ping")
+async def post_position(
+    unit_id: uuid.UUID,
+    body: PositionPing,
+    request: Request,
+    db_session: SessionDep,
+    claims: OptionalClaims,
+    settings: IdentitySettingsDep,
+    x_crew_token: Annotated[str | None, Header(alias="X-Crew-Token")] = None,
+) -> PositionAccepted:
+    """From the vehicle (its crew link token) or an operator; older fixes never win."""
+    if claims is not None:
+        if not allowed(set(claims.roles), "unit.position"):
+            raise Forbidden("your roles may not report unit positions", code="role_forbidden")
+    elif x_crew_token is None or verify_crew_token(
+        x_crew_token, secret=settings.secret_key
+    ).unit_id != unit_id:
+        raise Forbidden("a crew token of this unit (or an operator token) is required",
+                        code="invalid_crew_token")
+    live, stored = await fleet.record_position(
+        db_session=db_session,
+        redis=request.app.state.redis,
+        publisher=request.app.state.live_publisher,
+        unit_id=unit_id,
+        ping=body,
+    )
+    return PositionAccepted(accepted=live or stored, live=live, trail_stored=stored)

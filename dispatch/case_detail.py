@@ -1,0 +1,126 @@
+"""The operator's full picture of a case: dispatch, crew clock, alerts, timeline, unit options."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from redis.asyncio import Redis
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from data.base import utcnow
+from dispatch import fleet
+from dispatch.destinations import Destinations
+from dispatch.dispatching import active_dispatch
+from dispatch.lifecycle import CaseStatus
+from dispatch.models import CaseAlert, CaseEvent, EmergencyCase, EmergencyDispatch, UnitEvent
+from dispatch.settings import get_dispatch_settings
+
+CLOCK = ("assigned_at", "en_route_at", "on_scene_at", "transporting_at", "at_hospital_at",
+         "handover_at", "acknowledged_at", "completed_at")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def handover_level(dispatch: EmergencyDispatch, now: datetime) -> tuple[float | None, str | None]:
+    """Minutes since arrival at hospital without handover, and amber/red past the thresholds."""
+    if dispatch.at_hospital_at is None or dispatch.handover_at is not None:
+        return None, None
+    minutes = (now - dispatch.at_hospital_at).total_seconds() / 60
+    settings = get_dispatch_settings()
+    if minutes >= settings.handover_red_minutes:
+        return minutes, "red"
+    if minutes >= settings.handover_amber_minutes:
+        return minutes, "amber"
+    return minutes, None
+
+
+def dispatch_view(dispatch: EmergencyDispatch, now: datetime) -> dict[str, Any]:
+    """A dispatch with its crew clock and handover timer."""
+    minutes, level = handover_level(dispatch, now)
+    return {
+        "id": str(dispatch.id),
+        "unit_id": str(dispatch.unit_id) if dispatch.unit_id else None,
+        "call_sign": dispatch.ambulance_ref,
+        "hospital_id": str(dispatch.hospital_id) if dispatch.hospital_id else None,
+        "status": dispatch.status,
+        "eta_minutes": dispatch.eta_minutes,
+        **{name: _iso(getattr(dispatch, name)) for name in CLOCK},
+        "handover_minutes": round(minutes, 1) if minutes is not None else None,
+        "handover_alert": level,
+    }
+
+
+async def timeline(db_session: AsyncSession, case: EmergencyCase) -> list[dict[str, Any]]:
+    """Case transitions and its units' status changes, in time order."""
+    events = (
+        await db_session.execute(
+            select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.at)
+        )
+    ).scalars()
+    unit_events = (
+        await db_session.execute(
+            select(UnitEvent).where(UnitEvent.case_id == case.id).order_by(UnitEvent.at)
+        )
+    ).scalars()
+    rows = [
+        {"kind": "case", "action": e.action, "from_status": e.from_status,
+         "to_status": e.to_status, "actor": e.actor, "reason": e.reason, "at": e.at,
+         "details": e.details}
+        for e in events
+    ] + [
+        {"kind": "unit", "action": f"unit.{e.to_status}", "from_status": e.from_status,
+         "to_status": e.to_status, "actor": e.actor, "reason": None, "at": e.at,
+         "details": {"unit_id": str(e.unit_id), "source": e.source}}
+        for e in unit_events
+    ]
+    rows.sort(key=lambda r: r["at"])
+    return [{**r, "at": r["at"].isoformat()} for r in rows]
+
+
+async def alerts(db_session: AsyncSession, case: EmergencyCase) -> list[dict[str, Any]]:
+    """Open alerts of the case."""
+    rows = (
+        await db_session.execute(
+            select(CaseAlert)
+            .where(CaseAlert.case_id == case.id, CaseAlert.resolved_at.is_(None))
+            .order_by(CaseAlert.raised_at)
+        )
+    ).scalars()
+    return [
+        {"kind": a.kind, "level": a.level, "message": a.message, "raised_at": a.raised_at.isoformat()}
+        for a in rows
+    ]
+
+
+async def case_extras(
+    *,
+    db_session: AsyncSession,
+    redis: Redis,
+    destinations: Destinations,
+    case: EmergencyCase,
+) -> dict[str, Any]:
+    """Everything beyond the case row an operator needs to act."""
+    now = utcnow()
+    dispatch = await active_dispatch(db_session, case.id)
+    if dispatch is None:
+        dispatch = await db_session.scalar(
+            select(EmergencyDispatch)
+            .where(EmergencyDispatch.case_id == case.id)
+            .order_by(EmergencyDispatch.assigned_at.desc())
+            .limit(1)
+        )
+    units: list[dict[str, Any]] = []
+    if case.status in (CaseStatus.RAISED.value, CaseStatus.TRIAGED.value):
+        units = await fleet.recommend_for_case(
+            db_session=db_session, redis=redis, destinations=destinations, case=case
+        )
+    return {
+        "recommended_units": units,
+        "dispatch": dispatch_view(dispatch, now) if dispatch else None,
+        "alerts": await alerts(db_session, case),
+        "timeline": await timeline(db_session, case),
+    }

@@ -1,0 +1,347 @@
+"""The ambulance fleet: registration, status, live positions in Redis, and unit recommendation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from geoalchemy2.shape import from_shape, to_shape
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from shapely.geometry import Point
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from data.base import utcnow
+from data.errors import Conflict, InvalidInput, NotFound
+from data.outbox import record_event
+from dispatch.destinations import Destinations
+from dispatch.models import EmergencyCase, Unit, UnitEvent, UnitPosition
+from dispatch.ports import LivePublisher
+from dispatch.recommend_units import Destination, UnitCandidate, recommend_units
+from dispatch.schemas import PositionPing, UnitCreate
+from dispatch.settings import DispatchSettings, get_dispatch_settings
+from dispatch.unit_status import UnitStatus, unit_transition
+from routing.fleet import times_to_incident
+
+UNIT_CHANNEL = "unit.status.updated"
+POSITION_CHANNEL = "unit.position.updated"
+
+# Atomically keep the newest fix: an older recorded_at never overwrites a newer one.
+_SET_IF_NEWER = """
+local current = redis.call('HGET', KEYS[1], 'recorded_ms')
+if current and tonumber(current) >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'recorded_ms', ARGV[1], 'fix', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+
+class UnitNotFound(NotFound):
+    """No unit with that id."""
+
+    code = "unit_not_found"
+
+
+class UnitUnavailable(Conflict):
+    """The unit is already committed to a case (or out of service)."""
+
+    code = "unit_unavailable"
+    title = "Unit not available"
+
+
+def position_key(unit_id: uuid.UUID) -> str:
+    """Redis key of a unit's live position."""
+    return f"lifeline:unit:{unit_id}:pos"
+
+
+def trail_key(unit_id: uuid.UUID) -> str:
+    """Redis key remembering the last trail point persisted to PostGIS."""
+    return f"lifeline:unit:{unit_id}:trail"
+
+
+@dataclass(frozen=True)
+class LivePosition:
+    """Where a unit is, as far as we know."""
+
+    lat: float
+    lng: float
+    recorded_at: datetime | None
+    stale: bool
+    from_station: bool
+
+
+def station_of(unit: Unit) -> tuple[float, float]:
+    """(lat, lng) of the unit's station."""
+    point = to_shape(unit.station)
+    return point.y, point.x
+
+
+async def create_unit(*, db_session: AsyncSession, request: UnitCreate, actor: str) -> Unit:
+    """Register an ambulance, available at its station."""
+    unit = Unit(
+        call_sign=request.call_sign.strip(),
+        unit_type=request.type,
+        station=from_shape(Point(request.station_lng, request.station_lat), srid=4326),
+        crew_phones=list(request.crew_phones),
+        status=UnitStatus.AVAILABLE.value,
+    )
+    db_session.add(unit)
+    try:
+        await db_session.flush()
+    except IntegrityError as exc:
+        await db_session.rollback()
+        raise Conflict(f"call sign {request.call_sign} is taken", code="call_sign_taken") from exc
+    _unit_event(db_session, unit, UnitStatus.AVAILABLE, UnitStatus.AVAILABLE, actor, "operator")
+    await db_session.commit()
+    return unit
+
+
+async def get_unit(*, db_session: AsyncSession, unit_id: uuid.UUID, lock: bool = False) -> Unit:
+    """Load a unit or raise :class:`UnitNotFound`."""
+    unit = await db_session.get(Unit, unit_id, populate_existing=True, with_for_update=lock)
+    if unit is None:
+        raise UnitNotFound(f"no unit {unit_id}")
+    return unit
+
+
+async def list_units(*, db_session: AsyncSession, status: str | None = None) -> list[Unit]:
+    """Units by call sign, optionally of one status."""
+    query = select(Unit).order_by(Unit.call_sign)
+    if status is not None:
+        query = query.where(Unit.status == status)
+    return list((await db_session.execute(query)).scalars())
+
+
+def _unit_event(
+    db_session: AsyncSession,
+    unit: Unit,
+    from_status: UnitStatus,
+    to_status: UnitStatus,
+    actor: str,
+    source: str,
+    case_id: uuid.UUID | None = None,
+) -> None:
+    """Timeline row and outbox event for a unit status change, in the caller's transaction."""
+    db_session.add(
+        UnitEvent(
+            unit_id=unit.id,
+            case_id=case_id,
+            from_status=from_status.value,
+            to_status=to_status.value,
+            actor=actor,
+            source=source,
+        )
+    )
+    record_event(
+        db_session,
+        channel=UNIT_CHANNEL,
+        event_type="unit.status",
+        aggregate_type="unit",
+        aggregate_id=unit.id,
+        payload={
+            "unit_id": str(unit.id),
+            "call_sign": unit.call_sign,
+            "type": unit.unit_type,
+            "from_status": from_status.value,
+            "status": to_status.value,
+            "case_id": str(case_id) if case_id else None,
+        },
+    )
+
+
+def move_unit(
+    db_session: AsyncSession,
+    unit: Unit,
+    target: UnitStatus,
+    *,
+    actor: str,
+    source: str,
+    case_id: uuid.UUID | None = None,
+) -> None:
+    """Validate and stage a unit status change (the caller commits)."""
+    move = unit_transition(UnitStatus(unit.status), target)
+    unit.status = target.value
+    if target is UnitStatus.AVAILABLE or target is UnitStatus.OUT_OF_SERVICE:
+        unit.current_case_id = None
+    _unit_event(db_session, unit, move.from_status, move.to_status, actor, source, case_id)
+
+
+async def set_unit_status(
+    *, db_session: AsyncSession, unit_id: uuid.UUID, status: UnitStatus, actor: str
+) -> Unit:
+    """Operator: take a free unit out of service or return it; a busy unit stays with its case."""
+    unit = await get_unit(db_session=db_session, unit_id=unit_id, lock=True)
+    if unit.current_case_id is not None:
+        raise UnitUnavailable(
+            f"{unit.call_sign} is committed to case {unit.current_case_id}; release it first",
+            current_status=unit.status,
+        )
+    move_unit(db_session, unit, status, actor=actor, source="operator")
+    await db_session.commit()
+    return unit
+
+
+async def record_position(
+    *,
+    db_session: AsyncSession,
+    redis: Redis,
+    publisher: LivePublisher,
+    unit_id: uuid.UUID,
+    ping: PositionPing,
+    settings: DispatchSettings | None = None,
+) -> tuple[bool, bool]:
+    """Store a GPS fix: live in Redis if it is the newest, downsampled into the PostGIS trail.
+
+    Returns (became_live, stored_in_trail). Pings from the future are refused; pings older than
+    the stale window go to the trail only.
+    """
+    settings = settings or get_dispatch_settings()
+    if ping.recorded_at.tzinfo is None:
+        raise InvalidInput("recorded_at needs a timezone", field="recorded_at")
+    now = utcnow()
+    if (ping.recorded_at - now).total_seconds() > 30:
+        raise InvalidInput("recorded_at is in the future", field="recorded_at")
+    unit = await get_unit(db_session=db_session, unit_id=unit_id)
+    recorded_ms = int(ping.recorded_at.timestamp() * 1000)
+    age_s = (now - ping.recorded_at).total_seconds()
+    fix = json.dumps(
+        {"lat": ping.lat, "lng": ping.lng, "heading": ping.heading, "speed": ping.speed,
+         "recorded_at": ping.recorded_at.isoformat()}
+    )
+    live = False
+    if age_s < settings.position_stale_seconds:
+        ttl_ms = int((settings.position_stale_seconds - max(age_s, 0)) * 1000)
+        live = bool(
+            await redis.eval(_SET_IF_NEWER, 1, position_key(unit.id), recorded_ms, fix, ttl_ms)
+        )
+    stored = await _maybe_store_trail(db_session, redis, unit, ping, recorded_ms, settings)
+    if live:
+        await publisher.publish(
+            POSITION_CHANNEL,
+            {"unit_id": str(unit.id), "call_sign": unit.call_sign, "status": unit.status,
+             "case_id": str(unit.current_case_id) if unit.current_case_id else None,
+             **json.loads(fix)},
+        )
+    return live, stored
+
+
+async def _maybe_store_trail(
+    db_session: AsyncSession,
+    redis: Redis,
+    unit: Unit,
+    ping: PositionPing,
+    recorded_ms: int,
+    settings: DispatchSettings,
+) -> bool:
+    last = await redis.hgetall(trail_key(unit.id))
+    if last:
+        last_ms = int(last[b"recorded_ms"])
+        moved = _metres(float(last[b"lat"]), float(last[b"lng"]), ping.lat, ping.lng)
+        if recorded_ms <= last_ms:
+            return False
+        if (recorded_ms - last_ms) / 1000 < settings.trail_min_interval_seconds and (
+            moved < settings.trail_min_distance_m
+        ):
+            return False
+    db_session.add(
+        UnitPosition(
+            unit_id=unit.id,
+            position=from_shape(Point(ping.lng, ping.lat), srid=4326),
+            heading=ping.heading,
+            speed=ping.speed,
+            recorded_at=ping.recorded_at,
+        )
+    )
+    if unit.last_position_at is None or ping.recorded_at > unit.last_position_at:
+        unit.last_position = from_shape(Point(ping.lng, ping.lat), srid=4326)
+        unit.last_position_at = ping.recorded_at
+    await db_session.commit()
+    await redis.hset(
+        trail_key(unit.id), mapping={"recorded_ms": recorded_ms, "lat": ping.lat, "lng": ping.lng}
+    )
+    return True
+
+
+def _metres(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    k = math.pi / 180
+    x = (lng2 - lng1) * k * math.cos((lat1 + lat2) * k / 2)
+    return 6_371_000 * math.hypot(x, (lat2 - lat1) * k)
+
+
+async def live_positions(redis: Redis, units: list[Unit]) -> dict[uuid.UUID, LivePosition]:
+    """Each unit's live position, or its station marked stale when it has gone silent."""
+    fixes: list = [None] * len(units)
+    if units:
+        try:
+            async with redis.pipeline(transaction=False) as pipe:
+                for unit in units:
+                    pipe.hget(position_key(unit.id), "fix")
+                fixes = await pipe.execute()
+        except RedisError:
+            fixes = [None] * len(units)
+    result = {}
+    for unit, fix in zip(units, fixes, strict=True):
+        if fix:
+            data = json.loads(fix)
+            result[unit.id] = LivePosition(
+                data["lat"], data["lng"], datetime.fromisoformat(data["recorded_at"]), False, False
+            )
+        else:
+            lat, lng = station_of(unit)
+            result[unit.id] = LivePosition(lat, lng, unit.last_position_at, True, True)
+    return result
+
+
+async def recommend_for_case(
+    *,
+    db_session: AsyncSession,
+    redis: Redis,
+    destinations: Destinations,
+    case: EmergencyCase,
+    settings: DispatchSettings | None = None,
+) -> list[dict]:
+    """Available units ranked by total time to definitive care for this case."""
+    settings = settings or get_dispatch_settings()
+    if case.region is None or case.region not in destinations.regions:
+        return []
+    network = destinations.regions[case.region]
+    units = await list_units(db_session=db_session, status=UnitStatus.AVAILABLE.value)
+    if not units:
+        return []
+    positions = await live_positions(redis, units)
+    point = to_shape(case.location)
+    origins = [(positions[u.id].lat, positions[u.id].lng) for u in units]
+    _, etas, snaps = await asyncio.to_thread(
+        times_to_incident, network.engine, point.y, point.x, origins
+    )
+    # A unit far outside the region's roads would be snapped across it: it cannot be routed.
+    etas = [math.inf if snap.off_network else float(eta) for eta, snap in zip(etas, snaps, strict=True)]
+    hospitals = [
+        Destination(h["hospital_id"], h["name"], h["eta_seconds"])
+        for h in (case.recommendation or {}).get("hospitals", [])
+    ]
+    ranked = recommend_units(
+        [
+            UnitCandidate(
+                unit_id=u.id,
+                call_sign=u.call_sign,
+                unit_type=u.unit_type,
+                eta_s=float(etas[i]),
+                position_stale=positions[u.id].stale,
+                from_station=positions[u.id].from_station,
+            )
+            for i, u in enumerate(units)
+        ],
+        hospitals,
+        severity=case.severity,
+        on_scene_s=settings.on_scene_allowance_minutes * 60,
+        als_preference_s=settings.als_preference_seconds,
+        k=settings.recommended_units,
+    )
+    return [r.as_dict() for r in ranked]

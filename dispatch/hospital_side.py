@@ -1,0 +1,204 @@
+"""The receiving hospital: incoming cases, acknowledgement, capacity changes that hit live cases."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from care.models import Patient
+from data.base import utcnow
+from data.errors import Conflict, Forbidden, InvalidInput
+from data.outbox import record_event
+from dispatch.dispatching import active_dispatch
+from dispatch.lifecycle import CaseStatus
+from dispatch.models import CaseAlert, EmergencyCase, EmergencyDispatch, Unit
+from dispatch.service import (
+    CASE_CHANNEL,
+    Actor,
+    add_case_event,
+    case_snapshot,
+    commit_change,
+    get_case,
+)
+from facilities import service as facilities_service
+from facilities.models import Hospital
+from facilities.schemas import CapacityUpdate
+from messaging.outbox import queue_sms
+
+EN_ROUTE_TO_HOSPITAL = (CaseStatus.DISPATCHED.value, CaseStatus.ARRIVED.value)
+
+
+async def raise_alert(
+    db_session: AsyncSession, case: EmergencyCase, *, kind: str, level: str, message: str
+) -> None:
+    """Open (or re-open) an alert on a case and tell the consoles, in the caller's transaction."""
+    await db_session.execute(
+        insert(CaseAlert)
+        .values(id=uuid.uuid4(), case_id=case.id, kind=kind, level=level, message=message,
+                raised_at=utcnow(), resolved_at=None)
+        .on_conflict_do_update(
+            index_elements=["case_id", "kind"],
+            set_={"level": level, "message": message, "raised_at": utcnow(), "resolved_at": None},
+        )
+    )
+    record_event(
+        db_session,
+        channel=CASE_CHANNEL,
+        event_type="case.alert",
+        aggregate_type="emergency_case",
+        aggregate_id=case.id,
+        payload={**case_snapshot(case), "action": "alert", "alert": {"kind": kind, "level": level,
+                                                                    "message": message}},
+    )
+
+
+async def resolve_alert(db_session: AsyncSession, case_id: uuid.UUID, kind: str) -> None:
+    """Close an alert that no longer applies."""
+    alert = await db_session.scalar(
+        select(CaseAlert).where(CaseAlert.case_id == case_id, CaseAlert.kind == kind)
+    )
+    if alert is not None and alert.resolved_at is None:
+        alert.resolved_at = utcnow()
+
+
+async def update_capacity(
+    *, db_session: AsyncSession, hospital_id: uuid.UUID, update: CapacityUpdate, actor: str
+) -> Hospital:
+    """Report capacity; cases already heading there are flagged for the operator to redirect."""
+    hospital = await facilities_service.update_capacity(
+        db_session=db_session, hospital_id=hospital_id, update=update, actor=actor
+    )
+    if update.ed_status != "open":
+        cases = (
+            await db_session.execute(
+                select(EmergencyCase).where(
+                    EmergencyCase.destination_hospital_id == hospital_id,
+                    EmergencyCase.status.in_(EN_ROUTE_TO_HOSPITAL),
+                )
+            )
+        ).scalars()
+        for case in cases:
+            await raise_alert(
+                db_session, case, kind="destination_diverting", level="red",
+                message=f"{hospital.name} is now {update.ed_status}: redirect the unit",
+            )
+    await db_session.commit()
+    return hospital
+
+
+def _is_admin_of(claims_hospital: uuid.UUID | None, hospital_id: uuid.UUID | None) -> bool:
+    return hospital_id is not None and claims_hospital == hospital_id
+
+
+async def acknowledge(
+    *, db_session: AsyncSession, case_id: uuid.UUID, hospital_id: uuid.UUID | None, actor: Actor
+) -> EmergencyDispatch:
+    """The destination hospital confirms it expects the patient; only that hospital may."""
+    case = await get_case(db_session=db_session, case_id=case_id)
+    dispatch = await active_dispatch(db_session, case.id)
+    if dispatch is None or not _is_admin_of(hospital_id, case.destination_hospital_id):
+        raise Forbidden("this case is not bound for your hospital", code="not_your_case")
+    if dispatch.acknowledged_at is None:
+        dispatch.acknowledged_at = utcnow()
+        dispatch.acknowledged_by = actor.user_id
+        add_case_event(db_session, case, action="acknowledge", from_status=case.status,
+                       actor=actor, reason=None, at=dispatch.acknowledged_at,
+                       details={"hospital_id": str(hospital_id)})
+        await db_session.commit()
+    return dispatch
+
+
+async def redirect(
+    *, db_session: AsyncSession, case_id: uuid.UUID, hospital_id: uuid.UUID, actor: Actor,
+    expected_version: int | None = None,
+) -> EmergencyCase:
+    """Send a dispatched case to another hospital; the crew is told by SMS."""
+    case = await get_case(db_session=db_session, case_id=case_id)
+    if case.status not in EN_ROUTE_TO_HOSPITAL:
+        raise Conflict(f"a {case.status} case has no destination to change",
+                       code="invalid_transition", current_status=case.status)
+    if expected_version is not None and case.version != expected_version:
+        from data.errors import PreconditionFailed
+
+        raise PreconditionFailed(f"case is at version {case.version}", current_version=case.version)
+    hospital = await db_session.get(Hospital, hospital_id)
+    if hospital is None:
+        raise InvalidInput("no hospital with this id", field="hospital_id", code="unknown_hospital")
+    if hospital.ed_status != "open":
+        raise Conflict(f"{hospital.name} is {hospital.ed_status}", code="hospital_not_open")
+    previous = case.destination_hospital_id
+    case.destination_hospital_id = hospital.id
+    dispatch = await active_dispatch(db_session, case.id)
+    if dispatch is not None:
+        dispatch.hospital_id = hospital.id
+        dispatch.acknowledged_at = None
+        dispatch.acknowledged_by = None
+        unit = await db_session.get(Unit, dispatch.unit_id) if dispatch.unit_id else None
+        for phone in (unit.crew_phones if unit else []):
+            queue_sms(db_session, to_number=phone, purpose="crew_redirect", case_id=case.id,
+                      unit_id=unit.id, body=f"LIFELINE {unit.call_sign}: new destination "
+                      f"{hospital.name}. Reload your crew link.")
+    await resolve_alert(db_session, case.id, "destination_diverting")
+    add_case_event(db_session, case, action="redirect", from_status=case.status, actor=actor,
+                   reason=None, at=utcnow(),
+                   details={"from_hospital_id": str(previous) if previous else None,
+                            "to_hospital_id": str(hospital.id)})
+    await commit_change(db_session)
+    return case
+
+
+async def incoming(*, db_session: AsyncSession, hospital_id: uuid.UUID) -> list[dict[str, Any]]:
+    """Cases heading to this hospital, with an ETA estimate and the patient summary if known."""
+    rows = (
+        await db_session.execute(
+            select(EmergencyCase, EmergencyDispatch)
+            .join(EmergencyDispatch, EmergencyDispatch.case_id == EmergencyCase.id)
+            .where(
+                EmergencyCase.destination_hospital_id == hospital_id,
+                EmergencyCase.status.in_(EN_ROUTE_TO_HOSPITAL),
+                EmergencyDispatch.completed_at.is_(None),
+            )
+            .order_by(EmergencyCase.raised_at)
+        )
+    ).all()
+    result = []
+    for case, dispatch in rows:
+        hospital_eta = next(
+            (h["eta_seconds"] for h in (case.recommendation or {}).get("hospitals", [])
+             if h["hospital_id"] == str(hospital_id)),
+            None,
+        )
+        eta_at = None
+        if hospital_eta is not None:
+            if dispatch.transporting_at is not None:
+                eta_at = dispatch.transporting_at + timedelta(seconds=hospital_eta)
+            elif dispatch.eta_minutes is not None:
+                eta_at = dispatch.assigned_at + timedelta(
+                    minutes=dispatch.eta_minutes + 15, seconds=hospital_eta
+                )
+        patient = await db_session.get(Patient, case.patient_id) if case.patient_id else None
+        result.append(
+            {
+                "case_id": str(case.id),
+                "status": case.status,
+                "severity": case.severity,
+                "symptom_category": case.symptom_category,
+                "unit": dispatch.ambulance_ref,
+                "unit_status": dispatch.status,
+                "eta_at": eta_at.isoformat() if eta_at else None,
+                "acknowledged_at": (
+                    dispatch.acknowledged_at.isoformat() if dispatch.acknowledged_at else None
+                ),
+                "patient": (
+                    {"full_name": patient.full_name, "dob": patient.dob.isoformat()
+                     if patient.dob else None, "blood_group": patient.blood_group}
+                    if patient else None
+                ),
+            }
+        )
+    return result

@@ -1,0 +1,19 @@
+"""What the dispatch core needs from the outside world, declared here and implemented elsewhere."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class LivePublisher(Protocol):
+    """Publishes high-rate, non-transactional updates (unit positions) to live subscribers."""
+
+    async def publish(self, channel: str, payload: dict[str, Any]) -> None:
+        """Best effort: a lost position is superseded by the next one."""
+
+
+class NullPublisher:
+    """Publishes nothing; used where no real-time hub runs (CLI, some tests)."""
+
+    async def publish(self, channel: str, payload: dict[str, Any]) -> None:
+        """Drop the update."""

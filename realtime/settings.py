@@ -1,0 +1,44 @@
+"""Real-time delivery settings, read from LIFELINE_* environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RealtimeSettings(BaseSettings):
+    """Relay, stream retention, heartbeats and the browser Origin allow-list."""
+
+    model_config = SettingsConfigDict(env_prefix="LIFELINE_", env_file=".env", extra="ignore")
+
+    allowed_origins: str = "http://127.0.0.1:8000,http://localhost:8000"
+    heartbeat_seconds: float = Field(default=10.0, gt=0, le=10.0)
+    #: Streams keep about this many entries; older gaps are replayed from the database outbox.
+    stream_maxlen: int = Field(default=10_000, ge=100)
+    #: Ephemeral channels (unit positions) have no outbox behind them, so keep less.
+    ephemeral_maxlen: int = Field(default=2_000, ge=100)
+    #: Redis key prefix; a Redis shared by several databases (dev, test, bench) needs one each,
+    #: since every database numbers its events from 1.
+    stream_prefix: str = "lifeline:stream:"
+    relay_enabled: bool = True
+    relay_batch: int = Field(default=500, ge=1, le=5_000)
+    relay_poll_seconds: float = Field(default=0.2, gt=0)
+    relay_lock_retry_seconds: float = Field(default=1.0, gt=0)
+    hub_block_ms: int = Field(default=1_000, ge=10)
+    queue_size: int = Field(default=1_000, ge=10)
+    send_timeout_seconds: float = Field(default=10.0, gt=0)
+    auth_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @property
+    def origins(self) -> frozenset[str]:
+        """The allow-list as a set of exact origins."""
+        origins = (o.strip().rstrip("/") for o in self.allowed_origins.split(","))
+        return frozenset(o for o in origins if o)
+
+
+@lru_cache
+def get_realtime_settings() -> RealtimeSettings:
+    """Settings are read once per process."""
+    return RealtimeSettings()

@@ -1,0 +1,264 @@
+"""Channels, their Redis streams and the one event shape every transport sends.
+
+Outbox channels are written only by the relay, with the explicit stream id ``{seq}-0``, so the
+stream id *is* the sequence number and a re-publish after a crash is refused by Redis.
+Ephemeral channels (unit positions: high rate, not state changes) bypass the outbox: they get an
+auto id and a ``seq`` from a Redis counter, and resume only from what the stream still retains.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+
+import redis.asyncio as aioredis
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from data.outbox import OutboxEvent
+
+CASE_CHANNEL = "emergency.case.updated"
+UNIT_POSITION_CHANNEL = "unit.position.updated"
+CAPACITY_CHANNEL = "hospital.capacity.updated"
+DOCTOR_AVAILABILITY_CHANNEL = "doctor.availability.updated"
+APPOINTMENT_QUEUE_CHANNEL = "appointment.queue.updated"
+
+CHANNELS: tuple[str, ...] = (
+    CASE_CHANNEL,
+    UNIT_POSITION_CHANNEL,
+    CAPACITY_CHANNEL,
+    DOCTOR_AVAILABILITY_CHANNEL,
+    APPOINTMENT_QUEUE_CHANNEL,
+)
+#: Published with :func:`publish_ephemeral`; no outbox rows, no database replay.
+EPHEMERAL_CHANNELS = frozenset({UNIT_POSITION_CHANNEL})
+
+REPLAY_PAGE = 500
+
+
+@dataclass(frozen=True)
+class Event:
+    """One sequenced event of a channel."""
+
+    channel: str
+    seq: int
+    event_type: str
+    data: dict[str, Any]
+    at: str
+
+    def message(self) -> dict[str, Any]:
+        """The client-facing message (identical on WebSocket, SSE and long-poll)."""
+        return {
+            "type": "event",
+            "channel": self.channel,
+            "seq": self.seq,
+            "event_type": self.event_type,
+            "data": self.data,
+            "at": self.at,
+        }
+
+    @cached_property
+    def text(self) -> str:
+        """The message as JSON, encoded once however many subscribers receive it."""
+        return json.dumps(self.message(), separators=(",", ":"))
+
+
+def stream_key(prefix: str, channel: str) -> str:
+    """The Redis stream holding ``channel``."""
+    return f"{prefix}{channel}"
+
+
+def counter_key(prefix: str, channel: str) -> str:
+    """The Redis counter numbering an ephemeral channel."""
+    return f"{prefix}{channel}:seq"
+
+
+def stream_id(seq: int) -> str:
+    """Outbox channels use the sequence number as the stream id."""
+    return f"{seq}-0"
+
+
+def encode_fields(*, seq: int, event_type: str, data: dict[str, Any], at: str) -> dict[str, str]:
+    """Stream entry fields."""
+    return {"seq": str(seq), "type": event_type, "data": json.dumps(data), "at": at}
+
+
+def decode_entry(channel: str, fields: dict[Any, Any]) -> Event:
+    """A stream entry back into an :class:`Event` (keys and values may be bytes)."""
+
+    def get(name: str) -> str:
+        value = fields.get(name.encode(), fields.get(name))
+        return value.decode() if isinstance(value, bytes) else str(value)
+
+    return Event(
+        channel=channel,
+        seq=int(get("seq")),
+        event_type=get("type"),
+        data=json.loads(get("data")),
+        at=get("at"),
+    )
+
+
+def event_from_row(row: OutboxEvent) -> Event:
+    """An outbox row (already sequenced) as an event."""
+    assert row.seq is not None
+    return Event(
+        channel=row.channel,
+        seq=row.seq,
+        event_type=row.event_type,
+        data=row.payload,
+        at=row.created_at.isoformat(),
+    )
+
+
+# INCR and XADD in one script, so stream order and seq order agree with concurrent publishers.
+# A missing counter (first use, or Redis restarted without persistence) starts at the current
+# Unix time in milliseconds, so seq keeps increasing across restarts while < 1,000 events/s.
+_EPHEMERAL_SCRIPT = """
+local seq
+if redis.call('SETNX', KEYS[2], ARGV[5]) == 1 then
+  seq = tonumber(ARGV[5])
+else
+  seq = redis.call('INCR', KEYS[2])
+end
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',
+           'seq', seq, 'type', ARGV[2], 'data', ARGV[3], 'at', ARGV[4])
+return seq
+"""
+
+
+async def publish_ephemeral(
+    redis: aioredis.Redis,
+    channel: str,
+    payload: dict[str, Any],
+    *,
+    event_type: str | None = None,
+    prefix: str | None = None,
+    maxlen: int | None = None,
+) -> int:
+    """Publish a high-rate, non-state event straight to Redis (no outbox); returns its seq.
+
+    Such events survive only as long as the stream retains them (``ephemeral_maxlen``): a client
+    resuming after a longer gap, or across a Redis restart without persistence, gets only the
+    retained tail. That is acceptable for positions, where only the latest one matters.
+    """
+    from realtime.settings import get_realtime_settings
+
+    settings = get_realtime_settings()
+    prefix = settings.stream_prefix if prefix is None else prefix
+    now = datetime.now(UTC)
+    seq = await redis.eval(
+        _EPHEMERAL_SCRIPT,
+        2,
+        stream_key(prefix, channel),
+        counter_key(prefix, channel),
+        str(maxlen or settings.ephemeral_maxlen),
+        event_type or channel,
+        json.dumps(payload),
+        now.isoformat(),
+        str(int(now.timestamp() * 1000)),
+    )
+    return int(seq)
+
+
+async def first_retained_seq(redis: aioredis.Redis, key: str, channel: str) -> int | None:
+    """The seq of the oldest entry still in the stream, or None when it is empty."""
+    entries = await redis.xrange(key, "-", "+", count=1)
+    if not entries:
+        return None
+    return decode_entry(channel, entries[0][1]).seq
+
+
+async def replay_from_redis(
+    redis: aioredis.Redis, key: str, channel: str, *, after: int
+) -> AsyncIterator[Event]:
+    """Events with seq > ``after`` still retained in the stream, in order."""
+    start = "-" if channel in EPHEMERAL_CHANNELS else stream_id(after + 1)
+    while True:
+        entries = await redis.xrange(key, start, "+", count=REPLAY_PAGE)
+        for _entry_id, fields in entries:
+            event = decode_entry(channel, fields)
+            if event.seq > after:
+                yield event
+        if len(entries) < REPLAY_PAGE:
+            return
+        last_id = entries[-1][0]
+        last_id = last_id.decode() if isinstance(last_id, bytes) else last_id
+        start = "(" + last_id
+
+
+async def replay_from_outbox(
+    engine: AsyncEngine, channel: str, *, after: int, case_id: str | None = None
+) -> AsyncIterator[Event]:
+    """Sequenced outbox rows with seq > ``after``, in order (the source for long gaps)."""
+    while True:
+        query = (
+            select(OutboxEvent)
+            .where(OutboxEvent.channel == channel, OutboxEvent.seq > after)
+            .order_by(OutboxEvent.seq)
+            .limit(REPLAY_PAGE)
+        )
+        if case_id is not None:
+            # A case-token client may only see its case: no need to read everyone else's.
+            query = query.where(OutboxEvent.payload["case_id"].astext == case_id)
+        async with engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        for row in rows:
+            yield Event(
+                channel=row.channel,
+                seq=row.seq,
+                event_type=row.event_type,
+                data=row.payload,
+                at=row.created_at.isoformat(),
+            )
+        if len(rows) < REPLAY_PAGE:
+            return
+        after = rows[-1].seq
+
+
+async def replay(
+    *,
+    redis: aioredis.Redis,
+    engine: AsyncEngine,
+    prefix: str,
+    channel: str,
+    after: int,
+    case_id: str | None = None,
+) -> AsyncIterator[Event]:
+    """Every event after ``after``: from Redis if it still holds ``after + 1``, else the outbox."""
+    key = stream_key(prefix, channel)
+    if channel in EPHEMERAL_CHANNELS:
+        async for event in replay_from_redis(redis, key, channel, after=after):
+            yield event
+        return
+    first = await first_retained_seq(redis, key, channel)
+    if first is not None and first <= after + 1:
+        expected = after + 1
+        contiguous = True
+        buffered: list[Event] = []
+        async for event in replay_from_redis(redis, key, channel, after=after):
+            # Trimming can race with the read; a hole means fall back to the database.
+            if event.seq != expected:
+                contiguous = False
+                break
+            expected += 1
+            buffered.append(event)
+            if len(buffered) >= REPLAY_PAGE:
+                for item in buffered:
+                    yield item
+                after = buffered[-1].seq
+                buffered.clear()
+        if contiguous:
+            for item in buffered:
+                yield item
+            return
+        if buffered:
+            for item in buffered:
+                yield item
+            after = buffered[-1].seq
+    async for event in replay_from_outbox(engine, channel, after=after, case_id=case_id):
+        yield event
