@@ -15,10 +15,14 @@ from data.db import async_session_factory, make_async_engine, make_sync_engine
 from data.durability import ensure_durable
 from data.models import import_all_models
 from data.settings import DataSettings, get_data_settings
+from dispatch import alerts
 from dispatch.destinations import Destinations
 from dispatch.ports import NullPublisher
 from dispatch.settings import get_dispatch_settings
 from identity.settings import IdentitySettings, get_identity_settings
+from messaging.sender import run_sender
+from messaging.settings import MessagingSettings, get_messaging_settings
+from messaging.transport import make_transport
 from realtime import runtime as realtime_runtime
 
 from console_api.body_limit import BodySizeLimit
@@ -32,6 +36,7 @@ from console_api.routers import (
     hospitals,
     realtime,
     routing,
+    sms,
     units,
 )
 
@@ -48,14 +53,27 @@ async def keep_routing_in_step(app: FastAPI, interval_s: float) -> None:
             log.exception("routing sync failed; retrying")
 
 
+async def sweep_alerts(app: FastAPI, interval_s: float = 30.0) -> None:
+    """Raise handover-delay alerts as their thresholds pass."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            async with app.state.session_factory() as session:
+                await alerts.sweep_handover_alerts(session)
+        except Exception:  # noqa: BLE001
+            log.exception("alert sweep failed; retrying")
+
+
 def create_app(
     *,
     data_settings: DataSettings | None = None,
     identity_settings: IdentitySettings | None = None,
+    messaging_settings: MessagingSettings | None = None,
 ) -> FastAPI:
     """A new app; each instance owns its engine and Redis client (bound to its event loop)."""
     data_settings = data_settings or get_data_settings()
     identity_settings = identity_settings or get_identity_settings()
+    messaging_settings = messaging_settings or get_messaging_settings()
     import_all_models()
 
     @asynccontextmanager
@@ -74,14 +92,29 @@ def create_app(
         sync_task = asyncio.create_task(
             keep_routing_in_step(app, get_dispatch_settings().routing_sync_seconds)
         )
+        app.state.messaging_settings = messaging_settings
+        background = [
+            sync_task,
+            asyncio.create_task(
+                run_sender(
+                    app.state.session_factory,
+                    make_transport(messaging_settings),
+                    messaging_settings,
+                    on_failure=alerts.sms_failed,
+                )
+            ),
+            asyncio.create_task(sweep_alerts(app)),
+        ]
         await realtime_runtime.start(app, data_settings=data_settings)
         try:
             yield
         finally:
             await realtime_runtime.stop(app)
-            sync_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sync_task
+            for task in background:
+                task.cancel()
+            for task in background:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await app.state.redis.aclose()
             await engine.dispose()
             app.state.sync_engine.dispose()
@@ -102,5 +135,6 @@ def create_app(
     app.include_router(routing.router)
     app.include_router(units.router)
     app.include_router(crew.router)
+    app.include_router(sms.router)
     app.include_router(realtime.router)
     return app

@@ -234,5 +234,37 @@ def facilities_import(
     console.print(f"[green]{summary.added} added, {summary.updated} updated[/green]")
 
 
+@app.command()
+def relay() -> None:
+    """Relay the outbox to Redis streams standalone (stands by while another relay is active)."""
+    import logging
+
+    import redis.asyncio as aioredis
+
+    from data.settings import get_data_settings
+    from realtime.relay import Relay
+    from realtime.settings import get_realtime_settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    data_settings = get_data_settings()
+
+    async def run() -> None:
+        redis = aioredis.from_url(data_settings.redis_url, socket_timeout=3, socket_connect_timeout=2)
+        try:
+            await Relay(
+                database_url=data_settings.database_url,
+                redis=redis,
+                settings=get_realtime_settings(),
+            ).run()
+        finally:
+            await redis.aclose()
+
+    console.print("[green]relay running[/green] (Ctrl-C to stop)")
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        console.print("[yellow]relay stopped[/yellow]")
+
+
 if __name__ == "__main__":
     app()

@@ -14,6 +14,7 @@ from data import idempotency
 from data.base import utcnow
 from data.errors import Forbidden, InvalidInput
 from dispatch import fleet
+from dispatch.alerts import resolve_alert
 from dispatch.crew_tokens import CrewClaims, verify_crew_token
 from dispatch.dispatching import release_unit
 from dispatch.lifecycle import FINAL_STATUSES, CaseAction, CaseStatus
@@ -147,9 +148,10 @@ async def report_status(
             resource_type="crew_report",
         )
         if earlier is not None:
+            outcome = {"status": report.value, "replayed": True,
+                       "unit_status": context.unit.status, "case_status": context.case.status}
             await db_session.rollback()
-            return {"status": report.value, "replayed": True, "unit_status": context.unit.status,
-                    "case_status": context.case.status}
+            return outcome
     unit, case, dispatch = context.unit, context.case, context.dispatch
     crew_transition(UnitStatus(unit.status), report)
     actor = Actor(user_id=None, label=f"crew:{unit.call_sign}")
@@ -172,6 +174,7 @@ async def report_status(
         )
         with db_session.no_autoflush:
             await release_unit(db_session, case, actor=actor.label, source=source)
+            await resolve_alert(db_session, case.id, "handover_delay")
     else:
         fleet.move_unit(
             db_session, unit, UnitStatus(report.value), actor=actor.label, source=source,

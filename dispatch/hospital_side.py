@@ -7,63 +7,22 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from care.models import Patient
 from data.base import utcnow
 from data.errors import Conflict, Forbidden, InvalidInput
-from data.outbox import record_event
+from dispatch.alerts import raise_alert, resolve_alert
 from dispatch.dispatching import active_dispatch
 from dispatch.lifecycle import CaseStatus
-from dispatch.models import CaseAlert, EmergencyCase, EmergencyDispatch, Unit
-from dispatch.service import (
-    CASE_CHANNEL,
-    Actor,
-    add_case_event,
-    case_snapshot,
-    commit_change,
-    get_case,
-)
+from dispatch.models import EmergencyCase, EmergencyDispatch, Unit
+from dispatch.service import Actor, add_case_event, commit_change, get_case
 from facilities import service as facilities_service
 from facilities.models import Hospital
 from facilities.schemas import CapacityUpdate
 from messaging.outbox import queue_sms
 
 EN_ROUTE_TO_HOSPITAL = (CaseStatus.DISPATCHED.value, CaseStatus.ARRIVED.value)
-
-
-async def raise_alert(
-    db_session: AsyncSession, case: EmergencyCase, *, kind: str, level: str, message: str
-) -> None:
-    """Open (or re-open) an alert on a case and tell the consoles, in the caller's transaction."""
-    await db_session.execute(
-        insert(CaseAlert)
-        .values(id=uuid.uuid4(), case_id=case.id, kind=kind, level=level, message=message,
-                raised_at=utcnow(), resolved_at=None)
-        .on_conflict_do_update(
-            index_elements=["case_id", "kind"],
-            set_={"level": level, "message": message, "raised_at": utcnow(), "resolved_at": None},
-        )
-    )
-    record_event(
-        db_session,
-        channel=CASE_CHANNEL,
-        event_type="case.alert",
-        aggregate_type="emergency_case",
-        aggregate_id=case.id,
-        payload={**case_snapshot(case), "action": "alert", "alert": {"kind": kind, "level": level,
-                                                                    "message": message}},
-    )
-
-
-async def resolve_alert(db_session: AsyncSession, case_id: uuid.UUID, kind: str) -> None:
-    """Close an alert that no longer applies."""
-    alert = await db_session.scalar(
-        select(CaseAlert).where(CaseAlert.case_id == case_id, CaseAlert.kind == kind)
-    )
-    if alert is not None and alert.resolved_at is None:
-        alert.resolved_at = utcnow()
 
 
 async def update_capacity(

@@ -249,6 +249,25 @@ class EdgeSnapper:
     def _best_piece(
         self, x: float, y: float, pieces: NDArray[np.int32]
     ) -> tuple[int, float, float]:
+        if len(pieces) > 48:
+            return self._best_piece_vectorised(x, y, pieces)
+        # A plain loop beats ~20 numpy calls on the few dozen pieces of one cell.
+        best, best_t, best_d2 = -1, 0.0, math.inf
+        for j, (ax, ay, dx, dy, inv) in zip(
+            pieces.tolist(), self._pieces[pieces].tolist(), strict=True
+        ):
+            rx, ry = x - ax, y - ay
+            t = (rx * dx + ry * dy) * inv
+            t = 0.0 if t < 0.0 else (1.0 if t > 1.0 else t)
+            qx, qy = t * dx - rx, t * dy - ry
+            d2 = qx * qx + qy * qy
+            if d2 < best_d2:
+                best, best_t, best_d2 = j, t, d2
+        return best, best_t, best_d2
+
+    def _best_piece_vectorised(
+        self, x: float, y: float, pieces: NDArray[np.int32]
+    ) -> tuple[int, float, float]:
         p = self._pieces[pieces]
         ax, ay, dx, dy = p[:, 0], p[:, 1], p[:, 2], p[:, 3]
         rx, ry = x - ax, y - ay

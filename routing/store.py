@@ -11,10 +11,9 @@ from typing import Any
 import numpy as np
 import shapely
 from geoalchemy2.shape import from_shape, to_shape
-from sqlalchemy import ForeignKeyConstraint, delete, func, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
-from sqlalchemy.schema import AddConstraint, DropConstraint
 
 from routing.closures import Closure, close_along_line, close_area
 from routing.errors import GraphFormatError, UnknownRegionError
@@ -57,9 +56,28 @@ def _copy(session: Session, statement: str, payload: bytes) -> None:
         copy.write(payload)
 
 
-def _foreign_keys() -> list[ForeignKeyConstraint]:
-    tables = (RoadEdge.__table__, RoadNode.__table__)
-    return [c for t in tables for c in t.constraints if isinstance(c, ForeignKeyConstraint)]
+def _foreign_key_ddl() -> list[tuple[str, str]]:
+    """(drop, add) statements of the road tables' foreign keys, as the models declare them.
+
+    Built as text: SQLAlchemy's ``AddConstraint`` marks a constraint as created separately,
+    which would silently drop it from later ``create_all`` calls.
+    """
+    statements = []
+    for table in (RoadEdge.__table__, RoadNode.__table__):
+        for fk in sorted(table.foreign_key_constraints, key=lambda c: c.column_keys[0]):
+            column = fk.column_keys[0]
+            referred = fk.referred_table.name
+            name = f"fk_{table.name}_{column}_{referred}"  # data.base naming convention
+            target = fk.elements[0].column.name
+            on_delete = f" ON DELETE {fk.ondelete}" if fk.ondelete else ""
+            statements.append(
+                (
+                    f"ALTER TABLE {table.name} DROP CONSTRAINT {name}",
+                    f"ALTER TABLE {table.name} ADD CONSTRAINT {name} FOREIGN KEY ({column})"
+                    f" REFERENCES {referred} ({target}){on_delete}",
+                )
+            )
+    return statements
 
 
 def write_region(
@@ -111,9 +129,9 @@ def write_region(
     # Row-by-row foreign-key triggers took ~5 of 12 s for Islamabad's 270k rows; the
     # constraints are dropped and re-added (validated by one join) inside this transaction,
     # so no other session ever sees the tables without them.
-    foreign_keys = _foreign_keys()
-    for constraint in foreign_keys:
-        session.execute(DropConstraint(constraint))
+    foreign_keys = _foreign_key_ddl()
+    for drop, _ in foreign_keys:
+        session.execute(text(drop))
     session.execute(delete(RoadEdge).where(RoadEdge.region == name))
     session.execute(delete(RoadNode).where(RoadNode.region == name))
     node_base = int(session.scalar(select(func.coalesce(func.max(RoadNode.id), 0))) or 0) + 1
@@ -157,8 +175,8 @@ def write_region(
             )
         ).encode(),
     )
-    for constraint in foreign_keys:
-        session.execute(AddConstraint(constraint))
+    for _, add in foreign_keys:
+        session.execute(text(add))
     session.flush()
     region = session.get(Region, name, populate_existing=True)
     assert region is not None

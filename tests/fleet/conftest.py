@@ -1,0 +1,58 @@
+"""An app wired to a Twilio stub (through the real twilio SDK), for the fleet and SMS tests."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from console_api.app import create_app
+from messaging.settings import MessagingSettings
+from tests.conftest import sign_in
+from tests.fleet.twilio_stub import TwilioStub
+
+AUTH_TOKEN = "stub-auth-token-0123456789"
+PUBLIC = "https://lifeline.example.org"
+
+
+@pytest.fixture(scope="package")
+def twilio():
+    with TwilioStub() as stub:
+        yield stub
+
+
+@pytest.fixture(scope="package")
+def messaging_settings(twilio) -> MessagingSettings:
+    return MessagingSettings(
+        TWILIO_ACCOUNT_SID="AC" + "0" * 32,
+        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        TWILIO_FROM="+15005550006",
+        LIFELINE_TWILIO_API_BASE=twilio.url,
+        LIFELINE_PUBLIC_BASE_URL=PUBLIC,
+        LIFELINE_SMS_MAX_ATTEMPTS=2,
+        LIFELINE_SMS_RETRY_BASE_SECONDS=0.05,
+        LIFELINE_SMS_POLL_SECONDS=0.05,
+    )
+
+
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
+async def fleet_app(data_settings, identity_settings, messaging_settings):
+    application = create_app(
+        data_settings=data_settings,
+        identity_settings=identity_settings,
+        messaging_settings=messaging_settings,
+    )
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
+async def fleet_client(fleet_app):
+    transport = httpx.ASGITransport(app=fleet_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://lifeline.test") as http:
+        yield http
+
+
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
+async def dispatcher(fleet_app, fleet_client):
+    return await sign_in(fleet_app, fleet_client, "emergency_operator")

@@ -1,0 +1,223 @@
+"""Real servers for the real-time tests: a private database, a private Redis, uvicorn workers.
+
+The database and Redis are private so the in-process ``app`` of other tests (whose relay
+would compete for the same outbox) cannot take events away from these servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+
+import httpx
+import psycopg
+import pytest
+import pytest_asyncio
+import redis
+
+from identity.settings import IdentitySettings
+from tests.conftest import ADMIN_URL, SignedIn, sign_in
+
+ROOT = Path(__file__).resolve().parents[2]
+HEARTBEAT_S = 0.5
+ALLOWED_ORIGIN = "http://console.lifeline.test"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class RedisServer:
+    """A throwaway redis-server without persistence, which tests may stop and start."""
+
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--save", "", "--appendonly", "no",
+             "--bind", "127.0.0.1"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.2)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.RedisError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+@dataclass
+class Server:
+    """One uvicorn worker of the API, in its own process."""
+
+    env: dict[str, str]
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "console_api.main:app", "--host", "127.0.0.1",
+             "--port", str(self.port), "--log-level", "warning"],
+            cwd=ROOT,
+            env=self.env,
+        )
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.process is not None and self.process.poll() is None, "server died"
+            try:
+                if httpx.get(self.http + "/health", timeout=1).status_code in (200, 503):
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError("server did not start")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
+
+
+@pytest.fixture(scope="session")
+def rt_database_url() -> Iterator[str]:
+    """A database of our own, migrated to head (no road network: cases are off-network)."""
+    name = f"lifeline_rt_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}".replace(
+        "postgresql://", "postgresql+psycopg://", 1
+    )
+    from data.migrate import upgrade
+
+    upgrade(url)
+    yield url
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def rt_redis() -> Iterator[RedisServer]:
+    """Our own Redis: tests stop it to simulate an outage."""
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def server_env(rt_database_url: str, rt_redis: RedisServer, identity_settings: IdentitySettings):
+    """Environment of every test server."""
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=rt_database_url,
+        REDIS_URL=rt_redis.url,
+        LIFELINE_SECRET_KEY=identity_settings.secret_key,
+        LIFELINE_HEARTBEAT_SECONDS=str(HEARTBEAT_S),
+        LIFELINE_ALLOWED_ORIGINS=ALLOWED_ORIGIN,
+        LIFELINE_DB_POOL_SIZE="5",
+        LIFELINE_DATA_DIR=str(ROOT / "var"),
+        PYTHONPATH=str(ROOT),
+    )
+    return env
+
+
+@pytest.fixture(scope="session")
+def servers(server_env) -> Iterator[tuple[Server, Server]]:
+    """Workers A and B: separate processes sharing the database and Redis."""
+    pair = (Server(dict(server_env)), Server(dict(server_env)))
+    for server in pair:
+        server.start()
+    try:
+        for server in pair:
+            server.wait_ready()
+        yield pair
+    finally:
+        for server in pair:
+            server.stop()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def rt_app(rt_database_url: str) -> AsyncIterator[SimpleNamespace]:
+    """Just enough of an app for ``sign_in`` and for writing rows directly."""
+    from data.db import async_session_factory, make_async_engine
+    from data.models import import_all_models
+    from data.settings import DataSettings
+
+    import_all_models()
+    engine = make_async_engine(DataSettings(DATABASE_URL=rt_database_url))
+    yield SimpleNamespace(
+        state=SimpleNamespace(engine=engine, session_factory=async_session_factory(engine))
+    )
+    await engine.dispose()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def http_a(servers) -> AsyncIterator[httpx.AsyncClient]:
+    """HTTP client of worker A."""
+    async with httpx.AsyncClient(base_url=servers[0].http, timeout=30) as client:
+        yield client
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def rt_operator(rt_app, http_a) -> SignedIn:
+    """An emergency operator of the private database."""
+    return await sign_in(rt_app, http_a, "emergency_operator")
+
+
+def token_of(user: SignedIn) -> str:
+    """The bare access token."""
+    return user.headers["Authorization"].removeprefix("Bearer ")
+
+
+async def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05) -> None:
+    """Poll ``predicate`` until true."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met")
+        await asyncio.sleep(interval)
