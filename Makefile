@@ -49,7 +49,7 @@ run: region
 	$(BIN)/lifeline serve --host $(HOST) --port $(PORT)
 
 test: services venv
-	$(BIN)/pytest -q
+	timeout 1800 $(BIN)/pytest -q
 
 lint: venv
 	$(BIN)/ruff check .

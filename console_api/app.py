@@ -17,13 +17,13 @@ from data.models import import_all_models
 from data.settings import DataSettings, get_data_settings
 from dispatch import alerts
 from dispatch.destinations import Destinations
-from dispatch.ports import NullPublisher
 from dispatch.settings import get_dispatch_settings
 from identity.settings import IdentitySettings, get_identity_settings
 from messaging.sender import run_sender
 from messaging.settings import MessagingSettings, get_messaging_settings
 from messaging.transport import make_transport
 from realtime import runtime as realtime_runtime
+from realtime.streams import RedisLivePublisher
 
 from console_api.body_limit import BodySizeLimit
 from console_api.problems import install_problem_handlers
@@ -86,7 +86,7 @@ def create_app(
             data_settings.redis_url, socket_timeout=2, socket_connect_timeout=2
         )
         app.state.identity_settings = identity_settings
-        app.state.live_publisher = NullPublisher()
+        app.state.live_publisher = RedisLivePublisher(app.state.redis)
         app.state.sync_engine = make_sync_engine(data_settings)
         app.state.destinations = await asyncio.to_thread(Destinations.load, app.state.sync_engine)
         sync_task = asyncio.create_task(

@@ -10,10 +10,3 @@ class LivePublisher(Protocol):
 
     async def publish(self, channel: str, payload: dict[str, Any]) -> None:
         """Best effort: a lost position is superseded by the next one."""
-
-
-class NullPublisher:
-    """Publishes nothing; used where no real-time hub runs (CLI, some tests)."""
-
-    async def publish(self, channel: str, payload: dict[str, Any]) -> None:
-        """Drop the update."""

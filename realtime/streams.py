@@ -262,3 +262,17 @@ async def replay(
             after = buffered[-1].seq
     async for event in replay_from_outbox(engine, channel, after=after, case_id=case_id):
         yield event
+
+
+class RedisLivePublisher:
+    """Implements dispatch's ``LivePublisher`` port: positions go straight to the Redis stream."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._redis = redis
+
+    async def publish(self, channel: str, payload: dict[str, Any]) -> None:
+        """Best effort; a Redis outage drops positions (the next ping supersedes them)."""
+        try:
+            await publish_ephemeral(self._redis, channel, payload)
+        except aioredis.RedisError:
+            pass

@@ -180,6 +180,11 @@ class TravelTimeEngine:
     # ------------------------------------------------------------------ state changes
 
     @property
+    def current_weights(self) -> _Weights:
+        """Edge weights under the closures in force (for searches other than the table's)."""
+        return self._weights
+
+    @property
     def hospital_keys(self) -> tuple[Hashable, ...]:
         """Keys of the hospitals, in the order of ETA arrays."""
         return self._hospitals.keys

@@ -18,7 +18,7 @@ _transposed: dict[int, tuple[object, sp.csr_matrix]] = {}
 
 def _reverse_adjacency(engine: TravelTimeEngine) -> tuple[object, sp.csr_matrix]:
     """The transposed weight matrix under the closures in force, cached per weight version."""
-    weights = engine._weights  # noqa: SLF001 - the weights under the closures in force
+    weights = engine.current_weights
     cached = _transposed.get(id(engine))
     if cached is None or cached[0] is not weights:
         cached = (weights, weights.adjacency.T.tocsr())

@@ -5,9 +5,12 @@ Services are never mocked and never skipped: if PostgreSQL or Redis is unreachab
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -78,6 +81,28 @@ def database_url() -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@asynccontextmanager
+async def bounded(manager, *, timeout_s: float = 15.0):
+    """Enter an async context manager; leave it within ``timeout_s`` so teardown never hangs."""
+    value = await manager.__aenter__()
+    try:
+        yield value
+    finally:
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await asyncio.wait_for(manager.__aexit__(None, None, None), timeout_s)
+
+
+def running(application):
+    """The app with its lifespan running."""
+    return bounded(application.router.lifespan_context(application))
+
+
+def in_process_client(application):
+    """An httpx client speaking to the app in-process."""
+    transport = httpx.ASGITransport(app=application)
+    return bounded(httpx.AsyncClient(transport=transport, base_url="http://lifeline.test"))
+
+
 @pytest.fixture(scope="session")
 def data_settings(database_url: str) -> DataSettings:
     """Settings pointing at the test database and the real Redis."""
@@ -96,15 +121,14 @@ async def app(data_settings: DataSettings, identity_settings: IdentitySettings):
     from console_api.app import create_app
 
     application = create_app(data_settings=data_settings, identity_settings=identity_settings)
-    async with application.router.lifespan_context(application):
+    async with running(application):
         yield application
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def client(app) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client speaking to the app in-process."""
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://lifeline.test") as http:
+    async with in_process_client(app) as http:
         yield http
 
 

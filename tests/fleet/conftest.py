@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 import pytest_asyncio
 
 from console_api.app import create_app
 from messaging.settings import MessagingSettings
-from tests.conftest import sign_in
+from tests.conftest import in_process_client, running, sign_in
 from tests.fleet.twilio_stub import TwilioStub
 
 AUTH_TOKEN = "stub-auth-token-0123456789"
 PUBLIC = "https://lifeline.example.org"
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def twilio():
     with TwilioStub() as stub:
         yield stub
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def messaging_settings(twilio) -> MessagingSettings:
     return MessagingSettings(
         TWILIO_ACCOUNT_SID="AC" + "0" * 32,
@@ -35,24 +34,23 @@ def messaging_settings(twilio) -> MessagingSettings:
     )
 
 
-@pytest_asyncio.fixture(scope="package", loop_scope="session")
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def fleet_app(data_settings, identity_settings, messaging_settings):
     application = create_app(
         data_settings=data_settings,
         identity_settings=identity_settings,
         messaging_settings=messaging_settings,
     )
-    async with application.router.lifespan_context(application):
+    async with running(application):
         yield application
 
 
-@pytest_asyncio.fixture(scope="package", loop_scope="session")
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def fleet_client(fleet_app):
-    transport = httpx.ASGITransport(app=fleet_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://lifeline.test") as http:
+    async with in_process_client(fleet_app) as http:
         yield http
 
 
-@pytest_asyncio.fixture(scope="package", loop_scope="session")
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def dispatcher(fleet_app, fleet_client):
     return await sign_in(fleet_app, fleet_client, "emergency_operator")

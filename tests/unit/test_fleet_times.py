@@ -43,7 +43,7 @@ def test_unit_times_match_networkx(seed):
     incident = (rng.uniform(lat0, lat1), rng.uniform(lng0, lng1))
     origins = [(rng.uniform(lat0, lat1), rng.uniform(lng0, lng1)) for _ in range(15)]
     target, eta, snaps = times_to_incident(engine, *incident, origins)
-    weights = engine._weights
+    weights = engine.current_weights
     for i, snap in enumerate(snaps):
         if snap.segment == target.segment:
             continue  # the direct same-segment drive is covered by the next test
