@@ -30,6 +30,7 @@ from data.base import Base
 from routing import store
 from routing.engine import TravelTimeEngine
 from routing.graph import RoadGraph, synthetic_grid
+from routing.graph import to_networkx as networkx_graph
 from routing.models import ROUTING_TABLES
 from routing.osm_import import build_graph, hospital_pois
 
@@ -193,19 +194,6 @@ def pgrouting_eta(
 
 
 # ---------------------------------------------------------------------------- networkx
-
-
-def networkx_graph(graph: RoadGraph) -> nx.DiGraph:
-    ref = nx.DiGraph()
-    for s, t, w in zip(
-        graph.edge_source.tolist(),
-        graph.edge_target.tolist(),
-        graph.edge_travel_time_s.tolist(),
-        strict=True,
-    ):
-        if not ref.has_edge(s, t) or ref[s][t]["weight"] > w:
-            ref.add_edge(s, t, weight=w)
-    return ref
 
 
 def networkx_eta(

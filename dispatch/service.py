@@ -379,13 +379,6 @@ async def commit_change(db_session: AsyncSession) -> None:
         raise ConcurrentUpdate("another change to this case committed first; reload and retry") from exc
 
 
-async def apply_action(*, db_session: AsyncSession, **kwargs: Any) -> EmergencyCase:
-    """Apply one lifecycle action; of two concurrent actions exactly one commits, the other 409s."""
-    case = await stage_action(db_session=db_session, **kwargs)
-    await commit_change(db_session)
-    return case
-
-
 async def triage(
     *,
     db_session: AsyncSession,
@@ -423,7 +416,6 @@ __all__ = [
     "ConcurrentUpdate",
     "RaisedCase",
     "allowed_actions",
-    "apply_action",
     "case_events",
     "case_location",
     "commit_change",

