@@ -95,16 +95,16 @@ def create_app(
         app.state.messaging_settings = messaging_settings
         background = [
             sync_task,
-            asyncio.create_task(
-                run_sender(
-                    app.state.session_factory,
-                    make_transport(messaging_settings),
-                    messaging_settings,
-                    on_failure=alerts.sms_failed,
-                )
-            ),
             asyncio.create_task(sweep_alerts(app)),
         ]
+        if messaging_settings.sender_enabled:
+            sender = run_sender(
+                app.state.session_factory,
+                make_transport(messaging_settings),
+                messaging_settings,
+                on_failure=alerts.sms_failed,
+            )
+            background.append(asyncio.create_task(sender))
         await realtime_runtime.start(app, data_settings=data_settings)
         try:
             yield

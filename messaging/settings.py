@@ -27,6 +27,8 @@ class MessagingSettings(BaseSettings):
         default=2.0, gt=0, validation_alias="LIFELINE_SMS_RETRY_BASE_SECONDS"
     )
     poll_seconds: float = Field(default=1.0, gt=0, validation_alias="LIFELINE_SMS_POLL_SECONDS")
+    #: Whether this process sends queued messages (turn off on workers that should not).
+    sender_enabled: bool = Field(default=True, validation_alias="LIFELINE_SMS_SENDER")
 
     @property
     def twilio_enabled(self) -> bool:

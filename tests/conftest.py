@@ -120,7 +120,14 @@ async def app(data_settings: DataSettings, identity_settings: IdentitySettings):
     """The application with its lifespan running (engine, Redis, durability check)."""
     from console_api.app import create_app
 
-    application = create_app(data_settings=data_settings, identity_settings=identity_settings)
+    from messaging.settings import MessagingSettings
+
+    # The fleet tests' app (wired to a Twilio stub) sends the SMS; this one must not steal them.
+    application = create_app(
+        data_settings=data_settings,
+        identity_settings=identity_settings,
+        messaging_settings=MessagingSettings(LIFELINE_SMS_SENDER=False),
+    )
     async with running(application):
         yield application
 

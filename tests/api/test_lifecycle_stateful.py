@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 from console_api.app import create_app
 from dispatch.lifecycle import TRANSITIONS, CaseAction, CaseStatus
 from identity import service as identity_service
+from messaging.settings import MessagingSettings
 from tests.conftest import PASSWORD, sos_body
 
 CASES = "/api/v1/emergency/cases"
@@ -27,7 +28,11 @@ BODIES = {
 
 @pytest.fixture(scope="module")
 def api(data_settings, identity_settings):
-    app = create_app(data_settings=data_settings, identity_settings=identity_settings)
+    app = create_app(
+        data_settings=data_settings,
+        identity_settings=identity_settings,
+        messaging_settings=MessagingSettings(LIFELINE_SMS_SENDER=False),
+    )
     with TestClient(app, raise_server_exceptions=True) as client:
         email = f"stateful-{uuid.uuid4().hex[:8]}@lifeline.test"
 
