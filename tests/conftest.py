@@ -24,6 +24,11 @@ from identity.settings import IdentitySettings
 
 ADMIN_URL = os.environ.get("LIFELINE_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Every test database numbers its events from 1: give this run its own Redis stream keys so that
+# concurrent runs (and a dev server) sharing one Redis never collide.
+os.environ.setdefault(
+    "LIFELINE_STREAM_PREFIX", f"lifeline:test:{os.getpid()}:{uuid.uuid4().hex[:6]}:"
+)
 PASSWORD = "correct-horse-battery-staple"
 
 
@@ -204,6 +209,10 @@ def sos_body(**overrides) -> dict:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """A skipped test is a failed test here: CI installs what it needs or fails loudly."""
+    with contextlib.suppress(redis.RedisError):
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+        for key in client.scan_iter(match=os.environ["LIFELINE_STREAM_PREFIX"] + "*", count=1000):
+            client.delete(key)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     skipped = reporter.stats.get("skipped", []) if reporter else []
     if skipped and exitstatus == 0:
