@@ -255,7 +255,7 @@ def run_case(case: Case, *, pgrouting: bool) -> None:
     print(
         f"   snap index + segments {index_s:.2f} s; precompute {precompute_s:.2f} s "
         f"(workers={engine.workers if table.size > 20_000_000 else 1}); "
-        f"table {table.nbytes / 1e9:.2f} GB; "
+        f"table {table.nbytes / 1e9:.2f} GB ({table.dtype}); "
         f"peak memory rise during precompute {mem['peak'] / 1e9:.2f} GB"
     )
 
@@ -263,12 +263,15 @@ def run_case(case: Case, *, pgrouting: bool) -> None:
     for lat, lng in points[:200]:  # warm-up: first touches of the table's pages
         engine.eta_to_hospitals(lat, lng)
     timings = np.empty(len(points))
+    cpu = np.empty(len(points))  # this thread's CPU time: what the query costs, load aside
     gc.disable()
     try:
         for i, (lat, lng) in enumerate(points):
+            c0 = time.thread_time_ns()
             t0 = time.perf_counter_ns()
             engine.eta_to_hospitals(lat, lng)
             timings[i] = time.perf_counter_ns() - t0
+            cpu[i] = time.thread_time_ns() - c0
         nearest_t = np.empty(min(len(points), 2000))
         for i, (lat, lng) in enumerate(points[: len(nearest_t)]):
             t0 = time.perf_counter_ns()
@@ -277,6 +280,7 @@ def run_case(case: Case, *, pgrouting: bool) -> None:
     finally:
         gc.enable()
     p50, p99 = np.percentile(timings, [50, 99]) / 1e3
+    c50, c99 = np.percentile(cpu, [50, 99]) / 1e3
     n50, n99 = np.percentile(nearest_t, [50, 99]) / 1e3
     dist_t = []
     for lat, lng in points[:20]:
@@ -285,11 +289,17 @@ def run_case(case: Case, *, pgrouting: bool) -> None:
         dist_t.append(time.perf_counter() - t0)
     print(
         f"   ours eta_to_hospitals (snap included): P50 {p50:.1f} us, P99 {p99:.1f} us "
-        f"over {len(points):,} queries; nearest(k=5) P50 {n50:.1f} us, P99 {n99:.1f} us; "
+        f"over {len(points):,} queries (thread CPU time P50 {c50:.1f} us, P99 {c99:.1f} us); "
+        f"nearest(k=5) P50 {n50:.1f} us, P99 {n99:.1f} us; "
         f"with distance_m {statistics.median(dist_t) * 1e3:.1f} ms"
     )
     case.figures.update(
-        precompute_s=precompute_s, peak_gb=mem["peak"] / 1e9, p50_us=p50, p99_us=p99
+        precompute_s=precompute_s,
+        peak_gb=mem["peak"] / 1e9,
+        table_gb=table.nbytes / 1e9,
+        p50_us=p50,
+        p99_us=p99,
+        cpu_p99_us=c99,
     )
 
     check_points = query_points(graph, max(case.n_pgrouting, case.n_networkx), seed=99)
@@ -409,16 +419,21 @@ def main() -> None:
         run_case(case, pgrouting=not args.no_pgrouting)
         case.graph = None  # type: ignore[assignment]
         gc.collect()
-    print("\nsummary (query = snap + ETA to every hospital, in-process, no HTTP):")
+    load = os.getloadavg()[0]
     print(
-        f"{'case':<14}{'precompute':>12}{'mem GB':>8}{'P50 us':>9}{'P99 us':>9}"
-        f"{'pgr ms':>10}{'ratio':>10}"
+        "\nsummary (query = snap + ETA to every hospital, in-process, no HTTP; "
+        f"1-min load average {load:.2f} on {os.cpu_count()} cores):"
+    )
+    print(
+        f"{'case':<14}{'precompute':>12}{'table GB':>9}{'peak GB':>8}{'P50 us':>9}{'P99 us':>9}"
+        f"{'cpuP99':>8}{'pgr ms':>10}{'ratio':>10}"
     )
     for case in cases:
         f = case.figures
         print(
-            f"{case.name:<14}{f.get('precompute_s', 0):>11.2f}s{f.get('peak_gb', 0):>8.2f}"
-            f"{f.get('p50_us', 0):>9.1f}{f.get('p99_us', 0):>9.1f}"
+            f"{case.name:<14}{f.get('precompute_s', 0):>11.2f}s{f.get('table_gb', 0):>9.2f}"
+            f"{f.get('peak_gb', 0):>8.2f}{f.get('p50_us', 0):>9.1f}{f.get('p99_us', 0):>9.1f}"
+            f"{f.get('cpu_p99_us', 0):>8.1f}"
             f"{f.get('pgrouting_ms', float('nan')):>10.1f}{f.get('ratio', float('nan')):>10,.0f}"
         )
 

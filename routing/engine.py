@@ -37,6 +37,12 @@ DEFAULT_MAX_ETA_S = 3600.0
 DEFAULT_FALLBACK_LIMIT_S = 4 * 3600.0
 #: Tables with more cells than this are built by worker processes (when ``workers > 1``).
 PARALLEL_THRESHOLD_CELLS = 20_000_000
+#: Tables with more cells than this are stored as 16-bit ticks of ``max_eta_s / TICKS`` rather
+#: than float32 (half the memory; within ``max_eta_s / 131068`` s, 0.03 s for a 1 h horizon).
+COMPACT_THRESHOLD_CELLS = 128_000_000
+TICKS = 65534
+#: The compact cell value for a hospital unreachable within the horizon.
+UNREACHED = 65535
 _BATCH = 8
 
 Hospital = tuple[Hashable, float, float]
@@ -88,9 +94,15 @@ class _Table:
 
     weights: _Weights
     hospitals: _Hospitals
-    table: NDArray[np.float32]  # node-major: table[node, h] = seconds from node to hospital h
+    table: NDArray[np.float32] | NDArray[np.uint16]  # node-major: table[node, h] node -> h
     on_segment: dict[int, list[tuple[int, float]]]
     build_seconds: float
+    seconds: FloatArray | None  # compact tables: seconds of each tick value (inf: unreached)
+
+    def row(self, node: int) -> NDArray[np.floating[Any]]:
+        """Seconds from ``node`` to every hospital."""
+        row = self.table[node]
+        return row if self.seconds is None else self.seconds[row]
 
 
 class TravelTimeEngine:
@@ -107,12 +119,16 @@ class TravelTimeEngine:
     the ETA is ``min(exit cost + table[exit, h])``, or the direct drive along the segment when
     incident and hospital share it. Partial costs assume a uniform speed along an edge.
 
-    ``table`` is float32 and node-major (``n_nodes x n_hospitals``): a query reads two
-    contiguous rows. It is built by one Dijkstra per hospital on the transposed graph, bounded
-    by ``max_eta_s`` (default 1 h): :meth:`eta_to_hospitals` reports a hospital farther than
-    that as ``inf``. :meth:`nearest` never loses a far hospital: when fewer than ``k`` eligible
-    ones lie within the horizon it widens to an on-demand search bounded by
-    ``fallback_limit_s`` (default 4 h). Unreachable hospitals are ``inf`` and never ranked.
+    ``table`` is node-major (``n_nodes x n_hospitals``): a query reads two contiguous rows.
+    Cells are float32 seconds, or, for tables over :data:`COMPACT_THRESHOLD_CELLS` cells (or
+    with ``compact=True``), uint16 ticks of ``max_eta_s / 65534`` seconds: 2 bytes a cell, a
+    1M-node x 500-hospital table in 1 GB, and ETAs within half a tick (0.03 s at the default
+    1 h horizon) of the exact value; ties closer than that may rank either way. It is built by
+    one Dijkstra per hospital on the transposed graph, bounded by ``max_eta_s`` (default 1 h):
+    :meth:`eta_to_hospitals` reports a hospital farther than that as ``inf``. :meth:`nearest`
+    never loses a far hospital: when fewer than ``k`` eligible ones lie within the horizon it
+    widens to an on-demand search bounded by ``fallback_limit_s`` (default 4 h).
+    Unreachable hospitals are ``inf`` and never ranked.
 
     When closures or the hospital set change, the table is stale until rebuilt (in a
     background thread by default). Meanwhile queries run a single-source Dijkstra from the
@@ -143,6 +159,8 @@ class TravelTimeEngine:
         Processes used by :meth:`precompute` for large tables (default: up to 2).
     auto_refresh : bool
         Rebuild the table in a background thread after each change.
+    compact : bool, optional
+        Store 16-bit ticks instead of float32 seconds (default: only for large tables).
     snapper : EdgeSnapper, optional
         Reuse an index built for the same graph.
     """
@@ -158,8 +176,10 @@ class TravelTimeEngine:
         workers: int | None = None,
         auto_refresh: bool = True,
         snapper: EdgeSnapper | None = None,
+        compact: bool | None = None,
     ) -> None:
         self.graph = graph
+        self.compact = compact
         self.max_eta_s = float(max_eta_s)
         self.fallback_limit_s = float(fallback_limit_s)
         self.workers = workers if workers is not None else min(2, os.cpu_count() or 1)
@@ -205,8 +225,8 @@ class TravelTimeEngine:
         )
 
     @property
-    def table(self) -> NDArray[np.float32] | None:
-        """The current node x hospital table (seconds), or ``None`` before :meth:`precompute`."""
+    def table(self) -> NDArray[np.float32] | NDArray[np.uint16] | None:
+        """The current node x hospital table, or ``None`` before :meth:`precompute`."""
         current = self._current
         return None if current is None else current.table
 
@@ -322,6 +342,9 @@ class TravelTimeEngine:
         while True:
             weights, hospitals = self._weights, self._hospitals
             started = time.perf_counter()
+            compact = self.compact
+            if compact is None:
+                compact = self.graph.n_nodes * len(hospitals.keys) > COMPACT_THRESHOLD_CELLS
             table, on_segment = _build_table(
                 self.graph,
                 self.segments,
@@ -329,11 +352,18 @@ class TravelTimeEngine:
                 hospitals,
                 max_eta_s=self.max_eta_s,
                 workers=self.workers,
+                compact=compact,
             )
+            seconds = None
+            if compact:
+                seconds = np.arange(UNREACHED + 1, dtype=np.float64) * (self.max_eta_s / TICKS)
+                seconds[UNREACHED] = np.inf
             elapsed = time.perf_counter() - started
             with self._lock:
                 if weights is self._weights and hospitals is self._hospitals:
-                    self._current = _Table(weights, hospitals, table, on_segment, elapsed)
+                    self._current = _Table(
+                        weights, hospitals, table, on_segment, elapsed, seconds
+                    )
                     log.info("travel-time table %s built in %.2f s", table.shape, elapsed)
                     return elapsed
             # the state changed while we were building: build again for the newer state
@@ -422,14 +452,13 @@ class TravelTimeEngine:
         seg, f = snap.segment, snap.segment_fraction
         u, v = int(self.segments.u[seg]), int(self.segments.v[seg])
         fwd, bwd = float(w.seg_fwd[seg]), float(w.seg_bwd[seg])
-        table = current.table
         if fwd == math.inf:
-            eta = table[u] + bwd * f
+            eta = current.row(u) + bwd * f
         elif bwd == math.inf:
-            eta = table[v] + fwd * (1.0 - f)
+            eta = current.row(v) + fwd * (1.0 - f)
         else:
-            eta = np.minimum(table[v] + fwd * (1.0 - f), table[u] + bwd * f)
-        eta = eta.astype(np.float64)
+            eta = np.minimum(current.row(v) + fwd * (1.0 - f), current.row(u) + bwd * f)
+        eta = eta.astype(np.float64, copy=False)
         same = current.on_segment.get(seg)
         if same:
             _direct_on_segment(eta, same, f, fwd, bwd)
@@ -756,7 +785,8 @@ def _build_table(
     *,
     max_eta_s: float,
     workers: int,
-) -> tuple[NDArray[np.float32], dict[int, list[tuple[int, float]]]]:
+    compact: bool = False,
+) -> tuple[NDArray[Any], dict[int, list[tuple[int, float]]]]:
     n, n_h = graph.n_nodes, len(hospitals.keys)
     vs, vt, vc = _hospital_edges(n, segments, w, hospitals)
     src = np.concatenate([graph.edge_source, vs])
@@ -769,28 +799,32 @@ def _build_table(
         on_segment.setdefault(int(hospitals.segment[h]), []).append(
             (h, float(hospitals.fraction[h]))
         )
+    dtype = np.dtype(np.uint16 if compact else np.float32)
     if n_h == 0:
-        return np.empty((n, 0), dtype=np.float32), on_segment
+        return np.empty((n, 0), dtype=dtype), on_segment
     batches = [np.arange(i, min(i + _BATCH, n_h)) for i in range(0, n_h, _BATCH)]
     if workers > 1 and n * n_h > PARALLEL_THRESHOLD_CELLS and len(batches) > 1:
-        table = _build_parallel(reverse, n, n_h, batches, max_eta_s, workers)
+        table = _build_parallel(reverse, n, n_h, batches, max_eta_s, workers, dtype)
     else:
-        table = np.empty((n, n_h), dtype=np.float32)
+        table = np.empty((n, n_h), dtype=dtype)
         for batch in batches:
             _fill(table, reverse, n, batch, max_eta_s)
     return table, on_segment
 
 
 def _fill(
-    table: NDArray[np.float32],
+    table: NDArray[Any],
     reverse: sp.csr_matrix,
     n: int,
     batch: NDArray[np.int64],
     limit: float,
 ) -> None:
-    dist = dijkstra(reverse, directed=True, indices=n + batch, limit=limit)
+    dist = dijkstra(reverse, directed=True, indices=n + batch, limit=limit)[:, :n]
+    if table.dtype == np.uint16:
+        # Ticks of limit / TICKS seconds, rounded to the nearest; inf (beyond the limit) saturates.
+        dist = np.minimum(np.rint(dist * (TICKS / limit)), UNREACHED)
     # Written a block of columns at a time: one cache line per row instead of one per cell.
-    table[:, batch[0] : batch[-1] + 1] = dist[:, :n].T
+    table[:, batch[0] : batch[-1] + 1] = dist.T
 
 
 _WORKER_CODE = "import sys; from routing.engine import _worker_main; _worker_main(*sys.argv[1:])"
@@ -803,7 +837,8 @@ def _build_parallel(
     batches: list[NDArray[np.int64]],
     limit: float,
     workers: int,
-) -> NDArray[np.float32]:
+    dtype: np.dtype[Any],
+) -> NDArray[Any]:
     """
     Split the Dijkstras over worker processes writing into one shared, file-backed table.
 
@@ -820,10 +855,10 @@ def _build_parallel(
         np.save(workdir / "data.npy", reverse.data)
         # Allocate the shared pages once, up front: first-touch faults on fresh shared memory
         # cost ~15 us a page on this VM (7 s for 2 GB), pre-allocated pages ~1.7 us.
-        table_path = workdir / "table.f32"
+        table_path = workdir / "table.bin"
         fd = os.open(table_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            os.posix_fallocate(fd, 0, max(n * n_h * 4, 1))
+            os.posix_fallocate(fd, 0, max(n * n_h * dtype.itemsize, 1))
         finally:
             os.close(fd)
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
@@ -834,7 +869,7 @@ def _build_parallel(
                     "-c",
                     _WORKER_CODE,
                     str(workdir),
-                    f"{i},{workers},{limit!r},{_BATCH},{n},{n_h}",
+                    f"{i},{workers},{limit!r},{_BATCH},{n},{n_h},{dtype.str}",
                 ],
                 env=env,
             )
@@ -843,7 +878,7 @@ def _build_parallel(
         failed = [p.args for p in procs if p.wait() != 0]
         if failed:
             raise RuntimeError(f"travel-time table worker failed: {failed}")
-        table = np.asarray(np.memmap(table_path, dtype=np.float32, mode="r+", shape=(n, n_h)))
+        table = np.asarray(np.memmap(table_path, dtype=dtype, mode="r+", shape=(n, n_h)))
         # Map every page now (one read per row) rather than fault them in during queries.
         np.add.reduce(table[:, 0])
         return table  # plain ndarray view: row reads skip memmap's subclass hooks
@@ -853,7 +888,7 @@ def _build_parallel(
 
 def _worker_main(workdir: str, spec: str) -> None:
     """Fill the table columns of every ``workers``-th batch of hospitals."""
-    index, workers, limit, batch, n, n_h = spec.split(",")
+    index, workers, limit, batch, n, n_h, dtype = spec.split(",")
     folder = Path(workdir)
     indptr = np.load(folder / "indptr.npy", mmap_mode="r")
     indices = np.load(folder / "indices.npy", mmap_mode="r")
@@ -861,7 +896,7 @@ def _worker_main(workdir: str, spec: str) -> None:
     size = len(indptr) - 1
     reverse = sp.csr_matrix((data, indices, indptr), shape=(size, size))
     shape = (int(n), int(n_h))
-    table = np.asarray(np.memmap(folder / "table.f32", dtype=np.float32, mode="r+", shape=shape))
+    table = np.asarray(np.memmap(folder / "table.bin", dtype=dtype, mode="r+", shape=shape))
     step = int(batch)
     for start in range(int(index) * step, shape[1], int(workers) * step):
         columns = np.arange(start, min(start + step, shape[1]))

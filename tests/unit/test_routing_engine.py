@@ -190,18 +190,47 @@ def test_horizon_makes_far_hospitals_unreachable() -> None:
     assert eta[0] < 60
 
 
-def test_parallel_build_matches_serial(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("compact", [False, True])
+def test_parallel_build_matches_serial(monkeypatch: pytest.MonkeyPatch, compact: bool) -> None:
     import routing.engine as engine_module
 
     graph = synthetic_grid(40, seed=8)
     hospitals = hospitals_for(graph, 20, seed=4)
-    serial = TravelTimeEngine(graph, hospitals, workers=1)
+    serial = TravelTimeEngine(graph, hospitals, workers=1, compact=compact)
     serial.precompute()
     monkeypatch.setattr(engine_module, "PARALLEL_THRESHOLD_CELLS", 0)
-    parallel = TravelTimeEngine(graph, hospitals, workers=2)
+    parallel = TravelTimeEngine(graph, hospitals, workers=2, compact=compact)
     parallel.precompute()
     assert serial.table is not None and parallel.table is not None
+    assert serial.table.dtype == (np.uint16 if compact else np.float32)
     np.testing.assert_array_equal(serial.table, parallel.table)
+
+
+def test_compact_table_is_within_half_a_tick_of_exact() -> None:
+    """16-bit ticks halve the table; every ETA stays within max_eta_s / 131068 of the truth."""
+    graph = synthetic_grid(30, seed=5, oneway_fraction=0.4)
+    hospitals = hospitals_for(graph, 9, seed=6)
+    horizon = 60.0  # short, so some hospitals lie beyond it and must read as unreachable
+    exact = TravelTimeEngine(graph, hospitals, max_eta_s=horizon, compact=False)
+    compact = TravelTimeEngine(graph, hospitals, max_eta_s=horizon, compact=True)
+    exact.precompute()
+    compact.precompute()
+    assert compact.table.nbytes * 2 == exact.table.nbytes
+    ref = reference_digraph(graph)
+    half_tick = horizon / 65534 / 2
+    beyond = within = 0
+    for lat, lng in random_points(graph, 40, seed=12):
+        _, want = exact.eta_to_hospitals(lat, lng)
+        _, got = compact.eta_to_hospitals(lat, lng)
+        np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
+        finite = np.isfinite(want)
+        assert np.all(np.abs(got[finite] - want[finite]) <= half_tick + 1e-6)
+        truth = reference_etas(compact, ref, lat, lng)
+        truth[truth > horizon] = np.inf
+        np.testing.assert_allclose(got, truth, atol=0.1)
+        beyond += int(np.count_nonzero(~finite))
+        within += int(np.count_nonzero(finite))
+    assert beyond > 0 and within > 0
 
 
 def test_invalid_incident_coordinates(helsinki_engine: TravelTimeEngine) -> None:
