@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +18,7 @@ from dispatch.destinations import Destinations
 from dispatch.dispatching import active_dispatch
 from dispatch.lifecycle import CaseStatus
 from dispatch.models import CaseAlert, CaseEvent, EmergencyCase, EmergencyDispatch, UnitEvent
+from dispatch.service import case_location
 from dispatch.settings import get_dispatch_settings
 
 CLOCK = ("assigned_at", "en_route_at", "on_scene_at", "transporting_at", "at_hospital_at",
@@ -124,3 +128,45 @@ async def case_extras(
         "alerts": await alerts(db_session, case),
         "timeline": await timeline(db_session, case),
     }
+
+
+async def case_routes(*, destinations: Destinations, case: EmergencyCase) -> dict[str, Any]:
+    """Route lines from the scene to the destination and the recommended hospitals, for the map."""
+    recommended = {
+        h["hospital_id"]: h for h in (case.recommendation or {}).get("hospitals", [])
+    }
+    destination = str(case.destination_hospital_id) if case.destination_hospital_id else None
+    wanted = list(dict.fromkeys(([destination] if destination else []) + list(recommended)))
+    lat, lng = case_location(case)
+    network = destinations.locate(lat, lng)
+    features: list[dict[str, Any]] = []
+    if network is None or not wanted:
+        return {"type": "FeatureCollection", "features": features}
+    routes = await asyncio.to_thread(
+        destinations.routes,
+        network,
+        lat,
+        lng,
+        [uuid.UUID(h) for h in wanted],
+        with_geometry=True,
+    )
+    for hospital_id in wanted:
+        route = routes.get(uuid.UUID(hospital_id))
+        if route is None or route.geometry is None:
+            continue  # unreachable now (a closure): no line rather than a made-up one
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": route.geometry,
+                "properties": {
+                    "hospital_id": hospital_id,
+                    "name": recommended.get(hospital_id, {}).get("name"),
+                    "eta_seconds": round(route.eta_s, 1),
+                    "distance_m": (
+                        round(route.distance_m, 1) if math.isfinite(route.distance_m) else None
+                    ),
+                    "destination": hospital_id == destination,
+                },
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}

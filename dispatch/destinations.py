@@ -20,7 +20,7 @@ from dispatch.recommend import Candidate
 from facilities.models import Hospital
 from routing import store as road_store
 from routing.closures import Closure
-from routing.engine import TravelTimeEngine
+from routing.engine import NearestHospital, TravelTimeEngine
 from routing.models import Region
 from routing.snap import Snap
 
@@ -127,17 +127,25 @@ class Destinations:
             eta_by_hospital={key: float(eta[i]) for i, key in enumerate(keys)},
         )
 
-    def distances(
-        self, network: RegionNetwork, lat: float, lng: float, hospital_ids: list[uuid.UUID]
-    ) -> dict[uuid.UUID, float]:
-        """Road distance of the fastest path to each of a few chosen hospitals."""
+    def routes(
+        self,
+        network: RegionNetwork,
+        lat: float,
+        lng: float,
+        hospital_ids: list[uuid.UUID],
+        *,
+        with_geometry: bool = False,
+    ) -> dict[uuid.UUID, NearestHospital]:
+        """The fastest route (ETA, road distance, optionally its line) to a few chosen hospitals."""
         if not hospital_ids:
             return {}
         keys = network.engine.hospital_keys
         wanted = set(hospital_ids)
         mask = np.array([key in wanted for key in keys], dtype=bool)
-        found = network.engine.nearest(lat, lng, k=len(hospital_ids), eligible_mask=mask)
-        return {keys[n.hospital_index]: n.distance_m for n in found}
+        found = network.engine.nearest(
+            lat, lng, k=len(wanted), eligible_mask=mask, with_geometry=with_geometry
+        )
+        return {keys[n.hospital_index]: n for n in found}
 
     def sync(self, engine: Engine) -> None:
         """Pick up what other workers changed: new regions, hospitals moved or added, closures."""

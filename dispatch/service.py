@@ -180,11 +180,11 @@ async def assess_destinations(
         stale_after=timedelta(minutes=settings.capacity_stale_minutes),
     )
     chosen = [uuid.UUID(h.hospital_id) for h in choice.hospitals]
-    distances = await asyncio.to_thread(destinations.distances, network, lat, lng, chosen)
+    routes = await asyncio.to_thread(destinations.routes, network, lat, lng, chosen)
     recommendation = choice.as_dict()
     for ranked in recommendation["hospitals"]:
-        distance = distances.get(uuid.UUID(ranked["hospital_id"]))
-        ranked["distance_m"] = round(distance, 1) if distance is not None else None
+        route = routes.get(uuid.UUID(ranked["hospital_id"]))
+        ranked["distance_m"] = round(route.distance_m, 1) if route is not None else None
     snap = times.snap
     recommendation.update(
         at=now.isoformat(),

@@ -54,6 +54,8 @@ class NearestHospital(NamedTuple):
     hospital_index: int
     eta_s: float
     distance_m: float
+    geometry: dict[str, Any] | None = None
+    """GeoJSON ``LineString`` of the route, when asked for (``with_geometry``)."""
 
 
 class Route(NamedTuple):
@@ -557,6 +559,7 @@ class TravelTimeEngine:
         k: int = 5,
         eligible_mask: NDArray[np.bool_] | None = None,
         with_distance: bool = True,
+        with_geometry: bool = False,
     ) -> list[NearestHospital]:
         """
         The ``k`` hospitals with the shortest ETA.
@@ -571,6 +574,8 @@ class TravelTimeEngine:
             One flag per hospital (capabilities, diversion); ineligible ones are skipped.
         with_distance : bool
             Compute ``distance_m`` (one bounded Dijkstra, milliseconds); ``nan`` otherwise.
+        with_geometry : bool
+            Also return each route's GeoJSON line (from the same search).
 
         Returns
         -------
@@ -594,23 +599,21 @@ class TravelTimeEngine:
         idx = np.argpartition(eta, k - 1)[:k] if k < len(eta) else np.arange(len(eta))
         idx = idx[np.argsort(eta[idx], kind="stable")]
         idx = idx[np.isfinite(eta[idx])]
-        distances = (
-            self._distances(snap, idx, float(eta[idx].max()))
-            if with_distance
-            else np.full(len(idx), np.nan)
-        )
-        return [
-            NearestHospital(int(h), float(eta[h]), float(d))
-            for h, d in zip(idx, distances, strict=True)
-        ]
-
-    def _distances(
-        self, snap: Snap, hospitals_idx: NDArray[np.int64], max_eta: float
-    ) -> FloatArray:
+        if not (with_distance or with_geometry):
+            return [NearestHospital(int(h), float(eta[h]), math.nan) for h in idx]
         w, hospitals = self._weights, self._hospitals
-        targets = [(float(hospitals.fraction[h]), int(hospitals.segment[h])) for h in hospitals_idx]
-        paths = self._paths(snap, targets, w, max_eta + 1.0)
-        return np.array([p[1] if p is not None else np.nan for p in paths])
+        targets = [(float(hospitals.fraction[h]), int(hospitals.segment[h])) for h in idx]
+        paths = self._paths(snap, targets, w, float(eta[idx].max()) + 1.0)
+        found = []
+        for h, path in zip(idx.tolist(), paths, strict=True):
+            if path is None:  # only when the table and the weights disagree mid-refresh
+                found.append(NearestHospital(h, float(eta[h]), math.nan))
+                continue
+            line = (
+                self._line(snap.point, hospitals.snaps[h].point, path, w) if with_geometry else None
+            )
+            found.append(NearestHospital(h, float(eta[h]), path[1], line))
+        return found
 
     def _paths(
         self,
@@ -697,8 +700,19 @@ class TravelTimeEngine:
         )
         if found is None:
             return None
-        eta, dist, nodes, how = found
-        coords: list[list[float]] = [[start.point[1], start.point[0]]]
+        eta, dist, _, _ = found
+        return Route(eta, dist, self._line(start.point, end.point, found, w), start, end)
+
+    def _line(
+        self,
+        start: tuple[float, float],
+        end: tuple[float, float],
+        path: tuple[float, float, list[int], str],
+        w: _Weights,
+    ) -> dict[str, Any]:
+        """GeoJSON line from one road point to another along a path found by :meth:`_paths`."""
+        _, _, nodes, how = path
+        coords: list[list[float]] = [[start[1], start[0]]]
         if how == "network":
             edges = _path_edges(w, nodes)
             for e in edges:
@@ -707,9 +721,8 @@ class TravelTimeEngine:
                 coords.append(
                     [float(self.graph.node_lon[nodes[0]]), float(self.graph.node_lat[nodes[0]])]
                 )
-        coords.append([end.point[1], end.point[0]])
-        geometry = {"type": "LineString", "coordinates": coords}
-        return Route(eta, dist, geometry, start, end)
+        coords.append([end[1], end[0]])
+        return {"type": "LineString", "coordinates": coords}
 
 
 # ---------------------------------------------------------------------- helpers

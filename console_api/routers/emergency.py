@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
@@ -151,6 +151,27 @@ async def read_case(
         extras["recommended_units"] = []
         extras["timeline"] = []
     return view.model_copy(update=extras)
+
+
+@router.get(
+    "/cases/{case_id}/routes",
+    summary="Route lines (GeoJSON) from the scene to the destination and recommended hospitals",
+)
+async def read_case_routes(
+    case_id: uuid.UUID,
+    destinations: DestinationsDep,
+    db_session: SessionDep,
+    settings: IdentitySettingsDep,
+    claims: OptionalClaims,
+    x_case_token: Annotated[str | None, Header(alias="X-Case-Token")] = None,
+) -> dict[str, Any]:
+    """A FeatureCollection of routes under the closures in force; a reporter sees only theirs."""
+    await authorise_case_read(case_id, claims, x_case_token, settings.secret_key)
+    case = await case_service.get_case(db_session=db_session, case_id=case_id)
+    routes = await case_detail.case_routes(destinations=destinations, case=case)
+    if claims is None:
+        routes["features"] = [f for f in routes["features"] if f["properties"]["destination"]]
+    return routes
 
 
 @router.get("/cases", response_model=CasePage, summary="List cases, newest first (staff)")

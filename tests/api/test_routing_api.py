@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import pytest
 from sqlalchemy import select
 
 from dispatch.destinations import Destinations
@@ -243,3 +244,34 @@ async def test_closure_validation(client, operator, patient_user):
         r = await client.post(url, json=body, headers=operator.headers)
         assert r.status_code == 422, (body, r.text)
         assert r.json()["errors"][0]["field"] == field
+
+
+async def test_case_routes_draw_each_recommendation_and_the_destination(client, operator):
+    sos = (await client.post(CASES, json=sos_body(symptom_category="chest_pain"))).json()
+    url = f"{CASES}/{sos['id']}/routes"
+    routes = (await client.get(url, headers=operator.headers)).json()
+    assert routes["type"] == "FeatureCollection"
+    by_id = {f["properties"]["hospital_id"]: f for f in routes["features"]}
+    assert list(by_id) == [h["hospital_id"] for h in sos["recommended_hospitals"]]
+    for h in sos["recommended_hospitals"]:
+        feature = by_id[h["hospital_id"]]
+        line = feature["geometry"]["coordinates"]
+        assert feature["geometry"]["type"] == "LineString" and len(line) >= 2
+        assert feature["properties"]["eta_seconds"] == pytest.approx(h["eta_seconds"], abs=0.1)
+        assert feature["properties"]["distance_m"] == pytest.approx(h["distance_m"], abs=0.5)
+        assert not feature["properties"]["destination"]
+    # the reporter, with the case token, sees only the route to the destination (none yet)
+    mine = await client.get(url, headers={"X-Case-Token": sos["case_token"]})
+    assert mine.status_code == 200 and mine.json()["features"] == []
+    assert (await client.get(url)).status_code == 401
+    dispatched = await client.post(f"{CASES}/{sos['id']}/triage", json={"severity": "high"},
+                                   headers=operator.headers)
+    assert dispatched.status_code == 200, dispatched.text
+    await add_unit(client, operator.headers)
+    r = await client.post(f"{CASES}/{sos['id']}/dispatch", json={}, headers=operator.headers)
+    assert r.status_code == 200, r.text
+    mine = (await client.get(url, headers={"X-Case-Token": sos["case_token"]})).json()
+    assert [f["properties"]["hospital_id"] for f in mine["features"]] == [
+        r.json()["destination_hospital_id"]
+    ]
+    assert mine["features"][0]["properties"]["destination"]

@@ -150,6 +150,22 @@ def test_nearest_sorted_with_mask_and_distance(helsinki_engine: TravelTimeEngine
     assert all(math.isnan(m.distance_m) for m in masked)
 
 
+def test_nearest_with_geometry_draws_the_route(helsinki_engine: TravelTimeEngine) -> None:
+    """The top-k come with their route lines: from the incident's road point to the hospital's."""
+    for lat, lng in random_points(helsinki_engine.graph, 5, seed=31):
+        snap = helsinki_engine.snapper.snap(lat, lng)
+        for b in helsinki_engine.nearest(lat, lng, k=3, with_geometry=True):
+            line = b.geometry
+            assert line is not None and line["type"] == "LineString"
+            h_snap = helsinki_engine.hospital_snaps[b.hospital_index]
+            assert line["coordinates"][0] == [snap.point[1], snap.point[0]]
+            assert line["coordinates"][-1] == [h_snap.point[1], h_snap.point[0]]
+            route = helsinki_engine.route((lat, lng), h_snap.point)
+            assert route is not None and route.geometry == line
+            assert route.distance_m == pytest.approx(b.distance_m, abs=0.5)
+    assert helsinki_engine.nearest(60.17, 24.94, k=2)[0].geometry is None
+
+
 def test_route_geometry_is_geojson_along_roads(helsinki_engine: TravelTimeEngine) -> None:
     graph = helsinki_engine.graph
     (a, b) = random_points(graph, 2, seed=21)
