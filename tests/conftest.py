@@ -29,6 +29,10 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 os.environ.setdefault(
     "LIFELINE_STREAM_PREFIX", f"lifeline:test:{os.getpid()}:{uuid.uuid4().hex[:6]}:"
 )
+# The whole suite signs in from one in-process address: per-IP limits are tested on their own
+# (tests/security) with a distinct client address, so keep them out of everyone else's way.
+os.environ.setdefault("LIFELINE_LOGIN_PER_IP", "1000000")
+os.environ.setdefault("LIFELINE_SOS_PER_IP", "1000000")
 PASSWORD = "correct-horse-battery-staple"
 
 
@@ -155,10 +159,14 @@ class SignedIn:
 
 
 async def sign_in(app, client: httpx.AsyncClient, *roles: str, hospital_id=None) -> SignedIn:
-    """Create a user with ``roles`` and log them in through the API."""
+    """Create a user with ``roles`` and log them in through the API (staff with a TOTP code)."""
+    import pyotp
+
     from identity import service as identity_service
+    from identity.roles import is_staff
 
     email = f"{'-'.join(roles)}-{uuid.uuid4().hex[:8]}@lifeline.test"
+    secret = pyotp.random_base32(length=32) if is_staff(set(roles)) else None
     async with app.state.session_factory() as session:
         user = await identity_service.create_user(
             db_session=session,
@@ -166,8 +174,12 @@ async def sign_in(app, client: httpx.AsyncClient, *roles: str, hospital_id=None)
             password=PASSWORD,
             roles=list(roles),
             hospital_id=hospital_id,
+            totp_secret=secret,
         )
-    response = await client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+    body = {"email": email, "password": PASSWORD}
+    if secret:
+        body["totp"] = pyotp.TOTP(secret).now()
+    response = await client.post("/api/v1/auth/login", json=body)
     assert response.status_code == 200, response.text
     tokens = response.json()
     return SignedIn(
