@@ -8,7 +8,7 @@ import hmac
 import secrets
 
 import pyotp
-from sqlalchemy import select
+from sqlalchemy import Connection, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from data.base import utcnow
@@ -33,6 +33,31 @@ def _seal_secret(user: User, secret: str) -> bytes:
     return ring.active_id.encode().ljust(32, b"\0") + vault.seal(
         secret, data_key=ring.keys[ring.active_id], key_id=_KEK_MARKER, aad=_aad(user)
     )
+
+
+def rotate_secrets(conn: Connection) -> int:
+    """Re-seal TOTP secrets not under the active KEK (part of ``lifeline keys rotate``)."""
+    ring = vault.keyring()
+    active = ring.active_id.encode().ljust(32, b"\0")
+    done = 0
+    rows = conn.execute(
+        select(User.id, User.totp_secret_sealed).where(User.totp_secret_sealed.is_not(None))
+    ).all()
+    for row in rows:
+        blob = bytes(row.totp_secret_sealed)
+        if blob[:32] == active:
+            continue
+        holder = User(id=row.id)
+        holder.totp_secret_sealed = blob
+        secret = totp_secret(holder)
+        conn.execute(
+            update(User).where(User.id == row.id).values(
+                totp_secret_sealed=_seal_secret(holder, secret)
+            )
+        )
+        done += 1
+    conn.commit()
+    return done
 
 
 def totp_secret(user: User) -> str | None:
