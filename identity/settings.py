@@ -22,7 +22,7 @@ class IdentitySettings(BaseSettings):
     token_issuer: str = "lifeline"
     token_audience: str = "lifeline-api"
     #: Abuse limits (fixed windows in Redis): attempts allowed per window.
-    login_per_account: int = Field(default=10, ge=1)
+    login_per_account: int = Field(default=20, ge=1)
     login_account_window_s: int = Field(default=900, ge=1)
     login_per_ip: int = Field(default=100, ge=1)
     login_ip_window_s: int = Field(default=60, ge=1)
