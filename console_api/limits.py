@@ -8,7 +8,7 @@ from redis.exceptions import RedisError
 from starlette.requests import HTTPConnection
 
 from data.errors import TooManyRequests
-from identity import limits
+from identity import limits, vault
 from realtime.settings import get_realtime_settings
 
 log = logging.getLogger("lifeline.limits")
@@ -17,6 +17,11 @@ log = logging.getLogger("lifeline.limits")
 def client_ip(connection: HTTPConnection) -> str:
     """The peer address (uvicorn's proxy_headers already resolved X-Forwarded-For from trusted proxies)."""
     return connection.client.host if connection.client else "unknown"
+
+
+def login_account_hash(email: str) -> str:
+    """Names the account in the audit trail without writing the email down (keyed hash)."""
+    return vault.lookup_hash(email.strip().lower(), ring=vault.keyring(), purpose="login")
 
 
 def _prefix() -> str:

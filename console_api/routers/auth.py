@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, status
 
 from console_api.deps import CurrentClaims, IdentitySettingsDep, SessionDep
-from console_api.limits import check_login_rate
+from console_api.audit_trail import note_audit
+from console_api.limits import check_login_rate, login_account_hash
 from identity import mfa
 from identity import service as identity_service
 from identity.schemas import (
@@ -27,6 +28,7 @@ async def login(
 ) -> TokenResponse:
     """Email, password and (staff, or anyone enrolled) a TOTP code, for an access token (15 min)
     and a rotating refresh token."""
+    note_audit(request, account=login_account_hash(body.email))
     await check_login_rate(request, body.email)
     pair = await identity_service.login(
         db_session=db_session,
