@@ -268,3 +268,11 @@ async def patient_user_id(
     if patient_id is None:
         return None
     return await db_session.scalar(select(Patient.user_id).where(Patient.id == patient_id))
+
+
+async def patient_by_national_id(*, db_session: AsyncSession, national_id: str) -> Patient | None:
+    """Exact-match lookup through the keyed hash; no row is decrypted to find it."""
+    from identity.sealing import lookup_hash
+
+    digest = lookup_hash(Patient, "national_id", national_id)
+    return await db_session.scalar(select(Patient).where(Patient.national_id_hmac == digest))
