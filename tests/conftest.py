@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -34,6 +35,34 @@ os.environ.setdefault(
 os.environ.setdefault("LIFELINE_LOGIN_PER_IP", "1000000")
 os.environ.setdefault("LIFELINE_SOS_PER_IP", "1000000")
 PASSWORD = "correct-horse-battery-staple"
+#: Personal data the tests seed (phones, names): none of it may ever reach a log line.
+SEEDED_PII: set[str] = set()
+
+
+class _AllLogs(logging.Handler):
+    """Keeps every log line of the run (message and traceback) for the personal-data check."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(Exception):
+            text = record.getMessage()
+            if record.exc_info:
+                text += "\n" + logging.Formatter().formatException(record.exc_info)
+            self.lines.append(text)
+
+
+ALL_LOGS = _AllLogs()
+logging.getLogger().addHandler(ALL_LOGS)
+logging.getLogger("lifeline").setLevel(logging.DEBUG)
+
+
+def pii_in_logs() -> list[str]:
+    """Seeded personal data found in the log lines so far (phones also without their +)."""
+    needles = SEEDED_PII | {p.lstrip("+") for p in SEEDED_PII if p.startswith("+")}
+    return sorted({n for line in ALL_LOGS.lines for n in needles if n in line})
 
 
 def _require_services() -> None:
@@ -203,8 +232,10 @@ async def patient_user(app, client) -> SignedIn:
 
 
 def random_phone() -> str:
-    """A valid, unique-enough Finnish mobile number in E.164."""
-    return f"+35840{uuid.uuid4().int % 10_000_000:07d}"
+    """A valid, unique-enough Finnish mobile number in E.164 (remembered as seeded personal data)."""
+    phone = f"+35840{uuid.uuid4().int % 10_000_000:07d}"
+    SEEDED_PII.add(phone)
+    return phone
 
 
 def sos_body(**overrides) -> dict:
@@ -226,6 +257,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         for key in client.scan_iter(match=os.environ["LIFELINE_STREAM_PREFIX"] + "*", count=1000):
             client.delete(key)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    leaked = pii_in_logs()
+    if leaked and reporter:
+        reporter.write_line(f"personal data reached the logs: {len(leaked)} seeded values", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
     skipped = reporter.stats.get("skipped", []) if reporter else []
     if skipped and exitstatus == 0:
         reporter.write_line(f"{len(skipped)} test(s) skipped: skips count as failures", red=True)

@@ -220,7 +220,8 @@ async def test_repeated_failures_lock_the_account_with_back_off(app, client):
     assert ok.status_code == 200
 
 
-async def test_login_attempts_per_account_are_rate_limited(app, client):
+async def test_login_attempts_per_account_are_rate_limited(app, client, monkeypatch):
+    monkeypatch.setattr(app.state.identity_settings, "login_account_window_s", 86_400)
     email = f"nobody-{uuid.uuid4().hex[:8]}@lifeline.test"
     statuses = []
     limit = app.state.identity_settings.login_per_account
