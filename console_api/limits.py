@@ -15,7 +15,7 @@ log = logging.getLogger("lifeline.limits")
 
 
 def client_ip(connection: HTTPConnection) -> str:
-    """The peer address (uvicorn's proxy_headers already resolved X-Forwarded-For from trusted proxies)."""
+    """The peer address (uvicorn's proxy_headers resolve X-Forwarded-For of trusted proxies)."""
     return connection.client.host if connection.client else "unknown"
 
 
@@ -39,7 +39,8 @@ async def check_login_rate(connection: HTTPConnection, email: str) -> None:
                 limit=settings.login_per_account, window_s=settings.login_account_window_s,
             ),
             await limits.hit(
-                redis, prefix=_prefix(), subject=limits.subject_key("login-ip", client_ip(connection)),
+                redis, prefix=_prefix(),
+                subject=limits.subject_key("login-ip", client_ip(connection)),
                 limit=settings.login_per_ip, window_s=settings.login_ip_window_s,
             ),
         ]

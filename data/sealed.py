@@ -1,4 +1,4 @@
-"""A plaintext attribute over an encrypted column; identity.sealing encrypts on flush and decrypts on load."""
+"""A plaintext attribute over an encrypted column (identity.sealing encrypts and decrypts it)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The audit trail: an insert-only, SHA-256 hash-chained log of who read or changed what, and why."""
+"""The audit trail: an insert-only, SHA-256 hash-chained log of who read or changed what."""
 
 from __future__ import annotations
 

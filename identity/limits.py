@@ -37,4 +37,5 @@ async def hit(redis: Redis, *, prefix: str, subject: str, limit: int, window_s: 
         pipe.incr(key)
         pipe.expire(key, window_s + 1)
         count, _ = await pipe.execute()
-    return Window(count=int(count), limit=limit, retry_after_s=max(1, int(start + window_s - now) + 1))
+    retry_after_s = max(1, int(start + window_s - now) + 1)
+    return Window(count=int(count), limit=limit, retry_after_s=retry_after_s)

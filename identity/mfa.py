@@ -80,7 +80,9 @@ def valid_base32(secret: str) -> str:
     except ValueError:
         raise InvalidInput("the TOTP secret is not base32", field="totp_secret") from None
     if len(raw) < 20:
-        raise InvalidInput("the TOTP secret needs at least 32 base32 characters", field="totp_secret")
+        raise InvalidInput(
+            "the TOTP secret needs at least 32 base32 characters", field="totp_secret"
+        )
     return cleaned
 
 

@@ -1,4 +1,4 @@
-"""Encrypt :class:`data.sealed.SealedText` fields on flush and decrypt them on load, per subject key."""
+"""Encrypt :class:`data.sealed.SealedText` fields on flush and decrypt them on load."""
 
 from __future__ import annotations
 
@@ -55,7 +55,9 @@ def data_key_for(conn: Connection, subject: str) -> tuple[bytes, bytes]:
         # A concurrent writer may create the same subject's key: keep whichever landed first.
         conn.execute(_insert_ignore(new_id, subject, kek_id, wrapped))
         row = conn.execute(
-            select(DataKey.id, DataKey.kek_id, DataKey.wrapped_key).where(DataKey.subject == subject)
+            select(DataKey.id, DataKey.kek_id, DataKey.wrapped_key).where(
+                DataKey.subject == subject
+            )
         ).one()
         created = True
     else:
@@ -88,7 +90,8 @@ def data_key_by_id(conn: Connection, key_id: bytes) -> bytes:
     ).one_or_none()
     if row is None:
         raise vault.VaultError("the data key of this value was deleted (crypto-shredded)")
-    data_key = vault.unwrap(row.kek_id, row.wrapped_key, ring=vault.keyring(), aad=_aad(row.subject))
+    ring = vault.keyring()
+    data_key = vault.unwrap(row.kek_id, row.wrapped_key, ring=ring, aad=_aad(row.subject))
     with _lock:
         _cache[key_id] = data_key
     return data_key
@@ -107,7 +110,8 @@ def seal_field(conn: Connection, obj: Any, field: SealedText) -> None:
         setattr(obj, field.column, sealed)
         if field.lookup:
             purpose = f"{obj.__table__.name}.{field.name}"
-            setattr(obj, field.lookup, vault.lookup_hash(plaintext, ring=vault.keyring(), purpose=purpose))
+            digest = vault.lookup_hash(plaintext, ring=vault.keyring(), purpose=purpose)
+            setattr(obj, field.lookup, digest)
     obj.__dict__.pop(field.pending, None)
 
 

@@ -1,4 +1,4 @@
-"""AES-256-GCM envelope encryption: data keys wrapped by a key-encryption key that never enters the database."""
+"""AES-256-GCM envelope encryption: data keys wrapped by a KEK that never enters the database."""
 
 from __future__ import annotations
 
@@ -24,13 +24,18 @@ class VaultError(Exception):
 
 
 class VaultSettings(BaseSettings):
-    """``LIFELINE_KEK`` or ``LIFELINE_KEK_FILE``: ``id:base64key`` entries, comma separated, newest first."""
+    """``LIFELINE_KEK`` or ``LIFELINE_KEK_FILE``: ``id:base64key`` entries, newest first.
+
+    ``LIFELINE_LOOKUP_KEY`` (base64, 32 bytes) keys the national-ID hashes; without it the
+    oldest KEK of the ring does, so keep that one listed (it need not wrap anything).
+    """
 
     model_config = SettingsConfigDict(env_prefix="LIFELINE_", env_file=".env", extra="ignore")
 
     env: str = "development"
     kek: str | None = None
     kek_file: str | None = None
+    lookup_key: str | None = None
 
     def keyring_text(self) -> str:
         """The keyring, from the file when one is named; the dev keyring outside production."""
@@ -49,6 +54,7 @@ class Keyring:
 
     keys: dict[str, bytes]
     active_id: str
+    lookup_secret: bytes | None = None
 
     @classmethod
     def parse(cls, text: str) -> Keyring:
@@ -67,7 +73,9 @@ class Keyring:
         return cls(keys=keys, active_id=order[0])
 
     def lookup_key(self) -> bytes:
-        """HMAC key for exact-match lookups; derived from the oldest KEK so rotation keeps it stable."""
+        """HMAC key for exact-match lookups; stable across KEK rotation."""
+        if self.lookup_secret is not None:
+            return self.lookup_secret
         oldest = list(self.keys.values())[-1]
         return hashlib.sha256(b"lifeline-lookup:" + oldest).digest()
 
@@ -75,7 +83,14 @@ class Keyring:
 @lru_cache
 def keyring() -> Keyring:
     """The process keyring, read once from the environment or file."""
-    return Keyring.parse(VaultSettings().keyring_text())
+    settings = VaultSettings()
+    ring = Keyring.parse(settings.keyring_text())
+    if settings.lookup_key:
+        secret = base64.b64decode(settings.lookup_key)
+        if len(secret) != 32:
+            raise VaultError("LIFELINE_LOOKUP_KEY must be base64 of 32 bytes")
+        ring = Keyring(keys=ring.keys, active_id=ring.active_id, lookup_secret=secret)
+    return ring
 
 
 def new_data_key() -> bytes:
@@ -101,7 +116,7 @@ def unwrap(kek_id: str, wrapped: bytes, *, ring: Keyring, aad: bytes) -> bytes:
 
 
 def seal(plaintext: str, *, data_key: bytes, key_id: bytes, aad: bytes) -> bytes:
-    """``LF1 | key id (16) | nonce (12) | ciphertext+tag``; ``aad`` binds it to its row and field."""
+    """``LF1 | key id (16) | nonce (12) | ciphertext+tag``; ``aad`` binds it to its row."""
     nonce = os.urandom(NONCE_BYTES)
     body = AESGCM(data_key).encrypt(nonce, plaintext.encode(), aad)
     return MAGIC + key_id + nonce + body

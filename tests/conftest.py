@@ -232,7 +232,7 @@ async def patient_user(app, client) -> SignedIn:
 
 
 def random_phone() -> str:
-    """A valid, unique-enough Finnish mobile number in E.164 (remembered as seeded personal data)."""
+    """A valid, unique-enough Finnish mobile number in E.164 (remembered as seeded PII)."""
     phone = f"+35840{uuid.uuid4().int % 10_000_000:07d}"
     SEEDED_PII.add(phone)
     return phone

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
 
-from console_api.deps import CurrentClaims, IdentitySettingsDep, SessionDep
 from console_api.audit_trail import note_audit
+from console_api.deps import CurrentClaims, IdentitySettingsDep, SessionDep
 from console_api.limits import check_login_rate, login_account_hash
 from identity import mfa
 from identity import service as identity_service
@@ -42,7 +42,9 @@ async def login(
 
 
 @router.post("/auth/mfa/enrol", response_model=MfaEnrolment, summary="Start TOTP enrolment")
-async def enrol_mfa(body: MfaEnrolRequest, request: Request, db_session: SessionDep) -> MfaEnrolment:
+async def enrol_mfa(
+    body: MfaEnrolRequest, request: Request, db_session: SessionDep
+) -> MfaEnrolment:
     """A new TOTP secret and recovery codes, shown once; confirm with /auth/mfa/activate."""
     await check_login_rate(request, body.email)
     user, secret, codes = await identity_service.enrol_mfa(

@@ -128,7 +128,7 @@ def check_case_token(case_id: uuid.UUID, case_token: str | None, secret: str) ->
 async def authorise_case_read(
     request: Request, db_session: SessionDep, case, claims: AccessClaims, reason: str | None  # noqa: ANN001
 ) -> None:
-    """Object rules of :func:`identity.authz.case_read_grant`; a denial looks like a missing case."""
+    """Object rules of :func:`identity.authz.case_read_grant`; a denial looks like no case."""
     facts = authz.CaseFacts(
         created_by=case.created_by,
         patient_user_id=await identity_service.patient_user_id(

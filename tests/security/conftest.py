@@ -33,7 +33,9 @@ class World:
 async def world(app, client) -> World:
     """Build the world through the API, as real callers would."""
     operator = await sign_in(app, client, "emergency_operator")
-    case = (await client.post(CASES, json=sos_body(), headers={"Idempotency-Key": uuid.uuid4().hex})).json()
+    case = (
+        await client.post(CASES, json=sos_body(), headers={"Idempotency-Key": uuid.uuid4().hex})
+    ).json()
     url = f"{CASES}/{case['id']}"
     r = await client.post(f"{url}/triage", json={"severity": "high"}, headers=operator.headers)
     assert r.status_code == 200, r.text

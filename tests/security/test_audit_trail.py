@@ -1,4 +1,4 @@
-"""The hash-chained audit trail: what is written, that it is insert-only, and that tampering shows."""
+"""The hash-chained audit trail: what is written, that it is insert-only, that tampering shows."""
 
 from __future__ import annotations
 
@@ -30,20 +30,33 @@ async def rows_after(app, seq: int, **filters) -> list[AuditEntry]:
 
 async def last_seq(app) -> int:
     async with app.state.session_factory() as session:
-        return await session.scalar(select(AuditEntry.seq).order_by(AuditEntry.seq.desc()).limit(1)) or 0
+        return (
+            await session.scalar(select(AuditEntry.seq).order_by(AuditEntry.seq.desc()).limit(1))
+            or 0
+        )
 
 
 async def test_reads_logins_and_denials_are_audited(app, client, world):
     start = await last_seq(app)
     case_id = world.bound_case["id"]
-    assert (await client.get(f"{CASES}/{case_id}", headers=world.operator.headers)).status_code == 200
-    assert (await client.get(f"{CASES}/{case_id}", headers=world.patient.headers)).status_code == 404
+    assert (
+        await client.get(f"{CASES}/{case_id}", headers=world.operator.headers)
+    ).status_code == 200
+    assert (
+        await client.get(f"{CASES}/{case_id}", headers=world.patient.headers)
+    ).status_code == 404
     assert (await client.get(CASES, headers=world.patient.headers)).status_code == 403
-    await client.post("/api/v1/auth/login", json={"email": "ghost@lifeline.test", "password": "x" * 12})
+    await client.post(
+        "/api/v1/auth/login", json={"email": "ghost@lifeline.test", "password": "x" * 12}
+    )
     rows = await rows_after(app, start)
     read = next(r for r in rows if r.actor_user_id == world.operator.user_id)
     assert read.action == "GET /api/v1/emergency/cases/{case_id}" and read.object_id == case_id
-    assert read.outcome == "allowed" and read.role == "emergency_operator" and read.object_type == "case"
+    assert (
+        read.outcome == "allowed"
+        and read.role == "emergency_operator"
+        and read.object_type == "case"
+    )
     assert str(read.ip) == "127.0.0.1" and read.at is not None
     denied = [r for r in rows if r.actor_user_id == world.patient.user_id]
     assert {r.outcome for r in denied} == {"denied"} and len(denied) == 2
@@ -77,12 +90,16 @@ async def test_tampering_is_found_by_audit_verify(app, client, database_url, wor
         # Only a superuser who first disables the guard can do this, and it still shows.
         conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_or_delete")
         try:
-            conn.execute("UPDATE audit_log SET outcome = 'allowed', purpose = 'cover-up' "
-                         "WHERE seq = %s", (target.seq,))
+            conn.execute(
+                "UPDATE audit_log SET outcome = 'allowed', purpose = 'cover-up' WHERE seq = %s",
+                (target.seq,),
+            )
             bad = await asyncio.to_thread(run_cli, "audit", "verify", database_url=database_url)
         finally:
-            conn.execute("UPDATE audit_log SET outcome = %s, purpose = %s WHERE seq = %s",
-                         (target.outcome, target.purpose, target.seq))
+            conn.execute(
+                "UPDATE audit_log SET outcome = %s, purpose = %s WHERE seq = %s",
+                (target.outcome, target.purpose, target.seq),
+            )
             conn.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update_or_delete")
     assert bad.returncode == 1
     assert f"seq {target.seq}" in bad.stdout.replace("\n", " "), bad.stdout
@@ -93,8 +110,9 @@ async def test_patient_audit_for_super_admin_only_and_itself_audited(app, client
         patient = Patient(user_id=world.patient.user_id, full_name="Aino Audit")
         session.add(patient)
         await session.commit()
-    own = await client.post(CASES, json=sos_body(patient_id=str(patient.id)),
-                            headers=world.patient.headers)
+    own = await client.post(
+        CASES, json=sos_body(patient_id=str(patient.id)), headers=world.patient.headers
+    )
     assert own.status_code == 201, own.text
     await client.get(f"{CASES}/{own.json()['id']}", headers=world.operator.headers)
     url = f"/api/v1/audit?patient_id={patient.id}"

@@ -58,7 +58,9 @@ DENIED = {401, 403}
 VALID_BODIES = {
     "POST /api/v1/crew/{token}/status": {"status": "en_route"},
     "POST /api/v1/units/{unit_id}/position": {
-        "lat": 60.17, "lng": 24.94, "recorded_at": "2026-11-25T12:00:00Z",
+        "lat": 60.17,
+        "lng": 24.94,
+        "recorded_at": "2026-11-25T12:00:00Z",
     },
     "PUT /api/v1/hospitals/{hospital_id}/capacity": {"ed_status": "open"},
 }
@@ -87,8 +89,9 @@ def test_the_role_matrix_is_the_one_we_reviewed():
 
 
 def test_an_unregistered_route_refuses_everyone():
-    claims = AccessClaims(user_id=uuid.uuid4(), roles=frozenset({"super_admin"}),
-                          hospital_id=None, mfa=True)
+    claims = AccessClaims(
+        user_id=uuid.uuid4(), roles=frozenset({"super_admin"}), hospital_id=None, mfa=True
+    )
     with pytest.raises(Forbidden) as denied:
         check(None, claims, "GET /api/v1/brand-new")
     assert denied.value.code == "route_not_registered"
@@ -139,7 +142,7 @@ def expected_allowed(key: str, name: str, roles: frozenset[str]) -> bool:
 
 
 def concrete(path: str, world) -> str:
-    """Fill path parameters: the first admin's hospital, random ids elsewhere (so nothing changes)."""
+    """Fill path parameters: the first admin's hospital, random ids elsewhere (nothing changes)."""
     path = path.replace("{hospital_id}", str(world.h1))
     return re.sub(r"\{[^}]+\}", lambda _: str(uuid.uuid4()), path)
 

@@ -15,8 +15,17 @@ from tests.conftest import SEEDED_PII, bounded, pii_in_logs, random_phone, sos_b
 
 CASES = "/api/v1/emergency/cases"
 ROOT = Path(__file__).resolve().parents[2]
-BANDIT_PATHS = ["console_api", "identity", "data", "dispatch", "routing", "facilities",
-                "realtime", "care", "messaging"]
+BANDIT_PATHS = [
+    "console_api",
+    "identity",
+    "data",
+    "dispatch",
+    "routing",
+    "facilities",
+    "realtime",
+    "care",
+    "messaging",
+]
 
 
 async def test_sos_over_the_phone_limit_is_accepted_but_flagged(app, client, world, monkeypatch):
@@ -37,7 +46,9 @@ async def test_sos_over_the_ip_limit_is_flagged(app, world, monkeypatch):
     monkeypatch.setattr(app.state.identity_settings, "sos_per_ip", 2)
     monkeypatch.setattr(app.state.identity_settings, "sos_window_s", 86_400)  # no window edge
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 4242))
-    async with bounded(httpx.AsyncClient(transport=transport, base_url="http://lifeline.test")) as http:
+    async with bounded(
+        httpx.AsyncClient(transport=transport, base_url="http://lifeline.test")
+    ) as http:
         flags = [
             (await http.post(CASES, json=sos_body())).json()["suspected_abuse"] for _ in range(3)
         ]
@@ -48,11 +59,15 @@ async def test_login_from_one_ip_is_limited_with_retry_after(app, monkeypatch):
     monkeypatch.setattr(app.state.identity_settings, "login_per_ip", 3)
     monkeypatch.setattr(app.state.identity_settings, "login_ip_window_s", 86_400)
     transport = httpx.ASGITransport(app=app, client=("203.0.113.8", 4242))
-    async with bounded(httpx.AsyncClient(transport=transport, base_url="http://lifeline.test")) as http:
+    async with bounded(
+        httpx.AsyncClient(transport=transport, base_url="http://lifeline.test")
+    ) as http:
         codes = []
         for i in range(4):
-            r = await http.post("/api/v1/auth/login",
-                                json={"email": f"spray{i}@lifeline.test", "password": "x" * 12})
+            r = await http.post(
+                "/api/v1/auth/login",
+                json={"email": f"spray{i}@lifeline.test", "password": "x" * 12},
+            )
             codes.append(r.status_code)
     assert codes == [401, 401, 401, 429]
     assert int(r.headers["Retry-After"]) >= 1
@@ -83,12 +98,19 @@ async def test_cors_allows_only_the_configured_origins(identity_settings):
     settings = IdentitySettings(secret_key=identity_settings.secret_key, cors_origins=[allowed])
     application = create_app(identity_settings=settings)
     transport = httpx.ASGITransport(app=application)
-    async with bounded(httpx.AsyncClient(transport=transport, base_url="http://lifeline.test")) as http:
+    async with bounded(
+        httpx.AsyncClient(transport=transport, base_url="http://lifeline.test")
+    ) as http:
+
         def preflight(origin: str):
-            return http.options(CASES, headers={
-                "Origin": origin, "Access-Control-Request-Method": "POST",
-                "Access-Control-Request-Headers": "Content-Type",
-            })
+            return http.options(
+                CASES,
+                headers={
+                    "Origin": origin,
+                    "Access-Control-Request-Method": "POST",
+                    "Access-Control-Request-Headers": "Content-Type",
+                },
+            )
 
         ok = await preflight(allowed)
         assert ok.headers["Access-Control-Allow-Origin"] == allowed
@@ -121,6 +143,9 @@ async def test_errors_say_nothing_internal(client):
 def test_bandit_finds_nothing_of_medium_severity_or_more():
     result = subprocess.run(
         [str(Path(sys.executable).with_name("bandit")), "-ll", "-q", "-r", *BANDIT_PATHS],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout[-3000:]

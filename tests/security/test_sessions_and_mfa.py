@@ -29,9 +29,16 @@ CASES = "/api/v1/emergency/cases"
 def claims_for(user_id, settings, **overrides) -> dict:
     now = utcnow()
     claims = {
-        "sub": str(user_id), "roles": ["super_admin"], "hid": None, "iat": now, "nbf": now,
-        "exp": now + timedelta(minutes=5), "iss": settings.token_issuer,
-        "aud": settings.token_audience, "jti": uuid.uuid4().hex, "typ": "access",
+        "sub": str(user_id),
+        "roles": ["super_admin"],
+        "hid": None,
+        "iat": now,
+        "nbf": now,
+        "exp": now + timedelta(minutes=5),
+        "iss": settings.token_issuer,
+        "aud": settings.token_audience,
+        "jti": uuid.uuid4().hex,
+        "typ": "access",
         "amr": ["pwd", "otp"],
     }
     claims.update(overrides)
@@ -66,10 +73,12 @@ async def test_forged_tokens_are_all_401(app, client, identity_settings):
         "missing exp": jwt.encode({k: v for k, v in good.items() if k != "exp"}, secret),
         "bad signature": jwt.encode(good, secret + "x"),
         "HS384": jwt.encode(good, secret, algorithm="HS384"),
-        "kid injection": jwt.encode(good, "attacker-key-0123456789-0123456789",
-                                    headers={"kid": "../../dev/null"}),
-        "jku injection": jwt.encode(good, key, algorithm="RS256",
-                                    headers={"jku": "https://evil.example/jwks.json"}),
+        "kid injection": jwt.encode(
+            good, "attacker-key-0123456789-0123456789", headers={"kid": "../../dev/null"}
+        ),
+        "jku injection": jwt.encode(
+            good, key, algorithm="RS256", headers={"jku": "https://evil.example/jwks.json"}
+        ),
         "garbage": "not.a.token",
     }
     for name, token in forged.items():
@@ -105,8 +114,10 @@ async def test_refresh_reuse_revokes_the_family_and_logout_revokes(app, client):
     first = await client.post("/api/v1/auth/refresh", json={"refresh_token": user.refresh_token})
     assert first.status_code == 200
     # The rotated access token still carries the second factor of the sign-in.
-    me = await client.get(CASES + "/" + str(uuid.uuid4()),
-                          headers={"Authorization": f"Bearer {first.json()['access_token']}"})
+    me = await client.get(
+        CASES + "/" + str(uuid.uuid4()),
+        headers={"Authorization": f"Bearer {first.json()['access_token']}"},
+    )
     assert me.status_code == 404
     reuse = await client.post("/api/v1/auth/refresh", json={"refresh_token": user.refresh_token})
     assert reuse.status_code == 401 and reuse.json()["code"] == "refresh_token_reused"
@@ -153,34 +164,40 @@ async def test_staff_enrol_activate_and_sign_in_with_totp_or_recovery_code(app, 
     assert enrol.json()["otpauth_uri"].startswith("otpauth://totp/")
     assert len(codes) == 10
     # Not active until confirmed: still no token.
-    r = await client.post(LOGIN, json={"email": email, "password": PASSWORD,
-                                       "totp": pyotp.TOTP(secret).now()})
+    r = await client.post(
+        LOGIN, json={"email": email, "password": PASSWORD, "totp": pyotp.TOTP(secret).now()}
+    )
     assert r.status_code == 401
-    bad = await client.post("/api/v1/auth/mfa/activate",
-                            json={"email": email, "password": PASSWORD, "totp": "000000"})
+    bad = await client.post(
+        "/api/v1/auth/mfa/activate", json={"email": email, "password": PASSWORD, "totp": "000000"}
+    )
     assert bad.status_code == 401
     totp = pyotp.TOTP(secret)
-    ok = await client.post("/api/v1/auth/mfa/activate",
-                           json={"email": email, "password": PASSWORD, "totp": totp.now()})
+    ok = await client.post(
+        "/api/v1/auth/mfa/activate", json={"email": email, "password": PASSWORD, "totp": totp.now()}
+    )
     assert ok.status_code == 204
     again = await client.post("/api/v1/auth/mfa/enrol", json={"email": email, "password": PASSWORD})
     assert again.status_code == 409  # a stolen password cannot re-enrol the second factor
     missing = await client.post(LOGIN, json={"email": email, "password": PASSWORD})
     assert missing.status_code == 401 and missing.json()["code"] == "mfa_required"
     # The code used to activate cannot be replayed; the next step's code works.
-    replay = await client.post(LOGIN, json={"email": email, "password": PASSWORD,
-                                            "totp": totp.now()})
+    replay = await client.post(
+        LOGIN, json={"email": email, "password": PASSWORD, "totp": totp.now()}
+    )
     assert replay.status_code == 401
     later = totp.at(utcnow() + timedelta(seconds=30))
     r = await client.post(LOGIN, json={"email": email, "password": PASSWORD, "totp": later})
     assert r.status_code == 200
     headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
     assert (await client.get(CASES, headers=headers)).status_code == 200
-    recovered = await client.post(LOGIN, json={"email": email, "password": PASSWORD,
-                                               "recovery_code": codes[0]})
+    recovered = await client.post(
+        LOGIN, json={"email": email, "password": PASSWORD, "recovery_code": codes[0]}
+    )
     assert recovered.status_code == 200
-    spent = await client.post(LOGIN, json={"email": email, "password": PASSWORD,
-                                           "recovery_code": codes[0]})
+    spent = await client.post(
+        LOGIN, json={"email": email, "password": PASSWORD, "recovery_code": codes[0]}
+    )
     assert spent.status_code == 401
 
 
@@ -188,8 +205,11 @@ async def test_totp_secret_is_stored_encrypted(app):
     secret = pyotp.random_base32(length=32)
     async with app.state.session_factory() as session:
         user = await identity_service.create_user(
-            db_session=session, email=f"sealed-{uuid.uuid4().hex[:8]}@lifeline.test",
-            password=PASSWORD, roles=["super_admin"], totp_secret=secret,
+            db_session=session,
+            email=f"sealed-{uuid.uuid4().hex[:8]}@lifeline.test",
+            password=PASSWORD,
+            roles=["super_admin"],
+            totp_secret=secret,
         )
         stored = bytes(
             await session.scalar(select(User.totp_secret_sealed).where(User.id == user.id))
