@@ -37,6 +37,7 @@ from data.settings import DataSettings, get_data_settings
 from dispatch import alerts
 from dispatch.destinations import Destinations
 from dispatch.settings import get_dispatch_settings
+from identity import vault
 from identity.settings import IdentitySettings, get_identity_settings
 from messaging.sender import run_sender
 from messaging.settings import MessagingSettings, get_messaging_settings
@@ -80,6 +81,7 @@ def create_app(
     messaging_settings = messaging_settings or get_messaging_settings()
     import_all_models()
     install_log_redaction()
+    vault.keyring()  # fail at start-up, not at the first sealed field, when the KEK is missing
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -85,6 +85,8 @@ def keyring() -> Keyring:
     """The process keyring, read once from the environment or file."""
     settings = VaultSettings()
     ring = Keyring.parse(settings.keyring_text())
+    if settings.env == "production" and DEV_KEYRING.split(":", 1)[1] in settings.keyring_text():
+        raise VaultError("the published development KEK may not be used in production")
     if settings.lookup_key:
         secret = base64.b64decode(settings.lookup_key)
         if len(secret) != 32:
