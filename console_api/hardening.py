@@ -42,9 +42,13 @@ class SecurityHeaders:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
+                settings = getattr(scope["app"].state, "identity_settings", None)
+                csp = getattr(settings, "content_security_policy", None)
                 for name, value in SECURITY_HEADERS.items():
-                    if name == "Content-Security-Policy" and scope["path"].startswith(DOCS_PATHS):
-                        continue
+                    if name == "Content-Security-Policy":
+                        if scope["path"].startswith(DOCS_PATHS):
+                            continue
+                        value = csp or value
                     headers.setdefault(name, value)
                 if _personal(scope):
                     headers["Cache-Control"] = "no-store"

@@ -31,6 +31,8 @@ class IdentitySettings(BaseSettings):
     sos_window_s: int = Field(default=600, ge=1)
     #: Origins allowed to call the API from a browser (exact match); empty means same-origin only.
     cors_origins: list[str] = Field(default_factory=list)
+    #: Content-Security-Policy of every response; None keeps console_api.hardening's strict one.
+    content_security_policy: str | None = None
 
     @model_validator(mode="after")
     def refuse_weak_secret(self) -> IdentitySettings:
