@@ -21,7 +21,7 @@ from console_api.limits import sos_looks_abusive
 from console_api.views import case_view
 from data.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from data.idempotency import IdempotencyKey
-from dispatch import case_detail, dispatching
+from dispatch import alerts, case_detail, dispatching
 from dispatch import service as case_service
 from dispatch.case_tokens import issue_case_token, verify_case_token
 from dispatch.lifecycle import CaseAction, CaseStatus
@@ -144,6 +144,10 @@ async def authorise_case_read(
     if grant is authz.Grant.DENIED:
         request.state.denied = "object_forbidden"
         raise NotFound("no such case", code="case_not_found")
+    if grant is authz.Grant.BREAK_GLASS:
+        await alerts.break_glass_opened(
+            db_session=db_session, case=case, actor=actor_of(claims).label
+        )
 
 
 @router.get("/cases/{case_id}", response_model=CaseView, summary="Read one case")

@@ -142,6 +142,8 @@ async def test_break_glass_is_allowed_flagged_and_a_priority_alert(app, client, 
     assert row.priority is True and row.purpose == f"break-glass: {reason}"
     assert row.details["grant"] == "break_glass"
     assert any("break-glass" in m for m in caplog.messages)
+    alerts = (await client.get(url, headers=world.operator.headers)).json()["alerts"]
+    assert any(a["kind"] == "break_glass" and a["level"] == "red" for a in alerts)
     # A patient cannot break glass.
     other = {**world.other_patient.headers, "X-Break-Glass-Reason": reason}
     assert (await client.get(url, headers=other)).status_code == 404
