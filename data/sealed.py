@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,8 @@ class SealedText:
     """
 
     registry: list[tuple[type, SealedText]] = []
+    #: Instances holding plaintext not yet sealed, so a flush need not scan the whole session.
+    pending_objects: weakref.WeakSet[Any] = weakref.WeakSet()
 
     def __init__(
         self, column: str, *, subject: Callable[[Any], str], lookup: str | None = None
@@ -49,6 +52,7 @@ class SealedText:
     def __set__(self, obj: Any, value: str | None) -> None:
         obj.__dict__[self.slot] = value
         obj.__dict__[self.pending] = True
+        SealedText.pending_objects.add(obj)
         state = inspect(obj)
         if state.persistent:
             flag_modified(obj, self.column)

@@ -142,7 +142,9 @@ def _fields(obj: Any) -> list[SealedText]:
 @event.listens_for(Session, "before_flush")
 def _seal_before_flush(session: Session, flush_context: Any, instances: Any) -> None:
     """Every new or changed sealed field is encrypted before its row is written."""
-    for obj in list(session.new) + list(session.dirty):
+    for obj in list(SealedText.pending_objects):
+        if obj not in session:
+            continue
         fields = [f for f in _fields(obj) if obj.__dict__.get(f.pending)]
         if not fields:
             continue
@@ -151,6 +153,7 @@ def _seal_before_flush(session: Session, flush_context: Any, instances: Any) -> 
         conn = session.connection()
         for field in fields:
             seal_field(conn, obj, field)
+        SealedText.pending_objects.discard(obj)
 
 
 def _on_load(obj: Any, context: Any) -> None:
