@@ -104,6 +104,13 @@ def users_create(
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(code=2) from None
     console.print(f"[green]created user {user_id}[/green] ({', '.join(role)})")
+    from identity.roles import is_staff
+
+    if is_staff(set(role)) and not totp_secret:
+        console.print(
+            "[yellow]staff sign in with a TOTP code: enrol at /api/v1/auth/mfa/enrol, "
+            "or pass --totp-secret[/yellow]"
+        )
 
 
 def _import_region(
