@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
 
+from console_api.limits import check_api_rate
 from data.errors import Forbidden, Unauthenticated
 from identity.roles import PERMISSIONS, allowed, is_staff
 from identity.tokens import AccessClaims, verify_access_token
@@ -154,3 +155,4 @@ async def enforce_access(request: HTTPConnection) -> None:
     except (Forbidden, Unauthenticated) as exc:
         request.state.denied = exc.code
         raise
+    await check_api_rate(request, key, str(claims.user_id) if claims else None)

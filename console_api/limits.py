@@ -56,6 +56,29 @@ async def check_login_rate(connection: HTTPConnection, email: str) -> None:
         )
 
 
+#: Never slowed down here: an SOS is flagged instead, liveness probes must always answer.
+UNLIMITED = frozenset({"POST /api/v1/emergency/cases", "GET /health"})
+
+
+async def check_api_rate(connection: HTTPConnection, key: str | None, user: str | None) -> None:
+    """429 with Retry-After once a caller exceeds ``api_per_minute`` (Redis down: no limit)."""
+    if key in UNLIMITED or connection.scope["type"] != "http":
+        return
+    settings = connection.app.state.identity_settings
+    subject = f"user:{user}" if user else limits.subject_key("api-ip", client_ip(connection))
+    try:
+        window = await limits.hit(
+            connection.app.state.redis, prefix=_prefix(), subject=f"api:{subject}",
+            limit=settings.api_per_minute, window_s=60,
+        )
+    except (RedisError, AttributeError):
+        return
+    if window.over:
+        raise TooManyRequests(
+            "too many requests; slow down", retry_after_s=window.retry_after_s, code="rate_limited"
+        )
+
+
 async def sos_looks_abusive(connection: HTTPConnection, phone: str) -> bool:
     """Whether this SOS is over the per-phone or per-IP limit (it is accepted either way)."""
     settings = connection.app.state.identity_settings

@@ -29,6 +29,8 @@ class IdentitySettings(BaseSettings):
     sos_per_phone: int = Field(default=3, ge=1)
     sos_per_ip: int = Field(default=20, ge=1)
     sos_window_s: int = Field(default=600, ge=1)
+    #: Every other API call, per signed-in user (or per IP when anonymous), per minute.
+    api_per_minute: int = Field(default=600, ge=1)
     #: Origins allowed to call the API from a browser (exact match); empty means same-origin only.
     cors_origins: list[str] = Field(default_factory=list)
     #: Content-Security-Policy of every response; None keeps console_api.hardening's strict one.

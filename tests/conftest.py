@@ -34,6 +34,7 @@ os.environ.setdefault(
 # (tests/security) with a distinct client address, so keep them out of everyone else's way.
 os.environ.setdefault("LIFELINE_LOGIN_PER_IP", "1000000")
 os.environ.setdefault("LIFELINE_SOS_PER_IP", "1000000")
+os.environ.setdefault("LIFELINE_API_PER_MINUTE", "1000000")
 PASSWORD = "correct-horse-battery-staple"
 #: Personal data the tests seed (phones, names): none of it may ever reach a log line.
 SEEDED_PII: set[str] = set()

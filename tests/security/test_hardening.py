@@ -74,6 +74,20 @@ async def test_login_from_one_ip_is_limited_with_retry_after(app, monkeypatch):
     assert r.headers["content-type"].startswith("application/problem+json")
 
 
+async def test_api_calls_over_the_limit_get_429_but_an_sos_never_does(app, monkeypatch):
+    monkeypatch.setattr(app.state.identity_settings, "api_per_minute", 3)
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 4242))
+    async with bounded(
+        httpx.AsyncClient(transport=transport, base_url="http://lifeline.test")
+    ) as http:
+        codes = [(await http.get("/api/v1/hospitals")).status_code for _ in range(4)]
+        assert codes == [200, 200, 200, 429]
+        limited = await http.get("/api/v1/routing/closures")
+        assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+        assert (await http.post(CASES, json=sos_body())).status_code == 201
+        assert (await http.get("/health")).status_code == 200
+
+
 async def test_security_headers_and_no_store_on_personal_data(client, world):
     case = await client.get(f"{CASES}/{world.bound_case['id']}", headers=world.operator.headers)
     for response in (case, await client.get("/health"), await client.get("/api/v1/hospitals")):
