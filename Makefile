@@ -13,9 +13,10 @@ REDIS_URL ?= redis://127.0.0.1:6379/0
 REGION ?=
 REGION_NAME ?= $(basename $(basename $(notdir $(REGION))))
 FACILITIES ?=
+BANDIT_PATHS := console_api identity data dispatch routing facilities realtime care messaging
 export DATABASE_URL REDIS_URL
 
-.PHONY: help run test services venv db region lint bench clean
+.PHONY: help run test services venv db region lint security bench clean
 
 help:
 	@echo "make run    set up everything missing, migrate, import the demo region, serve on :$(PORT)"
@@ -51,9 +52,13 @@ run: region
 test: services venv
 	timeout 1800 $(BIN)/pytest -q
 
-lint: venv
+lint: venv security
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+
+# bandit at medium severity and up must be clean (tests/security/test_hygiene.py runs it too).
+security: venv
+	$(BIN)/bandit -ll -q -r $(BANDIT_PATHS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

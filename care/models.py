@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from data.base import Base, id_column, utcnow
+from data.sealed import SealedText
 
 
 def desc_column(column: str) -> TextClause:
@@ -44,6 +45,10 @@ class Patient(Base):
     gender: Mapped[str | None] = mapped_column(String(16))
     blood_group: Mapped[str | None] = mapped_column(String(4))
     national_id_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    national_id_hmac: Mapped[str | None] = mapped_column(String(64), index=True)
+    national_id = SealedText(
+        "national_id_encrypted", subject=lambda p: f"patient:{p.id}", lookup="national_id_hmac"
+    )
     address: Mapped[str | None] = mapped_column(Text)
     city: Mapped[str | None] = mapped_column(String(100))
     province: Mapped[str | None] = mapped_column(String(100))
@@ -182,4 +187,6 @@ class MedicalRecord(Base):
     doctor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("doctors.id"))
     record_type: Mapped[str] = mapped_column(String(16))
     payload_json: Mapped[dict] = mapped_column(JSONB, default=dict)
+    notes_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    notes = SealedText("notes_sealed", subject=lambda r: f"patient:{r.patient_id}")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

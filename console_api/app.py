@@ -9,25 +9,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
-from data.db import async_session_factory, make_async_engine, make_sync_engine
-from data.durability import ensure_durable
-from data.models import import_all_models
-from data.settings import DataSettings, get_data_settings
-from dispatch import alerts
-from dispatch.destinations import Destinations
-from dispatch.settings import get_dispatch_settings
-from identity.settings import IdentitySettings, get_identity_settings
-from messaging.sender import run_sender
-from messaging.settings import MessagingSettings, get_messaging_settings
-from messaging.transport import make_transport
-from realtime import runtime as realtime_runtime
-from realtime.streams import RedisLivePublisher
-
+from console_api.access import enforce_access
+from console_api.audit_trail import AuditTrail
 from console_api.body_limit import BodySizeLimit
+from console_api.hardening import SecurityHeaders, install_log_redaction
 from console_api.problems import install_problem_handlers
 from console_api.routers import (
+    audit,
     auth,
     crew,
     emergency,
@@ -39,6 +30,20 @@ from console_api.routers import (
     sms,
     units,
 )
+from data.db import async_session_factory, make_async_engine, make_sync_engine
+from data.durability import ensure_durable
+from data.models import import_all_models
+from data.settings import DataSettings, get_data_settings
+from dispatch import alerts
+from dispatch.destinations import Destinations
+from dispatch.settings import get_dispatch_settings
+from identity import vault
+from identity.settings import IdentitySettings, get_identity_settings
+from messaging.sender import run_sender
+from messaging.settings import MessagingSettings, get_messaging_settings
+from messaging.transport import make_transport
+from realtime import runtime as realtime_runtime
+from realtime.streams import RedisLivePublisher
 
 log = logging.getLogger("lifeline.app")
 
@@ -75,6 +80,8 @@ def create_app(
     identity_settings = identity_settings or get_identity_settings()
     messaging_settings = messaging_settings or get_messaging_settings()
     import_all_models()
+    install_log_redaction()
+    vault.keyring()  # fail at start-up, not at the first sealed field, when the KEK is missing
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -124,8 +131,22 @@ def create_app(
         version="0.1.0",
         summary="Emergency medical dispatch and geo-routing",
         lifespan=lifespan,
+        # Every route is looked up in console_api.access.ROUTE_ACCESS; unlisted ones refuse all.
+        dependencies=[Depends(enforce_access)],
     )
+    app.state.identity_settings = identity_settings
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(AuditTrail)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=identity_settings.cors_origins,
+        allow_methods=["GET", "POST", "PUT", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match",
+                       "X-Case-Token", "X-Crew-Token"],
+        allow_credentials=False,
+        max_age=600,
+    )
+    app.add_middleware(SecurityHeaders)
     install_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(auth.router)
@@ -137,4 +158,5 @@ def create_app(
     app.include_router(crew.router)
     app.include_router(sms.router)
     app.include_router(realtime.router)
+    app.include_router(audit.router)
     return app

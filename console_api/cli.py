@@ -13,7 +13,11 @@ db_app = typer.Typer(help="Database schema", no_args_is_help=True)
 users_app = typer.Typer(help="User accounts", no_args_is_help=True)
 region_app = typer.Typer(help="Road networks (OpenStreetMap regions)", no_args_is_help=True)
 facilities_app = typer.Typer(help="Hospitals and their capabilities", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit trail", no_args_is_help=True)
+keys_app = typer.Typer(help="Field-encryption keys", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
 app.add_typer(users_app, name="users")
 app.add_typer(region_app, name="region")
 app.add_typer(facilities_app, name="facilities")
@@ -65,6 +69,9 @@ def users_create(
     role: list[str] = typer.Option(..., help="repeat for several roles"),
     hospital_id: str | None = typer.Option(None, help="required for hospital_admin"),
     phone: str | None = typer.Option(None, help="E.164 phone number"),
+    totp_secret: str | None = typer.Option(
+        None, help="base32 TOTP secret: enrols the second factor (required to sign in as staff)"
+    ),
 ) -> None:
     """Provision a user (staff or patient)."""
     from data.db import async_session_factory, make_async_engine
@@ -85,6 +92,7 @@ def users_create(
                     roles=role,
                     hospital_id=uuid.UUID(hospital_id) if hospital_id else None,
                     phone=phone,
+                    totp_secret=totp_secret,
                 )
                 return user.id
         finally:
@@ -96,6 +104,13 @@ def users_create(
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(code=2) from None
     console.print(f"[green]created user {user_id}[/green] ({', '.join(role)})")
+    from identity.roles import is_staff
+
+    if is_staff(set(role)) and not totp_secret:
+        console.print(
+            "[yellow]staff sign in with a TOTP code: enrol at /api/v1/auth/mfa/enrol, "
+            "or pass --totp-secret[/yellow]"
+        )
 
 
 def _import_region(
@@ -232,6 +247,57 @@ def facilities_import(
     finally:
         engine.dispose()
     console.print(f"[green]{summary.added} added, {summary.updated} updated[/green]")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the hash chain; exit 1 naming the first tampered row."""
+    from data.db import make_sync_engine
+    from data.models import import_all_models
+    from identity import audit
+
+    import_all_models()
+    engine = make_sync_engine()
+    try:
+        with engine.connect() as conn:
+            verdict = audit.verify(conn)
+    finally:
+        engine.dispose()
+    if verdict.ok:
+        console.print(f"[green]audit chain intact[/green]: {verdict.rows:,} rows")
+        return
+    console.print(
+        f"[red]audit chain broken at seq {verdict.first_bad_seq}[/red]: {verdict.problem}"
+    )
+    raise typer.Exit(code=1)
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Re-wrap every data key (and TOTP secret) under the first KEK of LIFELINE_KEK(_FILE).
+
+    Put the new KEK first and keep the old one after it until this has finished; values are not
+    re-encrypted and the service keeps running throughout.
+    """
+    from data.db import make_sync_engine
+    from data.models import import_all_models
+    from identity import mfa, sealing, vault
+
+    import_all_models()
+    engine = make_sync_engine()
+    try:
+        with engine.connect() as conn:
+            keys = sealing.rotate(conn)
+            secrets = mfa.rotate_secrets(conn)
+    except vault.VaultError as exc:
+        console.print(f"[red]rotation stopped:[/red] {exc}")
+        raise typer.Exit(code=2) from None
+    finally:
+        engine.dispose()
+    console.print(
+        f"[green]re-wrapped {keys} data keys and {secrets} TOTP secrets under KEK "
+        f"{vault.keyring().active_id}[/green]"
+    )
 
 
 @app.command()

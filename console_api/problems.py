@@ -18,6 +18,7 @@ from data.errors import (
     LifelineError,
     NotFound,
     PreconditionFailed,
+    TooManyRequests,
     Unauthenticated,
 )
 
@@ -33,6 +34,7 @@ STATUS_BY_ERROR: list[tuple[type[LifelineError], int]] = [
     (InvalidInput, 422),
     (Unauthenticated, 401),
     (Forbidden, 403),
+    (TooManyRequests, 429),
 ]
 
 HTTP_CODES = {
@@ -85,6 +87,8 @@ async def on_domain_error(request: Request, exc: LifelineError) -> JSONResponse:
     """Map a domain error category to its HTTP status."""
     status = next((s for cls, s in STATUS_BY_ERROR if isinstance(exc, cls)), 400)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": str(exc.retry_after_s)}
     extra = dict(exc.extra)
     if isinstance(exc, InvalidInput):
         extra["errors"] = [{"field": exc.field, "message": exc.detail, "code": exc.code}]

@@ -61,3 +61,14 @@ class PreconditionFailed(LifelineError):
 
     code = "precondition_failed"
     title = "Precondition failed"
+
+
+class TooManyRequests(LifelineError):
+    """Slow down: a rate limit or an account lockout; ``retry_after_s`` says for how long."""
+
+    code = "too_many_requests"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after_s: int, code: str | None = None) -> None:
+        super().__init__(detail, code=code)
+        self.retry_after_s = max(1, int(retry_after_s))

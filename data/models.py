@@ -13,6 +13,7 @@ MODEL_MODULES = (
     "messaging.models",
     "data.outbox",
     "data.idempotency",
+    "identity.sealing",  # last: hooks every model with sealed fields
 )
 
 

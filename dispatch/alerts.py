@@ -40,6 +40,17 @@ async def raise_alert(
     )
 
 
+async def break_glass_opened(
+    *, db_session: AsyncSession, case: EmergencyCase, actor: str
+) -> None:
+    """A record opened outside the usual rules is a priority alert for the operators."""
+    await raise_alert(
+        db_session, case, kind="break_glass", level="red",
+        message=f"opened by {actor} with break-glass; the reason is in the audit trail",
+    )
+    await db_session.commit()
+
+
 async def resolve_alert(db_session: AsyncSession, case_id: uuid.UUID, kind: str) -> None:
     """Close an alert that no longer applies."""
     alert = await db_session.scalar(

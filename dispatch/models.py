@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from geoalchemy2 import Geometry, WKBElement
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from data.base import Base, id_column, utcnow
+from data.sealed import SealedText
 
 
 class EmergencyCase(Base):
@@ -35,7 +36,12 @@ class EmergencyCase(Base):
     outside_service_area: Mapped[bool] = mapped_column(Boolean, default=False)
     off_network: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     reporter_phone: Mapped[str] = mapped_column(String(20), index=True)
-    notes: Mapped[str | None] = mapped_column(Text)
+    notes_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    notes = SealedText(
+        "notes_sealed",
+        subject=lambda c: f"patient:{c.patient_id}" if c.patient_id else f"case:{c.id}",
+    )
+    suspected_abuse: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     patient_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("patients.id"))
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     destination_hospital_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("hospitals.id"))

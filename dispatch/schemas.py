@@ -113,6 +113,7 @@ class CaseView(BaseModel):
     region: str | None
     outside_service_area: bool
     off_network: bool
+    suspected_abuse: bool = False
     reporter_phone: str
     notes: str | None
     patient_id: uuid.UUID | None

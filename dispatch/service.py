@@ -227,8 +227,14 @@ async def raise_case(
     actor: Actor,
     idempotency_key: idempotency.IdempotencyKey | None,
     destinations: Destinations | None = None,
+    suspected_abuse: bool = False,
+    may_link_any_patient: bool = False,
 ) -> RaisedCase:
-    """Accept an SOS. A retry with the same key and body returns the first case, never a second."""
+    """Accept an SOS. A retry with the same key and body returns the first case, never a second.
+
+    Only staff may link a case to any patient; others only to their own record (else the id is
+    answered as unknown, so ids cannot be probed).
+    """
     if idempotency_key is not None:
         fingerprint = idempotency.request_fingerprint(request.model_dump(mode="json"))
         earlier = await idempotency.claim(
@@ -240,8 +246,12 @@ async def raise_case(
         if earlier is not None and earlier.resource_id is not None:
             await db_session.commit()
             return RaisedCase(await get_case(db_session=db_session, case_id=earlier.resource_id), True)
-    if request.patient_id is not None and await db_session.get(Patient, request.patient_id) is None:
-        raise InvalidInput("no patient with this id", field="patient_id", code="unknown_patient")
+    if request.patient_id is not None:
+        patient = await db_session.get(Patient, request.patient_id)
+        if patient is None or not (
+            may_link_any_patient or (actor.user_id is not None and patient.user_id == actor.user_id)
+        ):
+            raise InvalidInput("no patient with this id", field="patient_id", code="unknown_patient")
 
     now = utcnow()
     case = EmergencyCase(
@@ -254,6 +264,7 @@ async def raise_case(
         notes=request.notes,
         patient_id=request.patient_id,
         created_by=actor.user_id,
+        suspected_abuse=suspected_abuse,
         raised_at=now,
         updated_at=now,
     )
@@ -308,9 +319,12 @@ async def list_cases(
     since: datetime | None,
     limit: int,
     cursor: str | None,
+    bound_for_hospital: uuid.UUID | None = None,
 ) -> tuple[list[EmergencyCase], str | None]:
     """Newest first, keyset-paginated so a busy queue pages without skips or repeats."""
     query = select(EmergencyCase)
+    if bound_for_hospital is not None:
+        query = query.where(EmergencyCase.destination_hospital_id == bound_for_hospital)
     if statuses:
         query = query.where(EmergencyCase.status.in_([s.value for s in statuses]))
     if since is not None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.dialects.postgresql import INET, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from data.base import Base, id_column, utcnow
@@ -33,6 +34,11 @@ class User(Base):
     hospital_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("hospitals.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    totp_secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_enabled_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None]
 
     roles: Mapped[list[Role]] = relationship(secondary="user_roles", lazy="selectin")
 
@@ -68,3 +74,52 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class RecoveryCode(Base):
+    """A one-time MFA recovery code, stored hashed."""
+
+    __tablename__ = "mfa_recovery_codes"
+
+    id: Mapped[uuid.UUID] = id_column()
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None]
+
+
+class DataKey(Base):
+    """A per-patient (or per-anonymous-case) data key, stored only wrapped by a KEK."""
+
+    __tablename__ = "data_keys"
+
+    id: Mapped[uuid.UUID] = id_column()
+    subject: Mapped[str] = mapped_column(String(64), unique=True)
+    kek_id: Mapped[str] = mapped_column(String(32), index=True)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    rotated_at: Mapped[datetime | None]
+
+
+class AuditEntry(Base):
+    """One link of the SHA-256 hash chain of who read or changed what; insert-only."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    actor_user_id: Mapped[uuid.UUID | None]
+    actor: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    object_type: Mapped[str | None] = mapped_column(String(32))
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    patient_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    purpose: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(16))
+    ip: Mapped[str | None] = mapped_column(INET)
+    priority: Mapped[bool] = mapped_column(Boolean, default=False)
+    details: Mapped[dict] = mapped_column(JSONB, default=dict)
+    previous_hash: Mapped[str] = mapped_column(String(64))
+    record_hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -21,8 +21,9 @@ STAFF_ROLES = frozenset(
 
 #: action -> roles allowed to perform it.
 PERMISSIONS: dict[str, frozenset[Role]] = {
+    # Patients, hospital admins and doctors only within the object rules of identity.authz.
     "case.read": frozenset(
-        {Role.EMERGENCY_OPERATOR, Role.SUPER_ADMIN, Role.HOSPITAL_ADMIN, Role.DOCTOR}
+        {Role.EMERGENCY_OPERATOR, Role.SUPER_ADMIN, Role.HOSPITAL_ADMIN, Role.DOCTOR, Role.PATIENT}
     ),
     "case.list": frozenset({Role.EMERGENCY_OPERATOR, Role.SUPER_ADMIN, Role.HOSPITAL_ADMIN}),
     "case.triage": frozenset({Role.EMERGENCY_OPERATOR, Role.SUPER_ADMIN}),
@@ -39,7 +40,21 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "metrics.read": frozenset({Role.EMERGENCY_OPERATOR, Role.SUPER_ADMIN}),
     "sms.read": frozenset({Role.EMERGENCY_OPERATOR, Role.SUPER_ADMIN}),
     "user.create": frozenset({Role.SUPER_ADMIN}),
+    "hospital.capacity": frozenset({Role.HOSPITAL_ADMIN, Role.SUPER_ADMIN}),
+    "hospital.incoming": frozenset(
+        {Role.HOSPITAL_ADMIN, Role.EMERGENCY_OPERATOR, Role.SUPER_ADMIN}
+    ),
+    "audit.read": frozenset({Role.SUPER_ADMIN}),
+    "mfa.manage": frozenset(Role),
 }
+
+#: Roles that may open a record outside the object rules by stating a reason (break-glass).
+BREAK_GLASS_ROLES = frozenset({Role.EMERGENCY_OPERATOR, Role.DOCTOR})
+
+
+def is_staff(roles: set[str] | frozenset[str]) -> bool:
+    """Staff roles must pass a second factor before any action."""
+    return any(role in STAFF_ROLES for role in roles)
 
 
 def allowed(roles: set[str], action: str) -> bool:

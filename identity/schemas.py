@@ -14,6 +14,31 @@ class LoginRequest(BaseModel):
 
     email: str = Field(min_length=3, max_length=254)
     password: str = Field(min_length=1, max_length=1024)
+    totp: str | None = Field(default=None, min_length=6, max_length=8)
+    recovery_code: str | None = Field(default=None, min_length=8, max_length=32)
+
+
+class MfaEnrolRequest(BaseModel):
+    """Password again: enrolment is a sign-in step, not a signed-in action."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(min_length=3, max_length=254)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class MfaActivateRequest(MfaEnrolRequest):
+    """The first code from the authenticator confirms the secret was stored."""
+
+    totp: str = Field(min_length=6, max_length=8)
+
+
+class MfaEnrolment(BaseModel):
+    """Shown once: the secret for the authenticator app and the recovery codes."""
+
+    secret: str
+    otpauth_uri: str
+    recovery_codes: list[str]
 
 
 class RefreshRequest(BaseModel):

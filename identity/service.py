@@ -9,16 +9,23 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from care.models import Patient
 from data.base import utcnow
-from data.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from data.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthenticated
 from facilities.models import Hospital
+from identity import mfa
 from identity.models import RefreshToken, Role, User, UserRole
+from identity.password_policy import MIN_PASSWORD_LENGTH, check_password  # noqa: F401
 from identity.passwords import hash_password, verify_password
 from identity.roles import Role as RoleName
+from identity.roles import is_staff
 from identity.settings import IdentitySettings
 from identity.tokens import hash_token, issue_access_token, new_refresh_token
 
-MIN_PASSWORD_LENGTH = 12
+#: Failures before the account locks; each further failure doubles the lock (cap one hour).
+LOCKOUT_AFTER = 5
+LOCKOUT_BASE_S = 30
+LOCKOUT_MAX_S = 3600
 
 
 @dataclass(frozen=True)
@@ -38,15 +45,18 @@ async def create_user(
     roles: list[str],
     hospital_id: uuid.UUID | None = None,
     phone: str | None = None,
+    totp_secret: str | None = None,
 ) -> User:
-    """Provision a user with roles; a hospital admin must name their hospital."""
+    """Provision a user with roles; a hospital admin must name their hospital.
+
+    ``totp_secret`` (base32) enrols the second factor at once, for provisioning scripts.
+    """
     email = email.strip().lower()
     if "@" not in email:
         raise InvalidInput("not an email address", field="email")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(
-            f"password must be at least {MIN_PASSWORD_LENGTH} characters", field="password"
-        )
+    check_password(password)
+    if totp_secret is not None:
+        totp_secret = mfa.valid_base32(totp_secret)
     unknown = set(roles) - {r.value for r in RoleName}
     if unknown or not roles:
         raise InvalidInput(f"unknown or missing roles: {sorted(unknown)}", field="role")
@@ -62,6 +72,10 @@ async def create_user(
     )
     db_session.add(user)
     await db_session.flush()
+    if totp_secret is not None:
+        await mfa.start_enrolment(
+            db_session=db_session, user=user, secret=totp_secret, activate=True
+        )
     role_rows = (await db_session.execute(select(Role).where(Role.name.in_(roles)))).scalars()
     for role in role_rows:
         db_session.add(UserRole(user_id=user.id, role_id=role.id))
@@ -79,7 +93,12 @@ async def get_user(*, db_session: AsyncSession, user_id: uuid.UUID) -> User:
 
 
 async def _issue(
-    db_session: AsyncSession, user: User, settings: IdentitySettings, family_id: uuid.UUID
+    db_session: AsyncSession,
+    user: User,
+    settings: IdentitySettings,
+    family_id: uuid.UUID,
+    *,
+    mfa_passed: bool,
 ) -> TokenPair:
     refresh = new_refresh_token()
     db_session.add(
@@ -91,23 +110,106 @@ async def _issue(
         )
     )
     access = issue_access_token(
-        user_id=user.id, roles=user.role_names, hospital_id=user.hospital_id, settings=settings
+        user_id=user.id,
+        roles=user.role_names,
+        hospital_id=user.hospital_id,
+        settings=settings,
+        mfa=mfa_passed,
     )
     return TokenPair(access_token=access, refresh_token=refresh)
 
 
+async def _failed(db_session: AsyncSession, user: User | None) -> Unauthenticated:
+    """Count a failure; lock the account with exponential back-off after a few in a row."""
+    if user is not None:
+        user.failed_logins = (user.failed_logins or 0) + 1
+        over = user.failed_logins - LOCKOUT_AFTER
+        if over >= 0:
+            seconds = min(LOCKOUT_BASE_S * 2**over, LOCKOUT_MAX_S)
+            user.locked_until = utcnow() + timedelta(seconds=seconds)
+        await db_session.commit()
+    return Unauthenticated("wrong email, password or code", code="invalid_credentials")
+
+
+async def find_login_user(*, db_session: AsyncSession, email: str) -> User | None:
+    """The account an email signs in to, if any."""
+    return await db_session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
 async def login(
-    *, db_session: AsyncSession, email: str, password: str, settings: IdentitySettings
+    *,
+    db_session: AsyncSession,
+    email: str,
+    password: str,
+    settings: IdentitySettings,
+    totp: str | None = None,
+    recovery_code: str | None = None,
 ) -> TokenPair:
-    """Exchange credentials for a token pair; the error never says which part was wrong."""
-    user = await db_session.scalar(select(User).where(User.email == email.strip().lower()))
+    """Exchange credentials (and, for staff or enrolled users, a TOTP code) for a token pair.
+
+    The error never says which part was wrong; a staff account without a second factor gets no
+    token at all, only the instruction to enrol.
+    """
+    user = await find_login_user(db_session=db_session, email=email)
+    if user is not None and user.locked_until is not None and user.locked_until > utcnow():
+        retry = (user.locked_until - utcnow()).total_seconds()
+        raise TooManyRequests(
+            "too many failed sign-ins; try again later", retry_after_s=int(retry) + 1,
+            code="account_locked",
+        )
     if not verify_password(user.password_hash if user else None, password) or user is None:
-        raise Unauthenticated("wrong email or password", code="invalid_credentials")
+        raise await _failed(db_session, user)
     if user.status != "active":
         raise Unauthenticated("this account is not active", code="account_inactive")
-    pair = await _issue(db_session, user, settings, family_id=uuid.uuid4())
+    enrolled = user.totp_enabled_at is not None
+    if is_staff(user.role_names) and not enrolled:
+        raise Unauthenticated(
+            "staff accounts need a second factor: enrol at /api/v1/auth/mfa/enrol",
+            code="mfa_enrolment_required",
+        )
+    if enrolled:
+        if totp:
+            passed = mfa.verify_totp(user, totp)
+        elif recovery_code:
+            passed = await mfa.use_recovery_code(
+                db_session=db_session, user=user, code=recovery_code
+            )
+        else:
+            raise Unauthenticated("a TOTP code is required", code="mfa_required")
+        if not passed:
+            raise await _failed(db_session, user)
+    user.failed_logins = 0
+    user.locked_until = None
+    pair = await _issue(
+        db_session, user, settings, family_id=uuid.uuid4(), mfa_passed=enrolled
+    )
     await db_session.commit()
     return pair
+
+
+async def enrol_mfa(
+    *, db_session: AsyncSession, email: str, password: str
+) -> tuple[User, str, list[str]]:
+    """Start TOTP enrolment after checking the password; active only once a code is confirmed."""
+    user = await find_login_user(db_session=db_session, email=email)
+    if not verify_password(user.password_hash if user else None, password) or user is None:
+        raise await _failed(db_session, user)
+    secret, codes = await mfa.start_enrolment(db_session=db_session, user=user)
+    await db_session.commit()
+    return user, secret, codes
+
+
+async def activate_mfa(*, db_session: AsyncSession, email: str, password: str, totp: str) -> None:
+    """Confirm enrolment with the first code from the authenticator."""
+    user = await find_login_user(db_session=db_session, email=email)
+    if not verify_password(user.password_hash if user else None, password) or user is None:
+        raise await _failed(db_session, user)
+    if user.totp_enabled_at is not None:
+        raise Conflict("a second factor is already active", code="mfa_already_enrolled")
+    if not mfa.verify_totp(user, totp):
+        raise await _failed(db_session, user)
+    user.totp_enabled_at = utcnow()
+    await db_session.commit()
 
 
 async def refresh(
@@ -133,7 +235,10 @@ async def refresh(
     user = await get_user(db_session=db_session, user_id=stored.user_id)
     if user.status != "active":
         raise Unauthenticated("this account is not active", code="account_inactive")
-    pair = await _issue(db_session, user, settings, family_id=stored.family_id)
+    pair = await _issue(
+        db_session, user, settings, family_id=stored.family_id,
+        mfa_passed=user.totp_enabled_at is not None,
+    )
     await db_session.commit()
     return pair
 
@@ -154,3 +259,20 @@ async def logout(*, db_session: AsyncSession, refresh_token: str) -> None:
     if stored is not None:
         await _revoke_family(db_session, stored.family_id)
     await db_session.commit()
+
+
+async def patient_user_id(
+    *, db_session: AsyncSession, patient_id: uuid.UUID | None
+) -> uuid.UUID | None:
+    """The account that owns a patient record (for "a patient sees only their own")."""
+    if patient_id is None:
+        return None
+    return await db_session.scalar(select(Patient.user_id).where(Patient.id == patient_id))
+
+
+async def patient_by_national_id(*, db_session: AsyncSession, national_id: str) -> Patient | None:
+    """Exact-match lookup through the keyed hash; no row is decrypted to find it."""
+    from identity.sealing import lookup_hash
+
+    digest = lookup_hash(Patient, "national_id", national_id)
+    return await db_session.scalar(select(Patient).where(Patient.national_id_hmac == digest))

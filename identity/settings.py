@@ -21,6 +21,20 @@ class IdentitySettings(BaseSettings):
     refresh_token_days: int = Field(default=14, ge=1, le=90)
     token_issuer: str = "lifeline"
     token_audience: str = "lifeline-api"
+    #: Abuse limits (fixed windows in Redis): attempts allowed per window.
+    login_per_account: int = Field(default=20, ge=1)
+    login_account_window_s: int = Field(default=900, ge=1)
+    login_per_ip: int = Field(default=100, ge=1)
+    login_ip_window_s: int = Field(default=60, ge=1)
+    sos_per_phone: int = Field(default=3, ge=1)
+    sos_per_ip: int = Field(default=20, ge=1)
+    sos_window_s: int = Field(default=600, ge=1)
+    #: Every other API call, per signed-in user (or per IP when anonymous), per minute.
+    api_per_minute: int = Field(default=600, ge=1)
+    #: Origins allowed to call the API from a browser (exact match); empty means same-origin only.
+    cors_origins: list[str] = Field(default_factory=list)
+    #: Content-Security-Policy of every response; None keeps console_api.hardening's strict one.
+    content_security_policy: str | None = None
 
     @model_validator(mode="after")
     def refuse_weak_secret(self) -> IdentitySettings:

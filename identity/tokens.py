@@ -24,10 +24,16 @@ class AccessClaims:
     user_id: uuid.UUID
     roles: frozenset[str]
     hospital_id: uuid.UUID | None
+    mfa: bool = False
 
 
 def issue_access_token(
-    *, user_id: uuid.UUID, roles: set[str], hospital_id: uuid.UUID | None, settings: IdentitySettings
+    *,
+    user_id: uuid.UUID,
+    roles: set[str],
+    hospital_id: uuid.UUID | None,
+    settings: IdentitySettings,
+    mfa: bool = False,
 ) -> str:
     """A short-lived bearer token."""
     now = utcnow()
@@ -42,6 +48,7 @@ def issue_access_token(
         "aud": settings.token_audience,
         "jti": uuid.uuid4().hex,
         "typ": "access",
+        "amr": ["pwd", "otp"] if mfa else ["pwd"],
     }
     return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM)
 
@@ -55,17 +62,22 @@ def verify_access_token(token: str, *, settings: IdentitySettings) -> AccessClai
             algorithms=[ALGORITHM],
             audience=settings.token_audience,
             issuer=settings.token_issuer,
-            options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+            options={"require": ["exp", "iat", "nbf", "sub", "aud", "iss", "jti"]},
         )
         if claims.get("typ") != "access":
             raise jwt.InvalidTokenError("not an access token")
+        amr = claims.get("amr") or []
+        if not isinstance(amr, list):
+            raise jwt.InvalidTokenError("amr must be a list")
         return AccessClaims(
             user_id=uuid.UUID(claims["sub"]),
             roles=frozenset(claims.get("roles") or ()),
             hospital_id=uuid.UUID(claims["hid"]) if claims.get("hid") else None,
+            mfa="otp" in amr,
         )
     except (jwt.PyJWTError, ValueError, KeyError, TypeError) as exc:
-        raise Unauthenticated(f"invalid access token: {exc}", code="invalid_token") from exc
+        # Generic text: the reason a token failed helps an attacker more than a client.
+        raise Unauthenticated("the access token is not valid", code="invalid_token") from exc
 
 
 def new_refresh_token() -> str:

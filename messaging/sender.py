@@ -100,8 +100,8 @@ async def _failed(
             delay = min(settings.retry_base_seconds * 2 ** (row.attempts - 1), 300)
             row.next_attempt_at = utcnow() + timedelta(seconds=delay)
         await session.commit()
-    log.warning("SMS %s to %s failed (attempt %d): %s", message.id, message.to_number,
-                message.attempts, error)
+    # The message id finds the number in the outbox; phone numbers never go to the logs.
+    log.warning("SMS %s failed (attempt %d): %s", message.id, message.attempts, error)
 
 
 async def run_sender(

@@ -860,7 +860,8 @@ def _build_parallel(
     scripts without a main guard) and ``fork`` is unsafe from the threaded service. The graph
     and the table live in ``/dev/shm``, mapped by every process, so nothing is copied.
     """
-    shm_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None
+    # mkdtemp makes a private 0700 directory, also under /dev/shm (bandit B108 is a false alarm).
+    shm_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None  # nosec B108
     workdir = Path(tempfile.mkdtemp(prefix="lifeline-eta-", dir=shm_dir))
     try:
         np.save(workdir / "indptr.npy", reverse.indptr)

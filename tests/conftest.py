@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -29,7 +30,40 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 os.environ.setdefault(
     "LIFELINE_STREAM_PREFIX", f"lifeline:test:{os.getpid()}:{uuid.uuid4().hex[:6]}:"
 )
+# The whole suite signs in from one in-process address: per-IP limits are tested on their own
+# (tests/security) with a distinct client address, so keep them out of everyone else's way.
+os.environ.setdefault("LIFELINE_LOGIN_PER_IP", "1000000")
+os.environ.setdefault("LIFELINE_SOS_PER_IP", "1000000")
+os.environ.setdefault("LIFELINE_API_PER_MINUTE", "1000000")
 PASSWORD = "correct-horse-battery-staple"
+#: Personal data the tests seed (phones, names): none of it may ever reach a log line.
+SEEDED_PII: set[str] = set()
+
+
+class _AllLogs(logging.Handler):
+    """Keeps every log line of the run (message and traceback) for the personal-data check."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(Exception):
+            text = record.getMessage()
+            if record.exc_info:
+                text += "\n" + logging.Formatter().formatException(record.exc_info)
+            self.lines.append(text)
+
+
+ALL_LOGS = _AllLogs()
+logging.getLogger().addHandler(ALL_LOGS)
+logging.getLogger("lifeline").setLevel(logging.DEBUG)
+
+
+def pii_in_logs() -> list[str]:
+    """Seeded personal data found in the log lines so far (phones also without their +)."""
+    needles = SEEDED_PII | {p.lstrip("+") for p in SEEDED_PII if p.startswith("+")}
+    return sorted({n for line in ALL_LOGS.lines for n in needles if n in line})
 
 
 def _require_services() -> None:
@@ -155,10 +189,14 @@ class SignedIn:
 
 
 async def sign_in(app, client: httpx.AsyncClient, *roles: str, hospital_id=None) -> SignedIn:
-    """Create a user with ``roles`` and log them in through the API."""
+    """Create a user with ``roles`` and log them in through the API (staff with a TOTP code)."""
+    import pyotp
+
     from identity import service as identity_service
+    from identity.roles import is_staff
 
     email = f"{'-'.join(roles)}-{uuid.uuid4().hex[:8]}@lifeline.test"
+    secret = pyotp.random_base32(length=32) if is_staff(set(roles)) else None
     async with app.state.session_factory() as session:
         user = await identity_service.create_user(
             db_session=session,
@@ -166,8 +204,12 @@ async def sign_in(app, client: httpx.AsyncClient, *roles: str, hospital_id=None)
             password=PASSWORD,
             roles=list(roles),
             hospital_id=hospital_id,
+            totp_secret=secret,
         )
-    response = await client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+    body = {"email": email, "password": PASSWORD}
+    if secret:
+        body["totp"] = pyotp.TOTP(secret).now()
+    response = await client.post("/api/v1/auth/login", json=body)
     assert response.status_code == 200, response.text
     tokens = response.json()
     return SignedIn(
@@ -191,8 +233,10 @@ async def patient_user(app, client) -> SignedIn:
 
 
 def random_phone() -> str:
-    """A valid, unique-enough Finnish mobile number in E.164."""
-    return f"+35840{uuid.uuid4().int % 10_000_000:07d}"
+    """A valid, unique-enough Finnish mobile number in E.164 (remembered as seeded PII)."""
+    phone = f"+35840{uuid.uuid4().int % 10_000_000:07d}"
+    SEEDED_PII.add(phone)
+    return phone
 
 
 def sos_body(**overrides) -> dict:
@@ -214,6 +258,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         for key in client.scan_iter(match=os.environ["LIFELINE_STREAM_PREFIX"] + "*", count=1000):
             client.delete(key)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    leaked = pii_in_logs()
+    if leaked and reporter:
+        reporter.write_line(f"personal data reached the logs: {len(leaked)} seeded values", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
     skipped = reporter.stats.get("skipped", []) if reporter else []
     if skipped and exitstatus == 0:
         reporter.write_line(f"{len(skipped)} test(s) skipped: skips count as failures", red=True)

@@ -2,25 +2,69 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
+from identity import mfa
 from identity import service as identity_service
-from identity.schemas import LoginRequest, RefreshRequest, TokenResponse, UserView
+from identity.schemas import (
+    LoginRequest,
+    MfaActivateRequest,
+    MfaEnrolment,
+    MfaEnrolRequest,
+    RefreshRequest,
+    TokenResponse,
+    UserView,
+)
 
+from console_api.audit_trail import note_audit
 from console_api.deps import CurrentClaims, IdentitySettingsDep, SessionDep
+from console_api.limits import check_login_rate, login_account_hash
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
 
 @router.post("/auth/login", response_model=TokenResponse, summary="Sign in")
 async def login(
-    body: LoginRequest, db_session: SessionDep, settings: IdentitySettingsDep
+    body: LoginRequest, request: Request, db_session: SessionDep, settings: IdentitySettingsDep
 ) -> TokenResponse:
-    """Exchange email and password for an access token (15 min) and a rotating refresh token."""
+    """Email, password and (staff, or anyone enrolled) a TOTP code, for an access token (15 min)
+    and a rotating refresh token."""
+    note_audit(request, account=login_account_hash(body.email))
+    await check_login_rate(request, body.email)
     pair = await identity_service.login(
-        db_session=db_session, email=body.email, password=body.password, settings=settings
+        db_session=db_session,
+        email=body.email,
+        password=body.password,
+        settings=settings,
+        totp=body.totp,
+        recovery_code=body.recovery_code,
     )
     return TokenResponse(access_token=pair.access_token, refresh_token=pair.refresh_token)
+
+
+@router.post("/auth/mfa/enrol", response_model=MfaEnrolment, summary="Start TOTP enrolment")
+async def enrol_mfa(
+    body: MfaEnrolRequest, request: Request, db_session: SessionDep
+) -> MfaEnrolment:
+    """A new TOTP secret and recovery codes, shown once; confirm with /auth/mfa/activate."""
+    await check_login_rate(request, body.email)
+    user, secret, codes = await identity_service.enrol_mfa(
+        db_session=db_session, email=body.email, password=body.password
+    )
+    return MfaEnrolment(
+        secret=secret, otpauth_uri=mfa.provisioning_uri(user, secret), recovery_codes=codes
+    )
+
+
+@router.post(
+    "/auth/mfa/activate", status_code=status.HTTP_204_NO_CONTENT, summary="Confirm TOTP enrolment"
+)
+async def activate_mfa(body: MfaActivateRequest, request: Request, db_session: SessionDep) -> None:
+    """The first valid code switches the second factor on."""
+    await check_login_rate(request, body.email)
+    await identity_service.activate_mfa(
+        db_session=db_session, email=body.email, password=body.password, totp=body.totp
+    )
 
 
 @router.post("/auth/refresh", response_model=TokenResponse, summary="Rotate a refresh token")

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
-from data.errors import Forbidden, InvalidInput, Unauthenticated
+from data.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from data.idempotency import IdempotencyKey
-from dispatch import case_detail, dispatching
+from dispatch import alerts, case_detail, dispatching
 from dispatch import service as case_service
 from dispatch.case_tokens import issue_case_token, verify_case_token
 from dispatch.lifecycle import CaseAction, CaseStatus
@@ -25,9 +25,12 @@ from dispatch.schemas import (
     SosResponse,
     TriageRequest,
 )
+from identity import authz
+from identity import service as identity_service
 from identity.roles import allowed
 from identity.tokens import AccessClaims
 
+from console_api.audit_trail import note_audit
 from console_api.deps import (
     DestinationsDep,
     IdentitySettingsDep,
@@ -36,6 +39,7 @@ from console_api.deps import (
     actor_of,
     require,
 )
+from console_api.limits import sos_looks_abusive
 from console_api.views import case_view
 
 router = APIRouter(prefix="/api/v1/emergency", tags=["emergency"])
@@ -81,9 +85,11 @@ async def raise_sos(
     settings: IdentitySettingsDep,
     claims: OptionalClaims,
     destinations: DestinationsDep,
+    request: Request,
     idempotency_key: IdempotencyHeader = None,
 ) -> SosResponse:
-    """An emergency is never refused on a technicality: a missing key only adds a warning."""
+    """An emergency is never refused on a technicality: a missing key only adds a warning, and a
+    caller over the abuse limits is still accepted, flagged ``suspected_abuse`` for the operator."""
     key = None
     if idempotency_key is not None:
         scope = f"user:{claims.user_id}" if claims else f"phone:{body.reporter_phone}"
@@ -94,6 +100,8 @@ async def raise_sos(
         actor=actor_of(claims, fallback=f"reporter:{body.reporter_phone}"),
         idempotency_key=key,
         destinations=destinations,
+        suspected_abuse=await sos_looks_abusive(request, body.reporter_phone),
+        may_link_any_patient=claims is not None and allowed(set(claims.roles), "case.triage"),
     )
     if raised.replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -108,23 +116,39 @@ async def raise_sos(
     )
 
 
-async def authorise_case_read(
-    case_id: uuid.UUID,
-    claims: AccessClaims | None,
-    case_token: str | None,
-    secret: str,
-) -> None:
-    """Staff with case.read, or the anonymous holder of this very case's token."""
-    if claims is not None:
-        if not allowed(set(claims.roles), "case.read"):
-            raise Forbidden("your roles may not read emergency cases", code="role_forbidden")
-        return
+def check_case_token(case_id: uuid.UUID, case_token: str | None, secret: str) -> None:
+    """The anonymous reporter may read only the case their token was issued for."""
     if case_token is None:
         raise Unauthenticated(
             "send a bearer token, or the case's X-Case-Token", code="missing_token"
         )
     if not verify_case_token(case_id, case_token, secret=secret):
         raise Forbidden("this case token is not valid for this case", code="invalid_case_token")
+
+
+async def authorise_case_read(
+    request: Request, db_session: SessionDep, case, claims: AccessClaims, reason: str | None  # noqa: ANN001
+) -> None:
+    """Object rules of :func:`identity.authz.case_read_grant`; a denial looks like no case."""
+    facts = authz.CaseFacts(
+        created_by=case.created_by,
+        patient_user_id=await identity_service.patient_user_id(
+            db_session=db_session, patient_id=case.patient_id
+        ),
+        destination_hospital_id=case.destination_hospital_id,
+    )
+    grant = authz.case_read_grant(
+        roles=claims.roles, user_id=claims.user_id, hospital_id=claims.hospital_id, case=facts,
+        break_glass_reason=reason,
+    )
+    note_audit(request, patient_id=case.patient_id, grant=grant.value, reason=reason)
+    if grant is authz.Grant.DENIED:
+        request.state.denied = "object_forbidden"
+        raise NotFound("no such case", code="case_not_found")
+    if grant is authz.Grant.BREAK_GLASS:
+        await alerts.break_glass_opened(
+            db_session=db_session, case=case, actor=actor_of(claims).label
+        )
 
 
 @router.get("/cases/{case_id}", response_model=CaseView, summary="Read one case")
@@ -137,10 +161,19 @@ async def read_case(
     settings: IdentitySettingsDep,
     claims: OptionalClaims,
     x_case_token: Annotated[str | None, Header(alias="X-Case-Token")] = None,
+    break_glass: Annotated[
+        str | None,
+        Header(alias="X-Break-Glass-Reason", max_length=500,
+               description="operators and doctors: why you open a case outside your rules"),
+    ] = None,
 ) -> CaseView:
-    """Staff see any case; a reporter sees only the case their token was issued for."""
-    await authorise_case_read(case_id, claims, x_case_token, settings.secret_key)
+    """Operators see any case; hospital staff cases bound to their hospital; a patient their own;
+    an anonymous reporter only the case their token was issued for."""
+    if claims is None:
+        check_case_token(case_id, x_case_token, settings.secret_key)
     case = await case_service.get_case(db_session=db_session, case_id=case_id)
+    if claims is not None:
+        await authorise_case_read(request, db_session, case, claims, break_glass)
     events = await case_service.case_events(db_session=db_session, case_id=case_id)
     response.headers["ETag"] = f'"{case.version}"'
     view = case_view(case, events)
@@ -177,7 +210,7 @@ async def read_case_routes(
 @router.get("/cases", response_model=CasePage, summary="List cases, newest first (staff)")
 async def list_cases(
     db_session: SessionDep,
-    _: Annotated[AccessClaims, Depends(require("case.list"))],
+    claims: Annotated[AccessClaims, Depends(require("case.list"))],
     status_filter: Annotated[
         list[CaseStatus] | None, Query(alias="status", description="repeat for several")
     ] = None,
@@ -188,8 +221,12 @@ async def list_cases(
     """Keyset pagination: pass ``next_cursor`` back as ``cursor``."""
     if since is not None and since.tzinfo is None:
         raise InvalidInput("since needs a timezone, e.g. 2026-01-01T00:00:00Z", field="since")
+    scope = authz.list_scope(claims.roles, claims.hospital_id)
+    if scope is False:
+        return CasePage(items=[], next_cursor=None)
     cases, next_cursor = await case_service.list_cases(
-        db_session=db_session, statuses=status_filter, since=since, limit=limit, cursor=cursor
+        db_session=db_session, statuses=status_filter, since=since, limit=limit, cursor=cursor,
+        bound_for_hospital=scope,
     )
     return CasePage(items=[case_view(c) for c in cases], next_cursor=next_cursor)
 

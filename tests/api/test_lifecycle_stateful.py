@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+import pyotp
+
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -35,15 +37,18 @@ def api(data_settings, identity_settings):
     )
     with TestClient(app, raise_server_exceptions=True) as client:
         email = f"stateful-{uuid.uuid4().hex[:8]}@lifeline.test"
+        secret = pyotp.random_base32(length=32)  # staff sign in with a second factor
 
         async def provision() -> None:
             async with app.state.session_factory() as session:
                 await identity_service.create_user(
-                    db_session=session, email=email, password=PASSWORD, roles=["emergency_operator"]
+                    db_session=session, email=email, password=PASSWORD, roles=["emergency_operator"],
+                    totp_secret=secret,
                 )
 
         client.portal.call(provision)
-        token = client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD}).json()
+        token = client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD,
+                                                  "totp": pyotp.TOTP(secret).now()}).json()
         client.headers["Authorization"] = f"Bearer {token['access_token']}"
         yield client
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+import pyotp
 import pytest
 
 from console_api.app import create_app
@@ -78,12 +79,18 @@ def run_cli(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
 async def test_cli_upgrade_is_idempotent_and_creates_users(database_url, client):
     assert run_cli("db", "upgrade", database_url=database_url).returncode == 0
     email = f"cli-{uuid.uuid4().hex[:6]}@lifeline.test"
+    secret = pyotp.random_base32(length=32)
     ok = run_cli(
         "users", "create", "--email", email, "--password", PASSWORD,
-        "--role", "emergency_operator", database_url=database_url,
+        "--role", "emergency_operator", "--totp-secret", secret, database_url=database_url,
     )
     assert ok.returncode == 0, ok.stderr + ok.stdout
     r = await client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert r.status_code == 401 and r.json()["code"] == "mfa_required"  # staff need the code
+    r = await client.post(
+        "/api/v1/auth/login",
+        json={"email": email, "password": PASSWORD, "totp": pyotp.TOTP(secret).now()},
+    )
     assert r.status_code == 200
     again = run_cli(
         "users", "create", "--email", email, "--password", PASSWORD,

@@ -1,0 +1,158 @@
+"""The route table: every endpoint names who may call it, and an unlisted endpoint refuses everyone.
+
+To register a new route add ONE line to :data:`ROUTE_ACCESS`, keyed ``"METHOD /path/{param}"``
+exactly as the path appears in the OpenAPI schema. The value is either
+
+* an action of :data:`identity.roles.PERMISSIONS` (``"case.read"``): a bearer token whose roles
+  allow it (staff tokens must also carry a passed second factor), or
+* ``open_(why)``: no role check here, because the route is public or is authorised by a
+  capability (crew link, case token, Twilio signature) or an object rule inside its handler, or
+* ``signed_in()``: any valid bearer token.
+
+``audit="case"`` (the object type) writes an audit row for every call, allowed or not; use it
+for every route that reads or changes a case, a patient record or other personal data. Denials
+(401/403) are audited on every route.
+
+Add ``or_capability=True`` to an action when the anonymous holder of a capability token may also
+call the route (the handler checks the token). Object-level rules (own hospital, own case) are in
+the handlers; :mod:`tests.security.test_authorisation_matrix` fails for any route missing here.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from starlette.requests import HTTPConnection
+
+from console_api.limits import check_api_rate
+from data.errors import Forbidden, Unauthenticated
+from identity.roles import PERMISSIONS, allowed, is_staff
+from identity.tokens import AccessClaims, verify_access_token
+
+log = logging.getLogger("lifeline.access")
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may call one route."""
+
+    action: str | None = None
+    signed_in: bool = False
+    or_capability: bool = False
+    why_open: str = ""
+    audit: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.action is not None and self.action not in PERMISSIONS:
+            raise ValueError(f"unknown action {self.action!r}: add it to identity.roles")
+
+
+def needs(action: str, *, or_capability: bool = False, audit: str | None = None) -> Access:
+    """A bearer whose roles allow ``action`` (or, if allowed, a capability token)."""
+    return Access(action=action, or_capability=or_capability, audit=audit)
+
+
+def signed_in(*, audit: str | None = None) -> Access:
+    """Any valid bearer token; the handler shows only the caller's own data."""
+    return Access(signed_in=True, audit=audit)
+
+
+def open_(why: str, *, audit: str | None = None) -> Access:
+    """No role check: public, or authorised in the handler as ``why`` says."""
+    return Access(why_open=why, audit=audit)
+
+
+ROUTE_ACCESS: dict[str, Access] = {
+    "GET /health": open_("liveness probe"),
+    "POST /api/v1/auth/login": open_("credentials + TOTP, rate limited", audit="session"),
+    "POST /api/v1/auth/refresh": open_("refresh token in the body", audit="session"),
+    "POST /api/v1/auth/logout": open_("refresh token in the body", audit="session"),
+    "POST /api/v1/auth/mfa/enrol": open_("password in the body", audit="session"),
+    "POST /api/v1/auth/mfa/activate": open_("password + first code in the body", audit="session"),
+    "GET /api/v1/users/me": signed_in(audit="user"),
+    "POST /api/v1/emergency/cases": open_("SOS never refused; abuse flagged", audit="case"),
+    "GET /api/v1/emergency/cases": needs("case.list", audit="case"),
+    "GET /api/v1/emergency/cases/{case_id}": needs("case.read", or_capability=True, audit="case"),
+    "POST /api/v1/emergency/cases/{case_id}/triage": needs("case.triage", audit="case"),
+    "POST /api/v1/emergency/cases/{case_id}/dispatch": needs("case.dispatch", audit="case"),
+    "POST /api/v1/emergency/cases/{case_id}/arrive": needs("case.arrive", audit="case"),
+    "POST /api/v1/emergency/cases/{case_id}/close": needs("case.close", audit="case"),
+    "POST /api/v1/emergency/cases/{case_id}/cancel": needs("case.cancel", audit="case"),
+    "POST /api/v1/emergency/cases/{case_id}/acknowledge": needs("case.acknowledge", audit="case"),
+    "POST /api/v1/emergency/cases/{case_id}/redirect": needs("case.redirect", audit="case"),
+    "GET /api/v1/hospitals": open_("public directory of hospitals"),
+    "GET /api/v1/hospitals/{hospital_id}": open_("public directory of hospitals"),
+    "PUT /api/v1/hospitals/{hospital_id}/capacity": needs("hospital.capacity"),
+    "GET /api/v1/hospitals/{hospital_id}/incoming": needs("hospital.incoming", audit="case"),
+    "GET /api/v1/metrics/response-times": needs("metrics.read"),
+    "GET /api/v1/routing/route": open_("public road routing"),
+    "POST /api/v1/routing/closures": needs("road.close"),
+    "GET /api/v1/routing/closures": open_("closures are public road information"),
+    "DELETE /api/v1/routing/closures/{closure_id}": needs("road.close"),
+    "POST /api/v1/units": needs("unit.manage"),
+    "GET /api/v1/units": needs("unit.read"),
+    "GET /api/v1/units/{unit_id}": needs("unit.read"),
+    "POST /api/v1/units/{unit_id}/status": needs("unit.manage"),
+    "POST /api/v1/units/{unit_id}/position": needs("unit.position", or_capability=True),
+    "GET /api/v1/crew/{token}": open_("crew link token in the path", audit="case"),
+    "POST /api/v1/crew/{token}/status": open_("crew link token in the path", audit="case"),
+    "POST /api/v1/sms/inbound": open_("Twilio signature checked in the handler", audit="case"),
+    "POST /api/v1/sms/status": open_("Twilio signature checked in the handler"),
+    "GET /api/v1/sms/outbox": needs("sms.read", audit="sms"),
+    "GET /api/v1/realtime/events": open_("channel rules of realtime.authz", audit="case"),
+    "GET /api/v1/realtime/sse": open_("channel rules of realtime.authz", audit="case"),
+    "WS /ws": open_("the first message authenticates; channel rules of realtime.authz"),
+    "GET /api/v1/audit": needs("audit.read", audit="audit"),
+}
+
+
+def route_key(connection: HTTPConnection) -> str | None:
+    """``"METHOD /template"`` of the matched route, the key of :data:`ROUTE_ACCESS`."""
+    route = connection.scope.get("route")
+    path = getattr(route, "path_format", None) or getattr(route, "path", None)
+    if path is None:
+        return None
+    method = "WS" if connection.scope["type"] == "websocket" else connection.scope["method"]
+    return f"{'GET' if method == 'HEAD' else method} {path}"
+
+
+def bearer_claims(connection: HTTPConnection) -> AccessClaims | None:
+    """Verified claims of an ``Authorization: Bearer`` header, None without one."""
+    header = connection.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("a bearer token is required", code="invalid_token")
+    return verify_access_token(token.strip(), settings=connection.app.state.identity_settings)
+
+
+def check(access: Access | None, claims: AccessClaims | None, key: str | None) -> None:
+    """Raise unless ``claims`` pass ``access``; an unregistered route refuses everyone."""
+    if access is None:
+        log.error("route %s has no entry in console_api.access.ROUTE_ACCESS", key)
+        raise Forbidden("this endpoint is not open to anyone yet", code="route_not_registered")
+    if claims is not None and is_staff(claims.roles) and not claims.mfa:
+        raise Forbidden("staff must sign in with a second factor", code="mfa_required")
+    if access.action is None and not access.signed_in:
+        return
+    if claims is None:
+        if access.or_capability:
+            return  # the handler checks the capability token and fails closed
+        raise Unauthenticated("a bearer token is required", code="missing_token")
+    if access.action is not None and not allowed(set(claims.roles), access.action):
+        raise Forbidden(f"your roles may not perform {access.action}", code="role_forbidden")
+
+
+async def enforce_access(request: HTTPConnection) -> None:
+    """The app-wide dependency: look the route up in :data:`ROUTE_ACCESS` and apply it."""
+    key = route_key(request)
+    claims = bearer_claims(request)
+    request.state.claims = claims
+    try:
+        check(ROUTE_ACCESS.get(key) if key else None, claims, key)
+    except (Forbidden, Unauthenticated) as exc:
+        request.state.denied = exc.code
+        raise
+    await check_api_rate(request, key, str(claims.user_id) if claims else None)

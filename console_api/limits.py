@@ -1,0 +1,98 @@
+"""Abuse limits at the HTTP edge: sign-in attempts answer 429; an SOS is flagged, never refused."""
+
+from __future__ import annotations
+
+import logging
+
+from redis.exceptions import RedisError
+from starlette.requests import HTTPConnection
+
+from data.errors import TooManyRequests
+from identity import limits, vault
+from realtime.settings import get_realtime_settings
+
+log = logging.getLogger("lifeline.limits")
+
+
+def client_ip(connection: HTTPConnection) -> str:
+    """The peer address (uvicorn's proxy_headers resolve X-Forwarded-For of trusted proxies)."""
+    return connection.client.host if connection.client else "unknown"
+
+
+def login_account_hash(email: str) -> str:
+    """Names the account in the audit trail without writing the email down (keyed hash)."""
+    return vault.lookup_hash(email.strip().lower(), ring=vault.keyring(), purpose="login")
+
+
+def _prefix() -> str:
+    return get_realtime_settings().stream_prefix
+
+
+async def check_login_rate(connection: HTTPConnection, email: str) -> None:
+    """Per account and per IP; a Redis outage lets sign-in through (the DB lockout still holds)."""
+    settings = connection.app.state.identity_settings
+    redis = connection.app.state.redis
+    try:
+        checks = [
+            await limits.hit(
+                redis, prefix=_prefix(), subject=limits.subject_key("login-account", email),
+                limit=settings.login_per_account, window_s=settings.login_account_window_s,
+            ),
+            await limits.hit(
+                redis, prefix=_prefix(),
+                subject=limits.subject_key("login-ip", client_ip(connection)),
+                limit=settings.login_per_ip, window_s=settings.login_ip_window_s,
+            ),
+        ]
+    except RedisError:
+        log.warning("login rate limit unavailable (Redis error); relying on account lockout")
+        return
+    over = [w for w in checks if w.over]
+    if over:
+        raise TooManyRequests(
+            "too many sign-in attempts; wait before trying again",
+            retry_after_s=max(w.retry_after_s for w in over),
+            code="rate_limited",
+        )
+
+
+#: Never slowed down here: an SOS is flagged instead, liveness probes must always answer.
+UNLIMITED = frozenset({"POST /api/v1/emergency/cases", "GET /health"})
+
+
+async def check_api_rate(connection: HTTPConnection, key: str | None, user: str | None) -> None:
+    """429 with Retry-After once a caller exceeds ``api_per_minute`` (Redis down: no limit)."""
+    if key in UNLIMITED or connection.scope["type"] != "http":
+        return
+    settings = connection.app.state.identity_settings
+    subject = f"user:{user}" if user else limits.subject_key("api-ip", client_ip(connection))
+    try:
+        window = await limits.hit(
+            connection.app.state.redis, prefix=_prefix(), subject=f"api:{subject}",
+            limit=settings.api_per_minute, window_s=60,
+        )
+    except (RedisError, AttributeError):
+        return
+    if window.over:
+        raise TooManyRequests(
+            "too many requests; slow down", retry_after_s=window.retry_after_s, code="rate_limited"
+        )
+
+
+async def sos_looks_abusive(connection: HTTPConnection, phone: str) -> bool:
+    """Whether this SOS is over the per-phone or per-IP limit (it is accepted either way)."""
+    settings = connection.app.state.identity_settings
+    redis = connection.app.state.redis
+    try:
+        by_phone = await limits.hit(
+            redis, prefix=_prefix(), subject=limits.subject_key("sos-phone", phone),
+            limit=settings.sos_per_phone, window_s=settings.sos_window_s,
+        )
+        by_ip = await limits.hit(
+            redis, prefix=_prefix(), subject=limits.subject_key("sos-ip", client_ip(connection)),
+            limit=settings.sos_per_ip, window_s=settings.sos_window_s,
+        )
+    except RedisError:
+        log.warning("SOS rate limit unavailable (Redis error); accepting unflagged")
+        return False
+    return by_phone.over or by_ip.over

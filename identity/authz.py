@@ -1,0 +1,63 @@
+"""Object-level rules: which case a caller may see beyond what their role allows in general."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+
+from identity.roles import BREAK_GLASS_ROLES, Role
+
+MIN_BREAK_GLASS_REASON = 10
+
+
+class Grant(StrEnum):
+    """How a read was allowed (or not)."""
+
+    ROLE = "role"
+    OWN = "own"
+    HOSPITAL = "hospital"
+    BREAK_GLASS = "break_glass"
+    DENIED = "denied"
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """What the rules need to know about a case."""
+
+    created_by: uuid.UUID | None
+    patient_user_id: uuid.UUID | None
+    destination_hospital_id: uuid.UUID | None
+
+
+def case_read_grant(
+    *,
+    roles: frozenset[str],
+    user_id: uuid.UUID,
+    hospital_id: uuid.UUID | None,
+    case: CaseFacts,
+    break_glass_reason: str | None = None,
+) -> Grant:
+    """Operators and super admins see every case; hospital staff only cases bound to their
+    hospital; a patient only their own. Operators and doctors may break glass with a reason."""
+    if Role.EMERGENCY_OPERATOR in roles or Role.SUPER_ADMIN in roles:
+        return Grant.ROLE
+    if (Role.HOSPITAL_ADMIN in roles or Role.DOCTOR in roles) and hospital_id is not None and (
+        case.destination_hospital_id == hospital_id
+    ):
+        return Grant.HOSPITAL
+    if Role.PATIENT in roles and user_id in {case.created_by, case.patient_user_id}:
+        return Grant.OWN
+    reason = (break_glass_reason or "").strip()
+    if len(reason) >= MIN_BREAK_GLASS_REASON and roles & BREAK_GLASS_ROLES:
+        return Grant.BREAK_GLASS
+    return Grant.DENIED
+
+
+def list_scope(roles: frozenset[str], hospital_id: uuid.UUID | None) -> uuid.UUID | None | bool:
+    """``None``: every case; a hospital id: only cases bound there; ``False``: nothing."""
+    if Role.EMERGENCY_OPERATOR in roles or Role.SUPER_ADMIN in roles:
+        return None
+    if Role.HOSPITAL_ADMIN in roles and hospital_id is not None:
+        return hospital_id
+    return False
