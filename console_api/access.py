@@ -74,6 +74,9 @@ ROUTE_ACCESS: dict[str, Access] = {
     "POST /api/v1/emergency/cases": open_("SOS never refused; abuse flagged", audit="case"),
     "GET /api/v1/emergency/cases": needs("case.list", audit="case"),
     "GET /api/v1/emergency/cases/{case_id}": needs("case.read", or_capability=True, audit="case"),
+    "GET /api/v1/emergency/cases/{case_id}/routes": needs(
+        "case.read", or_capability=True, audit="case"
+    ),
     "POST /api/v1/emergency/cases/{case_id}/triage": needs("case.triage", audit="case"),
     "POST /api/v1/emergency/cases/{case_id}/dispatch": needs("case.dispatch", audit="case"),
     "POST /api/v1/emergency/cases/{case_id}/arrive": needs("case.arrive", audit="case"),

@@ -192,6 +192,7 @@ async def read_case(
 )
 async def read_case_routes(
     case_id: uuid.UUID,
+    request: Request,
     destinations: DestinationsDep,
     db_session: SessionDep,
     settings: IdentitySettingsDep,
@@ -199,8 +200,11 @@ async def read_case_routes(
     x_case_token: Annotated[str | None, Header(alias="X-Case-Token")] = None,
 ) -> dict[str, Any]:
     """A FeatureCollection of routes under the closures in force; a reporter sees only theirs."""
-    await authorise_case_read(case_id, claims, x_case_token, settings.secret_key)
+    if claims is None:
+        check_case_token(case_id, x_case_token, settings.secret_key)
     case = await case_service.get_case(db_session=db_session, case_id=case_id)
+    if claims is not None:
+        await authorise_case_read(request, db_session, case, claims, None)
     routes = await case_detail.case_routes(destinations=destinations, case=case)
     if claims is None:
         routes["features"] = [f for f in routes["features"] if f["properties"]["destination"]]
