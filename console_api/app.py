@@ -34,6 +34,8 @@ from console_api.routers import (
     health,
     hospital_side,
     hospitals,
+    maps,
+    pages,
     realtime,
     routing,
     sms,
@@ -137,4 +139,7 @@ def create_app(
     app.include_router(crew.router)
     app.include_router(sms.router)
     app.include_router(realtime.router)
+    app.include_router(maps.router)
+    app.include_router(pages.router)
+    pages.mount_static(app)
     return app
