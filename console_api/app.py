@@ -29,6 +29,7 @@ from console_api.body_limit import BodySizeLimit
 from console_api.problems import install_problem_handlers
 from console_api.routers import (
     auth,
+    case_location,
     crew,
     emergency,
     health,
@@ -132,6 +133,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(emergency.router)
+    app.include_router(case_location.router)
     app.include_router(hospitals.router)
     app.include_router(hospital_side.router)
     app.include_router(routing.router)

@@ -242,6 +242,12 @@ async def raise_case(
             return RaisedCase(await get_case(db_session=db_session, case_id=earlier.resource_id), True)
     if request.patient_id is not None and await db_session.get(Patient, request.patient_id) is None:
         raise InvalidInput("no patient with this id", field="patient_id", code="unknown_patient")
+    patient_id = request.patient_id
+    if patient_id is None and actor.user_id is not None:
+        # A signed-in patient's SOS carries their profile (blood group, ...) to the crew and ED.
+        patient_id = await db_session.scalar(
+            select(Patient.id).where(Patient.user_id == actor.user_id)
+        )
 
     now = utcnow()
     case = EmergencyCase(
@@ -252,7 +258,7 @@ async def raise_case(
         location_accuracy_m=request.accuracy_m,
         reporter_phone=request.reporter_phone,
         notes=request.notes,
-        patient_id=request.patient_id,
+        patient_id=patient_id,
         created_by=actor.user_id,
         raised_at=now,
         updated_at=now,

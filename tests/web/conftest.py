@@ -6,18 +6,18 @@ so the in-process apps of other tests never take its events. Screenshots go to t
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+import pytest_asyncio
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from tests.conftest import ADMIN_URL, PASSWORD, REDIS_URL, _import_demo_region
 from tests.realtime.conftest import Server
@@ -127,10 +127,10 @@ async def _create_accounts(url: str) -> dict[str, Account]:
     return accounts
 
 
-@pytest.fixture(scope="session")
-def accounts(web_server: Server, web_database_url: str) -> dict[str, Account]:
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def accounts(web_server: Server, web_database_url: str) -> dict[str, Account]:
     """An operator, a hospital admin (hospital bound later) and a patient with a profile."""
-    return asyncio.run(_create_accounts(web_database_url))
+    return await _create_accounts(web_database_url)
 
 
 def bind_admin(url: str, account: Account, hospital_id: str) -> None:
@@ -141,61 +141,63 @@ def bind_admin(url: str, account: Account, hospital_id: str) -> None:
         )
 
 
-@pytest.fixture(scope="session")
-def api(web_server: Server) -> Iterator[httpx.Client]:
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def api(web_server: Server) -> AsyncIterator[httpx.AsyncClient]:
     """Plain HTTP to the test server (setup and checks the pages do not show)."""
-    with httpx.Client(base_url=web_server.http, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=web_server.http, timeout=30) as client:
         yield client
 
 
-def bearer(api: httpx.Client, account: Account) -> dict[str, str]:
+async def bearer(api: httpx.AsyncClient, account: Account) -> dict[str, str]:
     """Authorization header of ``account``."""
-    response = api.post(
+    response = await api.post(
         "/api/v1/auth/login", json={"email": account.email, "password": account.password}
     )
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def browser() -> AsyncIterator[Browser]:
     """Headless Debian Chromium (never a downloaded browser)."""
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
             executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
         )
         yield chromium
-        chromium.close()
+        await chromium.close()
 
 
-@pytest.fixture
-def new_context(browser: Browser, web_server: Server):
+@pytest_asyncio.fixture(loop_scope="session")
+async def new_context(browser: Browser, web_server: Server):
     """Factory of browser contexts on the test server; all closed after the test."""
     opened: list[BrowserContext] = []
 
-    def make(**kwargs) -> BrowserContext:
+    async def make(**kwargs) -> BrowserContext:
         kwargs.setdefault("base_url", web_server.http)
-        context = browser.new_context(**kwargs)
+        context = await browser.new_context(**kwargs)
         context.set_default_timeout(10_000)
         opened.append(context)
         return context
 
     yield make
     for context in opened:
-        context.close()
+        await context.close()
 
 
-def shot(page: Page, name: str) -> Path:
+async def shot(page: Page, name: str) -> Path:
     """Save a full-page screenshot as a test artifact."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    await page.screenshot(path=str(path), full_page=True)
     return path
 
 
-def crew_link(api: httpx.Client, headers: dict[str, str], case_id: str) -> str:
+async def crew_link(api: httpx.AsyncClient, headers: dict[str, str], case_id: str) -> str:
     """The /crew/{token} path from the SMS in the local outbox."""
-    messages = api.get("/api/v1/sms/outbox", params={"case_id": case_id}, headers=headers).json()
+    messages = (
+        await api.get("/api/v1/sms/outbox", params={"case_id": case_id}, headers=headers)
+    ).json()
     for message in messages:
         found = re.search(r"/crew/([A-Za-z0-9._~-]+)", message["body"])
         if found:
@@ -203,13 +205,13 @@ def crew_link(api: httpx.Client, headers: dict[str, str], case_id: str) -> str:
     raise AssertionError(f"no crew link in {messages}")
 
 
-def add_unit(api: httpx.Client, headers: dict[str, str], **overrides) -> dict:
+async def add_unit(api: httpx.AsyncClient, headers: dict[str, str], **overrides) -> dict:
     """An ALS ambulance stationed near the demo region's centre."""
     body = {
         "call_sign": f"HKI-{uuid.uuid4().hex[:4]}", "type": "ALS",
         "station_lat": 60.1690, "station_lng": 24.9400, "crew_phones": ["+358401112233"],
     }
     body.update(overrides)
-    response = api.post("/api/v1/units", json=body, headers=headers)
+    response = await api.post("/api/v1/units", json=body, headers=headers)
     assert response.status_code == 201, response.text
     return response.json()
