@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 import uuid
@@ -136,6 +135,12 @@ async def test_console_works_with_the_websocket_endpoint_unavailable(api, accoun
     await expect(page.locator("#live")).to_have_text("stale — polling")
     assert refused
 
+    closure = await api.post("/api/v1/routing/closures", headers=operator, json={
+        "geometry": {"type": "LineString", "coordinates": [[24.9500, 60.1770], [24.9510, 60.1770]]},
+        "reason": "burst water main", "duration_minutes": 10})
+    assert closure.status_code == 201, closure.text
+    await expect(page.locator("#console-map")).to_have_attribute("data-closures", "1")
+
     phone = f"+35840{uuid.uuid4().int % 10_000_000:07d}"
     sos = await api.post("/api/v1/emergency/cases", json={
         "lat": 60.1705, "lng": 24.9410, "symptom_category": "stroke_symptoms",
@@ -149,6 +154,7 @@ async def test_console_works_with_the_websocket_endpoint_unavailable(api, accoun
     await expect(page.locator("#detail-status")).to_have_text("triaged")
     await expect(page.locator("#live")).to_have_text("stale — polling")
     await shot(page, "console-stale-polling")
-    await asyncio.sleep(0)
+    lifted = await api.delete(f"/api/v1/routing/closures/{closure.json()['id']}", headers=operator)
+    assert lifted.status_code == 204
     view = (await api.get(f"/api/v1/emergency/cases/{sos.json()['id']}", headers=operator)).json()
     assert view["severity"] == "critical"

@@ -42,6 +42,7 @@ async function loadClosures() {
     window.L.geoJSON(closure.geometry, { style: { color: "#7c3aed", weight: 6, dashArray: "6 6" } })
       .bindTooltip(`Closed: ${closure.reason ?? ""}`).addTo(layers.closures);
   }
+  document.getElementById("console-map").dataset.closures = String(list.length);
 }
 
 async function loadDetail() {
