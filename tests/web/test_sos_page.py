@@ -33,10 +33,18 @@ async def test_offline_sos_is_queued_and_delivered_exactly_once(api, accounts, n
     phone = "+358409990001"
     context = await sos_context(new_context)
     page = await context.new_page()
-    await fill_sos(page, phone)
-    await shot(page, "sos-form")
-
+    await page.goto("/sos")
+    # Installed: the service worker serves the app itself when the network is gone.
+    assert await page.evaluate("navigator.serviceWorker.ready.then((r) => r.active.scriptURL)")
+    await page.wait_for_function("navigator.serviceWorker.controller !== null")
     await context.set_offline(True)
+    await page.reload()
+    await expect(page.get_by_role("button", name="SOS")).to_be_visible()
+    await page.get_by_label("Chest pain").check()
+    await page.get_by_label("Your phone number").fill(phone)
+    await expect(page.locator("#where")).to_contain_text("±25 m")
+    await shot(page, "sos-form-offline")
+
     await page.get_by_role("button", name="SOS").click()
     await expect(page.locator("#notice")).to_contain_text("will be sent automatically")
     await expect(page.get_by_role("button", name="SOS queued")).to_be_visible()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from datetime import UTC, datetime
 
 import httpx
 from playwright.async_api import Page, expect
@@ -78,6 +79,14 @@ async def test_sos_to_handover_across_the_four_pages(
 
     case_id = await entry.get_attribute("data-case")
     case = (await api.get(f"/api/v1/emergency/cases/{case_id}", headers=operator)).json()
+    # The unit's GPS moves it on the console map live.
+    ping = await api.post(f"/api/v1/units/{case['dispatch']['unit_id']}/position", headers=operator,
+                          json={"lat": 60.1702, "lng": 24.9412,
+                                "recorded_at": datetime.now(UTC).isoformat()})
+    assert ping.status_code == 200 and ping.json()["live"], ping.text
+    await expect(console.locator("#console-map")).to_have_attribute(
+        "data-unit-fixes", re.compile("^[1-9]")
+    )
     link = await crew_link(api, operator, case_id)
     crew = await (await new_context(viewport=PHONE, is_mobile=True)).new_page()
     await crew.goto(link)

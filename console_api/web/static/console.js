@@ -321,6 +321,8 @@ function onEvent(message) {
   if (message.channel === "unit.position.updated") {
     const u = state.units.get(message.data.unit_id);
     if (u) { u.position = { lat: message.data.lat, lng: message.data.lng }; u.position_stale = false; placeUnit(u); }
+    const el = document.getElementById("console-map");
+    el.dataset.unitFixes = String(Number(el.dataset.unitFixes || 0) + 1);
     return;
   }
   if (message.channel === "hospital.capacity.updated") { loadHospitals().catch(() => {}); return; }
