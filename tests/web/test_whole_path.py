@@ -111,6 +111,11 @@ async def test_sos_to_handover_across_the_four_pages(
     await expect(card.locator(".unit-status")).to_have_text("transporting")
     await card.get_by_role("button", name="Acknowledge").click()
     await expect(card).to_contain_text("Acknowledged")
+    await hospital.get_by_label("Beds available").fill("7")
+    await hospital.get_by_role("button", name="Update").click()
+    await expect(hospital.locator("#notice")).to_have_text("ED status updated.")
+    beds = (await api.get(f"/api/v1/hospitals/{case['destination_hospital_id']}")).json()
+    assert beds["beds_available"] == 7 and beds["ed_status"] == "open"
     await shot(hospital, "path-5-hospital-acknowledged")
     await expect(console.locator("#detail")).to_contain_text("hospital acknowledged")
 
@@ -118,6 +123,7 @@ async def test_sos_to_handover_across_the_four_pages(
                                  ("Handover complete", "Handed over to the hospital")]:
         await crew.get_by_role("button", name=button).click()
         await expect(patient.locator("#case-status")).to_have_text(patient_sees)
+    await expect(patient.get_by_role("button", name="Start a new SOS")).to_be_visible()
     await shot(patient, "path-6-patient-handed-over")
     await expect(console.locator("#queue button", has_text=phone)).to_have_count(0)
     await expect(card).to_have_count(0)

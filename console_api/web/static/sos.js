@@ -80,7 +80,7 @@ function distance(a, b) {
 
 /** While the case is open, tell the dispatcher when the phone has moved (they confirm it). */
 async function shareMove(fix) {
-  if (!followed || (lastSent && distance(lastSent, fix) < 25)) return;
+  if (!followed || followed.over || (lastSent && distance(lastSent, fix) < 25)) return;
   try {
     await api(`/api/v1/emergency/cases/${followed.id}/location`, {
       method: "POST", auth: false, headers: { "X-Case-Token": followed.case_token },
@@ -158,6 +158,11 @@ async function refresh() {
 }
 
 function render(incident) {
+  const over = incident.status === "closed" || incident.status === "cancelled";
+  followed.over = over;
+  $("#keep-open").hidden = over;
+  $("#new-sos").hidden = !over;
+  $("#follow-title").textContent = over ? "Your case is closed" : "Help is on the way";
   const step = reachedStep(incident);
   const index = STEPS.findIndex(([s]) => s === step);
   $("#case-status").textContent = incident.status === "cancelled"
@@ -197,6 +202,8 @@ function follow() {
   live.start();
   if (here) shareMove(here);
 }
+
+$("#new-sos").addEventListener("click", () => { write(CASE, null); location.reload(); });
 
 function setupSymptoms() {
   $("#symptoms").innerHTML = SYMPTOMS.map(([value, text]) =>
