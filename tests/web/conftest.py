@@ -74,6 +74,9 @@ def web_server(web_database_url: str) -> Iterator[Server]:
         LIFELINE_SECRET_KEY="web-test-secret-" + uuid.uuid4().hex,
         LIFELINE_ALLOWED_ORIGINS=f"http://127.0.0.1:{server.port}",
         LIFELINE_HEARTBEAT_SECONDS="1",
+        # Short queue targets, so a test sees a waiting case turn amber and then red.
+        LIFELINE_QUEUE_AMBER_SECONDS="3",
+        LIFELINE_QUEUE_RED_SECONDS="6",
         LIFELINE_DB_POOL_SIZE="5",
         LIFELINE_DATA_DIR=str(ROOT / "var"),
         LIFELINE_NODE_MODULES=str(ROOT / "node_modules"),

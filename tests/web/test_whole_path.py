@@ -168,6 +168,9 @@ async def test_console_works_with_the_websocket_endpoint_unavailable(api, accoun
     await page.keyboard.press("t")
     await expect(page.locator("#detail-status")).to_have_text("triaged")
     await expect(page.locator("#live")).to_have_text("stale — polling")
+    timer = entry.locator(".timer")
+    await expect(timer).to_have_class(re.compile(r"\bamber\b"))
+    await expect(timer).to_have_class(re.compile(r"\bred\b"))
     await shot(page, "console-stale-polling")
     lifted = await api.delete(f"/api/v1/routing/closures/{closure.json()['id']}", headers=operator)
     assert lifted.status_code == 204

@@ -188,11 +188,11 @@ function paintDetail() {
       : `<p class="muted">${c.status === "raised" || c.status === "triaged" ? "No available unit can reach the scene." : "Dispatched."}</p>`}
     <h3>Recommended hospitals</h3>
     ${hospitals ? `<table><thead><tr><th>Hospital</th><th>ED</th><th>ETA</th><th>Road</th></tr></thead><tbody>${hospitals}</tbody></table>` : '<p class="muted">None reachable.</p>'}
-    <div class="actions" style="margin-top:.6rem">
+    <div class="actions space-above">
       <div><label for="redirect-to">Redirect to</label><select id="redirect-to">${redirectOptions}</select></div>
       <button type="button" id="redirect" ${c.status === "dispatched" || c.status === "arrived" ? "" : "disabled"}>Redirect (r)</button>
     </div>
-    <div class="actions" style="margin-top:.6rem">
+    <div class="actions space-above">
       <div><label for="cancel-reason">Cancel reason</label><input id="cancel-reason" maxlength="300" placeholder="e.g. duplicate call"></div>
       <button type="button" id="cancel" class="danger" ${can("cancel") ? "" : "disabled"}>Cancel (c)</button>
     </div>

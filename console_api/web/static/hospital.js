@@ -32,8 +32,8 @@ function countdown(item) {
 function render() {
   $("#incoming-count").textContent = `(${incoming.length})`;
   $("#incoming").innerHTML = incoming.map((i) => `
-    <article class="card sev-${esc(i.severity || "none")}" data-case="${esc(i.case_id)}">
-      <div style="display:flex;justify-content:space-between;gap:.5rem;flex-wrap:wrap">
+    <article class="card urgent-${esc(i.severity || "none")}" data-case="${esc(i.case_id)}">
+      <div class="row-between">
         <strong>${esc(label(i.symptom_category))}
           <span class="badge sev-${esc(i.severity || "none")}">${esc(i.severity || "untriaged")}</span></strong>
         <span class="countdown" data-eta="${esc(i.eta_at ?? "")}">${esc(countdown(i))}</span>
