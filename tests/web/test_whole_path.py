@@ -172,7 +172,13 @@ async def test_console_works_with_the_websocket_endpoint_unavailable(api, accoun
     await expect(timer).to_have_class(re.compile(r"\bamber\b"))
     await expect(timer).to_have_class(re.compile(r"\bred\b"))
     await shot(page, "console-stale-polling")
+    await page.keyboard.press("c")
+    await expect(page.get_by_label("Cancel reason")).to_be_focused()
+    await page.keyboard.type("duplicate call")
+    await page.get_by_role("button", name="Cancel (c)").click()
+    await expect(entry).to_have_count(0)
     lifted = await api.delete(f"/api/v1/routing/closures/{closure.json()['id']}", headers=operator)
     assert lifted.status_code == 204
     view = (await api.get(f"/api/v1/emergency/cases/{sos.json()['id']}", headers=operator)).json()
-    assert view["severity"] == "critical"
+    assert view["severity"] == "critical" and view["status"] == "cancelled"
+    assert view["cancel_reason"] == "duplicate call"
