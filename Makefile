@@ -16,7 +16,7 @@ FACILITIES ?=
 BANDIT_PATHS := console_api identity data dispatch routing facilities realtime care messaging
 export DATABASE_URL REDIS_URL
 
-.PHONY: help run test services venv db region lint security bench clean
+.PHONY: help run test services venv db region lint security bench clean web
 
 help:
 	@echo "make run    set up everything missing, migrate, import the demo region, serve on :$(PORT)"
@@ -45,12 +45,23 @@ else
 		$(if $(strip $(FACILITIES)),--facilities "$(FACILITIES)")
 endif
 
-run: region
+run: region web
 	@echo "Lifeline: http://$(HOST):$(PORT)/  (API docs at /docs)"
 	$(BIN)/lifeline serve --host $(HOST) --port $(PORT)
 
-test: services venv
+test: export WITH_BROWSER := 1
+test: services venv web
 	timeout 1800 $(BIN)/pytest -q
+
+# --- web pages: third-party browser packages (Leaflet) from npm, pinned by package-lock.json,
+# served by the app from node_modules (no CDN). Reinstalled when the lockfile changes.
+node_modules/.package-lock.json: package.json package-lock.json
+	@command -v npm >/dev/null || bash scripts/bootstrap.sh
+	npm ci --no-audit --no-fund
+	@touch $@
+
+web: node_modules/.package-lock.json
+# --- end web
 
 lint: venv security
 	$(BIN)/ruff check .

@@ -107,6 +107,24 @@ ROUTE_ACCESS: dict[str, Access] = {
     "GET /api/v1/realtime/sse": open_("channel rules of realtime.authz", audit="case"),
     "WS /ws": open_("the first message authenticates; channel rules of realtime.authz"),
     "GET /api/v1/audit": needs("audit.read", audit="audit"),
+    # Web pages: static shells; every call they make is authorised on its own route.
+    "GET /": open_("redirect to the console page"),
+    "GET /console": open_("page shell; signs in through the API"),
+    "GET /hospital": open_("page shell; signs in through the API"),
+    "GET /sos": open_("page shell; the SOS itself is POST /api/v1/emergency/cases"),
+    "GET /sos.webmanifest": open_("PWA manifest"),
+    "GET /sos-sw.js": open_("PWA service worker"),
+    "GET /crew/{token}": open_("page shell; the crew link token is checked by the crew API"),
+    "GET /api/v1/map/roads": open_("public road geometry for the map"),
+    "POST /api/v1/emergency/cases/{case_id}/location": needs(
+        "case.read", or_capability=True, audit="case"
+    ),
+    "POST /api/v1/emergency/cases/{case_id}/location/{report_id}/confirm": needs(
+        "case.triage", audit="case"
+    ),
+    "POST /api/v1/emergency/cases/{case_id}/location/{report_id}/dismiss": needs(
+        "case.triage", audit="case"
+    ),
 }
 
 

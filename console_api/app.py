@@ -20,11 +20,14 @@ from console_api.problems import install_problem_handlers
 from console_api.routers import (
     audit,
     auth,
+    case_location,
     crew,
     emergency,
     health,
     hospital_side,
     hospitals,
+    maps,
+    pages,
     realtime,
     routing,
     sms,
@@ -151,6 +154,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(emergency.router)
+    app.include_router(case_location.router)
     app.include_router(hospitals.router)
     app.include_router(hospital_side.router)
     app.include_router(routing.router)
@@ -159,4 +163,7 @@ def create_app(
     app.include_router(sms.router)
     app.include_router(realtime.router)
     app.include_router(audit.router)
+    app.include_router(maps.router)
+    app.include_router(pages.router)
+    pages.mount_static(app)
     return app

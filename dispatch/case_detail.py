@@ -8,6 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from geoalchemy2.shape import to_shape
 from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +18,14 @@ from dispatch import fleet
 from dispatch.destinations import Destinations
 from dispatch.dispatching import active_dispatch
 from dispatch.lifecycle import CaseStatus
-from dispatch.models import CaseAlert, CaseEvent, EmergencyCase, EmergencyDispatch, UnitEvent
+from dispatch.models import (
+    CaseAlert,
+    CaseEvent,
+    CaseLocationReport,
+    EmergencyCase,
+    EmergencyDispatch,
+    UnitEvent,
+)
 from dispatch.service import case_location
 from dispatch.settings import get_dispatch_settings
 
@@ -100,6 +108,29 @@ async def alerts(db_session: AsyncSession, case: EmergencyCase) -> list[dict[str
     ]
 
 
+def report_view(report: CaseLocationReport) -> dict[str, Any]:
+    """A report as the console shows it."""
+    point = to_shape(report.location)
+    return {
+        "id": str(report.id), "lat": point.y, "lng": point.x, "accuracy_m": report.accuracy_m,
+        "distance_m": round(report.distance_m, 1), "status": report.status,
+        "reported_at": report.reported_at.isoformat(),
+    }
+
+
+async def pending_report(
+    db_session: AsyncSession, case_id: uuid.UUID
+) -> dict[str, Any] | None:
+    """The report waiting for the operator, if any."""
+    report = await db_session.scalar(
+        select(CaseLocationReport)
+        .where(CaseLocationReport.case_id == case_id, CaseLocationReport.status == "pending")
+        .order_by(CaseLocationReport.reported_at.desc())
+        .limit(1)
+    )
+    return report_view(report) if report else None
+
+
 async def case_extras(
     *,
     db_session: AsyncSession,
@@ -127,6 +158,7 @@ async def case_extras(
         "dispatch": dispatch_view(dispatch, now) if dispatch else None,
         "alerts": await alerts(db_session, case),
         "timeline": await timeline(db_session, case),
+        "pending_location": await pending_report(db_session, case.id),
     }
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,13 +12,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from data import idempotency
 from data.base import utcnow
 from data.errors import Forbidden, InvalidInput
+from data.outbox import record_event
 from dispatch import fleet
 from dispatch.alerts import resolve_alert
 from dispatch.crew_tokens import CrewClaims, verify_crew_token
 from dispatch.dispatching import release_unit
 from dispatch.lifecycle import FINAL_STATUSES, CaseAction, CaseStatus
 from dispatch.models import EmergencyCase, EmergencyDispatch, Unit
-from dispatch.service import Actor, case_location, commit_change, stage_action
+from dispatch.service import (
+    CASE_CHANNEL,
+    Actor,
+    case_location,
+    case_snapshot,
+    commit_change,
+    stage_action,
+)
 from dispatch.unit_status import CrewStatus, UnitStatus, crew_transition
 from facilities.models import Hospital
 from messaging.models import SmsMessage
@@ -153,6 +160,7 @@ async def report_status(
             await db_session.rollback()
             return outcome
     unit, case, dispatch = context.unit, context.case, context.dispatch
+    status_before = case.status
     crew_transition(UnitStatus(unit.status), report)
     actor = Actor(user_id=None, label=f"crew:{unit.call_sign}")
     now = utcnow()
@@ -181,6 +189,14 @@ async def report_status(
             case_id=case.id,
         )
         dispatch.status = report.value
+        if case.status == status_before:
+            # The case did not move, but the patient, console and hospital follow the crew too.
+            record_event(
+                db_session, channel=CASE_CHANNEL, event_type="case.crew_status",
+                aggregate_type="emergency_case", aggregate_id=case.id,
+                payload={**case_snapshot(case), "action": "crew_status",
+                         "unit_status": report.value, "call_sign": unit.call_sign},
+            )
     if key is not None:
         await idempotency.bind(db_session, key=key, resource_id=dispatch.id)
     await commit_change(db_session)

@@ -70,11 +70,11 @@ async def dispatch_case(
     case = await get_case(db_session=db_session, case_id=case_id)
     if hospital_id is not None and await db_session.get(Hospital, hospital_id) is None:
         raise InvalidInput("no hospital with this id", field="hospital_id", code="unknown_hospital")
-    recommended: list[dict[str, Any]] = []
+    # Also when the operator picked the unit: its ETA is recorded with the dispatch.
+    recommended: list[dict[str, Any]] = await fleet.recommend_for_case(
+        db_session=db_session, redis=redis, destinations=destinations, case=case
+    )
     if unit_id is None:
-        recommended = await fleet.recommend_for_case(
-            db_session=db_session, redis=redis, destinations=destinations, case=case
-        )
         if not recommended:
             raise NoUnitAvailable("no available unit can reach this case; assign one by hand")
         unit_id = uuid.UUID(recommended[0]["unit_id"])

@@ -182,3 +182,23 @@ class CaseAlert(Base):
     message: Mapped[str] = mapped_column(Text)
     raised_at: Mapped[datetime] = mapped_column(default=utcnow)
     resolved_at: Mapped[datetime | None]
+
+
+class CaseLocationReport(Base):
+    """A new position sent by the caller's phone; the operator confirms it before the case moves."""
+
+    __tablename__ = "case_location_reports"
+
+    id: Mapped[uuid.UUID] = id_column()
+    case_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("emergency_cases.id", ondelete="CASCADE"), index=True
+    )
+    location: Mapped[WKBElement] = mapped_column(Geometry("POINT", srid=4326, spatial_index=False))
+    accuracy_m: Mapped[float | None]
+    distance_m: Mapped[float]
+    #: pending (awaits the operator), same (within accuracy of the case), confirmed, dismissed,
+    #: superseded (a newer report came first).
+    status: Mapped[str] = mapped_column(String(16))
+    reported_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None]

@@ -135,6 +135,8 @@ class CaseView(BaseModel):
     dispatch: dict[str, Any] | None = None
     alerts: list[dict[str, Any]] = []
     timeline: list[dict[str, Any]] = []
+    #: A position from the caller's phone that differs from the case's, awaiting the operator.
+    pending_location: dict[str, Any] | None = None
 
 
 class SosResponse(CaseView):
@@ -150,6 +152,14 @@ class CasePage(BaseModel):
 
     items: list[CaseView]
     next_cursor: str | None
+
+
+class LocationReport(StrictModel):
+    """The caller's phone position while the case is open."""
+
+    lat: Latitude
+    lng: Longitude
+    accuracy_m: float | None = Field(default=None, ge=0, le=100_000, allow_inf_nan=False)
 
 
 class UnitCreate(StrictModel):

@@ -252,6 +252,12 @@ async def raise_case(
             may_link_any_patient or (actor.user_id is not None and patient.user_id == actor.user_id)
         ):
             raise InvalidInput("no patient with this id", field="patient_id", code="unknown_patient")
+    patient_id = request.patient_id
+    if patient_id is None and actor.user_id is not None:
+        # A signed-in patient's SOS carries their profile (blood group, ...) to the crew and ED.
+        patient_id = await db_session.scalar(
+            select(Patient.id).where(Patient.user_id == actor.user_id)
+        )
 
     now = utcnow()
     case = EmergencyCase(
@@ -262,7 +268,7 @@ async def raise_case(
         location_accuracy_m=request.accuracy_m,
         reporter_phone=request.reporter_phone,
         notes=request.notes,
-        patient_id=request.patient_id,
+        patient_id=patient_id,
         created_by=actor.user_id,
         suspected_abuse=suspected_abuse,
         raised_at=now,

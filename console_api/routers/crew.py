@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, ConfigDict
 
-from dispatch import crew
+from dispatch import crew, crew_routes
 from dispatch.unit_status import CrewStatus
 
-from console_api.deps import IdentitySettingsDep, SessionDep
+from console_api.deps import DestinationsDep, IdentitySettingsDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/crew", tags=["crew"])
 
@@ -24,10 +24,19 @@ class CrewReport(BaseModel):
 
 
 @router.get("/{token}", summary="The job behind a crew link")
-async def read_job(token: str, db_session: SessionDep, settings: IdentitySettingsDep) -> dict[str, Any]:
-    """Incident, destination and the statuses the crew may report next."""
+async def read_job(
+    token: str,
+    request: Request,
+    db_session: SessionDep,
+    settings: IdentitySettingsDep,
+    destinations: DestinationsDep,
+) -> dict[str, Any]:
+    """Incident, destination, the road route to each, and the statuses the crew may report next."""
     context = await crew.open_link(db_session=db_session, token=token, secret=settings.secret_key)
-    return await crew.crew_view(db_session=db_session, context=context)
+    return await crew_routes.crew_job(
+        db_session=db_session, redis=request.app.state.redis, destinations=destinations,
+        context=context,
+    )
 
 
 @router.post("/{token}/status", summary="Report en route / on scene / transporting / ...")

@@ -58,6 +58,7 @@ DENIED = {401, 403}
 #: Valid bodies for routes whose handler checks the caller, so a refusal is not hidden by a 422.
 VALID_BODIES = {
     "POST /api/v1/crew/{token}/status": {"status": "en_route"},
+    "POST /api/v1/emergency/cases/{case_id}/location": {"lat": 60.17, "lng": 24.94},
     "POST /api/v1/units/{unit_id}/position": {
         "lat": 60.17,
         "lng": 24.94,

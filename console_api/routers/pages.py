@@ -1,0 +1,68 @@
+"""HTML pages and their static assets, served by the app itself (no CDN, no external tiles)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from console_api.web import STATIC_DIR, WebSettings, leaflet_dir, page
+
+router = APIRouter(include_in_schema=False)
+settings = WebSettings()
+
+
+@router.get("/")
+async def home() -> RedirectResponse:
+    """The operator's console is the front door; patients use /sos."""
+    return RedirectResponse("/console")
+
+
+@router.get("/console", response_class=HTMLResponse)
+async def console_page() -> HTMLResponse:
+    """Command console for emergency operators."""
+    return HTMLResponse(page("console", settings))
+
+
+@router.get("/hospital", response_class=HTMLResponse)
+async def hospital_page() -> HTMLResponse:
+    """Hospital admin panel: incoming cases, acknowledgement, ED status."""
+    return HTMLResponse(page("hospital", settings))
+
+
+@router.get("/crew/{token}", response_class=HTMLResponse)
+async def crew_page(token: str) -> HTMLResponse:
+    """The crew link from the SMS; the page reads the token from its own URL."""
+    return HTMLResponse(page("crew", settings))
+
+
+@router.get("/sos", response_class=HTMLResponse)
+async def sos_page() -> HTMLResponse:
+    """The patient's SOS app (installable PWA)."""
+    return HTMLResponse(page("sos", settings))
+
+
+@router.get("/sos.webmanifest")
+async def sos_manifest() -> FileResponse:
+    """PWA manifest of the SOS app."""
+    return FileResponse(STATIC_DIR / "sos.webmanifest", media_type="application/manifest+json")
+
+
+@router.get("/sos-sw.js")
+async def sos_service_worker() -> FileResponse:
+    """Served from the root so its scope can cover /sos."""
+    return FileResponse(
+        STATIC_DIR / "sos-sw.js",
+        media_type="text/javascript",
+        headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"},
+    )
+
+
+def mount_static(app: FastAPI) -> None:
+    """Our JS/CSS under /static, Leaflet (from npm) under /vendor/leaflet."""
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount(
+        "/vendor/leaflet",
+        StaticFiles(directory=leaflet_dir(settings), check_dir=False),
+        name="leaflet",
+    )

@@ -1,0 +1,407 @@
+// Command console: live queue, map from our own roads, case detail and one-click actions.
+import { $, api, clock, CONFIG, esc, label, Live, logout, minutes, roadMap, say, session, signedIn }
+  from "/static/common.js";
+
+const OPEN = ["raised", "triaged", "dispatched", "arrived"];
+const RANK = { critical: 0, high: 1, medium: 3, low: 4 };
+const ED_COLOUR = { open: "#166534", diverting: "#d97706", closed: "#111827" };
+const state = {
+  cases: new Map(), hospitals: new Map(), units: new Map(), selected: null, detail: null,
+  live: "connecting",
+};
+let map;
+let layers;
+
+// ------------------------------------------------------------------ loading
+
+async function loadCases() {
+  const q = new URLSearchParams({ limit: "200" });
+  for (const s of OPEN) q.append("status", s);
+  const page = await api(`/api/v1/emergency/cases?${q}`);
+  state.cases = new Map(page.items.map((c) => [c.id, c]));
+  renderQueue();
+  drawCases();
+}
+
+async function loadHospitals() {
+  const list = await api("/api/v1/hospitals?limit=500");
+  state.hospitals = new Map(list.map((h) => [h.id, h]));
+  drawHospitals();
+}
+
+async function loadUnits() {
+  const list = await api("/api/v1/units");
+  state.units = new Map(list.map((u) => [u.id, u]));
+  drawUnits();
+}
+
+async function loadClosures() {
+  const list = await api("/api/v1/routing/closures");
+  layers.closures.clearLayers();
+  for (const closure of list) {
+    window.L.geoJSON(closure.geometry, { style: { color: "#7c3aed", weight: 6, dashArray: "6 6" } })
+      .bindTooltip(`Closed: ${closure.reason ?? ""}`).addTo(layers.closures);
+  }
+  document.getElementById("console-map").dataset.closures = String(list.length);
+}
+
+async function loadDetail() {
+  if (!state.selected) return;
+  const id = state.selected;
+  const [detail, sms] = await Promise.all([
+    api(`/api/v1/emergency/cases/${id}`),
+    api(`/api/v1/sms/outbox?case_id=${id}&limit=5`).catch(() => []),
+  ]);
+  if (state.selected !== id) return;
+  state.detail = detail;
+  state.sms = sms;
+  renderDetail();
+  drawRoute();
+}
+
+async function refreshAll() {
+  try {
+    await Promise.all([loadCases(), loadUnits(), loadHospitals(), loadClosures()]);
+    await loadDetail();
+  } catch (e) {
+    say(`Could not refresh: ${e.message}`, "error");
+  }
+}
+
+// ------------------------------------------------------------------ queue
+
+function waitingSeconds(c) {
+  return (Date.now() - Date.parse(c.raised_at)) / 1000;
+}
+
+function urgency(c) {
+  return c.severity ? RANK[c.severity] ?? 5 : 2;  // untriaged sits between high and medium
+}
+
+function sortedCases() {
+  const waiting = (c) => (c.status === "raised" || c.status === "triaged" ? 0 : 1);
+  return [...state.cases.values()].sort((a, b) =>
+    waiting(a) - waiting(b) || urgency(a) - urgency(b) || Date.parse(a.raised_at) - Date.parse(b.raised_at));
+}
+
+function timerClass(c) {
+  if (c.status !== "raised" && c.status !== "triaged") return "";
+  const s = waitingSeconds(c);
+  if (s >= CONFIG.queue_red_seconds) return "red";
+  if (s >= CONFIG.queue_amber_seconds) return "amber";
+  return "";
+}
+
+function renderQueue() {
+  const list = sortedCases();
+  $("#queue-count").textContent = `(${list.length})`;
+  $("#queue").innerHTML = list.map((c) => `
+    <li><button type="button" data-case="${c.id}" aria-current="${c.id === state.selected}">
+      <span><span class="badge sev-${c.severity || "none"}">${esc(c.severity || "untriaged")}</span>
+        <strong>${esc(label(c.symptom_category))}</strong></span>
+      <span class="timer ${timerClass(c)}" data-raised="${esc(c.raised_at)}">${clock(waitingSeconds(c))}</span>
+      <span class="meta">${esc(label(c.status))} · ${esc(c.reporter_phone)}${c.outside_service_area ? " · outside service area" : ""}</span>
+    </button></li>`).join("") || '<li class="muted">No open cases.</li>';
+}
+
+function tickTimers() {
+  for (const el of document.querySelectorAll("#queue .timer")) {
+    const c = state.cases.get(el.closest("button").dataset.case);
+    if (!c) continue;
+    el.textContent = clock(waitingSeconds(c));
+    el.className = `timer ${timerClass(c)}`;
+  }
+}
+
+function select(id) {
+  state.selected = id;
+  state.detail = null;
+  renderQueue();
+  $("#detail").innerHTML = '<p class="muted">Loading…</p>';
+  loadDetail().catch((e) => say(e.message, "error"));
+  const c = state.cases.get(id);
+  if (c) map.panTo([c.location.lat, c.location.lng]);
+}
+
+// ------------------------------------------------------------------ detail
+
+function hospitalName(id) { return state.hospitals.get(id)?.name ?? "—"; }
+
+function renderDetail() {
+  // A refresh must not wipe what the operator is typing or has chosen.
+  const kept = ["severity", "cancel-reason", "redirect-to"].map((id) => [id, document.getElementById(id)?.value]);
+  const focused = document.activeElement?.id;
+  const sameCase = $("#detail").dataset.case === state.detail.id;
+  paintDetail();
+  $("#detail").dataset.case = state.detail.id;
+  if (!sameCase) return;
+  for (const [id, value] of kept) {
+    const el = document.getElementById(id);
+    if (el && value != null && [...(el.options ?? [{ value }])].some((o) => o.value === value)) el.value = value;
+  }
+  if (focused) document.getElementById(focused)?.focus();
+}
+
+function paintDetail() {
+  const c = state.detail;
+  const can = (a) => c.allowed_actions.includes(a);
+  const d = c.dispatch;
+  const alerts = c.alerts.map((a) => `<div class="alert ${a.level}" role="alert">${esc(a.message)}</div>`).join("");
+  const moved = c.pending_location ? `
+    <div class="alert" id="moved">Caller's phone is ${Math.round(c.pending_location.distance_m)} m away
+      (±${Math.round(c.pending_location.accuracy_m ?? 0)} m).
+      <button type="button" class="primary" id="confirm-move">Move case here (m)</button>
+      <button type="button" id="dismiss-move">Keep</button></div>` : "";
+  const units = c.recommended_units.map((u, i) => `
+    <tr><td>${esc(u.call_sign)} <span class="muted">${esc(u.type)}${u.position_stale ? ", stale" : ""}</span></td>
+      <td>${esc(minutes(u.eta_seconds))}</td><td>${esc(u.hospital_name ?? "—")}</td>
+      <td>${esc(minutes(u.total_seconds))}</td>
+      <td><button type="button" class="${i === 0 ? "primary" : ""}" data-dispatch="${i}" ${can("dispatch") ? "" : "disabled"}>
+        Dispatch${i === 0 ? " (d)" : ""}</button></td></tr>`).join("");
+  const hospitals = c.recommended_hospitals.map((h) => `
+    <tr><td>${esc(h.name)}</td><td>${esc(h.ed_status)}</td><td>${esc(minutes(h.eta_seconds))}</td>
+      <td>${h.distance_m != null ? (h.distance_m / 1000).toFixed(1) + " km" : "—"}</td></tr>`).join("");
+  const redirectOptions = [...state.hospitals.values()]
+    .filter((h) => h.id !== c.destination_hospital_id && h.region === c.region)
+    .map((h) => `<option value="${h.id}">${esc(h.name)} (${esc(h.ed_status)})</option>`).join("");
+  const crewLink = (state.sms || []).map((m) => m.body.match(/https?:\/\/\S+\/crew\/\S+/)?.[0]).find(Boolean);
+  $("#detail").innerHTML = `
+    <h2>${esc(label(c.symptom_category))} <span class="badge sev-${c.severity || "none"}">${esc(c.severity || "untriaged")}</span></h2>
+    <p><strong id="detail-status">${esc(label(c.status))}</strong> · raised ${new Date(c.raised_at).toLocaleTimeString()}
+      · <a href="tel:${esc(c.reporter_phone)}">${esc(c.reporter_phone)}</a>
+      ${c.location_accuracy_m != null ? ` · ±${Math.round(c.location_accuracy_m)} m` : ""}</p>
+    ${c.notes ? `<p>${esc(c.notes)}</p>` : ""}
+    ${c.recommendation?.message ? `<p class="alert">${esc(c.recommendation.message)}</p>` : ""}
+    ${alerts}${moved}
+    ${d ? `<p><strong>Unit:</strong> ${esc(d.call_sign)} (${esc(label(d.status))}), ETA ${esc(d.eta_minutes != null ? minutes(d.eta_minutes * 60) : "—")}
+      → <strong>${esc(hospitalName(d.hospital_id))}</strong>${d.acknowledged_at ? " · hospital acknowledged" : ""}
+      ${crewLink ? ` · <a href="${esc(crewLink.replace(/^https?:\/\/[^/]+/, ""))}" target="_blank" rel="noopener">crew page</a>` : ""}</p>` : ""}
+    <div class="actions">
+      <div><label for="severity">Severity</label>
+        <select id="severity">${["critical", "high", "medium", "low"].map((s) =>
+          `<option ${s === (c.severity || "high") ? "selected" : ""}>${s}</option>`).join("")}</select></div>
+      <button type="button" id="triage" ${can("triage") ? "" : "disabled"}>Triage (t)</button>
+      <button type="button" id="close" ${can("close") ? "" : "disabled"}>Close (x)</button>
+    </div>
+    <h3>Recommended units</h3>
+    ${units ? `<table><thead><tr><th>Unit</th><th>To scene</th><th>Hospital</th><th>To care</th><th></th></tr></thead><tbody>${units}</tbody></table>`
+      : `<p class="muted">${c.status === "raised" || c.status === "triaged" ? "No available unit can reach the scene." : "Dispatched."}</p>`}
+    <h3>Recommended hospitals</h3>
+    ${hospitals ? `<table><thead><tr><th>Hospital</th><th>ED</th><th>ETA</th><th>Road</th></tr></thead><tbody>${hospitals}</tbody></table>` : '<p class="muted">None reachable.</p>'}
+    <div class="actions space-above">
+      <div><label for="redirect-to">Redirect to</label><select id="redirect-to">${redirectOptions}</select></div>
+      <button type="button" id="redirect" ${c.status === "dispatched" || c.status === "arrived" ? "" : "disabled"}>Redirect (r)</button>
+    </div>
+    <div class="actions space-above">
+      <div><label for="cancel-reason">Cancel reason</label><input id="cancel-reason" maxlength="300" placeholder="e.g. duplicate call"></div>
+      <button type="button" id="cancel" class="danger" ${can("cancel") ? "" : "disabled"}>Cancel (c)</button>
+    </div>
+    <h3>Timeline</h3>
+    <ol class="timeline steps">${c.timeline.map((e) => `<li>${new Date(e.at).toLocaleTimeString()} —
+      ${esc(label(e.action))} <span class="muted">${esc(e.actor)}${e.reason ? ": " + esc(e.reason) : ""}</span></li>`).join("")}</ol>`;
+  $("#triage").onclick = triage;
+  $("#close").onclick = closeCase;
+  $("#redirect").onclick = redirect;
+  $("#cancel").onclick = cancel;
+  for (const b of document.querySelectorAll("[data-dispatch]")) b.onclick = () => dispatch(Number(b.dataset.dispatch));
+  if (c.pending_location) {
+    $("#confirm-move").onclick = () => decideMove(true);
+    $("#dismiss-move").onclick = () => decideMove(false);
+  }
+}
+
+async function act(path, body, done) {
+  const c = state.detail;
+  if (!c) return;
+  try {
+    await api(`/api/v1/emergency/cases/${c.id}/${path}`, {
+      method: "POST", body, headers: { "If-Match": `"${c.version}"` },
+    });
+    say(done);
+  } catch (e) {
+    say(`${e.message}${e.status === 409 || e.status === 412 ? " — reloaded, check and retry" : ""}`, "error");
+  }
+  await Promise.all([loadCases(), loadUnits()]).catch(() => {});
+  await loadDetail().catch(() => {});
+}
+
+function triage() { return act("triage", { severity: $("#severity").value }, "Triaged."); }
+function closeCase() { return act("close", {}, "Closed."); }
+function dispatch(index = 0) {
+  const u = state.detail?.recommended_units[index];
+  if (!u || !state.detail.allowed_actions.includes("dispatch")) { say("Nothing to dispatch.", "error"); return; }
+  return act("dispatch", { unit_id: u.unit_id, hospital_id: u.hospital_id ?? undefined },
+    `${u.call_sign} dispatched to ${u.hospital_name ?? "the nearest capable hospital"}.`);
+}
+function redirect() {
+  const to = $("#redirect-to").value;
+  if (!to) return;
+  return act("redirect", { hospital_id: to }, `Redirected to ${hospitalName(to)}.`);
+}
+function cancel() {
+  const reason = $("#cancel-reason").value.trim();
+  if (!reason) { say("A cancellation needs a reason.", "error"); $("#cancel-reason").focus(); return; }
+  return act("cancel", { reason }, "Cancelled.");
+}
+async function decideMove(confirm) {
+  const p = state.detail?.pending_location;
+  if (!p) return;
+  await act(`location/${p.id}/${confirm ? "confirm" : "dismiss"}`, undefined,
+    confirm ? "Case moved to the caller's new position." : "Position kept.");
+}
+
+// ------------------------------------------------------------------ map
+
+function drawCases() {
+  layers.cases.clearLayers();
+  for (const c of state.cases.values()) {
+    const selected = c.id === state.selected;
+    window.L.circleMarker([c.location.lat, c.location.lng], {
+      radius: selected ? 11 : 8, color: "#7f1d1d", weight: selected ? 4 : 2, fillColor: "#b91c1c", fillOpacity: 0.85,
+    }).bindTooltip(`${label(c.symptom_category)} (${c.severity || "untriaged"})`)
+      .on("click", () => select(c.id)).addTo(layers.cases);
+  }
+  document.getElementById("console-map").dataset.cases = String(state.cases.size);
+}
+
+function drawHospitals() {
+  layers.hospitals.clearLayers();
+  for (const h of state.hospitals.values()) {
+    window.L.circleMarker([h.lat, h.lng], {
+      radius: 7, color: "#fff", weight: 2, fillColor: ED_COLOUR[h.ed_status] || "#6b7280", fillOpacity: 1,
+    }).bindTooltip(`${h.name}: ED ${h.ed_status}${h.beds_available != null ? `, ${h.beds_available} beds` : ""}`)
+      .addTo(layers.hospitals);
+  }
+}
+
+const unitMarkers = new Map();
+function placeUnit(u) {
+  const where = u.position ?? u.station;
+  let marker = unitMarkers.get(u.id);
+  if (!marker) {
+    marker = window.L.circleMarker([where.lat, where.lng], {
+      radius: 7, color: "#1e3a8a", weight: 2, fillColor: "#1d4ed8", fillOpacity: 0.9,
+    }).addTo(layers.units);
+    unitMarkers.set(u.id, marker);
+  }
+  marker.setLatLng([where.lat, where.lng]);
+  marker.bindTooltip(`${u.call_sign}: ${label(u.status)}${u.position_stale ? " (stale)" : ""}`);
+}
+
+function drawUnits() { for (const u of state.units.values()) placeUnit(u); }
+
+async function drawRoute() {
+  layers.route.clearLayers();
+  const c = state.detail;
+  if (!c || c.outside_service_area) return;
+  const scene = `${c.location.lat},${c.location.lng}`;
+  const legs = [];
+  const unitId = c.dispatch?.unit_id ?? c.recommended_units[0]?.unit_id;
+  const unit = unitId && state.units.get(unitId);
+  if (unit && c.status !== "arrived") {
+    const at = unit.position ?? unit.station;
+    legs.push([`${at.lat},${at.lng}`, scene, "#1d4ed8"]);
+  }
+  const hospitalId = c.destination_hospital_id ?? c.recommended_units[0]?.hospital_id ?? c.recommended_hospitals[0]?.hospital_id;
+  const hospital = hospitalId && state.hospitals.get(hospitalId);
+  if (hospital) legs.push([scene, `${hospital.lat},${hospital.lng}`, "#b91c1c"]);
+  const drawn = await Promise.all(legs.map(([from, to, color]) =>
+    api(`/api/v1/routing/route?from=${from}&to=${to}`).then((r) => [r, color]).catch(() => null)));
+  if (state.detail !== c) return;
+  for (const item of drawn.filter(Boolean)) {
+    window.L.geoJSON(item[0].geometry, { style: { color: item[1], weight: 5, opacity: 0.85 } }).addTo(layers.route);
+  }
+  document.getElementById("console-map").dataset.routeLegs = String(drawn.filter(Boolean).length);
+}
+
+// ------------------------------------------------------------------ live
+
+let caseReload = null;
+function onEvent(message) {
+  if (message.channel === "unit.position.updated") {
+    const u = state.units.get(message.data.unit_id);
+    if (u) { u.position = { lat: message.data.lat, lng: message.data.lng }; u.position_stale = false; placeUnit(u); }
+    const el = document.getElementById("console-map");
+    el.dataset.unitFixes = String(Number(el.dataset.unitFixes || 0) + 1);
+    return;
+  }
+  if (message.channel === "hospital.capacity.updated") { loadHospitals().catch(() => {}); return; }
+  if (message.channel === "emergency.case.updated") {
+    const data = message.data;
+    const known = state.cases.get(data.case_id);
+    if (known && OPEN.includes(data.status)) {
+      Object.assign(known, { status: data.status, severity: data.severity });
+    }
+    clearTimeout(caseReload);
+    caseReload = setTimeout(() => {
+      loadCases().catch(() => {});
+      loadUnits().catch(() => {});
+      if (data.case_id === state.selected) loadDetail().catch(() => {});
+    }, 100);
+  }
+}
+
+function onState(live) {
+  state.live = live;
+  const badge = $("#live");
+  badge.textContent = live === "live" ? "live" : "stale — polling";
+  badge.className = `badge ${live}`;
+  if (live === "live") refreshAll();
+}
+
+// ------------------------------------------------------------------ keys
+
+function onKey(event) {
+  const typing = ["INPUT", "SELECT", "TEXTAREA"].includes(event.target.tagName);
+  if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
+  const list = sortedCases();
+  const at = list.findIndex((c) => c.id === state.selected);
+  const keys = {
+    j: () => list.length && select(list[Math.min(at + 1, list.length - 1)].id),
+    k: () => list.length && select(list[Math.max(at - 1, 0)].id),
+    t: () => triage(),
+    d: () => dispatch(0),
+    r: () => $("#redirect-to")?.focus(),
+    c: () => $("#cancel-reason")?.focus(),
+    x: () => closeCase(),
+    m: () => decideMove(true),
+  };
+  const run = keys[event.key];
+  if (run && (state.detail || "jk".includes(event.key))) { event.preventDefault(); run(); }
+}
+
+// ------------------------------------------------------------------ start
+
+async function start() {
+  const me = await signedIn($("#login"), { role: "emergency_operator" });
+  $("#who").textContent = me.email;
+  $("#signout").hidden = false;
+  $("#signout").onclick = async () => { await logout(); location.reload(); };
+  $("#app").hidden = false;
+  map = roadMap($("#console-map"), { zoom: 15 });
+  const L = window.L;
+  layers = {
+    closures: L.layerGroup().addTo(map), hospitals: L.layerGroup().addTo(map),
+    route: L.layerGroup().addTo(map), units: L.layerGroup().addTo(map), cases: L.layerGroup().addTo(map),
+  };
+  $("#queue").addEventListener("click", (e) => {
+    const b = e.target.closest("button[data-case]");
+    if (b) select(b.dataset.case);
+  });
+  document.addEventListener("keydown", onKey);
+  await refreshAll();
+  new Live({
+    channels: ["emergency.case.updated", "unit.position.updated", "hospital.capacity.updated"],
+    auth: () => ({ token: session.access }),
+    onEvent, onState,
+  }).start();
+  setInterval(tickTimers, 1000);
+  // While the live connection is down, poll; when it is up, a slow safety refresh.
+  let last = 0;
+  setInterval(() => {
+    const every = state.live === "live" ? 30 : CONFIG.poll_seconds || 2;
+    if (Date.now() - last >= every * 1000) { last = Date.now(); refreshAll(); }
+  }, 500);
+}
+
+start();

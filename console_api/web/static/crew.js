@@ -1,0 +1,142 @@
+// Crew page: the job, the route, and big status buttons whose reports survive a flaky network.
+import { $, api, esc, label, minutes, newKey, roadMap, say } from "/static/common.js";
+
+const token = decodeURIComponent(location.pathname.split("/").pop());
+const QUEUE = `lifeline.crew.${token.slice(-24)}`;
+const STATUSES = ["en_route", "on_scene", "transporting", "at_hospital", "handover_complete"];
+const TITLES = {
+  en_route: "En route", on_scene: "On scene", transporting: "Transporting",
+  at_hospital: "At hospital", handover_complete: "Handover complete",
+};
+let job = null;
+let map = null;
+let layers = null;
+
+function queued() { return JSON.parse(localStorage.getItem(QUEUE) || "[]"); }
+function saveQueue(items) { localStorage.setItem(QUEUE, JSON.stringify(items)); }
+
+function render() {
+  const { case: incident, unit, hospital, next_statuses: next, routes } = job;
+  $("#unit").textContent = unit.call_sign;
+  $("#unit-status").textContent = label(unit.status);
+  $("#symptom").textContent = label(incident.symptom_category);
+  const sev = $("#severity");
+  sev.textContent = incident.severity || "not triaged";
+  sev.className = `badge sev-${incident.severity || "none"}`;
+  $("#notes").textContent = incident.notes || "";
+  $("#phone").textContent = incident.reporter_phone;
+  $("#phone").href = `tel:${incident.reporter_phone}`;
+  $("#hospital").textContent = hospital ? `${hospital.name} (ED ${hospital.ed_status})` : "—";
+  const toHospital = ["transporting", "at_hospital"].includes(unit.status) || incident.status === "arrived";
+  const leg = toHospital ? routes.to_hospital : routes.to_scene;
+  $("#leg").innerHTML = leg
+    ? `<strong>${toHospital ? "To hospital" : "To scene"}:</strong> ${esc(minutes(leg.eta_seconds))}, ${(leg.distance_m / 1000).toFixed(1)} km`
+    : "";
+  const pending = queued().map((q) => q.status);
+  const box = $("#buttons");
+  box.innerHTML = "";
+  for (const status of STATUSES) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = status === next[0] ? "primary" : "";
+    button.textContent = TITLES[status];
+    button.dataset.status = status;
+    button.disabled = !next.includes(status) || pending.includes(status);
+    button.addEventListener("click", () => report(status));
+    box.append(button);
+  }
+  $("#queued").textContent = pending.length
+    ? `Waiting for network: ${pending.map((s) => TITLES[s]).join(", ")} will be sent automatically.`
+    : "";
+  drawRoutes(toHospital);
+}
+
+function drawRoutes(toHospital) {
+  const L = window.L;
+  if (!L) return;
+  const { case: incident, unit, hospital, routes } = job;
+  if (!map) {
+    map = roadMap($("#map"), { center: [incident.lat, incident.lng], zoom: 15 });
+    layers = L.layerGroup().addTo(map);
+  }
+  layers.clearLayers();
+  const bounds = [[incident.lat, incident.lng]];
+  const line = (leg, color, active) => {
+    if (!leg) return;
+    const layer = L.geoJSON(leg.geometry, { style: { color, weight: active ? 7 : 4, opacity: active ? 1 : 0.6 } });
+    layer.addTo(layers);
+    bounds.push(...leg.geometry.coordinates.map(([x, y]) => [y, x]));
+  };
+  line(routes.to_scene, "#1d4ed8", !toHospital);
+  line(routes.to_hospital, "#b91c1c", toHospital);
+  L.circleMarker([incident.lat, incident.lng], { radius: 9, color: "#b91c1c", fillOpacity: 0.9 })
+    .bindTooltip("Scene").addTo(layers);
+  if (hospital) {
+    L.circleMarker([hospital.lat, hospital.lng], { radius: 9, color: "#166534", fillOpacity: 0.9 })
+      .bindTooltip(hospital.name).addTo(layers);
+    bounds.push([hospital.lat, hospital.lng]);
+  }
+  if (unit.lat != null) {
+    L.circleMarker([unit.lat, unit.lng], { radius: 7, color: "#1d4ed8", fillOpacity: 0.9 })
+      .bindTooltip(unit.call_sign).addTo(layers);
+    bounds.push([unit.lat, unit.lng]);
+  }
+  map.fitBounds(bounds, { padding: [20, 20], maxZoom: 17 });
+  $("#map").dataset.legs = String([routes.to_scene, routes.to_hospital].filter(Boolean).length);
+}
+
+async function load() {
+  try {
+    job = await api(`/api/v1/crew/${encodeURIComponent(token)}`, { auth: false });
+    render();
+  } catch (e) {
+    if (e.status === 403) {
+      say("This crew link has expired or is not valid. Call dispatch.", "error");
+      $("#buttons").innerHTML = "";
+    } else if (e.status === undefined) {
+      say("No network: showing the last known job.", "error");
+    } else {
+      say(e.message, "error");
+    }
+  }
+}
+
+/** Queue first (with its Idempotency-Key), then send: a retry can never apply a status twice. */
+function report(status) {
+  const items = queued();
+  if (!items.some((q) => q.status === status)) items.push({ status, key: newKey() });
+  saveQueue(items);
+  if (job) render();
+  flush();
+}
+
+let flushing = false;
+async function flush() {
+  if (flushing) return;
+  flushing = true;
+  try {
+    for (let items = queued(); items.length; items = queued()) {
+      const item = items[0];
+      try {
+        await api(`/api/v1/crew/${encodeURIComponent(token)}/status`, {
+          method: "POST", body: { status: item.status }, headers: { "Idempotency-Key": item.key }, auth: false,
+        });
+        say(`${TITLES[item.status]} recorded.`);
+      } catch (e) {
+        if (e.status === undefined || e.status >= 500) {
+          say("No network: the status is queued and will be retried.", "error");
+          return;
+        }
+        say(`${TITLES[item.status]} not applied: ${e.message}`, "error");
+      }
+      saveQueue(queued().filter((q) => q.key !== item.key));
+    }
+    await load();
+  } finally {
+    flushing = false;
+  }
+}
+
+window.addEventListener("online", flush);
+setInterval(() => (queued().length ? flush() : load()), 5000);
+load().then(flush);

@@ -1,0 +1,35 @@
+// SOS app service worker: the page itself opens without a network. API calls are never cached:
+// the page queues the SOS and retries it with the same Idempotency-Key.
+const CACHE = "lifeline-sos-v1";
+const SHELL = [
+  "/sos", "/static/app.css", "/static/common.js", "/static/sos.js", "/static/icon.svg",
+  "/sos.webmanifest", "/vendor/leaflet/leaflet.js", "/vendor/leaflet/leaflet.css",
+];
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(
+    caches.keys()
+      .then((keys) => Promise.all(keys.filter((k) => k !== CACHE).map((k) => caches.delete(k))))
+      .then(() => self.clients.claim()),
+  );
+});
+
+self.addEventListener("fetch", (event) => {
+  const url = new URL(event.request.url);
+  if (event.request.method !== "GET" || url.origin !== location.origin) return;
+  if (!SHELL.includes(url.pathname)) return;
+  // Network first, so a new release is picked up; the cache when offline.
+  event.respondWith(
+    fetch(event.request)
+      .then((response) => {
+        const copy = response.clone();
+        caches.open(CACHE).then((cache) => cache.put(event.request, copy));
+        return response;
+      })
+      .catch(() => caches.match(event.request)),
+  );
+});

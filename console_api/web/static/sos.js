@@ -1,0 +1,233 @@
+// Patient SOS app: one button; the request is queued and retried with the same Idempotency-Key
+// until the server acknowledges it, then the case is followed live.
+import { $, api, CONFIG, Live, esc, label, minutes, newKey, roadMap, say, session, signedIn }
+  from "/static/common.js";
+
+const PENDING = "lifeline.sos.pending";  // {key, body, auth}: not yet acknowledged
+const CASE = "lifeline.sos.case";        // {id, case_token}: acknowledged, being followed
+const SYMPTOMS = [
+  ["cardiac_arrest", "Not breathing / no pulse"], ["chest_pain", "Chest pain"],
+  ["stroke_symptoms", "Stroke signs"], ["breathing", "Breathing problem"],
+  ["major_trauma", "Serious injury"], ["burns", "Burns"], ["obstetric", "Pregnancy / birth"],
+  ["paediatric", "Child"], ["overdose", "Overdose / poisoning"], ["psychiatric", "Mental health"],
+  ["other", "Something else"],
+];
+const STEPS = [
+  ["raised", "Request received"], ["triaged", "Assessed by the dispatcher"],
+  ["dispatched", "Ambulance dispatched"], ["en_route", "Ambulance on its way"],
+  ["on_scene", "Ambulance with you"], ["transporting", "Going to hospital"],
+  ["at_hospital", "At the hospital"], ["closed", "Handed over to the hospital"],
+];
+
+let here = null;        // {lat, lng, accuracy_m, manual}
+let map = null;
+let pin = null;
+let ring = null;
+let followed = null;
+let lastSent = null;
+let live = null;
+
+const read = (key) => JSON.parse(localStorage.getItem(key) || "null");
+const write = (key, value) => (value == null ? localStorage.removeItem(key)
+  : localStorage.setItem(key, JSON.stringify(value)));
+
+function showWhere() {
+  const where = $("#where");
+  if (!here) { where.innerHTML = "<strong>Location:</strong> not known yet — tap the map."; return; }
+  const acc = here.manual ? "set on the map" : `±${Math.round(here.accuracy_m ?? 0)} m`;
+  where.innerHTML = `<strong>Location:</strong> ${here.lat.toFixed(5)}, ${here.lng.toFixed(5)} (${esc(acc)})`;
+  if (map) {
+    const L = window.L;
+    pin ??= L.marker([here.lat, here.lng], { keyboard: false }).addTo(map);
+    pin.setLatLng([here.lat, here.lng]);
+    ring ??= L.circle([here.lat, here.lng], { radius: 1, color: "#1d4ed8", weight: 1 }).addTo(map);
+    ring.setLatLng([here.lat, here.lng]).setRadius(here.manual ? 0 : here.accuracy_m || 0);
+  }
+}
+
+function setupMap() {
+  if (!window.L) return;
+  map = roadMap($("#sos-map"), { zoom: 15 });
+  map.on("click", (e) => {
+    here = { lat: e.latlng.lat, lng: e.latlng.lng, accuracy_m: null, manual: true };
+    showWhere();
+  });
+}
+
+function watchLocation() {
+  if (!navigator.geolocation) { showWhere(); return; }
+  navigator.geolocation.watchPosition((position) => {
+    const fix = { lat: position.coords.latitude, lng: position.coords.longitude,
+                  accuracy_m: Math.round(position.coords.accuracy), manual: false };
+    if (!followed && here?.manual) return;  // the caller's own pin wins before the SOS
+    if (!followed) {
+      here = fix;
+      showWhere();
+      map?.setView([fix.lat, fix.lng]);
+    } else {
+      shareMove(fix);
+    }
+  }, () => { say("Location is off: tap the map to show where you are."); showWhere(); },
+  { enableHighAccuracy: true, maximumAge: 10000, timeout: 20000 });
+}
+
+function distance(a, b) {
+  const rad = Math.PI / 180;
+  const x = (b.lng - a.lng) * rad * Math.cos(((a.lat + b.lat) / 2) * rad);
+  const y = (b.lat - a.lat) * rad;
+  return Math.sqrt(x * x + y * y) * 6371000;
+}
+
+/** While the case is open, tell the dispatcher when the phone has moved (they confirm it). */
+async function shareMove(fix) {
+  if (!followed || followed.over || (lastSent && distance(lastSent, fix) < 25)) return;
+  try {
+    await api(`/api/v1/emergency/cases/${followed.id}/location`, {
+      method: "POST", auth: false, headers: { "X-Case-Token": followed.case_token },
+      body: { lat: fix.lat, lng: fix.lng, accuracy_m: fix.accuracy_m },
+    });
+    lastSent = fix;
+  } catch { /* next fix retries */ }
+}
+
+async function submit(event) {
+  event.preventDefault();
+  if (read(PENDING)) { deliver(); return; }
+  const symptom = $("input[name=symptom]:checked");
+  const phone = $("#phone").value.replace(/[\s()-]/g, "");
+  if (!symptom) { say("Choose what is happening.", "error"); $("#symptoms input").focus(); return; }
+  if (!/^\+\d{6,15}$/.test(phone)) {
+    say("Enter your phone number with the country code, e.g. +358401234567.", "error");
+    $("#phone").focus();
+    return;
+  }
+  if (!here) { say("Tap the map to show where you are.", "error"); return; }
+  const body = { lat: here.lat, lng: here.lng, symptom_category: symptom.value, reporter_phone: phone };
+  if (here.accuracy_m != null) body.accuracy_m = here.accuracy_m;
+  const notes = $("#notes").value.trim();
+  if (notes) body.notes = notes;
+  write(PENDING, { key: newKey(), body, signed_in: Boolean(session.access) });
+  deliver();
+}
+
+let delivering = false;
+async function deliver() {
+  const pending = read(PENDING);
+  if (!pending || delivering) return;
+  delivering = true;
+  $("#sos-button").textContent = "Sending…";
+  try {
+    const sent = await api("/api/v1/emergency/cases", {
+      method: "POST", body: pending.body, auth: pending.signed_in,
+      headers: { "Idempotency-Key": pending.key },
+    });
+    write(CASE, { id: sent.id, case_token: sent.case_token });
+    write(PENDING, null);
+    follow();
+  } catch (e) {
+    if (e.status === undefined || e.status >= 500 || e.status === 429) {
+      say("No connection. Your SOS is saved and will be sent automatically — or call 112.", "error");
+      $("#sos-button").textContent = "SOS queued — retrying";
+    } else {
+      write(PENDING, null);
+      $("#sos-button").textContent = "SOS";
+      say(`Not sent: ${e.message}`, "error");
+    }
+  } finally {
+    delivering = false;
+  }
+}
+
+function reachedStep(incident) {
+  if (incident.status === "closed") return "closed";
+  const crew = incident.dispatch?.status;
+  if (crew && crew !== "assigned" && STEPS.some(([s]) => s === crew)) return crew;
+  return incident.status === "arrived" ? "on_scene" : incident.status;
+}
+
+async function refresh() {
+  if (!followed) return;
+  try {
+    const incident = await api(`/api/v1/emergency/cases/${followed.id}`, {
+      auth: false, headers: { "X-Case-Token": followed.case_token },
+    });
+    render(incident);
+  } catch (e) {
+    if (e.status === 403 || e.status === 404) { write(CASE, null); location.reload(); }
+  }
+}
+
+function render(incident) {
+  const over = incident.status === "closed" || incident.status === "cancelled";
+  followed.over = over;
+  $("#keep-open").hidden = over;
+  $("#new-sos").hidden = !over;
+  $("#follow-title").textContent = over ? "Your case is closed" : "Help is on the way";
+  const step = reachedStep(incident);
+  const index = STEPS.findIndex(([s]) => s === step);
+  $("#case-status").textContent = incident.status === "cancelled"
+    ? `Cancelled: ${incident.cancel_reason || ""}` : STEPS[Math.max(index, 0)][1];
+  $("#case-status").dataset.step = incident.status === "cancelled" ? "cancelled" : step;
+  $("#steps").innerHTML = STEPS.map(([, text], i) =>
+    `<li class="${i <= index ? "done" : ""}">${esc(text)}</li>`).join("");
+  const d = incident.dispatch;
+  $("#ambulance").innerHTML = d
+    ? `<strong>Ambulance:</strong> ${esc(d.call_sign)}${d.eta_minutes != null && !d.on_scene_at
+      ? `, about ${esc(Math.max(1, Math.round(d.eta_minutes - (Date.now() - Date.parse(d.assigned_at)) / 60000)))} min away` : ""}`
+    : "";
+  const hospital = incident.recommended_hospitals.find((h) => h.hospital_id === incident.destination_hospital_id);
+  $("#destination").innerHTML = incident.destination_hospital_id
+    ? `<strong>Hospital:</strong> ${esc(hospital?.name || "assigned")}` : "";
+}
+
+function follow() {
+  followed = read(CASE);
+  if (!followed) return;
+  $("#request").hidden = true;
+  $("#follow").hidden = false;
+  say("");
+  refresh();
+  live = new Live({
+    channels: ["emergency.case.updated"],
+    auth: () => ({ case_id: followed.id, case_token: followed.case_token }),
+    onEvent: () => refresh(),
+    onState: (state) => {
+      const badge = $("#live");
+      badge.hidden = false;
+      badge.textContent = state;
+      badge.className = `badge ${state}`;
+    },
+    sse: false,
+  });
+  live.start();
+  if (here) shareMove(here);
+}
+
+$("#new-sos").addEventListener("click", () => { write(CASE, null); location.reload(); });
+
+function setupSymptoms() {
+  $("#symptoms").innerHTML = SYMPTOMS.map(([value, text]) =>
+    `<label><input type="radio" name="symptom" value="${value}"> ${esc(text)}</label>`).join("");
+}
+
+async function setupLogin() {
+  const me = await signedIn($("#login"), { role: "patient" });
+  $("#signin-box").open = false;
+  $("#who").textContent = me.email;
+  if (me.phone && !$("#phone").value) $("#phone").value = me.phone;
+  say("Signed in: your medical profile will be attached to your SOS.");
+}
+
+setupSymptoms();
+setupMap();
+watchLocation();
+$("#sos-form").addEventListener("submit", submit);
+$("#login").hidden = false;
+if (session.access) setupLogin(); else $("#signin-box").addEventListener("toggle", setupLogin, { once: true });
+window.addEventListener("online", deliver);
+setInterval(() => {
+  if (read(PENDING)) deliver();
+  else if (followed && live?.state !== "live") refresh();
+}, (CONFIG.poll_seconds || 2) * 1000 + 1000);
+if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sos-sw.js", { scope: "/" }).catch(() => {});
+if (read(CASE)) follow(); else if (read(PENDING)) deliver();
