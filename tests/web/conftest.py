@@ -10,11 +10,12 @@ import os
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import psycopg
+import pyotp
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
@@ -42,6 +43,10 @@ class Account:
     hospital_id: uuid.UUID | None = None
     patient_id: uuid.UUID | None = None
     password: str = PASSWORD
+    totp_secret: str | None = None
+    #: Staff: one-time recovery codes, spent one per browser sign-in (a TOTP code is accepted
+    #: once per 30-s step, and several pages sign the same account in within seconds).
+    recovery_codes: list[str] = field(default_factory=list)
 
 
 @pytest.fixture(scope="session")
@@ -99,7 +104,10 @@ async def _create_accounts(url: str) -> dict[str, Account]:
     from data.models import import_all_models
     from data.settings import DataSettings
     from facilities.models import Hospital
+    from identity import mfa
     from identity import service as identity_service
+    from identity.models import User
+    from identity.roles import is_staff
 
     import_all_models()
     engine = make_async_engine(DataSettings(DATABASE_URL=url))
@@ -111,11 +119,20 @@ async def _create_accounts(url: str) -> dict[str, Account]:
             email = f"{role}-{uuid.uuid4().hex[:6]}@lifeline.test"
             # The admin's hospital is rebound to the case's destination once it is known.
             hospital_id = hospitals[0] if role == "hospital_admin" else None
+            secret = pyotp.random_base32(length=32) if is_staff({role}) else None
+            codes: list[str] = []
             async with async_session_factory(engine)() as session:
                 user = await identity_service.create_user(
                     db_session=session, email=email, password=PASSWORD, roles=[role],
                     hospital_id=hospital_id,
                 )
+            if secret:
+                async with async_session_factory(engine)() as session:
+                    _, codes = await mfa.start_enrolment(
+                        db_session=session, user=await session.get(User, user.id),
+                        secret=secret, activate=True,
+                    )
+                    await session.commit()
             patient_id = None
             if role == "patient":
                 async with async_session_factory(engine)() as session:
@@ -123,7 +140,9 @@ async def _create_accounts(url: str) -> dict[str, Account]:
                     session.add(patient)
                     await session.commit()
                     patient_id = patient.id
-            accounts[role] = Account(email, user.id, patient_id=patient_id)
+            accounts[role] = Account(
+                email, user.id, patient_id=patient_id, totp_secret=secret, recovery_codes=codes
+            )
         assert hospitals
     finally:
         await engine.dispose()
@@ -151,13 +170,28 @@ async def api(web_server: Server) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+_bearers: dict[str, dict[str, str]] = {}
+
+
 async def bearer(api: httpx.AsyncClient, account: Account) -> dict[str, str]:
-    """Authorization header of ``account``."""
-    response = await api.post(
-        "/api/v1/auth/login", json={"email": account.email, "password": account.password}
-    )
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+    """Authorization header of ``account`` (one API sign-in per account: tokens last 15 min)."""
+    if account.email not in _bearers:
+        body = {"email": account.email, "password": account.password}
+        if account.totp_secret:
+            body["totp"] = pyotp.TOTP(account.totp_secret).now()
+        response = await api.post("/api/v1/auth/login", json=body)
+        assert response.status_code == 200, response.text
+        _bearers[account.email] = {"Authorization": f"Bearer {response.json()['access_token']}"}
+    return _bearers[account.email]
+
+
+async def sign_in_page(page: Page, account: Account) -> None:
+    """Fill a page's sign-in form (staff: with a recovery code as the second factor)."""
+    await page.get_by_label("Email").fill(account.email)
+    await page.get_by_label("Password").fill(account.password)
+    if account.totp_secret:
+        await page.get_by_label("Authentication code").fill(account.recovery_codes.pop())
+    await page.get_by_role("button", name="Sign in").click()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -180,6 +214,12 @@ async def new_context(browser: Browser, web_server: Server):
         kwargs.setdefault("base_url", web_server.http)
         context = await browser.new_context(**kwargs)
         context.set_default_timeout(10_000)
+        # A page's own errors explain a failed wait better than the timeout does.
+        context.on("weberror", lambda e: print(f"page error: {e.error}"))
+        context.on(
+            "console",
+            lambda m: print(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None,
+        )
         opened.append(context)
         return context
 

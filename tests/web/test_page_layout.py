@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.async_api import Page, expect
 
-from tests.web.conftest import HELSINKI, PHONE, bearer, shot
+from tests.web.conftest import HELSINKI, PHONE, bearer, shot, sign_in_page
 from tests.web.test_crew_page import dispatched_case
 
 UNLABELLED = """() => [...document.querySelectorAll('input, select, button, textarea')]
@@ -35,9 +35,7 @@ async def test_pages_fit_a_360px_phone_with_labelled_controls(api, accounts, new
         page = await context.new_page()
         await page.goto(path)
         await check(page, f"{path[1:]}-login")
-        await page.get_by_label("Email").fill(accounts[account].email)
-        await page.get_by_label("Password").fill(accounts[account].password)
-        await page.get_by_role("button", name="Sign in").click()
+        await sign_in_page(page, accounts[account])
         await expect(page.locator("#live")).to_have_text("live")
         await check(page, path[1:])
 

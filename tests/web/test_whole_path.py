@@ -18,13 +18,12 @@ from tests.web.conftest import (
     bind_admin,
     crew_link,
     shot,
+    sign_in_page,
 )
 
 
 async def sign_in(page: Page, account) -> None:
-    await page.get_by_label("Email").fill(account.email)
-    await page.get_by_label("Password").fill(account.password)
-    await page.get_by_role("button", name="Sign in").click()
+    await sign_in_page(page, account)
 
 
 async def open_console(new_context, account) -> Page:
@@ -144,9 +143,7 @@ async def test_console_works_with_the_websocket_endpoint_unavailable(api, accoun
     await context.route_web_socket(re.compile(r"/ws$"), refuse)
     page = await context.new_page()
     await page.goto("/console")
-    await page.get_by_label("Email").fill(accounts["emergency_operator"].email)
-    await page.get_by_label("Password").fill(accounts["emergency_operator"].password)
-    await page.get_by_role("button", name="Sign in").click()
+    await sign_in_page(page, accounts["emergency_operator"])
     await expect(page.locator("#live")).to_have_text("stale — polling")
     assert refused
 

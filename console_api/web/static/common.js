@@ -89,10 +89,12 @@ export async function api(path, { method = "GET", body, headers = {}, auth = tru
   return data;
 }
 
-export async function login(email, password) {
-  const tokens = await api("/api/v1/auth/login", {
-    method: "POST", body: { email, password }, auth: false,
-  });
+/** Staff send a second factor: a 6-digit TOTP code, or else one of their recovery codes. */
+export async function login(email, password, code = "") {
+  const body = { email, password };
+  if (/^\d{6}$/.test(code)) body.totp = code;
+  else if (code) body.recovery_code = code;
+  const tokens = await api("/api/v1/auth/login", { method: "POST", body, auth: false });
   session.store(tokens);
   return api("/api/v1/users/me");
 }
@@ -123,7 +125,8 @@ export async function signedIn(form, { role } = {}) {
       const error = $(".form-error", form);
       error.textContent = "";
       try {
-        const me = await login(form.email.value.trim(), form.password.value);
+        const code = form.totp ? form.totp.value.trim() : "";
+        const me = await login(form.email.value.trim(), form.password.value, code);
         if (role && !me.roles.includes(role) && !me.roles.includes("super_admin")) {
           session.clear();
           error.textContent = `This page is for ${label(role)} accounts.`;
@@ -132,7 +135,8 @@ export async function signedIn(form, { role } = {}) {
         form.hidden = true;
         resolve(me);
       } catch (e) {
-        error.textContent = e.status === 401 ? "Wrong email or password." : e.message;
+        error.textContent = e.status === 401
+          ? "Wrong email, password or authentication code." : e.message;
       }
     });
   });

@@ -30,6 +30,7 @@ self.addEventListener("fetch", (event) => {
         caches.open(CACHE).then((cache) => cache.put(event.request, copy));
         return response;
       })
-      .catch(() => caches.match(event.request)),
+      // ignoreVary: CORS adds "Vary: Origin", and module scripts send an Origin the install did not.
+      .catch(() => caches.match(event.request, { ignoreVary: true })),
   );
 });
