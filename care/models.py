@@ -21,12 +21,11 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, ExcludeConstraint
+from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql import column, func
 from sqlalchemy.sql.elements import TextClause
-from sqlalchemy.orm import Mapped, mapped_column
 
 from data.base import Base, id_column, utcnow
-
 
 #: Appointment statuses that hold the doctor's time; the others free the slot.
 HOLDING_STATUSES = ("booked", "confirmed", "checked_in", "completed")

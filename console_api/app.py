@@ -29,8 +29,12 @@ from console_api.body_limit import BodySizeLimit
 from console_api.problems import install_problem_handlers
 from console_api.routers import (
     auth,
+    care_appointments,
+    care_doctors,
+    care_records,
     crew,
     emergency,
+    fhir,
     health,
     hospital_side,
     hospitals,
@@ -137,4 +141,8 @@ def create_app(
     app.include_router(crew.router)
     app.include_router(sms.router)
     app.include_router(realtime.router)
+    app.include_router(care_doctors.router)
+    app.include_router(care_appointments.router)
+    app.include_router(care_records.router)
+    app.include_router(fhir.router)
     return app
