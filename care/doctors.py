@@ -221,7 +221,7 @@ async def search(
     if specialty:
         query = query.where(func.lower(Doctor.specialty) == specialty.strip().lower())
     if language:
-        query = query.where(Doctor.languages.any(language.strip().lower()))
+        query = query.where(Doctor.languages.contains([language.strip().lower()]))
     if city:
         query = query.where(
             Doctor.id.in_(
