@@ -167,7 +167,7 @@ def encounter(row: EmergencyCase) -> Encounter:
 
 def searchset(resources: list[Resource], *, base_url: str) -> Bundle:
     """A search result bundle."""
-    return Bundle.model_validate({
+    return Bundle.model_validate(_clean({
         "resourceType": "Bundle",
         "type": "searchset",
         "total": len(resources),
@@ -179,7 +179,7 @@ def searchset(resources: list[Resource], *, base_url: str) -> Bundle:
             }
             for r in resources
         ],
-    })
+    }))
 
 
 def capability_statement(*, now: datetime, base_url: str) -> CapabilityStatement:
