@@ -356,7 +356,7 @@ async def reschedule(
     expected_version: int | None = None,
     settings: CareSettings | None = None,
 ) -> Appointment:
-    """Move to another slot of the same doctor: the old one is marked rescheduled, a new one booked."""
+    """Move to another slot of the doctor: the old one becomes rescheduled, a new one is booked."""
     settings = settings or get_care_settings()
     old = await read(db_session=db_session, requester=requester, appointment_id=appointment_id)
     if not may_act_on_appointment(_party(requester, old), "reschedule"):

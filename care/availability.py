@@ -93,7 +93,8 @@ async def set_state(
     else:
         value = {"state": state, "hospital_id": str(hospital_id) if hospital_id else None}
         await redis.set(key, json.dumps(value), ex=settings.presence_ttl_seconds)
-    return {"doctor_id": str(doctor.id), "state": state, "ttl_seconds": settings.presence_ttl_seconds}
+    ttl = settings.presence_ttl_seconds
+    return {"doctor_id": str(doctor.id), "state": state, "ttl_seconds": ttl}
 
 
 async def heartbeat(
@@ -135,13 +136,14 @@ async def live_states(
     if not ids:
         return {}
     values = await redis.mget([presence_key(settings, i) for i in ids])
-    return {i: (json.loads(v)["state"] if v else "offline") for i, v in zip(ids, values, strict=True)}
+    pairs = zip(ids, values, strict=True)
+    return {i: (json.loads(v)["state"] if v else "offline") for i, v in pairs}
 
 
 async def expire_silent(
     *, db_session: AsyncSession, redis: Redis, settings: CareSettings | None = None
 ) -> list[uuid.UUID]:
-    """Persist 'offline' for doctors whose presence expired, and tell subscribers. Run periodically."""
+    """Persist 'offline' for doctors whose presence expired and tell subscribers (periodic)."""
     settings = settings or get_care_settings()
     rows = list(
         (

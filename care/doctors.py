@@ -145,7 +145,9 @@ async def add_schedule(
     return line
 
 
-async def _affiliated(db_session: AsyncSession, doctor_id: uuid.UUID, hospital_id: uuid.UUID) -> bool:
+async def _affiliated(
+    db_session: AsyncSession, doctor_id: uuid.UUID, hospital_id: uuid.UUID
+) -> bool:
     found = await db_session.scalar(
         select(DoctorHospitalAffiliation.doctor_id).where(
             DoctorHospitalAffiliation.doctor_id == doctor_id,
@@ -167,7 +169,9 @@ async def doctor_hospitals(db_session: AsyncSession, doctor_id: uuid.UUID) -> fr
 
 async def templates(db_session: AsyncSession, doctor_id: uuid.UUID) -> list[Template]:
     """The doctor's weekly schedule as pure templates."""
-    rows = await db_session.scalars(select(DoctorSchedule).where(DoctorSchedule.doctor_id == doctor_id))
+    rows = await db_session.scalars(
+        select(DoctorSchedule).where(DoctorSchedule.doctor_id == doctor_id)
+    )
     return [
         Template(r.hospital_id, r.weekday, r.start_time, r.end_time, r.slot_minutes) for r in rows
     ]
@@ -269,7 +273,9 @@ def view(doctor: Doctor, *, state: str, hospitals: list[dict[str, Any]]) -> Doct
     )
 
 
-async def read_doctor(*, db_session: AsyncSession, redis: Redis, doctor_id: uuid.UUID) -> DoctorView:
+async def read_doctor(
+    *, db_session: AsyncSession, redis: Redis, doctor_id: uuid.UUID
+) -> DoctorView:
     """One doctor's public profile with live availability."""
     doctor = await availability.get_doctor(db_session=db_session, doctor_id=doctor_id)
     states = await availability.live_states(redis, [doctor.id])
@@ -287,7 +293,9 @@ async def dashboard_metrics(
     """Today's appointments and no-shows, open emergency cases bound here, and ED status."""
     settings = settings or get_care_settings()
     if not may_see_hospital_metrics(requester, hospital_id):
-        raise Forbidden("only this hospital's admin may see its dashboard", code="not_your_hospital")
+        raise Forbidden(
+            "only this hospital's admin may see its dashboard", code="not_your_hospital"
+        )
     hospital = await get_hospital(db_session, hospital_id)
     zone = ZoneInfo(settings.timezone)
     today = utcnow().astimezone(zone).date()

@@ -126,7 +126,9 @@ async def add_condition(
     return condition
 
 
-async def treats(db_session: AsyncSession, doctor_id: uuid.UUID | None, patient_id: uuid.UUID) -> bool:
+async def treats(
+    db_session: AsyncSession, doctor_id: uuid.UUID | None, patient_id: uuid.UUID
+) -> bool:
     """A treatment relationship: an appointment with the doctor, or an emergency case of the
     patient bound for a hospital the doctor works at."""
     if doctor_id is None:
@@ -247,7 +249,9 @@ async def add_record(
         raise PatientNotFound(f"no patient {patient_id}")
     if not may_write_record(requester, treats=await treats(db_session, requester.doctor_id,
                                                            patient_id)):
-        raise Forbidden("only a treating doctor adds to this record", code="no_treatment_relationship")
+        raise Forbidden(
+            "only a treating doctor adds to this record", code="no_treatment_relationship"
+        )
     record = MedicalRecord(patient_id=patient_id, doctor_id=requester.doctor_id,
                            record_type=body.record_type, payload_json=body.payload)
     db_session.add(record)
@@ -270,12 +274,15 @@ async def _summary(db_session: AsyncSession, patient: Patient) -> dict[str, Any]
             if c["clinical_status"] == "active"
         ],
         "emergency_contacts": [
-            {k: c[k] for k in ("name", "relationship", "phone")} for c in lists["emergency_contacts"]
+            {k: c[k] for k in ("name", "relationship", "phone")}
+            for c in lists["emergency_contacts"]
         ],
     }
 
 
-async def _case_patient(db_session: AsyncSession, case_id: uuid.UUID) -> tuple[EmergencyCase, Patient]:
+async def _case_patient(
+    db_session: AsyncSession, case_id: uuid.UUID
+) -> tuple[EmergencyCase, Patient]:
     case = await db_session.get(EmergencyCase, case_id)
     if case is None:
         raise NotFound(f"no emergency case {case_id}", code="case_not_found")

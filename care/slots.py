@@ -54,7 +54,8 @@ def template_slots(
             while cursor + step <= stop:
                 slot_start = cursor.astimezone(UTC)
                 if start <= slot_start < end:
-                    result.append(Slot(slot_start, (cursor + step).astimezone(UTC), line.hospital_id))
+                    slot_end = (cursor + step).astimezone(UTC)
+                    result.append(Slot(slot_start, slot_end, line.hospital_id))
                 cursor += step
     return sorted(set(result))
 

@@ -1,4 +1,4 @@
-"""Doctors: search, profiles, departments, affiliations, schedules, slots, availability, dashboard."""
+"""Doctors: search, profiles, departments, affiliations, schedules, slots, presence, dashboard."""
 
 from __future__ import annotations
 

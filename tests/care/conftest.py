@@ -1,4 +1,4 @@
-"""Care fixtures: a clinic (hospital admin, department, doctor with an all-day schedule) and patients."""
+"""Care fixtures: a clinic (admin, department, doctor with an all-day schedule) and patients."""
 
 from __future__ import annotations
 

@@ -50,7 +50,8 @@ P, Q = uuid.uuid4(), uuid.uuid4()
 
 
 def doctor(**kw) -> Requester:
-    return Requester(user_id=uuid.uuid4(), roles=frozenset({"doctor"}), doctor_id=uuid.uuid4(), **kw)
+    roles = frozenset({"doctor"})
+    return Requester(user_id=uuid.uuid4(), roles=roles, doctor_id=uuid.uuid4(), **kw)
 
 
 def test_record_access_rules():
