@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
@@ -10,7 +12,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from care.models import Doctor, DoctorAvailabilityState, DoctorHospitalAffiliation
 from care.settings import CareSettings, get_care_settings
@@ -195,3 +197,19 @@ async def beat(
     """The signed-in doctor's app heartbeats."""
     doctor = await own_doctor(db_session=db_session, user_id=user_id)
     return await heartbeat(db_session=db_session, redis=redis, doctor=doctor, settings=settings)
+
+
+async def sweep_presence(
+    session_factory: async_sessionmaker[AsyncSession], redis: Redis, *,
+    settings: CareSettings | None = None,
+) -> None:
+    """Background loop: persist and announce expired presence once per TTL. Never returns."""
+    settings = settings or get_care_settings()
+    log = logging.getLogger("lifeline.care.presence")
+    while True:
+        await asyncio.sleep(settings.presence_ttl_seconds)
+        try:
+            async with session_factory() as session:
+                await expire_silent(db_session=session, redis=redis, settings=settings)
+        except Exception:  # noqa: BLE001 - keep sweeping on the next round
+            log.exception("presence sweep failed; retrying")

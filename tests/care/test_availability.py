@@ -112,3 +112,23 @@ async def test_search_filters_and_profile(app, client, clinic):
     r = await client.post(f"/api/v1/hospitals/{clinic.hospital_id}/departments",
                           json={"name": "x"}, headers=clinic.doctor.headers)
     assert r.status_code == 403
+
+
+async def test_the_sweeper_announces_expiry_without_any_request(app, client, clinic):
+    redis = app.state.redis
+    async with app.state.session_factory() as session:
+        doctor = await session.get(Doctor, uuid.UUID(clinic.doctor_id))
+        await availability.set_state(db_session=session, redis=redis, doctor=doctor,
+                                     state="busy", hospital_id=None, settings=SHORT)
+    sweeper = asyncio.create_task(
+        availability.sweep_presence(app.state.session_factory, redis, settings=SHORT))
+    try:
+        for _ in range(40):
+            await asyncio.sleep(0.1)
+            async with app.state.session_factory() as session:
+                row = await session.get(DoctorAvailabilityState, uuid.UUID(clinic.doctor_id))
+            if row.current_state == "offline":
+                break
+        assert row.current_state == "offline"
+    finally:
+        sweeper.cancel()
