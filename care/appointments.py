@@ -7,6 +7,7 @@ however many requests race for a slot, exactly one commits; updates use the row 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -304,8 +305,7 @@ async def act(
         appointment.cancel_reason = reason
     _history(db_session, appointment, action.value, requester, from_status=previous.value,
              reason=reason)
-    await _after_move(db_session, appointment, target, settings=settings)
-    await _commit(db_session)
+    await _commit(db_session, _after_move(db_session, appointment, target, settings=settings))
     return appointment
 
 
@@ -337,8 +337,11 @@ async def _after_move(
         await publish_queue(db_session, appointment, settings=settings)
 
 
-async def _commit(db_session: AsyncSession) -> None:
+async def _commit(db_session: AsyncSession, staged: Awaitable[None] | None = None) -> None:
+    """Run the last staged step and commit; the loser of a version race gets a 409."""
     try:
+        if staged is not None:
+            await staged
         await db_session.commit()
     except StaleDataError as exc:
         await db_session.rollback()

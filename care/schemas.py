@@ -103,10 +103,6 @@ class AvailabilityUpdate(Strict):
     hospital_id: uuid.UUID | None = None
 
 
-class Heartbeat(Strict):
-    state: AvailabilityState | None = None
-
-
 class AppointmentCreate(Strict):
     doctor_id: uuid.UUID
     hospital_id: uuid.UUID

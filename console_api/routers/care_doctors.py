@@ -15,7 +15,6 @@ from care.schemas import (
     DepartmentCreate,
     DoctorCreate,
     DoctorView,
-    Heartbeat,
     ScheduleCreate,
 )
 from data.base import utcnow
@@ -101,8 +100,8 @@ async def set_availability(body: AvailabilityUpdate, db_session: SessionDep, red
 
 
 @router.post("/api/v1/doctors/me/heartbeat", summary="Doctor app heartbeat")
-async def heartbeat(db_session: SessionDep, redis: RedisDep, requester: RequesterDep,
-                    body: Heartbeat | None = None) -> dict[str, Any]:
+async def heartbeat(db_session: SessionDep, redis: RedisDep, requester: RequesterDep
+                    ) -> dict[str, Any]:
     """Keeps the announced state alive; silence longer than the TTL means offline."""
     return await availability.beat(db_session=db_session, redis=redis, user_id=requester.user_id)
 

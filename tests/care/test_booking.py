@@ -238,3 +238,21 @@ async def test_dashboard_metrics_for_the_hospital_admin(app, client, clinic, pat
     assert wanted <= set(body)
     assert (await client.get(f"/api/v1/hospitals/{clinic.hospital_id}/dashboard-metrics",
                              headers=patient.headers)).status_code == 403
+
+
+async def test_concurrent_moves_on_one_appointment_one_wins(client, clinic, patient):
+    slot = (await free_slots(client, clinic))[5]
+    made = (await client.post(APPOINTMENTS, json=booking(clinic, slot),
+                              headers=patient.headers)).json()
+    url = f"{APPOINTMENTS}/{made['id']}"
+    confirm, cancel = await asyncio.gather(
+        client.post(f"{url}/confirm", headers=patient.headers),
+        client.post(f"{url}/cancel", headers=clinic.admin.headers),
+    )
+    codes = sorted((confirm.status_code, cancel.status_code))
+    assert codes in ([200, 200], [200, 409]), (confirm.text, cancel.text)
+    if codes == [200, 409]:
+        loser = confirm if confirm.status_code == 409 else cancel
+        assert loser.json()["code"] in ("concurrent_update", "invalid_transition")
+    final = (await client.get(url, headers=patient.headers)).json()
+    assert final["version"] == 1 + codes.count(200)
