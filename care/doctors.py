@@ -29,6 +29,7 @@ from data.errors import Conflict, Forbidden, InvalidInput, NotFound
 from dispatch.lifecycle import OPEN_STATUSES
 from dispatch.models import EmergencyCase
 from facilities.models import Department, Hospital
+from identity.models import User
 
 MAX_SLOT_WINDOW = timedelta(days=31)
 
@@ -47,6 +48,11 @@ async def create_doctor(
     """A new profile; the licence number is unique (409 otherwise). Verification is separate."""
     if not requester.roles & {"hospital_admin", "super_admin"}:
         raise Forbidden("only hospital admins create doctor profiles", code="role_forbidden")
+    if body.user_id is not None:
+        user = await db_session.get(User, body.user_id)
+        if user is None or "doctor" not in user.role_names:
+            raise InvalidInput("user_id must name a user holding the doctor role",
+                               field="user_id", code="not_a_doctor_user")
     doctor = Doctor(**body.model_dump(), is_verified=False)
     db_session.add(doctor)
     try:

@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import delete, exists, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from care.access import Access, Basis, Requester, may_write_record, record_access, summary_access
@@ -25,7 +26,7 @@ from care.models import (
 from care.schemas import AllergyCreate, ConditionCreate, ContactCreate, ProfileUpdate, RecordCreate
 from care.settings import CareSettings, get_care_settings
 from data.base import utcnow
-from data.errors import Forbidden, NotFound
+from data.errors import Conflict, Forbidden, NotFound
 from dispatch import crew
 from dispatch.models import CaseEvent, EmergencyCase
 
@@ -77,7 +78,11 @@ async def put_profile(
         db_session.add(patient)
     for name, value in body.model_dump().items():
         setattr(patient, name, value)
-    await db_session.commit()
+    try:
+        await db_session.commit()
+    except IntegrityError as exc:  # two first PUTs racing: the other one created the profile
+        await db_session.rollback()
+        raise Conflict("your profile was just created; retry", code="concurrent_update") from exc
     return patient
 
 

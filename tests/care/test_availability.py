@@ -108,6 +108,10 @@ async def test_search_filters_and_profile(app, client, clinic):
         "full_name": "Dup", "license_no": found[clinic.doctor_id]["license_no"],
         "specialty": "x"})
     assert r.status_code == 409 and r.json()["code"] == "doctor_exists"
+    r = await client.post("/api/v1/doctors", headers=clinic.admin.headers, json={
+        "full_name": "Not a doctor", "license_no": f"X-{uuid.uuid4().hex[:8]}",
+        "specialty": "x", "user_id": str(clinic.admin.user_id)})
+    assert r.status_code == 422 and r.json()["code"] == "not_a_doctor_user"
     # A patient cannot create doctors; an admin of another hospital cannot touch this one.
     r = await client.post(f"/api/v1/hospitals/{clinic.hospital_id}/departments",
                           json={"name": "x"}, headers=clinic.doctor.headers)
