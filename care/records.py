@@ -264,10 +264,15 @@ async def add_record(
     return record
 
 
-async def _summary(db_session: AsyncSession, patient: Patient) -> dict[str, Any]:
+async def _summary(
+    db_session: AsyncSession, patient: Patient, case: EmergencyCase
+) -> dict[str, Any]:
     lists = await clinical_lists(db_session, patient.id)
     return {
         "patient_id": str(patient.id),
+        # An SOS naming a patient it was not raised by (a bystander, a mistake) may be the wrong
+        # person: the crew is told, rather than trusting someone else's allergy list blindly.
+        "raised_by_patient": patient.user_id is not None and case.created_by == patient.user_id,
         "full_name": patient.full_name,
         "dob": _iso(patient.dob),
         "blood_group": patient.blood_group,
@@ -327,7 +332,7 @@ async def emergency_summary(
         ))
     summary_access(requester, destination_hospital_id=case.destination_hospital_id,
                    doctor_hospitals=hospitals)
-    result = {"case_id": str(case.id), **await _summary(db_session, patient)}
+    result = {"case_id": str(case.id), **await _summary(db_session, patient, case)}
     _audit_summary(db_session, case, user_id=requester.user_id, actor=requester.label)
     await db_session.commit()
     return result
@@ -337,7 +342,7 @@ async def crew_summary(*, db_session: AsyncSession, token: str, secret: str) -> 
     """The same summary for the crew of a live dispatch, through their signed crew link."""
     context = await crew.open_link(db_session=db_session, token=token, secret=secret)
     case, patient = await _case_patient(db_session, context.case.id)
-    result = {"case_id": str(case.id), **await _summary(db_session, patient)}
+    result = {"case_id": str(case.id), **await _summary(db_session, patient, case)}
     _audit_summary(db_session, case, user_id=None, actor=f"crew:{context.unit.call_sign}")
     await db_session.commit()
     return result

@@ -123,7 +123,7 @@ async def test_emergency_summary_for_crew_and_hospital_audited(
     r = await client.get(url, headers=operator.headers)
     assert r.status_code == 200, r.text
     summary = r.json()
-    assert summary["blood_group"] == "O-"
+    assert summary["blood_group"] == "O-" and summary["raised_by_patient"] is True
     assert {a["substance"] for a in summary["allergies"]} == {"penicillin", "latex"}
     assert [c["name"] for c in summary["conditions"]] == ["Type 1 diabetes"]  # active only
     assert summary["emergency_contacts"] == [
@@ -166,3 +166,8 @@ async def test_anonymous_sos_has_no_summary(app, client):
     case = (await client.post(CASES, json=sos_body())).json()
     r = await client.get(f"{CASES}/{case['id']}/patient-summary", headers=operator.headers)
     assert r.status_code == 404 and r.json()["code"] == "no_registered_patient"
+    # Naming a patient without being them is shown as such.
+    patient = await make_patient(app, client)
+    case = (await client.post(CASES, json=sos_body(patient_id=patient.patient_id))).json()
+    r = await client.get(f"{CASES}/{case['id']}/patient-summary", headers=operator.headers)
+    assert r.status_code == 200 and r.json()["raised_by_patient"] is False
