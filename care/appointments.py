@@ -13,7 +13,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -35,7 +35,7 @@ from care.settings import CareSettings, get_care_settings
 from care.slots import slot_at
 from data import idempotency
 from data.base import utcnow
-from data.errors import Conflict, Forbidden, InvalidInput, NotFound
+from data.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed
 from data.outbox import record_event
 from messaging.models import SmsMessage
 from messaging.outbox import queue_sms
@@ -311,8 +311,6 @@ async def act(
 
 def _check_version(appointment: Appointment, expected_version: int | None) -> None:
     if expected_version is not None and appointment.version != expected_version:
-        from data.errors import PreconditionFailed
-
         raise PreconditionFailed(
             f"appointment is at version {appointment.version}, not {expected_version}",
             current_version=appointment.version,
@@ -488,13 +486,3 @@ async def list_mine(*, db_session: AsyncSession, requester: Requester) -> list[A
         .order_by(Appointment.scheduled_start.desc()).limit(200)
     )
     return list(rows)
-
-
-async def count_live(db_session: AsyncSession, doctor_id: uuid.UUID, start: datetime) -> int:
-    """Live bookings of a doctor at ``start`` (tests assert it never exceeds one)."""
-    return await db_session.scalar(
-        select(func.count()).select_from(Appointment).where(
-            Appointment.doctor_id == doctor_id, Appointment.scheduled_start == start,
-            Appointment.status.in_(("booked", "confirmed", "checked_in", "completed")),
-        )
-    ) or 0

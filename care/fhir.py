@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from fhir.resources.R4B.resource import Resource
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from care import appointments as appointments_service
@@ -105,7 +105,7 @@ async def search(
         )
         return [fhir_map.appointment(r) for r in rows]
     rows = await db_session.scalars(
-        select(EmergencyCase).where(or_(EmergencyCase.patient_id == patient_id))
+        select(EmergencyCase).where(EmergencyCase.patient_id == patient_id)
         .order_by(EmergencyCase.raised_at.desc()).limit(MAX_RESULTS)
     )
     return [fhir_map.encounter(r) for r in rows]
