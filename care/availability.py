@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -21,6 +22,7 @@ from data.errors import Forbidden, InvalidInput, NotFound
 from data.outbox import record_event
 
 CHANNEL = "doctor.availability.updated"
+log = logging.getLogger("lifeline.care.presence")
 STATES = ("available", "busy", "offline", "in_emergency")
 
 
@@ -80,14 +82,16 @@ async def set_state(
             raise InvalidInput("you are not affiliated with this hospital", field="hospital_id")
     now = utcnow()
     row = await _snapshot(db_session, doctor.id)
-    previous = row.current_state
+    previous, previous_hospital = row.current_state, row.current_hospital_id
     row.current_state = state
     row.current_hospital_id = hospital_id
     row.last_heartbeat_at = now
-    record_event(
-        db_session, channel=CHANNEL, event_type="doctor.availability", aggregate_type="doctor",
-        aggregate_id=doctor.id, payload=_event(row, previous=previous, cause="set"),
-    )
+    if (previous, previous_hospital) != (state, hospital_id):  # subscribers hear changes only
+        record_event(
+            db_session, channel=CHANNEL, event_type="doctor.availability",
+            aggregate_type="doctor", aggregate_id=doctor.id,
+            payload=_event(row, previous=previous, cause="set"),
+        )
     await db_session.commit()
     key = presence_key(settings, doctor.id)
     if state == "offline":
@@ -137,7 +141,12 @@ async def live_states(
     ids = list(doctor_ids)
     if not ids:
         return {}
-    values = await redis.mget([presence_key(settings, i) for i in ids])
+    try:
+        values = await redis.mget([presence_key(settings, i) for i in ids])
+    except RedisError:
+        # Search keeps working without live presence: nobody is shown as available.
+        log.warning("presence unavailable (Redis); showing every doctor offline", exc_info=True)
+        values = [None] * len(ids)
     pairs = zip(ids, values, strict=True)
     return {i: (json.loads(v)["state"] if v else "offline") for i, v in pairs}
 
@@ -205,7 +214,6 @@ async def sweep_presence(
 ) -> None:
     """Background loop: persist and announce expired presence once per TTL. Never returns."""
     settings = settings or get_care_settings()
-    log = logging.getLogger("lifeline.care.presence")
     while True:
         await asyncio.sleep(settings.presence_ttl_seconds)
         try:

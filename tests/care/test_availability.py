@@ -136,3 +136,14 @@ async def test_the_sweeper_announces_expiry_without_any_request(app, client, cli
         assert row.current_state == "offline"
     finally:
         sweeper.cancel()
+
+
+async def test_search_survives_a_redis_outage(app, client, clinic):
+    import redis.asyncio as aioredis
+
+    dead = aioredis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+    try:
+        states = await availability.live_states(dead, [uuid.UUID(clinic.doctor_id)])
+    finally:
+        await dead.aclose()
+    assert states == {uuid.UUID(clinic.doctor_id): "offline"}
