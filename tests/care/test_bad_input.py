@@ -12,6 +12,11 @@ from tests.care.conftest import make_patient
 NOWHERE = str(uuid.uuid4())
 
 
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def caller(app, client):
+    return await make_patient(app, client)
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body", "params", "status"),
     [
@@ -48,11 +53,6 @@ NOWHERE = str(uuid.uuid4())
         ("get", "/fhir/Encounter", None, {"patient": "Patient/nope"}, 422),
     ],
 )
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def caller(app, client):
-    return await make_patient(app, client)
-
-
 async def test_bad_input_is_a_clear_4xx(client, caller, method, path, body, params, status):
     patient = caller
     kwargs = {"headers": patient.headers, "params": params}
