@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,7 +20,12 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from care import doctors as doctors_service
 from care import waitlist
-from care.access import Requester, appointment_party, may_act_on_appointment
+from care.access import (
+    Requester,
+    appointment_party,
+    manages_hospital,
+    may_act_on_appointment,
+)
 from care.lifecycle import (
     FREES_SLOT,
     STATUS_TIMESTAMP,
@@ -484,5 +489,37 @@ async def list_mine(*, db_session: AsyncSession, requester: Requester) -> list[A
     rows = await db_session.scalars(
         select(Appointment).where(Appointment.patient_id == requester.patient_id)
         .order_by(Appointment.scheduled_start.desc()).limit(200)
+    )
+    return list(rows)
+
+
+async def day_list(
+    *,
+    db_session: AsyncSession,
+    requester: Requester,
+    day: date,
+    hospital_id: uuid.UUID | None = None,
+    doctor_id: uuid.UUID | None = None,
+    settings: CareSettings | None = None,
+) -> list[Appointment]:
+    """A day's appointments: the desk sees its hospital's, a doctor their own agenda."""
+    settings = settings or get_care_settings()
+    query = select(Appointment)
+    if hospital_id is not None:
+        if not manages_hospital(requester, hospital_id):
+            raise Forbidden("only this hospital's admin sees its appointments",
+                            code="not_your_hospital")
+        query = query.where(Appointment.hospital_id == hospital_id)
+        if doctor_id is not None:
+            query = query.where(Appointment.doctor_id == doctor_id)
+    else:
+        if requester.doctor_id is None:
+            raise Forbidden("no doctor profile is linked to your account", code="not_a_doctor")
+        query = query.where(Appointment.doctor_id == requester.doctor_id)
+    start = datetime.combine(day, time(0), tzinfo=ZoneInfo(settings.timezone))
+    rows = await db_session.scalars(
+        query.where(Appointment.scheduled_start >= start,
+                    Appointment.scheduled_start < start + timedelta(days=1))
+        .order_by(Appointment.scheduled_start, Appointment.id)
     )
     return list(rows)

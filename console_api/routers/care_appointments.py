@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 
 from care import appointments, waitlist
 from care.lifecycle import AppointmentAction
@@ -46,6 +47,20 @@ async def book(body: AppointmentCreate, response: Response, db_session: SessionD
 async def mine(db_session: SessionDep, requester: RequesterDep) -> list[dict[str, Any]]:
     """Empty for a caller without a patient profile."""
     rows = await appointments.list_mine(db_session=db_session, requester=requester)
+    return [appointments.appointment_view(a) for a in rows]
+
+
+@router.get("/day", summary="A day's appointments: a hospital's (desk) or my agenda (doctor)")
+async def day(
+    db_session: SessionDep,
+    requester: RequesterDep,
+    on: Annotated[date, Query(alias="date", description="local date, YYYY-MM-DD")],
+    hospital_id: uuid.UUID | None = None,
+    doctor_id: uuid.UUID | None = None,
+) -> list[dict[str, Any]]:
+    """With ``hospital_id``: that hospital's admins; without: the signed-in doctor's own."""
+    rows = await appointments.day_list(db_session=db_session, requester=requester, day=on,
+                                       hospital_id=hospital_id, doctor_id=doctor_id)
     return [appointments.appointment_view(a) for a in rows]
 
 

@@ -7,6 +7,7 @@ import time
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -17,6 +18,7 @@ from messaging.models import SmsMessage
 from tests.care.conftest import free_slots, make_patient
 
 APPOINTMENTS = "/api/v1/appointments"
+HELSINKI = ZoneInfo("Europe/Helsinki")
 
 
 def booking(clinic, slot) -> dict:
@@ -259,3 +261,25 @@ async def test_concurrent_moves_on_one_appointment_one_wins(client, clinic, pati
         assert loser.json()["code"] in ("concurrent_update", "invalid_transition")
     final = (await client.get(url, headers=patient.headers)).json()
     assert final["version"] == 1 + codes.count(200)
+
+
+async def test_day_lists_for_the_desk_and_the_doctor(app, client, clinic, patient):
+    slot = (await free_slots(client, clinic))[8]
+    made = (await client.post(APPOINTMENTS, json=booking(clinic, slot),
+                              headers=patient.headers)).json()
+    local_day = datetime.fromisoformat(slot["start"]).astimezone(HELSINKI).date().isoformat()
+    desk = await client.get(f"{APPOINTMENTS}/day", headers=clinic.admin.headers, params={
+        "date": local_day, "hospital_id": clinic.hospital_id, "doctor_id": clinic.doctor_id})
+    assert desk.status_code == 200 and [a["id"] for a in desk.json()] == [made["id"]]
+    agenda = await client.get(f"{APPOINTMENTS}/day", headers=clinic.doctor.headers,
+                              params={"date": local_day})
+    assert [a["id"] for a in agenda.json()] == [made["id"]]
+    r = await client.get(f"{APPOINTMENTS}/day", headers=patient.headers,
+                         params={"date": local_day, "hospital_id": clinic.hospital_id})
+    assert r.status_code == 403
+    r = await client.get(f"{APPOINTMENTS}/day", headers=patient.headers,
+                         params={"date": local_day})
+    assert r.status_code == 403
+    r = await client.get(f"{APPOINTMENTS}/day", headers=clinic.doctor.headers,
+                         params={"date": "tomorrow"})
+    assert r.status_code == 422
