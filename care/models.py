@@ -20,12 +20,17 @@ from sqlalchemy import (
     Time,
     text,
 )
-from sqlalchemy.sql.elements import TextClause
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql import column, func
+from sqlalchemy.sql.elements import TextClause
 
 from data.base import Base, id_column, utcnow
 from data.sealed import SealedText
+
+#: Appointment statuses that hold the doctor's time; the others free the slot.
+HOLDING_STATUSES = ("booked", "confirmed", "checked_in", "completed")
+HOLDING_SQL = "status IN ('booked', 'confirmed', 'checked_in', 'completed')"
 
 
 def desc_column(column: str) -> TextClause:
@@ -52,6 +57,8 @@ class Patient(Base):
     address: Mapped[str | None] = mapped_column(Text)
     city: Mapped[str | None] = mapped_column(String(100))
     province: Mapped[str | None] = mapped_column(String(100))
+    #: Where appointment reminders go (E.164).
+    phone: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -143,6 +150,15 @@ class Appointment(Base):
     __table_args__ = (
         Index("ix_appointments_doctor_start", "doctor_id", "scheduled_start"),
         Index("ix_appointments_patient_start", "patient_id", desc_column("scheduled_start")),
+        CheckConstraint("scheduled_end > scheduled_start", name="time_order"),
+        # No double booking: two live appointments of one doctor never overlap.
+        ExcludeConstraint(
+            ("doctor_id", "="),
+            (func.tstzrange(column("scheduled_start"), column("scheduled_end")), "&&"),
+            name="ex_appointments_doctor_slot",
+            using="gist",
+            where=text(HOLDING_SQL),
+        ),
     )
 
     id: Mapped[uuid.UUID] = id_column()
@@ -157,6 +173,18 @@ class Appointment(Base):
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    confirmed_at: Mapped[datetime | None]
+    checked_in_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    no_show_at: Mapped[datetime | None]
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    rescheduled_from_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("appointments.id"))
+    reminder_sms_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("sms_messages.id", ondelete="SET NULL")
+    )
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class AppointmentEvent(Base):
@@ -190,3 +218,74 @@ class MedicalRecord(Base):
     notes_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     notes = SealedText("notes_sealed", subject=lambda r: f"patient:{r.patient_id}")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PatientAllergy(Base):
+    """A substance the crew must not give this patient."""
+
+    __tablename__ = "patient_allergies"
+
+    id: Mapped[uuid.UUID] = id_column()
+    patient_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    substance: Mapped[str] = mapped_column(String(120))
+    reaction: Mapped[str | None] = mapped_column(Text)
+    severity: Mapped[str | None] = mapped_column(String(16))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PatientCondition(Base):
+    """A known diagnosis, shown in the emergency summary."""
+
+    __tablename__ = "patient_conditions"
+
+    id: Mapped[uuid.UUID] = id_column()
+    patient_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    code: Mapped[str | None] = mapped_column(String(32))
+    clinical_status: Mapped[str] = mapped_column(String(16), default="active")
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WaitlistEntry(Base):
+    """A patient waiting for a slot with a doctor to free up within a window."""
+
+    __tablename__ = "appointment_waitlist"
+    __table_args__ = (
+        CheckConstraint("not_after > not_before", name="window"),
+        Index("ix_appointment_waitlist_doctor_status_created", "doctor_id", "status", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = id_column()
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    doctor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("doctors.id", ondelete="CASCADE"))
+    not_before: Mapped[datetime]
+    not_after: Mapped[datetime]
+    # waiting -> offered -> booked | waiting (offer lost) ; cancelled
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    offered_hospital_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("hospitals.id"))
+    offered_start: Mapped[datetime | None]
+    offered_end: Mapped[datetime | None]
+    offered_at: Mapped[datetime | None]
+    appointment_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("appointments.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CareAccessEvent(Base):
+    """Who read a patient's clinical data on what basis: break-glass and emergency reads."""
+
+    __tablename__ = "care_access_log"
+    __table_args__ = (Index("ix_care_access_log_patient_at", "patient_id", "at"),)
+
+    id: Mapped[uuid.UUID] = id_column()
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(String(120))
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    case_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("emergency_cases.id"))
+    kind: Mapped[str] = mapped_column(String(24))
+    basis: Mapped[str] = mapped_column(String(24))
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -107,6 +107,60 @@ ROUTE_ACCESS: dict[str, Access] = {
     "GET /api/v1/realtime/sse": open_("channel rules of realtime.authz", audit="case"),
     "WS /ws": open_("the first message authenticates; channel rules of realtime.authz"),
     "GET /api/v1/audit": needs("audit.read", audit="audit"),
+    # Care (issue 8): public directory reads; everything else signed in, with the object rules
+    # of care.access in the handlers (own records, treatment relationship or break-glass, own
+    # hospital).
+    "GET /api/v1/doctors": open_("public directory of doctors"),
+    "GET /api/v1/doctors/{doctor_id}": open_("public directory of doctors"),
+    "GET /api/v1/doctors/{doctor_id}/slots": open_("free slots are public; bookings are not"),
+    "GET /api/v1/hospitals/{hospital_id}/departments": open_("public directory of hospitals"),
+    "POST /api/v1/doctors": needs("doctor.manage", audit="doctor"),
+    "POST /api/v1/doctors/{doctor_id}/verify": needs("doctor.verify", audit="doctor"),
+    "PUT /api/v1/doctors/me/availability": needs("doctor.self"),
+    "POST /api/v1/doctors/me/heartbeat": needs("doctor.self"),
+    "POST /api/v1/hospitals/{hospital_id}/departments": needs("doctor.manage"),
+    "POST /api/v1/hospitals/{hospital_id}/doctors": needs("doctor.manage", audit="doctor"),
+    "POST /api/v1/hospitals/{hospital_id}/doctors/{doctor_id}/schedules": needs(
+        "doctor.manage"
+    ),
+    "GET /api/v1/hospitals/{hospital_id}/dashboard-metrics": needs(
+        "hospital.dashboard"
+    ),
+    "POST /api/v1/appointments": signed_in(audit="appointment"),
+    "GET /api/v1/appointments/mine": signed_in(audit="appointment"),
+    "GET /api/v1/appointments/day": signed_in(audit="appointment"),
+    "POST /api/v1/appointments/waitlist": signed_in(audit="appointment"),
+    "GET /api/v1/appointments/waitlist": signed_in(audit="appointment"),
+    "POST /api/v1/appointments/waitlist/{entry_id}/accept": signed_in(audit="appointment"),
+    "GET /api/v1/appointments/{appointment_id}": signed_in(audit="appointment"),
+    "GET /api/v1/appointments/{appointment_id}/queue": signed_in(audit="appointment"),
+    "POST /api/v1/appointments/{appointment_id}/confirm": signed_in(audit="appointment"),
+    "POST /api/v1/appointments/{appointment_id}/cancel": signed_in(audit="appointment"),
+    "POST /api/v1/appointments/{appointment_id}/check-in": signed_in(audit="appointment"),
+    "POST /api/v1/appointments/{appointment_id}/no-show": signed_in(audit="appointment"),
+    "POST /api/v1/appointments/{appointment_id}/complete": signed_in(audit="appointment"),
+    "POST /api/v1/appointments/{appointment_id}/reschedule": signed_in(audit="appointment"),
+    "GET /api/v1/patients/me/profile": needs("patient.self", audit="patient"),
+    "PUT /api/v1/patients/me/profile": needs("patient.self", audit="patient"),
+    "GET /api/v1/patients/me/records": needs("patient.self", audit="patient"),
+    "POST /api/v1/patients/me/emergency-contacts": needs("patient.self", audit="patient"),
+    "DELETE /api/v1/patients/me/emergency-contacts/{contact_id}": needs(
+        "patient.self", audit="patient"
+    ),
+    "POST /api/v1/patients/me/allergies": needs("patient.self", audit="patient"),
+    "POST /api/v1/patients/me/conditions": needs("patient.self", audit="patient"),
+    "GET /api/v1/patients/{patient_id}/records": signed_in(audit="patient"),
+    "POST /api/v1/patients/{patient_id}/records": signed_in(audit="patient"),
+    "GET /api/v1/patients/{patient_id}/access-log": needs(
+        "patient.access_log", audit="patient"
+    ),
+    "GET /api/v1/emergency/cases/{case_id}/patient-summary": signed_in(audit="patient"),
+    "GET /api/v1/crew/{token}/patient-summary": open_(
+        "crew link token in the path", audit="patient"
+    ),
+    "GET /fhir/metadata": open_("FHIR CapabilityStatement is public"),
+    "GET /fhir/{resource}": signed_in(audit="patient"),
+    "GET /fhir/{resource}/{resource_id}": signed_in(audit="patient"),
     # Web pages: static shells; every call they make is authorised on its own route.
     "GET /": open_("redirect to the console page"),
     "GET /console": open_("page shell; signs in through the API"),

@@ -20,9 +20,13 @@ from console_api.problems import install_problem_handlers
 from console_api.routers import (
     audit,
     auth,
+    care_appointments,
+    care_doctors,
+    care_records,
     case_location,
     crew,
     emergency,
+    fhir,
     health,
     hospital_side,
     hospitals,
@@ -33,6 +37,7 @@ from console_api.routers import (
     sms,
     units,
 )
+from care import availability as care_availability
 from data.db import async_session_factory, make_async_engine, make_sync_engine
 from data.durability import ensure_durable
 from data.models import import_all_models
@@ -106,6 +111,10 @@ def create_app(
         background = [
             sync_task,
             asyncio.create_task(sweep_alerts(app)),
+            # A doctor whose heartbeats stopped is stored and announced as offline.
+            asyncio.create_task(
+                care_availability.sweep_presence(app.state.session_factory, app.state.redis)
+            ),
         ]
         if messaging_settings.sender_enabled:
             sender = run_sender(
@@ -166,4 +175,8 @@ def create_app(
     app.include_router(maps.router)
     app.include_router(pages.router)
     pages.mount_static(app)
+    app.include_router(care_doctors.router)
+    app.include_router(care_appointments.router)
+    app.include_router(care_records.router)
+    app.include_router(fhir.router)
     return app

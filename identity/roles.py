@@ -45,6 +45,15 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
         {Role.HOSPITAL_ADMIN, Role.EMERGENCY_OPERATOR, Role.SUPER_ADMIN}
     ),
     "audit.read": frozenset({Role.SUPER_ADMIN}),
+    # Care (issue 8); the object rules (own records, own hospital, treatment) are in care.access.
+    "patient.self": frozenset({Role.PATIENT}),
+    "patient.access_log": frozenset({Role.PATIENT, Role.SUPER_ADMIN}),
+    "doctor.self": frozenset({Role.DOCTOR}),
+    "doctor.verify": frozenset({Role.SUPER_ADMIN}),
+    "doctor.manage": frozenset({Role.HOSPITAL_ADMIN, Role.SUPER_ADMIN}),
+    "hospital.dashboard": frozenset(
+        {Role.HOSPITAL_ADMIN, Role.EMERGENCY_OPERATOR, Role.SUPER_ADMIN}
+    ),
     "mfa.manage": frozenset(Role),
 }
 

@@ -40,6 +40,12 @@ EXPECTED_PERMISSIONS = {
     "hospital.capacity": {"hospital_admin", "super_admin"},
     "hospital.incoming": {"hospital_admin", "emergency_operator", "super_admin"},
     "audit.read": {"super_admin"},
+    "patient.self": {"patient"},
+    "patient.access_log": {"patient", "super_admin"},
+    "doctor.self": {"doctor"},
+    "doctor.verify": {"super_admin"},
+    "doctor.manage": {"hospital_admin", "super_admin"},
+    "hospital.dashboard": {"hospital_admin", "emergency_operator", "super_admin"},
     "mfa.manage": set(ROLES),
 }
 #: Open routes whose handler demands a capability (crew link, Twilio signature) nobody sends here.
@@ -48,11 +54,13 @@ CAPABILITY_ONLY = {
     "POST /api/v1/crew/{token}/status",
     "POST /api/v1/sms/inbound",
     "POST /api/v1/sms/status",
+    "GET /api/v1/crew/{token}/patient-summary",
 }
 #: Routes about one hospital: its own admin passes, another hospital's admin does not.
 HOSPITAL_SCOPED = {
     "PUT /api/v1/hospitals/{hospital_id}/capacity",
     "GET /api/v1/hospitals/{hospital_id}/incoming",
+    "GET /api/v1/hospitals/{hospital_id}/dashboard-metrics",
 }
 DENIED = {401, 403}
 #: Valid bodies for routes whose handler checks the caller, so a refusal is not hidden by a 422.

@@ -12,7 +12,7 @@ from alembic import op
 from geoalchemy2 import Geometry
 
 revision = "0009_pages"
-down_revision = "0007_security"
+down_revision = "0008_care"
 branch_labels = None
 depends_on = None
 

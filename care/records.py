@@ -1,0 +1,374 @@
+"""Patient profile, contacts, allergies, conditions and medical records, behind the access rules.
+
+Every break-glass read and every emergency-summary read leaves a row in the care access log.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import delete, exists, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from care.access import Access, Basis, Requester, may_write_record, record_access, summary_access
+from care.models import (
+    Appointment,
+    CareAccessEvent,
+    DoctorHospitalAffiliation,
+    MedicalRecord,
+    Patient,
+    PatientAllergy,
+    PatientCondition,
+    PatientEmergencyContact,
+)
+from care.schemas import AllergyCreate, ConditionCreate, ContactCreate, ProfileUpdate, RecordCreate
+from care.settings import CareSettings, get_care_settings
+from data.base import utcnow
+from data.errors import Conflict, Forbidden, NotFound
+from dispatch import crew
+from dispatch.models import CaseEvent, EmergencyCase
+
+
+class PatientNotFound(NotFound):
+    code = "patient_not_found"
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def profile_view(patient: Patient) -> dict[str, Any]:
+    """The patient's own profile (the encrypted national id never leaves)."""
+    return {
+        "id": str(patient.id), "full_name": patient.full_name, "dob": _iso(patient.dob),
+        "gender": patient.gender, "blood_group": patient.blood_group, "address": patient.address,
+        "city": patient.city, "province": patient.province, "phone": patient.phone,
+        "created_at": _iso(patient.created_at),
+    }
+
+
+def _own(requester: Requester) -> uuid.UUID:
+    if "patient" not in requester.roles:
+        raise Forbidden("only patients have a profile here", code="role_forbidden")
+    if requester.patient_id is None:
+        raise PatientNotFound("you have no patient profile yet; PUT one first")
+    return requester.patient_id
+
+
+async def get_profile(*, db_session: AsyncSession, requester: Requester) -> Patient:
+    """The caller's own profile."""
+    patient = await db_session.get(Patient, _own(requester))
+    assert patient is not None
+    return patient
+
+
+async def put_profile(
+    *, db_session: AsyncSession, requester: Requester, body: ProfileUpdate
+) -> Patient:
+    """Create or replace the caller's own profile."""
+    if "patient" not in requester.roles:
+        raise Forbidden("only patients have a profile here", code="role_forbidden")
+    patient = None
+    if requester.patient_id is not None:
+        patient = await db_session.get(Patient, requester.patient_id, with_for_update=True)
+    if patient is None:
+        patient = Patient(id=uuid.uuid4(), user_id=requester.user_id)
+        db_session.add(patient)
+    for name, value in body.model_dump().items():
+        setattr(patient, name, value)
+    try:
+        await db_session.commit()
+    except IntegrityError as exc:  # two first PUTs racing: the other one created the profile
+        await db_session.rollback()
+        raise Conflict("your profile was just created; retry", code="concurrent_update") from exc
+    return patient
+
+
+async def add_contact(
+    *, db_session: AsyncSession, requester: Requester, body: ContactCreate
+) -> PatientEmergencyContact:
+    """Someone to call for the patient."""
+    contact = PatientEmergencyContact(patient_id=_own(requester), **body.model_dump())
+    db_session.add(contact)
+    await db_session.commit()
+    return contact
+
+
+async def remove_contact(
+    *, db_session: AsyncSession, requester: Requester, contact_id: uuid.UUID
+) -> None:
+    """Drop one of the caller's contacts (404 if not theirs)."""
+    result = await db_session.execute(
+        delete(PatientEmergencyContact).where(
+            PatientEmergencyContact.id == contact_id,
+            PatientEmergencyContact.patient_id == _own(requester),
+        )
+    )
+    if not result.rowcount:
+        raise NotFound(f"no contact {contact_id}", code="contact_not_found")
+    await db_session.commit()
+
+
+async def add_allergy(
+    *, db_session: AsyncSession, requester: Requester, body: AllergyCreate
+) -> PatientAllergy:
+    """A patient records an allergy."""
+    allergy = PatientAllergy(patient_id=_own(requester), **body.model_dump())
+    db_session.add(allergy)
+    await db_session.commit()
+    return allergy
+
+
+async def add_condition(
+    *, db_session: AsyncSession, requester: Requester, body: ConditionCreate
+) -> PatientCondition:
+    """A patient records a condition."""
+    condition = PatientCondition(patient_id=_own(requester), **body.model_dump())
+    db_session.add(condition)
+    await db_session.commit()
+    return condition
+
+
+async def treats(
+    db_session: AsyncSession, doctor_id: uuid.UUID | None, patient_id: uuid.UUID
+) -> bool:
+    """A treatment relationship: an appointment with the doctor, or an emergency case of the
+    patient bound for a hospital the doctor works at."""
+    if doctor_id is None:
+        return False
+    appointment = exists().where(
+        Appointment.doctor_id == doctor_id,
+        Appointment.patient_id == patient_id,
+        Appointment.status != "cancelled",
+    )
+    case = exists().where(
+        EmergencyCase.patient_id == patient_id,
+        EmergencyCase.destination_hospital_id.in_(
+            select(DoctorHospitalAffiliation.hospital_id).where(
+                DoctorHospitalAffiliation.doctor_id == doctor_id
+            )
+        ),
+    )
+    return bool(await db_session.scalar(select(or_(appointment, case))))
+
+
+def log_access(
+    db_session: AsyncSession, *, requester_user: uuid.UUID | None, actor: str,
+    patient_id: uuid.UUID, kind: str, access: Access, case_id: uuid.UUID | None = None,
+) -> None:
+    """One row in the care access log, in the caller's transaction."""
+    db_session.add(
+        CareAccessEvent(
+            user_id=requester_user, actor=actor, patient_id=patient_id, case_id=case_id,
+            kind=kind, basis=access.basis.value, reason=access.reason, at=utcnow(),
+        )
+    )
+
+
+async def authorise_patient_read(
+    db_session: AsyncSession, requester: Requester, patient_id: uuid.UUID, *,
+    break_glass_reason: str | None, kind: str, settings: CareSettings | None = None,
+) -> Access:
+    """Apply the record rule; a break-glass read is logged and committed before data is shown."""
+    settings = settings or get_care_settings()
+    if await db_session.get(Patient, patient_id) is None:
+        raise PatientNotFound(f"no patient {patient_id}")
+    access = record_access(
+        requester, patient_id,
+        treats=await treats(db_session, requester.doctor_id, patient_id),
+        break_glass_reason=break_glass_reason, min_reason=settings.break_glass_min_reason,
+    )
+    if access.basis is not Basis.SELF:
+        log_access(db_session, requester_user=requester.user_id, actor=requester.label,
+                   patient_id=patient_id, kind=kind, access=access)
+        await db_session.commit()
+    return access
+
+
+async def clinical_lists(db_session: AsyncSession, patient_id: uuid.UUID) -> dict[str, Any]:
+    """Allergies, conditions and contacts of a patient."""
+    allergies = await db_session.scalars(
+        select(PatientAllergy).where(PatientAllergy.patient_id == patient_id)
+        .order_by(PatientAllergy.recorded_at)
+    )
+    conditions = await db_session.scalars(
+        select(PatientCondition).where(PatientCondition.patient_id == patient_id)
+        .order_by(PatientCondition.recorded_at)
+    )
+    contacts = await db_session.scalars(
+        select(PatientEmergencyContact).where(PatientEmergencyContact.patient_id == patient_id)
+        .order_by(PatientEmergencyContact.name)
+    )
+    return {
+        "allergies": [
+            {"id": str(a.id), "substance": a.substance, "reaction": a.reaction,
+             "severity": a.severity} for a in allergies
+        ],
+        "conditions": [
+            {"id": str(c.id), "name": c.name, "code": c.code, "clinical_status": c.clinical_status}
+            for c in conditions
+        ],
+        "emergency_contacts": [
+            {"id": str(c.id), "name": c.name, "relationship": c.relationship, "phone": c.phone}
+            for c in contacts
+        ],
+    }
+
+
+def record_view(record: MedicalRecord) -> dict[str, Any]:
+    return {
+        "id": str(record.id), "patient_id": str(record.patient_id),
+        "doctor_id": str(record.doctor_id) if record.doctor_id else None,
+        "record_type": record.record_type, "payload": record.payload_json,
+        "created_at": _iso(record.created_at),
+    }
+
+
+async def read_records(
+    *, db_session: AsyncSession, requester: Requester, patient_id: uuid.UUID,
+    break_glass_reason: str | None = None,
+) -> dict[str, Any]:
+    """The patient's chart: records newest first, allergies, conditions and contacts."""
+    access = await authorise_patient_read(
+        db_session, requester, patient_id, break_glass_reason=break_glass_reason, kind="records",
+    )
+    rows = await db_session.scalars(
+        select(MedicalRecord).where(MedicalRecord.patient_id == patient_id)
+        .order_by(MedicalRecord.created_at.desc()).limit(500)
+    )
+    return {
+        "patient_id": str(patient_id),
+        "access": {"basis": access.basis.value, "flagged": access.flagged},
+        "records": [record_view(r) for r in rows],
+        **await clinical_lists(db_session, patient_id),
+    }
+
+
+async def add_record(
+    *, db_session: AsyncSession, requester: Requester, patient_id: uuid.UUID, body: RecordCreate
+) -> MedicalRecord:
+    """A treating doctor adds a visit note, lab result, prescription or discharge letter."""
+    if await db_session.get(Patient, patient_id) is None:
+        raise PatientNotFound(f"no patient {patient_id}")
+    if not may_write_record(requester, treats=await treats(db_session, requester.doctor_id,
+                                                           patient_id)):
+        raise Forbidden(
+            "only a treating doctor adds to this record", code="no_treatment_relationship"
+        )
+    record = MedicalRecord(patient_id=patient_id, doctor_id=requester.doctor_id,
+                           record_type=body.record_type, payload_json=body.payload)
+    db_session.add(record)
+    await db_session.commit()
+    return record
+
+
+async def _summary(
+    db_session: AsyncSession, patient: Patient, case: EmergencyCase
+) -> dict[str, Any]:
+    lists = await clinical_lists(db_session, patient.id)
+    return {
+        "patient_id": str(patient.id),
+        # An SOS naming a patient it was not raised by (a bystander, a mistake) may be the wrong
+        # person: the crew is told, rather than trusting someone else's allergy list blindly.
+        "raised_by_patient": patient.user_id is not None and case.created_by == patient.user_id,
+        "full_name": patient.full_name,
+        "dob": _iso(patient.dob),
+        "blood_group": patient.blood_group,
+        "allergies": [
+            {k: a[k] for k in ("substance", "reaction", "severity")} for a in lists["allergies"]
+        ],
+        "conditions": [
+            {k: c[k] for k in ("name", "code")} for c in lists["conditions"]
+            if c["clinical_status"] == "active"
+        ],
+        "emergency_contacts": [
+            {k: c[k] for k in ("name", "relationship", "phone")}
+            for c in lists["emergency_contacts"]
+        ],
+    }
+
+
+async def _case_patient(
+    db_session: AsyncSession, case_id: uuid.UUID
+) -> tuple[EmergencyCase, Patient]:
+    case = await db_session.get(EmergencyCase, case_id)
+    if case is None:
+        raise NotFound(f"no emergency case {case_id}", code="case_not_found")
+    patient = await db_session.get(Patient, case.patient_id) if case.patient_id else None
+    if patient is None:
+        raise NotFound("the caller of this case is not a registered patient",
+                       code="no_registered_patient")
+    return case, patient
+
+
+def _audit_summary(
+    db_session: AsyncSession, case: EmergencyCase, *, user_id: uuid.UUID | None, actor: str,
+) -> None:
+    """Emergency access is audited twice: on the case timeline and in the care access log."""
+    now = utcnow()
+    db_session.add(
+        CaseEvent(
+            case_id=case.id, action="phi_access", from_status=case.status, to_status=case.status,
+            actor_user_id=user_id, actor=actor, reason="emergency summary",
+            details={"kind": "emergency_summary", "patient_id": str(case.patient_id)}, at=now,
+        )
+    )
+    log_access(db_session, requester_user=user_id, actor=actor, patient_id=case.patient_id,
+               kind="emergency_summary", access=Access(Basis.EMERGENCY, "SOS"), case_id=case.id)
+
+
+async def emergency_summary(
+    *, db_session: AsyncSession, requester: Requester, case_id: uuid.UUID
+) -> dict[str, Any]:
+    """Blood group, allergies, conditions and contacts of the SOS patient, for staff."""
+    case, patient = await _case_patient(db_session, case_id)
+    hospitals: frozenset[uuid.UUID] = frozenset()
+    if requester.doctor_id is not None:
+        hospitals = frozenset(await db_session.scalars(
+            select(DoctorHospitalAffiliation.hospital_id).where(
+                DoctorHospitalAffiliation.doctor_id == requester.doctor_id)
+        ))
+    summary_access(requester, destination_hospital_id=case.destination_hospital_id,
+                   doctor_hospitals=hospitals)
+    result = {"case_id": str(case.id), **await _summary(db_session, patient, case)}
+    _audit_summary(db_session, case, user_id=requester.user_id, actor=requester.label)
+    await db_session.commit()
+    return result
+
+
+async def crew_summary(*, db_session: AsyncSession, token: str, secret: str) -> dict[str, Any]:
+    """The same summary for the crew of a live dispatch, through their signed crew link."""
+    context = await crew.open_link(db_session=db_session, token=token, secret=secret)
+    case, patient = await _case_patient(db_session, context.case.id)
+    result = {"case_id": str(case.id), **await _summary(db_session, patient, case)}
+    _audit_summary(db_session, case, user_id=None, actor=f"crew:{context.unit.call_sign}")
+    await db_session.commit()
+    return result
+
+
+async def access_log(
+    *, db_session: AsyncSession, requester: Requester, patient_id: uuid.UUID
+) -> list[dict[str, Any]]:
+    """Who read this patient's data on what basis: the patient themself or a super admin."""
+    if await db_session.get(Patient, patient_id) is None:
+        raise NotFound("no such patient", code="patient_not_found")
+    if requester.patient_id != patient_id and "super_admin" not in requester.roles:
+        raise Forbidden("only the patient or a super admin sees this log", code="not_your_patient")
+    rows = await db_session.scalars(
+        select(CareAccessEvent).where(CareAccessEvent.patient_id == patient_id)
+        .order_by(CareAccessEvent.at.desc()).limit(500)
+    )
+    return [
+        {"at": _iso(r.at), "actor": r.actor, "kind": r.kind, "basis": r.basis,
+         "reason": r.reason, "flagged": r.basis == Basis.BREAK_GLASS.value,
+         "case_id": str(r.case_id) if r.case_id else None}
+        for r in rows
+    ]
+
+
+async def read_my_records(*, db_session: AsyncSession, requester: Requester) -> dict[str, Any]:
+    """The caller's own chart."""
+    return await read_records(db_session=db_session, requester=requester,
+                              patient_id=_own(requester))

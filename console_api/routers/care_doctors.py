@@ -1,0 +1,161 @@
+"""Doctors: search, profiles, departments, affiliations, schedules, slots, presence, dashboard."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, status
+
+from care import availability, doctors
+from care.schemas import (
+    AffiliationCreate,
+    AvailabilityUpdate,
+    DepartmentCreate,
+    DoctorCreate,
+    DoctorView,
+    ScheduleCreate,
+)
+from data.base import utcnow
+from data.errors import InvalidInput
+
+from console_api.care_deps import RedisDep, RequesterDep
+from console_api.deps import SessionDep
+
+router = APIRouter(tags=["care: doctors"])
+
+
+@router.get("/api/v1/doctors", response_model=list[DoctorView], summary="Find a doctor")
+async def search_doctors(
+    db_session: SessionDep,
+    redis: RedisDep,
+    city: Annotated[str | None, Query(max_length=100)] = None,
+    specialty: Annotated[str | None, Query(max_length=100)] = None,
+    language: Annotated[str | None, Query(max_length=32)] = None,
+    available_now: bool = False,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[DoctorView]:
+    """By city of an affiliated hospital, specialty and language; live presence from Redis."""
+    return await doctors.search(
+        db_session=db_session, redis=redis, city=city, specialty=specialty, language=language,
+        available_now=available_now, limit=limit,
+    )
+
+
+@router.post("/api/v1/doctors", response_model=DoctorView, status_code=status.HTTP_201_CREATED,
+             summary="Create a doctor profile (hospital admin)")
+async def create_doctor(body: DoctorCreate, db_session: SessionDep, requester: RequesterDep
+                        ) -> DoctorView:
+    """The licence number is unique; a duplicate is a 409."""
+    doctor = await doctors.create_doctor(db_session=db_session, requester=requester, body=body)
+    return doctors.view(doctor, state="offline", hospitals=[])
+
+
+@router.get("/api/v1/doctors/{doctor_id}", response_model=DoctorView, summary="One doctor")
+async def read_doctor(doctor_id: uuid.UUID, db_session: SessionDep, redis: RedisDep) -> DoctorView:
+    """Public profile with affiliations and live availability."""
+    return await doctors.read_doctor(db_session=db_session, redis=redis, doctor_id=doctor_id)
+
+
+@router.post("/api/v1/doctors/{doctor_id}/verify", response_model=DoctorView,
+             summary="Mark a doctor's licence as checked (super admin)")
+async def verify_doctor(doctor_id: uuid.UUID, db_session: SessionDep, requester: RequesterDep
+                        ) -> DoctorView:
+    """Only a super admin verifies."""
+    doctor = await doctors.verify_doctor(db_session=db_session, requester=requester,
+                                         doctor_id=doctor_id)
+    return doctors.view(doctor, state="offline", hospitals=[])
+
+
+@router.get("/api/v1/doctors/{doctor_id}/slots", summary="Free slots of a doctor")
+async def slots(
+    doctor_id: uuid.UUID,
+    db_session: SessionDep,
+    start: Annotated[datetime | None, Query(alias="from")] = None,
+    end: Annotated[datetime | None, Query(alias="to")] = None,
+    hospital_id: uuid.UUID | None = None,
+) -> list[dict[str, Any]]:
+    """Schedule templates minus live bookings; default the next 7 days."""
+    for value, name in ((start, "from"), (end, "to")):
+        if value is not None and value.tzinfo is None:
+            raise InvalidInput(f"{name} needs a timezone", field=name)
+    start = start or utcnow()
+    found = await doctors.open_slots(
+        db_session=db_session, doctor_id=doctor_id, start=start,
+        end=end or start + timedelta(days=7), hospital_id=hospital_id,
+    )
+    return [{"start": s.start.isoformat(), "end": s.end.isoformat(),
+             "hospital_id": str(s.hospital_id)} for s in found]
+
+
+@router.put("/api/v1/doctors/me/availability", summary="Set my availability (doctor app)")
+async def set_availability(body: AvailabilityUpdate, db_session: SessionDep, redis: RedisDep,
+                           requester: RequesterDep) -> dict[str, Any]:
+    """available / busy / offline / in_emergency; kept alive by heartbeats."""
+    return await availability.announce(
+        db_session=db_session, redis=redis, user_id=requester.user_id, state=body.state,
+        hospital_id=body.hospital_id,
+    )
+
+
+@router.post("/api/v1/doctors/me/heartbeat", summary="Doctor app heartbeat")
+async def heartbeat(db_session: SessionDep, redis: RedisDep, requester: RequesterDep
+                    ) -> dict[str, Any]:
+    """Keeps the announced state alive; silence longer than the TTL means offline."""
+    return await availability.beat(db_session=db_session, redis=redis, user_id=requester.user_id)
+
+
+@router.post("/api/v1/hospitals/{hospital_id}/departments", status_code=status.HTTP_201_CREATED,
+             summary="Open a department (hospital admin)")
+async def add_department(hospital_id: uuid.UUID, body: DepartmentCreate, db_session: SessionDep,
+                         requester: RequesterDep) -> dict[str, Any]:
+    """Only this hospital's admin."""
+    department = await doctors.add_department(
+        db_session=db_session, requester=requester, hospital_id=hospital_id, name=body.name
+    )
+    return {"id": str(department.id), "hospital_id": str(hospital_id), "name": department.name}
+
+
+@router.get("/api/v1/hospitals/{hospital_id}/departments", summary="A hospital's departments")
+async def list_departments(hospital_id: uuid.UUID, db_session: SessionDep) -> list[dict[str, Any]]:
+    """Public."""
+    rows = await doctors.list_departments(db_session=db_session, hospital_id=hospital_id)
+    return [{"id": str(d.id), "hospital_id": str(hospital_id), "name": d.name} for d in rows]
+
+
+@router.post("/api/v1/hospitals/{hospital_id}/doctors", status_code=status.HTTP_201_CREATED,
+             summary="Attach a doctor to a department (hospital admin)")
+async def attach_doctor(hospital_id: uuid.UUID, body: AffiliationCreate, db_session: SessionDep,
+                        requester: RequesterDep) -> dict[str, Any]:
+    """Idempotent: attaching twice changes nothing but ``is_primary``."""
+    link = await doctors.attach_doctor(
+        db_session=db_session, requester=requester, hospital_id=hospital_id, body=body
+    )
+    return {"doctor_id": str(link.doctor_id), "hospital_id": str(link.hospital_id),
+            "department_id": str(link.department_id), "is_primary": link.is_primary}
+
+
+@router.post("/api/v1/hospitals/{hospital_id}/doctors/{doctor_id}/schedules",
+             status_code=status.HTTP_201_CREATED,
+             summary="Add a weekly schedule line (hospital admin)")
+async def add_schedule(hospital_id: uuid.UUID, doctor_id: uuid.UUID, body: ScheduleCreate,
+                       db_session: SessionDep, requester: RequesterDep) -> dict[str, Any]:
+    """Weekday 0 = Monday; times are local wall-clock times of the clinic."""
+    line = await doctors.add_schedule(
+        db_session=db_session, requester=requester, hospital_id=hospital_id,
+        doctor_id=doctor_id, body=body,
+    )
+    return {"id": str(line.id), "doctor_id": str(doctor_id), "hospital_id": str(hospital_id),
+            "weekday": line.weekday, "start_time": line.start_time.isoformat(),
+            "end_time": line.end_time.isoformat(), "slot_minutes": line.slot_minutes}
+
+
+@router.get("/api/v1/hospitals/{hospital_id}/dashboard-metrics",
+            summary="Today's appointments, no-shows, open emergency cases, ED status")
+async def dashboard(hospital_id: uuid.UUID, db_session: SessionDep, requester: RequesterDep
+                    ) -> dict[str, Any]:
+    """This hospital's admins and the dispatch room."""
+    return await doctors.dashboard_metrics(
+        db_session=db_session, requester=requester, hospital_id=hospital_id
+    )

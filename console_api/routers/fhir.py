@@ -1,0 +1,49 @@
+"""The read-only FHIR R4 facade: ``application/fhir+json``, the native API's rules and audit."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from care import fhir
+from care import fhir_map
+
+from console_api.care_deps import BreakGlassHeader, RequesterDep
+from console_api.deps import SessionDep
+
+router = APIRouter(prefix="/fhir", tags=["fhir"])
+FHIR_JSON = "application/fhir+json"
+
+
+def _fhir(resource) -> Response:  # noqa: ANN001
+    return Response(content=resource.model_dump_json(), media_type=FHIR_JSON)
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + router.prefix
+
+
+@router.get("/metadata", summary="CapabilityStatement")
+async def metadata(request: Request) -> Response:
+    """What this server serves; public, as FHIR expects."""
+    return _fhir(fhir.metadata(base_url=_base(request)))
+
+
+@router.get("/{resource}/{resource_id}", summary="Read a resource")
+async def read(resource: str, resource_id: str, db_session: SessionDep, requester: RequesterDep,
+               break_glass_reason: BreakGlassHeader = None) -> Response:
+    """Patient, Practitioner, Organization, Location, Appointment, Encounter."""
+    return _fhir(await fhir.read(db_session=db_session, requester=requester, resource=resource,
+                                 raw_id=resource_id, break_glass_reason=break_glass_reason))
+
+
+@router.get("/{resource}", summary="Search by patient")
+async def search(resource: str, request: Request, db_session: SessionDep,
+                 requester: RequesterDep,
+                 patient: Annotated[str | None, Query(max_length=80)] = None,
+                 break_glass_reason: BreakGlassHeader = None) -> Response:
+    """Appointment?patient= and Encounter?patient= as a searchset Bundle."""
+    found = await fhir.search(db_session=db_session, requester=requester, resource=resource,
+                              patient=patient, break_glass_reason=break_glass_reason)
+    return _fhir(fhir_map.searchset(found, base_url=_base(request)))
