@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from care import availability as care_availability
 from console_api.access import enforce_access
 from console_api.audit_trail import AuditTrail
 from console_api.body_limit import BodySizeLimit
@@ -37,7 +38,6 @@ from console_api.routers import (
     sms,
     units,
 )
-from care import availability as care_availability
 from data.db import async_session_factory, make_async_engine, make_sync_engine
 from data.durability import ensure_durable
 from data.models import import_all_models
