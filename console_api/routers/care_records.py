@@ -6,12 +6,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from care import records
 from care.schemas import AllergyCreate, ConditionCreate, ContactCreate, ProfileUpdate, RecordCreate
 
 from console_api.care_deps import BreakGlassHeader, RequesterDep
+from console_api.audit_trail import note_audit
 from console_api.deps import IdentitySettingsDep, SessionDep
 
 router = APIRouter(tags=["care: records"])
@@ -79,12 +80,18 @@ async def add_condition(body: ConditionCreate, db_session: SessionDep, requester
 
 
 @router.get("/api/v1/patients/{patient_id}/records", summary="A patient's chart")
-async def patient_records(patient_id: uuid.UUID, db_session: SessionDep, requester: RequesterDep,
+async def patient_records(patient_id: uuid.UUID, request: Request, db_session: SessionDep,
+                          requester: RequesterDep,
                           break_glass_reason: BreakGlassHeader = None) -> dict[str, Any]:
     """The patient, or a doctor with an appointment or case with them, or break-glass."""
-    return await records.read_records(db_session=db_session, requester=requester,
-                                      patient_id=patient_id,
-                                      break_glass_reason=break_glass_reason)
+    chart = await records.read_records(db_session=db_session, requester=requester,
+                                       patient_id=patient_id,
+                                       break_glass_reason=break_glass_reason)
+    basis = chart["access"]["basis"]
+    # The audit row names the patient; a break-glass read is a priority row with its reason.
+    note_audit(request, patient_id=patient_id, grant=basis,
+               reason=break_glass_reason if basis == "break_glass" else None)
+    return chart
 
 
 @router.post("/api/v1/patients/{patient_id}/records", status_code=status.HTTP_201_CREATED,

@@ -69,6 +69,16 @@ async def test_a_doctor_needs_a_treatment_relationship_or_break_glass(app, clien
     r = await client.get(url, headers={**doctor, "X-Break-Glass-Reason": REASON})
     assert r.status_code == 200
     assert r.json()["access"] == {"basis": "break_glass", "flagged": True}
+    # ...and the tamper-evident audit trail holds a priority row naming the patient and why.
+    from sqlalchemy import select
+
+    from identity.models import AuditEntry
+
+    async with app.state.session_factory() as session:
+        rows = list(await session.scalars(select(AuditEntry).where(
+            AuditEntry.patient_id == uuid.UUID(patient.patient_id), AuditEntry.priority.is_(True)
+        )))
+    assert [r.purpose for r in rows] == [f"break-glass: {REASON}"]
     log = (await client.get(f"/api/v1/patients/{patient.patient_id}/access-log",
                             headers=patient.headers)).json()
     assert log[0]["basis"] == "break_glass" and log[0]["flagged"] and log[0]["reason"] == REASON
