@@ -26,6 +26,7 @@ from realtime import runtime as realtime_runtime
 from realtime.streams import RedisLivePublisher
 
 from console_api.body_limit import BodySizeLimit
+from console_api.observability import install_observability
 from console_api.problems import install_problem_handlers
 from console_api.routers import (
     auth,
@@ -126,6 +127,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.add_middleware(BodySizeLimit)
+    install_observability(app)
     install_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(auth.router)

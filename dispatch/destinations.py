@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import numpy as np
 import shapely
 from geoalchemy2.shape import to_shape
+from prometheus_client import Histogram
 from shapely.prepared import PreparedGeometry, prep
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -25,6 +26,13 @@ from routing.models import Region
 from routing.snap import Snap
 
 log = logging.getLogger(__name__)
+
+ROUTING_SECONDS = Histogram(
+    "lifeline_routing_query_seconds",
+    "Time of in-process road queries (ETAs to all hospitals, routes to a few).",
+    ["query"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+)
 
 
 @dataclass
@@ -119,7 +127,8 @@ class Destinations:
 
     def times(self, network: RegionNetwork, lat: float, lng: float) -> IncidentTimes:
         """ETA (s) from the incident to every hospital of the region (``inf``: unreachable)."""
-        snap, eta = network.engine.eta_to_hospitals(lat, lng)
+        with ROUTING_SECONDS.labels("etas").time():
+            snap, eta = network.engine.eta_to_hospitals(lat, lng)
         keys = network.engine.hospital_keys
         return IncidentTimes(
             region=network.name,
@@ -142,9 +151,10 @@ class Destinations:
         keys = network.engine.hospital_keys
         wanted = set(hospital_ids)
         mask = np.array([key in wanted for key in keys], dtype=bool)
-        found = network.engine.nearest(
-            lat, lng, k=len(wanted), eligible_mask=mask, with_geometry=with_geometry
-        )
+        with ROUTING_SECONDS.labels("routes").time():
+            found = network.engine.nearest(
+                lat, lng, k=len(wanted), eligible_mask=mask, with_geometry=with_geometry
+            )
         return {keys[n.hospital_index]: n for n in found}
 
     def sync(self, engine: Engine) -> None:
