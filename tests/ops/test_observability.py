@@ -64,11 +64,13 @@ async def test_metrics_count_sos_intake_by_route_template(client, operator):
     before = samples((await client.get("/metrics")).text)
     key = str(uuid.uuid4())
     body = sos_body()
-    first = await client.post("/api/v1/emergency/cases", json=body, headers={"Idempotency-Key": key})
-    again = await client.post("/api/v1/emergency/cases", json=body, headers={"Idempotency-Key": key})
+    headers = {"Idempotency-Key": key}
+    first = await client.post("/api/v1/emergency/cases", json=body, headers=headers)
+    again = await client.post("/api/v1/emergency/cases", json=body, headers=headers)
     assert first.status_code == again.status_code == 201
     case_id = first.json()["id"]
-    assert (await client.get(f"/api/v1/emergency/cases/{case_id}", headers=operator.headers)).status_code == 200
+    read = await client.get(f"/api/v1/emergency/cases/{case_id}", headers=operator.headers)
+    assert read.status_code == 200
     bad = await client.post("/api/v1/emergency/cases", json={"lat": 999})
     assert bad.status_code == 422
 
