@@ -80,7 +80,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_async_engine(data_settings)
-        await ensure_durable(engine)
+        await ensure_durable(engine, wait_s=data_settings.startup_wait_seconds)
         app.state.engine = engine
         app.state.session_factory = async_session_factory(engine)
         app.state.redis = aioredis.from_url(

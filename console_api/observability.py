@@ -252,6 +252,17 @@ def install_observability(app: FastAPI) -> None:
     )
 
 
+SECRET_IN_QUERY = re.compile(r"((?:token|access_token|case_token)=)[^&\s\"']+")
+
+
+def redact_tokens(logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Bearer tokens in URLs (WebSocket and SSE ``?token=``) never reach the logs."""
+    message = event.get("event")
+    if isinstance(message, str) and "token=" in message:
+        event["event"] = SECRET_IN_QUERY.sub(r"\1[redacted]", message)
+    return event
+
+
 def logging_config(level: str = "INFO") -> dict[str, Any]:
     """A ``logging.dictConfig`` rendering every record (ours, uvicorn's) as one JSON line."""
     shared = [
@@ -259,6 +270,7 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact_tokens,
     ]
     return {
         "version": 1,
