@@ -51,6 +51,13 @@ run: region
 test: services venv
 	timeout 1800 $(BIN)/pytest -q
 
+# Faults, then the mixed load (once, bounded), then docs/benchmarks.md with its plots.
+LOAD_ARGS ?= --seconds 20 --sos-rate 20 --ping-rate 400 --consoles 500 --units 100
+bench: services venv
+	timeout 600 $(BIN)/python -m bench.faults --seconds 30 --clients 8
+	timeout 900 $(BIN)/python -m bench.load $(LOAD_ARGS)
+	$(BIN)/python -m bench.report
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports

@@ -570,13 +570,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=30.0, help="load duration")
-    parser.add_argument("--out", default=str(ROOT / "docs" / "faults.json"))
+    parser.add_argument("--out", default=str(ROOT / "docs" / "bench" / "faults.json"))
     args = parser.parse_args()
     span = args.seconds
     plan = Plan(redis_kill=span * 0.1, redis_back=span * 0.2, worker_kill=span * 0.35,
                 pg_crash=span * 0.5, pg_down_s=max(2.0, span * 0.1), db_slow=span * 0.75,
                 db_reset=span * 0.85, load_s=span)
-    result = asyncio.run(run(clients=args.clients, plan=plan))
+    workdir = ROOT / "var" / "faults"
+    workdir.mkdir(parents=True, exist_ok=True)
+    result = asyncio.run(run(clients=args.clients, plan=plan, workdir=workdir))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))
     print(json.dumps({k: (len(v) if isinstance(v, list) and k != "faults" else v)

@@ -89,7 +89,11 @@ def create_app(
         app.state.identity_settings = identity_settings
         app.state.live_publisher = RedisLivePublisher(app.state.redis)
         app.state.sync_engine = make_sync_engine(data_settings)
-        app.state.destinations = await asyncio.to_thread(Destinations.load, app.state.sync_engine)
+        app.state.destinations = await asyncio.to_thread(
+            Destinations.load,
+            app.state.sync_engine,
+            only=get_dispatch_settings().served_regions,
+        )
         sync_task = asyncio.create_task(
             keep_routing_in_step(app, get_dispatch_settings().routing_sync_seconds)
         )

@@ -6,6 +6,7 @@ import logging
 import math
 import threading
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -74,16 +75,28 @@ def _hospital_rows(session: Session, region: str) -> dict[uuid.UUID, tuple[float
 class Destinations:
     """The engines of all imported regions, built once at start-up and kept in step with the DB."""
 
-    def __init__(self, regions: dict[str, RegionNetwork] | None = None) -> None:
+    def __init__(
+        self,
+        regions: dict[str, RegionNetwork] | None = None,
+        *,
+        only: frozenset[str] | None = None,
+    ) -> None:
         self.regions: dict[str, RegionNetwork] = regions or {}
+        #: The regions this process serves (``LIFELINE_REGIONS``); None: every imported region.
+        self.only = only
         self._lock = threading.Lock()
 
+    def _served(self, names: Iterable[str]) -> list[str]:
+        return sorted(n for n in names if self.only is None or n in self.only)
+
     @classmethod
-    def load(cls, engine: Engine, *, workers: int | None = None) -> Destinations:
-        """Build every region's engine (graph from its cache, table precomputed)."""
-        destinations = cls()
+    def load(
+        cls, engine: Engine, *, workers: int | None = None, only: frozenset[str] | None = None
+    ) -> Destinations:
+        """Build the engine of every served region (graph from its cache, table precomputed)."""
+        destinations = cls(only=only)
         with Session(engine) as session:
-            names = list(session.scalars(select(Region.name).order_by(Region.name)))
+            names = destinations._served(session.scalars(select(Region.name)))
         for name in names:
             destinations.load_region(engine, name, workers=workers)
         return destinations
@@ -160,7 +173,7 @@ class Destinations:
     def sync(self, engine: Engine) -> None:
         """Pick up what other workers changed: new regions, hospitals moved or added, closures."""
         with Session(engine) as session:
-            names = set(session.scalars(select(Region.name)))
+            names = set(self._served(session.scalars(select(Region.name))))
         for name in names - set(self.regions):
             self.load_region(engine, name)
         for name in list(self.regions):
