@@ -153,3 +153,14 @@ async def test_logs_are_json_lines_with_the_request_id(client):
 @pytest.mark.parametrize("path", ["/health/live", "/health/ready", "/metrics"])
 async def test_operational_endpoints_are_documented(client, path):
     assert path in (await client.get("/openapi.json")).json()["paths"]
+
+
+def test_tokens_in_urls_never_reach_the_logs():
+    from console_api.observability import redact_tokens
+
+    event = {"event": '127.0.0.1:5 - "WebSocket /ws?token=eyJhbGciOi.abc.def&x=1" [accepted]'}
+    assert redact_tokens(None, "info", event)["event"] == (
+        '127.0.0.1:5 - "WebSocket /ws?token=[redacted]&x=1" [accepted]'
+    )
+    event = {"event": "GET /api/v1/realtime/sse?channel=c&token=abc HTTP/1.1"}
+    assert "abc" not in redact_tokens(None, "info", event)["event"]
