@@ -20,6 +20,7 @@ import os
 import re
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -34,7 +35,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -216,6 +217,18 @@ def _is_local(request: Request) -> bool:
     return False
 
 
+def forget_dead_workers(directory: str) -> None:
+    """A worker killed with -9 never says goodbye: drop its live gauges (open sockets)."""
+    for path in Path(directory).glob("gauge_live*_*.db"):
+        pid = int(path.stem.rsplit("_", 1)[1])
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            mark_process_dead(pid, directory)
+        except PermissionError:
+            pass
+
+
 async def metrics(request: Request, claims: OptionalClaims) -> Response:
     """Prometheus text exposition of this node (all its workers)."""
     if not _is_local(request) and not (claims and allowed(set(claims.roles), "metrics.read")):
@@ -224,7 +237,8 @@ async def metrics(request: Request, claims: OptionalClaims) -> Response:
             code="metrics_forbidden",
         )
     registry = CollectorRegistry()
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if directory := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        forget_dead_workers(directory)
         MultiProcessCollector(registry)
         body = generate_latest(registry)
     else:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 import uuid
 
 import httpx
@@ -164,3 +167,18 @@ def test_tokens_in_urls_never_reach_the_logs():
     )
     event = {"event": "GET /api/v1/realtime/sse?channel=c&token=abc HTTP/1.1"}
     assert "abc" not in redact_tokens(None, "info", event)["event"]
+
+
+def test_live_gauges_of_dead_workers_are_dropped(tmp_path):
+    from console_api.observability import forget_dead_workers
+
+    exited = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                            capture_output=True, text=True, check=True)
+    dead, alive = exited.stdout.strip(), os.getpid()
+    for name in (f"gauge_livesum_{dead}.db", f"gauge_livesum_{alive}.db", f"counter_{dead}.db"):
+        (tmp_path / name).write_bytes(b"")
+    forget_dead_workers(str(tmp_path))
+    # Counters of a dead worker still count; its open-socket gauge does not.
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f"gauge_livesum_{alive}.db", f"counter_{dead}.db"]
+    )
