@@ -63,6 +63,13 @@ node_modules/.package-lock.json: package.json package-lock.json
 web: node_modules/.package-lock.json
 # --- end web
 
+# Faults, then the mixed load (once, bounded), then docs/benchmarks.md with its plots.
+LOAD_ARGS ?= --seconds 20 --sos-rate 20 --ping-rate 400 --consoles 500 --units 100
+bench: services venv
+	timeout 600 $(BIN)/python -m bench.faults --seconds 30 --clients 8
+	timeout 900 $(BIN)/python -m bench.load $(LOAD_ARGS)
+	$(BIN)/python -m bench.report
+
 lint: venv security
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports

@@ -65,6 +65,9 @@ def open_(why: str, *, audit: str | None = None) -> Access:
 
 ROUTE_ACCESS: dict[str, Access] = {
     "GET /health": open_("liveness probe"),
+    "GET /health/live": open_("liveness probe"),
+    "GET /health/ready": open_("readiness probe"),
+    "GET /metrics": open_("loopback scrapers, or metrics.read, checked in the handler"),
     "POST /api/v1/auth/login": open_("credentials + TOTP, rate limited", audit="session"),
     "POST /api/v1/auth/refresh": open_("refresh token in the body", audit="session"),
     "POST /api/v1/auth/logout": open_("refresh token in the body", audit="session"),

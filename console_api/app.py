@@ -17,6 +17,7 @@ from console_api.access import enforce_access
 from console_api.audit_trail import AuditTrail
 from console_api.body_limit import BodySizeLimit
 from console_api.hardening import SecurityHeaders, install_log_redaction
+from console_api.observability import install_observability
 from console_api.problems import install_problem_handlers
 from console_api.routers import (
     audit,
@@ -94,7 +95,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_async_engine(data_settings)
-        await ensure_durable(engine)
+        await ensure_durable(engine, wait_s=data_settings.startup_wait_seconds)
         app.state.engine = engine
         app.state.session_factory = async_session_factory(engine)
         app.state.redis = aioredis.from_url(
@@ -103,7 +104,11 @@ def create_app(
         app.state.identity_settings = identity_settings
         app.state.live_publisher = RedisLivePublisher(app.state.redis)
         app.state.sync_engine = make_sync_engine(data_settings)
-        app.state.destinations = await asyncio.to_thread(Destinations.load, app.state.sync_engine)
+        app.state.destinations = await asyncio.to_thread(
+            Destinations.load,
+            app.state.sync_engine,
+            only=get_dispatch_settings().served_regions,
+        )
         sync_task = asyncio.create_task(
             keep_routing_in_step(app, get_dispatch_settings().routing_sync_seconds)
         )
@@ -159,6 +164,8 @@ def create_app(
         max_age=600,
     )
     app.add_middleware(SecurityHeaders)
+    # Outermost: request id, access log and latency cover everything above.
+    install_observability(app)
     install_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(auth.router)

@@ -49,17 +49,27 @@ def serve(
     port: int = typer.Option(8000, envvar="PORT", help="TCP port"),
     workers: int = typer.Option(1, min=1, help="worker processes"),
 ) -> None:
-    """Serve the API and the web pages."""
+    """Serve the API and the web pages (JSON logs; metrics aggregated over the workers)."""
+    import os
+    import tempfile
+
     import uvicorn
 
-    uvicorn.run(
-        "console_api.main:app",
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=True,
-        log_level="info",
-    )
+    with tempfile.TemporaryDirectory(prefix="lifeline-metrics-") as metrics_dir:
+        if workers > 1:
+            # Each worker writes its samples here; any worker's /metrics sums them all.
+            os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics_dir)
+        from console_api.observability import logging_config
+
+        uvicorn.run(
+            "console_api.main:app",
+            host=host,
+            port=port,
+            workers=workers,
+            proxy_headers=True,
+            log_level="info",
+            log_config=logging_config(),
+        )
 
 
 @users_app.command("create")

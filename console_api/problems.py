@@ -9,6 +9,8 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from data.errors import (
@@ -147,6 +149,32 @@ async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONRe
     )
 
 
+async def on_database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The database is unreachable (restarting, failing over): a 503 the client retries."""
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
+                type(exc.__cause__ or exc).__name__)
+    return problem(
+        503,
+        code="database_unavailable",
+        title="Service unavailable",
+        detail="the database is unreachable; retry shortly with the same Idempotency-Key",
+        instance=request.url.path,
+        headers={"Retry-After": "1"},
+    )
+
+
+async def on_stale_data(request: Request, exc: StaleDataError) -> JSONResponse:
+    """A row changed under this request (optimistic locking): 409, re-read and retry."""
+    log.info("concurrent update on %s %s: %s", request.method, request.url.path, exc)
+    return problem(
+        409,
+        code="concurrent_update",
+        title="Concurrent update",
+        detail="the resource changed while this request ran; read it again and retry",
+        instance=request.url.path,
+    )
+
+
 async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     """Last resort: log it and answer in problem form; the body never leaks internals."""
     log.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -164,4 +192,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(LifelineError, on_domain_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, on_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, on_http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(OperationalError, on_database_unavailable)
+    app.add_exception_handler(StaleDataError, on_stale_data)  # type: ignore[arg-type]
+    app.add_exception_handler(InterfaceError, on_database_unavailable)
     app.add_exception_handler(Exception, on_unexpected)

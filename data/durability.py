@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+
 from sqlalchemy import text
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+log = logging.getLogger("lifeline.durability")
 
 #: Settings that must be on for a committed case to survive a power cut.
 REQUIRED_SETTINGS = {
@@ -29,9 +36,24 @@ async def durability_problems(engine: AsyncEngine) -> list[str]:
     return problems
 
 
-async def ensure_durable(engine: AsyncEngine) -> None:
-    """Raise :class:`DurabilityOff` unless fsync, synchronous_commit and full_page_writes are on."""
-    problems = await durability_problems(engine)
+async def ensure_durable(engine: AsyncEngine, *, wait_s: float = 0.0) -> None:
+    """Raise :class:`DurabilityOff` unless fsync, synchronous_commit and full_page_writes are on.
+
+    With ``wait_s``, an unreachable database is retried that long first: a worker restarted
+    during a PostgreSQL outage waits for it instead of failing (which stops all of uvicorn).
+    """
+    deadline = time.monotonic() + wait_s
+    delay = 0.1
+    while True:
+        try:
+            problems = await durability_problems(engine)
+            break
+        except (OperationalError, InterfaceError):
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("database unreachable at start-up; retrying in %.1f s", delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
     if problems:
         raise DurabilityOff(
             "refusing to start: PostgreSQL durability is off (" + ", ".join(problems) + "); "

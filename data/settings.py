@@ -21,6 +21,10 @@ class DataSettings(BaseSettings):
     db_pool_size: int = Field(default=10, validation_alias="LIFELINE_DB_POOL_SIZE")
     db_max_overflow: int = Field(default=20, validation_alias="LIFELINE_DB_MAX_OVERFLOW")
     data_dir: str = Field(default="var", validation_alias="LIFELINE_DATA_DIR")
+    #: How long a starting worker waits for an unreachable database before giving up.
+    startup_wait_seconds: float = Field(
+        default=60.0, ge=0, validation_alias="LIFELINE_STARTUP_WAIT_SECONDS"
+    )
 
 
 @lru_cache

@@ -6,12 +6,14 @@ import logging
 import math
 import threading
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
 import shapely
 from geoalchemy2.shape import to_shape
+from prometheus_client import Histogram
 from shapely.prepared import PreparedGeometry, prep
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -25,6 +27,13 @@ from routing.models import Region
 from routing.snap import Snap
 
 log = logging.getLogger(__name__)
+
+ROUTING_SECONDS = Histogram(
+    "lifeline_routing_query_seconds",
+    "Time of in-process road queries (ETAs to all hospitals, routes to a few).",
+    ["query"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+)
 
 
 @dataclass
@@ -66,16 +75,28 @@ def _hospital_rows(session: Session, region: str) -> dict[uuid.UUID, tuple[float
 class Destinations:
     """The engines of all imported regions, built once at start-up and kept in step with the DB."""
 
-    def __init__(self, regions: dict[str, RegionNetwork] | None = None) -> None:
+    def __init__(
+        self,
+        regions: dict[str, RegionNetwork] | None = None,
+        *,
+        only: frozenset[str] | None = None,
+    ) -> None:
         self.regions: dict[str, RegionNetwork] = regions or {}
+        #: The regions this process serves (``LIFELINE_REGIONS``); None: every imported region.
+        self.only = only
         self._lock = threading.Lock()
 
+    def _served(self, names: Iterable[str]) -> list[str]:
+        return sorted(n for n in names if self.only is None or n in self.only)
+
     @classmethod
-    def load(cls, engine: Engine, *, workers: int | None = None) -> Destinations:
-        """Build every region's engine (graph from its cache, table precomputed)."""
-        destinations = cls()
+    def load(
+        cls, engine: Engine, *, workers: int | None = None, only: frozenset[str] | None = None
+    ) -> Destinations:
+        """Build the engine of every served region (graph from its cache, table precomputed)."""
+        destinations = cls(only=only)
         with Session(engine) as session:
-            names = list(session.scalars(select(Region.name).order_by(Region.name)))
+            names = destinations._served(session.scalars(select(Region.name)))
         for name in names:
             destinations.load_region(engine, name, workers=workers)
         return destinations
@@ -119,7 +140,8 @@ class Destinations:
 
     def times(self, network: RegionNetwork, lat: float, lng: float) -> IncidentTimes:
         """ETA (s) from the incident to every hospital of the region (``inf``: unreachable)."""
-        snap, eta = network.engine.eta_to_hospitals(lat, lng)
+        with ROUTING_SECONDS.labels("etas").time():
+            snap, eta = network.engine.eta_to_hospitals(lat, lng)
         keys = network.engine.hospital_keys
         return IncidentTimes(
             region=network.name,
@@ -142,15 +164,16 @@ class Destinations:
         keys = network.engine.hospital_keys
         wanted = set(hospital_ids)
         mask = np.array([key in wanted for key in keys], dtype=bool)
-        found = network.engine.nearest(
-            lat, lng, k=len(wanted), eligible_mask=mask, with_geometry=with_geometry
-        )
+        with ROUTING_SECONDS.labels("routes").time():
+            found = network.engine.nearest(
+                lat, lng, k=len(wanted), eligible_mask=mask, with_geometry=with_geometry
+            )
         return {keys[n.hospital_index]: n for n in found}
 
     def sync(self, engine: Engine) -> None:
         """Pick up what other workers changed: new regions, hospitals moved or added, closures."""
         with Session(engine) as session:
-            names = set(session.scalars(select(Region.name)))
+            names = set(self._served(session.scalars(select(Region.name))))
         for name in names - set(self.regions):
             self.load_region(engine, name)
         for name in list(self.regions):

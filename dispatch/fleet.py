@@ -13,7 +13,7 @@ from geoalchemy2.shape import from_shape, to_shape
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from shapely.geometry import Point
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -258,9 +258,20 @@ async def _maybe_store_trail(
             recorded_at=ping.recorded_at,
         )
     )
-    if unit.last_position_at is None or ping.recorded_at > unit.last_position_at:
-        unit.last_position = from_shape(Point(ping.lng, ping.lat), srid=4326)
-        unit.last_position_at = ping.recorded_at
+    # One conditional UPDATE, not the ORM's versioned one: concurrent pings (and a dispatch
+    # changing the unit meanwhile) must not fail each other; the newest fix wins in SQL.
+    await db_session.execute(
+        update(Unit)
+        .where(
+            Unit.id == unit.id,
+            or_(Unit.last_position_at.is_(None), Unit.last_position_at < ping.recorded_at),
+        )
+        .values(
+            last_position=from_shape(Point(ping.lng, ping.lat), srid=4326),
+            last_position_at=ping.recorded_at,
+        )
+        .execution_options(synchronize_session=False)
+    )
     await db_session.commit()
     await redis.hset(
         trail_key(unit.id), mapping={"recorded_ms": recorded_ms, "lat": ping.lat, "lng": ping.lng}

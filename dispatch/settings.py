@@ -26,6 +26,14 @@ class DispatchSettings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     handover_amber_minutes: float = Field(default=15, gt=0)
     handover_red_minutes: float = Field(default=45, gt=0)
+    #: Comma-separated regions this process loads and routes in (empty: all imported regions).
+    regions: str = ""
+
+    @property
+    def served_regions(self) -> frozenset[str] | None:
+        """``LIFELINE_REGIONS`` as a set, or None for every region."""
+        names = frozenset(n.strip() for n in self.regions.split(",") if n.strip())
+        return names or None
 
 
 @lru_cache

@@ -1,4 +1,4 @@
-"""Liveness and dependencies' health, for load balancers and operators."""
+"""Liveness, readiness and dependencies' health, for load balancers and operators."""
 
 from __future__ import annotations
 
@@ -40,3 +40,27 @@ async def health(request: Request) -> JSONResponse:
         "redis": "ok" if redis else "unreachable",
     }
     return JSONResponse(body, status_code=200 if database else 503)
+
+
+@router.get("/health/live", summary="Liveness: the process answers")
+async def live() -> JSONResponse:
+    """Restart me only when this fails: it checks nothing outside the process."""
+    return JSONResponse({"status": "ok"})
+
+
+@router.get("/health/ready", summary="Readiness: database, Redis and road networks")
+async def ready(request: Request) -> JSONResponse:
+    """Send me traffic only when the database and Redis answer and the road networks are loaded."""
+    database, redis = await asyncio.gather(_database_ok(request), _redis_ok(request))
+    destinations = getattr(request.app.state, "destinations", None)
+    routing = destinations is not None
+    ok = database and redis and routing
+    body = {
+        "status": "ready" if ok else "not_ready",
+        "database": "ok" if database else "unreachable",
+        "redis": "ok" if redis else "unreachable",
+        "routing": (
+            f"{len(destinations.regions)} region(s) loaded" if routing else "not loaded"
+        ),
+    }
+    return JSONResponse(body, status_code=200 if ok else 503)

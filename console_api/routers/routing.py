@@ -98,7 +98,7 @@ async def route(
 def _geometry(body: GeoJsonGeometry):  # noqa: ANN202
     try:
         geometry = shapely.geometry.shape(body.model_dump())
-    except (ValueError, TypeError, IndexError, shapely.errors.GEOSException) as exc:
+    except (ValueError, TypeError, LookupError, shapely.errors.ShapelyError) as exc:
         raise InvalidInput(f"not a valid GeoJSON geometry: {exc}", field="geometry") from None
     if geometry.is_empty or not geometry.is_valid:
         raise InvalidInput("the geometry is empty or invalid", field="geometry")
