@@ -48,26 +48,30 @@ def fuzz_schema(fuzz_app):
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def fuzz_users(app) -> dict[str, str]:
-    """One account per role (a hospital admin gets a real hospital); email by role."""
+async def fuzz_users(app) -> dict[str, tuple[str, str | None]]:
+    """One account per role (a hospital admin gets a real hospital): (email, TOTP secret)."""
+    import pyotp
     from sqlalchemy import select
 
     from facilities.models import Hospital
     from identity import service as identity_service
+    from identity.roles import is_staff
 
     emails = {}
     async with app.state.session_factory() as session:
         hospital_id = (await session.scalars(select(Hospital.id).limit(1))).first()
         for role in ROLES[1:]:
             email = f"fuzz-{role}-{uuid.uuid4().hex[:6]}@lifeline.test"
+            secret = pyotp.random_base32(length=32) if is_staff({role}) else None
             await identity_service.create_user(
                 db_session=session,
                 email=email,
                 password=PASSWORD,
                 roles=[role],
                 hospital_id=hospital_id if role == Role.HOSPITAL_ADMIN else None,
+                totp_secret=secret,
             )
-            emails[role] = email
+            emails[role] = (email, secret)
     return emails
 
 
@@ -78,11 +82,13 @@ def role_headers(fuzz_app, fuzz_schema, fuzz_users) -> dict[str, dict[str, str]]
 
     headers: dict[str, dict[str, str]] = {"anonymous": {}}
     with asgi.get_client(fuzz_app) as http:
-        for role, email in fuzz_users.items():
-            r = http.post(
-                f"http://{asgi.HOST}/api/v1/auth/login",
-                json={"email": email, "password": PASSWORD},
-            )
+        for role, (email, secret) in fuzz_users.items():
+            body = {"email": email, "password": PASSWORD}
+            if secret:
+                import pyotp
+
+                body["totp"] = pyotp.TOTP(secret).now()
+            r = http.post(f"http://{asgi.HOST}/api/v1/auth/login", json=body)
             assert r.status_code == 200, r.text
             headers[role] = {"Authorization": f"Bearer {r.json()['access_token']}"}
     return headers
