@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 import psutil
 import psycopg
+import pyotp
 import redis
 from websockets.asyncio.client import connect
 
@@ -364,16 +365,18 @@ async def console(url: str, token: str, journal: Journal, stop: asyncio.Event) -
 async def operator_token(http: str, env: dict[str, str]) -> str:
     """Provision an operator with the CLI and sign in."""
     email = f"fault-op-{uuid.uuid4().hex[:6]}@lifeline.test"
+    secret = pyotp.random_base32(length=32)  # staff sign in with a second factor
     lifeline = Path(sys.executable).with_name("lifeline")
     await asyncio.to_thread(
         subprocess.run,
         [str(lifeline), "users", "create", "--email", email, "--password", OPERATOR_PASSWORD,
-         "--role", "emergency_operator"],
+         "--role", "emergency_operator", "--totp-secret", secret],
         env=env, cwd=ROOT, check=True, capture_output=True,
     )
     async with httpx.AsyncClient(base_url=http, timeout=10) as client:
-        r = await client.post("/api/v1/auth/login",
-                              json={"email": email, "password": OPERATOR_PASSWORD})
+        r = await client.post("/api/v1/auth/login", json={
+            "email": email, "password": OPERATOR_PASSWORD, "totp": pyotp.TOTP(secret).now(),
+        })
         r.raise_for_status()
         return r.json()["access_token"]
 

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+import pyotp
 from websockets.asyncio.client import connect
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -153,7 +154,7 @@ async def load(base: str, rate: float, seconds: float, stop: asyncio.Event) -> i
     return raised
 
 
-async def create_operator(database_url: str) -> str:
+async def create_operator(database_url: str) -> tuple[str, str]:
     from data.db import async_session_factory, make_async_engine
     from data.models import import_all_models
     from data.settings import DataSettings
@@ -162,12 +163,14 @@ async def create_operator(database_url: str) -> str:
     import_all_models()
     engine = make_async_engine(DataSettings(DATABASE_URL=database_url))
     email = f"bench-{uuid.uuid4().hex[:8]}@lifeline.test"
+    secret = pyotp.random_base32(length=32)  # staff sign in with a second factor
     async with async_session_factory(engine)() as session:
         await identity_service.create_user(
-            db_session=session, email=email, password=PASSWORD, roles=["emergency_operator"]
+            db_session=session, email=email, password=PASSWORD, roles=["emergency_operator"],
+            totp_secret=secret,
         )
     await engine.dispose()
-    return email
+    return email, secret
 
 
 async def client_group(url: str, count: int, conn) -> None:  # noqa: ANN001 - a Pipe end
@@ -196,11 +199,10 @@ def run_client_group(url: str, count: int, conn) -> None:  # noqa: ANN001
 
 async def bench(args: argparse.Namespace, env: dict[str, str], base: str, serve_pid: int) -> None:
     database_url = env["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
-    email = await create_operator(env["DATABASE_URL"])
+    email, secret = await create_operator(env["DATABASE_URL"])
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-        tokens = (
-            await http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
-        ).json()
+        body = {"email": email, "password": PASSWORD, "totp": pyotp.TOTP(secret).now()}
+        tokens = (await http.post("/api/v1/auth/login", json=body)).json()
     url = f"ws://{base.removeprefix('http://')}/ws?token={tokens['access_token']}"
     workers = children(serve_pid)
     await asyncio.sleep(1.0)
