@@ -80,6 +80,24 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine, for the CPU load during the run."""
+    with open("/proc/stat") as stat:
+        values = [int(v) for v in stat.readline().split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -226,10 +244,17 @@ async def bench(args: argparse.Namespace, env: dict[str, str], base: str, serve_
     rss_after = sum(rss_kib(pid) for pid in workers)
 
     pollers = [asyncio.create_task(naive_poller(database_url, baseline, stop)) for _ in range(5)]
+    client_pids = [process.pid for process, _parent in groups]
+    cpu_before = {pid: cpu_seconds(pid) for pid in workers + client_pids}
+    busy_before = machine_busy()
     started = time.monotonic()
     raised = await load(base, args.rate, args.seconds, stop)
     await asyncio.sleep(2.0)  # let the last events arrive
     elapsed = time.monotonic() - started
+    cpu = {pid: cpu_seconds(pid) - before for pid, before in cpu_before.items()}
+    busy_after = machine_busy()
+    machine_load = (busy_after[0] - busy_before[0]) / max(busy_after[1] - busy_before[1], 1)
+    load_average = os.getloadavg()
     stop.set()
     await asyncio.gather(*pollers, return_exceptions=True)
     for process, parent in groups:
@@ -271,6 +296,19 @@ async def bench(args: argparse.Namespace, env: dict[str, str], base: str, serve_
         f"worker RSS: {rss_before / 1024:.0f} MiB before, {rss_after / 1024:.0f} MiB with "
         f"clients -> {per_conn:.1f} KiB per connection"
     )
+    worker_cpu = sum(cpu[pid] for pid in workers)
+    client_cpu = sum(cpu[pid] for pid in client_pids)
+    delivered = max(tally.delivered, 1)
+    print(
+        f"CPU during the run: workers {worker_cpu:.1f} s, client processes {client_cpu:.1f} s "
+        f"of {elapsed:.0f} s x {os.cpu_count()} cores; machine {machine_load:.0%} busy, "
+        f"load average {load_average[0]:.2f}"
+    )
+    print(
+        f"CPU per delivered event: workers {worker_cpu / delivered * 1e6:.1f} µs "
+        f"(everything the server does, HTTP included), "
+        f"clients {client_cpu / delivered * 1e6:.1f} µs"
+    )
     target = percentile(tally.latencies_ms, 99) < 100
     print(f"target P99 < 100 ms: {'met' if target else 'NOT met'}")
 
@@ -299,7 +337,7 @@ def main() -> None:
         ),
         REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
         LIFELINE_SECRET_KEY=secrets.token_urlsafe(32),
-        PYTHONPATH=str(ROOT),
+        PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
     )
     lifeline = shutil.which("lifeline", path=str(Path(sys.executable).parent)) or "lifeline"
     redis_server = subprocess.Popen(

@@ -48,6 +48,8 @@ def serve(
     """Serve the API and the web pages."""
     import uvicorn
 
+    from realtime.settings import get_realtime_settings
+
     uvicorn.run(
         "console_api.main:app",
         host=host,
@@ -55,6 +57,9 @@ def serve(
         workers=workers,
         proxy_headers=True,
         log_level="info",
+        # Off by default: compressed frames differ per connection, so each event would be
+        # deflated once per subscriber instead of framed once (see README, real time).
+        ws_per_message_deflate=get_realtime_settings().ws_deflate,
     )
 
 

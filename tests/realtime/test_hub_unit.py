@@ -22,11 +22,10 @@ async def test_a_full_queue_closes_that_subscriber_with_4008_only() -> None:
     hub.subscribe(fast, channel=CASES, principal=OPERATOR, ack=False)
     for seq in range(1, 26):
         hub.fan_out(event(seq))
-        while not fast.queue.empty():  # the fast one keeps reading
-            item = fast.queue.get_nowait()
+        for item in await fast.take():  # the fast one keeps reading
             assert isinstance(item, Event) and item.seq == seq
     assert slow.closed == Close(SLOW_CONSUMER, "slow consumer")
-    assert slow.queue.qsize() == 1 and isinstance(slow.queue.get_nowait(), Close)
+    assert len(slow) == 1 and isinstance(slow.items[0], Close)
     assert fast.closed is None
 
 
@@ -37,6 +36,6 @@ async def test_unauthorised_events_are_skipped_but_advance_the_position() -> Non
     sub = hub.subscribe(sink, channel=CASES, principal=reporter, ack=False)
     for seq in range(1, 11):
         hub.fan_out(event(seq))
-    got = [sink.queue.get_nowait() for _ in range(sink.queue.qsize())]
+    got = await sink.take()
     assert [e.seq for e in got] == [7]
     assert sub.position == 10
