@@ -4,7 +4,9 @@
 10 s). Creates a throwaway database (``lifeline db upgrade``) and its own redis-server, starts
 ``lifeline serve --workers 2``, connects the clients on loopback, raises cases over HTTP at
 ``--rate`` per second and prints commit→receipt latency P50/P99, events/s delivered, memory per
-connection and the baseline (every client polling the outbox once a second).
+connection, CPU per delivered event (workers and clients, a load-independent figure) and the
+baseline (every client polling the outbox once a second). ``--client raw`` (default) receives
+with the minimal :mod:`bench.wsclient`, ``--client websockets`` with the websockets library.
 
 Latency is measured from the event's ``at`` (the outbox row's ``created_at``, stamped at INSERT,
 a few ms before COMMIT) to receipt, on the same clock: it slightly overstates commit→receipt.
