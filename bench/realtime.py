@@ -344,6 +344,16 @@ async def bench(args: argparse.Namespace, env: dict[str, str], base: str, serve_
         f"P99 {percentile(tally.latencies_ms, 99):.1f} ms, "
         f"max {max(tally.latencies_ms, default=float('nan')):.1f} ms"
     )
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        cursor = await conn.execute(
+            "SELECT percentile_cont(ARRAY[0.5, 0.99]) WITHIN GROUP (ORDER BY extract(epoch FROM"
+            " published_at - created_at)) FROM outbox WHERE published_at IS NOT NULL"
+        )
+        relay_p50, relay_p99 = ((await cursor.fetchone())[0] or [float("nan")] * 2)
+    print(
+        f"relay, INSERT to published in Redis (outbox created_at → published_at): "
+        f"P50 {relay_p50 * 1000:.1f} ms, P99 {relay_p99 * 1000:.1f} ms"
+    )
     firsts = [first for first, _last in tally.spread.values()]
     lasts = [last for _first, last in tally.spread.values()]
     print(
