@@ -4,7 +4,9 @@
 10 s). Creates a throwaway database (``lifeline db upgrade``) and its own redis-server, starts
 ``lifeline serve --workers 2``, connects the clients on loopback, raises cases over HTTP at
 ``--rate`` per second and prints commit→receipt latency P50/P99, events/s delivered, memory per
-connection and the baseline (every client polling the outbox once a second).
+connection, CPU per delivered event (workers and clients, a load-independent figure) and the
+baseline (every client polling the outbox once a second). ``--client raw`` (default) receives
+with the minimal :mod:`bench.wsclient`, ``--client websockets`` with the websockets library.
 
 Latency is measured from the event's ``at`` (the outbox row's ``created_at``, stamped at INSERT,
 a few ms before COMMIT) to receipt, on the same clock: it slightly overstates commit→receipt.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import multiprocessing
 import os
@@ -34,7 +37,10 @@ from pathlib import Path
 import httpx
 import psycopg
 import pyotp
+import uvloop
 from websockets.asyncio.client import connect
+
+from bench.wsclient import open_text_client
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_URL = os.environ.get(
@@ -81,6 +87,24 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine, for the CPU load during the run."""
+    with open("/proc/stat") as stat:
+        values = [int(v) for v in stat.readline().split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -94,29 +118,73 @@ class Tally:
     delivered: int = 0
     gaps: int = 0
     duplicates: int = 0
+    #: seq -> [first, last] receipt latency over all clients: the pipeline vs the fan-out.
+    spread: dict[int, list[float]] = field(default_factory=dict)
+
+    def merge_spread(self, other: dict[int, list[float]]) -> None:
+        for seq, (first, last) in other.items():
+            mine = self.spread.setdefault(seq, [first, last])
+            mine[0], mine[1] = min(mine[0], first), max(mine[1], last)
+
+
+class Receiver:
+    """What one client checks: every event once, in order, and how late."""
+
+    def __init__(self, tally: Tally) -> None:
+        self.tally = tally
+        self.last: int | None = None
+        self.subscribed = asyncio.Event()
+
+    def on_text(self, raw: str, received: float) -> None:
+        message = json.loads(raw)
+        kind = message["type"]
+        if kind == "event":
+            tally = self.tally
+            latency = (received - datetime.fromisoformat(message["at"]).timestamp()) * 1000
+            tally.latencies_ms.append(latency)
+            tally.delivered += 1
+            seq = message["seq"]
+            spread = tally.spread.get(seq)
+            if spread is None:
+                tally.spread[seq] = [latency, latency]
+            elif latency < spread[0]:
+                spread[0] = latency
+            elif latency > spread[1]:
+                spread[1] = latency
+            if self.last is not None and seq != self.last + 1:
+                if seq <= self.last:
+                    tally.duplicates += 1
+                else:
+                    tally.gaps += 1
+            self.last = seq
+        elif kind == "subscribed":
+            self.last = message["seq"]
+            self.subscribed.set()
 
 
 async def client(url: str, tally: Tally, ready: asyncio.Event) -> None:
-    async with connect(url, open_timeout=60, max_queue=None) as ws:
+    """A client on the ``websockets`` library (``--client websockets``)."""
+    receiver = Receiver(tally)
+    async with connect(url, open_timeout=60, max_queue=None, compression=None) as ws:
         json.loads(await ws.recv())  # welcome
         await ws.send(json.dumps({"type": "subscribe", "channel": CASES}))
-        last = None
         ready.set()
         async for raw in ws:
-            received = time.time()
-            message = json.loads(raw)
-            if message["type"] == "subscribed":
-                last = message["seq"]
-            elif message["type"] == "event":
-                at = datetime.fromisoformat(message["at"]).timestamp()
-                tally.latencies_ms.append((received - at) * 1000)
-                tally.delivered += 1
-                if last is not None and message["seq"] != last + 1:
-                    if message["seq"] <= last:
-                        tally.duplicates += 1
-                    else:
-                        tally.gaps += 1
-                last = message["seq"]
+            receiver.on_text(raw, time.time())
+
+
+async def raw_client(url: str, tally: Tally, ready: asyncio.Event) -> None:
+    """A client on the minimal protocol of :mod:`bench.wsclient` (the default)."""
+    receiver = Receiver(tally)
+    protocol = await open_text_client(url, receiver.on_text)
+    protocol.send_text(json.dumps({"type": "subscribe", "channel": CASES}))
+    await asyncio.wait_for(receiver.subscribed.wait(), 60)
+    ready.set()
+    try:
+        await protocol.closed
+    finally:
+        if protocol.transport is not None:
+            protocol.transport.close()
 
 
 async def naive_poller(database_url: str, tally: Tally, stop: asyncio.Event) -> None:
@@ -173,28 +241,35 @@ async def create_operator(database_url: str) -> tuple[str, str]:
     return email, secret
 
 
-async def client_group(url: str, count: int, conn) -> None:  # noqa: ANN001 - a Pipe end
+async def client_group(url: str, count: int, conn, kind: str) -> None:  # noqa: ANN001 - a Pipe end
     """One client process: ``count`` sockets; reports when connected, then its tally."""
     tally = Tally()
     readies = [asyncio.Event() for _ in range(count)]
     tasks = []
+    make = raw_client if kind == "raw" else client
     for index in range(count):
-        tasks.append(asyncio.create_task(client(url, tally, readies[index])))
+        tasks.append(asyncio.create_task(make(url, tally, readies[index])))
         if index % 50 == 49:
             await asyncio.sleep(0.05)
     await asyncio.wait_for(asyncio.gather(*(ready.wait() for ready in readies)), 120)
+    # The connections live until the end: keep them out of full collections, whose pauses
+    # would otherwise show up as server latency.
+    gc.collect()
+    gc.freeze()
     loop = asyncio.get_running_loop()
     conn.send("ready")
     await loop.run_in_executor(None, conn.recv)  # "stop"
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    conn.send((tally.latencies_ms, tally.delivered, tally.gaps, tally.duplicates))
+    conn.send((tally.latencies_ms, tally.delivered, tally.gaps, tally.duplicates, tally.spread))
 
 
-def run_client_group(url: str, count: int, conn) -> None:  # noqa: ANN001
+def run_client_group(url: str, count: int, conn, kind: str) -> None:  # noqa: ANN001
     raise_fd_limit(count + 256)
-    asyncio.run(client_group(url, count, conn))
+    # uvloop (installed with uvicorn[standard]) makes the measuring clients cheaper, so they
+    # take less CPU away from the server on a small machine.
+    uvloop.run(client_group(url, count, conn, kind))
 
 
 async def bench(args: argparse.Namespace, env: dict[str, str], base: str, serve_pid: int) -> None:
@@ -217,7 +292,9 @@ async def bench(args: argparse.Namespace, env: dict[str, str], base: str, serve_
     for index in range(args.client_processes):
         count = min(per_group, args.clients - index * per_group)
         parent, child = context.Pipe()
-        process = context.Process(target=run_client_group, args=(url, count, child), daemon=True)
+        process = context.Process(
+            target=run_client_group, args=(url, count, child, args.client), daemon=True
+        )
         process.start()
         groups.append((process, parent))
     loop = asyncio.get_running_loop()
@@ -228,16 +305,26 @@ async def bench(args: argparse.Namespace, env: dict[str, str], base: str, serve_
     rss_after = sum(rss_kib(pid) for pid in workers)
 
     pollers = [asyncio.create_task(naive_poller(database_url, baseline, stop)) for _ in range(5)]
+    client_pids = [process.pid for process, _parent in groups]
+    cpu_before = {pid: cpu_seconds(pid) for pid in workers + client_pids}
+    busy_before = machine_busy()
     started = time.monotonic()
     raised = await load(base, args.rate, args.seconds, stop)
     await asyncio.sleep(2.0)  # let the last events arrive
     elapsed = time.monotonic() - started
+    cpu = {pid: cpu_seconds(pid) - before for pid, before in cpu_before.items()}
+    busy_after = machine_busy()
+    machine_load = (busy_after[0] - busy_before[0]) / max(busy_after[1] - busy_before[1], 1)
+    load_average = os.getloadavg()
     stop.set()
     await asyncio.gather(*pollers, return_exceptions=True)
     for process, parent in groups:
         parent.send("stop")
-        latencies, delivered, gaps, duplicates = await loop.run_in_executor(None, parent.recv)
+        latencies, delivered, gaps, duplicates, spread = await loop.run_in_executor(
+            None, parent.recv
+        )
         tally.latencies_ms.extend(latencies)
+        tally.merge_spread(spread)
         tally.delivered += delivered
         tally.gaps += gaps
         tally.duplicates += duplicates
@@ -259,6 +346,23 @@ async def bench(args: argparse.Namespace, env: dict[str, str], base: str, serve_
         f"P99 {percentile(tally.latencies_ms, 99):.1f} ms, "
         f"max {max(tally.latencies_ms, default=float('nan')):.1f} ms"
     )
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        cursor = await conn.execute(
+            "SELECT percentile_cont(ARRAY[0.5, 0.99]) WITHIN GROUP (ORDER BY extract(epoch FROM"
+            " published_at - created_at)) FROM outbox WHERE published_at IS NOT NULL"
+        )
+        relay_p50, relay_p99 = ((await cursor.fetchone())[0] or [float("nan")] * 2)
+    print(
+        f"relay, INSERT to published in Redis (outbox created_at → published_at): "
+        f"P50 {relay_p50 * 1000:.1f} ms, P99 {relay_p99 * 1000:.1f} ms"
+    )
+    firsts = [first for first, _last in tally.spread.values()]
+    lasts = [last for _first, last in tally.spread.values()]
+    print(
+        f"per event, first client reached (relay + Redis + hub): P50 {percentile(firsts, 50):.1f}"
+        f" ms, P99 {percentile(firsts, 99):.1f} ms; last client reached (+ fan-out to "
+        f"{args.clients}): P50 {percentile(lasts, 50):.1f} ms, P99 {percentile(lasts, 99):.1f} ms"
+    )
     print(
         f"baseline (poll the outbox every 1 s): "
         f"P50 {percentile(baseline.latencies_ms, 50):.1f} ms, "
@@ -273,6 +377,19 @@ async def bench(args: argparse.Namespace, env: dict[str, str], base: str, serve_
         f"worker RSS: {rss_before / 1024:.0f} MiB before, {rss_after / 1024:.0f} MiB with "
         f"clients -> {per_conn:.1f} KiB per connection"
     )
+    worker_cpu = sum(cpu[pid] for pid in workers)
+    client_cpu = sum(cpu[pid] for pid in client_pids)
+    delivered = max(tally.delivered, 1)
+    print(
+        f"CPU during the run: workers {worker_cpu:.1f} s, client processes {client_cpu:.1f} s "
+        f"of {elapsed:.0f} s x {os.cpu_count()} cores; machine {machine_load:.0%} busy, "
+        f"load average {load_average[0]:.2f}"
+    )
+    print(
+        f"CPU per delivered event: workers {worker_cpu / delivered * 1e6:.1f} µs "
+        f"(everything the server does, HTTP included), "
+        f"clients {client_cpu / delivered * 1e6:.1f} µs"
+    )
     target = percentile(tally.latencies_ms, 99) < 100
     print(f"target P99 < 100 ms: {'met' if target else 'NOT met'}")
 
@@ -283,6 +400,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--rate", type=float, default=10.0, help="case changes per second")
     parser.add_argument("--client-processes", type=int, default=2)
+    parser.add_argument(
+        "--client",
+        choices=("raw", "websockets"),
+        default="raw",
+        help="receiving clients: the minimal bench.wsclient protocol, or the websockets library",
+    )
     parser.add_argument("--quick", action="store_true", help="100 clients, 10 s")
     args = parser.parse_args()
     if args.quick:
@@ -301,7 +424,7 @@ def main() -> None:
         ),
         REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
         LIFELINE_SECRET_KEY=secrets.token_urlsafe(32),
-        PYTHONPATH=str(ROOT),
+        PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
     )
     lifeline = shutil.which("lifeline", path=str(Path(sys.executable).parent)) or "lifeline"
     redis_server = subprocess.Popen(

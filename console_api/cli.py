@@ -55,6 +55,8 @@ def serve(
 
     import uvicorn
 
+    from realtime.settings import get_realtime_settings
+
     with tempfile.TemporaryDirectory(prefix="lifeline-metrics-") as metrics_dir:
         if workers > 1:
             # Each worker writes its samples here; any worker's /metrics sums them all.
@@ -69,6 +71,9 @@ def serve(
             proxy_headers=True,
             log_level="info",
             log_config=logging_config(),
+            # Off by default: compressed frames differ per connection, so each event would be
+            # deflated once per subscriber instead of framed once (see README, real time).
+            ws_per_message_deflate=get_realtime_settings().ws_deflate,
         )
 
 

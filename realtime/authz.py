@@ -5,7 +5,7 @@ Pure functions, so every transport (WebSocket, SSE, long-poll) applies the same 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +72,20 @@ def can_see(principal: Principal, channel: str, payload: Mapping[str, Any]) -> b
             # Not in the spec of issue 5: an admin's own hospital only, the cautious reading.
             return payload.get("hospital_id") == principal.hospital_id
     return False
+
+
+def audience_key(principal: Principal, filters: Mapping[str, str]) -> Hashable:
+    """Subscribers with equal keys see exactly the same events, so the hub decides once per key.
+
+    It must hold every field :func:`can_see` and :func:`matches` read; ``user_id`` is not one
+    (a thousand operators form one audience). Add a field here when a rule starts reading it.
+    """
+    return (
+        principal.case_id,
+        principal.hospital_id,
+        principal.roles,
+        tuple(sorted(filters.items())),
+    )
 
 
 def matches(filters: Mapping[str, str], payload: Mapping[str, Any]) -> bool:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,56 +22,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from data.outbox import OutboxEvent
 from realtime import streams
-from realtime.authz import Principal, visible
+from realtime.authz import Principal, audience_key, visible
 from realtime.resume import SeqGate
 from realtime.settings import RealtimeSettings
+from realtime.sink import SLOW_CONSUMER, Close, Sink
 from realtime.streams import CHANNELS, EPHEMERAL_CHANNELS, Event
 
 log = logging.getLogger("lifeline.realtime.hub")
 
-SLOW_CONSUMER = 4008
+__all__ = ["SLOW_CONSUMER", "Close", "Hub", "Sink", "Subscription"]
+
 REPLAY_FAILED = 1011
-
-
-@dataclass(frozen=True)
-class Close:
-    """Queue sentinel: the transport must close with this code."""
-
-    code: int
-    reason: str
-
-
-class Sink:
-    """The bounded mailbox of one client connection (a socket, an SSE stream, a long-poll)."""
-
-    def __init__(self, maxsize: int) -> None:
-        self.queue: asyncio.Queue[Event | dict[str, Any] | Close] = asyncio.Queue(maxsize)
-        self.closed: Close | None = None
-
-    def offer(self, item: Event | dict[str, Any]) -> bool:
-        """Enqueue without waiting; a full queue closes the sink as a slow consumer."""
-        if self.closed is not None:
-            return False
-        try:
-            self.queue.put_nowait(item)
-            return True
-        except asyncio.QueueFull:
-            self.close(SLOW_CONSUMER, "slow consumer")
-            return False
-
-    async def put(self, item: Event | dict[str, Any]) -> None:
-        """Enqueue, waiting for room (replays pace themselves to the client)."""
-        if self.closed is None:
-            await self.queue.put(item)
-
-    def close(self, code: int, reason: str) -> None:
-        """Discard what is queued and tell the transport to close."""
-        if self.closed is not None:
-            return
-        self.closed = Close(code, reason)
-        while not self.queue.empty():
-            self.queue.get_nowait()
-        self.queue.put_nowait(self.closed)
 
 
 @dataclass(eq=False)
@@ -95,11 +57,12 @@ class Subscription:
         """Whether missed events are still being replayed."""
         return self.gate.replaying
 
-    def deliver_live(self, event: Event) -> None:
-        """Called by the hub for every event of the channel."""
+    def deliver_live(self, event: Event, shown: bool) -> None:
+        """Called by the hub for every event of the channel; ``shown``: visible to this one."""
         for item in self.gate.live(event):
-            self._offer(item)
-        if self.gate.held > self.sink.queue.maxsize:
+            if shown:
+                self.sink.offer(item)
+        if self.gate.held > self.sink.maxsize:
             self.sink.close(SLOW_CONSUMER, "slow consumer")
 
     def _offer(self, event: Event) -> None:
@@ -146,6 +109,19 @@ class Subscription:
             self._offer(item)
 
 
+@dataclass(eq=False)
+class Audience:
+    """Subscriptions that see exactly the same events: authorisation is decided once for all."""
+
+    principal: Principal
+    filters: dict[str, str]
+    subscriptions: set[Subscription] = field(default_factory=set)
+
+    def sees(self, event: Event) -> bool:
+        """Whether this audience may be shown ``event`` (and asked for it)."""
+        return visible(self.principal, event.channel, self.filters, event.data)
+
+
 class Hub:
     """Reads every channel stream once per worker and fans events out to local subscribers."""
 
@@ -155,7 +131,8 @@ class Hub:
         self.redis = redis
         self.engine = engine
         self.settings = settings
-        self.subscriptions: dict[str, set[Subscription]] = defaultdict(set)
+        #: channel -> authorisation class (see :func:`realtime.authz.audience_key`) -> audience
+        self.audiences: dict[str, dict[Hashable, Audience]] = defaultdict(dict)
         self.sinks: set[Sink] = set()
         self.last_ids: dict[str, str] = {}
         self.heads: dict[str, int] = dict.fromkeys(CHANNELS, 0)
@@ -163,9 +140,14 @@ class Hub:
         self.ready = asyncio.Event()
         self.delivered = 0
 
-    def open_sink(self) -> Sink:
-        """A new connection's mailbox; it is told about outages."""
-        sink = Sink(self.settings.queue_size)
+    def open_sink(self, *, heartbeats: bool = False) -> Sink:
+        """A new connection's mailbox; it is told about outages (and, if asked, kept alive)."""
+        sink = Sink(
+            self.settings.queue_size,
+            heartbeat_s=self.settings.heartbeat_seconds if heartbeats else None,
+        )
+        if heartbeats:
+            sink.next_beat = asyncio.get_running_loop().time() + self._beat_lead()
         self.sinks.add(sink)
         if self.stale:
             sink.offer({"type": "stale"})
@@ -174,9 +156,8 @@ class Hub:
     def close_sink(self, sink: Sink) -> None:
         """Forget a connection and all its subscriptions."""
         self.sinks.discard(sink)
-        for channel_subs in self.subscriptions.values():
-            for sub in [s for s in channel_subs if s.sink is sink]:
-                self.unsubscribe(sub)
+        for sub in list(sink.subscriptions):
+            self.unsubscribe(sub)
 
     def subscribe(
         self,
@@ -193,8 +174,14 @@ class Hub:
             self.heads[channel] if last_seq is None else last_seq,
             replaying=last_seq is not None,
         )
-        sub = Subscription(self, sink, channel, principal, dict(filters or {}), gate)
-        self.subscriptions[channel].add(sub)
+        filters = dict(filters or {})
+        sub = Subscription(self, sink, channel, principal, filters, gate)
+        key = audience_key(principal, filters)
+        audience = self.audiences[channel].get(key)
+        if audience is None:
+            audience = self.audiences[channel][key] = Audience(principal, filters)
+        audience.subscriptions.add(sub)
+        sink.subscriptions.add(sub)
         if ack:
             sink.offer({"type": "subscribed", "channel": channel, "seq": sub.position})
         if last_seq is not None:
@@ -203,7 +190,13 @@ class Hub:
 
     def unsubscribe(self, sub: Subscription) -> None:
         """Stop delivering to ``sub`` (and stop its replay)."""
-        self.subscriptions[sub.channel].discard(sub)
+        key = audience_key(sub.principal, sub.filters)
+        audience = self.audiences[sub.channel].get(key)
+        if audience is not None:
+            audience.subscriptions.discard(sub)
+            if not audience.subscriptions:
+                del self.audiences[sub.channel][key]
+        sub.sink.subscriptions.discard(sub)
         if sub.replay_task is not None and not sub.replay_task.done():
             sub.replay_task.cancel()
 
@@ -222,8 +215,38 @@ class Hub:
         if event.seq > self.heads.get(event.channel, 0):
             self.heads[event.channel] = event.seq
         self.delivered += 1
-        for sub in list(self.subscriptions.get(event.channel, ())):
-            sub.deliver_live(event)
+        for audience in list(self.audiences.get(event.channel, {}).values()):
+            shown = audience.sees(event)
+            for sub in list(audience.subscriptions):
+                sub.deliver_live(event, shown)
+
+    def _beat_lead(self) -> float:
+        """Delay to the next heartbeat, so that with the ticker's lag it is never late."""
+        return max(self.settings.heartbeat_seconds - self._tick_s(), 0.0)
+
+    def _tick_s(self) -> float:
+        return min(1.0, self.settings.heartbeat_seconds / 10)
+
+    async def run_ticker(self) -> None:
+        """One timer for every connection: heartbeats when due, and drop stalled writers.
+
+        Replaces a timeout around each send and each wait, which cost more than the send.
+        """
+        loop = asyncio.get_running_loop()
+        tick = self._tick_s()
+        limit = self.settings.send_timeout_seconds
+        while True:
+            await asyncio.sleep(tick)
+            now = loop.time()
+            for sink in list(self.sinks):
+                if sink.stalled(now, limit):
+                    # The client stopped reading: its TCP window is full. Do not wait for it.
+                    sink.close(SLOW_CONSUMER, "slow consumer")
+                    if sink.sender is not None:
+                        sink.sender.cancel()
+                elif sink.heartbeat_s is not None and now >= sink.next_beat:
+                    sink.next_beat = now + self._beat_lead()
+                    sink.beat()
 
     async def _initial_positions(self) -> None:
         """Start reading after what each stream already holds (earlier events are replays)."""

@@ -40,7 +40,10 @@ async def start(
     state.realtime_settings = settings
     state.realtime_hub = hub
     state.realtime_redis = (hub_redis, relay_redis)
-    state.realtime_tasks = [asyncio.create_task(hub.run(), name="realtime-hub")]
+    state.realtime_tasks = [
+        asyncio.create_task(hub.run(), name="realtime-hub"),
+        asyncio.create_task(hub.run_ticker(), name="realtime-ticker"),
+    ]
     state.realtime_relay = None
     if settings.relay_enabled:
         relay = Relay(

@@ -30,6 +30,9 @@ class RealtimeSettings(BaseSettings):
     queue_size: int = Field(default=1_000, ge=10)
     send_timeout_seconds: float = Field(default=10.0, gt=0)
     auth_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: permessage-deflate on /ws (``lifeline serve``): saves bandwidth on slow links, but costs
+    #: a zlib context per connection and one compression per event per subscriber.
+    ws_deflate: bool = False
 
     @property
     def origins(self) -> frozenset[str]:

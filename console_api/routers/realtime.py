@@ -21,7 +21,7 @@ from dispatch.case_tokens import verify_case_token
 from identity.settings import IdentitySettings
 from identity.tokens import AccessClaims, verify_access_token
 from realtime.authz import Principal, channels_for
-from realtime.hub import SLOW_CONSUMER, Close, Hub, Sink, Subscription
+from realtime.hub import Close, Hub, Sink, Subscription
 from realtime.schemas import (
     AuthMessage,
     ClientMessage,
@@ -80,20 +80,6 @@ def _encode(item: Event | dict[str, Any]) -> str:
     return item.text if isinstance(item, Event) else json.dumps(item, separators=(",", ":"))
 
 
-async def _next_item(sink: Sink, timeout: float) -> Event | dict[str, Any] | Close | None:
-    """The next queued item, or None after ``timeout`` seconds."""
-    try:
-        return sink.queue.get_nowait()
-    except asyncio.QueueEmpty:
-        pass
-    try:
-        # asyncio.timeout, not wait_for: no extra task per message on the hot path.
-        async with asyncio.timeout(timeout):
-            return await sink.queue.get()
-    except TimeoutError:
-        return None
-
-
 # --------------------------------------------------------------------------- WebSocket
 
 
@@ -134,15 +120,14 @@ class SocketSession:
         self.websocket = websocket
         self.hub = hub
         self.principal = principal
-        self.sink = hub.open_sink()
+        self.sink = hub.open_sink(heartbeats=True)
         self.subscriptions: dict[str, Subscription] = {}
 
     async def run(self) -> None:
         """Until either side closes."""
-        tasks = [
-            asyncio.create_task(self._send_loop()),
-            asyncio.create_task(self._receive_loop()),
-        ]
+        sender = asyncio.create_task(self._send_loop())
+        self.sink.sender = sender  # the hub's ticker cancels it if a write stalls
+        tasks = [sender, asyncio.create_task(self._receive_loop())]
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -208,35 +193,19 @@ class SocketSession:
         )
 
     async def _send_loop(self) -> None:
-        settings = self.hub.settings
+        """Write whatever is queued; heartbeats and the stall watch come from the hub's ticker."""
         loop = asyncio.get_running_loop()
-        interval = settings.heartbeat_seconds
-        next_beat = loop.time() + interval
+        sink = self.sink
+        send_text = self.websocket.send_text
         while True:
-            wait = next_beat - loop.time()
-            if wait <= 0:
-                for channel, sub in list(self.subscriptions.items()):
-                    await self._send(
-                        {"type": "heartbeat", "channel": channel, "seq": sub.position}
-                    )
-                next_beat = loop.time() + interval
-                continue
-            item = await _next_item(self.sink, wait)
-            if item is None:
-                continue
-            if isinstance(item, Close):
-                await self.websocket.close(code=item.code, reason=item.reason)
-                return
-            await self._send(item)
-
-    async def _send(self, item: Event | dict[str, Any]) -> None:
-        try:
-            async with asyncio.timeout(self.hub.settings.send_timeout_seconds):
-                await self.websocket.send_text(_encode(item))
-        except TimeoutError:
-            # The client stopped reading: its TCP window is full. Do not wait for it.
-            self.sink.close(SLOW_CONSUMER, "slow consumer")
-            raise
+            items = await sink.take()
+            sink.busy_since = loop.time()
+            for item in items:
+                if isinstance(item, Close):
+                    await self.websocket.close(code=item.code, reason=item.reason)
+                    return
+                await send_text(_encode(item))
+            sink.busy_since = None
 
 
 @router.websocket("/ws")
@@ -359,7 +328,7 @@ async def poll_events(
     events: list[Event] = []
     try:
         while len(events) < POLL_LIMIT:
-            if sub.replaying or not sink.queue.empty():
+            if sub.replaying or sink.items:
                 wait = max(deadline - loop.time(), REPLAY_PATIENCE_S)
             elif events:
                 break
@@ -367,12 +336,12 @@ async def poll_events(
                 wait = deadline - loop.time()
                 if wait <= 0:
                     break
-            item = await _next_item(sink, wait)
+            item = await sink.get(wait)
             if item is None or isinstance(item, Close):
                 break
             if isinstance(item, Event):
                 events.append(item)
-        caught_up = not sub.replaying and sink.queue.empty() and sink.closed is None
+        caught_up = not sub.replaying and not sink.items and sink.closed is None
         if caught_up or not events:
             last_seq = sub.position if caught_up else (after or 0)
         else:
@@ -423,7 +392,7 @@ async def sse_events(
         try:
             yield ServerSentEvent(comment=f"subscribed {channel} seq={sub.position}", retry=2000)
             while True:
-                item = await _next_item(sink, interval)
+                item = await sink.get(interval)
                 if item is None:
                     yield ServerSentEvent(comment=f"heartbeat seq={sub.position}")
                 elif isinstance(item, Close):

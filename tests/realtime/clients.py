@@ -75,15 +75,18 @@ class Client:
         return got
 
     async def quiet(self, seconds: float) -> list[dict[str, Any]]:
-        """Events that arrive within ``seconds`` (expected: none)."""
+        """Events that arrive within ``seconds`` (expected: none); heartbeats may come meanwhile."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
         got: list[dict[str, Any]] = []
         try:
-            while True:
-                message = await self.next(seconds)
+            while (left := deadline - loop.time()) > 0:
+                message = await self.next(left)
                 if message["type"] == "event":
                     got.append(message)
         except TimeoutError:
-            return got
+            pass
+        return got
 
     async def close(self) -> None:
         await self.ws.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from realtime.authz import Principal
 from realtime.hub import SLOW_CONSUMER, Close, Hub
 from realtime.settings import RealtimeSettings
@@ -22,11 +24,10 @@ async def test_a_full_queue_closes_that_subscriber_with_4008_only() -> None:
     hub.subscribe(fast, channel=CASES, principal=OPERATOR, ack=False)
     for seq in range(1, 26):
         hub.fan_out(event(seq))
-        while not fast.queue.empty():  # the fast one keeps reading
-            item = fast.queue.get_nowait()
+        for item in await fast.take():  # the fast one keeps reading
             assert isinstance(item, Event) and item.seq == seq
     assert slow.closed == Close(SLOW_CONSUMER, "slow consumer")
-    assert slow.queue.qsize() == 1 and isinstance(slow.queue.get_nowait(), Close)
+    assert len(slow) == 1 and isinstance(slow.items[0], Close)
     assert fast.closed is None
 
 
@@ -37,6 +38,56 @@ async def test_unauthorised_events_are_skipped_but_advance_the_position() -> Non
     sub = hub.subscribe(sink, channel=CASES, principal=reporter, ack=False)
     for seq in range(1, 11):
         hub.fan_out(event(seq))
-    got = [sink.queue.get_nowait() for _ in range(sink.queue.qsize())]
+    got = await sink.take()
     assert [e.seq for e in got] == [7]
     assert sub.position == 10
+
+
+async def test_subscribers_who_may_see_the_same_share_one_audience() -> None:
+    hub = Hub(redis=None, engine=None, settings=RealtimeSettings())  # type: ignore[arg-type]
+    operators = [
+        Principal(roles=frozenset({"emergency_operator"}), user_id=str(i)) for i in range(3)
+    ]
+    admins = [
+        Principal(roles=frozenset({"hospital_admin"}), user_id=str(i), hospital_id=h)
+        for i, h in enumerate(["h1", "h2"])
+    ]
+    subs = [
+        hub.subscribe(hub.open_sink(), channel=CASES, principal=p, ack=False) for p in operators
+    ]
+    for admin in admins:
+        hub.subscribe(hub.open_sink(), channel=CASES, principal=admin, ack=False)
+    hub.subscribe(
+        hub.open_sink(), channel=CASES, principal=operators[0], filters={"region": "x"}, ack=False
+    )
+    assert len(hub.audiences[CASES]) == 4  # operators, h1, h2, operators of region x
+    payload = {"case_id": "c", "destination_hospital_id": "h1"}
+    hub.fan_out(Event(CASES, 1, "case.dispatch", payload, "2026-11-23T00:00:00+00:00"))
+    audiences = hub.audiences[CASES].values()
+    received = {id(s.sink): len(s.sink) for a in audiences for s in a.subscriptions}
+    assert sorted(received.values()) == [0, 0, 1, 1, 1, 1]  # h2 and region x see nothing
+    for sub in subs:
+        hub.close_sink(sub.sink)
+    assert len(hub.audiences[CASES]) == 3
+
+
+async def test_the_ticker_beats_with_the_position_and_drops_a_stalled_writer() -> None:
+    settings = RealtimeSettings(heartbeat_seconds=0.1, send_timeout_seconds=1.0)
+    hub = Hub(redis=None, engine=None, settings=settings)  # type: ignore[arg-type]
+    listener, stuck = hub.open_sink(heartbeats=True), hub.open_sink(heartbeats=True)
+    hub.subscribe(listener, channel=CASES, principal=Principal.for_case("7"), ack=False)
+    for seq in range(1, 4):
+        hub.fan_out(event(seq))
+    loop = asyncio.get_running_loop()
+    stuck.sender = asyncio.create_task(asyncio.sleep(60))  # a write the client never drains
+    stuck.busy_since = loop.time() - 2.0
+    ticker = asyncio.create_task(hub.run_ticker())
+    try:
+        await asyncio.sleep(0.25)
+    finally:
+        ticker.cancel()
+    beats = [item for item in listener.items if isinstance(item, dict)]
+    assert beats and all(b == {"type": "heartbeat", "channel": CASES, "seq": 3} for b in beats)
+    assert stuck.closed == Close(SLOW_CONSUMER, "slow consumer")
+    await asyncio.sleep(0)
+    assert stuck.sender.cancelled()
