@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -163,6 +163,23 @@ async def on_database_unavailable(request: Request, exc: Exception) -> JSONRespo
     )
 
 
+async def on_unstorable_value(request: Request, exc: DataError) -> JSONResponse:
+    """PostgreSQL refused a value (a NUL character, a number out of range): the caller's input.
+
+    The statement failed, so its transaction rolled back and nothing was half-written.
+    """
+    log.info("value refused by the database on %s %s: %s", request.method, request.url.path,
+             type(exc.orig).__name__)
+    return problem(
+        422,
+        code="invalid_value",
+        title="Invalid value",
+        detail="a value in the request cannot be stored or searched (for example a NUL "
+        "character or a number out of range)",
+        instance=request.url.path,
+    )
+
+
 async def on_stale_data(request: Request, exc: StaleDataError) -> JSONResponse:
     """A row changed under this request (optimistic locking): 409, re-read and retry."""
     log.info("concurrent update on %s %s: %s", request.method, request.url.path, exc)
@@ -194,5 +211,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http_error)  # type: ignore[arg-type]
     app.add_exception_handler(OperationalError, on_database_unavailable)
     app.add_exception_handler(StaleDataError, on_stale_data)  # type: ignore[arg-type]
+    app.add_exception_handler(DataError, on_unstorable_value)  # type: ignore[arg-type]
     app.add_exception_handler(InterfaceError, on_database_unavailable)
     app.add_exception_handler(Exception, on_unexpected)

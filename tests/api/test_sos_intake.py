@@ -189,3 +189,15 @@ async def test_signed_in_patient_key_is_scoped_to_the_user(client, patient_user)
     assert a.status_code == b.status_code == 201
     assert a.json()["id"] == b.json()["id"]
     assert b.headers["idempotent-replayed"] == "true"
+
+
+async def test_nul_characters_are_a_422_never_a_500(client, operator):
+    """PostgreSQL refuses NUL in text: that is the caller's input, not a server failure."""
+    r = await client.get("/api/v1/hospitals", params={"region": "\x00"})
+    assert r.status_code == 422 and r.json()["code"] == "invalid_value", r.text
+    r = await client.get("/api/v1/hospitals", params={"capability": "general_ed\x00"})
+    assert r.status_code in (400, 422), r.text
+    r = await client.get("/api/v1/hospitals", params={"near": "60.17,24.94", "capability": "\x00"})
+    assert r.status_code in (400, 422), r.text
+    r = await client.post("/api/v1/emergency/cases", json=sos_body(notes="help\x00me"))
+    assert r.status_code in (201, 422), r.text

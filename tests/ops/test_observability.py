@@ -31,7 +31,7 @@ def samples(text: str) -> dict[tuple[str, frozenset], float]:
 
 def remote_client(app):
     """A client whose requests come from a non-loopback address."""
-    transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 40000))
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.77", 40000))
     return bounded(httpx.AsyncClient(transport=transport, base_url="http://lifeline.test"))
 
 
