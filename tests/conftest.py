@@ -158,7 +158,6 @@ def identity_settings() -> IdentitySettings:
 async def app(data_settings: DataSettings, identity_settings: IdentitySettings):
     """The application with its lifespan running (engine, Redis, durability check)."""
     from console_api.app import create_app
-
     from messaging.settings import MessagingSettings
 
     # The fleet tests' app (wired to a Twilio stub) sends the SMS; this one must not steal them.
@@ -288,3 +287,44 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         import sys
 
         sys.stderr.write(f"\n--- {report.nodeid} ({report.when}) failed ---\n{report.longreprtext}\n")
+
+
+#: A test still running after this long gets every asyncio task's stack printed (then
+#: pytest-timeout, configured in pyproject.toml, fails it), so a hang names its culprit.
+HANG_REPORT_S = 240.0
+_session_loop: list[asyncio.AbstractEventLoop] = []
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session", autouse=True)
+async def _remember_session_loop() -> AsyncIterator[None]:
+    _session_loop.append(asyncio.get_running_loop())
+    yield
+
+
+def _print_tasks() -> None:
+    import sys
+
+    for task in asyncio.all_tasks():
+        sys.stderr.write(f"\n--- task {task.get_name()} ---\n")
+        task.print_stack(file=sys.stderr)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """Report the asyncio tasks of a test that looks hung."""
+    import threading
+
+    def report() -> None:
+        import sys
+
+        sys.stderr.write(f"\n=== {item.nodeid} still running after {HANG_REPORT_S:.0f} s ===\n")
+        if _session_loop and not _session_loop[0].is_closed():
+            _session_loop[0].call_soon_threadsafe(_print_tasks)
+
+    timer = threading.Timer(HANG_REPORT_S, report)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()

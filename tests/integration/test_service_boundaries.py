@@ -16,7 +16,7 @@ import pytest
 from console_api.app import create_app
 from data.durability import DurabilityOff
 from data.settings import DataSettings
-from tests.conftest import ADMIN_URL, PASSWORD, REDIS_URL
+from tests.conftest import ADMIN_URL, PASSWORD, REDIS_URL, running
 
 ROOT = Path(__file__).resolve().parents[2]
 LIFELINE = str(Path(sys.executable).parent / "lifeline")
@@ -59,7 +59,7 @@ async def test_health_is_503_when_the_database_is_gone(identity_settings):
         data_settings=DataSettings(DATABASE_URL=url, REDIS_URL=REDIS_URL),
         identity_settings=identity_settings,
     )
-    async with app.router.lifespan_context(app):
+    async with running(app):  # shutting down without a database is bounded, never a hang
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             assert (await client.get("/health")).status_code == 200
