@@ -23,8 +23,8 @@ import httpx
 import psycopg
 import pytest
 import pytest_asyncio
-import redis
 
+from bench.faults import PrivateRedis
 from identity.settings import IdentitySettings
 from tests.conftest import ADMIN_URL, SignedIn, sign_in
 
@@ -40,34 +40,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@dataclass
-class RedisServer:
+class RedisServer(PrivateRedis):
     """A throwaway redis-server without persistence, which tests may stop and start."""
-
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--save", "", "--appendonly", "no",
-             "--bind", "127.0.0.1"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                return
-            except redis.RedisError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
 
     def stop(self) -> None:
         if self.process is not None:
