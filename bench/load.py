@@ -110,9 +110,13 @@ async def operator_flow(rec: Recorder, http: httpx.AsyncClient, headers: dict[st
 
 
 async def sos_load(rec: Recorder, http: httpx.AsyncClient, area: Area, *, rate: float,
-                   seconds: float, operator_share: float, headers: dict[str, str],
+                   seconds: float, operator_share: float, operators: list[dict[str, str]],
                    max_in_flight: int) -> None:
-    """Open-loop SOS arrivals at ``rate`` per second; a share goes on to the operators."""
+    """Open-loop SOS arrivals at ``rate`` per second; a share goes on to the operators.
+
+    Each case is worked by one of ``operators`` (round robin): a dispatch room has several
+    people, each under the per-caller request limit.
+    """
     tasks: set[asyncio.Task] = set()
     in_flight = asyncio.Semaphore(max_in_flight)
 
@@ -125,7 +129,7 @@ async def sos_load(rec: Recorder, http: httpx.AsyncClient, area: Area, *, rate: 
                                   "reporter_phone": phone},
                             headers={"Idempotency-Key": str(uuid.uuid4())})
         if r is not None and r.status_code == 201 and random.random() < operator_share:
-            await operator_flow(rec, http, headers, r.json()["id"])
+            await operator_flow(rec, http, operators[n % len(operators)], r.json()["id"])
 
     n, start = 0, time.monotonic()
     while (elapsed := time.monotonic() - start) < seconds:
@@ -325,8 +329,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         api.start(workdir / "api.log")
         await asyncio.to_thread(api.wait_ready, 300)
         setup["api_ready_s"] = round(time.monotonic() - t, 1)
-        token = await operator_token(api.http, env)
+        tokens = [await operator_token(api.http, env) for _ in range(args.operators)]
+        token = tokens[0]
         headers = {"Authorization": f"Bearer {token}"}
+        operators = [{"Authorization": f"Bearer {t}"} for t in tokens]
         limits = httpx.Limits(max_connections=args.max_in_flight * 2 + 50,
                               max_keepalive_connections=args.max_in_flight * 2)
         async with httpx.AsyncClient(base_url=api.http, timeout=30, limits=limits) as http:
@@ -354,7 +360,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             sampler = asyncio.create_task(sample_resources(rec, api, stop))
             await asyncio.gather(
                 sos_load(rec, http, area, rate=args.sos_rate, seconds=args.seconds,
-                         operator_share=args.operator_share, headers=headers,
+                         operator_share=args.operator_share, operators=operators,
                          max_in_flight=args.max_in_flight),
                 ping_load(rec, http, units, area, rate=args.ping_rate, seconds=args.seconds,
                           headers=headers, max_in_flight=args.max_in_flight),
@@ -401,6 +407,8 @@ def main() -> None:
     parser.add_argument("--consoles", type=int, default=500)
     parser.add_argument("--units", type=int, default=60)
     parser.add_argument("--operator-share", type=float, default=0.2)
+    parser.add_argument("--operators", type=int, default=8,
+                        help="operator accounts working the cases (round robin)")
     parser.add_argument("--max-in-flight", type=int, default=100)
     parser.add_argument("--workdir", default="var/bench")
     parser.add_argument("--out", default=str(ROOT / "docs" / "bench" / "load.json"))

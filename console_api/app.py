@@ -48,6 +48,7 @@ from dispatch import alerts
 from dispatch.destinations import Destinations
 from dispatch.settings import get_dispatch_settings
 from identity import vault
+from identity.audit import AuditWriter
 from identity.settings import IdentitySettings, get_identity_settings
 from messaging.sender import run_sender
 from messaging.settings import MessagingSettings, get_messaging_settings
@@ -99,6 +100,7 @@ def create_app(
         await ensure_durable(engine, wait_s=data_settings.startup_wait_seconds)
         app.state.engine = engine
         app.state.session_factory = async_session_factory(engine)
+        app.state.audit_writer = AuditWriter(app.state.session_factory)
         app.state.redis = aioredis.from_url(
             data_settings.redis_url, socket_timeout=2, socket_connect_timeout=2
         )
@@ -139,6 +141,7 @@ def create_app(
             yield
         finally:
             await realtime_runtime.stop(app)
+            await app.state.audit_writer.close()
             for task in background:
                 task.cancel()
             for task in background:

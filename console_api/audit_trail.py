@@ -108,7 +108,6 @@ class AuditTrail:
         if event is None:
             return
         try:
-            async with scope["app"].state.session_factory() as session:
-                await audit.append(db_session=session, event=event)
+            await scope["app"].state.audit_writer.write(event)
         except Exception:  # noqa: BLE001 - the response is already out; never crash after it
             log.exception("could not write an audit row for %s", event.action)

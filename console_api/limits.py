@@ -56,8 +56,14 @@ async def check_login_rate(connection: HTTPConnection, email: str) -> None:
         )
 
 
-#: Never slowed down here: an SOS is flagged instead, liveness probes must always answer.
-UNLIMITED = frozenset({"POST /api/v1/emergency/cases", "GET /health"})
+#: Never slowed down here: an SOS is flagged instead, probes and scrapers must always answer.
+UNLIMITED = frozenset(
+    {"POST /api/v1/emergency/cases", "GET /health", "GET /health/live", "GET /health/ready",
+     "GET /metrics"}
+)
+#: Counted per unit, not per caller: one dispatch centre's gateway may relay a whole fleet's
+#: GPS fixes under one token, and each unit stays far below the limit (1 fix/s vs 10/s).
+PER_UNIT = "POST /api/v1/units/{unit_id}/position"
 
 
 async def check_api_rate(connection: HTTPConnection, key: str | None, user: str | None) -> None:
@@ -65,7 +71,12 @@ async def check_api_rate(connection: HTTPConnection, key: str | None, user: str 
     if key in UNLIMITED or connection.scope["type"] != "http":
         return
     settings = connection.app.state.identity_settings
-    subject = f"user:{user}" if user else limits.subject_key("api-ip", client_ip(connection))
+    if key == PER_UNIT:
+        subject = f"unit:{connection.path_params.get('unit_id')}"
+    elif user:
+        subject = f"user:{user}"
+    else:
+        subject = limits.subject_key("api-ip", client_ip(connection))
     try:
         window = await limits.hit(
             connection.app.state.redis, prefix=_prefix(), subject=f"api:{subject}",

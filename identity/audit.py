@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import uuid
@@ -11,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from data.base import utcnow
 from identity.models import AuditEntry
@@ -66,17 +68,81 @@ def chain_hash(previous_hash: str, row: Any, at: datetime) -> str:
 
 async def append(*, db_session: AsyncSession, event: AuditEvent) -> AuditEntry:
     """Write one row at the end of the chain and commit (its own short transaction)."""
+    (entry,) = await append_many(db_session=db_session, events=[event])
+    return entry
+
+
+async def append_many(*, db_session: AsyncSession, events: list[AuditEvent]) -> list[AuditEntry]:
+    """Chain several rows in one transaction: one lock wait and one commit (fsync) for all."""
     await db_session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK})
     previous = await db_session.scalar(
         select(AuditEntry.record_hash).order_by(AuditEntry.seq.desc()).limit(1)
-    )
-    at = utcnow()
-    entry = AuditEntry(at=at, **event.__dict__)
-    entry.previous_hash = previous or GENESIS
-    entry.record_hash = chain_hash(entry.previous_hash, entry, at)
-    db_session.add(entry)
+    ) or GENESIS
+    entries = []
+    for event in events:
+        at = utcnow()
+        entry = AuditEntry(at=at, **event.__dict__)
+        entry.previous_hash = previous
+        entry.record_hash = previous = chain_hash(previous, entry, at)
+        db_session.add(entry)
+        entries.append(entry)
+        await db_session.flush()  # seq follows chain order
     await db_session.commit()
-    return entry
+    return entries
+
+
+class AuditWriter:
+    """One per process: audit rows of concurrent requests are chained and committed in batches.
+
+    Each request still waits until its row is committed, but while waiting it holds no database
+    connection, and a burst of requests shares one chain-lock wait and one commit instead of
+    queueing one connection each on the lock (which starved the pool under load).
+    """
+
+    def __init__(
+        self, session_factory: async_sessionmaker[AsyncSession], *, max_batch: int = 200
+    ) -> None:
+        self._session_factory = session_factory
+        self._max_batch = max_batch
+        self._queue: asyncio.Queue[tuple[AuditEvent, asyncio.Future[None]]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    async def write(self, event: AuditEvent) -> None:
+        """Return once ``event`` is committed at the end of the chain (raise if it was not)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((event, done))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="audit-writer")
+        await asyncio.shield(done)  # a cancelled request does not take its row with it
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self._max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                async with self._session_factory() as session:
+                    await append_many(db_session=session, events=[e for e, _ in batch])
+            except Exception as exc:  # noqa: BLE001 - each waiting request hears of it
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+            else:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def close(self, *, timeout_s: float = 5.0) -> None:
+        """Write what is queued (within ``timeout_s``), then stop."""
+        if self._task is not None and not self._task.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._queue.join(), timeout_s)
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
 
 async def for_patient(

@@ -11,7 +11,14 @@ import httpx
 
 from console_api.app import create_app
 from identity.settings import IdentitySettings
-from tests.conftest import SEEDED_PII, bounded, pii_in_logs, random_phone, sos_body
+from tests.conftest import (
+    SEEDED_PII,
+    add_unit,
+    bounded,
+    pii_in_logs,
+    random_phone,
+    sos_body,
+)
 
 CASES = "/api/v1/emergency/cases"
 ROOT = Path(__file__).resolve().parents[2]
@@ -163,3 +170,21 @@ def test_bandit_finds_nothing_of_medium_severity_or_more():
         timeout=300,
     )
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+async def test_gps_fixes_are_limited_per_unit_not_per_caller(app, client, operator, monkeypatch):
+    """A gateway relaying a fleet's fixes under one token is not throttled as one caller."""
+    units = [await add_unit(client, operator.headers) for _ in range(2)]
+    monkeypatch.setattr(app.state.identity_settings, "api_per_minute", 3)
+    codes = {}
+    for unit in units:
+        codes[unit["id"]] = []
+        for second in range(4):
+            fix = {"lat": 60.17, "lng": 24.94, "recorded_at": f"2026-11-25T12:00:0{second}Z"}
+            r = await client.post(
+                f"/api/v1/units/{unit['id']}/position", json=fix, headers=operator.headers
+            )
+            codes[unit["id"]].append(r.status_code)
+    for unit_codes in codes.values():
+        assert unit_codes[:3] == [unit_codes[0]] * 3 and unit_codes[0] < 300
+        assert unit_codes[3] == 429
