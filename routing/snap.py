@@ -17,6 +17,9 @@ DEFAULT_MAX_SNAP_DISTANCE_M = 500.0
 #: Default cell size of the snapping grid and the radius within which one cell lookup is exact.
 DEFAULT_CELL_SIZE_M = 100.0
 DEFAULT_RADIUS_M = 60.0
+#: Points farther than the radius from any road take a slower, wider search; the same points
+#: come back again and again (ambulance stations, parked units), so their snaps are remembered.
+FAR_CACHE_SIZE = 65_536
 
 
 class Snap(NamedTuple):
@@ -180,6 +183,7 @@ class EdgeSnapper:
         self.lng0 = float(np.mean(graph.node_lon))
         self.ky = math.radians(1.0) * EARTH_RADIUS_M
         self.kx = self.ky * math.cos(math.radians(self.lat0))
+        self._far: dict[tuple[float, float], Snap] = {}
         self._build(float(cell_size_m), float(radius_m))
 
     def _build(self, cell: float, radius: float) -> None:
@@ -321,7 +325,13 @@ class EdgeSnapper:
                 piece, t, d2 = self._best_piece(x, y, self._cell_pieces[start:end])
                 if d2 <= self._radius * self._radius:
                     return self._make_snap(lat, lng, piece, t)
-        return self._snap_far(lat, lng, x, y, cx, cy)
+        found = self._far.get((lat, lng))
+        if found is None:
+            found = self._snap_far(lat, lng, x, y, cx, cy)
+            if len(self._far) >= FAR_CACHE_SIZE:
+                self._far.clear()  # plain dict ops stay atomic for the threads that snap
+            self._far[(lat, lng)] = found
+        return found
 
     def _snap_far(self, lat: float, lng: float, x: float, y: float, cx: int, cy: int) -> Snap:
         """Ring search for points more than ``radius_m`` from any road (rare, slower)."""

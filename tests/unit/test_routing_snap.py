@@ -141,3 +141,17 @@ def test_snap_fraction_locates_the_point_on_the_edge() -> None:
         expected = a + snap.fraction * (b - a)
         assert snap.point[1] == pytest.approx(expected[0], abs=1e-9)
         assert snap.point[0] == pytest.approx(expected[1], abs=1e-9)
+
+
+def test_far_snaps_are_remembered_and_equal_a_fresh_search() -> None:
+    """A station far from any road is searched once; the answer is the same as a fresh one."""
+    from routing.snap import EdgeSnapper
+    from tests.unit.test_routing_osm_import import helsinki
+
+    graph = helsinki()
+    snapper = EdgeSnapper(graph)
+    far = (60.1500, 24.9000)  # in the sea, kilometres from the extract's roads
+    first = snapper.snap(*far)
+    assert first.off_network and (far[0], far[1]) in snapper._far
+    assert snapper.snap(*far) is first
+    assert EdgeSnapper(graph).snap(*far) == first
