@@ -8,7 +8,6 @@ ids it saw, so the backlog arrives in order.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Hashable
@@ -324,10 +323,17 @@ class Hub:
                 await asyncio.sleep(backoff)
 
 
+#: How long shutdown waits for each background task after cancelling it.
+STOP_TIMEOUT_S = 5.0
+
+
 async def stop_task(task: asyncio.Task[Any] | None) -> None:
-    """Cancel a background task and wait for it."""
+    """Cancel a background task and wait for it, a few seconds at most.
+
+    ``asyncio.wait`` neither raises the task's own error nor swallows a cancellation of the
+    caller, so a shutdown is never stuck behind a task that ignores its cancel.
+    """
     if task is None:
         return
     task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await task
+    await asyncio.wait({task}, timeout=STOP_TIMEOUT_S)
