@@ -108,6 +108,7 @@ ROUTE_ACCESS: dict[str, Access] = {
     "GET /api/v1/sms/outbox": needs("sms.read", audit="sms"),
     "GET /api/v1/realtime/events": open_("channel rules of realtime.authz", audit="case"),
     "GET /api/v1/realtime/sse": open_("channel rules of realtime.authz", audit="case"),
+    "WS /ws/telemetry": open_("the token or crew token authenticates; unit.position or one unit"),
     "WS /ws": open_("the first message authenticates; channel rules of realtime.authz"),
     "GET /api/v1/audit": needs("audit.read", audit="audit"),
     # Care (issue 8): public directory reads; everything else signed in, with the object rules

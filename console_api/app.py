@@ -36,6 +36,7 @@ from console_api.routers import (
     maps,
     pages,
     realtime,
+    telemetry,
     routing,
     sms,
     units,
@@ -46,6 +47,7 @@ from data.models import import_all_models
 from data.settings import DataSettings, get_data_settings
 from dispatch import alerts
 from dispatch.destinations import Destinations
+from dispatch.position_ingest import PositionIngest
 from dispatch.settings import get_dispatch_settings
 from identity import vault
 from identity.audit import AuditWriter
@@ -54,7 +56,7 @@ from messaging.sender import run_sender
 from messaging.settings import MessagingSettings, get_messaging_settings
 from messaging.transport import make_transport
 from realtime import runtime as realtime_runtime
-from realtime.streams import RedisLivePublisher
+from realtime.settings import get_realtime_settings
 
 log = logging.getLogger("lifeline.app")
 
@@ -105,7 +107,13 @@ def create_app(
             data_settings.redis_url, socket_timeout=2, socket_connect_timeout=2
         )
         app.state.identity_settings = identity_settings
-        app.state.live_publisher = RedisLivePublisher(app.state.redis)
+        live = get_realtime_settings()
+        app.state.position_ingest = PositionIngest(
+            redis=app.state.redis,
+            session_factory=app.state.session_factory,
+            stream_prefix=live.stream_prefix,
+            stream_maxlen=live.ephemeral_maxlen,
+        )
         app.state.sync_engine = make_sync_engine(data_settings)
         app.state.destinations = await asyncio.to_thread(
             Destinations.load,
@@ -118,6 +126,7 @@ def create_app(
         app.state.messaging_settings = messaging_settings
         background = [
             sync_task,
+            asyncio.create_task(app.state.position_ingest.run(), name="position-ingest"),
             asyncio.create_task(sweep_alerts(app)),
             # A doctor whose heartbeats stopped is stored and announced as offline.
             asyncio.create_task(
@@ -186,6 +195,7 @@ def create_app(
     app.include_router(crew.router)
     app.include_router(sms.router)
     app.include_router(realtime.router)
+    app.include_router(telemetry.router)
     app.include_router(audit.router)
     app.include_router(maps.router)
     app.include_router(pages.router)

@@ -22,6 +22,7 @@ from data.errors import (
     PreconditionFailed,
     TooManyRequests,
     Unauthenticated,
+    Unavailable,
 )
 
 log = logging.getLogger("lifeline.problems")
@@ -37,6 +38,7 @@ STATUS_BY_ERROR: list[tuple[type[LifelineError], int]] = [
     (Unauthenticated, 401),
     (Forbidden, 403),
     (TooManyRequests, 429),
+    (Unavailable, 503),
 ]
 
 HTTP_CODES = {

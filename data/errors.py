@@ -72,3 +72,10 @@ class TooManyRequests(LifelineError):
     def __init__(self, detail: str, *, retry_after_s: int, code: str | None = None) -> None:
         super().__init__(detail, code=code)
         self.retry_after_s = max(1, int(retry_after_s))
+
+
+class Unavailable(LifelineError):
+    """A service the request needs (Redis, the database) is away for a moment: retry."""
+
+    code = "service_unavailable"
+    title = "Service unavailable"

@@ -13,34 +13,23 @@ from geoalchemy2.shape import from_shape, to_shape
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from shapely.geometry import Point
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from data.base import utcnow
-from data.errors import Conflict, InvalidInput, NotFound
+from data.errors import Conflict, NotFound
 from data.outbox import record_event
 from dispatch.destinations import Destinations
-from dispatch.models import EmergencyCase, Unit, UnitEvent, UnitPosition
-from dispatch.ports import LivePublisher
+from dispatch.models import EmergencyCase, Unit, UnitEvent
+from dispatch.position_ingest import position_key
 from dispatch.recommend_units import Destination, UnitCandidate, recommend_units
-from dispatch.schemas import PositionPing, UnitCreate
+from dispatch.schemas import UnitCreate
 from dispatch.settings import DispatchSettings, get_dispatch_settings
 from dispatch.unit_status import UnitStatus, unit_transition
 from routing.fleet import times_to_incident
 
 UNIT_CHANNEL = "unit.status.updated"
 POSITION_CHANNEL = "unit.position.updated"
-
-# Atomically keep the newest fix: an older recorded_at never overwrites a newer one.
-_SET_IF_NEWER = """
-local current = redis.call('HGET', KEYS[1], 'recorded_ms')
-if current and tonumber(current) >= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'recorded_ms', ARGV[1], 'fix', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 1
-"""
-
 
 class UnitNotFound(NotFound):
     """No unit with that id."""
@@ -53,16 +42,6 @@ class UnitUnavailable(Conflict):
 
     code = "unit_unavailable"
     title = "Unit not available"
-
-
-def position_key(unit_id: uuid.UUID) -> str:
-    """Redis key of a unit's live position."""
-    return f"lifeline:unit:{unit_id}:pos"
-
-
-def trail_key(unit_id: uuid.UUID) -> str:
-    """Redis key remembering the last trail point persisted to PostGIS."""
-    return f"lifeline:unit:{unit_id}:trail"
 
 
 @dataclass(frozen=True)
@@ -185,104 +164,6 @@ async def set_unit_status(
     move_unit(db_session, unit, status, actor=actor, source="operator")
     await db_session.commit()
     return unit
-
-
-async def record_position(
-    *,
-    db_session: AsyncSession,
-    redis: Redis,
-    publisher: LivePublisher,
-    unit_id: uuid.UUID,
-    ping: PositionPing,
-    settings: DispatchSettings | None = None,
-) -> tuple[bool, bool]:
-    """Store a GPS fix: live in Redis if it is the newest, downsampled into the PostGIS trail.
-
-    Returns (became_live, stored_in_trail). Pings from the future are refused; pings older than
-    the stale window go to the trail only.
-    """
-    settings = settings or get_dispatch_settings()
-    if ping.recorded_at.tzinfo is None:
-        raise InvalidInput("recorded_at needs a timezone", field="recorded_at")
-    now = utcnow()
-    if (ping.recorded_at - now).total_seconds() > 30:
-        raise InvalidInput("recorded_at is in the future", field="recorded_at")
-    unit = await get_unit(db_session=db_session, unit_id=unit_id)
-    recorded_ms = int(ping.recorded_at.timestamp() * 1000)
-    age_s = (now - ping.recorded_at).total_seconds()
-    fix = json.dumps(
-        {"lat": ping.lat, "lng": ping.lng, "heading": ping.heading, "speed": ping.speed,
-         "recorded_at": ping.recorded_at.isoformat()}
-    )
-    live = False
-    if age_s < settings.position_stale_seconds:
-        ttl_ms = int((settings.position_stale_seconds - max(age_s, 0)) * 1000)
-        live = bool(
-            await redis.eval(_SET_IF_NEWER, 1, position_key(unit.id), recorded_ms, fix, ttl_ms)
-        )
-    stored = await _maybe_store_trail(db_session, redis, unit, ping, recorded_ms, settings)
-    if live:
-        await publisher.publish(
-            POSITION_CHANNEL,
-            {"unit_id": str(unit.id), "call_sign": unit.call_sign, "status": unit.status,
-             "case_id": str(unit.current_case_id) if unit.current_case_id else None,
-             **json.loads(fix)},
-        )
-    return live, stored
-
-
-async def _maybe_store_trail(
-    db_session: AsyncSession,
-    redis: Redis,
-    unit: Unit,
-    ping: PositionPing,
-    recorded_ms: int,
-    settings: DispatchSettings,
-) -> bool:
-    last = await redis.hgetall(trail_key(unit.id))
-    if last:
-        last_ms = int(last[b"recorded_ms"])
-        moved = _metres(float(last[b"lat"]), float(last[b"lng"]), ping.lat, ping.lng)
-        if recorded_ms <= last_ms:
-            return False
-        if (recorded_ms - last_ms) / 1000 < settings.trail_min_interval_seconds and (
-            moved < settings.trail_min_distance_m
-        ):
-            return False
-    db_session.add(
-        UnitPosition(
-            unit_id=unit.id,
-            position=from_shape(Point(ping.lng, ping.lat), srid=4326),
-            heading=ping.heading,
-            speed=ping.speed,
-            recorded_at=ping.recorded_at,
-        )
-    )
-    # One conditional UPDATE, not the ORM's versioned one: concurrent pings (and a dispatch
-    # changing the unit meanwhile) must not fail each other; the newest fix wins in SQL.
-    await db_session.execute(
-        update(Unit)
-        .where(
-            Unit.id == unit.id,
-            or_(Unit.last_position_at.is_(None), Unit.last_position_at < ping.recorded_at),
-        )
-        .values(
-            last_position=from_shape(Point(ping.lng, ping.lat), srid=4326),
-            last_position_at=ping.recorded_at,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    await db_session.commit()
-    await redis.hset(
-        trail_key(unit.id), mapping={"recorded_ms": recorded_ms, "lat": ping.lat, "lng": ping.lng}
-    )
-    return True
-
-
-def _metres(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
-    k = math.pi / 180
-    x = (lng2 - lng1) * k * math.cos((lat1 + lat2) * k / 2)
-    return 6_371_000 * math.hypot(x, (lat2 - lat1) * k)
 
 
 async def live_positions(redis: Redis, units: list[Unit]) -> dict[uuid.UUID, LivePosition]:

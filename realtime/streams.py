@@ -34,7 +34,7 @@ CHANNELS: tuple[str, ...] = (
     DOCTOR_AVAILABILITY_CHANNEL,
     APPOINTMENT_QUEUE_CHANNEL,
 )
-#: Published with :func:`publish_ephemeral`; no outbox rows, no database replay.
+#: Published by :mod:`dispatch.position_ingest`; no outbox rows, no database replay.
 EPHEMERAL_CHANNELS = frozenset({UNIT_POSITION_CHANNEL})
 
 REPLAY_PAGE = 500
@@ -113,56 +113,6 @@ def event_from_row(row: OutboxEvent) -> Event:
         data=row.payload,
         at=row.created_at.isoformat(),
     )
-
-
-# INCR and XADD in one script, so stream order and seq order agree with concurrent publishers.
-# A missing counter (first use, or Redis restarted without persistence) starts at the current
-# Unix time in milliseconds, so seq keeps increasing across restarts while < 1,000 events/s.
-_EPHEMERAL_SCRIPT = """
-local seq
-if redis.call('SETNX', KEYS[2], ARGV[5]) == 1 then
-  seq = tonumber(ARGV[5])
-else
-  seq = redis.call('INCR', KEYS[2])
-end
-redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',
-           'seq', seq, 'type', ARGV[2], 'data', ARGV[3], 'at', ARGV[4])
-return seq
-"""
-
-
-async def publish_ephemeral(
-    redis: aioredis.Redis,
-    channel: str,
-    payload: dict[str, Any],
-    *,
-    event_type: str | None = None,
-    prefix: str | None = None,
-    maxlen: int | None = None,
-) -> int:
-    """Publish a high-rate, non-state event straight to Redis (no outbox); returns its seq.
-
-    Such events survive only as long as the stream retains them (``ephemeral_maxlen``): a client
-    resuming after a longer gap, or across a Redis restart without persistence, gets only the
-    retained tail. That is acceptable for positions, where only the latest one matters.
-    """
-    from realtime.settings import get_realtime_settings
-
-    settings = get_realtime_settings()
-    prefix = settings.stream_prefix if prefix is None else prefix
-    now = datetime.now(UTC)
-    seq = await redis.eval(
-        _EPHEMERAL_SCRIPT,
-        2,
-        stream_key(prefix, channel),
-        counter_key(prefix, channel),
-        str(maxlen or settings.ephemeral_maxlen),
-        event_type or channel,
-        json.dumps(payload),
-        now.isoformat(),
-        str(int(now.timestamp() * 1000)),
-    )
-    return int(seq)
 
 
 async def first_retained_seq(redis: aioredis.Redis, key: str, channel: str) -> int | None:
@@ -262,17 +212,3 @@ async def replay(
             after = buffered[-1].seq
     async for event in replay_from_outbox(engine, channel, after=after, case_id=case_id):
         yield event
-
-
-class RedisLivePublisher:
-    """Implements dispatch's ``LivePublisher`` port: positions go straight to the Redis stream."""
-
-    def __init__(self, redis: aioredis.Redis) -> None:
-        self._redis = redis
-
-    async def publish(self, channel: str, payload: dict[str, Any]) -> None:
-        """Best effort; a Redis outage drops positions (the next ping supersedes them)."""
-        try:
-            await publish_ephemeral(self._redis, channel, payload)
-        except aioredis.RedisError:
-            pass

@@ -11,6 +11,7 @@ from data.errors import Forbidden
 from dispatch import fleet
 from dispatch.crew_tokens import verify_crew_token
 from dispatch.models import Unit
+from dispatch.position_ingest import Fix
 from dispatch.schemas import (
     Location,
     PositionAccepted,
@@ -108,7 +109,6 @@ async def post_position(
     unit_id: uuid.UUID,
     body: PositionPing,
     request: Request,
-    db_session: SessionDep,
     claims: OptionalClaims,
     settings: IdentitySettingsDep,
     x_crew_token: Annotated[str | None, Header(alias="X-Crew-Token")] = None,
@@ -122,11 +122,8 @@ async def post_position(
     ).unit_id != unit_id:
         raise Forbidden("a crew token of this unit (or an operator token) is required",
                         code="invalid_crew_token")
-    live, stored = await fleet.record_position(
-        db_session=db_session,
-        redis=request.app.state.redis,
-        publisher=request.app.state.live_publisher,
-        unit_id=unit_id,
-        ping=body,
-    )
+    fix = Fix(unit_id=unit_id, lat=body.lat, lng=body.lng, recorded_at=body.recorded_at,
+              heading=body.heading, speed=body.speed)
+    result = await request.app.state.position_ingest.record(fix)
+    live, stored = result.live, result.trail_stored
     return PositionAccepted(accepted=live or stored, live=live, trail_stored=stored)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import time
 import uuid
@@ -16,12 +17,22 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from data.outbox import record_event
 from facilities.models import Hospital
-from realtime.streams import publish_ephemeral
+from realtime.streams import counter_key, stream_key
 from tests.conftest import sign_in
 from tests.realtime.clients import CASES, Client, raise_case, raise_with_token, triage
 from tests.realtime.conftest import ALLOWED_ORIGIN, HEARTBEAT_S, token_of
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+async def publish_position(redis: aioredis.Redis, prefix: str, data: dict) -> int:
+    """What dispatch.position_ingest does for a live fix: next seq, then XADD."""
+    channel = "unit.position.updated"
+    seq = await redis.incr(counter_key(prefix, channel))
+    await redis.xadd(stream_key(prefix, channel), {
+        "seq": seq, "type": channel, "data": json.dumps(data), "at": "2026-01-01T00:00:00+00:00",
+    })
+    return seq
 
 
 async def refusal(url: str, first: dict | None = None) -> tuple[str, int]:
@@ -233,7 +244,7 @@ async def test_unit_positions_bypass_the_outbox_and_resume_from_redis(
     await client.subscribe("unit.position.updated")
     redis = aioredis.from_url(rt_redis.url)
     published = [
-        await publish_ephemeral(redis, "unit.position.updated", {"unit_id": "u1", "n": n})
+        await publish_position(redis, os.environ["LIFELINE_STREAM_PREFIX"], {"unit_id": f"u{n}", "n": n})
         for n in range(5)
     ]
     events = await client.events(5)

@@ -1,0 +1,249 @@
+"""The vehicles' GPS socket: fixes stream in over one connection, acknowledged in batches.
+
+An HTTP request per fix costs a worker milliseconds (parsing, middleware, auth, its own database
+and Redis round trips); a fleet reporting thousands of fixes a second needs a connection that
+authenticates once, and an ingest that stores fixes in batches (:mod:`dispatch.position_ingest`).
+The vehicle authenticates with its crew link token (its unit only) or a dispatcher's or AVL
+gateway's access token (``unit.position``: any unit). Acks are cumulative: ``{"type": "ack",
+"n": N}`` means every fix up to ``n`` of this socket was stored or refused with a ``nack``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, WebSocket
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from data.errors import LifelineError, Unauthenticated
+from dispatch.crew_tokens import verify_crew_token
+from dispatch.position_ingest import Fix, FixResult, PositionIngest
+from dispatch.schemas import Latitude, Longitude
+from identity.roles import allowed
+from identity.settings import IdentitySettings
+from identity.tokens import verify_access_token
+
+router = APIRouter(tags=["realtime"])
+
+UNAUTHENTICATED = 4001
+AUTH_TIMEOUT_S = 10.0
+#: A vehicle reports about once a second; ten a second per unit is the ceiling (as over HTTP).
+FIXES_PER_UNIT_PER_S = 10
+
+
+class TelemetryAuth(BaseModel):
+    """First message when no ``?token=`` was given."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["auth"]
+    token: str | None = None
+    crew_token: str | None = None
+
+
+class FixMessage(BaseModel):
+    """One GPS fix; ``n`` numbers the socket's fixes so acks can name them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["fix"]
+    n: int = Field(ge=0)
+    unit_id: uuid.UUID
+    lat: Latitude
+    lng: Longitude
+    heading: float | None = Field(default=None, ge=0, lt=360, allow_inf_nan=False)
+    speed: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
+    recorded_at: datetime
+
+
+class FixBatch(BaseModel):
+    """Fixes buffered while the vehicle was offline, sent together."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["fixes"]
+    fixes: list[FixMessage] = Field(max_length=500)
+
+
+Incoming = TypeAdapter(Annotated[FixMessage | FixBatch, Field(discriminator="type")])
+
+
+@dataclass(frozen=True)
+class Reporter:
+    """Who may report for which units: one unit (crew token) or all (``unit.position``)."""
+
+    unit_id: uuid.UUID | None
+
+    def may_report(self, unit_id: uuid.UUID) -> bool:
+        return self.unit_id is None or self.unit_id == unit_id
+
+
+def _reporter(identity: IdentitySettings, *, token: str | None, crew_token: str | None) -> Reporter:
+    if token:
+        claims = verify_access_token(token, settings=identity)
+        if not allowed(set(claims.roles), "unit.position"):
+            raise Unauthenticated("your roles may not report unit positions", code="role_forbidden")
+        return Reporter(None)
+    if crew_token:
+        try:
+            return Reporter(verify_crew_token(crew_token, secret=identity.secret_key).unit_id)
+        except LifelineError as exc:
+            raise Unauthenticated(exc.detail, code="invalid_crew_token") from exc
+    raise Unauthenticated("a token or a crew_token is required", code="auth_required")
+
+
+async def _authenticate(websocket: WebSocket, identity: IdentitySettings) -> Reporter:
+    token = websocket.query_params.get("token")
+    if token:
+        return _reporter(identity, token=token, crew_token=None)
+    try:
+        raw = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_S)
+        message = TelemetryAuth.model_validate_json(raw)
+    except TimeoutError:
+        raise Unauthenticated("send an auth message first", code="auth_timeout") from None
+    except (KeyError, ValidationError):
+        raise Unauthenticated(
+            'the first message must be {"type": "auth", "token" or "crew_token": ...}',
+            code="auth_required",
+        ) from None
+    return _reporter(identity, token=message.token, crew_token=message.crew_token)
+
+
+@dataclass
+class UnitBudget:
+    """Fixes per unit per second on this socket (a fixed one-second window)."""
+
+    limit: int
+    windows: dict[uuid.UUID, tuple[int, int]] = field(default_factory=dict)
+
+    def take(self, unit_id: uuid.UUID, now: float) -> bool:
+        second = int(now)
+        start, used = self.windows.get(unit_id, (second, 0))
+        if start != second:
+            start, used = second, 0
+        self.windows[unit_id] = (start, used + 1)
+        return used < self.limit
+
+
+class TelemetrySession:
+    """Reads fixes, hands them to the ingest, and writes acks as batches are stored."""
+
+    def __init__(self, websocket: WebSocket, ingest: PositionIngest, reporter: Reporter) -> None:
+        self.websocket = websocket
+        self.ingest = ingest
+        self.reporter = reporter
+        self.budget = UnitBudget(FIXES_PER_UNIT_PER_S)
+        self.outbox: list[dict[str, Any]] = []
+        self.acked = -1
+        self.seen = -1
+        self.in_flight: dict[int, asyncio.Future[FixResult]] = {}
+        self._wake = asyncio.Event()
+
+    async def run(self) -> None:
+        sender = asyncio.create_task(self._send_loop())
+        try:
+            while True:
+                raw = await self.websocket.receive_text()
+                self._handle(raw)
+        except (WebSocketDisconnect, KeyError):
+            pass
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sender
+
+    def _handle(self, raw: str) -> None:
+        try:
+            message = Incoming.validate_json(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            self._queue({"type": "error", "code": "invalid_fix",
+                         "detail": f"{where}: {first['msg']}"})
+            return
+        for fix in message.fixes if isinstance(message, FixBatch) else [message]:
+            self._take(fix)
+
+    def _take(self, message: FixMessage) -> None:
+        n = message.n
+        self.seen = max(self.seen, n)
+        if not self.reporter.may_report(message.unit_id):
+            self._nack(n, "unit_forbidden", "this crew token reports for another unit")
+        elif not self.budget.take(message.unit_id, time.monotonic()):
+            self._nack(n, "rate_limited", f"at most {FIXES_PER_UNIT_PER_S} fixes/s per unit")
+        else:
+            fix = Fix(unit_id=message.unit_id, lat=message.lat, lng=message.lng,
+                      recorded_at=message.recorded_at, heading=message.heading,
+                      speed=message.speed)
+            try:
+                future = self.ingest.submit(fix)
+            except LifelineError as exc:
+                self._nack(n, exc.code, exc.detail)
+                return
+            self.in_flight[n] = future
+            future.add_done_callback(lambda f, n=n: self._stored(n, f))
+
+    def _stored(self, n: int, future: asyncio.Future[FixResult]) -> None:
+        self.in_flight.pop(n, None)
+        if not future.cancelled() and (exc := future.exception()) is not None:
+            code = exc.code if isinstance(exc, LifelineError) else "failed"
+            self._nack(n, code, str(exc))
+        self._wake.set()
+
+    def _nack(self, n: int, code: str, detail: str) -> None:
+        self._queue({"type": "nack", "n": n, "code": code, "detail": detail})
+
+    def _queue(self, message: dict[str, Any]) -> None:
+        self.outbox.append(message)
+        self._wake.set()
+
+    def _ack_point(self) -> int | None:
+        """The highest n such that every fix up to it has been stored or refused."""
+        point = min(self.in_flight) - 1 if self.in_flight else self.seen
+        return point if point > self.acked else None
+
+    async def _send_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            messages, self.outbox = self.outbox, []
+            point = self._ack_point()
+            if point is not None:
+                self.acked = point
+                messages.append({"type": "ack", "n": point})
+            if messages:
+                # One frame per wake: an object, or an array when several are due.
+                body = messages[0] if len(messages) == 1 else messages
+                await self.websocket.send_text(json.dumps(body, separators=(",", ":")))
+
+
+@router.websocket("/ws/telemetry")
+async def telemetry_socket(websocket: WebSocket) -> None:
+    """GPS fixes from vehicles (or an AVL gateway) over one connection, acked in batches."""
+    await websocket.accept()
+    identity: IdentitySettings = websocket.app.state.identity_settings
+    try:
+        reporter = await _authenticate(websocket, identity)
+    except Unauthenticated as exc:
+        with contextlib.suppress(Exception):
+            await websocket.send_text(json.dumps({"type": "error", "code": exc.code,
+                                                  "detail": exc.detail}))
+            await websocket.close(code=UNAUTHENTICATED, reason=exc.code)
+        return
+    except WebSocketDisconnect:
+        return
+    await websocket.send_text('{"type":"ready"}')
+    try:
+        await TelemetrySession(websocket, websocket.app.state.position_ingest, reporter).run()
+    finally:
+        if websocket.application_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await websocket.close()

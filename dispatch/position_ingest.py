@@ -1,0 +1,343 @@
+"""Batched GPS ingest: one Redis round trip and one database transaction per flush, not per fix.
+
+Thousands of fixes a second arrive from the fleet. Each one used to cost a unit read, two Redis
+calls, a stream publish and often a commit (~10 ms of a worker). Here fixes queue for a few
+milliseconds and are stored together: a Lua script per fix (in one pipeline) keeps the newest
+live position, decides the downsampled trail and publishes the live event; the trail points of
+the whole batch go to PostgreSQL in one transaction. Whoever submitted a fix awaits its result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from geoalchemy2.shape import from_shape
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from shapely.geometry import Point
+from sqlalchemy import and_, bindparam, insert, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from data.base import utcnow
+from data.errors import InvalidInput, NotFound, Unavailable
+from dispatch.models import Unit, UnitPosition
+from dispatch.settings import DispatchSettings, get_dispatch_settings
+
+log = logging.getLogger("lifeline.dispatch.position_ingest")
+
+POSITION_CHANNEL = "unit.position.updated"
+#: Fixes further ahead of the server clock than this are refused (a device with a wrong clock).
+FUTURE_TOLERANCE_S = 30.0
+
+# KEYS: live position hash, trail hash, position stream, stream counter
+# ARGV: recorded_ms, fix json, live ttl ms (0: too old to be live), trail min interval ms,
+#       trail min distance m, lat, lng, event data json, event time, stream maxlen, now ms
+# Returns {live, trail}. Newest fix wins the live hash; the trail keeps a point when the unit has
+# moved far enough or enough time has passed; a live fix is published with the next seq (a
+# missing counter starts at the Unix time in ms, so seq keeps rising across Redis restarts).
+_INGEST_SCRIPT = """
+local recorded = tonumber(ARGV[1])
+local live = 0
+if tonumber(ARGV[3]) > 0 then
+  local current = redis.call('HGET', KEYS[1], 'recorded_ms')
+  if (not current) or tonumber(current) < recorded then
+    redis.call('HSET', KEYS[1], 'recorded_ms', ARGV[1], 'fix', ARGV[2])
+    redis.call('PEXPIRE', KEYS[1], ARGV[3])
+    live = 1
+  end
+end
+local trail = 1
+local last = redis.call('HMGET', KEYS[2], 'recorded_ms', 'lat', 'lng')
+if last[1] then
+  local last_ms = tonumber(last[1])
+  if recorded <= last_ms then
+    trail = 0
+  else
+    local k = math.pi / 180
+    local lat1, lng1 = tonumber(last[2]), tonumber(last[3])
+    local lat2, lng2 = tonumber(ARGV[6]), tonumber(ARGV[7])
+    local x = (lng2 - lng1) * k * math.cos((lat1 + lat2) * k / 2)
+    local y = (lat2 - lat1) * k
+    local moved = 6371000 * math.sqrt(x * x + y * y)
+    if (recorded - last_ms) < tonumber(ARGV[4]) and moved < tonumber(ARGV[5]) then
+      trail = 0
+    end
+  end
+end
+if trail == 1 then
+  redis.call('HSET', KEYS[2], 'recorded_ms', ARGV[1], 'lat', ARGV[6], 'lng', ARGV[7])
+end
+if live == 1 then
+  local seq
+  if redis.call('SETNX', KEYS[4], ARGV[11]) == 1 then
+    seq = tonumber(ARGV[11])
+  else
+    seq = redis.call('INCR', KEYS[4])
+  end
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[10], '*',
+             'seq', seq, 'type', 'unit.position.updated', 'data', ARGV[8], 'at', ARGV[9])
+end
+return {live, trail}
+"""
+
+
+class UnitNotFound(NotFound):
+    """No unit with that id."""
+
+    code = "unit_not_found"
+
+
+@dataclass(frozen=True)
+class Fix:
+    """One GPS fix of one unit, already range-checked by the caller's schema."""
+
+    unit_id: uuid.UUID
+    lat: float
+    lng: float
+    recorded_at: datetime
+    heading: float | None = None
+    speed: float | None = None
+
+
+@dataclass(frozen=True)
+class FixResult:
+    """Whether the fix became the unit's live position and whether it joined the trail."""
+
+    live: bool
+    trail_stored: bool
+
+
+@dataclass(frozen=True)
+class UnitCard:
+    """What a position event says about its unit besides the fix."""
+
+    call_sign: str
+    status: str
+    case_id: uuid.UUID | None
+    read_at: float
+
+
+def check_fix(fix: Fix, now: datetime) -> None:
+    """Refuse what can never be stored: a naive time, or one from the future."""
+    if fix.recorded_at.tzinfo is None:
+        raise InvalidInput("recorded_at needs a timezone", field="recorded_at")
+    if (fix.recorded_at - now).total_seconds() > FUTURE_TOLERANCE_S:
+        raise InvalidInput("recorded_at is in the future", field="recorded_at")
+
+
+def position_key(unit_id: uuid.UUID) -> str:
+    """Redis key of a unit's live position."""
+    return f"lifeline:unit:{unit_id}:pos"
+
+
+def trail_key(unit_id: uuid.UUID) -> str:
+    """Redis key of the last point written to a unit's PostGIS trail."""
+    return f"lifeline:unit:{unit_id}:trail"
+
+
+class PositionIngest:
+    """Queues fixes and stores them in batches; :meth:`run` is the worker's flush loop."""
+
+    def __init__(
+        self,
+        *,
+        redis: Redis,
+        session_factory: async_sessionmaker[AsyncSession],
+        stream_prefix: str,
+        stream_maxlen: int,
+        settings: DispatchSettings | None = None,
+        window_s: float = 0.005,
+        max_batch: int = 1_000,
+        card_ttl_s: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.redis = redis
+        self.session_factory = session_factory
+        self.stream_key = f"{stream_prefix}{POSITION_CHANNEL}"
+        self.counter_key = f"{stream_prefix}{POSITION_CHANNEL}:seq"
+        self.stream_maxlen = stream_maxlen
+        self.settings = settings or get_dispatch_settings()
+        self.window_s = window_s
+        self.max_batch = max_batch
+        self.card_ttl_s = card_ttl_s
+        self.clock = clock
+        self.cards: dict[uuid.UUID, UnitCard] = {}
+        self.pending: list[tuple[Fix, asyncio.Future[FixResult]]] = []
+        self.running = False
+        self.flushes = 0
+        self._wake = asyncio.Event()
+        self._script = redis.register_script(_INGEST_SCRIPT)
+
+    def submit(self, fix: Fix) -> asyncio.Future[FixResult]:
+        """Queue a fix (checked at once); the future resolves when its batch is stored."""
+        check_fix(fix, utcnow())
+        future: asyncio.Future[FixResult] = asyncio.get_running_loop().create_future()
+        self.pending.append((fix, future))
+        self._wake.set()
+        return future
+
+    async def record(self, fix: Fix) -> FixResult:
+        """Store one fix and wait for it (stored at once when no flush loop runs)."""
+        future = self.submit(fix)
+        if not self.running:
+            await self.flush_pending()
+        return await future
+
+    async def run(self) -> None:
+        """Flush whatever has queued, a few milliseconds after the first fix of a batch."""
+        self.running = True
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                if self.window_s > 0:
+                    await asyncio.sleep(self.window_s)
+                while self.pending:
+                    await self.flush_pending()
+        finally:
+            self.running = False
+            for _fix, future in self.pending:
+                if not future.done():
+                    future.set_exception(Unavailable("the worker is stopping; send it again"))
+            self.pending = []
+
+    async def flush_pending(self) -> None:
+        """Store up to ``max_batch`` queued fixes and resolve their futures."""
+        batch, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch :]
+        batch = [(fix, future) for fix, future in batch if not future.done()]
+        if not batch:
+            return
+        self.flushes += 1
+        try:
+            results = await self._store([fix for fix, _ in batch])
+        except Exception as exc:  # noqa: BLE001 - every waiter must hear about the failure
+            if not isinstance(exc, (Unavailable, NotFound, InvalidInput)):
+                log.warning("storing %d fixes failed: %s", len(batch), exc)
+                exc = Unavailable("positions cannot be stored right now; send them again")
+            for _fix, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_fix, future), result in zip(batch, results, strict=True):
+            if future.done():
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+    async def _cards(self, unit_ids: set[uuid.UUID]) -> dict[uuid.UUID, UnitCard]:
+        """Call sign, status and case of each unit, read again when older than ``card_ttl_s``."""
+        now = self.clock()
+        stale = [u for u in unit_ids if (c := self.cards.get(u)) is None
+                 or now - c.read_at > self.card_ttl_s]
+        if stale:
+            async with self.session_factory() as session:
+                rows = await session.execute(
+                    select(Unit.id, Unit.call_sign, Unit.status, Unit.current_case_id).where(
+                        Unit.id.in_(stale)
+                    )
+                )
+                for unit_id, call_sign, status, case_id in rows:
+                    self.cards[unit_id] = UnitCard(call_sign, status, case_id, now)
+            for unit_id in stale:
+                card = self.cards.get(unit_id)
+                if card is not None and card.read_at != now:
+                    del self.cards[unit_id]  # deleted since it was read
+        return {u: self.cards[u] for u in unit_ids if u in self.cards}
+
+    async def _store(self, fixes: list[Fix]) -> list[FixResult | Exception]:
+        cards = await self._cards({fix.unit_id for fix in fixes})
+        now = utcnow()
+        now_ms = str(int(now.timestamp() * 1000))
+        at = now.isoformat()
+        stale_s = self.settings.position_stale_seconds
+        interval_ms = str(int(self.settings.trail_min_interval_seconds * 1000))
+        distance_m = str(self.settings.trail_min_distance_m)
+        maxlen = str(self.stream_maxlen)
+        known: list[int] = []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for i, fix in enumerate(fixes):
+                card = cards.get(fix.unit_id)
+                if card is None:
+                    continue
+                known.append(i)
+                recorded_ms = int(fix.recorded_at.timestamp() * 1000)
+                age_s = (now - fix.recorded_at).total_seconds()
+                ttl_ms = int((stale_s - max(age_s, 0)) * 1000) if age_s < stale_s else 0
+                stamp = fix.recorded_at.isoformat()
+                fix_json = json.dumps({"lat": fix.lat, "lng": fix.lng, "heading": fix.heading,
+                                       "speed": fix.speed, "recorded_at": stamp})
+                event = json.dumps({
+                    "unit_id": str(fix.unit_id), "call_sign": card.call_sign,
+                    "status": card.status,
+                    "case_id": str(card.case_id) if card.case_id else None,
+                    "lat": fix.lat, "lng": fix.lng, "heading": fix.heading, "speed": fix.speed,
+                    "recorded_at": stamp,
+                })
+                await self._script(
+                    keys=[position_key(fix.unit_id), trail_key(fix.unit_id), self.stream_key,
+                          self.counter_key],
+                    args=[recorded_ms, fix_json, max(ttl_ms, 0), interval_ms, distance_m,
+                          repr(fix.lat), repr(fix.lng), event, at, maxlen, now_ms],
+                    client=pipe,
+                )
+            try:
+                replies = await pipe.execute() if known else []
+            except RedisError as exc:
+                raise Unavailable("live positions are unavailable; send the fixes again") from exc
+        results: list[FixResult | Exception] = [
+            UnitNotFound(f"no unit {fix.unit_id}") for fix in fixes
+        ]
+        trail: list[Fix] = []
+        for i, (live, stored) in zip(known, replies, strict=True):
+            results[i] = FixResult(bool(live), bool(stored))
+            if stored:
+                trail.append(fixes[i])
+        if trail:
+            await self._store_trail(trail)
+        return results
+
+    async def _store_trail(self, trail: list[Fix]) -> None:
+        """Trail points and each unit's newest stored fix, in one transaction."""
+        newest: dict[uuid.UUID, Fix] = {}
+        for fix in trail:
+            if fix.unit_id not in newest or newest[fix.unit_id].recorded_at < fix.recorded_at:
+                newest[fix.unit_id] = fix
+        table = Unit.__table__
+        async with self.session_factory() as session:
+            await session.execute(
+                insert(UnitPosition),
+                [
+                    {"id": uuid.uuid4(), "unit_id": fix.unit_id,
+                     "position": from_shape(Point(fix.lng, fix.lat), srid=4326),
+                     "heading": fix.heading, "speed": fix.speed, "recorded_at": fix.recorded_at}
+                    for fix in trail
+                ],
+            )
+            # The newest fix wins in SQL: concurrent batches (and a dispatch meanwhile) must not
+            # fail each other or move a unit back in time.
+            await session.execute(
+                table.update()
+                .where(
+                    and_(
+                        table.c.id == bindparam("b_id"),
+                        or_(table.c.last_position_at.is_(None),
+                            table.c.last_position_at < bindparam("b_at")),
+                    )
+                )
+                .values(last_position=bindparam("b_pos"), last_position_at=bindparam("b_at")),
+                [
+                    {"b_id": fix.unit_id, "b_at": fix.recorded_at,
+                     "b_pos": from_shape(Point(fix.lng, fix.lat), srid=4326)}
+                    for fix in newest.values()
+                ],
+            )
+            await session.commit()
