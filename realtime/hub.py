@@ -25,7 +25,7 @@ from realtime.authz import Principal, audience_key, visible
 from realtime.resume import SeqGate
 from realtime.settings import RealtimeSettings
 from realtime.sink import SLOW_CONSUMER, Close, Sink
-from realtime.streams import CHANNELS, EPHEMERAL_CHANNELS, Event
+from realtime.streams import CHANNELS, EPHEMERAL_CHANNELS, Event, EventBatch
 
 log = logging.getLogger("lifeline.realtime.hub")
 
@@ -63,6 +63,25 @@ class Subscription:
                 self.sink.offer(item)
         if self.gate.held > self.sink.maxsize:
             self.sink.close(SLOW_CONSUMER, "slow consumer")
+
+    def deliver_batch(self, events: list[Event], shown: EventBatch | None) -> None:
+        """Coalesced events (seq order); ``shown``: those this subscriber's audience may see."""
+        if self.gate.replaying or not self.sink.accepts_batches:
+            visible_seqs = {e.seq for e in shown.events} if shown is not None else set()
+            for event in events:
+                self.deliver_live(event, event.seq in visible_seqs)
+            return
+        position = self.gate.position
+        if position is not None and events[-1].seq <= position:
+            return
+        self.gate.position = events[-1].seq
+        if shown is None:
+            return
+        if position is not None and shown.events[0].seq <= position:
+            fresh = tuple(e for e in shown.events if e.seq > position)
+            shown = EventBatch(fresh) if fresh else None
+        if shown is not None:
+            self.sink.offer(shown)
 
     def _offer(self, event: Event) -> None:
         if visible(self.principal, self.channel, self.filters, event.data):
@@ -138,12 +157,15 @@ class Hub:
         self.stale = False
         self.ready = asyncio.Event()
         self.delivered = 0
+        #: Ephemeral channel -> unit -> its newest event not yet shown (see run_coalescer).
+        self.coalesced: dict[str, dict[str, Event]] = defaultdict(dict)
 
-    def open_sink(self, *, heartbeats: bool = False) -> Sink:
+    def open_sink(self, *, heartbeats: bool = False, accepts_batches: bool = False) -> Sink:
         """A new connection's mailbox; it is told about outages (and, if asked, kept alive)."""
         sink = Sink(
             self.settings.queue_size,
             heartbeat_s=self.settings.heartbeat_seconds if heartbeats else None,
+            accepts_batches=accepts_batches,
         )
         if heartbeats:
             sink.next_beat = asyncio.get_running_loop().time() + self._beat_lead()
@@ -214,10 +236,39 @@ class Hub:
         if event.seq > self.heads.get(event.channel, 0):
             self.heads[event.channel] = event.seq
         self.delivered += 1
+        if self.settings.position_coalesce_ms and event.channel in EPHEMERAL_CHANNELS:
+            # Only the newest fix of each unit matters: the coalescer shows it at its next tick.
+            self.coalesced[event.channel][str(event.data.get("unit_id"))] = event
+            return
         for audience in list(self.audiences.get(event.channel, {}).values()):
             shown = audience.sees(event)
             for sub in list(audience.subscriptions):
                 sub.deliver_live(event, shown)
+
+    def flush_coalesced(self) -> None:
+        """Show each unit's newest event: one batch per audience, one item per subscriber."""
+        for channel, latest in list(self.coalesced.items()):
+            if not latest:
+                continue
+            events = sorted(latest.values(), key=lambda e: e.seq)
+            latest.clear()
+            for audience in list(self.audiences.get(channel, {}).values()):
+                shown = [event for event in events if audience.sees(event)]
+                batch = EventBatch(tuple(shown)) if shown else None
+                for sub in list(audience.subscriptions):
+                    sub.deliver_batch(events, batch)
+
+    async def run_coalescer(self) -> None:
+        """Every ``position_coalesce_ms``: the newest position of each unit that moved."""
+        interval = self.settings.position_coalesce_ms / 1000
+        if interval <= 0:
+            return
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                self.flush_coalesced()
+            except Exception:  # noqa: BLE001 - one bad tick must not stop the positions
+                log.exception("coalesced fan-out failed")
 
     def _beat_lead(self) -> float:
         """Delay to the next heartbeat, so that with the ticker's lag it is never late."""

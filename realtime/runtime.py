@@ -43,6 +43,7 @@ async def start(
     state.realtime_tasks = [
         asyncio.create_task(hub.run(), name="realtime-hub"),
         asyncio.create_task(hub.run_ticker(), name="realtime-ticker"),
+        asyncio.create_task(hub.run_coalescer(), name="realtime-coalescer"),
     ]
     state.realtime_relay = None
     if settings.relay_enabled:

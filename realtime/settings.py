@@ -33,6 +33,13 @@ class RealtimeSettings(BaseSettings):
     #: permessage-deflate on /ws (``lifeline serve``): saves bandwidth on slow links, but costs
     #: a zlib context per connection and one compression per event per subscriber.
     ws_deflate: bool = False
+    #: Unit positions reach subscribers as the latest fix per unit at most this often (0: every
+    #: fix at once). A map needs no more; thousands of fixes a second times hundreds of consoles
+    #: would otherwise be millions of messages.
+    position_coalesce_ms: int = Field(default=1_000, ge=0, le=10_000)
+    #: Sockets that asked for ``?batch=1`` get at most one frame per this gap, holding every
+    #: message due (a JSON array): fewer, larger writes when events come faster than that.
+    ws_batch_gap_ms: int = Field(default=20, ge=0, le=1_000)
 
     @property
     def origins(self) -> frozenset[str]:

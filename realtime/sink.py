@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from realtime.hub import Subscription
-    from realtime.streams import Event
+    from realtime.streams import Event, EventBatch
 
 SLOW_CONSUMER = 4008
 
@@ -30,9 +30,14 @@ class Close:
 class Sink:
     """Queued items of one connection; a full mailbox closes it as a slow consumer."""
 
-    def __init__(self, maxsize: int, *, heartbeat_s: float | None = None) -> None:
+    def __init__(
+        self, maxsize: int, *, heartbeat_s: float | None = None, accepts_batches: bool = False
+    ) -> None:
         self.maxsize = maxsize
-        self.items: deque[Event | dict[str, Any] | Close] = deque()
+        #: Whether the transport can write an :class:`EventBatch` (WebSockets) or needs each
+        #: event on its own (SSE, long-poll).
+        self.accepts_batches = accepts_batches
+        self.items: deque[Event | EventBatch | dict[str, Any] | Close] = deque()
         self.closed: Close | None = None
         self.subscriptions: set[Subscription] = set()
         #: Heartbeats are queued by the hub's ticker at least this often (None: never).
@@ -48,7 +53,7 @@ class Sink:
     def __len__(self) -> int:
         return len(self.items)
 
-    def offer(self, item: Event | dict[str, Any]) -> bool:
+    def offer(self, item: Event | EventBatch | dict[str, Any]) -> bool:
         """Enqueue without waiting; a full mailbox closes the sink as a slow consumer."""
         if self.closed is not None:
             return False
@@ -68,7 +73,7 @@ class Sink:
             self.items.append(item)
             self._ready.set()
 
-    async def take(self) -> list[Event | dict[str, Any] | Close]:
+    async def take(self) -> list[Event | EventBatch | dict[str, Any] | Close]:
         """Everything queued, waiting until there is something."""
         while not self.items:
             self._ready.clear()

@@ -67,6 +67,27 @@ class Event:
         return json.dumps(self.message(), separators=(",", ":"))
 
 
+@dataclass(frozen=True)
+class EventBatch:
+    """Several events of one channel shown to one audience together (coalesced positions).
+
+    One item per subscriber instead of one per event: the audience's messages are joined once
+    and every batch-capable socket of the audience writes the same text.
+    """
+
+    events: tuple[Event, ...]
+
+    @property
+    def seq(self) -> int:
+        """The last event's seq: where a subscriber stands once the batch is shown."""
+        return self.events[-1].seq
+
+    @cached_property
+    def text(self) -> str:
+        """The messages joined by commas: a slice of a JSON array frame."""
+        return ",".join(event.text for event in self.events)
+
+
 def stream_key(prefix: str, channel: str) -> str:
     """The Redis stream holding ``channel``."""
     return f"{prefix}{channel}"

@@ -31,7 +31,7 @@ from realtime.schemas import (
     SubscribeMessage,
     UnsubscribeMessage,
 )
-from realtime.streams import CHANNELS, Event
+from realtime.streams import CHANNELS, Event, EventBatch
 
 from console_api.deps import IdentitySettingsDep, OptionalClaims
 
@@ -76,8 +76,10 @@ def _channel_problem(principal: Principal, channel: str) -> dict[str, Any] | Non
     return None
 
 
-def _encode(item: Event | dict[str, Any]) -> str:
-    return item.text if isinstance(item, Event) else json.dumps(item, separators=(",", ":"))
+def _encode(item: Event | EventBatch | dict[str, Any]) -> str:
+    if isinstance(item, Event | EventBatch):
+        return item.text
+    return json.dumps(item, separators=(",", ":"))
 
 
 # --------------------------------------------------------------------------- WebSocket
@@ -116,11 +118,15 @@ async def _authenticate_socket(
 class SocketSession:
     """One authenticated socket: reads commands, writes events and heartbeats."""
 
-    def __init__(self, websocket: WebSocket, hub: Hub, principal: Principal) -> None:
+    def __init__(
+        self, websocket: WebSocket, hub: Hub, principal: Principal, *, batch: bool = False
+    ) -> None:
         self.websocket = websocket
         self.hub = hub
         self.principal = principal
-        self.sink = hub.open_sink(heartbeats=True)
+        #: ``?batch=1``: each frame is a JSON array of every message due, at most one per gap.
+        self.batch = batch
+        self.sink = hub.open_sink(heartbeats=True, accepts_batches=True)
         self.subscriptions: dict[str, Subscription] = {}
 
     async def run(self) -> None:
@@ -197,15 +203,31 @@ class SocketSession:
         loop = asyncio.get_running_loop()
         sink = self.sink
         send_text = self.websocket.send_text
+        gap = self.hub.settings.ws_batch_gap_ms / 1000 if self.batch else 0.0
         while True:
             items = await sink.take()
             sink.busy_since = loop.time()
-            for item in items:
-                if isinstance(item, Close):
-                    await self.websocket.close(code=item.code, reason=item.reason)
+            if self.batch:
+                closing = next((i for i in items if isinstance(i, Close)), None)
+                parts = [_encode(item) for item in items if not isinstance(item, Close)]
+                if parts:
+                    await send_text("[" + ",".join(parts) + "]")
+                if closing is not None:
+                    await self.websocket.close(code=closing.code, reason=closing.reason)
                     return
-                await send_text(_encode(item))
+            else:
+                for item in items:
+                    if isinstance(item, Close):
+                        await self.websocket.close(code=item.code, reason=item.reason)
+                        return
+                    if isinstance(item, EventBatch):
+                        for event in item.events:
+                            await send_text(event.text)
+                    else:
+                        await send_text(_encode(item))
             sink.busy_since = None
+            if gap:
+                await asyncio.sleep(gap)  # what arrives meanwhile goes out in the next frame
 
 
 @router.websocket("/ws")
@@ -240,7 +262,8 @@ async def realtime_socket(websocket: WebSocket) -> None:
         )
     )
     try:
-        await SocketSession(websocket, hub, principal).run()
+        batch = websocket.query_params.get("batch", "") in ("1", "true")
+        await SocketSession(websocket, hub, principal, batch=batch).run()
     finally:
         if websocket.application_state == WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):

@@ -91,3 +91,40 @@ async def test_the_ticker_beats_with_the_position_and_drops_a_stalled_writer() -
     assert stuck.closed == Close(SLOW_CONSUMER, "slow consumer")
     await asyncio.sleep(0)
     assert stuck.sender.cancelled()
+
+
+POSITIONS = "unit.position.updated"
+
+
+def fix(seq: int, unit: str) -> Event:
+    return Event(POSITIONS, seq, POSITIONS, {"unit_id": unit, "lat": seq}, "2026-11-25T00:00:00+00:00")
+
+
+async def test_positions_are_coalesced_to_the_newest_fix_per_unit() -> None:
+    from realtime.streams import EventBatch
+
+    hub = Hub(redis=None, engine=None, settings=RealtimeSettings(position_coalesce_ms=1000))  # type: ignore[arg-type]
+    socket, sse = hub.open_sink(accepts_batches=True), hub.open_sink()
+    on_socket = hub.subscribe(socket, channel=POSITIONS, principal=OPERATOR, ack=False)
+    hub.subscribe(sse, channel=POSITIONS, principal=OPERATOR, ack=False)
+    for seq, unit in enumerate(["a", "b", "a", "a", "c", "b"], start=1):
+        hub.fan_out(fix(seq, unit))
+    assert len(socket) == 0 and len(sse) == 0  # nothing until the tick
+    hub.flush_coalesced()
+    (batch,) = await socket.take()  # one item for the socket, whatever the number of units
+    assert isinstance(batch, EventBatch)
+    assert [(e.seq, e.data["unit_id"]) for e in batch.events] == [(4, "a"), (5, "c"), (6, "b")]
+    assert batch.text.count('"type":"event"') == 3
+    assert [e.seq for e in await sse.take()] == [4, 5, 6]  # SSE gets them one by one
+    assert on_socket.position == 6
+    hub.flush_coalesced()
+    assert len(socket) == 0  # nothing moved since
+
+
+async def test_without_coalescing_every_fix_is_shown_at_once() -> None:
+    hub = Hub(redis=None, engine=None, settings=RealtimeSettings(position_coalesce_ms=0))  # type: ignore[arg-type]
+    sink = hub.open_sink(accepts_batches=True)
+    hub.subscribe(sink, channel=POSITIONS, principal=OPERATOR, ack=False)
+    for seq in range(1, 4):
+        hub.fan_out(fix(seq, "a"))
+    assert [e.seq for e in await sink.take()] == [1, 2, 3]

@@ -126,3 +126,21 @@ async def test_a_patient_token_may_not_report_positions(servers, rt_app, http_a)
         assert json.loads(await ws.recv())["code"] == "role_forbidden"
         await ws.wait_closed()
         assert ws.close_code == 4001
+
+
+async def test_batch_sockets_get_array_frames_with_every_message_once(servers, rt_operator, http_a):
+    from tests.realtime.clients import raise_case
+
+    a, b = servers
+    async with connect(f"{b.ws}?token={token_of(rt_operator)}&batch=1") as ws:
+        assert json.loads(await ws.recv())["type"] == "welcome"
+        await ws.send(json.dumps({"type": "subscribe", "channel": "emergency.case.updated",
+                                  "filters": {}}))
+        raised = {await raise_case(http_a) for _ in range(6)}
+        seen: list[str] = []
+        while set(seen) != raised:
+            frame = json.loads(await ws.recv())
+            assert isinstance(frame, list)
+            seen += [m["data"]["case_id"] for m in frame
+                     if m["type"] == "event" and m["event_type"] == "case.raise"]
+        assert sorted(seen) == sorted(raised)  # each once

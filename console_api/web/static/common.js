@@ -170,7 +170,8 @@ export class Live {
   }
 
   connect() {
-    const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
+    // batch=1: a frame may carry several messages (a JSON array), so bursts cost one frame.
+    const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws?batch=1`;
     let ws;
     try { ws = new WebSocket(url); } catch { this.retry(); return; }
     this.ws = ws;
@@ -178,7 +179,10 @@ export class Live {
     const timer = setTimeout(() => { if (!welcomed) ws.close(); }, 5000);
     ws.onopen = () => ws.send(JSON.stringify({ type: "auth", ...this.auth() }));
     ws.onmessage = (message) => {
-      const data = JSON.parse(message.data);
+      const body = JSON.parse(message.data);
+      for (const data of Array.isArray(body) ? body : [body]) handle(data);
+    };
+    const handle = (data) => {
       if (data.type === "welcome") {
         welcomed = true;
         clearTimeout(timer);
