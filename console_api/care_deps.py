@@ -21,7 +21,7 @@ async def current_requester(claims: CurrentClaims, db_session: SessionDep) -> Re
     )
 
 
-def get_redis(request: Request) -> Redis:
+async def get_redis(request: Request) -> Redis:
     """The app's Redis client (presence lives there)."""
     return request.app.state.redis
 

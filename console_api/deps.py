@@ -25,12 +25,12 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def get_identity_settings(request: Request) -> IdentitySettings:
+async def get_identity_settings(request: Request) -> IdentitySettings:
     """Identity settings of this app instance."""
     return request.app.state.identity_settings
 
 
-def get_destinations(request: Request) -> Destinations:
+async def get_destinations(request: Request) -> Destinations:
     """The road engines of this process."""
     return request.app.state.destinations
 

@@ -63,34 +63,30 @@ async def claim(
     key: IdempotencyKey,
     request_hash: str,
     resource_type: str,
+    resource_id: uuid.UUID | None = None,
 ) -> IdempotencyRecord | None:
-    """Claim ``key`` in the caller's transaction.
+    """Claim ``key`` in the caller's transaction (one round trip when the key is new).
 
-    Returns None when the caller now owns the key and must create the resource, or the
-    earlier record when the key was used before. A concurrent claim waits for the first
-    transaction to end (the unique index does that), so exactly one caller creates.
+    Returns None when the caller now owns the key and must create the resource (whose id may
+    be given now, instead of a :func:`bind` later), or the earlier record when the key was used
+    before. A concurrent claim waits for the first transaction to end (the unique index does
+    that), so exactly one caller creates. An expired key is taken over as if it were new.
     """
     now = utcnow()
-    # An expired key may be reused; purge it first so the insert below can take it.
-    await db_session.execute(
-        delete(IdempotencyRecord).where(
-            IdempotencyRecord.scope == key.scope,
-            IdempotencyRecord.key == key.key,
-            IdempotencyRecord.expires_at < now,
-        )
-    )
+    fresh = {
+        "request_hash": request_hash,
+        "resource_type": resource_type,
+        "resource_id": resource_id,
+        "created_at": now,
+        "expires_at": now + KEY_RETENTION,
+    }
+    statement = insert(IdempotencyRecord).values(scope=key.scope, key=key.key, **fresh)
     inserted = await db_session.execute(
-        insert(IdempotencyRecord)
-        .values(
-            scope=key.scope,
-            key=key.key,
-            request_hash=request_hash,
-            resource_type=resource_type,
-            created_at=now,
-            expires_at=now + KEY_RETENTION,
-        )
-        .on_conflict_do_nothing(index_elements=["scope", "key"])
-        .returning(IdempotencyRecord.key)
+        statement.on_conflict_do_update(
+            index_elements=["scope", "key"],
+            set_=fresh,
+            where=IdempotencyRecord.expires_at < now,
+        ).returning(IdempotencyRecord.key)
     )
     if inserted.first() is not None:
         return None

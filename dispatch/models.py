@@ -9,7 +9,7 @@ from typing import Any
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from data.base import Base, id_column, utcnow
 from data.sealed import SealedText
@@ -76,6 +76,9 @@ class CaseEvent(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Never loaded; it tells the unit of work to insert a new case before its first event, so
+    #: SOS intake needs one flush (at commit), not two.
+    case: Mapped[EmergencyCase] = relationship(lazy="raise", viewonly=False)
 
 
 class EmergencyDispatch(Base):

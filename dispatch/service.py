@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import uuid
 from dataclasses import dataclass
@@ -166,9 +165,19 @@ async def assess_destinations(
         return
     times = destinations.times(network, lat, lng)
     with db_session.no_autoflush:  # the case's pending change is flushed by its commit
+        # Plain rows of the columns ranking needs: loading 70 ORM hospitals (with geometry)
+        # cost more than the routing itself.
         hospitals = list(
-            (await db_session.execute(select(Hospital).where(Hospital.region == network.name)))
-            .scalars()
+            await db_session.execute(
+                select(
+                    Hospital.id,
+                    Hospital.name,
+                    Hospital.capabilities,
+                    Hospital.ed_status,
+                    Hospital.beds_available,
+                    Hospital.capacity_updated_at,
+                ).where(Hospital.region == network.name)
+            )
         )
     candidates = candidates_from(hospitals, times)
     choice = recommend_destinations(
@@ -180,7 +189,9 @@ async def assess_destinations(
         stale_after=timedelta(minutes=settings.capacity_stale_minutes),
     )
     chosen = [uuid.UUID(h.hospital_id) for h in choice.hospitals]
-    routes = await asyncio.to_thread(destinations.routes, network, lat, lng, chosen)
+    # Distances come from the precomputed table (tens of microseconds): no thread hop. Only a
+    # hospital on the incident's own segment, or past the horizon, needs a search here.
+    routes = destinations.routes(network, lat, lng, chosen)
     recommendation = choice.as_dict()
     for ranked in recommendation["hospitals"]:
         route = routes.get(uuid.UUID(ranked["hospital_id"]))
@@ -235,6 +246,7 @@ async def raise_case(
     Only staff may link a case to any patient; others only to their own record (else the id is
     answered as unknown, so ids cannot be probed).
     """
+    case_id = uuid.uuid4()
     if idempotency_key is not None:
         fingerprint = idempotency.request_fingerprint(request.model_dump(mode="json"))
         earlier = await idempotency.claim(
@@ -242,6 +254,7 @@ async def raise_case(
             key=idempotency_key,
             request_hash=fingerprint,
             resource_type="emergency_case",
+            resource_id=case_id,  # bound now: the key and the case commit together or not at all
         )
         if earlier is not None and earlier.resource_id is not None:
             await db_session.commit()
@@ -261,7 +274,8 @@ async def raise_case(
 
     now = utcnow()
     case = EmergencyCase(
-        id=uuid.uuid4(),
+        id=case_id,
+        version=1,  # the first version, known before the insert for the event's snapshot
         status=CaseStatus.RAISED.value,
         symptom_category=request.symptom_category.value,
         location=from_shape(Point(request.lng, request.lat), srid=4326),
@@ -276,9 +290,6 @@ async def raise_case(
     )
     await assess_destinations(db_session, case, destinations=destinations)
     db_session.add(case)
-    await db_session.flush()
-    if idempotency_key is not None:
-        await idempotency.bind(db_session, key=idempotency_key, resource_id=case.id)
     add_case_event(db_session, case, action="raise", from_status=None, actor=actor, reason=None, at=now)
     await db_session.commit()
     return RaisedCase(case, False)

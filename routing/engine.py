@@ -100,6 +100,8 @@ class _Table:
     on_segment: dict[int, list[tuple[int, float]]]
     build_seconds: float
     seconds: FloatArray | None  # compact tables: seconds of each tick value (inf: unreached)
+    #: Road metres along each fastest path (exact float32 tables only; None: search for them).
+    distances: NDArray[np.float32] | None = None
 
     def row(self, node: int) -> NDArray[np.floating[Any]]:
         """Seconds from ``node`` to every hospital."""
@@ -347,7 +349,7 @@ class TravelTimeEngine:
             compact = self.compact
             if compact is None:
                 compact = self.graph.n_nodes * len(hospitals.keys) > COMPACT_THRESHOLD_CELLS
-            table, on_segment = _build_table(
+            table, on_segment, distances = _build_table(
                 self.graph,
                 self.segments,
                 weights,
@@ -364,7 +366,7 @@ class TravelTimeEngine:
             with self._lock:
                 if weights is self._weights and hospitals is self._hospitals:
                     self._current = _Table(
-                        weights, hospitals, table, on_segment, elapsed, seconds
+                        weights, hospitals, table, on_segment, elapsed, seconds, distances
                     )
                     log.info("travel-time table %s built in %.2f s", table.shape, elapsed)
                     return elapsed
@@ -601,6 +603,10 @@ class TravelTimeEngine:
         idx = idx[np.isfinite(eta[idx])]
         if not (with_distance or with_geometry):
             return [NearestHospital(int(h), float(eta[h]), math.nan) for h in idx]
+        if not with_geometry:
+            known = self._table_distances(snap, idx, eta)
+            if known is not None:
+                return known
         w, hospitals = self._weights, self._hospitals
         targets = [(float(hospitals.fraction[h]), int(hospitals.segment[h])) for h in idx]
         paths = self._paths(snap, targets, w, float(eta[idx].max()) + 1.0)
@@ -613,6 +619,41 @@ class TravelTimeEngine:
                 self._line(snap.point, hospitals.snaps[h].point, path, w) if with_geometry else None
             )
             found.append(NearestHospital(h, float(eta[h]), path[1], line))
+        return found
+
+    def _table_distances(
+        self, snap: Snap, idx: NDArray[np.int64], eta: FloatArray
+    ) -> list[NearestHospital] | None:
+        """Distances read from the precomputed table (no search), or None where it cannot.
+
+        The exit (towards ``u`` or ``v``) is chosen exactly as :meth:`eta_to_hospitals` chose
+        it, so the distance is that of the path whose time was reported.
+        """
+        current = self._current
+        if (
+            current is None
+            or current.distances is None
+            or current.weights is not self._weights
+            or current.hospitals is not self._hospitals
+            or snap.segment in current.on_segment  # a direct drive along the segment: search
+        ):
+            return None
+        w, seg, f = current.weights, snap.segment, snap.segment_fraction
+        u, v = int(self.segments.u[seg]), int(self.segments.v[seg])
+        fwd, bwd = float(w.seg_fwd[seg]), float(w.seg_bwd[seg])
+        length_fwd, length_bwd = self._segment_lengths(seg)
+        table, distances = current.table, current.distances
+        found = []
+        for h in idx.tolist():
+            best_t, best_d = math.inf, math.inf
+            if fwd < math.inf:
+                best_t = float(table[v, h]) + fwd * (1.0 - f)
+                best_d = float(distances[v, h]) + (1.0 - f) * length_fwd
+            if bwd < math.inf and float(table[u, h]) + bwd * f < best_t:
+                best_d = float(distances[u, h]) + f * length_bwd
+            if not math.isfinite(best_d):
+                return None  # beyond the horizon (a fallback search found it): search
+            found.append(NearestHospital(h, float(eta[h]), best_d))
         return found
 
     def _paths(
@@ -776,9 +817,10 @@ def _path_edges(w: _Weights, nodes: list[int]) -> NDArray[np.int64]:
 
 
 def _hospital_edges(
-    n_nodes: int, segments: Any, w: _Weights, hospitals: _Hospitals
-) -> tuple[NDArray[np.int32], NDArray[np.int32], FloatArray]:
-    """Virtual edges from each hospital segment's ends to the hospital's node ``n + h``."""
+    graph: RoadGraph, segments: Any, w: _Weights, hospitals: _Hospitals
+) -> tuple[NDArray[np.int32], NDArray[np.int32], FloatArray, FloatArray]:
+    """Virtual edges (and their metres) from each hospital segment's ends to node ``n + h``."""
+    n_nodes = graph.n_nodes
     h = np.arange(len(hospitals.keys))
     seg, g = hospitals.segment, hospitals.fraction
     fwd, bwd = w.seg_fwd[seg], w.seg_bwd[seg]
@@ -787,7 +829,12 @@ def _hospital_edges(
     tgt = np.concatenate([n_nodes + h[ok_u], n_nodes + h[ok_v]]).astype(np.int32)
     with np.errstate(invalid="ignore"):  # inf * 0 where a direction is closed; masked out below
         cost = np.concatenate([(g * fwd)[ok_u], ((1 - g) * bwd)[ok_v]])
-    return src, tgt, cost
+    fe, be = segments.forward_edge[seg], segments.backward_edge[seg]
+    lengths = graph.edge_length_m
+    len_f = np.where(fe >= 0, lengths[np.maximum(fe, 0)], lengths[np.maximum(be, 0)])
+    len_b = np.where(be >= 0, lengths[np.maximum(be, 0)], len_f)
+    metres = np.concatenate([(g * len_f)[ok_u], ((1 - g) * len_b)[ok_v]])
+    return src, tgt, cost, metres
 
 
 def _build_table(
@@ -801,12 +848,13 @@ def _build_table(
     compact: bool = False,
 ) -> tuple[NDArray[Any], dict[int, list[tuple[int, float]]]]:
     n, n_h = graph.n_nodes, len(hospitals.keys)
-    vs, vt, vc = _hospital_edges(n, segments, w, hospitals)
+    vs, vt, vc, vm = _hospital_edges(graph, segments, w, hospitals)
     src = np.concatenate([graph.edge_source, vs])
     tgt = np.concatenate([graph.edge_target, vt])
     cost = np.concatenate([w.edge_time, vc])
-    augmented, _ = build_adjacency(n + n_h, src, tgt, cost)
+    augmented, entry_edge = build_adjacency(n + n_h, src, tgt, cost)
     reverse = augmented.transpose().tocsr()
+    parallel = workers > 1 and n * n_h > PARALLEL_THRESHOLD_CELLS
     on_segment: dict[int, list[tuple[int, float]]] = {}
     for h in range(n_h):
         on_segment.setdefault(int(hospitals.segment[h]), []).append(
@@ -814,15 +862,25 @@ def _build_table(
         )
     dtype = np.dtype(np.uint16 if compact else np.float32)
     if n_h == 0:
-        return np.empty((n, 0), dtype=dtype), on_segment
+        return np.empty((n, 0), dtype=dtype), on_segment, None
     batches = [np.arange(i, min(i + _BATCH, n_h)) for i in range(0, n_h, _BATCH)]
-    if workers > 1 and n * n_h > PARALLEL_THRESHOLD_CELLS and len(batches) > 1:
+    if parallel and len(batches) > 1:
         table = _build_parallel(reverse, n, n_h, batches, max_eta_s, workers, dtype)
-    else:
-        table = np.empty((n, n_h), dtype=dtype)
-        for batch in batches:
-            _fill(table, reverse, n, batch, max_eta_s)
-    return table, on_segment
+        return table, on_segment, None
+    table = np.empty((n, n_h), dtype=dtype)
+    # City-sized exact tables also keep the metres of each fastest path: SOS intake then reads
+    # distances instead of running a search per case. Large (compact) tables search on demand.
+    distances = None
+    metres = None
+    if not compact:
+        distances = np.empty((n, n_h), dtype=np.float32)
+        all_metres = np.concatenate([graph.edge_length_m, vm])[entry_edge]
+        metres = sp.csr_matrix(
+            (all_metres, augmented.indices, augmented.indptr), shape=augmented.shape
+        )
+    for batch in batches:
+        _fill(table, reverse, n, batch, max_eta_s, distances=distances, metres=metres)
+    return table, on_segment, distances
 
 
 def _fill(
@@ -831,13 +889,41 @@ def _fill(
     n: int,
     batch: NDArray[np.int64],
     limit: float,
+    *,
+    distances: NDArray[np.float32] | None = None,
+    metres: sp.csr_matrix | None = None,
 ) -> None:
-    dist = dijkstra(reverse, directed=True, indices=n + batch, limit=limit)[:, :n]
+    if distances is not None and metres is not None:
+        dist, pred = dijkstra(
+            reverse, directed=True, indices=n + batch, limit=limit, return_predecessors=True
+        )
+        for row, h in enumerate(batch.tolist()):
+            distances[:, h] = _tree_metres(metres, pred[row], n + h)[:n]
+        dist = dist[:, :n]
+    else:
+        dist = dijkstra(reverse, directed=True, indices=n + batch, limit=limit)[:, :n]
     if table.dtype == np.uint16:
         # Ticks of limit / TICKS seconds, rounded to the nearest; inf (beyond the limit) saturates.
         dist = np.minimum(np.rint(dist * (TICKS / limit)), UNREACHED)
     # Written a block of columns at a time: one cache line per row instead of one per cell.
     table[:, batch[0] : batch[-1] + 1] = dist.T
+
+
+def _tree_metres(metres: sp.csr_matrix, pred: NDArray[np.int32], root: int) -> FloatArray:
+    """Metres from every node to ``root`` along the shortest-time tree ``pred`` (inf: none).
+
+    ``pred[x]`` is the next node on x's fastest way to the root; the tree, weighted by each
+    step's length, is walked by one more (linear, tree-shaped) Dijkstra from the root.
+    """
+    nodes = np.flatnonzero(pred >= 0)
+    if len(nodes) == 0:  # nothing reaches the root (every way in is closed)
+        out = np.full(metres.shape[0], np.inf)
+        out[root] = 0.0
+        return out
+    nxt = pred[nodes]
+    steps = np.asarray(metres[nodes, nxt], dtype=np.float64).ravel()
+    tree = sp.csr_matrix((steps, (nxt, nodes)), shape=metres.shape)
+    return dijkstra(tree, directed=True, indices=root)
 
 
 _WORKER_CODE = "import sys; from routing.engine import _worker_main; _worker_main(*sys.argv[1:])"

@@ -128,3 +128,11 @@ def test_recommendations_are_always_capable_open_reachable_and_sorted(cands, req
         wanted = Capability.GENERAL_ED if choice.fallback else required
         assert satisfies(source.capabilities, wanted)
     assert len(choice.skipped) + (len(cands) - len(choice.skipped)) == len(cands)
+
+
+@given(candidates, st.sampled_from(list(Capability)), st.integers(1, 5))
+def test_the_json_form_is_the_dataclass_as_a_dict(cands, required, k):
+    from dataclasses import asdict
+
+    choice = recommend_destinations(cands, required=required, requirement_reason="r", now=NOW, k=k)
+    assert choice.as_dict() == asdict(choice)

@@ -254,3 +254,14 @@ def test_invalid_incident_coordinates(helsinki_engine: TravelTimeEngine) -> None
 
     with pytest.raises(InvalidCoordinateError):
         helsinki_engine.eta_to_hospitals(math.nan, 24.94)
+
+
+def test_table_distances_match_the_searched_routes(helsinki_engine: TravelTimeEngine) -> None:
+    """City tables keep each fastest path's metres: no search at intake, the same answer."""
+    assert helsinki_engine._current is not None and helsinki_engine._current.distances is not None
+    for lat, lng in random_points(helsinki_engine.graph, 40, seed=5):
+        quick = helsinki_engine.nearest(lat, lng, k=4)
+        searched = helsinki_engine.nearest(lat, lng, k=4, with_geometry=True)
+        assert [q.hospital_index for q in quick] == [s.hospital_index for s in searched]
+        for q, s in zip(quick, searched, strict=True):
+            assert q.distance_m == pytest.approx(s.distance_m, abs=0.5)
