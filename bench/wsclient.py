@@ -73,8 +73,9 @@ class TextClient(asyncio.Protocol):
         self.transport.write(_masked(0x1, text.encode()))
 
     def close(self) -> None:
-        """Drop the connection (no closing handshake: the benchmark is over)."""
-        if self.transport is not None:
+        """Send a close frame and drop the connection without waiting for the server's."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(_masked(0x8, struct.pack("!H", 1000)))
             self.transport.close()
 
     def data_received(self, data: bytes) -> None:
@@ -98,7 +99,8 @@ class TextClient(asyncio.Protocol):
             status = bytes(buffer[: buffer.find(b"\r\n")])
             if b" 101 " not in status:
                 self.opened.set_exception(ConnectionError(status.decode(errors="replace")))
-                self.close()
+                assert self.transport is not None
+                self.transport.close()
                 return
             self.upgraded = True
             self.opened.set_result(None)
