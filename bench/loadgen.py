@@ -248,7 +248,7 @@ class UnitSocket:
     def __init__(self, unit_id: str, where: tuple[float, float], tally: TelemetryTally) -> None:
         self.unit_id = unit_id
         self.lat, self.lng = where
-        self.heading = random.uniform(0, 360)
+        self.heading = float(random.randrange(360))
         self.n = 0
         self.pending: deque[tuple[int, float]] = deque()  # (n, wall time sent)
         self.nacked: set[int] = set()
@@ -259,13 +259,14 @@ class UnitSocket:
     def move(self, step_m: float, bbox: tuple[float, float, float, float]) -> None:
         """About ``step_m`` along the heading, turning a little; back from the region's edge."""
         south, west, north, east = bbox
-        self.heading = (self.heading + random.uniform(-20, 20)) % 360
+        # Rounded as sent, and below 360 once rounded: the server refuses a heading of 360.0.
+        self.heading = round((self.heading + random.uniform(-20, 20)) % 360, 1) % 360
         rad = math.radians(self.heading)
         lat = self.lat + step_m * math.cos(rad) / METRES_PER_DEGREE
         lng = self.lng + step_m * math.sin(rad) / (METRES_PER_DEGREE * math.cos(
             math.radians(self.lat)))
         if not (south < lat < north and west < lng < east):
-            self.heading = (self.heading + 180) % 360
+            self.heading = round(self.heading + 180, 1) % 360
             return
         self.lat, self.lng = lat, lng
 
@@ -374,12 +375,14 @@ async def telemetry_main(plan: TelemetryPlan, signals: Signals) -> None:
 
 # --------------------------------------------------------------------------- consoles
 
-_CASE_RAISE = b'"event_type":"case.raise"'
-_MESSAGE_START = b'{"type":'
-_RAISED_AT = re.compile(rb'"raised_at":"([^"]+)"')
-_POSITION = b'"channel":"unit.position.updated"'
+# Compact JSON is what the server sends (Event.text); the patterns also allow a space.
+_CASE_RAISE = b'"case.raise"'
+_CASE_RAISE_EVENT = re.compile(rb'"event_type":\s*"case\.raise"')
+_MESSAGE_START = b'{"type"'
+_RAISED_AT = re.compile(rb'"raised_at":\s*"([^"]+)"')
+_POSITION = b'"unit.position.updated"'
 #: Only position events carry ``recorded_at``: anchoring on their channel too would cost 10x.
-_RECORDED_AT = re.compile(rb'"recorded_at":"([^"]+)"')
+_RECORDED_AT = re.compile(rb'"recorded_at":\s*"([^"]+)"')
 
 
 @dataclass
@@ -406,7 +409,9 @@ def _raised_at_parsed(payload: bytes) -> list[float]:
     out = []
     for m in message if isinstance(message, list) else (message,):
         if m.get("type") == "event" and m.get("event_type") == "case.raise":
-            out.append(_stamp(m["data"]["raised_at"]))
+            raised_at = (m.get("data") or {}).get("raised_at")
+            if raised_at:
+                out.append(_stamp(raised_at))
     return out
 
 
@@ -417,14 +422,12 @@ def raised_at_times(payload: bytes) -> tuple[list[float], bool]:
     read ``raised_at`` between each case.raise marker and the next message of the frame.
     """
     out = []
-    pos = payload.find(_CASE_RAISE)
-    while pos >= 0:
-        end = payload.find(_MESSAGE_START, pos)
-        match = _RAISED_AT.search(payload, pos, len(payload) if end < 0 else end)
+    for event in _CASE_RAISE_EVENT.finditer(payload):
+        end = payload.find(_MESSAGE_START, event.end())
+        match = _RAISED_AT.search(payload, event.end(), len(payload) if end < 0 else end)
         if match is None:
             return _raised_at_parsed(payload), True
         out.append(_stamp(match.group(1)))
-        pos = payload.find(_CASE_RAISE, match.end())
     return out, False
 
 
