@@ -75,7 +75,7 @@ class TelemetryPlan:
     token: str
     units: list[str]
     step_m: float = 15.0
-    drain_s: float = 3.0
+    drain_s: float = 10.0  # for the last acks: an overloaded server stores fixes seconds late
 
 
 @dataclass(frozen=True)
@@ -146,8 +146,10 @@ class HttpRecorder:
         try:
             async with http.request(method, url, **kwargs) as response:
                 status, body = response.status, await response.read()
-        except (aiohttp.ClientError, TimeoutError):
+        except (aiohttp.ClientError, TimeoutError) as exc:
             status, body = 0, b""
+            key = f"transport_{type(exc).__name__}"
+            self.outcomes[key] = self.outcomes.get(key, 0) + 1
         end = time.monotonic()
         self.requests.append((label, start - self.t0, end - start, status))
         return status, body
@@ -214,7 +216,9 @@ async def _sos_load(rec: HttpRecorder, http: aiohttp.ClientSession, plan: HttpPl
 
 async def http_main(plan: HttpPlan, signals: Signals) -> None:
     """The HTTP process: SOS intake and operator flows on one keep-alive session."""
-    connector = aiohttp.TCPConnector(limit=plan.max_in_flight * 2 + 50)
+    # Idle connections are dropped before uvicorn's 5 s keep-alive does: reusing one the
+    # server is closing fails the request (ServerDisconnectedError) for no fault of its own.
+    connector = aiohttp.TCPConnector(limit=plan.max_in_flight * 2 + 50, keepalive_timeout=4.0)
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(plan.base, connector=connector, timeout=timeout) as http:
         rec = HttpRecorder(await _start(signals))
