@@ -1,11 +1,14 @@
 """Mixed load against ``lifeline serve --workers 2`` on loopback, bounded in rate, count and time.
 
-SOS intake (with recommendations), operators triaging and dispatching, GPS pings from simulated
-ambulances and connected console WebSockets, all at once, on a private PostgreSQL cluster and
-Redis holding the Islamabad region (``../shared/data/osm``; the Helsinki demo region when that
-is absent). Writes the raw figures to ``docs/bench/load.json``; ``bench/report.py`` renders them.
+SOS intake (with recommendations), operators triaging and dispatching, GPS fixes from simulated
+ambulances (each on its own ``/ws/telemetry`` socket) and console WebSockets (batched frames,
+subscribed to cases and unit positions), all at once, on a private PostgreSQL cluster and Redis
+holding the Islamabad region (``../shared/data/osm``; the Helsinki demo region when that is
+absent). The generator runs as three processes (:mod:`bench.loadgen`) while this one sets up,
+samples CPU and memory, and summarises. Writes the raw figures to ``docs/bench/load.json``;
+``bench/report.py`` renders them.
 
-    .venv/bin/python -m bench.load --seconds 30 --sos-rate 50 --ping-rate 200 --consoles 500
+    .venv/bin/python -m bench.load --seconds 30 --sos-rate 50 --ping-rate 2000 --consoles 500
 """
 
 from __future__ import annotations
@@ -17,13 +20,12 @@ import json
 import multiprocessing
 import os
 import platform
-import random
 import subprocess
 import sys
 import time
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,13 +33,14 @@ from typing import Any
 import httpx
 import numpy as np
 import psutil
-from websockets.asyncio.client import connect
 
+from bench import loadgen
 from bench.faults import Api, PrivatePostgres, PrivateRedis, operator_token
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_OSM = Path(os.environ.get("LIFELINE_SHARED_OSM", "/work/shared/data/osm"))
-CASES_CHANNEL = "emergency.case.updated"
+UNIT_LIMIT_PER_S = 10  # the server refuses a unit's fixes beyond this rate
+GENERATORS = ("http", "telemetry", "consoles")
 
 
 @dataclass(frozen=True)
@@ -56,193 +59,98 @@ def choose_area() -> Area:
     return Area("helsinki", None, (60.165, 24.936, 60.178, 24.952))
 
 
-@dataclass
-class Recorder:
-    """Every request with its endpoint, start, latency and status; console receipts."""
-
-    t0: float = field(default_factory=time.monotonic)
-    requests: list[tuple[str, float, float, int]] = field(default_factory=list)
-    raised_at: dict[str, float] = field(default_factory=dict)
-    receipts: list[float] = field(default_factory=list)
-    resources: list[dict[str, float]] = field(default_factory=list)
-    outcomes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    shed: int = 0
-
-    def now(self) -> float:
-        return time.monotonic() - self.t0
+# --------------------------------------------------------------------------- resources
 
 
-async def timed(rec: Recorder, http: httpx.AsyncClient, label: str, method: str, url: str,
-                **kwargs: Any) -> httpx.Response | None:
-    start = rec.now()
-    try:
-        response = await http.request(method, url, **kwargs)
-        status = response.status_code
-    except httpx.HTTPError:
-        response, status = None, 0
-    rec.requests.append((label, start, rec.now() - start, status))
-    return response
+class Sampler:
+    """CPU (percent of one core) and RSS per group of processes: the API, its stores, and each
+    generator process, so a run shows who had the cores."""
 
+    def __init__(self, api: Api, pg: PrivatePostgres, rd: PrivateRedis,
+                 generators: dict[str, int]) -> None:
+        self.api, self.pg, self.rd = api, pg, rd
+        self.generators = {**generators, "main": os.getpid()}
+        self.procs: dict[int, psutil.Process] = {}
+        self.rows: list[dict[str, Any]] = []
+        psutil.cpu_percent(None)
 
-def _point(area: Area) -> tuple[float, float]:
-    south, west, north, east = area.bbox
-    return random.uniform(south, north), random.uniform(west, east)
+    def groups(self) -> dict[str, list[int]]:
+        found: dict[str, list[int]] = {"api": [], "postgres": [], "redis": []}
+        with contextlib.suppress(psutil.Error, AssertionError):
+            assert self.api.process is not None
+            root = psutil.Process(self.api.process.pid)
+            found["api"] = [root.pid, *(c.pid for c in root.children(recursive=True))]
+        with contextlib.suppress(psutil.Error, OSError, ValueError):
+            master = psutil.Process(int((self.pg.data / "postmaster.pid").read_text().split()[0]))
+            found["postgres"] = [master.pid, *(c.pid for c in master.children())]
+        if self.rd.process is not None:
+            found["redis"] = [self.rd.process.pid]
+        for name, pid in self.generators.items():
+            found[f"gen_{name}"] = [pid]
+        return found
 
+    def _proc(self, pid: int) -> psutil.Process | None:
+        if pid not in self.procs:
+            try:
+                self.procs[pid] = psutil.Process(pid)
+                self.procs[pid].cpu_percent(None)
+            except psutil.Error:
+                return None
+        return self.procs[pid]
 
-async def operator_flow(rec: Recorder, http: httpx.AsyncClient, headers: dict[str, str],
-                        case_id: str) -> None:
-    """Triage, dispatch, arrival and closing of one case, as an operator would."""
-    base = f"/api/v1/emergency/cases/{case_id}"
-    r = await timed(rec, http, "triage", "POST", base + "/triage",
-                    json={"severity": random.choice(["medium", "high", "critical"])},
-                    headers=headers)
-    if r is None or r.status_code != 200:
-        return
-    r = await timed(rec, http, "dispatch", "POST", base + "/dispatch", json={}, headers=headers)
-    if r is None or r.status_code != 200:
-        if r is not None and r.status_code == 409:
-            rec.outcomes["dispatch_no_unit"] += 1
-        return
-    await asyncio.sleep(random.uniform(0.5, 2.0))
-    r = await timed(rec, http, "arrive", "POST", base + "/arrive", json={}, headers=headers)
-    if r is not None and r.status_code == 200:
-        await timed(rec, http, "close", "POST", base + "/close", json={}, headers=headers)
-
-
-async def sos_load(rec: Recorder, http: httpx.AsyncClient, area: Area, *, rate: float,
-                   seconds: float, operator_share: float, operators: list[dict[str, str]],
-                   max_in_flight: int) -> None:
-    """Open-loop SOS arrivals at ``rate`` per second; a share goes on to the operators.
-
-    Each case is worked by one of ``operators`` (round robin): a dispatch room has several
-    people, each under the per-caller request limit.
-    """
-    tasks: set[asyncio.Task] = set()
-    in_flight = asyncio.Semaphore(max_in_flight)
-
-    async def one(n: int) -> None:
-        async with in_flight:
-            lat, lng = _point(area)
-            phone = f"+92300{n % 10_000_000:07d}"
-            r = await timed(rec, http, "sos", "POST", "/api/v1/emergency/cases",
-                            json={"lat": lat, "lng": lng, "symptom_category": "chest_pain",
-                                  "reporter_phone": phone},
-                            headers={"Idempotency-Key": str(uuid.uuid4())})
-        if r is not None and r.status_code == 201 and random.random() < operator_share:
-            await operator_flow(rec, http, operators[n % len(operators)], r.json()["id"])
-
-    n, start = 0, time.monotonic()
-    while (elapsed := time.monotonic() - start) < seconds:
-        due = int(elapsed * rate)
-        while n < due:
-            n += 1
-            if in_flight.locked():
-                rec.shed += 1  # the generator will not queue unboundedly: counted, not sent
-                continue
-            task = asyncio.create_task(one(n + random.randrange(10**6) * 10))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-        await asyncio.sleep(0.005)
-    await asyncio.gather(*tasks, return_exceptions=True)
-
-
-async def ping_load(rec: Recorder, http: httpx.AsyncClient, units: list[str], area: Area, *,
-                    rate: float, seconds: float, headers: dict[str, str],
-                    max_in_flight: int) -> None:
-    """GPS fixes from every unit in turn at ``rate`` per second."""
-    tasks: set[asyncio.Task] = set()
-    in_flight = asyncio.Semaphore(max_in_flight)
-
-    where = {unit_id: _point(area) for unit_id in units}
-
-    async def one(unit_id: str) -> None:
-        async with in_flight:
-            # An ambulance moves ~15 m between fixes, so most pings stay in Redis (the trail
-            # in PostgreSQL is downsampled); teleporting units would make every ping a DB write.
-            lat, lng = where[unit_id]
-            lat, lng = lat + random.uniform(-1e-4, 1e-4), lng + random.uniform(-1e-4, 1e-4)
-            where[unit_id] = (lat, lng)
-            await timed(rec, http, "gps_ping", "POST", f"/api/v1/units/{unit_id}/position",
-                        json={"lat": lat, "lng": lng, "speed": 12.5, "heading": 90.0,
-                              "recorded_at": datetime.now(UTC).isoformat()},
-                        headers=headers)
-
-    n, start = 0, time.monotonic()
-    while (elapsed := time.monotonic() - start) < seconds:
-        due = int(elapsed * rate)
-        while n < due:
-            n += 1
-            if in_flight.locked():
-                rec.shed += 1
-                continue
-            task = asyncio.create_task(one(units[n % len(units)]))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-        await asyncio.sleep(0.005)
-    await asyncio.gather(*tasks, return_exceptions=True)
-
-
-async def console(url: str, token: str, stop, receipts: list[float], connected: list[int]) -> None:
-    """One console socket subscribed to every case; records how long each new case took."""
-    with contextlib.suppress(Exception):
-        async with connect(f"{url}?token={token}", open_timeout=60, max_queue=None) as ws:
-            await ws.send(json.dumps({"type": "subscribe", "channel": CASES_CHANNEL,
-                                      "filters": {}}))
-            connected[0] += 1
-            while not stop.is_set():
-                try:
-                    raw = await asyncio.wait_for(ws.recv(), 0.5)
-                except TimeoutError:
+    def sample(self, t: float) -> None:
+        cpu: dict[str, float] = {}
+        rss: dict[str, float] = {}
+        for group, pids in self.groups().items():
+            cpu[group] = rss[group] = 0.0
+            for pid in pids:
+                p = self._proc(pid)
+                if p is None:
                     continue
-                received = time.time()
-                if '"case.raise"' not in raw:
-                    continue
-                message = json.loads(raw)
-                raised = datetime.fromisoformat(message["data"]["raised_at"])
-                receipts.append(received - raised.timestamp())
-
-
-def consoles_process(url: str, token: str, count: int, ready, stop, out: str) -> None:
-    """The consoles live in their own process, so their traffic does not slow the HTTP clock."""
-
-    async def main() -> None:
-        receipts: list[float] = []
-        connected = [0]
-        tasks = [asyncio.create_task(console(url, token, stop, receipts, connected))
-                 for _ in range(count)]
-        deadline = time.monotonic() + 90
-        while connected[0] < count and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
-        Path(out + ".connected").write_text(str(connected[0]))
-        ready.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        Path(out).write_text(json.dumps(receipts))
-
-    asyncio.run(main())
-
-
-async def sample_resources(rec: Recorder, api: Api, stop: asyncio.Event) -> None:
-    """CPU (percent of one core) and RSS of the API's processes and of the HTTP generator."""
-    me = psutil.Process()
-    procs: dict[int, psutil.Process] = {}
-    while not stop.is_set():
-        with contextlib.suppress(psutil.Error):
-            root = psutil.Process(api.process.pid)
-            for p in [root, *root.children(recursive=True)]:
-                if p.pid not in procs:
-                    procs[p.pid] = p
-                    p.cpu_percent(None)
-            cpu = rss = 0.0
-            for pid, p in list(procs.items()):
                 try:
-                    cpu += p.cpu_percent(None)
-                    rss += p.memory_info().rss
+                    cpu[group] += p.cpu_percent(None)
+                    rss[group] += p.memory_info().rss / 2**20
                 except psutil.Error:
-                    procs.pop(pid)
-            rec.resources.append({"t": rec.now(), "api_cpu_pct": cpu, "api_rss_mb": rss / 2**20,
-                                  "generator_cpu_pct": me.cpu_percent(None),
-                                  "load1": os.getloadavg()[0]})
-        await asyncio.sleep(1.0)
+                    self.procs.pop(pid, None)
+        generators = sum(v for k, v in cpu.items() if k.startswith("gen_"))
+        self.rows.append({
+            "t": round(t, 2), "api_cpu_pct": round(cpu["api"], 1),
+            "api_rss_mb": round(rss["api"], 1), "generator_cpu_pct": round(generators, 1),
+            "load1": os.getloadavg()[0],
+            "system_cpu_pct": round(psutil.cpu_percent(None) * (os.cpu_count() or 1), 1),
+            "cpu_pct": {k: round(v, 1) for k, v in cpu.items()},
+            "rss_mb": {k: round(v, 1) for k, v in rss.items()},
+        })
+
+    def cpu_seconds(self) -> dict[str, dict[int, float]]:
+        """User + system CPU time of every process of every group, now."""
+        out: dict[str, dict[int, float]] = {}
+        for group, pids in self.groups().items():
+            out[group] = {}
+            for pid in pids:
+                with contextlib.suppress(psutil.Error):
+                    times = psutil.Process(pid).cpu_times()
+                    out[group][pid] = times.user + times.system
+        return out
+
+    async def run(self, t0: float, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self.sample(time.monotonic() - t0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+
+
+def cpu_window(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]],
+               seconds: float) -> dict[str, dict[str, float]]:
+    """CPU each group spent over the offered window (processes alive at both ends)."""
+    out = {}
+    for group, start in before.items():
+        spent = sum(after.get(group, {}).get(pid, cpu) - cpu for pid, cpu in start.items())
+        out[group] = {"cpu_s": round(spent, 2), "mean_pct": round(spent / seconds * 100, 1)}
+    return out
+
+
+# --------------------------------------------------------------------------- figures
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -262,37 +170,168 @@ def histogram_ms(values: list[float], bin_ms: float = 50.0) -> dict[str, Any]:
     return {"bin_ms": bin_ms, "counts": np.bincount(bins).tolist()}
 
 
-def summarise(rec: Recorder, seconds: float) -> dict[str, Any]:
+def _per_second(rows: list[tuple[float, float]]) -> list[dict[str, Any]]:
+    buckets: dict[int, list[float]] = defaultdict(list)
+    for start, latency in rows:
+        buckets[int(start)].append(latency)
+    return [{"second": s, **percentiles(v)} for s, v in sorted(buckets.items())]
+
+
+def _http_figures(requests: list[list[Any]], span: float) -> tuple[dict, dict]:
     by_label: dict[str, list[tuple[float, float, int]]] = defaultdict(list)
-    for label, start, latency, status in rec.requests:
+    for label, start, latency, status in requests:
         by_label[label].append((start, latency, status))
-    # Work queued in the generator drains after the offered duration: rates are per second of
-    # activity (first request to last completion), not per offered second.
-    span = max((start + latency for _, start, latency, _ in rec.requests), default=seconds)
-    endpoints = {}
+    endpoints, over_time = {}, {}
     for label, rows in sorted(by_label.items()):
-        ok = [lat for _, lat, status in rows if 200 <= status < 300]
+        ok = [(start, lat) for start, lat, status in rows if 200 <= status < 300]
         statuses: dict[str, int] = defaultdict(int)
         for _, _, status in rows:
             statuses[str(status)] += 1
         endpoints[label] = {
-            **percentiles(ok),
-            "throughput_per_s": round(len(ok) / max(span, seconds), 1),
+            **percentiles([lat for _, lat in ok]),
+            "throughput_per_s": round(len(ok) / span, 1),
             "errors": sum(1 for _, _, s in rows if s == 0 or s >= 500),
             "statuses": dict(statuses),
         }
-    series = defaultdict(lambda: defaultdict(list))
-    for label, start, latency, status in rec.requests:
-        if 200 <= status < 300:
-            series[label][int(start)].append(latency)
-    over_time = {
-        label: [{"second": s, **percentiles(v)} for s, v in sorted(buckets.items())]
-        for label, buckets in series.items()
-    }
+        over_time[label] = _per_second(ok)
+    return endpoints, over_time
+
+
+def summarise(http: dict[str, Any], telemetry: dict[str, Any], consoles: dict[str, Any],
+              seconds: float) -> dict[str, Any]:
+    """The figures of the three generator processes, in the shape bench/report.py reads."""
+    acks = telemetry.get("samples", [])
+    # Work queued in the generator drains after the offered duration: rates are per second of
+    # activity (first request to last completion), not per offered second.
+    span = max(max((start + latency for _, start, latency, _ in http["requests"]), default=0),
+               max((start + latency for start, latency in acks), default=0), seconds)
+    endpoints, over_time = _http_figures(http["requests"], span)
+    over_time["gps_fix_ack"] = _per_second([(s, lat) for s, lat in acks])
+    ack_latency = [lat for _, lat in acks]
+    sos_ok = endpoints.get("sos", {}).get("count", 0)
+    tel = {k: v for k, v in telemetry.items() if k != "samples"}
+    tel.update(throughput_per_s=round(telemetry.get("accepted", 0) / span, 1),
+               ack_latency=percentiles(ack_latency),
+               ack_latency_histogram=histogram_ms(ack_latency, 5.0))
+    con = {k: v for k, v in consoles.items() if not k.endswith("_delays")}
+    con.update(expected_case_raises=sos_ok * consoles.get("measuring", 0),
+               mb_per_s=round(consoles.get("bytes", 0) / span / 2**20, 2),
+               frames_per_s=round(consoles.get("frames", 0) / span, 1))
+    cases, positions = consoles.get("case_delays", []), consoles.get("position_delays", [])
     return {"endpoints": endpoints, "over_time": over_time, "active_s": round(span, 1),
-            "propagation": percentiles(rec.receipts),
-            "propagation_histogram": histogram_ms(rec.receipts),
-            "resources": rec.resources, "outcomes": dict(rec.outcomes), "shed": rec.shed}
+            "propagation": percentiles(cases), "propagation_histogram": histogram_ms(cases),
+            "position_propagation": percentiles(positions),
+            "position_propagation_histogram": histogram_ms(positions),
+            "telemetry": tel, "consoles": con,
+            "outcomes": http["outcomes"], "shed": http["shed"]}
+
+
+# --------------------------------------------------------------------------- the run
+
+
+async def _create_units(http: httpx.AsyncClient, headers: dict[str, str], area: Area,
+                        count: int) -> list[str]:
+    """Units at random stations, created a few at a time (waiting out 429s)."""
+    gate = asyncio.Semaphore(16)
+
+    async def one(i: int) -> str:
+        lat, lng = loadgen.random_point(area.bbox)
+        body = {"call_sign": f"LD-{i:03d}", "type": "ALS" if i % 3 else "BLS",
+                "station_lat": lat, "station_lng": lng}
+        async with gate:
+            while True:
+                r = await http.post("/api/v1/units", headers=headers, json=body)
+                if r.status_code != 429:
+                    r.raise_for_status()
+                    return r.json()["id"]
+                await asyncio.sleep(float(r.headers.get("retry-after", 1)))
+
+    return list(await asyncio.gather(*(one(i) for i in range(count))))
+
+
+async def _wait_ready(processes: dict[str, Any], signals: dict[str, loadgen.Signals],
+                      timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not all(s.ready.is_set() for s in signals.values()):
+        dead = [name for name, p in processes.items() if not p.is_alive()]
+        if dead:
+            raise RuntimeError(f"generator process(es) died during setup: {dead}")
+        if time.monotonic() > deadline:
+            raise TimeoutError("generator processes not ready")
+        await asyncio.sleep(0.1)
+
+
+def _read(path: Path, name: str) -> dict[str, Any]:
+    if not path.exists():
+        raise RuntimeError(f"the {name} process wrote no figures ({path})")
+    return json.loads(path.read_text())
+
+
+async def generate(args: argparse.Namespace, api: Api, pg: PrivatePostgres, rd: PrivateRedis,
+                   area: Area, tokens: list[str], fleet: str, units: list[str],
+                   workdir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Start the three generator processes together; sample while they run; collect."""
+    spawn = multiprocessing.get_context("spawn")
+    t0 = spawn.Value("d", 0.0)
+    stop = spawn.Event()
+    signals = {name: loadgen.Signals(spawn.Event(), spawn.Event(), t0, stop)
+               for name in GENERATORS}
+    outs = {name: workdir / f"gen-{name}.json" for name in GENERATORS}
+    for path in outs.values():
+        path.unlink(missing_ok=True)
+    plans = {
+        "http": (loadgen.http_main, loadgen.HttpPlan(
+            base=api.http, out=str(outs["http"]), seconds=args.seconds, rate=args.sos_rate,
+            bbox=area.bbox, operators=tokens, operator_share=args.operator_share,
+            max_in_flight=args.max_in_flight)),
+        "telemetry": (loadgen.telemetry_main, loadgen.TelemetryPlan(
+            url=api.ws + "/telemetry", out=str(outs["telemetry"]), seconds=args.seconds,
+            rate=args.ping_rate, bbox=area.bbox, token=fleet, units=units)),
+        "consoles": (loadgen.consoles_main, loadgen.ConsolesPlan(
+            url=api.ws, out=str(outs["consoles"]), token=fleet, count=args.consoles,
+            measure_share=args.measure_share)),
+    }
+    processes = {name: spawn.Process(target=loadgen.run_process, name=f"loadgen-{name}",
+                                     args=(main, plan, signals[name]))
+                 for name, (main, plan) in plans.items()}
+    try:
+        for p in processes.values():
+            p.start()
+        started = time.monotonic()
+        await _wait_ready(processes, signals, 180)
+        connect_s = round(time.monotonic() - started, 1)
+        sampler = Sampler(api, pg, rd, {name: p.pid for name, p in processes.items()})
+        t0.value = time.monotonic() + 0.2
+        for s in signals.values():
+            s.go.set()
+        await asyncio.sleep(max(0.0, t0.value - time.monotonic()))
+        before = sampler.cpu_seconds()
+        stop_sampling = asyncio.Event()
+        sampling = asyncio.create_task(sampler.run(t0.value, stop_sampling))
+        await asyncio.sleep(max(0.0, t0.value + args.seconds - time.monotonic()))
+        window = cpu_window(before, sampler.cpu_seconds(), args.seconds)
+        for name in ("http", "telemetry"):
+            await asyncio.to_thread(processes[name].join, 120)
+        await asyncio.sleep(2.0)  # let the last events reach the consoles
+        stop.set()
+        await asyncio.to_thread(processes["consoles"].join, 60)
+        stop_sampling.set()
+        await sampling
+    finally:
+        for p in processes.values():
+            if p.is_alive():
+                p.kill()
+                p.join(5)
+    figures = {name: _read(path, name) for name, path in outs.items()}
+    result = summarise(figures["http"], figures["telemetry"], figures["consoles"], args.seconds)
+    result["resources"] = sampler.rows
+    result["cpu_window"] = window
+    result["generators"] = {
+        name: {**window.get(f"gen_{name}", {}),
+               "rss_max_mb": max((r["rss_mb"].get(f"gen_{name}", 0) for r in sampler.rows),
+                                 default=0)}
+        for name in (*GENERATORS, "main")}
+    return result, {"generators_connect_s": connect_s}
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -329,61 +368,34 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         api.start(workdir / "api.log")
         await asyncio.to_thread(api.wait_ready, 300)
         setup["api_ready_s"] = round(time.monotonic() - t, 1)
-        tokens = [await operator_token(api.http, env) for _ in range(args.operators)]
-        token = tokens[0]
-        headers = {"Authorization": f"Bearer {token}"}
-        operators = [{"Authorization": f"Bearer {t}"} for t in tokens]
-        limits = httpx.Limits(max_connections=args.max_in_flight * 2 + 50,
-                              max_keepalive_connections=args.max_in_flight * 2)
-        async with httpx.AsyncClient(base_url=api.http, timeout=30, limits=limits) as http:
-            units = []
-            for i in range(args.units):
-                lat, lng = _point(area)
-                r = await http.post("/api/v1/units", headers=headers, json={
-                    "call_sign": f"LD-{i:03d}", "type": "ALS" if i % 3 else "BLS",
-                    "station_lat": lat, "station_lng": lng})
-                r.raise_for_status()
-                units.append(r.json()["id"])
-            rec = Recorder()
-            stop = asyncio.Event()
-            spawn = multiprocessing.get_context("spawn")
-            ready, stop_consoles = spawn.Event(), spawn.Event()
-            receipts_path = str(workdir / "receipts.json")
-            consoles = spawn.Process(
-                target=consoles_process,
-                args=(api.ws, token, args.consoles, ready, stop_consoles, receipts_path),
-            )
-            consoles.start()
-            await asyncio.to_thread(ready.wait, 120)
-            setup["consoles_connected"] = int(Path(receipts_path + ".connected").read_text())
-            rec.t0 = time.monotonic()
-            sampler = asyncio.create_task(sample_resources(rec, api, stop))
-            await asyncio.gather(
-                sos_load(rec, http, area, rate=args.sos_rate, seconds=args.seconds,
-                         operator_share=args.operator_share, operators=operators,
-                         max_in_flight=args.max_in_flight),
-                ping_load(rec, http, units, area, rate=args.ping_rate, seconds=args.seconds,
-                          headers=headers, max_in_flight=args.max_in_flight),
-            )
-            await asyncio.sleep(2.0)  # let the last events reach the consoles
-            stop.set()
-            stop_consoles.set()
-            await asyncio.to_thread(consoles.join, 60)
-            if consoles.is_alive():
-                consoles.kill()
-            rec.receipts = json.loads(Path(receipts_path).read_text())
-            await sampler
+        t = time.monotonic()
+        # One more account than the operators: the fleet's (units, telemetry, consoles), so
+        # creating hundreds of units does not spend an operator's per-caller request budget.
+        *tokens, fleet = await asyncio.gather(
+            *(operator_token(api.http, env) for _ in range(args.operators + 1)))
+        async with httpx.AsyncClient(base_url=api.http, timeout=30) as http:
+            units = await _create_units(http, {"Authorization": f"Bearer {fleet}"}, area,
+                                        args.units)
+            setup["accounts_and_units_s"] = round(time.monotonic() - t, 1)
+            result, more = await generate(args, api, pg, rd, area, tokens, fleet, units, workdir)
+            setup.update(more)
             metrics = (await http.get("/metrics")).text
-        result = summarise(rec, args.seconds)
         (workdir / "metrics.txt").write_text(metrics)
+        setup["consoles_connected"] = result["consoles"].get("connected", 0)
+        setup["telemetry_sockets_ready"] = result["telemetry"].get("ready", 0)
         result.update(
             region=area.name, setup=setup,
             offered={"sos_per_s": args.sos_rate, "pings_per_s": args.ping_rate,
-                     "consoles": args.consoles, "operator_share": args.operator_share,
-                     "seconds": args.seconds, "units": args.units},
+                     "ping_transport": "ws_telemetry", "consoles": args.consoles,
+                     "measure_share": args.measure_share, "console_batch": True,
+                     "operator_share": args.operator_share, "operators": args.operators,
+                     "max_in_flight": args.max_in_flight, "seconds": args.seconds,
+                     "units": args.units,
+                     "position_coalesce_ms": env.get("LIFELINE_POSITION_COALESCE_MS")},
             machine={"cpus": os.cpu_count(), "platform": platform.platform(),
-                     "python": platform.python_version(),
+                     "python": platform.python_version(), "event_loop": _loop_name(),
                      "uptime_before": args.uptime_before, "uptime_after": _uptime()},
+            server_commit=_commit(),
             command=" ".join(["python -m bench.load", *sys.argv[1:]]),
             finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
@@ -399,13 +411,33 @@ def _uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
+def _commit() -> str:
+    """The commit the server ran from (with ``+dirty`` when the tree had changes)."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                          capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                           capture_output=True, text=True).stdout.strip()
+    return head + ("+dirty" if dirty else "")
+
+
+def _loop_name() -> str:
+    try:
+        import uvloop
+    except ImportError:
+        return "asyncio"
+    return f"uvloop {uvloop.__version__}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--sos-rate", type=float, default=50)
-    parser.add_argument("--ping-rate", type=float, default=200)
+    parser.add_argument("--ping-rate", type=float, default=2000,
+                        help="GPS fixes per second, over all the units' telemetry sockets")
     parser.add_argument("--consoles", type=int, default=500)
-    parser.add_argument("--units", type=int, default=60)
+    parser.add_argument("--measure-share", type=float, default=0.2,
+                        help="share of the consoles that time what they receive")
+    parser.add_argument("--units", type=int, default=400)
     parser.add_argument("--operator-share", type=float, default=0.2)
     parser.add_argument("--operators", type=int, default=8,
                         help="operator accounts working the cases (round robin)")
@@ -413,13 +445,18 @@ def main() -> None:
     parser.add_argument("--workdir", default="var/bench")
     parser.add_argument("--out", default=str(ROOT / "docs" / "bench" / "load.json"))
     args = parser.parse_args()
+    if args.ping_rate / max(args.units, 1) > UNIT_LIMIT_PER_S:
+        print(f"note: {args.ping_rate / args.units:.1f} fixes/s per unit is over the server's "
+              f"{UNIT_LIMIT_PER_S}/s: expect nacks", file=sys.stderr)
     args.uptime_before = _uptime()
     result = asyncio.run(run(args))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
-    brief = {k: v for k, v in result.items() if k not in ("over_time", "propagation_samples_ms",
-                                                          "resources")}
+    brief = {k: v for k, v in result.items()
+             if k not in ("over_time", "resources") and not k.endswith("_histogram")}
+    brief["telemetry"] = {k: v for k, v in result["telemetry"].items()
+                          if not k.endswith("_histogram")}
     print(json.dumps(brief, indent=1))
 
 

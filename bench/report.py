@@ -17,9 +17,14 @@ DOCS = ROOT / "docs"
 BENCH = DOCS / "bench"
 
 
+def _ping_label(load: dict[str, Any]) -> str:
+    """GPS fixes: acks over /ws/telemetry, or (older runs) one HTTP request per ping."""
+    return "gps_fix_ack" if "gps_fix_ack" in load["over_time"] else "gps_ping"
+
+
 def _plot_latency(load: dict[str, Any], path: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharex=True)
-    for ax, label in zip(axes, ["sos", "gps_ping"], strict=True):
+    for ax, label in zip(axes, ["sos", _ping_label(load)], strict=True):
         rows = load["over_time"].get(label, [])
         seconds = [r["second"] for r in rows]
         for key, style in (("p50_ms", "-"), ("p95_ms", "--"), ("p99_ms", ":")):
@@ -35,15 +40,20 @@ def _plot_latency(load: dict[str, Any], path: Path) -> None:
 
 
 def _plot_propagation(load: dict[str, Any], path: Path) -> None:
-    hist = load["propagation_histogram"]
-    width = hist["bin_ms"]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.bar([i * width for i in range(len(hist["counts"]))], hist["counts"], width=width,
-           align="edge", color="#3060a0")
-    ax.set_title("SOS raised → event on a console socket")
-    ax.set_xlabel("ms")
-    ax.set_ylabel("deliveries")
-    ax.grid(alpha=0.3)
+    panels = [("propagation_histogram", "SOS raised → event on a console socket", "deliveries"),
+              ("position_propagation_histogram", "GPS fix recorded → position on a console",
+               "sampled positions")]
+    panels = [p for p in panels if load.get(p[0], {}).get("counts")] or panels[:1]
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
+    for ax, (key, title, ylabel) in zip(axes[0], panels, strict=True):
+        hist = load[key]
+        width = hist["bin_ms"]
+        ax.bar([i * width for i in range(len(hist["counts"]))], hist["counts"], width=width,
+               align="edge", color="#3060a0")
+        ax.set_title(title)
+        ax.set_xlabel("ms")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -60,8 +70,9 @@ def _fix_rates(load: dict[str, Any]) -> None:
 
 
 def _total_rate(load: dict[str, Any]) -> float:
-    """Successful requests of every endpoint per second of activity."""
-    return sum(e.get("count", 0) for e in load["endpoints"].values()) / load["active_s"]
+    """Successful requests of every endpoint (and fixes stored over telemetry) per second."""
+    done = sum(e.get("count", 0) for e in load["endpoints"].values())
+    return (done + load.get("telemetry", {}).get("accepted", 0)) / load["active_s"]
 
 
 def _endpoint_table(load: dict[str, Any]) -> list[str]:
@@ -76,6 +87,55 @@ def _endpoint_table(load: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _pings(load: dict[str, Any]) -> str:
+    offered = load["offered"]
+    if "telemetry" not in load:
+        return f"{offered['pings_per_s']} GPS pings/s (HTTP) from {offered['units']} ambulances"
+    return (f"{offered['pings_per_s']} GPS fixes/s from {offered['units']} ambulances, each on "
+            f"its own `/ws/telemetry` socket ({load['setup'].get('telemetry_sockets_ready')} "
+            "ready)")
+
+
+def _subscriptions(load: dict[str, Any]) -> str:
+    if "consoles" not in load:
+        return "every one subscribed to all case events"
+    c = load["consoles"]
+    return (f"every one subscribed to all case events and all unit positions with batched "
+            f"frames (`batch=1`), {c.get('measuring')} of them timing what they receive; "
+            f"they read {c.get('frames_per_s')} frames/s ({c.get('mb_per_s')} MiB/s)")
+
+
+def _telemetry(load: dict[str, Any]) -> list[str]:
+    """Fixes over the telemetry sockets: acks are their latency, nacks their refusals."""
+    t = load.get("telemetry")
+    if t is None:
+        return []
+    ack = t["ack_latency"]
+    nacks = ", ".join(f"{k}: {v}" for k, v in sorted(t.get("nacks", {}).items())) or "none"
+    return [
+        f"**GPS fixes over `/ws/telemetry`**: {t['sent']} sent, {t['accepted']} stored "
+        f"({t['throughput_per_s']}/s), nacks {nacks}, {t['unacked']} unacknowledged at the "
+        f"end. Fix sent → cumulative ack received: P50 {ack.get('p50_ms')} ms, P95 "
+        f"{ack.get('p95_ms')} ms, P99 {ack.get('p99_ms')} ms, max {ack.get('max_ms')} ms.",
+        "",
+    ]
+
+
+def _positions(load: dict[str, Any]) -> list[str]:
+    pos = load.get("position_propagation")
+    if not pos:
+        return []
+    return [
+        f"**Positions on the consoles** (fix recorded → coalesced position event received, "
+        f"{pos.get('count', 0)} sampled): P50 {pos.get('p50_ms')} ms, P95 {pos.get('p95_ms')} "
+        f"ms, P99 {pos.get('p99_ms')} ms, max {pos.get('max_ms')} ms. Positions are sent at "
+        "most once per unit per coalescing period (`LIFELINE_POSITION_COALESCE_MS`, "
+        f"{load['offered'].get('position_coalesce_ms') or 'default 1000'} ms), which adds up "
+        "to that period to this delay.",
+        "",
+    ]
+
+
 def _resources(load: dict[str, Any]) -> str:
     rows = load.get("resources", [])
     if not rows:
@@ -84,11 +144,20 @@ def _resources(load: dict[str, Any]) -> str:
     rss = [r["api_rss_mb"] for r in rows]
     gen = [r["generator_cpu_pct"] for r in rows]
     load1 = [r["load1"] for r in rows]
-    return (f"API processes (uvicorn supervisor + 2 workers): CPU mean "
+    text = (f"API processes (uvicorn supervisor + 2 workers): CPU mean "
             f"{sum(cpu) / len(cpu):.0f} % / max {max(cpu):.0f} % of one core; RSS max "
             f"{max(rss):.0f} MB. Load generator: CPU mean {sum(gen) / len(gen):.0f} % of one "
             "core. 1-min load average during the run: "
             f"{min(load1):.1f}–{max(load1):.1f} on {load['machine']['cpus']} cores.")
+    window = load.get("cpu_window")
+    if window:
+        names = {"api": "API", "postgres": "PostgreSQL", "redis": "Redis",
+                 "gen_http": "generator: HTTP", "gen_telemetry": "generator: telemetry",
+                 "gen_consoles": "generator: consoles", "gen_main": "generator: orchestrator"}
+        parts = [f"{names.get(k, k)} {v['mean_pct']:.0f} %" for k, v in window.items()]
+        text += (f" CPU over the {load['offered']['seconds']:g} offered seconds, in % of one "
+                 f"core: {', '.join(parts)}.")
+    return text
 
 
 def _faults_section(faults: dict[str, Any] | None) -> list[str]:
@@ -125,14 +194,18 @@ def _faults_section(faults: dict[str, Any] | None) -> list[str]:
 def _runs_table() -> list[str]:
     """One line per load run kept in docs/bench (the scenario at several offered rates)."""
     lines = ["| run | offered SOS/s · pings/s · sockets | achieved SOS/s · pings/s "
-             "| SOS P50/P95/P99 ms | ping P99 ms | push P50/P99 ms | shed | errors "
+             "| SOS P50/P95/P99 ms | ping (or fix ack) P99 ms | push P50/P99 ms | shed | errors "
              "| load avg before → after |",
              "|---|---|---|---|---|---|---|---|---|"]
     for path in sorted(BENCH.glob("load*.json")):
         run = json.loads(path.read_text())
         _fix_rates(run)
         o, e, p = run["offered"], run["endpoints"], run["propagation"]
-        sos, ping = e.get("sos", {}), e.get("gps_ping", {})
+        sos = e.get("sos", {})
+        ping = e.get("gps_ping", {})
+        if "telemetry" in run:  # fixes over /ws/telemetry: acks, not HTTP responses
+            ping = {**run["telemetry"]["ack_latency"],
+                    "throughput_per_s": run["telemetry"]["throughput_per_s"]}
         before = run["machine"]["uptime_before"].split("load average:")[-1].split(",")[0].strip()
         after = run["machine"]["uptime_after"].split("load average:")[-1].split(",")[0].strip()
         lines.append(
@@ -176,19 +249,21 @@ def render() -> str:
         f"Region **{load['region']}**; `lifeline serve --workers 2`. Offered for "
         f"{offered['seconds']} s: {offered['sos_per_s']} SOS/s (each with destination "
         f"recommendations; {int(offered['operator_share'] * 100)} % then triaged, dispatched, "
-        f"arrived and closed by an operator), {offered['pings_per_s']} GPS pings/s from "
-        f"{offered['units']} ambulances, {load['setup'].get('consoles_connected')} of "
-        f"{offered['consoles']} console WebSockets connected, every one subscribed to all case "
-        f"events. Requests the generator could not start because {100} were already in flight "
+        f"arrived and closed by an operator), {_pings(load)}, "
+        f"{load['setup'].get('consoles_connected')} of {offered['consoles']} console "
+        f"WebSockets connected, {_subscriptions(load)}. Requests the generator could not start "
+        f"because {offered.get('max_in_flight', 100)} were already in flight "
         f"(per stream) are shed and counted: {load['shed']}. What was started drained for "
         f"{load['active_s']} s in all; throughput is per second of that activity.",
         "",
         *_endpoint_table(load),
         "",
+        *_telemetry(load),
         f"**Propagation to the consoles** (case raised → event received, over "
         f"{prop.get('count', 0)} deliveries): P50 {prop.get('p50_ms')} ms, P95 "
         f"{prop.get('p95_ms')} ms, P99 {prop.get('p99_ms')} ms, max {prop.get('max_ms')} ms.",
         "",
+        *_positions(load),
         f"**Resources**: {_resources(load)}",
         "",
         f"Dispatches refused for want of a free unit (a business outcome, not an error): "
