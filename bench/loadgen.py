@@ -200,6 +200,8 @@ async def _sos_load(rec: HttpRecorder, http: aiohttp.ClientSession, plan: HttpPl
             await _operator_flow(rec, http, operators[n % len(operators)], case_id)
 
     n = 0
+    if plan.rate <= 0:
+        return
     while (elapsed := time.monotonic() - rec.t0) < plan.seconds:
         due = int(elapsed * plan.rate)
         while n < due:

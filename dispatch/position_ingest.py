@@ -18,16 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from geoalchemy2.shape import from_shape
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from shapely.geometry import Point
-from sqlalchemy import and_, bindparam, insert, or_, select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from data.base import utcnow
 from data.errors import InvalidInput, NotFound, Unavailable
-from dispatch.models import Unit, UnitPosition
+from dispatch.models import Unit
 from dispatch.settings import DispatchSettings, get_dispatch_settings
 
 log = logging.getLogger("lifeline.dispatch.position_ingest")
@@ -36,55 +34,64 @@ POSITION_CHANNEL = "unit.position.updated"
 #: Fixes further ahead of the server clock than this are refused (a device with a wrong clock).
 FUTURE_TOLERANCE_S = 30.0
 
-# KEYS: live position hash, trail hash, position stream, stream counter
-# ARGV: recorded_ms, fix json, live ttl ms (0: too old to be live), trail min interval ms,
-#       trail min distance m, lat, lng, event data json, event time, stream maxlen, now ms
-# Returns {live, trail}. Newest fix wins the live hash; the trail keeps a point when the unit has
-# moved far enough or enough time has passed; a live fix is published with the next seq (a
-# missing counter starts at the Unix time in ms, so seq keeps rising across Redis restarts).
+# One call per batch. KEYS: position stream, its seq counter. ARGV: stream maxlen, now (ms),
+# event time, trail min interval (ms), trail min distance (m), then six values per fix: unit id,
+# recorded (ms), live ttl (ms; 0: too old to be live), lat, lng, event json. Returns per fix
+# 2 * live + trail. Per fix: the newest fix wins the live hash; the trail keeps a point when
+# the unit moved far enough or enough time passed; a live fix is published with the next seq
+# (a missing counter starts at the Unix time in ms, so seq keeps rising across restarts).
+# The per-unit keys are built here, not declared: fine on one Redis, not on Redis Cluster.
 _INGEST_SCRIPT = """
-local recorded = tonumber(ARGV[1])
-local live = 0
-if tonumber(ARGV[3]) > 0 then
-  local current = redis.call('HGET', KEYS[1], 'recorded_ms')
-  if (not current) or tonumber(current) < recorded then
-    redis.call('HSET', KEYS[1], 'recorded_ms', ARGV[1], 'fix', ARGV[2])
-    redis.call('PEXPIRE', KEYS[1], ARGV[3])
-    live = 1
-  end
-end
-local trail = 1
-local last = redis.call('HMGET', KEYS[2], 'recorded_ms', 'lat', 'lng')
-if last[1] then
-  local last_ms = tonumber(last[1])
-  if recorded <= last_ms then
-    trail = 0
-  else
-    local k = math.pi / 180
-    local lat1, lng1 = tonumber(last[2]), tonumber(last[3])
-    local lat2, lng2 = tonumber(ARGV[6]), tonumber(ARGV[7])
-    local x = (lng2 - lng1) * k * math.cos((lat1 + lat2) * k / 2)
-    local y = (lat2 - lat1) * k
-    local moved = 6371000 * math.sqrt(x * x + y * y)
-    if (recorded - last_ms) < tonumber(ARGV[4]) and moved < tonumber(ARGV[5]) then
-      trail = 0
+local maxlen, now_ms, at = ARGV[1], ARGV[2], ARGV[3]
+local interval, distance = tonumber(ARGV[4]), tonumber(ARGV[5])
+local k = math.pi / 180
+local out = {}
+for i = 6, #ARGV, 6 do
+  local unit, recorded = ARGV[i], tonumber(ARGV[i + 1])
+  local ttl, lat, lng, event = tonumber(ARGV[i + 2]), ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+  local pos_key = 'lifeline:unit:' .. unit .. ':pos'
+  local trail_key = 'lifeline:unit:' .. unit .. ':trail'
+  local live = 0
+  if ttl > 0 then
+    local current = redis.call('HGET', pos_key, 'recorded_ms')
+    if (not current) or tonumber(current) < recorded then
+      redis.call('HSET', pos_key, 'recorded_ms', ARGV[i + 1], 'fix', event)
+      redis.call('PEXPIRE', pos_key, ttl)
+      live = 1
     end
   end
-end
-if trail == 1 then
-  redis.call('HSET', KEYS[2], 'recorded_ms', ARGV[1], 'lat', ARGV[6], 'lng', ARGV[7])
-end
-if live == 1 then
-  local seq
-  if redis.call('SETNX', KEYS[4], ARGV[11]) == 1 then
-    seq = tonumber(ARGV[11])
-  else
-    seq = redis.call('INCR', KEYS[4])
+  local trail = 1
+  local last = redis.call('HMGET', trail_key, 'recorded_ms', 'lat', 'lng')
+  if last[1] then
+    local last_ms = tonumber(last[1])
+    if recorded <= last_ms then
+      trail = 0
+    else
+      local lat1, lng1 = tonumber(last[2]), tonumber(last[3])
+      local lat2, lng2 = tonumber(lat), tonumber(lng)
+      local x = (lng2 - lng1) * k * math.cos((lat1 + lat2) * k / 2)
+      local y = (lat2 - lat1) * k
+      if (recorded - last_ms) < interval and 6371000 * math.sqrt(x * x + y * y) < distance then
+        trail = 0
+      end
+    end
   end
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[10], '*',
-             'seq', seq, 'type', 'unit.position.updated', 'data', ARGV[8], 'at', ARGV[9])
+  if trail == 1 then
+    redis.call('HSET', trail_key, 'recorded_ms', ARGV[i + 1], 'lat', lat, 'lng', lng)
+  end
+  if live == 1 then
+    local seq
+    if redis.call('SETNX', KEYS[2], now_ms) == 1 then
+      seq = tonumber(now_ms)
+    else
+      seq = redis.call('INCR', KEYS[2])
+    end
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*',
+               'seq', seq, 'type', 'unit.position.updated', 'data', event, 'at', at)
+  end
+  out[#out + 1] = live * 2 + trail
 end
-return {live, trail}
+return out
 """
 
 
@@ -261,44 +268,37 @@ class PositionIngest:
         stale_s = self.settings.position_stale_seconds
         interval_ms = str(int(self.settings.trail_min_interval_seconds * 1000))
         distance_m = str(self.settings.trail_min_distance_m)
-        maxlen = str(self.stream_maxlen)
         known: list[int] = []
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for i, fix in enumerate(fixes):
-                card = cards.get(fix.unit_id)
-                if card is None:
-                    continue
-                known.append(i)
-                recorded_ms = int(fix.recorded_at.timestamp() * 1000)
-                age_s = (now - fix.recorded_at).total_seconds()
-                ttl_ms = int((stale_s - max(age_s, 0)) * 1000) if age_s < stale_s else 0
-                stamp = fix.recorded_at.isoformat()
-                fix_json = json.dumps({"lat": fix.lat, "lng": fix.lng, "heading": fix.heading,
-                                       "speed": fix.speed, "recorded_at": stamp})
-                event = json.dumps({
-                    "unit_id": str(fix.unit_id), "call_sign": card.call_sign,
-                    "status": card.status,
-                    "case_id": str(card.case_id) if card.case_id else None,
-                    "lat": fix.lat, "lng": fix.lng, "heading": fix.heading, "speed": fix.speed,
-                    "recorded_at": stamp,
-                })
-                await self._script(
-                    keys=[position_key(fix.unit_id), trail_key(fix.unit_id), self.stream_key,
-                          self.counter_key],
-                    args=[recorded_ms, fix_json, max(ttl_ms, 0), interval_ms, distance_m,
-                          repr(fix.lat), repr(fix.lng), event, at, maxlen, now_ms],
-                    client=pipe,
-                )
+        args: list[str | int] = [str(self.stream_maxlen), now_ms, at, interval_ms, distance_m]
+        for i, fix in enumerate(fixes):
+            card = cards.get(fix.unit_id)
+            if card is None:
+                continue
+            known.append(i)
+            age_s = (now - fix.recorded_at).total_seconds()
+            ttl_ms = int((stale_s - max(age_s, 0)) * 1000) if age_s < stale_s else 0
+            # One JSON for the event and the live hash: readers of the hash take what they need.
+            event = json.dumps({
+                "unit_id": str(fix.unit_id), "call_sign": card.call_sign, "status": card.status,
+                "case_id": str(card.case_id) if card.case_id else None,
+                "lat": fix.lat, "lng": fix.lng, "heading": fix.heading, "speed": fix.speed,
+                "recorded_at": fix.recorded_at.isoformat(),
+            })
+            args += [str(fix.unit_id), int(fix.recorded_at.timestamp() * 1000), max(ttl_ms, 0),
+                     repr(fix.lat), repr(fix.lng), event]
+        replies: list[int] = []
+        if known:
             try:
-                replies = await pipe.execute() if known else []
+                replies = await self._script(keys=[self.stream_key, self.counter_key], args=args)
             except RedisError as exc:
                 raise Unavailable("live positions are unavailable; send the fixes again") from exc
         results: list[FixResult | Exception] = [
             UnitNotFound(f"no unit {fix.unit_id}") for fix in fixes
         ]
         trail: list[Fix] = []
-        for i, (live, stored) in zip(known, replies, strict=True):
-            results[i] = FixResult(bool(live), bool(stored))
+        for i, flags in zip(known, replies, strict=True):
+            live, stored = bool(int(flags) & 2), bool(int(flags) & 1)
+            results[i] = FixResult(live, stored)
             if stored:
                 trail.append(fixes[i])
         if trail:
@@ -306,38 +306,43 @@ class PositionIngest:
         return results
 
     async def _store_trail(self, trail: list[Fix]) -> None:
-        """Trail points and each unit's newest stored fix, in one transaction."""
+        """Trail points and each unit's newest stored fix, in one transaction.
+
+        Points are built by PostGIS from the coordinates (no geometry objects in Python), and
+        the newest fix wins in SQL: concurrent batches (and a dispatch meanwhile) must not fail
+        each other or move a unit back in time.
+        """
         newest: dict[uuid.UUID, Fix] = {}
         for fix in trail:
             if fix.unit_id not in newest or newest[fix.unit_id].recorded_at < fix.recorded_at:
                 newest[fix.unit_id] = fix
-        table = Unit.__table__
         async with self.session_factory() as session:
             await session.execute(
-                insert(UnitPosition),
+                _INSERT_TRAIL,
                 [
-                    {"id": uuid.uuid4(), "unit_id": fix.unit_id,
-                     "position": from_shape(Point(fix.lng, fix.lat), srid=4326),
+                    {"id": uuid.uuid4(), "unit_id": fix.unit_id, "lng": fix.lng, "lat": fix.lat,
                      "heading": fix.heading, "speed": fix.speed, "recorded_at": fix.recorded_at}
                     for fix in trail
                 ],
             )
-            # The newest fix wins in SQL: concurrent batches (and a dispatch meanwhile) must not
-            # fail each other or move a unit back in time.
             await session.execute(
-                table.update()
-                .where(
-                    and_(
-                        table.c.id == bindparam("b_id"),
-                        or_(table.c.last_position_at.is_(None),
-                            table.c.last_position_at < bindparam("b_at")),
-                    )
-                )
-                .values(last_position=bindparam("b_pos"), last_position_at=bindparam("b_at")),
+                _MOVE_UNIT,
                 [
-                    {"b_id": fix.unit_id, "b_at": fix.recorded_at,
-                     "b_pos": from_shape(Point(fix.lng, fix.lat), srid=4326)}
+                    {"unit_id": fix.unit_id, "lng": fix.lng, "lat": fix.lat,
+                     "recorded_at": fix.recorded_at}
                     for fix in newest.values()
                 ],
             )
             await session.commit()
+
+
+_INSERT_TRAIL = text(
+    "INSERT INTO unit_positions (id, unit_id, position, heading, speed, recorded_at) "
+    "VALUES (:id, :unit_id, ST_SetSRID(ST_MakePoint(:lng, :lat), 4326), :heading, :speed, "
+    ":recorded_at)"
+)
+_MOVE_UNIT = text(
+    "UPDATE units SET last_position = ST_SetSRID(ST_MakePoint(:lng, :lat), 4326), "
+    "last_position_at = :recorded_at "
+    "WHERE id = :unit_id AND (last_position_at IS NULL OR last_position_at < :recorded_at)"
+)

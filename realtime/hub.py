@@ -245,6 +245,15 @@ class Hub:
             for sub in list(audience.subscriptions):
                 sub.deliver_live(event, shown)
 
+    def _advance_head(self, channel: str, fields: dict[Any, Any]) -> None:
+        raw = fields.get(b"seq", fields.get("seq"))
+        try:
+            seq = int(raw)
+        except (TypeError, ValueError):
+            return
+        if seq > self.heads.get(channel, 0):
+            self.heads[channel] = seq
+
     def flush_coalesced(self) -> None:
         """Show each unit's newest event: one batch per audience, one item per subscriber."""
         for channel, latest in list(self.coalesced.items()):
@@ -354,6 +363,11 @@ class Hub:
                         self.last_ids[channel] = (
                             entry_id.decode() if isinstance(entry_id, bytes) else entry_id
                         )
+                        if not self.audiences.get(channel):
+                            # Nobody here listens: keep the head, skip decoding the payload (a
+                            # worker without consoles still reads thousands of fixes a second).
+                            self._advance_head(channel, fields)
+                            continue
                         try:
                             event = streams.decode_entry(channel, fields)
                         except (ValueError, KeyError, TypeError):
