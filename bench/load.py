@@ -20,6 +20,7 @@ import json
 import multiprocessing
 import os
 import platform
+import random
 import subprocess
 import sys
 import time
@@ -33,6 +34,7 @@ from typing import Any
 import httpx
 import numpy as np
 import psutil
+import psycopg
 
 from bench import loadgen
 from bench.faults import Api, PrivatePostgres, PrivateRedis, operator_token
@@ -229,13 +231,25 @@ def summarise(http: dict[str, Any], telemetry: dict[str, Any], consoles: dict[st
 # --------------------------------------------------------------------------- the run
 
 
-async def _create_units(http: httpx.AsyncClient, headers: dict[str, str], area: Area,
-                        count: int) -> list[str]:
-    """Units at random stations, created a few at a time (waiting out 429s)."""
+def road_points(libpq: str, region: str, count: int) -> list[tuple[float, float]]:
+    """Random points of the region's roads: where calls come from and ambulances wait."""
+    with psycopg.connect(libpq) as conn:
+        rows = conn.execute(
+            "SELECT ST_Y(ST_StartPoint(geom)), ST_X(ST_StartPoint(geom)) FROM road_edges "
+            "WHERE region = %s ORDER BY random() LIMIT %s", [region, count]).fetchall()
+    return [(float(lat), float(lng)) for lat, lng in rows]
+
+
+Station = tuple[float, float]
+
+
+async def _create_units(http: httpx.AsyncClient, headers: dict[str, str],
+                        stations: list[Station]) -> list[tuple[str, Station]]:
+    """Units at stations on the road network, created a few at a time (waiting out 429s)."""
     gate = asyncio.Semaphore(16)
 
-    async def one(i: int) -> str:
-        lat, lng = loadgen.random_point(area.bbox)
+    async def one(i: int) -> tuple[str, Station]:
+        lat, lng = stations[i]
         body = {"call_sign": f"LD-{i:03d}", "type": "ALS" if i % 3 else "BLS",
                 "station_lat": lat, "station_lng": lng}
         async with gate:
@@ -243,10 +257,10 @@ async def _create_units(http: httpx.AsyncClient, headers: dict[str, str], area: 
                 r = await http.post("/api/v1/units", headers=headers, json=body)
                 if r.status_code != 429:
                     r.raise_for_status()
-                    return r.json()["id"]
+                    return r.json()["id"], (lat, lng)
                 await asyncio.sleep(float(r.headers.get("retry-after", 1)))
 
-    return list(await asyncio.gather(*(one(i) for i in range(count))))
+    return list(await asyncio.gather(*(one(i) for i in range(len(stations)))))
 
 
 async def _wait_ready(processes: dict[str, Any], signals: dict[str, loadgen.Signals],
@@ -268,7 +282,8 @@ def _read(path: Path, name: str) -> dict[str, Any]:
 
 
 async def generate(args: argparse.Namespace, api: Api, pg: PrivatePostgres, rd: PrivateRedis,
-                   area: Area, tokens: list[str], fleet: str, units: list[str],
+                   area: Area, tokens: list[str], fleet: str,
+                   units: list[tuple[str, tuple[float, float]]], points: list[tuple[float, float]],
                    workdir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """Start the three generator processes together; sample while they run; collect."""
     spawn = multiprocessing.get_context("spawn")
@@ -282,11 +297,11 @@ async def generate(args: argparse.Namespace, api: Api, pg: PrivatePostgres, rd: 
     plans = {
         "http": (loadgen.http_main, loadgen.HttpPlan(
             base=api.http, out=str(outs["http"]), seconds=args.seconds, rate=args.sos_rate,
-            bbox=area.bbox, operators=tokens, operator_share=args.operator_share,
+            points=points, operators=tokens, operator_share=args.operator_share,
             max_in_flight=args.max_in_flight)),
         "telemetry": (loadgen.telemetry_main, loadgen.TelemetryPlan(
             url=api.ws + "/telemetry", out=str(outs["telemetry"]), seconds=args.seconds,
-            rate=args.ping_rate, bbox=area.bbox, token=fleet, units=units)),
+            rate=args.ping_rate, token=fleet, units=units)),
         "consoles": (loadgen.consoles_main, loadgen.ConsolesPlan(
             url=api.ws, out=str(outs["consoles"]), token=fleet, count=args.consoles,
             measure_share=args.measure_share)),
@@ -374,10 +389,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         *tokens, fleet = await asyncio.gather(
             *(operator_token(api.http, env) for _ in range(args.operators + 1)))
         async with httpx.AsyncClient(base_url=api.http, timeout=30) as http:
-            units = await _create_units(http, {"Authorization": f"Bearer {fleet}"}, area,
-                                        args.units)
+            points = road_points(pg.libpq, area.name, 20_000)
+            units = await _create_units(http, {"Authorization": f"Bearer {fleet}"},
+                                        random.sample(points, min(args.units, len(points))))
             setup["accounts_and_units_s"] = round(time.monotonic() - t, 1)
-            result, more = await generate(args, api, pg, rd, area, tokens, fleet, units, workdir)
+            result, more = await generate(args, api, pg, rd, area, tokens, fleet, units, points,
+                                          workdir)
             setup.update(more)
             metrics = (await http.get("/metrics")).text
         (workdir / "metrics.txt").write_text(metrics)

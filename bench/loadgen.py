@@ -57,7 +57,7 @@ class HttpPlan:
     out: str
     seconds: float
     rate: float
-    bbox: tuple[float, float, float, float]
+    points: list[tuple[float, float]]  # road points of the region: where people call from
     operators: list[str]  # access tokens, worked round robin
     operator_share: float
     max_in_flight: int
@@ -71,9 +71,8 @@ class TelemetryPlan:
     out: str
     seconds: float
     rate: float
-    bbox: tuple[float, float, float, float]
     token: str
-    units: list[str]
+    units: list[tuple[str, tuple[float, float]]]  # unit id and its station (a road point)
     step_m: float = 15.0
     drain_s: float = 10.0  # for the last acks: an overloaded server stores fixes seconds late
 
@@ -122,10 +121,12 @@ async def _start(signals: Signals) -> float:
     return t0
 
 
-def random_point(bbox: tuple[float, float, float, float]) -> tuple[float, float]:
-    """Somewhere in the region's bounding box (south, west, north, east)."""
-    south, west, north, east = bbox
-    return random.uniform(south, north), random.uniform(west, east)
+def near(point: tuple[float, float], metres: float) -> tuple[float, float]:
+    """Somewhere within about ``metres`` of a point."""
+    lat, lng = point
+    d_lat = random.uniform(-metres, metres) / METRES_PER_DEGREE
+    d_lng = random.uniform(-metres, metres) / (METRES_PER_DEGREE * math.cos(math.radians(lat)))
+    return lat + d_lat, lng + d_lng
 
 
 # --------------------------------------------------------------------------- HTTP
@@ -189,7 +190,8 @@ async def _sos_load(rec: HttpRecorder, http: aiohttp.ClientSession, plan: HttpPl
 
     async def one(n: int) -> None:
         async with in_flight:
-            lat, lng = random_point(plan.bbox)
+            # People call from buildings along the roads, not from the middle of the hills.
+            lat, lng = near(random.choice(plan.points), 30.0)
             status, body = await rec.timed(
                 http, "sos", "POST", "/api/v1/emergency/cases",
                 json={"lat": lat, "lng": lng, "symptom_category": "chest_pain",
@@ -257,10 +259,11 @@ class UnitSocket:
     """One ambulance on its own telemetry socket: where it is, and its fixes not yet acked."""
 
     __slots__ = ("client", "heading", "lat", "lng", "n", "nacked", "pending", "ready",
-                 "tally", "unit_id")
+                 "station", "tally", "unit_id")
 
     def __init__(self, unit_id: str, where: tuple[float, float], tally: TelemetryTally) -> None:
         self.unit_id = unit_id
+        self.station = where
         self.lat, self.lng = where
         self.heading = float(random.randrange(360))
         self.n = 0
@@ -270,16 +273,19 @@ class UnitSocket:
         self.client: TextClient | None = None
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-    def move(self, step_m: float, bbox: tuple[float, float, float, float]) -> None:
-        """About ``step_m`` along the heading, turning a little; back from the region's edge."""
-        south, west, north, east = bbox
+    def move(self, step_m: float) -> None:
+        """About ``step_m`` along the heading, turning, kept within 100 m of its station (an
+        ambulance on standby patrols its post; it stays on the road network's doorstep)."""
         # Rounded as sent, and below 360 once rounded: the server refuses a heading of 360.0.
         self.heading = round((self.heading + random.uniform(-20, 20)) % 360, 1) % 360
         rad = math.radians(self.heading)
         lat = self.lat + step_m * math.cos(rad) / METRES_PER_DEGREE
         lng = self.lng + step_m * math.sin(rad) / (METRES_PER_DEGREE * math.cos(
             math.radians(self.lat)))
-        if not (south < lat < north and west < lng < east):
+        s_lat, s_lng = self.station
+        off_n = (lat - s_lat) * METRES_PER_DEGREE
+        off_e = (lng - s_lng) * METRES_PER_DEGREE * math.cos(math.radians(s_lat))
+        if math.hypot(off_n, off_e) > 100.0:
             self.heading = round(self.heading + 180, 1) % 360
             return
         self.lat, self.lng = lat, lng
@@ -355,7 +361,7 @@ async def telemetry_main(plan: TelemetryPlan, signals: Signals) -> None:
     per fix; all the fixes of a tick share one ``recorded_at``.
     """
     tally = TelemetryTally(t0=0.0)
-    units = [UnitSocket(u, random_point(plan.bbox), tally) for u in plan.units]
+    units = [UnitSocket(u, station, tally) for u, station in plan.units]
     gate = asyncio.Semaphore(CONNECT_AT_ONCE)
     url = f"{plan.url}?token={plan.token}"
     await asyncio.gather(*(_open_unit(u, url, gate, tally) for u in units))
@@ -370,7 +376,7 @@ async def telemetry_main(plan: TelemetryPlan, signals: Signals) -> None:
             recorded_at = datetime.now(UTC).isoformat(timespec="milliseconds")
             for k in range(sent, due):
                 unit = live[k % count]
-                unit.move(plan.step_m, plan.bbox)
+                unit.move(plan.step_m)
                 unit.send_fix(recorded_at)
             sent = due
         await _until(min((sent + 1) / plan.rate, plan.seconds) - elapsed)

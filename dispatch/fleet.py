@@ -22,13 +22,15 @@ from data.outbox import record_event
 from dispatch.destinations import Destinations
 from dispatch.models import EmergencyCase, Unit, UnitEvent
 from dispatch.position_ingest import position_key
-from dispatch.recommend_units import Destination, UnitCandidate, recommend_units
+from dispatch.recommend_units import ACUTE, Destination, UnitCandidate, recommend_units
 from dispatch.schemas import UnitCreate
 from dispatch.settings import DispatchSettings, get_dispatch_settings
 from dispatch.unit_status import UnitStatus, unit_transition
 from routing.fleet import times_to_incident
 
 UNIT_CHANNEL = "unit.status.updated"
+#: Seconds of the first, bounded search for units around an incident (see recommend_for_case).
+FIRST_UNIT_SEARCH_S = 900.0
 POSITION_CHANNEL = "unit.position.updated"
 
 class UnitNotFound(NotFound):
@@ -209,9 +211,21 @@ async def recommend_for_case(
     positions = await live_positions(redis, units)
     point = to_shape(case.location)
     origins = [(positions[u.id].lat, positions[u.id].lng) for u in units]
+    # Most incidents have enough units within a quarter of an hour: search that far first
+    # (a fraction of the city), and the whole horizon only when fewer than k are that close.
+    # A unit beyond the first limit cannot outrank k units whose score fits inside it.
+    acute = case.severity in ACUTE
+    penalty = [settings.als_preference_seconds if acute and u.unit_type != "ALS" else 0.0
+               for u in units]
+    first = FIRST_UNIT_SEARCH_S
     _, etas, snaps = await asyncio.to_thread(
-        times_to_incident, network.engine, point.y, point.x, origins
+        times_to_incident, network.engine, point.y, point.x, origins, limit_s=first
     )
+    inside = sum(1 for eta, extra in zip(etas, penalty, strict=True) if eta + extra <= first)
+    if inside < settings.recommended_units:
+        _, etas, snaps = await asyncio.to_thread(
+            times_to_incident, network.engine, point.y, point.x, origins
+        )
     # A unit far outside the region's roads would be snapped across it: it cannot be routed.
     etas = [math.inf if snap.off_network else float(eta) for eta, snap in zip(etas, snaps, strict=True)]
     hospitals = [

@@ -261,3 +261,17 @@ async def test_response_time_metrics(fleet_client, dispatcher):
     assert 0 <= body["share_on_scene_within_15_min"] <= 1
     r = await fleet_client.get("/api/v1/metrics/response-times", params={"since": "2026-01-01T00:00:00"}, headers=dispatcher.headers)
     assert r.status_code == 422
+
+
+async def test_units_beyond_the_first_search_are_found_when_too_few_are_near(
+    fleet_client, dispatcher, monkeypatch
+):
+    """The bounded first search widens to the whole horizon rather than recommend nobody."""
+    from dispatch import fleet
+
+    client, h = fleet_client, dispatcher.headers
+    unit = await add_unit(client, h, lat=60.1695, lng=24.9390, unit_type="ALS")
+    case = await raise_and_triage(client, h)
+    monkeypatch.setattr(fleet, "FIRST_UNIT_SEARCH_S", 1.0)  # nothing is 1 s away
+    view = (await client.get(f"{CASES}/{case['id']}", headers=h)).json()
+    assert unit["id"] in [u["unit_id"] for u in view["recommended_units"]]
