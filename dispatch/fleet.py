@@ -30,7 +30,7 @@ from routing.fleet import times_to_incident
 
 UNIT_CHANNEL = "unit.status.updated"
 #: Seconds of the first, bounded search for units around an incident (see recommend_for_case).
-FIRST_UNIT_SEARCH_S = 900.0
+FIRST_UNIT_SEARCH_S = 600.0
 POSITION_CHANNEL = "unit.position.updated"
 
 class UnitNotFound(NotFound):
@@ -211,8 +211,8 @@ async def recommend_for_case(
     positions = await live_positions(redis, units)
     point = to_shape(case.location)
     origins = [(positions[u.id].lat, positions[u.id].lng) for u in units]
-    # Most incidents have enough units within a quarter of an hour: search that far first
-    # (a fraction of the city), and the whole horizon only when fewer than k are that close.
+    # Most incidents have enough units within 10 minutes (the usual response standard): search
+    # that far first (a fraction of the city), the whole horizon only when fewer than k are.
     # A unit beyond the first limit cannot outrank k units whose score fits inside it.
     acute = case.severity in ACUTE
     penalty = [settings.als_preference_seconds if acute and u.unit_type != "ALS" else 0.0
