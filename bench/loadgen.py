@@ -370,7 +370,7 @@ async def telemetry_main(plan: TelemetryPlan, signals: Signals) -> None:
     # Samples are stored as wall time minus this wall-clock origin (acks carry wall times).
     tally.t0 = time.time() - (time.monotonic() - t0)
     count, sent = len(live), 0
-    while live and (elapsed := time.monotonic() - t0) < plan.seconds:
+    while live and plan.rate > 0 and (elapsed := time.monotonic() - t0) < plan.seconds:
         due = int(elapsed * plan.rate)
         if due > sent:
             recorded_at = datetime.now(UTC).isoformat(timespec="milliseconds")

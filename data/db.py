@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,6 +19,11 @@ def sync_url(url: str) -> str:
     return url
 
 
+def json_text(value: object) -> str:
+    """JSON for JSONB columns: orjson, ~5x faster than json.dumps on a case's recommendation."""
+    return orjson.dumps(value).decode()
+
+
 def make_async_engine(settings: DataSettings | None = None) -> AsyncEngine:
     """One engine per process (or per app instance in tests, since it binds to an event loop)."""
     settings = settings or get_data_settings()
@@ -26,6 +32,7 @@ def make_async_engine(settings: DataSettings | None = None) -> AsyncEngine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=True,
+        json_serializer=json_text,
     )
 
 

@@ -78,15 +78,27 @@ async def append_many(*, db_session: AsyncSession, events: list[AuditEvent]) -> 
     previous = await db_session.scalar(
         select(AuditEntry.record_hash).order_by(AuditEntry.seq.desc()).limit(1)
     ) or GENESIS
+    # seq must follow chain order: take the batch's numbers first (under the lock, so they
+    # rise with the chain), then insert every row in one statement instead of a flush per row.
+    numbers = sorted(
+        (
+            await db_session.execute(
+                text(
+                    "SELECT nextval(pg_get_serial_sequence('audit_log', 'seq')) "
+                    "FROM generate_series(1, :n)"
+                ),
+                {"n": len(events)},
+            )
+        ).scalars()
+    )
     entries = []
-    for event in events:
+    for seq, event in zip(numbers, events, strict=True):
         at = utcnow()
-        entry = AuditEntry(at=at, **event.__dict__)
+        entry = AuditEntry(seq=seq, at=at, **event.__dict__)
         entry.previous_hash = previous
         entry.record_hash = previous = chain_hash(previous, entry, at)
         db_session.add(entry)
         entries.append(entry)
-        await db_session.flush()  # seq follows chain order
     await db_session.commit()
     return entries
 
