@@ -64,7 +64,7 @@ web: node_modules/.package-lock.json
 # --- end web
 
 # Faults, then the mixed load (once, bounded), then docs/benchmarks.md with its plots.
-LOAD_ARGS ?= --seconds 20 --sos-rate 20 --ping-rate 400 --consoles 500 --units 100
+LOAD_ARGS ?= --seconds 20 --sos-rate 200 --ping-rate 2000 --consoles 500 --units 400
 bench: services venv
 	timeout 600 $(BIN)/python -m bench.faults --seconds 30 --clients 8
 	timeout 900 $(BIN)/python -m bench.load $(LOAD_ARGS)

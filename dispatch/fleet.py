@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 from geoalchemy2.shape import from_shape, to_shape
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -31,6 +32,8 @@ from routing.fleet import times_to_incident
 UNIT_CHANNEL = "unit.status.updated"
 #: Seconds of the first, bounded search for units around an incident (see recommend_for_case).
 FIRST_UNIT_SEARCH_S = 600.0
+#: Units routed per recommendation: the nearest by air (see shortlist_by_air).
+UNIT_SHORTLIST = 25
 POSITION_CHANNEL = "unit.position.updated"
 
 class UnitNotFound(NotFound):
@@ -192,6 +195,24 @@ async def live_positions(redis: Redis, units: list[Unit]) -> dict[uuid.UUID, Liv
     return result
 
 
+def shortlist_by_air(
+    units: list[Unit], positions: dict[uuid.UUID, LivePosition], lat: float, lng: float, n: int
+) -> list[Unit]:
+    """The ``n`` units nearest the incident in a straight line, the only ones routed.
+
+    A dispatch room with hundreds of free units routes a shortlist, as CAD systems do: snapping
+    and scoring every unit of a city's fleet cost ~20 ms per dispatch. A unit outside the
+    shortlist wins only if more than ``n`` units are nearer by air yet all slower by road.
+    """
+    if len(units) <= n:
+        return units
+    lats = np.fromiter((positions[u.id].lat for u in units), float, len(units))
+    lngs = np.fromiter((positions[u.id].lng for u in units), float, len(units))
+    dx = (lngs - lng) * math.cos(math.radians(lat))
+    nearest = np.argpartition(dx * dx + (lats - lat) ** 2, n - 1)[:n]
+    return [units[i] for i in sorted(nearest.tolist())]
+
+
 async def recommend_for_case(
     *,
     db_session: AsyncSession,
@@ -210,6 +231,7 @@ async def recommend_for_case(
         return []
     positions = await live_positions(redis, units)
     point = to_shape(case.location)
+    units = shortlist_by_air(units, positions, point.y, point.x, UNIT_SHORTLIST)
     origins = [(positions[u.id].lat, positions[u.id].lng) for u in units]
     # Most incidents have enough units within 10 minutes (the usual response standard): search
     # that far first (a fraction of the city), the whole horizon only when fewer than k are.
