@@ -140,7 +140,7 @@ async def test_console_works_with_the_websocket_endpoint_unavailable(api, accoun
         refused.append(ws.url)
         await ws.close(code=1011, reason="unavailable")
 
-    await context.route_web_socket(re.compile(r"/ws$"), refuse)
+    await context.route_web_socket(re.compile(r"/ws(\?|$)"), refuse)
     page = await context.new_page()
     await page.goto("/console")
     await sign_in_page(page, accounts["emergency_operator"])
