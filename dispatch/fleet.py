@@ -3,26 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 from geoalchemy2.shape import from_shape, to_shape
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from shapely.geometry import Point
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from data.base import utcnow
 from data.errors import Conflict, NotFound
 from data.outbox import record_event
 from dispatch.destinations import Destinations
 from dispatch.models import EmergencyCase, Unit, UnitEvent
-from dispatch.position_ingest import position_key
+from dispatch.position_ingest import LIVE_HASH, parse_live
 from dispatch.recommend_units import ACUTE, Destination, UnitCandidate, recommend_units
 from dispatch.schemas import UnitCreate
 from dispatch.settings import DispatchSettings, get_dispatch_settings
@@ -60,10 +60,37 @@ class LivePosition:
     from_station: bool
 
 
-def station_of(unit: Unit) -> tuple[float, float]:
+@dataclass(frozen=True)
+class UnitBrief:
+    """What ranking needs of a unit, read as a plain row (no ORM object, no geometry parsing)."""
+
+    id: uuid.UUID
+    call_sign: str
+    unit_type: str
+    station_lat: float
+    station_lng: float
+    last_position_at: datetime | None
+
+
+def station_of(unit: Unit | UnitBrief) -> tuple[float, float]:
     """(lat, lng) of the unit's station."""
+    if isinstance(unit, UnitBrief):
+        return unit.station_lat, unit.station_lng
     point = to_shape(unit.station)
     return point.y, point.x
+
+
+async def available_units(db_session: AsyncSession) -> list[UnitBrief]:
+    """Free units by call sign, as plain rows: a dispatch ranks a whole fleet of them."""
+    rows = await db_session.execute(
+        select(
+            Unit.id, Unit.call_sign, Unit.unit_type, func.ST_Y(Unit.station),
+            func.ST_X(Unit.station), Unit.last_position_at,
+        )
+        .where(Unit.status == UnitStatus.AVAILABLE.value)
+        .order_by(Unit.call_sign)
+    )
+    return [UnitBrief(*row) for row in rows]
 
 
 async def create_unit(*, db_session: AsyncSession, request: UnitCreate, actor: str) -> Unit:
@@ -171,24 +198,26 @@ async def set_unit_status(
     return unit
 
 
-async def live_positions(redis: Redis, units: list[Unit]) -> dict[uuid.UUID, LivePosition]:
-    """Each unit's live position, or its station marked stale when it has gone silent."""
+async def live_positions(
+    redis: Redis, units: list[Unit] | list[UnitBrief]
+) -> dict[uuid.UUID, LivePosition]:
+    """Each unit's live position, or its station marked stale when it has gone silent.
+
+    One HMGET for the whole list: a dispatch reads the positions of every free unit.
+    """
     fixes: list = [None] * len(units)
     if units:
         try:
-            async with redis.pipeline(transaction=False) as pipe:
-                for unit in units:
-                    pipe.hget(position_key(unit.id), "fix")
-                fixes = await pipe.execute()
+            fixes = await redis.hmget(LIVE_HASH, [str(unit.id) for unit in units])
         except RedisError:
             fixes = [None] * len(units)
+    oldest = utcnow() - timedelta(seconds=get_dispatch_settings().position_stale_seconds)
     result = {}
-    for unit, fix in zip(units, fixes, strict=True):
-        if fix:
-            data = json.loads(fix)
-            result[unit.id] = LivePosition(
-                data["lat"], data["lng"], datetime.fromisoformat(data["recorded_at"]), False, False
-            )
+    for unit, raw in zip(units, fixes, strict=True):
+        fix = parse_live(raw)
+        if fix is not None and fix[0] >= oldest:
+            recorded_at, lat, lng = fix
+            result[unit.id] = LivePosition(lat, lng, recorded_at, False, False)
         else:
             lat, lng = station_of(unit)
             result[unit.id] = LivePosition(lat, lng, unit.last_position_at, True, True)
@@ -196,8 +225,9 @@ async def live_positions(redis: Redis, units: list[Unit]) -> dict[uuid.UUID, Liv
 
 
 def shortlist_by_air(
-    units: list[Unit], positions: dict[uuid.UUID, LivePosition], lat: float, lng: float, n: int
-) -> list[Unit]:
+    units: list[UnitBrief], positions: dict[uuid.UUID, LivePosition], lat: float, lng: float,
+    n: int,
+) -> list[UnitBrief]:
     """The ``n`` units nearest the incident in a straight line, the only ones routed.
 
     A dispatch room with hundreds of free units routes a shortlist, as CAD systems do: snapping
@@ -226,7 +256,7 @@ async def recommend_for_case(
     if case.region is None or case.region not in destinations.regions:
         return []
     network = destinations.regions[case.region]
-    units = await list_units(db_session=db_session, status=UnitStatus.AVAILABLE.value)
+    units = await available_units(db_session)
     if not units:
         return []
     positions = await live_positions(redis, units)

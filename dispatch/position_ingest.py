@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -31,16 +31,18 @@ from dispatch.settings import DispatchSettings, get_dispatch_settings
 log = logging.getLogger("lifeline.dispatch.position_ingest")
 
 POSITION_CHANNEL = "unit.position.updated"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: Fixes further ahead of the server clock than this are refused (a device with a wrong clock).
 FUTURE_TOLERANCE_S = 30.0
 
-# One call per batch. KEYS: position stream, its seq counter. ARGV: stream maxlen, now (ms),
-# event time, trail min interval (ms), trail min distance (m), then six values per fix: unit id,
-# recorded (ms), live ttl (ms; 0: too old to be live), lat, lng, event json. Returns per fix
-# 2 * live + trail. Per fix: the newest fix wins the live hash; the trail keeps a point when
-# the unit moved far enough or enough time passed; a live fix is published with the next seq
-# (a missing counter starts at the Unix time in ms, so seq keeps rising across restarts).
-# The per-unit keys are built here, not declared: fine on one Redis, not on Redis Cluster.
+# One call per batch. KEYS: position stream, its seq counter, the fleet's live hash. ARGV: stream
+# maxlen, now (ms), event time, trail min interval (us), trail min distance (m), then six values
+# per fix: unit id, recorded (us), live (1, or 0 when too old to be live), lat, lng, event json.
+# Returns per fix 2 * live + trail. Per fix: the newest fix wins the unit's field of the live
+# hash ("recorded_us|lat|lng": one HMGET reads a whole fleet); the trail keeps a point when the
+# unit moved far enough or enough time passed; a live fix is published with the next seq (a
+# missing counter starts at the Unix time in ms, so seq keeps rising across restarts). The trail
+# keys are built here, not declared: fine on one Redis, not on Redis Cluster.
 _INGEST_SCRIPT = """
 local maxlen, now_ms, at = ARGV[1], ARGV[2], ARGV[3]
 local interval, distance = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -48,36 +50,34 @@ local k = math.pi / 180
 local out = {}
 for i = 6, #ARGV, 6 do
   local unit, recorded = ARGV[i], tonumber(ARGV[i + 1])
-  local ttl, lat, lng, event = tonumber(ARGV[i + 2]), ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
-  local pos_key = 'lifeline:unit:' .. unit .. ':pos'
+  local fresh, lat, lng, event = ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
   local trail_key = 'lifeline:unit:' .. unit .. ':trail'
   local live = 0
-  if ttl > 0 then
-    local current = redis.call('HGET', pos_key, 'recorded_ms')
-    if (not current) or tonumber(current) < recorded then
-      redis.call('HSET', pos_key, 'recorded_ms', ARGV[i + 1], 'fix', event)
-      redis.call('PEXPIRE', pos_key, ttl)
+  if fresh == '1' then
+    local current = redis.call('HGET', KEYS[3], unit)
+    if (not current) or tonumber(string.match(current, '^(%d+)')) < recorded then
+      redis.call('HSET', KEYS[3], unit, ARGV[i + 1] .. '|' .. lat .. '|' .. lng)
       live = 1
     end
   end
   local trail = 1
-  local last = redis.call('HMGET', trail_key, 'recorded_ms', 'lat', 'lng')
+  local last = redis.call('HMGET', trail_key, 'recorded_us', 'lat', 'lng')
   if last[1] then
-    local last_ms = tonumber(last[1])
-    if recorded <= last_ms then
+    local last_us = tonumber(last[1])
+    if recorded <= last_us then
       trail = 0
     else
       local lat1, lng1 = tonumber(last[2]), tonumber(last[3])
       local lat2, lng2 = tonumber(lat), tonumber(lng)
       local x = (lng2 - lng1) * k * math.cos((lat1 + lat2) * k / 2)
       local y = (lat2 - lat1) * k
-      if (recorded - last_ms) < interval and 6371000 * math.sqrt(x * x + y * y) < distance then
+      if (recorded - last_us) < interval and 6371000 * math.sqrt(x * x + y * y) < distance then
         trail = 0
       end
     end
   end
   if trail == 1 then
-    redis.call('HSET', trail_key, 'recorded_ms', ARGV[i + 1], 'lat', lat, 'lng', lng)
+    redis.call('HSET', trail_key, 'recorded_us', ARGV[i + 1], 'lat', lat, 'lng', lng)
   end
   if live == 1 then
     local seq
@@ -93,6 +93,9 @@ for i = 6, #ARGV, 6 do
 end
 return out
 """
+
+#: The fleet's live positions: unit id -> "recorded_us|lat|lng" (newest fix wins).
+LIVE_HASH = "lifeline:units:live"
 
 
 class UnitNotFound(NotFound):
@@ -139,9 +142,20 @@ def check_fix(fix: Fix, now: datetime) -> None:
         raise InvalidInput("recorded_at is in the future", field="recorded_at")
 
 
-def position_key(unit_id: uuid.UUID) -> str:
-    """Redis key of a unit's live position."""
-    return f"lifeline:unit:{unit_id}:pos"
+def parse_live(value: bytes | str | None) -> tuple[datetime, float, float] | None:
+    """(recorded_at, lat, lng) of a live-hash field, or None."""
+    if not value:
+        return None
+    text = value.decode() if isinstance(value, bytes) else value
+    recorded_us, lat, lng = text.split("|")
+    when = datetime.fromtimestamp(int(recorded_us) / 1_000_000, tz=UTC)
+    return when, float(lat), float(lng)
+
+
+def recorded_us(at: datetime) -> int:
+    """Microseconds since the epoch: exact for any fix (floats of seconds are not)."""
+    delta = at - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def trail_key(unit_id: uuid.UUID) -> str:
@@ -266,17 +280,16 @@ class PositionIngest:
         now_ms = str(int(now.timestamp() * 1000))
         at = now.isoformat()
         stale_s = self.settings.position_stale_seconds
-        interval_ms = str(int(self.settings.trail_min_interval_seconds * 1000))
+        interval_us = str(int(self.settings.trail_min_interval_seconds * 1_000_000))
         distance_m = str(self.settings.trail_min_distance_m)
         known: list[int] = []
-        args: list[str | int] = [str(self.stream_maxlen), now_ms, at, interval_ms, distance_m]
+        args: list[str | int] = [str(self.stream_maxlen), now_ms, at, interval_us, distance_m]
         for i, fix in enumerate(fixes):
             card = cards.get(fix.unit_id)
             if card is None:
                 continue
             known.append(i)
-            age_s = (now - fix.recorded_at).total_seconds()
-            ttl_ms = int((stale_s - max(age_s, 0)) * 1000) if age_s < stale_s else 0
+            fresh = (now - fix.recorded_at).total_seconds() < stale_s
             # One JSON for the event and the live hash: readers of the hash take what they need.
             event = json.dumps({
                 "unit_id": str(fix.unit_id), "call_sign": card.call_sign, "status": card.status,
@@ -284,12 +297,14 @@ class PositionIngest:
                 "lat": fix.lat, "lng": fix.lng, "heading": fix.heading, "speed": fix.speed,
                 "recorded_at": fix.recorded_at.isoformat(),
             })
-            args += [str(fix.unit_id), int(fix.recorded_at.timestamp() * 1000), max(ttl_ms, 0),
+            args += [str(fix.unit_id), recorded_us(fix.recorded_at), "1" if fresh else "0",
                      repr(fix.lat), repr(fix.lng), event]
         replies: list[int] = []
         if known:
             try:
-                replies = await self._script(keys=[self.stream_key, self.counter_key], args=args)
+                replies = await self._script(
+                    keys=[self.stream_key, self.counter_key, LIVE_HASH], args=args
+                )
             except RedisError as exc:
                 raise Unavailable("live positions are unavailable; send the fixes again") from exc
         results: list[FixResult | Exception] = [
