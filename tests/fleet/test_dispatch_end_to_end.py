@@ -272,6 +272,6 @@ async def test_units_beyond_the_first_search_are_found_when_too_few_are_near(
     client, h = fleet_client, dispatcher.headers
     unit = await add_unit(client, h, lat=60.1695, lng=24.9390, unit_type="ALS")
     case = await raise_and_triage(client, h)
-    monkeypatch.setattr(fleet, "FIRST_UNIT_SEARCH_S", 1.0)  # nothing is 1 s away
+    monkeypatch.setattr(fleet, "UNIT_SEARCH_LIMITS_S", (1.0, 2.0))  # nothing is 2 s away
     view = (await client.get(f"{CASES}/{case['id']}", headers=h)).json()
     assert unit["id"] in [u["unit_id"] for u in view["recommended_units"]]
