@@ -18,11 +18,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from data.base import utcnow
-from data.errors import Conflict, NotFound
+from data.errors import Conflict
 from data.outbox import record_event
 from dispatch.destinations import Destinations
 from dispatch.models import EmergencyCase, Unit, UnitEvent
-from dispatch.position_ingest import LIVE_HASH, parse_live
+from dispatch.position_ingest import LIVE_HASH, UnitNotFound, parse_live
 from dispatch.recommend_units import ACUTE, Destination, UnitCandidate, recommend_units
 from dispatch.schemas import UnitCreate
 from dispatch.settings import DispatchSettings, get_dispatch_settings
@@ -37,13 +37,6 @@ UNIT_CHANNEL = "unit.status.updated"
 UNIT_SEARCH_LIMITS_S: tuple[float, ...] = (600.0,)
 #: Units routed per recommendation: the nearest by air (see shortlist_by_air).
 UNIT_SHORTLIST = 25
-POSITION_CHANNEL = "unit.position.updated"
-
-class UnitNotFound(NotFound):
-    """No unit with that id."""
-
-    code = "unit_not_found"
-
 
 class UnitUnavailable(Conflict):
     """The unit is already committed to a case (or out of service)."""

@@ -2,9 +2,9 @@
 
 Thousands of fixes a second arrive from the fleet. Each one used to cost a unit read, two Redis
 calls, a stream publish and often a commit (~10 ms of a worker). Here fixes queue for a few
-milliseconds and are stored together: a Lua script per fix (in one pipeline) keeps the newest
-live position, decides the downsampled trail and publishes the live event; the trail points of
-the whole batch go to PostgreSQL in one transaction. Whoever submitted a fix awaits its result.
+milliseconds and are stored together: one Lua call for the whole batch keeps each unit's newest
+live position, decides the downsampled trail and publishes the live events; the trail points of
+the batch go to PostgreSQL in one transaction. Whoever submitted a fix awaits its result.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from data.base import utcnow
 from data.errors import InvalidInput, NotFound, Unavailable
 from dispatch.models import Unit
+from dispatch.schemas import PositionPing
 from dispatch.settings import DispatchSettings, get_dispatch_settings
 
 log = logging.getLogger("lifeline.dispatch.position_ingest")
@@ -115,6 +116,12 @@ class Fix:
     heading: float | None = None
     speed: float | None = None
 
+    @classmethod
+    def of(cls, unit_id: uuid.UUID, ping: PositionPing) -> Fix:
+        """The fix a validated ping (HTTP body or socket message) reports for ``unit_id``."""
+        return cls(unit_id=unit_id, lat=ping.lat, lng=ping.lng, recorded_at=ping.recorded_at,
+                   heading=ping.heading, speed=ping.speed)
+
 
 @dataclass(frozen=True)
 class FixResult:
@@ -156,11 +163,6 @@ def recorded_us(at: datetime) -> int:
     """Microseconds since the epoch: exact for any fix (floats of seconds are not)."""
     delta = at - EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def trail_key(unit_id: uuid.UUID) -> str:
-    """Redis key of the last point written to a unit's PostGIS trail."""
-    return f"lifeline:unit:{unit_id}:trail"
 
 
 class PositionIngest:

@@ -16,7 +16,6 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, WebSocket
@@ -26,7 +25,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from data.errors import LifelineError, Unauthenticated
 from dispatch.crew_tokens import verify_crew_token
 from dispatch.position_ingest import Fix, FixResult, PositionIngest
-from dispatch.schemas import Latitude, Longitude
+from dispatch.schemas import PositionPing
 from identity.roles import allowed
 from identity.settings import IdentitySettings
 from identity.tokens import verify_access_token
@@ -49,19 +48,12 @@ class TelemetryAuth(BaseModel):
     crew_token: str | None = None
 
 
-class FixMessage(BaseModel):
-    """One GPS fix; ``n`` numbers the socket's fixes so acks can name them."""
-
-    model_config = ConfigDict(extra="forbid")
+class FixMessage(PositionPing):
+    """The HTTP ping's fields, plus its unit and ``n`` (numbers the socket's fixes for acks)."""
 
     type: Literal["fix"]
     n: int = Field(ge=0)
     unit_id: uuid.UUID
-    lat: Latitude
-    lng: Longitude
-    heading: float | None = Field(default=None, ge=0, lt=360, allow_inf_nan=False)
-    speed: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
-    recorded_at: datetime
 
 
 class FixBatch(BaseModel):
@@ -180,11 +172,8 @@ class TelemetrySession:
         elif not self.budget.take(message.unit_id, time.monotonic()):
             self._nack(n, "rate_limited", f"at most {FIXES_PER_UNIT_PER_S} fixes/s per unit")
         else:
-            fix = Fix(unit_id=message.unit_id, lat=message.lat, lng=message.lng,
-                      recorded_at=message.recorded_at, heading=message.heading,
-                      speed=message.speed)
             try:
-                future = self.ingest.submit(fix)
+                future = self.ingest.submit(Fix.of(message.unit_id, message))
             except LifelineError as exc:
                 self._nack(n, exc.code, exc.detail)
                 return

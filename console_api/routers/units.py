@@ -122,8 +122,6 @@ async def post_position(
     ).unit_id != unit_id:
         raise Forbidden("a crew token of this unit (or an operator token) is required",
                         code="invalid_crew_token")
-    fix = Fix(unit_id=unit_id, lat=body.lat, lng=body.lng, recorded_at=body.recorded_at,
-              heading=body.heading, speed=body.speed)
-    result = await request.app.state.position_ingest.record(fix)
+    result = await request.app.state.position_ingest.record(Fix.of(unit_id, body))
     live, stored = result.live, result.trail_stored
     return PositionAccepted(accepted=live or stored, live=live, trail_stored=stored)
