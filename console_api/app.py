@@ -42,7 +42,7 @@ from console_api.routers import (
     units,
 )
 from data.db import async_session_factory, make_async_engine, make_sync_engine
-from data.durability import ensure_durable
+from data.durability import ensure_durable, retry_unreachable
 from data.models import import_all_models
 from data.settings import DataSettings, get_data_settings
 from dispatch import alerts
@@ -115,10 +115,14 @@ def create_app(
             stream_maxlen=live.ephemeral_maxlen,
         )
         app.state.sync_engine = make_sync_engine(data_settings)
-        app.state.destinations = await asyncio.to_thread(
-            Destinations.load,
-            app.state.sync_engine,
-            only=get_dispatch_settings().served_regions,
+        app.state.destinations = await retry_unreachable(
+            lambda: asyncio.to_thread(
+                Destinations.load,
+                app.state.sync_engine,
+                only=get_dispatch_settings().served_regions,
+            ),
+            wait_s=data_settings.startup_wait_seconds,
+            what="database (road networks)",
         )
         sync_task = asyncio.create_task(
             keep_routing_in_step(app, get_dispatch_settings().routing_sync_seconds)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
 
 from data.errors import Forbidden, Unauthenticated
 from dispatch.destinations import Destinations
@@ -35,16 +36,22 @@ async def get_destinations(request: Request) -> Destinations:
     return request.app.state.destinations
 
 
+_UNCHECKED = object()  # request.state.claims before the access check ran (never, in the app)
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 DestinationsDep = Annotated[Destinations, Depends(get_destinations)]
 IdentitySettingsDep = Annotated[IdentitySettings, Depends(get_identity_settings)]
 
 
 async def optional_claims(
+    connection: HTTPConnection,
     settings: IdentitySettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> AccessClaims | None:
     """The caller's verified claims, or None for an anonymous caller (a bad token is still 401)."""
+    # The app-wide access check has verified this very header already: no second decode.
+    verified = getattr(connection.state, "claims", _UNCHECKED)
+    if verified is not _UNCHECKED:
+        return verified
     if credentials is None:
         return None
     return verify_access_token(credentials.credentials, settings=settings)

@@ -33,17 +33,12 @@ async def check_login_rate(connection: HTTPConnection, email: str) -> None:
     settings = connection.app.state.identity_settings
     redis = connection.app.state.redis
     try:
-        checks = [
-            await limits.hit(
-                redis, prefix=_prefix(), subject=limits.subject_key("login-account", email),
-                limit=settings.login_per_account, window_s=settings.login_account_window_s,
-            ),
-            await limits.hit(
-                redis, prefix=_prefix(),
-                subject=limits.subject_key("login-ip", client_ip(connection)),
-                limit=settings.login_per_ip, window_s=settings.login_ip_window_s,
-            ),
-        ]
+        checks = await limits.hit_many(redis, prefix=_prefix(), counters=[
+            (limits.subject_key("login-account", email), settings.login_per_account,
+             settings.login_account_window_s),
+            (limits.subject_key("login-ip", client_ip(connection)), settings.login_per_ip,
+             settings.login_ip_window_s),
+        ])
     except RedisError:
         log.warning("login rate limit unavailable (Redis error); relying on account lockout")
         return
@@ -95,14 +90,11 @@ async def sos_looks_abusive(connection: HTTPConnection, phone: str) -> bool:
     settings = connection.app.state.identity_settings
     redis = connection.app.state.redis
     try:
-        by_phone = await limits.hit(
-            redis, prefix=_prefix(), subject=limits.subject_key("sos-phone", phone),
-            limit=settings.sos_per_phone, window_s=settings.sos_window_s,
-        )
-        by_ip = await limits.hit(
-            redis, prefix=_prefix(), subject=limits.subject_key("sos-ip", client_ip(connection)),
-            limit=settings.sos_per_ip, window_s=settings.sos_window_s,
-        )
+        by_phone, by_ip = await limits.hit_many(redis, prefix=_prefix(), counters=[
+            (limits.subject_key("sos-phone", phone), settings.sos_per_phone, settings.sos_window_s),
+            (limits.subject_key("sos-ip", client_ip(connection)), settings.sos_per_ip,
+             settings.sos_window_s),
+        ])
     except RedisError:
         log.warning("SOS rate limit unavailable (Redis error); accepting unflagged")
         return False

@@ -31,15 +31,21 @@ def make_async_engine(settings: DataSettings | None = None) -> AsyncEngine:
         sync_url(settings.database_url),
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
-        pool_pre_ping=True,
+        # No ping per checkout (a round trip and ~0.5 ms of CPU on every transaction): a
+        # connection found dead answers 503 once, the pool then drops every connection older
+        # than the failure, and clients retry (SOS with their Idempotency-Key).
+        pool_pre_ping=False,
         json_serializer=json_text,
+        json_deserializer=orjson.loads,  # every case read parses its stored recommendation
     )
 
 
 def make_sync_engine(settings: DataSettings | None = None) -> Engine:
     """Used by the CLI, imports and the benchmarks, which do not run an event loop."""
     settings = settings or get_data_settings()
-    return create_engine(sync_url(settings.database_url), pool_pre_ping=True)
+    return create_engine(
+        sync_url(settings.database_url), pool_pre_ping=True, json_deserializer=orjson.loads
+    )
 
 
 def async_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger("lifeline.durability")
+T = TypeVar("T")
 
 #: Settings that must be on for a committed case to survive a power cut.
 REQUIRED_SETTINGS = {
@@ -42,20 +45,32 @@ async def ensure_durable(engine: AsyncEngine, *, wait_s: float = 0.0) -> None:
     With ``wait_s``, an unreachable database is retried that long first: a worker restarted
     during a PostgreSQL outage waits for it instead of failing (which stops all of uvicorn).
     """
-    deadline = time.monotonic() + wait_s
-    delay = 0.1
-    while True:
-        try:
-            problems = await durability_problems(engine)
-            break
-        except (OperationalError, InterfaceError):
-            if time.monotonic() + delay > deadline:
-                raise
-            log.warning("database unreachable at start-up; retrying in %.1f s", delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
+    problems = await retry_unreachable(
+        lambda: durability_problems(engine), wait_s=wait_s, what="database"
+    )
     if problems:
         raise DurabilityOff(
             "refusing to start: PostgreSQL durability is off (" + ", ".join(problems) + "); "
             "an acknowledged SOS could be lost on a crash"
         )
+
+
+async def retry_unreachable(
+    call: Callable[[], Awaitable[T]], *, wait_s: float, what: str
+) -> T:
+    """``await call()``, again while the database is unreachable, for up to ``wait_s`` seconds.
+
+    Start-up must survive a PostgreSQL outage or a cut connection: a worker that fails to
+    start makes uvicorn stop every worker.
+    """
+    deadline = time.monotonic() + wait_s
+    delay = 0.1
+    while True:
+        try:
+            return await call()
+        except (OperationalError, InterfaceError):
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("%s unreachable at start-up; retrying in %.1f s", what, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import math
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import numpy as np
 from geoalchemy2.shape import from_shape, to_shape
@@ -45,9 +45,8 @@ class UnitUnavailable(Conflict):
     title = "Unit not available"
 
 
-@dataclass(frozen=True)
-class LivePosition:
-    """Where a unit is, as far as we know."""
+class LivePosition(NamedTuple):
+    """Where a unit is, as far as we know (a tuple: a dispatch builds one per free unit)."""
 
     lat: float
     lng: float
@@ -56,8 +55,7 @@ class LivePosition:
     from_station: bool
 
 
-@dataclass(frozen=True)
-class UnitBrief:
+class UnitBrief(NamedTuple):
     """What ranking needs of a unit, read as a plain row (no ORM object, no geometry parsing)."""
 
     id: uuid.UUID
@@ -76,17 +74,20 @@ def station_of(unit: Unit | UnitBrief) -> tuple[float, float]:
     return point.y, point.x
 
 
+#: Built once: every dispatch reads the whole free fleet.
+FREE_UNITS = (
+    select(
+        Unit.id, Unit.call_sign, Unit.unit_type, func.ST_Y(Unit.station),
+        func.ST_X(Unit.station), Unit.last_position_at,
+    )
+    .where(Unit.status == UnitStatus.AVAILABLE.value)
+    .order_by(Unit.call_sign)
+)
+
+
 async def available_units(db_session: AsyncSession) -> list[UnitBrief]:
     """Free units by call sign, as plain rows: a dispatch ranks a whole fleet of them."""
-    rows = await db_session.execute(
-        select(
-            Unit.id, Unit.call_sign, Unit.unit_type, func.ST_Y(Unit.station),
-            func.ST_X(Unit.station), Unit.last_position_at,
-        )
-        .where(Unit.status == UnitStatus.AVAILABLE.value)
-        .order_by(Unit.call_sign)
-    )
-    return [UnitBrief(*row) for row in rows]
+    return [UnitBrief._make(row) for row in await db_session.execute(FREE_UNITS)]
 
 
 async def create_unit(*, db_session: AsyncSession, request: UnitCreate, actor: str) -> Unit:

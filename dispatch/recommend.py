@@ -7,16 +7,17 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from facilities.capabilities import Capability, satisfies
 
 OPEN = "open"
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """A hospital of the region with its road travel time from the incident (inf: unreachable)."""
+class Candidate(NamedTuple):
+    """A hospital of the region with its road travel time from the incident (inf: unreachable).
+
+    Tuples, not frozen dataclasses: every SOS builds one per hospital of its region."""
 
     hospital_id: uuid.UUID
     name: str
@@ -43,8 +44,7 @@ class RankedHospital:
     distance_m: float | None
 
 
-@dataclass(frozen=True)
-class SkippedHospital:
+class SkippedHospital(NamedTuple):
     """A hospital that was not recommended, and why."""
 
     hospital_id: str
@@ -71,7 +71,7 @@ class DestinationChoice:
             "required_capability": self.required_capability,
             "requirement_reason": self.requirement_reason,
             "hospitals": [{**vars(h), "capabilities": list(h.capabilities)} for h in self.hospitals],
-            "skipped": [dict(vars(h)) for h in self.skipped],
+            "skipped": [h._asdict() for h in self.skipped],
             "fallback": self.fallback,
             "message": self.message,
         }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -10,7 +11,7 @@ from typing import Any
 
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import Point
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -29,7 +30,7 @@ from dispatch.lifecycle import (
 )
 from dispatch.destinations import Destinations, candidates_from
 from dispatch.models import CaseEvent, EmergencyCase
-from dispatch.recommend import recommend_destinations
+from dispatch.recommend import Candidate, recommend_destinations
 from dispatch.schemas import SosRequest
 from dispatch.settings import DispatchSettings, get_dispatch_settings
 from dispatch.triage_rules import required_capability as capability_for
@@ -130,6 +131,29 @@ def add_case_event(
 
 
 OUTSIDE_MESSAGE = "outside every service area: no road routing; handle by phone"
+#: Plain rows of the columns ranking needs (loading 70 ORM hospitals with geometry cost more
+#: than the routing itself), built once: every SOS and triage runs it.
+HOSPITALS_OF_REGION = select(
+    Hospital.id,
+    Hospital.name,
+    Hospital.capabilities,
+    Hospital.ed_status,
+    Hospital.beds_available,
+    Hospital.capacity_updated_at,
+).where(Hospital.region == bindparam("region"))
+
+
+def _input_row(c: Candidate) -> dict[str, Any]:
+    """What the ranking saw of one hospital, stored so the choice can be replayed."""
+    updated = c.capacity_updated_at
+    return {
+        "hospital_id": str(c.hospital_id),
+        "eta_s": c.eta_s if c.eta_s != math.inf else None,
+        "ed_status": c.ed_status,
+        "capabilities": list(c.capabilities),
+        "beds_available": c.beds_available,
+        "capacity_updated_at": updated.isoformat() if updated else None,
+    }
 
 
 async def assess_destinations(
@@ -165,20 +189,7 @@ async def assess_destinations(
         return
     times = destinations.times(network, lat, lng)
     with db_session.no_autoflush:  # the case's pending change is flushed by its commit
-        # Plain rows of the columns ranking needs: loading 70 ORM hospitals (with geometry)
-        # cost more than the routing itself.
-        hospitals = list(
-            await db_session.execute(
-                select(
-                    Hospital.id,
-                    Hospital.name,
-                    Hospital.capabilities,
-                    Hospital.ed_status,
-                    Hospital.beds_available,
-                    Hospital.capacity_updated_at,
-                ).where(Hospital.region == network.name)
-            )
-        )
+        hospitals = list(await db_session.execute(HOSPITALS_OF_REGION, {"region": network.name}))
     candidates = candidates_from(hospitals, times)
     choice = recommend_destinations(
         candidates,
@@ -206,19 +217,7 @@ async def assess_destinations(
             "distance_m": round(snap.distance_m, 1),
             "off_network": snap.off_network,
         },
-        inputs=[
-            {
-                "hospital_id": str(c.hospital_id),
-                "eta_s": c.eta_s if c.eta_s != float("inf") else None,
-                "ed_status": c.ed_status,
-                "capabilities": list(c.capabilities),
-                "beds_available": c.beds_available,
-                "capacity_updated_at": (
-                    c.capacity_updated_at.isoformat() if c.capacity_updated_at else None
-                ),
-            }
-            for c in candidates
-        ],
+        inputs=[_input_row(c) for c in candidates],
     )
     if snap.off_network:
         recommendation["message"] = (

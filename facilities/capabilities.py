@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import StrEnum
+from functools import lru_cache
 
 
 class Capability(StrEnum):
@@ -68,6 +69,12 @@ def parse_capability_list(text: str, *, separator: str = ";") -> list[Capability
 
 def provided(capabilities: Iterable[str]) -> frozenset[Capability]:
     """Everything a hospital with ``capabilities`` can do, lower levels included."""
+    return _provided(tuple(capabilities))
+
+
+@lru_cache(maxsize=4096)
+def _provided(capabilities: tuple[str, ...]) -> frozenset[Capability]:
+    # Every SOS asks this of every hospital of its region: a city has few distinct sets.
     result: set[Capability] = set()
     for name in capabilities:
         capability = Capability(name)
@@ -80,4 +87,9 @@ def satisfies(capabilities: Iterable[str], required: Capability | str | None) ->
     """Whether a hospital declaring ``capabilities`` can take a patient needing ``required``."""
     if required is None:
         return True
-    return Capability(required) in provided(capabilities)
+    return _required(required) in provided(capabilities)
+
+
+@lru_cache(maxsize=64)
+def _required(required: Capability | str) -> Capability:
+    return Capability(required)

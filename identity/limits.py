@@ -30,12 +30,27 @@ def subject_key(kind: str, value: str) -> str:
 
 async def hit(redis: Redis, *, prefix: str, subject: str, limit: int, window_s: int) -> Window:
     """Count one attempt by ``subject`` in the current window."""
+    (window,) = await hit_many(redis, prefix=prefix, counters=[(subject, limit, window_s)])
+    return window
+
+
+async def hit_many(
+    redis: Redis, *, prefix: str, counters: list[tuple[str, int, int]]
+) -> list[Window]:
+    """Count one attempt on each ``(subject, limit, window_s)`` in one round trip."""
     now = time.time()
-    start = int(now // window_s) * window_s
-    key = f"{prefix}limit:{subject}:{start}"
+    starts = [int(now // window_s) * window_s for _, _, window_s in counters]
     async with redis.pipeline(transaction=True) as pipe:
-        pipe.incr(key)
-        pipe.expire(key, window_s + 1)
-        count, _ = await pipe.execute()
-    retry_after_s = max(1, int(start + window_s - now) + 1)
-    return Window(count=int(count), limit=limit, retry_after_s=retry_after_s)
+        for (subject, _, window_s), start in zip(counters, starts, strict=True):
+            key = f"{prefix}limit:{subject}:{start}"
+            pipe.incr(key)
+            pipe.expire(key, window_s + 1)
+        replies = await pipe.execute()
+    return [
+        Window(
+            count=int(replies[2 * i]),
+            limit=limit,
+            retry_after_s=max(1, int(start + window_s - now) + 1),
+        )
+        for i, ((_, limit, window_s), start) in enumerate(zip(counters, starts, strict=True))
+    ]

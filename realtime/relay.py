@@ -17,7 +17,6 @@ Two steps, each safe to repeat after a crash:
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import time
@@ -57,7 +56,7 @@ WHERE outbox.id = numbered.id
 """
 
 UNPUBLISHED_SQL = """
-SELECT id, channel, seq, event_type, payload, created_at
+SELECT id, channel, seq, event_type, payload::text, created_at
 FROM outbox
 WHERE published_at IS NULL AND seq IS NOT NULL
 ORDER BY channel, seq
@@ -174,7 +173,7 @@ class Relay:
                     streams.encode_fields(
                         seq=seq,
                         event_type=event_type,
-                        data=payload if isinstance(payload, dict) else json.loads(payload),
+                        data=payload,  # JSON text as stored: no decode and re-encode
                         at=created_at.isoformat(),
                     ),
                     id=streams.stream_id(seq),

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
+import orjson
 import redis.asyncio as aioredis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -103,9 +104,14 @@ def stream_id(seq: int) -> str:
     return f"{seq}-0"
 
 
-def encode_fields(*, seq: int, event_type: str, data: dict[str, Any], at: str) -> dict[str, str]:
-    """Stream entry fields."""
-    return {"seq": str(seq), "type": event_type, "data": json.dumps(data), "at": at}
+def encode_fields(
+    *, seq: int, event_type: str, data: dict[str, Any] | str, at: str
+) -> dict[str, str]:
+    """Stream entry fields; ``data`` may already be JSON text (the relay reads it as text)."""
+    return {
+        "seq": str(seq), "type": event_type,
+        "data": data if isinstance(data, str) else json.dumps(data), "at": at,
+    }
 
 
 def decode_entry(channel: str, fields: dict[Any, Any]) -> Event:
@@ -119,7 +125,7 @@ def decode_entry(channel: str, fields: dict[Any, Any]) -> Event:
         channel=channel,
         seq=int(get("seq")),
         event_type=get("type"),
-        data=json.loads(get("data")),
+        data=orjson.loads(get("data")),
         at=get("at"),
     )
 
