@@ -63,11 +63,12 @@ node_modules/.package-lock.json: package.json package-lock.json
 web: node_modules/.package-lock.json
 # --- end web
 
-# Faults, then the mixed load (once, bounded), then docs/benchmarks.md with its plots.
+# Faults, then the mixed load (once, bounded), the CPU per request, then docs/benchmarks.md.
 LOAD_ARGS ?= --seconds 20 --sos-rate 200 --ping-rate 2000 --consoles 500 --units 400
 bench: services venv
 	timeout 600 $(BIN)/python -m bench.faults --seconds 30 --clients 8
 	timeout 900 $(BIN)/python -m bench.load $(LOAD_ARGS)
+	timeout 600 $(BIN)/python -m bench.request_cost --requests 300 --units 400
 	$(BIN)/python -m bench.report
 
 lint: venv security

@@ -217,6 +217,10 @@ def _runs_table() -> list[str]:
     return lines
 
 
+def _sos_rate(load: dict[str, Any]) -> float:
+    return float(load["endpoints"].get("sos", {}).get("throughput_per_s") or 0.0)
+
+
 def _reading(load: dict[str, Any]) -> list[str]:
     """What the figures say, with the SOS-only capacity run when there is one."""
     lines = [
@@ -238,14 +242,43 @@ def _reading(load: dict[str, Any]) -> list[str]:
             f"{sos['throughput_per_s']} SOS/s on the two workers at {api.get('mean_pct')} % of "
             f"a core for the API, about {per_sos:.1f} ms of worker CPU per SOS (P50/P99 "
             f"{sos['p50_ms']}/{sos['p99_ms']} ms at {solo['offered']['sos_per_s']} offered). "
-            "200 SOS/s with 2,000 fixes/s and 500 consoles needs about twice the CPU this "
-            "machine has; see [scaling.md](scaling.md) for the per-node arithmetic."
+            f"The mix served {_sos_rate(load):.0f} of the {load['offered']['sos_per_s']:.0f} "
+            "SOS/s offered; its SOS and operator work grow with the rate, so the target needs "
+            f"about {load['offered']['sos_per_s'] / max(_sos_rate(load), 1e-9):.1f}× the "
+            "request-handling CPU of this run (the per-request figures below), with headroom "
+            "for a P99 under 100 ms on top: see [scaling.md](scaling.md) for the per-node "
+            "arithmetic."
         )
     lines.append(
         "Every delivery reached every socket and no request failed on the server side. "
         "Re-run `make bench` on a dedicated machine before drawing capacity conclusions."
     )
     return [" ".join(lines)]
+
+
+def _request_cost() -> list[str]:
+    """Worker CPU per request (bench/request_cost.py), when a run is kept."""
+    path = BENCH / "request_cost.json"
+    if not path.exists():
+        return []
+    run = json.loads(path.read_text())
+    figures = run["figures"]
+    floor = next(v["cpu_ms"] for k, v in figures.items() if "floor" in k)
+    lines = [
+        "### Worker CPU per request",
+        "",
+        f"`{run['command']}` ({run['finished_at']}): the app in one process on a private "
+        f"PostgreSQL and Redis, region {run['region']}, {run['units']} free units, "
+        f"{run['requests']} calls per endpoint in a row; this process's CPU per call, its "
+        "relay, audit writer and hub included (PostgreSQL's own CPU is not). Multiply by the "
+        "load's request rates to see where the cores go.",
+        "",
+        "| endpoint | CPU ms | wall ms | × floor |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {name} | {row['cpu_ms']} | {row['wall_ms']} | {row['cpu_ms'] / floor:.1f} |"
+              for name, row in figures.items()]
+    return [*lines, ""]
 
 
 def render() -> str:
@@ -321,6 +354,7 @@ def render() -> str:
         "",
         *_reading(load),
         "",
+        *_request_cost(),
         "## Faults",
         "",
         *_faults_section(faults),
@@ -331,6 +365,7 @@ def render() -> str:
         "make bench                                  # faults + load + this report",
         f"{load['command'].replace('python', '.venv/bin/python', 1)}",
         ".venv/bin/python -m bench.faults --seconds 30 --clients 8",
+        ".venv/bin/python -m bench.request_cost --requests 300 --units 400",
         ".venv/bin/python -m bench.report",
         "```",
         "",

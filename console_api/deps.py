@@ -36,10 +36,13 @@ async def get_destinations(request: Request) -> Destinations:
     return request.app.state.destinations
 
 
-_UNCHECKED = object()  # request.state.claims before the access check ran (never, in the app)
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 DestinationsDep = Annotated[Destinations, Depends(get_destinations)]
 IdentitySettingsDep = Annotated[IdentitySettings, Depends(get_identity_settings)]
+
+
+#: ``request.state.claims`` not set: the app-wide access check did not run (a bare test app).
+_UNCHECKED = object()
 
 
 async def optional_claims(

@@ -88,3 +88,21 @@ async def test_openapi_is_served(client):
     assert r.status_code == 200
     paths = r.json()["paths"]
     assert "/api/v1/emergency/cases" in paths and "/api/v1/emergency/cases/{case_id}/cancel" in paths
+
+
+async def test_a_bearer_token_is_verified_once_per_request(client, operator, monkeypatch):
+    """The app-wide access check verifies the token; handlers reuse its claims."""
+    from console_api import access, deps
+    from identity import tokens
+
+    calls = []
+
+    def counting(token, **kwargs):
+        calls.append(token)
+        return tokens.verify_access_token(token, **kwargs)
+
+    monkeypatch.setattr(access, "verify_access_token", counting)
+    monkeypatch.setattr(deps, "verify_access_token", counting)
+    r = await client.get("/api/v1/users/me", headers=operator.headers)
+    assert r.status_code == 200
+    assert len(calls) == 1
