@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from care.models import Appointment, AppointmentEvent, WaitlistEntry
+from care.settings import get_care_settings
 from data.base import utcnow
 from data.outbox import OutboxEvent
 from messaging.models import SmsMessage
@@ -202,7 +203,13 @@ async def test_reschedule_moves_to_a_new_slot_and_frees_the_old(client, clinic, 
 async def test_queue_position_on_the_day_and_queue_events(app, client, clinic):
     slots = await free_slots(client, clinic, days_ahead=0)
     # Three bookings on the same local day, checked in out of slot order.
-    same_day = [s for s in slots if s["start"][:10] == slots[0]["start"][:10]][:3]
+    # The queue is per local day of the clinic: group by that day, not by the UTC date.
+    tz = ZoneInfo(get_care_settings().timezone)
+
+    def local_day(slot: dict) -> object:
+        return datetime.fromisoformat(slot["start"]).astimezone(tz).date()
+
+    same_day = [s for s in slots if local_day(s) == local_day(slots[0])][:3]
     if len(same_day) < 3:  # near midnight: take tomorrow's first slots instead
         slots = await free_slots(client, clinic, days_ahead=1)
         same_day = slots[:3]
