@@ -362,17 +362,22 @@ async def console(url: str, token: str, journal: Journal, stop: asyncio.Event) -
             await asyncio.sleep(0.2)
 
 
-async def operator_token(http: str, env: dict[str, str]) -> str:
-    """Provision an operator with the CLI and sign in."""
-    email = f"fault-op-{uuid.uuid4().hex[:6]}@lifeline.test"
+def create_operator(env: dict[str, str]) -> tuple[str, str]:
+    """Provision an operator with the CLI; returns (email, TOTP secret)."""
+    email = f"bench-op-{uuid.uuid4().hex[:6]}@lifeline.test"
     secret = pyotp.random_base32(length=32)  # staff sign in with a second factor
     lifeline = Path(sys.executable).with_name("lifeline")
-    await asyncio.to_thread(
-        subprocess.run,
+    subprocess.run(
         [str(lifeline), "users", "create", "--email", email, "--password", OPERATOR_PASSWORD,
          "--role", "emergency_operator", "--totp-secret", secret],
         env=env, cwd=ROOT, check=True, capture_output=True,
     )
+    return email, secret
+
+
+async def operator_token(http: str, env: dict[str, str]) -> str:
+    """Provision an operator and sign in."""
+    email, secret = await asyncio.to_thread(create_operator, env)
     async with httpx.AsyncClient(base_url=http, timeout=10) as client:
         r = await client.post("/api/v1/auth/login", json={
             "email": email, "password": OPERATOR_PASSWORD, "totp": pyotp.TOTP(secret).now(),

@@ -61,6 +61,23 @@ def choose_area() -> Area:
     return Area("helsinki", None, (60.165, 24.936, 60.178, 24.952))
 
 
+def prepare_database(env: dict[str, str], area: Area) -> dict[str, float]:
+    """Migrate the database ``env`` names and import ``area`` into it; returns the seconds taken."""
+    lifeline = str(Path(sys.executable).with_name("lifeline"))
+    t = time.monotonic()
+    subprocess.run([lifeline, "db", "upgrade"], env=env, cwd=ROOT, check=True,
+                   capture_output=True)
+    taken = {"database_s": round(time.monotonic() - t, 1)}
+    t = time.monotonic()
+    if area.pbf:
+        command = [lifeline, "region", "import", "--pbf", area.pbf, "--name", area.name]
+    else:
+        command = [lifeline, "region", "import-demo"]
+    subprocess.run(command, env=env, cwd=ROOT, check=True, capture_output=True)
+    taken["region_import_s"] = round(time.monotonic() - t, 1)
+    return taken
+
+
 # --------------------------------------------------------------------------- resources
 
 
@@ -367,17 +384,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                    LIFELINE_STREAM_PREFIX=f"load:{uuid.uuid4().hex}:", PYTHONPATH=str(ROOT),
                    LIFELINE_DB_POOL_SIZE="20")
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        lifeline = str(Path(sys.executable).with_name("lifeline"))
-        subprocess.run([lifeline, "db", "upgrade"], env=env, cwd=ROOT, check=True,
-                       capture_output=True)
-        setup["database_s"] = round(time.monotonic() - t, 1)
-        t = time.monotonic()
-        if area.pbf:
-            command = [lifeline, "region", "import", "--pbf", area.pbf, "--name", area.name]
-        else:
-            command = [lifeline, "region", "import-demo"]
-        subprocess.run(command, env=env, cwd=ROOT, check=True, capture_output=True)
-        setup["region_import_s"] = round(time.monotonic() - t, 1)
+        setup.update(prepare_database(env, area))
         t = time.monotonic()
         api = Api(env, workers=2)
         api.start(workdir / "api.log")

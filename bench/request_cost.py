@@ -18,7 +18,6 @@ import asyncio
 import json
 import os
 import random
-import subprocess
 import sys
 import time
 import uuid
@@ -30,8 +29,8 @@ from typing import Any
 import httpx
 import pyotp
 
-from bench.faults import OPERATOR_PASSWORD, PrivatePostgres, PrivateRedis
-from bench.load import choose_area, road_points
+from bench.faults import OPERATOR_PASSWORD, PrivatePostgres, PrivateRedis, create_operator
+from bench.load import choose_area, prepare_database, road_points
 
 ROOT = Path(__file__).resolve().parents[1]
 ACTIONS = ("triage", "dispatch", "arrive", "close")
@@ -46,19 +45,8 @@ def _prepare(pg: PrivatePostgres, rd: PrivateRedis, workdir: Path) -> tuple[str,
         LIFELINE_DATA_DIR=str(workdir), LIFELINE_STREAM_PREFIX=f"cost:{uuid.uuid4().hex}:",
         LIFELINE_API_PER_MINUTE="100000000",  # one caller makes every request here
     )
-    lifeline = str(Path(sys.executable).with_name("lifeline"))
-    run = {"env": dict(os.environ), "cwd": ROOT, "check": True, "capture_output": True}
-    subprocess.run([lifeline, "db", "upgrade"], **run)
-    if area.pbf:
-        subprocess.run([lifeline, "region", "import", "--pbf", area.pbf, "--name", area.name],
-                       **run)
-    else:
-        subprocess.run([lifeline, "region", "import-demo"], **run)
-    email, secret = f"cost-{uuid.uuid4().hex[:6]}@lifeline.test", pyotp.random_base32(length=32)
-    subprocess.run([lifeline, "users", "create", "--email", email, "--password",
-                    OPERATOR_PASSWORD, "--role", "emergency_operator", "--totp-secret", secret],
-                   **run)
-    return area.name, email, secret
+    prepare_database(dict(os.environ), area)
+    return (area.name, *create_operator(dict(os.environ)))
 
 
 async def _measure(call: Callable[[int], Awaitable[Any]], count: int) -> tuple[float, float]:
