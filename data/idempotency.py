@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, delete, select, update
+from sqlalchemy import String, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -34,6 +34,20 @@ class IdempotencyRecord(Base):
     resource_id: Mapped[uuid.UUID | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+_KEYS = IdempotencyRecord.__table__
+_FRESH = ("request_hash", "resource_type", "resource_id", "created_at", "expires_at")
+_INSERT_KEY = insert(_KEYS).values(
+    scope=bindparam("scope"), key=bindparam("key"), **{name: bindparam(name) for name in _FRESH}
+)
+#: Built once (every SOS runs it): a new key is inserted, an expired one taken over as if new;
+#: a live key returns no row. Rebuilding it per call cost more than running it.
+CLAIM = _INSERT_KEY.on_conflict_do_update(
+    index_elements=["scope", "key"],
+    set_={name: _INSERT_KEY.excluded[name] for name in _FRESH},
+    where=_KEYS.c.expires_at < bindparam("now"),
+).returning(_KEYS.c.key)
 
 
 @dataclass(frozen=True)
@@ -73,21 +87,11 @@ async def claim(
     that), so exactly one caller creates. An expired key is taken over as if it were new.
     """
     now = utcnow()
-    fresh = {
-        "request_hash": request_hash,
-        "resource_type": resource_type,
-        "resource_id": resource_id,
-        "created_at": now,
+    inserted = await db_session.execute(CLAIM, {
+        "scope": key.scope, "key": key.key, "now": now, "request_hash": request_hash,
+        "resource_type": resource_type, "resource_id": resource_id, "created_at": now,
         "expires_at": now + KEY_RETENTION,
-    }
-    statement = insert(IdempotencyRecord).values(scope=key.scope, key=key.key, **fresh)
-    inserted = await db_session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["scope", "key"],
-            set_=fresh,
-            where=IdempotencyRecord.expires_at < now,
-        ).returning(IdempotencyRecord.key)
-    )
+    })
     if inserted.first() is not None:
         return None
     existing = (

@@ -29,6 +29,7 @@ from dispatch.lifecycle import (
     transition,
 )
 from dispatch.destinations import Destinations, candidates_from
+from dispatch.intake_write import insert_raised_case
 from dispatch.models import CaseEvent, EmergencyCase
 from dispatch.recommend import Candidate, recommend_destinations
 from dispatch.schemas import SosRequest
@@ -95,8 +96,22 @@ def case_snapshot(case: EmergencyCase) -> dict[str, Any]:
     }
 
 
-def add_case_event(
-    db_session: AsyncSession,
+def add_case_event(db_session: AsyncSession, case: EmergencyCase, **change: Any) -> None:
+    """Audit row and outbox event for one change (:func:`case_event_row`'s arguments), added to
+    the caller's transaction."""
+    row = case_event_row(case, **change)
+    db_session.add(CaseEvent(**row))
+    record_event(
+        db_session,
+        channel=CASE_CHANNEL,
+        event_type=f"case.{row['action']}",
+        aggregate_type="emergency_case",
+        aggregate_id=case.id,
+        payload=case_event_payload(case, action=row["action"], from_status=row["from_status"]),
+    )
+
+
+def case_event_row(
     case: EmergencyCase,
     *,
     action: str,
@@ -105,42 +120,42 @@ def add_case_event(
     reason: str | None,
     at: datetime,
     details: dict[str, Any] | None = None,
-) -> None:
-    """Audit row and outbox event for one change, added to the caller's transaction."""
-    db_session.add(
-        CaseEvent(
-            case_id=case.id,
-            action=action,
-            from_status=from_status,
-            to_status=case.status,
-            actor_user_id=actor.user_id,
-            actor=actor.label,
-            reason=reason,
-            details=details or {},
-            at=at,
-        )
-    )
-    record_event(
-        db_session,
-        channel=CASE_CHANNEL,
-        event_type=f"case.{action}",
-        aggregate_type="emergency_case",
-        aggregate_id=case.id,
-        payload={**case_snapshot(case), "action": action, "from_status": from_status},
-    )
+) -> dict[str, Any]:
+    """The ``case_events`` row of one change."""
+    return {
+        "id": uuid.uuid4(),
+        "case_id": case.id,
+        "action": action,
+        "from_status": from_status,
+        "to_status": case.status,
+        "actor_user_id": actor.user_id,
+        "actor": actor.label,
+        "reason": reason,
+        "details": details or {},
+        "at": at,
+    }
+
+
+def case_event_payload(
+    case: EmergencyCase, *, action: str, from_status: str | None
+) -> dict[str, Any]:
+    """What subscribers receive of one change: the case as it now is, and what happened."""
+    return {**case_snapshot(case), "action": action, "from_status": from_status}
 
 
 OUTSIDE_MESSAGE = "outside every service area: no road routing; handle by phone"
 #: Plain rows of the columns ranking needs (loading 70 ORM hospitals with geometry cost more
 #: than the routing itself), built once: every SOS and triage runs it.
+#: On the table, not the entity: an ORM-enabled select costs more to run for the same rows.
+_HOSPITALS = Hospital.__table__.c
 HOSPITALS_OF_REGION = select(
-    Hospital.id,
-    Hospital.name,
-    Hospital.capabilities,
-    Hospital.ed_status,
-    Hospital.beds_available,
-    Hospital.capacity_updated_at,
-).where(Hospital.region == bindparam("region"))
+    _HOSPITALS.id,
+    _HOSPITALS.name,
+    _HOSPITALS.capabilities,
+    _HOSPITALS.ed_status,
+    _HOSPITALS.beds_available,
+    _HOSPITALS.capacity_updated_at,
+).where(_HOSPITALS.region == bindparam("region"))
 
 
 def _input_row(c: Candidate) -> dict[str, Any]:
@@ -288,8 +303,14 @@ async def raise_case(
         updated_at=now,
     )
     await assess_destinations(db_session, case, destinations=destinations)
-    db_session.add(case)
-    add_case_event(db_session, case, action="raise", from_status=None, actor=actor, reason=None, at=now)
+    await insert_raised_case(
+        db_session,
+        case,
+        event=case_event_row(case, action="raise", from_status=None, actor=actor, reason=None,
+                             at=now),
+        payload=case_event_payload(case, action="raise", from_status=None),
+        channel=CASE_CHANNEL,
+    )
     await db_session.commit()
     return RaisedCase(case, False)
 

@@ -139,21 +139,24 @@ def _fields(obj: Any) -> list[SealedText]:
     return [f for owner, f in SealedText.registry if isinstance(obj, owner)]
 
 
-@event.listens_for(Session, "before_flush")
-def _seal_before_flush(session: Session, flush_context: Any, instances: Any) -> None:
-    """Every new or changed sealed field is encrypted before its row is written."""
-    for obj in list(SealedText.pending_objects):
-        if obj not in session:
-            continue
-        fields = [f for f in _fields(obj) if obj.__dict__.get(f.pending)]
-        if not fields:
-            continue
+def seal_pending(session: Session, obj: Any) -> None:
+    """Encrypt ``obj``'s new or changed sealed fields now (a row written without a flush)."""
+    fields = [f for f in _fields(obj) if obj.__dict__.get(f.pending)]
+    if fields:
         if getattr(obj, "id", None) is None:
             obj.id = uuid.uuid4()
         conn = session.connection()
         for field in fields:
             seal_field(conn, obj, field)
-        SealedText.pending_objects.discard(obj)
+    SealedText.pending_objects.discard(obj)
+
+
+@event.listens_for(Session, "before_flush")
+def _seal_before_flush(session: Session, flush_context: Any, instances: Any) -> None:
+    """Every new or changed sealed field is encrypted before its row is written."""
+    for obj in list(SealedText.pending_objects):
+        if obj in session:
+            seal_pending(session, obj)
 
 
 def _on_load(obj: Any, context: Any) -> None:

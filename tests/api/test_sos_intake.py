@@ -6,7 +6,7 @@ import asyncio
 import uuid
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from dispatch.models import CaseEvent, EmergencyCase
 from tests.conftest import random_phone, sos_body
@@ -30,6 +30,32 @@ async def test_sos_creates_a_raised_case_with_an_audited_event(client, operator)
     assert [(e["action"], e["from_status"], e["to_status"]) for e in case["events"]] == [
         ("raise", None, "raised")
     ]
+
+
+async def test_the_answered_case_is_the_stored_case_and_its_event_is_in_the_outbox(
+    client, operator, app
+):
+    """SOS intake writes the case, its event and its outbox row in one statement and answers
+    from the case it built: the answer must be what a later read of the database shows."""
+    r = await client.post(CASES, json=sos_body(notes="on the third floor", accuracy_m=12.5),
+                          headers={"Idempotency-Key": uuid.uuid4().hex})
+    assert r.status_code == 201, r.text
+    answered = r.json()
+    stored = (await client.get(f"{CASES}/{answered['id']}", headers=operator.headers)).json()
+    for only_in_answer in ("case_token", "idempotent_replay", "warnings"):
+        answered.pop(only_in_answer)
+    for only_in_read in set(stored) - set(answered):
+        stored.pop(only_in_read)
+    for derived_at_read in ("events", "timeline", "recommended_units"):  # not case columns
+        stored.pop(derived_at_read, None), answered.pop(derived_at_read, None)
+    assert answered == stored
+    assert stored["notes"] == "on the third floor"
+    async with app.state.session_factory() as session:
+        payload = (await session.execute(text(
+            "SELECT payload FROM outbox WHERE aggregate_id = :id AND event_type = 'case.raise'"
+        ), {"id": answered["id"]})).scalar_one()
+    assert payload["case_id"] == answered["id"] and payload["status"] == "raised"
+    assert payload["version"] == 1 and payload["from_status"] is None
 
 
 async def test_sos_without_key_is_accepted_with_a_warning(client):
