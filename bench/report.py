@@ -263,7 +263,7 @@ def _request_cost() -> list[str]:
         return []
     run = json.loads(path.read_text())
     figures = run["figures"]
-    floor = next(v["cpu_ms"] for k, v in figures.items() if "floor" in k)
+    floor = _floor_ms(run)
     lines = [
         "### Worker CPU per request",
         "",
@@ -279,6 +279,79 @@ def _request_cost() -> list[str]:
     lines += [f"| {name} | {row['cpu_ms']} | {row['wall_ms']} | {row['cpu_ms'] / floor:.1f} |"
               for name, row in figures.items()]
     return [*lines, ""]
+
+
+#: Process groups a request's work lands on (the fleet's and consoles' generators excluded).
+REQUEST_GROUPS = ("api", "postgres", "redis", "gen_http", "gen_main")
+
+
+def _cpu_pct(run: dict[str, Any], groups: tuple[str, ...] | None = None) -> float:
+    """Mean CPU of ``groups`` (all when None) over the offered seconds, in % of one core."""
+    window = run.get("cpu_window") or {}
+    return sum(v["mean_pct"] for k, v in window.items() if groups is None or k in groups)
+
+
+def _budget(load: dict[str, Any]) -> list[str]:
+    """Where the cores would have to come from for the target: measured parts, added up."""
+    paths = [BENCH / f"{name}.json" for name in ("load-fleet-only", "load-sos-only",
+                                                  "request_cost")]
+    if not all(path.exists() for path in paths):
+        return []
+    fleet, solo, cost = (json.loads(path.read_text()) for path in paths)
+    cpus = load["machine"]["cpus"]
+    rate, share = load["offered"]["sos_per_s"], load["offered"]["operator_share"]
+    at_rest = _cpu_pct(fleet)
+    per_sos_ms = _cpu_pct(solo, REQUEST_GROUPS) * 10 / _sos_rate(solo)
+    actions = {k.split("/")[-1]: v["cpu_ms"] for k, v in cost["figures"].items()
+               if k.startswith("POST /cases/")}
+    action_ms = sum(actions.values())
+    need_sos = rate * per_sos_ms / 10
+    need_actions = rate * share * action_ms / 10
+    left = cpus * 100 - at_rest
+    fits_ms = left * 10 / rate
+    names = " / ".join(actions)
+    return [
+        "### Where the cores would have to come from",
+        "",
+        "Each part of the target mix measured on its own (same machine, same region) and added "
+        "up, in % of one core; the machine has "
+        f"{cpus * 100} %.",
+        "",
+        "| part | % of one core | measured by |",
+        "|---|---|---|",
+        f"| the fleet and the consoles at rest: {fleet['offered']['pings_per_s']:g} fixes/s, "
+        f"{fleet['setup'].get('consoles_connected')} console sockets, "
+        f"{fleet['offered']['sos_per_s']:g} SOS/s (API, PostgreSQL, Redis and every generator) "
+        f"| {at_rest:.0f} | `load-fleet-only` |",
+        f"| {rate:g} SOS/s at {per_sos_ms:.1f} ms each (API, PostgreSQL, Redis, HTTP generator) "
+        f"| {need_sos:.0f} | `load-sos-only` ({_sos_rate(solo):g} SOS/s served) |",
+        f"| {rate * share:g}/s each of {names} at {action_ms:.1f} ms of worker CPU for the four "
+        f"(PostgreSQL's share not counted) | {need_actions:.0f} | `request_cost` |",
+        "| pushing those cases' events to every console (up to 20 frames/s per socket) "
+        "| not counted | |",
+        f"| **total** | **{at_rest + need_sos + need_actions:.0f}** of {cpus * 100} | |",
+        "",
+        f"So the requests alone would need {(need_sos + need_actions) / left:.1f}× the "
+        f"{left:.0f} % the fleet and consoles leave, at full utilisation (a P99 under 100 ms "
+        "needs headroom too), before one event is pushed to a console: to fit, an SOS with its "
+        f"share of operator actions would have to cost at most {fits_ms:.1f} ms of CPU across "
+        f"all processes, against {per_sos_ms + share * action_ms:.1f} ms measured and "
+        f"{_floor_ms(cost):.2f} ms for an empty request through the framework. On this "
+        "machine the target is out of reach for this design; [scaling.md](scaling.md) gives "
+        "the per-node arithmetic for more cores.",
+        "",
+    ]
+
+
+def _run_commands() -> list[str]:
+    """How each kept load run was made (the mixed scenario first)."""
+    paths = sorted(BENCH.glob("load*.json"), key=lambda path: (path.stem != "load", path.stem))
+    return [json.loads(path.read_text())["command"].replace("python", ".venv/bin/python", 1)
+            for path in paths]
+
+
+def _floor_ms(cost: dict[str, Any]) -> float:
+    return next(v["cpu_ms"] for k, v in cost["figures"].items() if "floor" in k)
 
 
 def render() -> str:
@@ -354,6 +427,7 @@ def render() -> str:
         "",
         *_reading(load),
         "",
+        *_budget(load),
         *_request_cost(),
         "## Faults",
         "",
@@ -363,7 +437,7 @@ def render() -> str:
         "",
         "```sh",
         "make bench                                  # faults + load + this report",
-        f"{load['command'].replace('python', '.venv/bin/python', 1)}",
+        *_run_commands(),
         ".venv/bin/python -m bench.faults --seconds 30 --clients 8",
         ".venv/bin/python -m bench.request_cost --requests 300 --units 400",
         ".venv/bin/python -m bench.report",
