@@ -36,9 +36,9 @@ from console_api.routers import (
     maps,
     pages,
     realtime,
-    telemetry,
     routing,
     sms,
+    telemetry,
     units,
 )
 from data.db import async_session_factory, make_async_engine, make_sync_engine

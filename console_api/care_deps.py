@@ -9,7 +9,6 @@ from redis.asyncio import Redis
 
 from care import requester as care_requester
 from care.access import Requester
-
 from console_api.deps import CurrentClaims, SessionDep
 
 

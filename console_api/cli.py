@@ -81,7 +81,8 @@ def serve(
 def users_create(
     email: str = typer.Option(..., help="sign-in email"),
     password: str = typer.Option(..., help="at least 12 characters"),
-    role: list[str] = typer.Option(..., help="repeat for several roles"),
+    # typer reads the option declaration from the default; it is never mutated.
+    role: list[str] = typer.Option(..., help="repeat for several roles"),  # noqa: B008
     hospital_id: str | None = typer.Option(None, help="required for hospital_admin"),
     phone: str | None = typer.Option(None, help="E.164 phone number"),
     totp_secret: str | None = typer.Option(
@@ -330,7 +331,9 @@ def relay() -> None:
     data_settings = get_data_settings()
 
     async def run() -> None:
-        redis = aioredis.from_url(data_settings.redis_url, socket_timeout=3, socket_connect_timeout=2)
+        redis = aioredis.from_url(
+            data_settings.redis_url, socket_timeout=3, socket_connect_timeout=2
+        )
         try:
             await Relay(
                 database_url=data_settings.database_url,

@@ -74,7 +74,8 @@ CurrentClaims = Annotated[AccessClaims, Depends(current_claims)]
 
 
 def require(action: str) -> Callable[[AccessClaims], AccessClaims]:
-    """Dependency factory: 401 without a token, 403 unless a role of the caller may do ``action``."""
+    """Dependency factory: 401 without a token,
+    403 unless a role of the caller may do ``action``."""
 
     async def check(claims: CurrentClaims) -> AccessClaims:
         if not allowed(set(claims.roles), action):

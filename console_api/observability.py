@@ -39,10 +39,9 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from console_api.deps import OptionalClaims
 from data.errors import Forbidden
 from identity.roles import allowed
-
-from console_api.deps import OptionalClaims
 
 log = structlog.get_logger("lifeline.http")
 

@@ -7,7 +7,6 @@ from dispatch.models import CaseEvent, EmergencyCase
 from dispatch.schemas import CaseEventView, CaseView, Location
 from dispatch.service import case_location
 
-
 RECOMMENDED_FIELDS = (
     "hospital_id",
     "name",
@@ -51,7 +50,8 @@ def case_view(case: EmergencyCase, events: list[CaseEvent] | None = None) -> Cas
         version=case.version,
         allowed_actions=allowed_actions(CaseStatus(case.status)),
         recommended_hospitals=[
-            {key: h.get(key) for key in RECOMMENDED_FIELDS} for h in recommendation.get("hospitals", [])
+            {key: h.get(key) for key in RECOMMENDED_FIELDS}
+            for h in recommendation.get("hospitals", [])
         ],
         recommendation={k: v for k, v in recommendation.items() if k != "inputs"} or None,
         events=[CaseEventView.model_validate(e) for e in events or []],

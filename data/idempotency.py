@@ -1,4 +1,5 @@
-"""Idempotency keys (IETF httpapi draft semantics): a retried request returns what the first one made."""
+"""Idempotency keys (IETF httpapi draft semantics):
+a retried request returns what the first one made."""
 
 from __future__ import annotations
 

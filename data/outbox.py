@@ -1,4 +1,5 @@
-"""Transactional outbox: events are rows committed with the change, so nothing shown was not committed."""
+"""Transactional outbox: events are rows committed with the change,
+so nothing shown was not committed."""
 
 from __future__ import annotations
 
@@ -49,7 +50,8 @@ def record_event(
     aggregate_id: uuid.UUID | str,
     payload: dict[str, Any],
 ) -> OutboxEvent:
-    """Add an event to the caller's transaction; it is published only if that transaction commits."""
+    """Add an event to the caller's transaction;
+    it is published only if that transaction commits."""
     event = OutboxEvent(
         channel=channel,
         event_type=event_type,

@@ -93,7 +93,9 @@ async def sweep_handover_alerts(db_session: AsyncSession) -> int:
         if level is None:
             continue
         existing = await db_session.scalar(
-            select(CaseAlert).where(CaseAlert.case_id == case.id, CaseAlert.kind == "handover_delay")
+            select(CaseAlert).where(
+                CaseAlert.case_id == case.id, CaseAlert.kind == "handover_delay"
+            )
         )
         if existing is not None and existing.level == level and existing.resolved_at is None:
             continue

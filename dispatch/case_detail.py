@@ -103,7 +103,12 @@ async def alerts(db_session: AsyncSession, case: EmergencyCase) -> list[dict[str
         )
     ).scalars()
     return [
-        {"kind": a.kind, "level": a.level, "message": a.message, "raised_at": a.raised_at.isoformat()}
+        {
+            "kind": a.kind,
+            "level": a.level,
+            "message": a.message,
+            "raised_at": a.raised_at.isoformat(),
+        }
         for a in rows
     ]
 

@@ -1,4 +1,5 @@
-"""Case tokens let an anonymous reporter follow one case; derived by HMAC, so nothing to store or leak."""
+"""Case tokens let an anonymous reporter follow one case;
+derived by HMAC, so nothing to store or leak."""
 
 from __future__ import annotations
 

@@ -45,7 +45,12 @@ def issue_crew_token(
     """A compact signed token for the SMS link."""
     expires = (now or utcnow()) + max_age
     payload = json.dumps(
-        {"d": str(dispatch_id), "c": str(case_id), "u": str(unit_id), "e": int(expires.timestamp())},
+        {
+            "d": str(dispatch_id),
+            "c": str(case_id),
+            "u": str(unit_id),
+            "e": int(expires.timestamp()),
+        },
         separators=(",", ":"),
     ).encode()
     return f"{_b64(payload)}.{_b64(_sign(payload, secret))}"

@@ -1,4 +1,5 @@
-"""Dispatch and its consequences: a unit and a hospital bound to a case, the crew told, units released."""
+"""Dispatch and its consequences:
+a unit and a hospital bound to a case, the crew told, units released."""
 
 from __future__ import annotations
 
@@ -141,7 +142,8 @@ async def dispatch_case(
 async def release_unit(
     db_session: AsyncSession, case: EmergencyCase, *, actor: str, source: str
 ) -> Unit | None:
-    """Free the case's unit (case closed or cancelled) and complete its dispatch, unstaged commit."""
+    """Free the case's unit (case closed or cancelled) and complete its dispatch,
+    unstaged commit."""
     dispatch = await active_dispatch(db_session, case.id)
     if dispatch is None:
         return None

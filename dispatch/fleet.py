@@ -276,7 +276,10 @@ async def recommend_for_case(
         if inside >= settings.recommended_units:
             break
     # A unit far outside the region's roads would be snapped across it: it cannot be routed.
-    etas = [math.inf if snap.off_network else float(eta) for eta, snap in zip(etas, snaps, strict=True)]
+    etas = [
+        math.inf if snap.off_network else float(eta)
+        for eta, snap in zip(etas, snaps, strict=True)
+    ]
     hospitals = [
         Destination(h["hospital_id"], h["name"], h["eta_seconds"])
         for h in (case.recommendation or {}).get("hospitals", [])

@@ -53,7 +53,11 @@ async def response_times(
     *, db_session: AsyncSession, since: datetime, region: str | None
 ) -> dict[str, Any]:
     """P50/P90 (seconds) of each interval and the share of cases reached within 8 and 15 min."""
-    row = (await db_session.execute(text(_query()), {"since": since, "region": region})).mappings().one()
+    row = (
+        (await db_session.execute(text(_query()), {"since": since, "region": region}))
+        .mappings()
+        .one()
+    )
     result: dict[str, Any] = {"since": since.isoformat(), "region": region, "cases": row["cases"]}
     for name in INTERVALS:
         result[name] = {

@@ -161,7 +161,9 @@ class UnitEvent(Base):
     __table_args__ = (Index("ix_unit_events_case_at", "case_id", "at"),)
 
     id: Mapped[uuid.UUID] = id_column()
-    unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("units.id", ondelete="CASCADE"), index=True
+    )
     case_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("emergency_cases.id"))
     from_status: Mapped[str] = mapped_column(String(16))
     to_status: Mapped[str] = mapped_column(String(16))
@@ -171,7 +173,8 @@ class UnitEvent(Base):
 
 
 class CaseAlert(Base):
-    """Something the operator must look at: diversion after dispatch, handover delays, SMS failures."""
+    """Something the operator must look at:
+    diversion after dispatch, handover delays, SMS failures."""
 
     __tablename__ = "case_alerts"
     __table_args__ = (

@@ -70,7 +70,9 @@ class DestinationChoice:
         return {
             "required_capability": self.required_capability,
             "requirement_reason": self.requirement_reason,
-            "hospitals": [{**vars(h), "capabilities": list(h.capabilities)} for h in self.hospitals],
+            "hospitals": [
+                {**vars(h), "capabilities": list(h.capabilities)} for h in self.hospitals
+            ],
             "skipped": [h._asdict() for h in self.skipped],
             "fallback": self.fallback,
             "message": self.message,

@@ -1,4 +1,5 @@
-"""Emergency use cases: each persists the change, its audit event and its outbox event in one commit."""
+"""Emergency use cases:
+each persists the change, its audit event and its outbox event in one commit."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from data import idempotency
 from data.base import utcnow
 from data.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from data.outbox import record_event
+from dispatch.destinations import Destinations, candidates_from
+from dispatch.intake_write import insert_raised_case
 from dispatch.lifecycle import (
     STATUS_TIMESTAMP,
     CaseAction,
@@ -28,8 +31,6 @@ from dispatch.lifecycle import (
     allowed_actions,
     transition,
 )
-from dispatch.destinations import Destinations, candidates_from
-from dispatch.intake_write import insert_raised_case
 from dispatch.models import CaseEvent, EmergencyCase
 from dispatch.recommend import Candidate, recommend_destinations
 from dispatch.schemas import SosRequest
@@ -272,13 +273,17 @@ async def raise_case(
         )
         if earlier is not None and earlier.resource_id is not None:
             await db_session.commit()
-            return RaisedCase(await get_case(db_session=db_session, case_id=earlier.resource_id), True)
+            return RaisedCase(
+                await get_case(db_session=db_session, case_id=earlier.resource_id), True
+            )
     if request.patient_id is not None:
         patient = await db_session.get(Patient, request.patient_id)
         if patient is None or not (
             may_link_any_patient or (actor.user_id is not None and patient.user_id == actor.user_id)
         ):
-            raise InvalidInput("no patient with this id", field="patient_id", code="unknown_patient")
+            raise InvalidInput(
+                "no patient with this id", field="patient_id", code="unknown_patient"
+            )
     patient_id = request.patient_id
     if patient_id is None and actor.user_id is not None:
         # A signed-in patient's SOS carries their profile (blood group, ...) to the crew and ED.
@@ -427,7 +432,9 @@ async def commit_change(db_session: AsyncSession) -> None:
         await db_session.commit()
     except StaleDataError as exc:
         await db_session.rollback()
-        raise ConcurrentUpdate("another change to this case committed first; reload and retry") from exc
+        raise ConcurrentUpdate(
+            "another change to this case committed first; reload and retry"
+        ) from exc
 
 
 async def triage(

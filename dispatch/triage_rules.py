@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from facilities.capabilities import Capability
 from dispatch.taxonomy import Severity, SymptomCategory
+from facilities.capabilities import Capability
 
 #: Before an operator triages, the severity presumed from the symptom alone.
 PRESUMED_SEVERITY: dict[SymptomCategory, Severity] = {

@@ -1,4 +1,5 @@
-"""Hospitals from OpenStreetMap and from a facilities CSV, validated whole before anything is written."""
+"""Hospitals from OpenStreetMap and from a facilities CSV,
+validated whole before anything is written."""
 
 from __future__ import annotations
 
@@ -163,11 +164,13 @@ def import_facilities_csv(
     for row in rows:
         if row.osm_id is not None and row.osm_id not in by_osm:
             problems.append(f"line {row.line}: no OSM hospital {row.osm_id} in region {region}")
-        if area is not None and row.lat is not None and row.lng is not None:
-            if not area.covers(shapely.Point(row.lng, row.lat)):
-                problems.append(
-                    f"line {row.line}: {row.lat},{row.lng} lies outside region {region}"
-                )
+        if (
+            area is not None
+            and row.lat is not None
+            and row.lng is not None
+            and not area.covers(shapely.Point(row.lng, row.lat))
+        ):
+            problems.append(f"line {row.line}: {row.lat},{row.lng} lies outside region {region}")
     if problems:
         raise FacilitiesImportError(problems)
     summary = FacilitiesSummary()

@@ -1,4 +1,5 @@
-"""Import a region in one transaction: road graph, OSM hospitals, and optionally a facilities CSV."""
+"""Import a region in one transaction:
+road graph, OSM hospitals, and optionally a facilities CSV."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from routing.models import Region
 from routing.osm_import import build_graph, hospital_pois
 
 DEMO_REGION = "helsinki"
-DEMO_FACILITIES = Path(__file__).resolve().parent.parent / "data" / "seed" / "helsinki_facilities.csv"
+DEMO_FACILITIES = (
+    Path(__file__).resolve().parent.parent / "data" / "seed" / "helsinki_facilities.csv"
+)
 
 Progress = Callable[[str], None]
 

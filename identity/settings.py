@@ -39,8 +39,12 @@ class IdentitySettings(BaseSettings):
     @model_validator(mode="after")
     def refuse_weak_secret(self) -> IdentitySettings:
         """A production deployment with the published development secret would be forgeable."""
-        if self.env == "production" and (self.secret_key == DEV_SECRET or len(self.secret_key) < 32):
-            raise ValueError("LIFELINE_SECRET_KEY must be set to 32+ random characters in production")
+        if self.env == "production" and (
+            self.secret_key == DEV_SECRET or len(self.secret_key) < 32
+        ):
+            raise ValueError(
+                "LIFELINE_SECRET_KEY must be set to 32+ random characters in production"
+            )
         return self
 
 

@@ -1,1 +1,2 @@
-"""SMS to crews and patients: a transactional message outbox, Twilio or a local store as transport."""
+"""SMS to crews and patients:
+a transactional message outbox, Twilio or a local store as transport."""

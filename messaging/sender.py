@@ -32,7 +32,8 @@ async def _claim_due(db_session: AsyncSession, limit: int) -> list[SmsMessage]:
                 SmsMessage.direction == "outbound",
                 or_(
                     (SmsMessage.status == "queued") & (SmsMessage.next_attempt_at <= now),
-                    (SmsMessage.status == "sending") & (SmsMessage.updated_at < now - SENDING_TIMEOUT),
+                    (SmsMessage.status == "sending")
+                    & (SmsMessage.updated_at < now - SENDING_TIMEOUT),
                 ),
             )
             .order_by(SmsMessage.created_at)

@@ -259,7 +259,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     leaked = pii_in_logs()
     if leaked and reporter:
-        reporter.write_line(f"personal data reached the logs: {len(leaked)} seeded values", red=True)
+        reporter.write_line(
+            f"personal data reached the logs: {len(leaked)} seeded values", red=True
+        )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     skipped = reporter.stats.get("skipped", []) if reporter else []
     if skipped and exitstatus == 0:
@@ -267,7 +269,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-async def add_unit(client, headers, *, lat=60.1690, lng=24.9400, unit_type="ALS", phones=()) -> dict:
+async def add_unit(
+    client, headers, *, lat=60.1690, lng=24.9400, unit_type="ALS", phones=()
+) -> dict:
     """Register an ambulance through the API (stationed in the demo region)."""
     body = {
         "call_sign": f"U-{uuid.uuid4().hex[:8]}",
@@ -286,7 +290,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.failed:
         import sys
 
-        sys.stderr.write(f"\n--- {report.nodeid} ({report.when}) failed ---\n{report.longreprtext}\n")
+        sys.stderr.write(
+            f"\n--- {report.nodeid} ({report.when}) failed ---\n{report.longreprtext}\n"
+        )
 
 
 #: A test still running after this long gets every asyncio task's stack printed (then

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
 
+from console_api.audit_trail import note_audit
+from console_api.deps import CurrentClaims, IdentitySettingsDep, SessionDep
+from console_api.limits import check_login_rate, login_account_hash
 from identity import mfa
 from identity import service as identity_service
 from identity.schemas import (
@@ -15,10 +18,6 @@ from identity.schemas import (
     TokenResponse,
     UserView,
 )
-
-from console_api.audit_trail import note_audit
-from console_api.deps import CurrentClaims, IdentitySettingsDep, SessionDep
-from console_api.limits import check_login_rate, login_account_hash
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 

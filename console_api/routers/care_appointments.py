@@ -11,7 +11,6 @@ from fastapi import APIRouter, Header, Query, Response, status
 from care import appointments, waitlist
 from care.lifecycle import AppointmentAction
 from care.schemas import AppointmentCreate, CancelBody, RescheduleBody, WaitlistCreate
-
 from console_api.care_deps import RequesterDep
 from console_api.deps import SessionDep
 from console_api.routers.emergency import IfMatchHeader, expected_version

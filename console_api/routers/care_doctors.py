@@ -17,11 +17,10 @@ from care.schemas import (
     DoctorView,
     ScheduleCreate,
 )
-from data.base import utcnow
-from data.errors import InvalidInput
-
 from console_api.care_deps import RedisDep, RequesterDep
 from console_api.deps import SessionDep
+from data.base import utcnow
+from data.errors import InvalidInput
 
 router = APIRouter(tags=["care: doctors"])
 

@@ -10,9 +10,8 @@ from fastapi import APIRouter, Request, Response, status
 
 from care import records
 from care.schemas import AllergyCreate, ConditionCreate, ContactCreate, ProfileUpdate, RecordCreate
-
-from console_api.care_deps import BreakGlassHeader, RequesterDep
 from console_api.audit_trail import note_audit
+from console_api.care_deps import BreakGlassHeader, RequesterDep
 from console_api.deps import IdentitySettingsDep, SessionDep
 
 router = APIRouter(tags=["care: records"])

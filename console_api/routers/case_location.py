@@ -7,11 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
 
-from dispatch import location_reports
-from dispatch import service as case_service
-from dispatch.schemas import CaseView, LocationReport
-from identity.tokens import AccessClaims
-
 from console_api.deps import (
     DestinationsDep,
     IdentitySettingsDep,
@@ -22,6 +17,10 @@ from console_api.deps import (
 )
 from console_api.routers.emergency import authorise_case_read, check_case_token
 from console_api.views import case_view
+from dispatch import location_reports
+from dispatch import service as case_service
+from dispatch.schemas import CaseView, LocationReport
+from identity.tokens import AccessClaims
 
 router = APIRouter(prefix="/api/v1/emergency/cases/{case_id}/location", tags=["emergency"])
 

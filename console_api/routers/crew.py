@@ -7,10 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, ConfigDict
 
+from console_api.deps import DestinationsDep, IdentitySettingsDep, SessionDep
 from dispatch import crew, crew_routes
 from dispatch.unit_status import CrewStatus
-
-from console_api.deps import DestinationsDep, IdentitySettingsDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/crew", tags=["crew"])
 

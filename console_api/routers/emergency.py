@@ -8,6 +8,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
+from console_api.audit_trail import note_audit
+from console_api.deps import (
+    DestinationsDep,
+    IdentitySettingsDep,
+    OptionalClaims,
+    SessionDep,
+    actor_of,
+    require,
+)
+from console_api.limits import sos_looks_abusive
+from console_api.views import case_view
 from data.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from data.idempotency import IdempotencyKey
 from dispatch import alerts, case_detail, dispatching
@@ -29,18 +40,6 @@ from identity import authz
 from identity import service as identity_service
 from identity.roles import allowed
 from identity.tokens import AccessClaims
-
-from console_api.audit_trail import note_audit
-from console_api.deps import (
-    DestinationsDep,
-    IdentitySettingsDep,
-    OptionalClaims,
-    SessionDep,
-    actor_of,
-    require,
-)
-from console_api.limits import sos_looks_abusive
-from console_api.views import case_view
 
 router = APIRouter(prefix="/api/v1/emergency", tags=["emergency"])
 

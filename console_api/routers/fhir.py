@@ -6,9 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from care import fhir
-from care import fhir_map
-
+from care import fhir, fhir_map
 from console_api.care_deps import BreakGlassHeader, RequesterDep
 from console_api.deps import SessionDep
 

@@ -9,19 +9,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict
 
-from data.base import utcnow
-from data.errors import Forbidden, InvalidInput
-from dispatch import hospital_side, metrics
-from dispatch.schemas import CaseView
-from facilities.schemas import CapacityUpdate, HospitalView
-from identity.roles import Role
-from identity.tokens import AccessClaims
-
 from console_api.deps import CurrentClaims, SessionDep, actor_of, require
 from console_api.routers.emergency import IfMatchHeader, expected_version
 from console_api.routers.hospitals import stale_after
 from console_api.views import case_view
+from data.base import utcnow
+from data.errors import Forbidden, InvalidInput
+from dispatch import hospital_side, metrics
+from dispatch.schemas import CaseView
 from facilities import service as facilities_service
+from facilities.schemas import CapacityUpdate, HospitalView
+from identity.roles import Role
+from identity.tokens import AccessClaims
 
 router = APIRouter(tags=["hospitals"])
 
@@ -41,7 +40,9 @@ def _manages(claims: AccessClaims, hospital_id: uuid.UUID) -> bool:
 
 
 @router.put(
-    "/api/v1/hospitals/{hospital_id}/capacity", response_model=HospitalView, summary="Report ED status and beds"
+    "/api/v1/hospitals/{hospital_id}/capacity",
+    response_model=HospitalView,
+    summary="Report ED status and beds",
 )
 async def put_capacity(
     hospital_id: uuid.UUID,
@@ -51,7 +52,9 @@ async def put_capacity(
 ) -> HospitalView:
     """Only this hospital's admin (or a super admin); diverting flags cases already en route."""
     if not _manages(claims, hospital_id):
-        raise Forbidden("only this hospital's admin may report its capacity", code="not_your_hospital")
+        raise Forbidden(
+            "only this hospital's admin may report its capacity", code="not_your_hospital"
+        )
     hospital = await hospital_side.update_capacity(
         db_session=db_session, hospital_id=hospital_id, update=body, actor=actor_of(claims).label
     )
@@ -64,7 +67,9 @@ async def incoming(
 ) -> list[dict[str, Any]]:
     """ETA, severity, symptom and patient summary of every case bound here."""
     if not _manages(claims, hospital_id) and Role.EMERGENCY_OPERATOR not in claims.roles:
-        raise Forbidden("only this hospital's admin may see its incoming cases", code="not_your_hospital")
+        raise Forbidden(
+            "only this hospital's admin may see its incoming cases", code="not_your_hospital"
+        )
     return await hospital_side.incoming(db_session=db_session, hospital_id=hospital_id)
 
 

@@ -9,14 +9,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from console_api.deps import DestinationsDep, SessionDep
+from console_api.params import parse_lat_lng
 from data.errors import InvalidInput
 from dispatch.settings import get_dispatch_settings
 from facilities import service as facilities_service
 from facilities.capabilities import Capability, UnknownCapability, parse_capability
 from facilities.schemas import HospitalView
-
-from console_api.deps import DestinationsDep, SessionDep
-from console_api.params import parse_lat_lng
 
 router = APIRouter(prefix="/api/v1/hospitals", tags=["hospitals"])
 

@@ -6,10 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from console_api.deps import SessionDep
 from data.errors import InvalidInput
 from routing.map_layer import roads_geojson
-
-from console_api.deps import SessionDep
 
 router = APIRouter(prefix="/api/v1/map", tags=["map"])
 

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
+from console_api.deps import IdentitySettingsDep, OptionalClaims
 from data.errors import Forbidden, InvalidInput, Unauthenticated
 from dispatch.case_tokens import verify_case_token
 from identity.settings import IdentitySettings
@@ -32,8 +33,6 @@ from realtime.schemas import (
     UnsubscribeMessage,
 )
 from realtime.streams import CHANNELS, Event, EventBatch
-
-from console_api.deps import IdentitySettingsDep, OptionalClaims
 
 router = APIRouter(tags=["realtime"])
 

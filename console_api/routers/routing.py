@@ -11,13 +11,12 @@ import shapely
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from console_api.deps import DestinationsDep, actor_of, require
+from console_api.params import parse_lat_lng
 from data.base import utcnow
 from data.errors import InvalidInput, NotFound
 from dispatch import road_closures
 from identity.tokens import AccessClaims
-
-from console_api.deps import DestinationsDep, actor_of, require
-from console_api.params import parse_lat_lng
 
 router = APIRouter(prefix="/api/v1/routing", tags=["routing"])
 
@@ -103,7 +102,12 @@ def _geometry(body: GeoJsonGeometry):  # noqa: ANN202
     if geometry.is_empty or not geometry.is_valid:
         raise InvalidInput("the geometry is empty or invalid", field="geometry")
     minx, miny, maxx, maxy = geometry.bounds
-    if min(miny, maxy) < -90 or max(miny, maxy) > 90 or min(minx, maxx) < -180 or max(minx, maxx) > 180:
+    if (
+        min(miny, maxy) < -90
+        or max(miny, maxy) > 90
+        or min(minx, maxx) < -180
+        or max(minx, maxx) > 180
+    ):
         raise InvalidInput("coordinates must be lng,lat on Earth", field="geometry")
     return geometry
 

@@ -11,13 +11,12 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
+from console_api.deps import SessionDep, require
 from data.errors import Forbidden
 from dispatch import crew
 from identity.tokens import AccessClaims
 from messaging.models import SmsMessage
 from messaging.settings import MessagingSettings
-
-from console_api.deps import SessionDep, require
 
 router = APIRouter(prefix="/api/v1/sms", tags=["sms"])
 
@@ -30,7 +29,9 @@ async def verified_form(
     """The webhook's form fields, after checking Twilio's signature over the public URL."""
     if not settings.twilio_auth_token or not signature:
         raise Forbidden("missing or unverifiable Twilio signature", code="bad_signature")
-    params = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+    params = dict(
+        parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
+    )
     url = settings.public_base_url.rstrip("/") + request.url.path
     if request.url.query:
         url += "?" + request.url.query
@@ -97,7 +98,8 @@ async def outbox(
         query = query.where(SmsMessage.case_id == case_id)
     return [
         {
-            "id": str(m.id), "direction": m.direction, "case_id": str(m.case_id) if m.case_id else None,
+            "id": str(m.id), "direction": m.direction,
+            "case_id": str(m.case_id) if m.case_id else None,
             "unit_id": str(m.unit_id) if m.unit_id else None, "purpose": m.purpose,
             "to": m.to_number, "from": m.from_number, "body": m.body, "status": m.status,
             "attempts": m.attempts, "last_error": m.last_error, "provider_sid": m.provider_sid,

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, status
 
+from console_api.deps import IdentitySettingsDep, OptionalClaims, SessionDep, actor_of, require
 from data.errors import Forbidden
 from dispatch import fleet
 from dispatch.crew_tokens import verify_crew_token
@@ -23,8 +24,6 @@ from dispatch.schemas import (
 from dispatch.unit_status import UnitStatus
 from identity.roles import allowed
 from identity.tokens import AccessClaims
-
-from console_api.deps import IdentitySettingsDep, OptionalClaims, SessionDep, actor_of, require
 
 router = APIRouter(prefix="/api/v1/units", tags=["units"])
 
@@ -46,7 +45,9 @@ def unit_view(unit: Unit, live: fleet.LivePosition | None) -> UnitView:
     )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=UnitView, summary="Register a unit")
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=UnitView, summary="Register a unit"
+)
 async def create_unit(
     body: UnitCreate,
     request: Request,
@@ -54,7 +55,9 @@ async def create_unit(
     claims: Annotated[AccessClaims, Depends(require("unit.manage"))],
 ) -> UnitView:
     """A new ambulance, available at its station."""
-    unit = await fleet.create_unit(db_session=db_session, request=body, actor=actor_of(claims).label)
+    unit = await fleet.create_unit(
+        db_session=db_session, request=body, actor=actor_of(claims).label
+    )
     live = (await fleet.live_positions(request.app.state.redis, [unit]))[unit.id]
     return unit_view(unit, live)
 

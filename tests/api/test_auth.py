@@ -30,21 +30,29 @@ async def test_login_me_refresh_logout(app, client):
 
 async def test_logout_revokes_the_refresh_token(app, client):
     user = await sign_in(app, client, "patient")
-    assert (await client.post("/api/v1/auth/logout", json={"refresh_token": user.refresh_token})).status_code == 204
+    assert (
+        await client.post("/api/v1/auth/logout", json={"refresh_token": user.refresh_token})
+    ).status_code == 204
     r = await client.post("/api/v1/auth/refresh", json={"refresh_token": user.refresh_token})
     assert r.status_code == 401
 
 
 async def test_wrong_password_and_unknown_user_look_the_same(app, client):
     user = await sign_in(app, client, "patient")
-    wrong = await client.post("/api/v1/auth/login", json={"email": user.email, "password": "nope-nope-nope"})
-    unknown = await client.post("/api/v1/auth/login", json={"email": "ghost@lifeline.test", "password": PASSWORD})
+    wrong = await client.post(
+        "/api/v1/auth/login", json={"email": user.email, "password": "nope-nope-nope"}
+    )
+    unknown = await client.post(
+        "/api/v1/auth/login", json={"email": "ghost@lifeline.test", "password": PASSWORD}
+    )
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json()["detail"] == unknown.json()["detail"]
 
 
 async def test_login_body_is_strict(client):
-    r = await client.post("/api/v1/auth/login", json={"email": "a@b.c", "password": "x", "role": "super_admin"})
+    r = await client.post(
+        "/api/v1/auth/login", json={"email": "a@b.c", "password": "x", "role": "super_admin"}
+    )
     assert r.status_code == 422
 
 
@@ -87,7 +95,10 @@ async def test_openapi_is_served(client):
     r = await client.get("/openapi.json")
     assert r.status_code == 200
     paths = r.json()["paths"]
-    assert "/api/v1/emergency/cases" in paths and "/api/v1/emergency/cases/{case_id}/cancel" in paths
+    assert (
+        "/api/v1/emergency/cases" in paths
+        and "/api/v1/emergency/cases/{case_id}/cancel" in paths
+    )
 
 
 async def test_a_bearer_token_is_verified_once_per_request(client, operator, monkeypatch):

@@ -10,7 +10,6 @@ import pytest
 from dispatch import service as case_service
 from dispatch.lifecycle import CaseAction
 from dispatch.service import Actor
-
 from tests.conftest import add_unit, sign_in, sos_body
 
 CASES = "/api/v1/emergency/cases"
@@ -41,7 +40,9 @@ async def test_full_lifecycle_is_timestamped_and_audited(client, operator):
         "raised", "triaged", "dispatched", "arrived", "closed"
     ]
     assert all(e["actor"].startswith("emergency_operator:") for e in full["events"][1:])
-    stamps = [full[k] for k in ("raised_at", "triaged_at", "dispatched_at", "arrived_at", "closed_at")]
+    stamps = [
+        full[k] for k in ("raised_at", "triaged_at", "dispatched_at", "arrived_at", "closed_at")
+    ]
     assert stamps == sorted(stamps)
 
 
@@ -62,7 +63,9 @@ async def test_cancel_needs_a_reason_and_is_final(client, operator):
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "reason"
     r = await client.post(f"{url}/cancel", json={"reason": "  "}, headers=operator.headers)
     assert r.status_code == 422
-    r = await client.post(f"{url}/cancel", json={"reason": "duplicate call"}, headers=operator.headers)
+    r = await client.post(
+        f"{url}/cancel", json={"reason": "duplicate call"}, headers=operator.headers
+    )
     assert r.json()["status"] == "cancelled" and r.json()["cancel_reason"] == "duplicate call"
     r = await client.post(f"{url}/triage", json={"severity": "low"}, headers=operator.headers)
     assert r.status_code == 409
@@ -146,7 +149,9 @@ async def test_if_match_guards_against_stale_reads(client, operator):
 async def test_unknown_case_is_404(client, operator):
     r = await client.get(f"{CASES}/{uuid.uuid4()}", headers=operator.headers)
     assert r.status_code == 404 and r.json()["code"] == "case_not_found"
-    r = await client.post(f"{CASES}/{uuid.uuid4()}/triage", json={"severity": "low"}, headers=operator.headers)
+    r = await client.post(
+        f"{CASES}/{uuid.uuid4()}/triage", json={"severity": "low"}, headers=operator.headers
+    )
     assert r.status_code == 404
     r = await client.get(f"{CASES}/not-a-uuid", headers=operator.headers)
     assert r.status_code == 422
@@ -177,7 +182,9 @@ async def test_staff_actions_need_a_token_and_the_operator_role(client, patient_
 async def test_super_admin_may_act(app, client):
     admin = await sign_in(app, client, "super_admin")
     case = await new_case(client)
-    r = await client.post(f"{CASES}/{case['id']}/triage", json={"severity": "medium"}, headers=admin.headers)
+    r = await client.post(
+        f"{CASES}/{case['id']}/triage", json={"severity": "medium"}, headers=admin.headers
+    )
     assert r.status_code == 200
 
 
@@ -194,7 +201,9 @@ async def test_dispatch_to_unknown_hospital_is_422(client, operator):
     case = await new_case(client)
     url = f"{CASES}/{case['id']}"
     await client.post(f"{url}/triage", json={"severity": "low"}, headers=operator.headers)
-    r = await client.post(f"{url}/dispatch", json={"hospital_id": str(uuid.uuid4())}, headers=operator.headers)
+    r = await client.post(
+        f"{url}/dispatch", json={"hospital_id": str(uuid.uuid4())}, headers=operator.headers
+    )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "hospital_id"
     assert (await client.get(url, headers=operator.headers)).json()["status"] == "triaged"
 

@@ -1,11 +1,11 @@
-"""Hypothesis drives random action sequences through the real API and checks the model after each."""
+"""Hypothesis drives random action sequences through the real API
+and checks the model after each."""
 
 from __future__ import annotations
 
 import uuid
 
 import pyotp
-
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -20,7 +20,9 @@ from tests.conftest import PASSWORD, sos_body
 
 CASES = "/api/v1/emergency/cases"
 BODIES = {
-    CaseAction.TRIAGE: st.fixed_dictionaries({"severity": st.sampled_from(["low", "medium", "high", "critical"])}),
+    CaseAction.TRIAGE: st.fixed_dictionaries(
+        {"severity": st.sampled_from(["low", "medium", "high", "critical"])}
+    ),
     CaseAction.DISPATCH: st.just({}),
     CaseAction.ARRIVE: st.just({}),
     CaseAction.CLOSE: st.one_of(st.just({}), st.just({"reason": "treated on scene"})),
@@ -42,7 +44,8 @@ def api(data_settings, identity_settings):
         async def provision() -> None:
             async with app.state.session_factory() as session:
                 await identity_service.create_user(
-                    db_session=session, email=email, password=PASSWORD, roles=["emergency_operator"],
+                    db_session=session, email=email, password=PASSWORD,
+                    roles=["emergency_operator"],
                     totp_secret=secret,
                 )
 

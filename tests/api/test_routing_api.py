@@ -81,7 +81,9 @@ async def test_triage_re_ranks_for_the_new_requirement(client, operator):
     body = r.json()
     assert body["required_capability"] == "burns"
     assert "operator" in body["recommendation"]["requirement_reason"]
-    assert {s["name"]: s["reason"] for s in body["recommendation"]["skipped"]}[KLUUVI] == "diverting"
+    assert {
+        s["name"]: s["reason"] for s in body["recommendation"]["skipped"]
+    }[KLUUVI] == "diverting"
     r = await client.post(
         f"{CASES}/{case['id']}/triage",
         json={"severity": "high", "required_capability": "levitation"},
@@ -93,7 +95,9 @@ async def test_triage_re_ranks_for_the_new_requirement(client, operator):
 async def test_dispatch_defaults_to_the_top_recommendation(client, operator):
     case = (await client.post(CASES, json=sos_body())).json()
     url = f"{CASES}/{case['id']}"
-    triaged = (await client.post(f"{url}/triage", json={"severity": "high"}, headers=operator.headers)).json()
+    triaged = (
+        await client.post(f"{url}/triage", json={"severity": "high"}, headers=operator.headers)
+    ).json()
     top = triaged["recommended_hospitals"][0]["hospital_id"]
     await add_unit(client, operator.headers)
     dispatched = (await client.post(f"{url}/dispatch", headers=operator.headers)).json()
@@ -106,25 +110,37 @@ async def test_capacity_changes_are_authorised_and_steer_recommendations(app, cl
     admin = await sign_in(app, client, "hospital_admin", hospital_id=heart)
     url = f"/api/v1/hospitals/{heart}/capacity"
     assert (await client.put(url, json={"ed_status": "diverting"})).status_code == 401
-    assert (await client.put(url, json={"ed_status": "diverting"}, headers=operator.headers)).status_code == 403
-    foreign = await client.put(f"/api/v1/hospitals/{other}/capacity", json={"ed_status": "closed"}, headers=admin.headers)
+    assert (
+        await client.put(url, json={"ed_status": "diverting"}, headers=operator.headers)
+    ).status_code == 403
+    foreign = await client.put(
+        f"/api/v1/hospitals/{other}/capacity", json={"ed_status": "closed"}, headers=admin.headers
+    )
     assert foreign.status_code == 403 and foreign.json()["code"] == "not_your_hospital"
     bad = await client.put(url, json={"ed_status": "on_fire"}, headers=admin.headers)
     assert bad.status_code == 422
     try:
-        r = await client.put(url, json={"ed_status": "diverting", "beds_available": 0}, headers=admin.headers)
+        r = await client.put(
+            url, json={"ed_status": "diverting", "beds_available": 0}, headers=admin.headers
+        )
         assert r.status_code == 200 and r.json()["ed_status"] == "diverting"
         assert r.json()["capacity_stale"] is False
         body = (await client.post(CASES, json=sos_body(symptom_category="chest_pain"))).json()
         assert HEART not in [h["name"] for h in body["recommended_hospitals"]]
-        assert {s["name"]: s["reason"] for s in body["recommendation"]["skipped"]}[HEART] == "diverting"
+        assert {
+            s["name"]: s["reason"] for s in body["recommendation"]["skipped"]
+        }[HEART] == "diverting"
     finally:
-        restore = await client.put(url, json={"ed_status": "open", "beds_available": 4}, headers=admin.headers)
+        restore = await client.put(
+            url, json={"ed_status": "open", "beds_available": 4}, headers=admin.headers
+        )
         assert restore.status_code == 200
 
 
 async def test_hospitals_near_a_point_are_ranked_by_travel_time(client):
-    r = await client.get("/api/v1/hospitals", params={"capability": "stemi_pci", "near": "60.1699,24.9384"})
+    r = await client.get(
+        "/api/v1/hospitals", params={"capability": "stemi_pci", "near": "60.1699,24.9384"}
+    )
     assert r.status_code == 200
     hospitals = r.json()
     assert len(hospitals) >= 2
@@ -142,14 +158,24 @@ async def test_hospitals_near_a_point_are_ranked_by_travel_time(client):
 
 
 async def test_route_between_two_points(client):
-    r = await client.get("/api/v1/routing/route", params={"from": "60.1699,24.9384", "to": "60.1722,24.9498"})
+    r = await client.get(
+        "/api/v1/routing/route", params={"from": "60.1699,24.9384", "to": "60.1722,24.9498"}
+    )
     assert r.status_code == 200, r.text
     route = r.json()
     assert route["eta_seconds"] > 0 and route["distance_m"] > 500
     assert route["geometry"]["type"] == "LineString" and len(route["geometry"]["coordinates"]) > 3
-    back = (await client.get("/api/v1/routing/route", params={"from": "60.1722,24.9498", "to": "60.1699,24.9384"})).json()
+    back = (
+        await client.get(
+            "/api/v1/routing/route", params={"from": "60.1722,24.9498", "to": "60.1699,24.9384"}
+        )
+    ).json()
     assert back["eta_seconds"] != route["eta_seconds"]  # one-way streets make the way back differ
-    for params in ({"from": "x", "to": "60.17,24.94"}, {"from": "60.17,24.94", "to": "0,0"}, {"from": "95,1", "to": "60.17,24.94"}):
+    for params in (
+        {"from": "x", "to": "60.17,24.94"},
+        {"from": "60.17,24.94", "to": "0,0"},
+        {"from": "95,1", "to": "60.17,24.94"},
+    ):
         assert (await client.get("/api/v1/routing/route", params=params)).status_code == 422
 
 
@@ -158,7 +184,8 @@ def box(lat: float, lng: float, half: float = 0.0012) -> dict:
         "type": "Polygon",
         "coordinates": [[
             [lng - half * 2, lat - half], [lng + half * 2, lat - half],
-            [lng + half * 2, lat + half], [lng - half * 2, lat + half], [lng - half * 2, lat - half],
+            [lng + half * 2, lat + half], [lng - half * 2, lat + half],
+            [lng - half * 2, lat - half],
         ]],
     }
 
@@ -170,7 +197,11 @@ async def test_closures_change_eta_and_reopening_restores_it(app, client, operat
     mid = before["geometry"]["coordinates"][len(before["geometry"]["coordinates"]) // 2]
     closure = await client.post(
         "/api/v1/routing/closures",
-        json={"geometry": box(mid[1], mid[0], 0.0004), "reason": "water main burst", "duration_minutes": 30},
+        json={
+            "geometry": box(mid[1], mid[0], 0.0004),
+            "reason": "water main burst",
+            "duration_minutes": 30,
+        },
         headers=operator.headers,
     )
     assert closure.status_code == 201, closure.text
@@ -185,13 +216,17 @@ async def test_closures_change_eta_and_reopening_restores_it(app, client, operat
     net = other.regions["helsinki"]
     assert closure.json()["id"] in net.closure_ids
 
-    deleted = await client.delete(f"/api/v1/routing/closures/{closure.json()['id']}", headers=operator.headers)
+    deleted = await client.delete(
+        f"/api/v1/routing/closures/{closure.json()['id']}", headers=operator.headers
+    )
     assert deleted.status_code == 204
     after = (await client.get("/api/v1/routing/route", params=params)).json()
     assert abs(after["eta_seconds"] - before["eta_seconds"]) < 0.1
     await asyncio.to_thread(other.sync, app.state.sync_engine)
     assert closure.json()["id"] not in net.closure_ids
-    again = await client.delete(f"/api/v1/routing/closures/{closure.json()['id']}", headers=operator.headers)
+    again = await client.delete(
+        f"/api/v1/routing/closures/{closure.json()['id']}", headers=operator.headers
+    )
     assert again.status_code == 404
 
 
@@ -201,7 +236,11 @@ async def test_closure_expiry_restores_the_route(client, operator):
     mid = before["geometry"]["coordinates"][len(before["geometry"]["coordinates"]) // 2]
     r = await client.post(
         "/api/v1/routing/closures",
-        json={"geometry": box(mid[1], mid[0], 0.0003), "reason": "parade", "duration_minutes": 0.03},
+        json={
+            "geometry": box(mid[1], mid[0], 0.0003),
+            "reason": "parade",
+            "duration_minutes": 0.03,
+        },
         headers=operator.headers,
     )
     assert r.status_code == 201
@@ -214,7 +253,11 @@ async def test_an_isolated_hospital_is_unreachable_not_guessed(app, client, oper
     heart = await hospital_id(app, HEART)
     r = await client.post(
         "/api/v1/routing/closures",
-        json={"geometry": box(60.1722, 24.9498, 0.0009), "reason": "police cordon", "duration_minutes": 5},
+        json={
+            "geometry": box(60.1722, 24.9498, 0.0009),
+            "reason": "police cordon",
+            "duration_minutes": 5,
+        },
         headers=operator.headers,
     )
     assert r.status_code == 201

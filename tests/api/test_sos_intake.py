@@ -83,7 +83,9 @@ async def test_twenty_concurrent_identical_submissions_make_one_case(client, app
             )
         )
         events = await session.scalar(
-            select(func.count()).select_from(CaseEvent).where(CaseEvent.case_id == uuid.UUID(ids.pop()))
+            select(func.count())
+            .select_from(CaseEvent)
+            .where(CaseEvent.case_id == uuid.UUID(ids.pop()))
         )
     assert count == 1 and events == 1
 
@@ -171,13 +173,18 @@ async def test_chunked_body_over_64_kib_is_413(client):
 
 
 async def test_malformed_json_is_400(client):
-    r = await client.post(CASES, content=b'{"lat": 60.1,', headers={"content-type": "application/json"})
+    r = await client.post(
+        CASES, content=b'{"lat": 60.1,', headers={"content-type": "application/json"}
+    )
     assert r.status_code == 400
     assert r.json()["code"] == "malformed_json"
 
 
 async def test_nan_coordinates_are_rejected(client):
-    raw = b'{"lat": NaN, "lng": 24.9, "symptom_category": "other", "reporter_phone": "+358401234567"}'
+    raw = (
+        b'{"lat": NaN, "lng": 24.9, "symptom_category": "other", '
+        b'"reporter_phone": "+358401234567"}'
+    )
     r = await client.post(CASES, content=raw, headers={"content-type": "application/json"})
     assert r.status_code in (400, 422)
 

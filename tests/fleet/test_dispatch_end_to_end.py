@@ -11,7 +11,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from dispatch.crew_tokens import issue_crew_token
-from tests.conftest import add_unit, sign_in, random_phone, sos_body
+from tests.conftest import add_unit, random_phone, sign_in, sos_body
 from tests.fleet.conftest import AUTH_TOKEN, PUBLIC
 
 CASES = "/api/v1/emergency/cases"
@@ -34,7 +34,9 @@ def crew_token_from(body: str) -> str:
 
 async def raise_and_triage(client, headers, severity="critical", symptom="chest_pain") -> dict:
     case = (await client.post(CASES, json=sos_body(symptom_category=symptom, **INCIDENT))).json()
-    r = await client.post(f"{CASES}/{case['id']}/triage", json={"severity": severity}, headers=headers)
+    r = await client.post(
+        f"{CASES}/{case['id']}/triage", json={"severity": severity}, headers=headers
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -92,7 +94,10 @@ async def test_sos_to_closed_through_the_crew_link(fleet_client, dispatcher, twi
     closed = (await client.get(f"{CASES}/{case['id']}", headers=h)).json()
     assert closed["status"] == "closed"
     clock = closed["dispatch"]
-    assert all(clock[k] for k in ("en_route_at", "on_scene_at", "transporting_at", "at_hospital_at", "handover_at"))
+    assert all(
+        clock[k]
+        for k in ("en_route_at", "on_scene_at", "transporting_at", "at_hospital_at", "handover_at")
+    )
     sources = {t["details"].get("source") for t in closed["timeline"] if t["kind"] == "unit"}
     assert "crew_page" in sources
     unit = (await client.get(f"/api/v1/units/{near['id']}", headers=h)).json()
@@ -112,7 +117,9 @@ async def test_two_operators_dispatch_the_same_unit_one_wins(fleet_app, fleet_cl
     b = await raise_and_triage(client, other.headers)
     ra, rb = await asyncio.gather(
         client.post(f"{CASES}/{a['id']}/dispatch", json={"unit_id": unit["id"]}, headers=h),
-        client.post(f"{CASES}/{b['id']}/dispatch", json={"unit_id": unit["id"]}, headers=other.headers),
+        client.post(
+            f"{CASES}/{b['id']}/dispatch", json={"unit_id": unit["id"]}, headers=other.headers
+        ),
     )
     assert sorted([ra.status_code, rb.status_code]) == [200, 409], (ra.text, rb.text)
     loser = ra if ra.status_code == 409 else rb
@@ -121,7 +128,9 @@ async def test_two_operators_dispatch_the_same_unit_one_wins(fleet_app, fleet_cl
     assert (await client.get(f"{CASES}/{lost_case['id']}", headers=h)).json()["status"] == "triaged"
 
 
-async def test_crew_tokens_reject_tampering_expiry_and_other_units(fleet_client, dispatcher, identity_settings):
+async def test_crew_tokens_reject_tampering_expiry_and_other_units(
+    fleet_client, dispatcher, identity_settings
+):
     client, h = fleet_client, dispatcher.headers
     unit = await add_unit(client, h)
     case = await raise_and_triage(client, h)
@@ -143,15 +152,21 @@ async def test_crew_tokens_reject_tampering_expiry_and_other_units(fleet_client,
     for token in (tampered, expired, forged, other_case, "garbage", "a.b"):
         r = await client.post(f"/api/v1/crew/{token}/status", json={"status": "en_route"})
         assert r.status_code == 403, token
-    assert (await client.get(f"/api/v1/units/{unit['id']}", headers=h)).json()["status"] == "assigned"
+    assert (
+        await client.get(f"/api/v1/units/{unit['id']}", headers=h)
+    ).json()["status"] == "assigned"
     r = await client.post(f"/api/v1/crew/{good}/status", json={"status": "teleported"})
     assert r.status_code == 422
     # A crew token moves only its own unit.
     stranger = await add_unit(client, h)
     ping = {"lat": 60.17, "lng": 24.94, "recorded_at": datetime.now(UTC).isoformat()}
-    r = await client.post(f"/api/v1/units/{stranger['id']}/position", json=ping, headers={"X-Crew-Token": good})
+    r = await client.post(
+        f"/api/v1/units/{stranger['id']}/position", json=ping, headers={"X-Crew-Token": good}
+    )
     assert r.status_code == 403
-    r = await client.post(f"/api/v1/units/{unit['id']}/position", json=ping, headers={"X-Crew-Token": good})
+    r = await client.post(
+        f"/api/v1/units/{unit['id']}/position", json=ping, headers={"X-Crew-Token": good}
+    )
     assert r.status_code == 200 and r.json()["live"] is True
 
 
@@ -160,7 +175,9 @@ def signed(path: str, params: dict) -> dict:
     return {"X-Twilio-Signature": signature, "content-type": "application/x-www-form-urlencoded"}
 
 
-async def test_sms_reply_drives_the_unit_and_signatures_are_checked(fleet_app, fleet_client, dispatcher, twilio):
+async def test_sms_reply_drives_the_unit_and_signatures_are_checked(
+    fleet_app, fleet_client, dispatcher, twilio
+):
     client, h = fleet_client, dispatcher.headers
     phone = random_phone()
     unit = await add_unit(client, h, phones=[phone])
@@ -169,9 +186,13 @@ async def test_sms_reply_drives_the_unit_and_signatures_are_checked(fleet_app, f
     body = (await wait_for(lambda: twilio.messages_to(phone)))[0]["form"]["Body"]
     code = re.search(r"Reply (\d{4})", body).group(1)
     params = {"From": phone, "Body": f"{code} 1", "MessageSid": "SM" + uuid.uuid4().hex}
-    r = await client.post("/api/v1/sms/inbound", data=params, headers=signed("/api/v1/sms/inbound", params))
+    r = await client.post(
+        "/api/v1/sms/inbound", data=params, headers=signed("/api/v1/sms/inbound", params)
+    )
     assert r.status_code == 200 and "en route recorded" in r.text
-    assert (await client.get(f"/api/v1/units/{unit['id']}", headers=h)).json()["status"] == "en_route"
+    assert (
+        await client.get(f"/api/v1/units/{unit['id']}", headers=h)
+    ).json()["status"] == "en_route"
     timeline = (await client.get(f"{CASES}/{case['id']}", headers=h)).json()["timeline"]
     assert any(t["details"].get("source") == "sms" for t in timeline)
 
@@ -179,20 +200,36 @@ async def test_sms_reply_drives_the_unit_and_signatures_are_checked(fleet_app, f
     r = await client.post("/api/v1/sms/inbound", data={**params, "Body": f"{code} 2"}, headers=bad)
     assert r.status_code == 403 and r.json()["code"] == "bad_signature"
     changed = {**params, "Body": f"{code} 2"}
-    r = await client.post("/api/v1/sms/inbound", data=changed, headers=signed("/api/v1/sms/inbound", params))
+    r = await client.post(
+        "/api/v1/sms/inbound", data=changed, headers=signed("/api/v1/sms/inbound", params)
+    )
     assert r.status_code == 403
-    assert (await client.get(f"/api/v1/units/{unit['id']}", headers=h)).json()["status"] == "en_route"
+    assert (
+        await client.get(f"/api/v1/units/{unit['id']}", headers=h)
+    ).json()["status"] == "en_route"
 
-    wrong_phone = {"From": random_phone(), "Body": f"{code} 2", "MessageSid": "SM" + uuid.uuid4().hex}
-    r = await client.post("/api/v1/sms/inbound", data=wrong_phone, headers=signed("/api/v1/sms/inbound", wrong_phone))
+    wrong_phone = {
+        "From": random_phone(), "Body": f"{code} 2", "MessageSid": "SM" + uuid.uuid4().hex
+    }
+    r = await client.post(
+        "/api/v1/sms/inbound",
+        data=wrong_phone,
+        headers=signed("/api/v1/sms/inbound", wrong_phone),
+    )
     assert r.status_code == 200 and "not recognised" in r.text
 
-    outbox = (await client.get("/api/v1/sms/outbox", params={"case_id": case["id"]}, headers=h)).json()
+    outbox = (
+        await client.get("/api/v1/sms/outbox", params={"case_id": case["id"]}, headers=h)
+    ).json()
     sent = next(m for m in outbox if m["direction"] == "outbound")
     status = {"MessageSid": sent["provider_sid"], "MessageStatus": "delivered"}
-    r = await client.post("/api/v1/sms/status", data=status, headers=signed("/api/v1/sms/status", status))
+    r = await client.post(
+        "/api/v1/sms/status", data=status, headers=signed("/api/v1/sms/status", status)
+    )
     assert r.status_code == 200
-    outbox = (await client.get("/api/v1/sms/outbox", params={"case_id": case["id"]}, headers=h)).json()
+    outbox = (
+        await client.get("/api/v1/sms/outbox", params={"case_id": case["id"]}, headers=h)
+    ).json()
     assert next(m for m in outbox if m["id"] == sent["id"])["status"] == "delivered"
     assert (await client.post("/api/v1/sms/status", data=status)).status_code == 403
 
@@ -217,19 +254,31 @@ async def test_failed_sms_is_retried_then_alerted(fleet_client, dispatcher, twil
     assert len(twilio.messages_to(phone)) == 2  # LIFELINE_SMS_MAX_ATTEMPTS
 
 
-async def test_hospital_acknowledges_and_diversion_raises_redirect_alert(fleet_app, fleet_client, dispatcher):
+async def test_hospital_acknowledges_and_diversion_raises_redirect_alert(
+    fleet_app, fleet_client, dispatcher
+):
     client, h = fleet_client, dispatcher.headers
     unit = await add_unit(client, h)
     case = await raise_and_triage(client, h, severity="low", symptom="other")
-    dispatched = (await client.post(f"{CASES}/{case['id']}/dispatch", json={"unit_id": unit["id"]}, headers=h)).json()
+    dispatched = (
+        await client.post(
+            f"{CASES}/{case['id']}/dispatch", json={"unit_id": unit["id"]}, headers=h
+        )
+    ).json()
     hospital_id = dispatched["destination_hospital_id"]
     admin = await sign_in(fleet_app, client, "hospital_admin", hospital_id=uuid.UUID(hospital_id))
-    others = [x["hospital_id"] for x in case["recommended_hospitals"] if x["hospital_id"] != hospital_id]
+    others = [
+        x["hospital_id"] for x in case["recommended_hospitals"] if x["hospital_id"] != hospital_id
+    ]
     stranger = await sign_in(fleet_app, client, "hospital_admin", hospital_id=uuid.UUID(others[0]))
 
-    incoming = (await client.get(f"/api/v1/hospitals/{hospital_id}/incoming", headers=admin.headers)).json()
+    incoming = (
+        await client.get(f"/api/v1/hospitals/{hospital_id}/incoming", headers=admin.headers)
+    ).json()
     assert case["id"] in [c["case_id"] for c in incoming]
-    assert (await client.get(f"/api/v1/hospitals/{hospital_id}/incoming", headers=stranger.headers)).status_code == 403
+    assert (
+        await client.get(f"/api/v1/hospitals/{hospital_id}/incoming", headers=stranger.headers)
+    ).status_code == 403
     r = await client.post(f"{CASES}/{case['id']}/acknowledge", headers=stranger.headers)
     assert r.status_code == 403
     r = await client.post(f"{CASES}/{case['id']}/acknowledge", headers=admin.headers)
@@ -237,19 +286,31 @@ async def test_hospital_acknowledges_and_diversion_raises_redirect_alert(fleet_a
     assert (await client.post(f"{CASES}/{case['id']}/acknowledge", headers=h)).status_code == 403
 
     try:
-        r = await client.put(f"/api/v1/hospitals/{hospital_id}/capacity", json={"ed_status": "diverting"}, headers=admin.headers)
+        r = await client.put(
+            f"/api/v1/hospitals/{hospital_id}/capacity",
+            json={"ed_status": "diverting"},
+            headers=admin.headers,
+        )
         assert r.status_code == 200
         view = (await client.get(f"{CASES}/{case['id']}", headers=h)).json()
         assert [a["kind"] for a in view["alerts"]] == ["destination_diverting"]
-        r = await client.post(f"{CASES}/{case['id']}/redirect", json={"hospital_id": hospital_id}, headers=h)
+        r = await client.post(
+            f"{CASES}/{case['id']}/redirect", json={"hospital_id": hospital_id}, headers=h
+        )
         assert r.status_code == 409 and r.json()["code"] == "hospital_not_open"
-        r = await client.post(f"{CASES}/{case['id']}/redirect", json={"hospital_id": others[0]}, headers=h)
+        r = await client.post(
+            f"{CASES}/{case['id']}/redirect", json={"hospital_id": others[0]}, headers=h
+        )
         assert r.status_code == 200 and r.json()["destination_hospital_id"] == others[0]
         view = (await client.get(f"{CASES}/{case['id']}", headers=h)).json()
         assert view["alerts"] == [] and view["dispatch"]["hospital_id"] == others[0]
         assert any(t["action"] == "redirect" for t in view["timeline"])
     finally:
-        await client.put(f"/api/v1/hospitals/{hospital_id}/capacity", json={"ed_status": "open"}, headers=admin.headers)
+        await client.put(
+            f"/api/v1/hospitals/{hospital_id}/capacity",
+            json={"ed_status": "open"},
+            headers=admin.headers,
+        )
 
 
 async def test_response_time_metrics(fleet_client, dispatcher):
@@ -259,7 +320,11 @@ async def test_response_time_metrics(fleet_client, dispatcher):
     assert body["cases"] > 0 and body["call_to_dispatch"]["count"] > 0
     assert body["call_to_dispatch"]["p50_seconds"] >= 0
     assert 0 <= body["share_on_scene_within_15_min"] <= 1
-    r = await fleet_client.get("/api/v1/metrics/response-times", params={"since": "2026-01-01T00:00:00"}, headers=dispatcher.headers)
+    r = await fleet_client.get(
+        "/api/v1/metrics/response-times",
+        params={"since": "2026-01-01T00:00:00"},
+        headers=dispatcher.headers,
+    )
     assert r.status_code == 422
 
 

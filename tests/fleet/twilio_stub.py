@@ -26,7 +26,11 @@ class TwilioStub:
                 length = int(self.headers.get("Content-Length", 0))
                 form = dict(parse_qsl(self.rfile.read(length).decode()))
                 auth = self.headers.get("Authorization", "")
-                user = base64.b64decode(auth.split()[1]).decode() if auth.startswith("Basic ") else ""
+                user = (
+                    base64.b64decode(auth.split()[1]).decode()
+                    if auth.startswith("Basic ")
+                    else ""
+                )
                 stub.requests.append({"path": self.path, "form": form, "auth": user})
                 if form.get("To") in stub.failing:
                     self._reply(500, {"code": 20500, "message": "stub failure", "status": 500})

@@ -121,14 +121,16 @@ async def test_sse_streams_with_seq_ids_resumes_from_last_event_id_and_beats(
     head = page["last_seq"]
     raised = [await raise_case(http_a) for _ in range(3)]
     headers = {**rt_operator.headers, "Last-Event-ID": str(head + 1)}
-    async with httpx.AsyncClient(base_url=servers[1].http, timeout=30) as http_b:
-        async with http_b.stream("GET", SSE, params={"channel": CASES}, headers=headers) as resp:
-            assert resp.status_code == 200
-            assert resp.headers["content-type"].startswith("text/event-stream")
-            replay_task = asyncio.create_task(read_sse(resp, 3, want_comments=1))
-            await asyncio.sleep(0.2)
-            live = await raise_case(http_a)
-            events, comments = await asyncio.wait_for(replay_task, 15)
+    async with (
+        httpx.AsyncClient(base_url=servers[1].http, timeout=30) as http_b,
+        http_b.stream("GET", SSE, params={"channel": CASES}, headers=headers) as resp,
+    ):
+        assert resp.status_code == 200
+        assert resp.headers["content-type"].startswith("text/event-stream")
+        replay_task = asyncio.create_task(read_sse(resp, 3, want_comments=1))
+        await asyncio.sleep(0.2)
+        live = await raise_case(http_a)
+        events, comments = await asyncio.wait_for(replay_task, 15)
     assert [f["id"] for f in events] == [head + 2, head + 3, head + 4]
     assert [f["data"]["data"]["case_id"] for f in events] == [*raised[1:], live]
     assert all(f["data"]["type"] == "event" and f["data"]["seq"] == f["id"] for f in events)

@@ -97,7 +97,9 @@ POSITIONS = "unit.position.updated"
 
 
 def fix(seq: int, unit: str) -> Event:
-    return Event(POSITIONS, seq, POSITIONS, {"unit_id": unit, "lat": seq}, "2026-11-25T00:00:00+00:00")
+    return Event(
+        POSITIONS, seq, POSITIONS, {"unit_id": unit, "lat": seq}, "2026-11-25T00:00:00+00:00"
+    )
 
 
 async def test_positions_are_coalesced_to_the_newest_fix_per_unit() -> None:

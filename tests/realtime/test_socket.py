@@ -171,7 +171,9 @@ async def test_case_token_client_follows_only_its_own_case(servers, http_a, rt_o
     reporter = await Client.open(
         b.ws, first={"type": "auth", "case_id": case_id, "case_token": case_token}
     )
-    await reporter.ws.send(json.dumps({"type": "subscribe", "channel": "hospital.capacity.updated"}))
+    await reporter.ws.send(
+        json.dumps({"type": "subscribe", "channel": "hospital.capacity.updated"})
+    )
     refused = await reporter.next_of("error")
     assert refused["code"] == "channel_forbidden"
     await reporter.subscribe(last_seq=0)
@@ -229,7 +231,9 @@ async def test_heartbeat_arrives_within_the_interval(servers, rt_operator) -> No
     started = time.monotonic()
     beat = await client.next_of("heartbeat", timeout=HEARTBEAT_S * 3)
     assert time.monotonic() - started <= HEARTBEAT_S * 1.5
-    assert beat == {"type": "heartbeat", "channel": "doctor.availability.updated", "seq": ack["seq"]}
+    assert beat == {
+        "type": "heartbeat", "channel": "doctor.availability.updated", "seq": ack["seq"]
+    }
     second = time.monotonic()
     await client.next_of("heartbeat", timeout=HEARTBEAT_S * 3)
     assert time.monotonic() - second <= HEARTBEAT_S * 1.5
@@ -244,7 +248,9 @@ async def test_unit_positions_bypass_the_outbox_and_resume_from_redis(
     await client.subscribe("unit.position.updated")
     redis = aioredis.from_url(rt_redis.url)
     published = [
-        await publish_position(redis, os.environ["LIFELINE_STREAM_PREFIX"], {"unit_id": f"u{n}", "n": n})
+        await publish_position(
+            redis, os.environ["LIFELINE_STREAM_PREFIX"], {"unit_id": f"u{n}", "n": n}
+        )
         for n in range(5)
     ]
     events = await client.events(5)

@@ -51,7 +51,9 @@ async def test_fixes_are_stored_in_batches_acked_and_pushed(servers, rt_operator
     async with connect(f"{a.ws}/telemetry?token={token_of(rt_operator)}") as ws:
         assert json.loads(await ws.recv()) == {"type": "ready"}
         for n in range(5):
-            await ws.send(json.dumps(fix(n, unit_id, base + timedelta(seconds=n), 60.17 + n * 1e-3)))
+            await ws.send(
+                json.dumps(fix(n, unit_id, base + timedelta(seconds=n), 60.17 + n * 1e-3))
+            )
         await ws.send(json.dumps(fix(5, str(uuid.uuid4()), base)))  # no such unit
         await ws.send('{"type": "fix", "n": 6}')  # malformed
         await ws.send(json.dumps({"type": "fixes", "fixes": [

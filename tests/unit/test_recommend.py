@@ -88,7 +88,11 @@ def test_ranking_skips_and_explains():
 
 def test_no_capable_hospital_falls_back_to_nearest_general_ed():
     choice = recommend_destinations(
-        [cand("G", ["general_ed"], 300), cand("H", ["general_ed"], 100), cand("I", ["obstetric"], 10)],
+        [
+            cand("G", ["general_ed"], 300),
+            cand("H", ["general_ed"], 100),
+            cand("I", ["obstetric"], 10),
+        ],
         required=Capability.BURNS, requirement_reason="burns", now=NOW,
     )
     assert [h.name for h in choice.hospitals] == ["H"]

@@ -218,7 +218,9 @@ async def new_context(browser: Browser, web_server: Server):
         context.on("weberror", lambda e: print(f"page error: {e.error}"))
         context.on(
             "console",
-            lambda m: print(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None,
+            lambda m: (
+                print(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None
+            ),
         )
         opened.append(context)
         return context

@@ -7,11 +7,10 @@ Create Date: 2026-11-23 08:42:49.821230
 
 from collections.abc import Sequence
 
+import geoalchemy2
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
-
-import geoalchemy2
 
 revision: str = "0001_initial"
 down_revision: str | None = None
