@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -94,7 +95,24 @@ async def route(
     )
 
 
+def _all_finite(coordinates: list[Any]) -> bool:
+    """Whether every leaf of the nested coordinate lists is a finite JSON number (RFC 7946), so
+    "NaN" strings never reach shapely; walked without recursion, the nesting being the caller's."""
+    stack: list[Any] = [coordinates]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, list):
+            stack.extend(value)
+            continue
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or not math.isfinite(value):
+            return False
+    return True
+
+
 def _geometry(body: GeoJsonGeometry):  # noqa: ANN202
+    if not _all_finite(body.coordinates):
+        raise InvalidInput("coordinates must be finite numbers", field="geometry")
     try:
         geometry = shapely.geometry.shape(body.model_dump())
     except (ValueError, TypeError, LookupError, shapely.errors.ShapelyError) as exc:
