@@ -13,6 +13,7 @@ from sqlalchemy import BindParameter, Table, bindparam, insert, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from data.outbox import OutboxEvent
+from data.sealed import SealedText
 from dispatch.models import CaseEvent, EmergencyCase
 from identity.sealing import seal_pending
 
@@ -49,23 +50,17 @@ async def insert_raised_case(
     case: EmergencyCase,
     *,
     event: dict[str, Any],
-    payload: dict[str, Any],
-    channel: str,
+    outbox: dict[str, Any],
 ) -> None:
-    """Write a new ``case`` (never added to the session), its ``case_events`` row and the event.
+    """Write a new ``case`` (never added to the session), its ``case_events`` row ``event`` and
+    its ``outbox`` event (``record_event``'s arguments).
 
     Sealed fields (the notes) are encrypted first, as a flush would.
     """
-    if any(key.startswith("_sealed_pending_") for key in case.__dict__):
+    if case in SealedText.pending_objects:
         await db_session.run_sync(seal_pending, case)
     params = {name: getattr(case, attribute) for name, attribute in CASE_ATTRIBUTES.items()}
     params.update({f"event_{name}": event[name] for name in EVENT_COLUMNS})
-    params.update(
-        outbox_channel=channel,
-        outbox_event_type=f"case.{event['action']}",
-        outbox_aggregate_type="emergency_case",
-        outbox_aggregate_id=str(case.id),
-        outbox_payload=payload,
-        outbox_created_at=event["at"],
-    )
+    params.update({f"outbox_{name}": value for name, value in outbox.items()})
+    params["outbox_created_at"] = event["at"]
     await db_session.execute(INSERT_RAISED, params)

@@ -102,14 +102,7 @@ def add_case_event(db_session: AsyncSession, case: EmergencyCase, **change: Any)
     the caller's transaction."""
     row = case_event_row(case, **change)
     db_session.add(CaseEvent(**row))
-    record_event(
-        db_session,
-        channel=CASE_CHANNEL,
-        event_type=f"case.{row['action']}",
-        aggregate_type="emergency_case",
-        aggregate_id=case.id,
-        payload=case_event_payload(case, action=row["action"], from_status=row["from_status"]),
-    )
+    record_event(db_session, **case_outbox_event(case, row))
 
 
 def case_event_row(
@@ -137,11 +130,16 @@ def case_event_row(
     }
 
 
-def case_event_payload(
-    case: EmergencyCase, *, action: str, from_status: str | None
-) -> dict[str, Any]:
-    """What subscribers receive of one change: the case as it now is, and what happened."""
-    return {**case_snapshot(case), "action": action, "from_status": from_status}
+def case_outbox_event(case: EmergencyCase, row: dict[str, Any]) -> dict[str, Any]:
+    """The outbox event of the change ``row`` records: the case as it now is, and what happened."""
+    return {
+        "channel": CASE_CHANNEL,
+        "event_type": f"case.{row['action']}",
+        "aggregate_type": "emergency_case",
+        "aggregate_id": str(case.id),
+        "payload": {**case_snapshot(case), "action": row["action"],
+                    "from_status": row["from_status"]},
+    }
 
 
 OUTSIDE_MESSAGE = "outside every service area: no road routing; handle by phone"
@@ -308,14 +306,8 @@ async def raise_case(
         updated_at=now,
     )
     await assess_destinations(db_session, case, destinations=destinations)
-    await insert_raised_case(
-        db_session,
-        case,
-        event=case_event_row(case, action="raise", from_status=None, actor=actor, reason=None,
-                             at=now),
-        payload=case_event_payload(case, action="raise", from_status=None),
-        channel=CASE_CHANNEL,
-    )
+    row = case_event_row(case, action="raise", from_status=None, actor=actor, reason=None, at=now)
+    await insert_raised_case(db_session, case, event=row, outbox=case_outbox_event(case, row))
     await db_session.commit()
     return RaisedCase(case, False)
 
