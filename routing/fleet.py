@@ -12,11 +12,12 @@ from scipy.sparse.csgraph import dijkstra
 
 from routing.engine import TravelTimeEngine
 from routing.snap import Snap
+from routing.weights import Weights
 
-_transposed: dict[int, tuple[object, sp.csr_matrix]] = {}
+_transposed: dict[int, tuple[Weights, sp.csr_matrix]] = {}
 
 
-def _reverse_adjacency(engine: TravelTimeEngine) -> tuple[object, sp.csr_matrix]:
+def _reverse_adjacency(engine: TravelTimeEngine) -> tuple[Weights, sp.csr_matrix]:
     """The transposed weight matrix under the closures in force, cached per weight version."""
     weights = engine.current_weights
     cached = _transposed.get(id(engine))

@@ -440,7 +440,7 @@ def synthetic_grid(
     )
 
 
-def to_networkx(graph: RoadGraph):  # noqa: ANN201 - networkx.DiGraph, imported lazily
+def to_networkx(graph: RoadGraph) -> Any:  # networkx.DiGraph, imported lazily
     """
     The same directed edges as a networkx ``DiGraph`` weighted by travel time.
 

@@ -30,7 +30,7 @@ _ROADS = text(
 
 def tolerance_for(zoom: int) -> float:
     """Half a screen pixel, in degrees, at this web-map zoom level."""
-    return 0.5 * 360.0 / (256 * 2**zoom)
+    return 0.5 * 360.0 / (256 * 2.0**zoom)
 
 
 async def roads_geojson(

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import shapely
 from geoalchemy2.shape import from_shape, to_shape
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import Table, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -63,7 +63,8 @@ def _foreign_key_ddl() -> list[tuple[str, str]]:
     which would silently drop it from later ``create_all`` calls.
     """
     statements = []
-    for table in (RoadEdge.__table__, RoadNode.__table__):
+    tables: tuple[Table, ...] = (RoadEdge.__table__, RoadNode.__table__)  # type: ignore[assignment]
+    for table in tables:
         for fk in sorted(table.foreign_key_constraints, key=lambda c: c.column_keys[0]):
             column = fk.column_keys[0]
             referred = fk.referred_table.name

@@ -186,6 +186,26 @@ def test_route_geometry_is_geojson_along_roads(helsinki_engine: TravelTimeEngine
     assert route.eta_s == pytest.approx(expected, abs=0.1)
 
 
+def test_route_line_passes_every_junction_including_the_first() -> None:
+    """The line leaves the origin's road point for the path's first junction, not its second."""
+    graph = synthetic_grid(12, seed=3, oneway_fraction=0.0)
+    engine = TravelTimeEngine(graph, [], auto_refresh=False)
+    a = (float(graph.node_lat[13] * 0.5 + graph.node_lat[14] * 0.5),
+         float(graph.node_lon[13] * 0.5 + graph.node_lon[14] * 0.5))  # fmt: skip
+    b = (float(graph.node_lat[100]), float(graph.node_lon[100]))
+    route = engine.route(a, b)
+    assert route is not None
+    coords = [tuple(c) for c in route.geometry["coordinates"]]
+    junctions = {(float(graph.node_lon[n]), float(graph.node_lat[n])) for n in (13, 14)}
+    assert coords[1] in junctions  # the first junction the route reaches from mid-segment
+    # every vertex between the two road points is a junction, and consecutive ones are joined
+    lon_lat = zip(graph.node_lon.tolist(), graph.node_lat.tolist(), strict=True)
+    nodes = {(x, y): i for i, (x, y) in enumerate(lon_lat)}
+    path = [nodes[c] for c in coords[1:-1]]
+    pairs = set(zip(graph.edge_source.tolist(), graph.edge_target.tolist(), strict=True))
+    assert all((p, q) in pairs for p, q in zip(path, path[1:], strict=False))
+
+
 def test_horizon_makes_far_hospitals_unreachable() -> None:
     graph = synthetic_grid(30, seed=5)
     hospitals = [("corner", float(graph.node_lat[0]), float(graph.node_lon[0]))]
@@ -208,7 +228,7 @@ def test_horizon_makes_far_hospitals_unreachable() -> None:
 
 @pytest.mark.parametrize("compact", [False, True])
 def test_parallel_build_matches_serial(monkeypatch: pytest.MonkeyPatch, compact: bool) -> None:
-    import routing.engine as engine_module
+    import routing.table as engine_module
 
     graph = synthetic_grid(40, seed=8)
     hospitals = hospitals_for(graph, 20, seed=4)

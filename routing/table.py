@@ -1,0 +1,199 @@
+"""Build the node x hospital travel-time table: one bounded reverse Dijkstra per hospital."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+from scipy.sparse.csgraph import dijkstra
+
+from routing.graph import FloatArray, RoadGraph, build_adjacency
+from routing.snap import RoadSegments
+from routing.weights import HospitalSet, Weights
+
+#: Tables with more cells than this are built by worker processes (when ``workers > 1``).
+PARALLEL_THRESHOLD_CELLS = 20_000_000
+#: Tables with more cells than this are stored as 16-bit ticks of ``max_eta_s / TICKS`` rather
+#: than float32 (half the memory; within ``max_eta_s / 131068`` s, 0.03 s for a 1 h horizon).
+COMPACT_THRESHOLD_CELLS = 128_000_000
+TICKS = 65534
+#: The compact cell value for a hospital unreachable within the horizon.
+UNREACHED = 65535
+#: Hospitals searched per Dijkstra call (one call fills a block of columns).
+BATCH = 8
+
+OnSegment = dict[int, list[tuple[int, float]]]
+
+
+@dataclass(frozen=True, eq=False)
+class Table:
+    """An immutable snapshot: swapped in one assignment, so a query never sees half an update."""
+
+    weights: Weights
+    hospitals: HospitalSet
+    table: NDArray[Any]  # node-major float32 seconds or uint16 ticks: table[node, h] node -> h
+    on_segment: OnSegment
+    build_seconds: float
+    seconds: FloatArray | None  # compact tables: seconds of each tick value (inf: unreached)
+    #: Road metres along each fastest path (exact float32 tables only; None: search for them).
+    distances: NDArray[np.float32] | None = None
+
+    def row(self, node: int) -> NDArray[Any]:
+        """Seconds from ``node`` to every hospital."""
+        row: NDArray[Any] = self.table[node]
+        return row if self.seconds is None else self.seconds[row]
+
+
+def tick_seconds(max_eta_s: float) -> FloatArray:
+    """Seconds of each 16-bit tick value (``inf`` for :data:`UNREACHED`)."""
+    seconds = np.arange(UNREACHED + 1, dtype=np.float64) * (max_eta_s / TICKS)
+    seconds[UNREACHED] = np.inf
+    return seconds
+
+
+def hospital_edges(
+    graph: RoadGraph, segments: RoadSegments, w: Weights, hospitals: HospitalSet
+) -> tuple[NDArray[np.int32], NDArray[np.int32], FloatArray, FloatArray]:
+    """Virtual edges (and their metres) from each hospital segment's ends to node ``n + h``."""
+    n_nodes = graph.n_nodes
+    h = np.arange(len(hospitals.keys))
+    seg, g = hospitals.segment, hospitals.fraction
+    fwd, bwd = w.seg_fwd[seg], w.seg_bwd[seg]
+    ok_u, ok_v = np.isfinite(fwd), np.isfinite(bwd)
+    src = np.concatenate([segments.u[seg][ok_u], segments.v[seg][ok_v]]).astype(np.int32)
+    tgt = np.concatenate([n_nodes + h[ok_u], n_nodes + h[ok_v]]).astype(np.int32)
+    with np.errstate(invalid="ignore"):  # inf * 0 where a direction is closed; masked out below
+        cost = np.concatenate([(g * fwd)[ok_u], ((1 - g) * bwd)[ok_v]])
+    fe, be = segments.forward_edge[seg], segments.backward_edge[seg]
+    lengths = graph.edge_length_m
+    len_f = np.where(fe >= 0, lengths[np.maximum(fe, 0)], lengths[np.maximum(be, 0)])
+    len_b = np.where(be >= 0, lengths[np.maximum(be, 0)], len_f)
+    metres = np.concatenate([(g * len_f)[ok_u], ((1 - g) * len_b)[ok_v]])
+    return src, tgt, cost, metres
+
+
+def hospitals_by_segment(hospitals: HospitalSet) -> OnSegment:
+    """Hospitals (index, fraction) on each road segment that holds any."""
+    on_segment: OnSegment = {}
+    for h in range(len(hospitals.keys)):
+        on_segment.setdefault(int(hospitals.segment[h]), []).append(
+            (h, float(hospitals.fraction[h]))
+        )
+    return on_segment
+
+
+def build_table(
+    graph: RoadGraph,
+    segments: RoadSegments,
+    w: Weights,
+    hospitals: HospitalSet,
+    *,
+    max_eta_s: float,
+    workers: int,
+    compact: bool = False,
+) -> tuple[NDArray[Any], OnSegment, NDArray[np.float32] | None]:
+    """
+    Fill the node-major table of seconds (or ticks) from every node to every hospital.
+
+    Parameters
+    ----------
+    graph : RoadGraph
+    segments : RoadSegments
+    w : Weights
+        Edge costs under the closures in force.
+    hospitals : HospitalSet
+    max_eta_s : float
+        Search bound; farther cells are ``inf`` (or :data:`UNREACHED`).
+    workers : int
+        Processes for tables over :data:`PARALLEL_THRESHOLD_CELLS` cells.
+    compact : bool
+        16-bit ticks instead of float32 seconds.
+
+    Returns
+    -------
+    table : numpy.ndarray
+    on_segment : dict
+        Hospitals per road segment (for the direct drive along a shared segment).
+    distances : numpy.ndarray or None
+        Metres of each fastest path (city-sized exact tables only).
+    """
+    from routing.table_workers import build_parallel
+
+    n, n_h = graph.n_nodes, len(hospitals.keys)
+    vs, vt, vc, vm = hospital_edges(graph, segments, w, hospitals)
+    src = np.concatenate([graph.edge_source, vs])
+    tgt = np.concatenate([graph.edge_target, vt])
+    cost = np.concatenate([w.edge_time, vc])
+    augmented, entry_edge = build_adjacency(n + n_h, src, tgt, cost)
+    reverse = augmented.transpose().tocsr()
+    parallel = workers > 1 and n * n_h > PARALLEL_THRESHOLD_CELLS
+    on_segment = hospitals_by_segment(hospitals)
+    dtype = np.dtype(np.uint16 if compact else np.float32)
+    if n_h == 0:
+        return np.empty((n, 0), dtype=dtype), on_segment, None
+    batches = [np.arange(i, min(i + BATCH, n_h)) for i in range(0, n_h, BATCH)]
+    if parallel and len(batches) > 1:
+        table = build_parallel(reverse, n, n_h, batches, max_eta_s, workers, dtype)
+        return table, on_segment, None
+    table = np.empty((n, n_h), dtype=dtype)
+    # City-sized exact tables also keep the metres of each fastest path: SOS intake then reads
+    # distances instead of running a search per case. Large (compact) tables search on demand.
+    distances = None
+    metres = None
+    if not compact:
+        distances = np.empty((n, n_h), dtype=np.float32)
+        all_metres = np.concatenate([graph.edge_length_m, vm])[entry_edge]
+        metres = sp.csr_matrix(
+            (all_metres, augmented.indices, augmented.indptr), shape=augmented.shape
+        )
+    for batch in batches:
+        fill(table, reverse, n, batch, max_eta_s, distances=distances, metres=metres)
+    return table, on_segment, distances
+
+
+def fill(
+    table: NDArray[Any],
+    reverse: sp.csr_matrix,
+    n: int,
+    batch: NDArray[np.int64],
+    limit: float,
+    *,
+    distances: NDArray[np.float32] | None = None,
+    metres: sp.csr_matrix | None = None,
+) -> None:
+    """Write the columns of one batch of hospitals (virtual nodes ``n + batch``)."""
+    if distances is not None and metres is not None:
+        dist, pred = dijkstra(
+            reverse, directed=True, indices=n + batch, limit=limit, return_predecessors=True
+        )
+        for row, h in enumerate(batch.tolist()):
+            distances[:, h] = _tree_metres(metres, pred[row], n + h)[:n]
+        dist = dist[:, :n]
+    else:
+        dist = dijkstra(reverse, directed=True, indices=n + batch, limit=limit)[:, :n]
+    if table.dtype == np.uint16:
+        # Ticks of limit / TICKS seconds, rounded to the nearest; inf (beyond the limit) saturates.
+        dist = np.minimum(np.rint(dist * (TICKS / limit)), UNREACHED)
+    # Written a block of columns at a time: one cache line per row instead of one per cell.
+    table[:, batch[0] : batch[-1] + 1] = dist.T
+
+
+def _tree_metres(metres: sp.csr_matrix, pred: NDArray[np.int32], root: int) -> FloatArray:
+    """Metres from every node to ``root`` along the shortest-time tree ``pred`` (inf: none).
+
+    ``pred[x]`` is the next node on x's fastest way to the root; the tree, weighted by each
+    step's length, is walked by one more (linear, tree-shaped) Dijkstra from the root.
+    """
+    nodes = np.flatnonzero(pred >= 0)
+    if len(nodes) == 0:  # nothing reaches the root (every way in is closed)
+        out = np.full(metres.shape[0], np.inf)
+        out[root] = 0.0
+        return out
+    nxt = pred[nodes]
+    steps = np.asarray(metres[nodes, nxt], dtype=np.float64).ravel()
+    tree = sp.csr_matrix((steps, (nxt, nodes)), shape=metres.shape)
+    result: FloatArray = dijkstra(tree, directed=True, indices=root)
+    return result
