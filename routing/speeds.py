@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
 import re
+from collections.abc import Mapping
 from typing import Final
 
 #: Default free-flow driving speed in km/h per OSM ``highway`` class, used when a way has no
@@ -151,3 +153,136 @@ def travel_time_s(length_m: float, speed_kmh: float) -> float:
         ``length_m / (speed_kmh / 3.6)``.
     """
     return length_m * 3.6 / speed_kmh
+
+
+#: Implicit limits per country (``maxspeed``, ``maxspeed:type`` or ``source:maxspeed`` of the
+#: form ``CC:zone``), km/h, from the national road traffic laws as listed on the OSM wiki's
+#: "Default speed limits" page. Zones missing here use :data:`ZONE_SPEED_KMH`.
+COUNTRY_ZONE_SPEED_KMH: Final[dict[str, dict[str, float]]] = {
+    "AT": {"urban": 50.0, "rural": 100.0, "motorway": 130.0},
+    "CH": {"urban": 50.0, "rural": 80.0, "trunk": 100.0, "motorway": 120.0},
+    "CZ": {"urban": 50.0, "rural": 90.0, "motorway": 130.0},
+    "DE": {"urban": 50.0, "rural": 100.0, "trunk": 100.0, "motorway": 130.0},
+    "DK": {"urban": 50.0, "rural": 80.0, "motorway": 130.0},
+    "ES": {"urban": 50.0, "rural": 90.0, "motorway": 120.0},
+    "FI": {"urban": 50.0, "rural": 80.0, "motorway": 120.0},
+    "FR": {"urban": 50.0, "rural": 80.0, "trunk": 110.0, "motorway": 130.0},
+    "GB": {"urban": 48.3, "rural": 96.6, "nsl_single": 96.6, "nsl_dual": 112.7,
+           "motorway": 112.7},
+    "IE": {"urban": 50.0, "rural": 80.0, "national": 100.0, "motorway": 120.0},
+    "IT": {"urban": 50.0, "rural": 90.0, "trunk": 110.0, "motorway": 130.0},
+    "NL": {"urban": 50.0, "rural": 80.0, "motorway": 100.0},
+    "NO": {"urban": 50.0, "rural": 80.0, "motorway": 110.0},
+    "PK": {"motorway": 120.0},
+    "PL": {"urban": 50.0, "rural": 90.0, "trunk": 120.0, "motorway": 140.0},
+    "RU": {"urban": 60.0, "rural": 90.0, "motorway": 110.0},
+    "SE": {"urban": 50.0, "rural": 70.0, "motorway": 110.0},
+    "UA": {"urban": 50.0, "rural": 90.0, "motorway": 130.0},
+}  # fmt: skip
+
+_ZONE = re.compile(r"^\s*([A-Za-z]{2})(?:-[A-Za-z0-9]+)?:([A-Za-z0-9_]+)\s*$")
+
+
+def zone_speed_kmh(value: object) -> float | None:
+    """
+    Speed of an implicit limit such as ``PK:urban`` or ``GB:nsl_single``.
+
+    Parameters
+    ----------
+    value : object
+        A ``maxspeed``, ``maxspeed:type`` or ``source:maxspeed`` value.
+
+    Returns
+    -------
+    float or None
+        The country's limit for that zone, the common value when the country has none listed,
+        or ``None`` when the value is not a zone (``sign``, a number, garbage).
+    """
+    if not isinstance(value, str):
+        return None
+    match = _ZONE.match(value)
+    if not match:
+        return None
+    country, zone = match.group(1).upper(), match.group(2).lower()
+    return COUNTRY_ZONE_SPEED_KMH.get(country, {}).get(zone, ZONE_SPEED_KMH.get(zone))
+
+
+def country_of_tags(tags: Mapping[str, str]) -> str | None:
+    """ISO country code of a way's implicit speed limit tags (``PK:urban`` gives ``PK``)."""
+    for key in ("maxspeed", "maxspeed:type", "source:maxspeed", "zone:maxspeed"):
+        match = _ZONE.match(tags.get(key) or "")
+        if match:
+            return match.group(1).upper()
+    return None
+
+
+def way_speed_kmh(tags: Mapping[str, str]) -> float:
+    """
+    The speed an ambulance drives an OSM way at, before any emergency factor.
+
+    A usable ``maxspeed`` wins (a zone value is read for its country); without one, the zone
+    of ``maxspeed:type``, ``source:maxspeed`` or ``zone:maxspeed``; else the class default.
+
+    Parameters
+    ----------
+    tags : mapping of str to str
+
+    Returns
+    -------
+    float
+        km/h, positive and finite.
+    """
+    highway = tags.get("highway")
+    maxspeed = tags.get("maxspeed")
+    zoned = zone_speed_kmh(maxspeed)
+    if zoned is not None:
+        return zoned
+    if maxspeed is not None:
+        return parse_maxspeed(maxspeed, highway)
+    for key in ("maxspeed:type", "source:maxspeed", "zone:maxspeed"):
+        zoned = zone_speed_kmh(tags.get(key))
+        if zoned is not None and MIN_SPEED_KMH <= zoned <= MAX_SPEED_KMH:
+            return zoned
+    return default_speed_kmh(highway)
+
+
+#: Environment variable holding the agency's emergency-response speed factors per road class.
+EMERGENCY_SPEED_FACTORS_ENV: Final[str] = "LIFELINE_EMERGENCY_SPEED_FACTORS"
+
+
+def emergency_speed_factors(raw: str | None = None) -> dict[str, float]:
+    """
+    Parse the emergency-response speed factors (``motorway=1.1,residential=1.2``).
+
+    An agency whose ambulances drive faster than the posted limit under lights and siren may
+    say so per ``highway`` class; every class not listed keeps 1.0 (drives at the posted limit).
+
+    Parameters
+    ----------
+    raw : str, optional
+        The setting; default :data:`EMERGENCY_SPEED_FACTORS_ENV` from the environment.
+
+    Returns
+    -------
+    dict of str to float
+
+    Raises
+    ------
+    ValueError
+        A malformed entry or a factor outside (0, 3].
+    """
+    if raw is None:
+        raw = os.environ.get(EMERGENCY_SPEED_FACTORS_ENV, "")
+    factors: dict[str, float] = {}
+    for entry in raw.split(","):
+        if not entry.strip():
+            continue
+        key, sep, value = entry.partition("=")
+        try:
+            factor = float(value)
+        except ValueError:
+            factor = math.nan
+        if not sep or not key.strip() or not (0 < factor <= 3):
+            raise ValueError(f"{EMERGENCY_SPEED_FACTORS_ENV}: bad entry {entry!r}")
+        factors[key.strip().lower()] = factor
+    return factors

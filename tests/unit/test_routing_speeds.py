@@ -73,3 +73,37 @@ def test_parse_maxspeed_never_raises_and_is_positive_finite(raw: object, highway
     speed = parse_maxspeed(raw, highway)
     assert math.isfinite(speed)
     assert speed > 0
+
+
+@pytest.mark.parametrize(
+    ("tags", "kmh"),
+    [
+        ({"highway": "residential"}, 30.0),
+        ({"highway": "residential", "maxspeed": "40"}, 40.0),
+        ({"highway": "primary", "maxspeed": "FR:rural"}, 80.0),
+        ({"highway": "primary", "maxspeed": "DE:rural"}, 100.0),
+        ({"highway": "primary", "source:maxspeed": "DE:rural"}, 100.0),
+        ({"highway": "primary", "maxspeed:type": "GB:nsl_single"}, 96.6),
+        ({"highway": "motorway", "source:maxspeed": "PK:motorway"}, 120.0),
+        ({"highway": "primary", "source:maxspeed": "PK:urban"}, 50.0),  # common value
+        ({"highway": "primary", "source:maxspeed": "sign"}, 60.0),  # class default
+        ({"highway": "primary", "maxspeed": "50", "source:maxspeed": "DE:rural"}, 50.0),
+    ],
+)
+def test_way_speed_reads_country_zones(tags: dict[str, str], kmh: float) -> None:
+    from routing.speeds import way_speed_kmh
+
+    assert way_speed_kmh(tags) == pytest.approx(kmh)
+
+
+def test_emergency_speed_factors_setting() -> None:
+    from routing.speeds import emergency_speed_factors
+
+    assert emergency_speed_factors("") == {}
+    assert emergency_speed_factors("motorway=1.1, Residential=1.2") == {
+        "motorway": 1.1,
+        "residential": 1.2,
+    }
+    for bad in ("motorway", "motorway=fast", "=1.1", "primary=0", "primary=9"):
+        with pytest.raises(ValueError, match="LIFELINE_EMERGENCY_SPEED_FACTORS"):
+            emergency_speed_factors(bad)
