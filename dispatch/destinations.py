@@ -62,12 +62,13 @@ class IncidentTimes:
 
 
 def _hospital_rows(session: Session, region: str) -> dict[uuid.UUID, tuple[float, float]]:
+    """Where each hospital of the region is reached: its entrance when known, else its location."""
     rows = session.execute(
-        select(Hospital.id, Hospital.location).where(Hospital.region == region)
+        select(Hospital.id, Hospital.location, Hospital.entrance).where(Hospital.region == region)
     ).all()
     positions = {}
-    for hospital_id, location in rows:
-        point = to_shape(location)
+    for hospital_id, location, entrance in rows:
+        point = to_shape(entrance if entrance is not None else location)
         positions[hospital_id] = (point.y, point.x)
     return positions
 

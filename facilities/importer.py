@@ -20,6 +20,8 @@ from facilities.capabilities import Capability, UnknownCapability, parse_capabil
 from facilities.models import Hospital
 
 CSV_HEADER = ["osm_id", "name", "lat", "lng", "capabilities", "beds", "ed_status"]
+#: Optional trailing columns: where ambulances reach the hospital (its emergency entrance).
+ENTRANCE_COLUMNS = ["entrance_lat", "entrance_lng"]
 ED_STATUSES = ("open", "diverting", "closed")
 
 
@@ -40,8 +42,16 @@ class FacilitiesSummary:
     names: list[str] = field(default_factory=list)
 
 
-def upsert_osm_hospitals(session: Session, *, region: str, pois: Iterable) -> int:
-    """Insert or update OSM hospitals (``amenity=hospital``); ``emergency=yes`` gives general_ed."""
+def upsert_osm_hospitals(
+    session: Session, *, region: str, pois: Iterable, access: Iterable | None = None
+) -> int:
+    """Insert or update OSM hospitals (``amenity=hospital``); ``emergency=yes`` gives general_ed.
+
+    ``access`` (one ``routing.entrances.HospitalAccess`` per POI) records where ambulances
+    reach each hospital: its entrance or campus road, or the road nearest it (no entrance).
+    """
+    pois = list(pois)
+    accesses = list(access) if access is not None else [None] * len(pois)
     existing = {
         h.osm_id: h
         for h in session.scalars(
@@ -49,7 +59,7 @@ def upsert_osm_hospitals(session: Session, *, region: str, pois: Iterable) -> in
         )
     }
     count = 0
-    for poi in pois:
+    for poi, reach in zip(pois, accesses, strict=True):
         emergency = (poi.emergency or "").lower() == "yes"
         hospital = existing.get(poi.osm_id)
         if hospital is None:
@@ -63,6 +73,13 @@ def upsert_osm_hospitals(session: Session, *, region: str, pois: Iterable) -> in
             session.add(hospital)
         hospital.name = poi.name or f"Hospital (OSM {poi.osm_type} {poi.osm_id})"
         hospital.location = from_shape(shapely.Point(poi.lng, poi.lat), srid=4326)
+        if reach is not None:
+            on_road = reach.kind == "nearest_road"
+            hospital.entrance = (
+                None if on_road else from_shape(shapely.Point(reach.lng, reach.lat), srid=4326)
+            )
+            hospital.access_kind = reach.kind
+            hospital.access_snap_m = reach.snap_distance_m
         hospital.is_emergency_enabled = emergency or bool(hospital.capabilities)
         count += 1
     session.flush()
@@ -79,6 +96,7 @@ class _Row:
     capabilities: list[str]
     beds: int | None
     ed_status: str
+    entrance: tuple[float, float] | None = None
 
 
 def _parse_rows(text: str) -> tuple[list[_Row], list[str]]:
@@ -86,16 +104,21 @@ def _parse_rows(text: str) -> tuple[list[_Row], list[str]]:
     header = next(reader, None)
     if header is None:
         return [], ["the CSV is empty"]
-    if [h.strip().lower() for h in header] != CSV_HEADER:
-        return [], [f"line 1: header must be {','.join(CSV_HEADER)}, got {','.join(header)}"]
+    columns = [h.strip().lower() for h in header]
+    if columns not in (CSV_HEADER, CSV_HEADER + ENTRANCE_COLUMNS):
+        return [], [
+            f"line 1: header must be {','.join(CSV_HEADER)}[,{','.join(ENTRANCE_COLUMNS)}],"
+            f" got {','.join(header)}"
+        ]
     rows, problems = [], []
     for line, record in enumerate(reader, start=2):
         if not any(cell.strip() for cell in record):
             continue
-        if len(record) != len(CSV_HEADER):
-            problems.append(f"line {line}: expected {len(CSV_HEADER)} columns, got {len(record)}")
+        if len(record) != len(columns):
+            problems.append(f"line {line}: expected {len(columns)} columns, got {len(record)}")
             continue
-        osm_id, name, lat, lng, caps, beds, status = (cell.strip() for cell in record)
+        osm_id, name, lat, lng, caps, beds, status = (cell.strip() for cell in record[:7])
+        entrance_lat, entrance_lng = (cell.strip() for cell in (record[7:] or ["", ""]))
         errors: list[str] = []
         try:
             parsed_osm = int(osm_id) if osm_id else None
@@ -103,7 +126,12 @@ def _parse_rows(text: str) -> tuple[list[_Row], list[str]]:
             errors.append(f"osm_id {osm_id!r} is not an integer")
             parsed_osm = None
         coords: list[float | None] = []
-        for label, value, bound in (("lat", lat, 90), ("lng", lng, 180)):
+        for label, value, bound in (
+            ("lat", lat, 90),
+            ("lng", lng, 180),
+            ("entrance_lat", entrance_lat, 90),
+            ("entrance_lng", entrance_lng, 180),
+        ):
             if not value:
                 coords.append(None)
                 continue
@@ -117,6 +145,8 @@ def _parse_rows(text: str) -> tuple[list[_Row], list[str]]:
                 coords.append(None)
         if parsed_osm is None and (coords[0] is None or coords[1] is None) and not osm_id:
             errors.append("a row without osm_id needs lat and lng")
+        if (coords[2] is None) != (coords[3] is None) and not errors:
+            errors.append("entrance_lat and entrance_lng go together")
         if parsed_osm is None and not name:
             errors.append("a row without osm_id needs a name")
         try:
@@ -137,8 +167,21 @@ def _parse_rows(text: str) -> tuple[list[_Row], list[str]]:
         if errors:
             problems.extend(f"line {line}: {e}" for e in errors)
             continue
+        entrance = None
+        if coords[2] is not None and coords[3] is not None:
+            entrance = (coords[2], coords[3])
         rows.append(
-            _Row(line, parsed_osm, name, coords[0], coords[1], capabilities, parsed_beds, status)
+            _Row(
+                line,
+                parsed_osm,
+                name,
+                coords[0],
+                coords[1],
+                capabilities,
+                parsed_beds,
+                status,
+                entrance,
+            )
         )
     return rows, problems
 
@@ -171,6 +214,15 @@ def import_facilities_csv(
             and not area.covers(shapely.Point(row.lng, row.lat))
         ):
             problems.append(f"line {row.line}: {row.lat},{row.lng} lies outside region {region}")
+        if (
+            area is not None
+            and row.entrance is not None
+            and not area.covers(shapely.Point(row.entrance[1], row.entrance[0]))
+        ):
+            problems.append(
+                f"line {row.line}: entrance {row.entrance[0]},{row.entrance[1]}"
+                f" lies outside region {region}"
+            )
     if problems:
         raise FacilitiesImportError(problems)
     summary = FacilitiesSummary()
@@ -188,6 +240,12 @@ def import_facilities_csv(
             hospital.name = row.name
         if row.lat is not None and row.lng is not None:
             hospital.location = from_shape(shapely.Point(row.lng, row.lat), srid=4326)
+            # the operator's placement wins over an entrance found in OSM for the old one
+            hospital.entrance, hospital.access_kind, hospital.access_snap_m = None, None, None
+        if row.entrance is not None:
+            entrance_lat, entrance_lng = row.entrance
+            hospital.entrance = from_shape(shapely.Point(entrance_lng, entrance_lat), srid=4326)
+            hospital.access_kind, hospital.access_snap_m = "csv_entrance", None
         hospital.capabilities = row.capabilities
         hospital.beds_available = row.beds
         hospital.ed_status = row.ed_status

@@ -6,7 +6,17 @@ import uuid
 from datetime import datetime
 
 from geoalchemy2 import Geometry, WKBElement
-from sqlalchemy import ARRAY, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from data.base import Base, id_column, utcnow
@@ -32,6 +42,13 @@ class Hospital(Base):
     location: Mapped[WKBElement] = mapped_column(
         Geometry("POINT", srid=4326, spatial_index=True)
     )
+    #: Where ambulances reach it (emergency entrance, entrance, campus road: routing.entrances,
+    #: or the CSV's entrance_lat,entrance_lng); None: at ``location``'s nearest road.
+    entrance: Mapped[WKBElement | None] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=False)
+    )
+    access_kind: Mapped[str | None] = mapped_column(String(24))
+    access_snap_m: Mapped[float | None] = mapped_column(Double)
     is_emergency_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     capabilities: Mapped[list[str]] = mapped_column(ARRAY(String(32)), default=list)
     ed_status: Mapped[str] = mapped_column(String(16), default="open")

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from facilities.importer import FacilitiesSummary, import_facilities_csv, upsert_osm_hospitals
 from facilities.models import Hospital
 from routing import store as road_store
+from routing.entrances import hospital_access
 from routing.models import Region
 from routing.osm_import import build_graph, hospital_pois
 
@@ -81,8 +82,9 @@ def import_region(
     region = road_store.write_region(session, name, graph, cache_path=cache_path)
     area = to_shape(region.area)
     inside = [p for p in pois if area.covers(_point(p.lng, p.lat))]
-    progress(f"registering {len(inside)} OSM hospitals")
-    upsert_osm_hospitals(session, region=name, pois=inside)
+    progress(f"registering {len(inside)} OSM hospitals at their entrances or campus roads")
+    access = hospital_access(inside, graph)
+    upsert_osm_hospitals(session, region=name, pois=inside, access=access)
     facilities = None
     if facilities_csv is not None:
         progress(f"applying facilities from {facilities_csv}")

@@ -1,18 +1,14 @@
-"""Read an OpenStreetMap extract into a directed, strongly connected RoadGraph and its hospitals."""
+"""Read an OpenStreetMap extract into the directed, strongly connected graph an ambulance drives."""
 
 from __future__ import annotations
 
-import json
 import logging
-import math
-import warnings
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from routing.access import travel_directions
+from routing.entrances import HospitalPOI, hospital_pois
 from routing.errors import RegionImportError
 from routing.graph import RoadGraph, haversine_m, largest_strong_component, straight_geometry
 from routing.osm_read import read_roads
@@ -21,51 +17,6 @@ from routing.speeds import emergency_speed_factors
 log = logging.getLogger(__name__)
 
 __all__ = ["HospitalPOI", "build_graph", "hospital_pois", "travel_directions"]
-
-@dataclass(frozen=True, slots=True)
-class HospitalPOI:
-    """A hospital as tagged in OSM (``amenity=hospital``); polygons reduced to their centroid."""
-
-    osm_id: int
-    osm_type: str
-    name: str | None
-    emergency: str | None
-    lat: float
-    lng: float
-
-
-def _open(pbf_path: str | Path) -> Any:
-    path = Path(pbf_path)
-    if not path.is_file():
-        raise RegionImportError(f"{path}: no such OSM extract")
-    if path.stat().st_size == 0:
-        raise RegionImportError(f"{path}: the OSM extract is empty")
-    try:
-        import pyrosm
-
-        return pyrosm.OSM(str(path))
-    except Exception as exc:  # pyrosm raises its own hierarchy and plain ValueErrors
-        raise RegionImportError(f"{path}: not a readable OSM PBF extract ({exc})") from exc
-
-
-def _column(frame: Any, key: str) -> list[Any]:
-    """Values of a tag, from its own column or, when pyrosm folded it there, the JSON ``tags``."""
-    if key in frame.columns:
-        return list(frame[key])
-    if "tags" not in frame.columns:
-        return [None] * len(frame)
-    values: list[Any] = []
-    needle = f'"{key}"'
-    for raw in frame["tags"]:
-        if isinstance(raw, str) and needle in raw:
-            try:
-                values.append(json.loads(raw).get(key))
-            except ValueError:
-                values.append(None)
-        else:
-            values.append(None)
-    return values
-
 
 def build_graph(
     pbf_path: str | Path,
@@ -183,58 +134,3 @@ def build_graph(
         roads.skipped_ways,
     )
     return graph
-
-
-def hospital_pois(pbf_path: str | Path) -> list[HospitalPOI]:
-    """
-    List the hospitals (``amenity=hospital``) of an extract.
-
-    Parameters
-    ----------
-    pbf_path : str or pathlib.Path
-        Path of the ``.osm.pbf`` extract.
-
-    Returns
-    -------
-    list of HospitalPOI
-        Nodes keep their position; ways and relations are reduced to their centroid.
-        An extract without hospitals gives an empty list.
-
-    Raises
-    ------
-    RegionImportError
-        The file is missing, empty or not a PBF.
-    """
-    path = Path(pbf_path)
-    osm = _open(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pois = osm.get_pois(custom_filter={"amenity": ["hospital"]})
-    except Exception as exc:
-        raise RegionImportError(f"{path}: could not read points of interest ({exc})") from exc
-    if pois is None or len(pois) == 0:
-        return []
-    names = _column(pois, "name")
-    emergency = _column(pois, "emergency")
-    osm_types = _column(pois, "osm_type")
-    result = []
-    for i, geom in enumerate(pois.geometry):
-        if geom is None or geom.is_empty:
-            continue
-        point = geom if geom.geom_type == "Point" else geom.centroid
-        lat, lng = float(point.y), float(point.x)
-        if not (math.isfinite(lat) and math.isfinite(lng)):
-            continue
-        name = names[i] if isinstance(names[i], str) else None
-        result.append(
-            HospitalPOI(
-                osm_id=int(pois["id"].iloc[i]),
-                osm_type=str(osm_types[i] or "node"),
-                name=name,
-                emergency=emergency[i] if isinstance(emergency[i], str) else None,
-                lat=lat,
-                lng=lng,
-            )
-        )
-    return result
