@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -23,9 +24,28 @@ CACHE_FORMAT_VERSION = 1
 #: whose sparse constructors may.
 MIN_TRAVEL_TIME_S = 1e-3
 
+#: ``highway=*`` values of :attr:`RoadGraph.node_kind` (index = code; 0: none).
+NODE_KINDS = ("", "traffic_signals", "stop", "give_way", "crossing")
+
 Int32Array = NDArray[np.int32]
 Int64Array = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
+
+
+class TurnRestriction(NamedTuple):
+    """
+    An OSM ``type=restriction`` relation that binds an ambulance.
+
+    ``only`` is true for ``only_*`` (every other way out of the via is banned), false for
+    ``no_*`` (this one is). ``via_nodes`` holds the via node's OSM id, or is empty when the
+    via is a sequence of ways (``via_ways``, in order from ``from_way`` to ``to_way``).
+    """
+
+    only: bool
+    from_way: int
+    via_nodes: tuple[int, ...]
+    via_ways: tuple[int, ...]
+    to_way: int
 
 
 def haversine_m(
@@ -125,6 +145,12 @@ class RoadGraph:
     dropped_nodes: int = 0
     """Nodes removed at import because they were outside the largest strongly connected part."""
     dropped_components: int = 0
+    node_kind: NDArray[np.int8] = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
+    """Junction control per node (:data:`NODE_KINDS`: signals, stop, give way, crossing)."""
+    restrictions: tuple[TurnRestriction, ...] = ()
+    """OSM turn restrictions that concern an ambulance, by OSM way and node ids."""
+    country: str | None = None
+    """ISO 3166-1 code of the region (its driving side), when known."""
     adjacency: sp.csr_matrix = field(init=False, repr=False)
     adjacency_t: sp.csr_matrix = field(init=False, repr=False)
     adjacency_edge: Int64Array = field(init=False, repr=False)
@@ -144,6 +170,9 @@ class RoadGraph:
         self.geometry_coords = np.ascontiguousarray(self.geometry_coords, dtype=np.float64)
         self.geometry_offsets = np.ascontiguousarray(self.geometry_offsets, dtype=np.int64)
         n, m = self.n_nodes, self.n_edges
+        if len(self.node_kind) != n:
+            self.node_kind = np.zeros(n, dtype=np.int8)
+        self.node_kind = np.ascontiguousarray(self.node_kind, dtype=np.int8)
         if not (len(self.node_lon) == len(self.node_lat) == n):
             raise GraphFormatError("node arrays differ in length")
         lengths = {
@@ -216,6 +245,9 @@ class RoadGraph:
             edge_osm_way_id=self.edge_osm_way_id,
             geometry_coords=self.geometry_coords,
             geometry_offsets=self.geometry_offsets,
+            node_kind=self.node_kind,
+            restrictions=np.array(json.dumps([list(r) for r in self.restrictions])),
+            country=np.array(self.country or ""),
         )
         tmp.replace(path)  # readers never see a half-written cache
         return path
@@ -249,8 +281,15 @@ class RoadGraph:
         dropped = arrays.pop("dropped")
         arrays.pop("format_version")
         name = str(arrays.pop("name"))
+        # Turn data was added to format 1 later: caches written before it simply lack it.
+        restrictions = json.loads(str(arrays.pop("restrictions", "[]")))
+        country = str(arrays.pop("country", "")) or None
         return cls(
             **arrays,
+            restrictions=tuple(
+                TurnRestriction(r[0], r[1], tuple(r[2]), tuple(r[3]), r[4]) for r in restrictions
+            ),
+            country=country,
             name=name,
             dropped_nodes=int(dropped[0]),
             dropped_components=int(dropped[1]),
@@ -309,6 +348,9 @@ def subgraph(graph: RoadGraph, keep_nodes: NDArray[np.bool_]) -> RoadGraph:
         name=graph.name,
         dropped_nodes=graph.dropped_nodes,
         dropped_components=graph.dropped_components,
+        node_kind=graph.node_kind[kept],
+        restrictions=graph.restrictions,
+        country=graph.country,
     )
 
 

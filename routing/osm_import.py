@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,11 +11,19 @@ import numpy as np
 from routing.access import travel_directions
 from routing.entrances import HospitalPOI, hospital_pois
 from routing.errors import RegionImportError
-from routing.graph import RoadGraph, haversine_m, largest_strong_component, straight_geometry
+from routing.graph import (
+    NODE_KINDS,
+    RoadGraph,
+    haversine_m,
+    largest_strong_component,
+    straight_geometry,
+)
 from routing.osm_read import read_roads
 from routing.speeds import emergency_speed_factors
 
 log = logging.getLogger(__name__)
+#: Setting: the region's ISO country code when its extract does not tell (driving side).
+COUNTRY_ENV = "LIFELINE_COUNTRY"
 
 __all__ = ["HospitalPOI", "build_graph", "hospital_pois", "travel_directions"]
 
@@ -23,6 +32,7 @@ def build_graph(
     *,
     name: str | None = None,
     speed_factors: dict[str, float] | None = None,
+    country: str | None = None,
 ) -> RoadGraph:
     """
     Build the directed graph of the roads an ambulance may drive in an ``.osm.pbf`` extract.
@@ -48,6 +58,9 @@ def build_graph(
     speed_factors : dict of str to float, optional
         Emergency-response speed factor per ``highway`` class (default: the
         ``LIFELINE_EMERGENCY_SPEED_FACTORS`` setting; classes not listed: 1.0).
+    country : str, optional
+        ISO code of the region, for its driving side; default the country of the extract's
+        ``CC:zone`` speed tags, else the ``LIFELINE_COUNTRY`` setting, else unknown (right).
 
     Returns
     -------
@@ -108,8 +121,13 @@ def build_graph(
     node_lon = np.asarray(lon, dtype=np.float64)[kept]
     node_lat = np.asarray(lat, dtype=np.float64)[kept]
     coords, offsets = straight_geometry(node_lon, node_lat, src, tgt)
+    codes = {kind: code for code, kind in enumerate(NODE_KINDS) if kind}
+    node_osm = np.asarray(osm_ids, dtype=np.int64)[kept]
+    node_kind = np.array(
+        [codes.get(roads.node_kind.get(int(i), ""), 0) for i in node_osm], dtype=np.int8
+    )
     graph = RoadGraph(
-        node_osm_id=np.asarray(osm_ids, dtype=np.int64)[kept],
+        node_osm_id=node_osm,
         node_lon=node_lon,
         node_lat=node_lat,
         edge_source=src,
@@ -120,6 +138,9 @@ def build_graph(
         geometry_coords=coords,
         geometry_offsets=offsets,
         name=name or path.name.split(".")[0],
+        node_kind=node_kind,
+        restrictions=tuple(roads.restrictions),
+        country=country or roads.country or os.environ.get(COUNTRY_ENV) or None,
     )
     graph = largest_strong_component(graph)
     log.info(

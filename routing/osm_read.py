@@ -10,8 +10,9 @@ import numpy as np
 
 from routing.access import barrier_blocks, travel_directions, way_rule
 from routing.errors import RegionImportError
-from routing.graph import FloatArray, Int64Array
+from routing.graph import FloatArray, Int64Array, TurnRestriction
 from routing.speeds import way_speed_kmh
+from routing.turns import restriction_from_tags
 
 #: Node tags that cost time at a junction (``highway=*`` values, :mod:`routing.turns`).
 DELAY_NODE_VALUES = frozenset({"traffic_signals", "stop", "give_way", "crossing"})
@@ -37,6 +38,7 @@ class OsmRoads:
     """Barrier nodes an ambulance cannot pass."""
     node_kind: dict[int, str] = field(default_factory=dict)
     """``highway=traffic_signals|stop|give_way|crossing`` nodes."""
+    restrictions: list[TurnRestriction] = field(default_factory=list)
     skipped_ways: int = 0
     country: str | None = None
     """ISO code seen in ``maxspeed``-type tags (``PK:urban``), the most frequent one."""
@@ -92,7 +94,16 @@ def read_roads(pbf_path: str | Path) -> OsmRoads:
     skipped = 0
     blocked: set[int] = set()
     kinds: dict[int, str] = {}
+    restrictions: list[TurnRestriction] = []
     try:
+        relations = _processor(path, osmium.osm.RELATION).with_filter(
+            osmium.filter.TagFilter(("type", "restriction"))
+        )
+        for relation in relations:
+            members = [(m.type, m.ref, m.role) for m in relation.members]
+            found = restriction_from_tags({t.k: t.v for t in relation.tags}, members)
+            if found is not None:
+                restrictions.append(found)
         nodes = _processor(path, osmium.osm.NODE).with_filter(KeyFilter("barrier", "highway"))
         for node in nodes:
             tags = {t.k: t.v for t in node.tags}
@@ -150,6 +161,7 @@ def read_roads(pbf_path: str | Path) -> OsmRoads:
         highway=highways,
         blocked_nodes=blocked,
         node_kind=kinds,
+        restrictions=restrictions,
         skipped_ways=skipped,
         country=max(countries, key=lambda c: countries[c]) if countries else None,
     )
