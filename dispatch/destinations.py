@@ -19,12 +19,14 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from dispatch.recommend import Candidate
+from dispatch.settings import get_dispatch_settings
 from facilities.models import Hospital
 from routing import store as road_store
 from routing.closures import Closure
 from routing.engine import NearestHospital, TravelTimeEngine
 from routing.models import Region
 from routing.snap import Snap
+from routing.turns import build_turn_graph
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +118,7 @@ class Destinations:
             graph,
             [(hid, lat, lng) for hid, (lat, lng) in positions.items()],
             workers=workers,
+            turns=build_turn_graph(graph) if get_dispatch_settings().turn_model else None,
         )
         for closure in closures:
             travel.add_closure(closure)

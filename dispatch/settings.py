@@ -28,6 +28,9 @@ class DispatchSettings(BaseSettings):
     handover_red_minutes: float = Field(default=45, gt=0)
     #: Comma-separated regions this process loads and routes in (empty: all imported regions).
     regions: str = ""
+    #: Hospital ETAs on the turn-expanded road graph (restrictions, turn costs, junction
+    #: delays: routing.turns); false: the plain node graph (half the table memory).
+    turn_model: bool = True
 
     @property
     def served_regions(self) -> frozenset[str] | None:

@@ -21,15 +21,20 @@ from numpy.typing import NDArray
 from routing.closures import Closure, ClosureSet, apply_closures
 from routing.graph import FloatArray, RoadGraph
 from routing.snap import DEFAULT_MAX_SNAP_DISTANCE_M, EdgeSnapper, Snap, road_segments
-from routing.table import COMPACT_THRESHOLD_CELLS, Table, build_table, tick_seconds
+from routing.table import (
+    COMPACT_THRESHOLD_CELLS,
+    DEFAULT_MAX_ETA_S,
+    Table,
+    build_table,
+    hospitals_by_segment,
+    tick_seconds,
+)
+from routing.turn_engine import build_turn_table
+from routing.turns import TurnGraph
 from routing.weights import Hospital, HospitalSet, Weights, make_weights, snap_hospitals
 
 log = logging.getLogger("routing.engine")
 
-#: Default horizon (seconds) of the table and of ETA queries: hospitals farther are ``inf``.
-#: One hour bounds each of the per-hospital searches (half the precompute time of a 2 h
-#: horizon on the 1M-node benchmark grid) and covers any transport an EMS plans by table.
-DEFAULT_MAX_ETA_S = 3600.0
 #: Default bound of the widened search :meth:`TravelTimeEngine.nearest` runs when fewer than
 #: ``k`` eligible hospitals lie within the horizon (rural incidents).
 DEFAULT_FALLBACK_LIMIT_S = 4 * 3600.0
@@ -50,8 +55,11 @@ class SwappableTables:
         auto_refresh: bool = True,
         snapper: EdgeSnapper | None = None,
         compact: bool | None = None,
+        turns: TurnGraph | None = None,
     ) -> None:
         self.graph = graph
+        #: The edge-based graph: when given, the table's rows are its states (turns, restrictions).
+        self.turns = turns
         self.compact = compact
         self.max_eta_s = float(max_eta_s)
         self.fallback_limit_s = float(fallback_limit_s)
@@ -104,7 +112,7 @@ class SwappableTables:
         return None if current is None else current.table
 
     def _make_weights(self, edge_time: FloatArray, version: int) -> Weights:
-        return make_weights(self.graph, self.segments, edge_time, version)
+        return make_weights(self.graph, self.segments, edge_time, version, turns=self.turns)
 
     def _make_hospitals(self, hospitals: Sequence[Hospital], version: int) -> HospitalSet:
         return snap_hospitals(self.snapper, hospitals, version)
@@ -195,16 +203,29 @@ class SwappableTables:
             started = time.perf_counter()
             compact = self.compact
             if compact is None:
-                compact = self.graph.n_nodes * len(hospitals.keys) > COMPACT_THRESHOLD_CELLS
-            table, on_segment, distances = build_table(
-                self.graph,
-                self.segments,
-                weights,
-                hospitals,
-                max_eta_s=self.max_eta_s,
-                workers=self.workers,
-                compact=compact,
-            )
+                rows = self.graph.n_nodes if self.turns is None else self.turns.n_states
+                compact = rows * len(hospitals.keys) > COMPACT_THRESHOLD_CELLS
+            if self.turns is None:
+                table, on_segment, distances = build_table(
+                    self.graph,
+                    self.segments,
+                    weights,
+                    hospitals,
+                    max_eta_s=self.max_eta_s,
+                    workers=self.workers,
+                    compact=compact,
+                )
+            else:
+                table = build_turn_table(
+                    self.turns,
+                    weights,
+                    self.segments,
+                    hospitals,
+                    max_eta_s=self.max_eta_s,
+                    workers=self.workers,
+                    compact=compact,
+                )
+                on_segment, distances = hospitals_by_segment(hospitals), None
             seconds = tick_seconds(self.max_eta_s) if compact else None
             elapsed = time.perf_counter() - started
             with self._lock:

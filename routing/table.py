@@ -14,6 +14,10 @@ from routing.graph import FloatArray, RoadGraph, build_adjacency
 from routing.snap import RoadSegments
 from routing.weights import HospitalSet, Weights
 
+#: Default horizon (seconds) of the table and of ETA queries: hospitals farther are ``inf``.
+#: One hour bounds each of the per-hospital searches (half the precompute time of a 2 h
+#: horizon on the 1M-node benchmark grid) and covers any transport an EMS plans by table.
+DEFAULT_MAX_ETA_S = 3600.0
 #: Tables with more cells than this are built by worker processes (when ``workers > 1``).
 PARALLEL_THRESHOLD_CELLS = 20_000_000
 #: Tables with more cells than this are stored as 16-bit ticks of ``max_eta_s / TICKS`` rather

@@ -13,20 +13,141 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.sparse.csgraph import dijkstra
 
-from routing.engine import DEFAULT_MAX_ETA_S, NearestHospital
 from routing.graph import FloatArray, Int64Array, RoadGraph
 from routing.search import direct_on_segment
-from routing.snap import DEFAULT_MAX_SNAP_DISTANCE_M, EdgeSnapper, Snap, road_segments
+from routing.snap import (
+    DEFAULT_MAX_SNAP_DISTANCE_M,
+    EdgeSnapper,
+    RoadSegments,
+    Snap,
+    road_segments,
+)
 from routing.table import (
     BATCH,
     COMPACT_THRESHOLD_CELLS,
+    DEFAULT_MAX_ETA_S,
     PARALLEL_THRESHOLD_CELLS,
     fill,
     hospitals_by_segment,
     tick_seconds,
 )
 from routing.turns import TurnGraph, build_turn_graph
-from routing.weights import Hospital, make_weights, snap_hospitals
+from routing.weights import Hospital, HospitalSet, Weights, make_weights, snap_hospitals
+
+
+def turn_exits(segments: RoadSegments, w: Weights, snap: Snap) -> list[tuple[int, float]]:
+    """(state, seconds) of the ways off the incident's segment: to the end of either edge."""
+    seg, f = snap.segment, snap.segment_fraction
+    exits = []
+    fe, be = int(segments.forward_edge[seg]), int(segments.backward_edge[seg])
+    if fe >= 0 and math.isfinite(w.edge_time[fe]):
+        exits.append((fe, float(w.edge_time[fe]) * (1.0 - f)))
+    if be >= 0 and math.isfinite(w.edge_time[be]):
+        exits.append((be, float(w.edge_time[be]) * f))
+    return exits
+
+
+def turn_hospital_arcs(
+    turns: TurnGraph, w: Weights, segments: RoadSegments, hospitals: HospitalSet
+) -> tuple[Int64Array, Int64Array, FloatArray]:
+    """
+    Virtual arcs into each hospital: (state, hospital, seconds).
+
+    A hospital at fraction ``g`` of segment ``(c, d)`` is reached while driving its forward
+    edge, after any arc into that edge (turn, delay, then ``g`` of the edge), or its backward
+    edge for ``1 - g`` of it.
+    """
+    into_edge = turns.state_edge[turns.arc_to]
+    order = np.argsort(into_edge, kind="stable")
+    sorted_edge = into_edge[order]
+    states: list[Int64Array] = []
+    targets: list[Int64Array] = []
+    costs: list[FloatArray] = []
+    for h, (s, g) in enumerate(
+        zip(hospitals.segment.tolist(), hospitals.fraction.tolist(), strict=True)
+    ):
+        for edge, share in ((segments.forward_edge[s], g), (segments.backward_edge[s], 1 - g)):
+            if edge < 0 or not math.isfinite(w.edge_time[edge]):
+                continue
+            lo, hi = np.searchsorted(sorted_edge, [edge, edge + 1])
+            arcs = order[lo:hi]
+            states.append(turns.arc_from[arcs])
+            targets.append(np.full(len(arcs), h, dtype=np.int64))
+            costs.append(turns.arc_turn_s[arcs] + share * w.edge_time[edge])
+    if not states:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+    return np.concatenate(states), np.concatenate(targets), np.concatenate(costs)
+
+
+def build_turn_table(
+    turns: TurnGraph,
+    w: Weights,
+    segments: RoadSegments,
+    hospitals: HospitalSet,
+    *,
+    max_eta_s: float,
+    workers: int,
+    compact: bool,
+) -> NDArray[Any]:
+    """The state x hospital table (float32 seconds or uint16 ticks) under weights ``w``."""
+    from routing.table_workers import build_parallel
+
+    n, n_h = turns.n_states, len(hospitals.keys)
+    dtype = np.dtype(np.uint16 if compact else np.float32)
+    if n_h == 0:
+        return np.empty((n, 0), dtype=dtype)
+    state, hospital, cost = turn_hospital_arcs(turns, w, segments, hospitals)
+    a = turns.adjacency(w.edge_time).tocoo()
+    augmented = sp.csr_matrix(
+        (
+            np.concatenate([a.data, np.maximum(cost, 1e-3)]),
+            (np.concatenate([a.row, state]), np.concatenate([a.col, n + hospital])),
+        ),
+        shape=(n + n_h, n + n_h),
+    )
+    augmented.sum_duplicates()
+    reverse = augmented.transpose().tocsr()
+    del a, augmented
+    batches = [np.arange(i, min(i + BATCH, n_h)) for i in range(0, n_h, BATCH)]
+    if workers > 1 and n * n_h > PARALLEL_THRESHOLD_CELLS and len(batches) > 1:
+        return build_parallel(reverse, n, n_h, batches, max_eta_s, workers, dtype)
+    table = np.empty((n, n_h), dtype=dtype)
+    for batch in batches:
+        fill(table, reverse, n, batch, max_eta_s)
+    return table
+
+
+def turn_search_etas(
+    turns: TurnGraph,
+    w: Weights,
+    segments: RoadSegments,
+    hospitals: HospitalSet,
+    snap: Snap,
+    limit: float,
+    adjacency: sp.csr_matrix | None = None,
+) -> FloatArray:
+    """ETAs from one bounded forward search on the expanded graph (no table)."""
+    exits = turn_exits(segments, w, snap)
+    eta = np.full(len(hospitals.keys), np.inf)
+    if exits:
+        if adjacency is None:
+            adjacency = turns.adjacency(w.edge_time)
+        dist = np.atleast_2d(
+            dijkstra(adjacency, directed=True, indices=[s for s, _ in exits], limit=limit)
+        )
+        state_time = np.min(dist + np.array([o for _, o in exits])[:, None], axis=0)
+        state, hospital, cost = turn_hospital_arcs(turns, w, segments, hospitals)
+        np.minimum.at(eta, hospital, state_time[state] + cost)
+    seg = snap.segment
+    same = [
+        (int(h), float(hospitals.fraction[h])) for h in np.flatnonzero(hospitals.segment == seg)
+    ]
+    if same:
+        direct_on_segment(
+            eta, same, snap.segment_fraction, float(w.seg_fwd[seg]), float(w.seg_bwd[seg])
+        )
+    eta[eta > limit] = np.inf
+    return eta
 
 
 class TurnTravelTimes:
@@ -90,34 +211,8 @@ class TurnTravelTimes:
         return self.hospitals.keys
 
     def hospital_arcs(self) -> tuple[Int64Array, Int64Array, FloatArray]:
-        """
-        Virtual arcs into each hospital: (state, hospital, seconds).
-
-        A hospital at fraction ``g`` of segment ``(c, d)`` is reached while driving its
-        forward edge, after any arc into that edge (turn, delay, then ``g`` of the edge), or
-        its backward edge for ``1 - g`` of it.
-        """
-        turns, w, seg = self.turns, self.weights, self.segments
-        into_edge = turns.state_edge[turns.arc_to]
-        order = np.argsort(into_edge, kind="stable")
-        sorted_edge = into_edge[order]
-        states: list[Int64Array] = []
-        targets: list[Int64Array] = []
-        costs: list[FloatArray] = []
-        for h, (s, g) in enumerate(
-            zip(self.hospitals.segment.tolist(), self.hospitals.fraction.tolist(), strict=True)
-        ):
-            for edge, share in ((seg.forward_edge[s], g), (seg.backward_edge[s], 1 - g)):
-                if edge < 0 or not math.isfinite(w.edge_time[edge]):
-                    continue
-                lo, hi = np.searchsorted(sorted_edge, [edge, edge + 1])
-                arcs = order[lo:hi]
-                states.append(turns.arc_from[arcs])
-                targets.append(np.full(len(arcs), h, dtype=np.int64))
-                costs.append(turns.arc_turn_s[arcs] + share * w.edge_time[edge])
-        if not states:
-            return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
-        return np.concatenate(states), np.concatenate(targets), np.concatenate(costs)
+        """Virtual arcs into each hospital (see :func:`turn_hospital_arcs`)."""
+        return turn_hospital_arcs(self.turns, self.weights, self.segments, self.hospitals)
 
     def precompute(self) -> float:
         """
@@ -128,34 +223,18 @@ class TurnTravelTimes:
         float
             Seconds spent.
         """
-        from routing.table_workers import build_parallel
-
         started = time.perf_counter()
         n, n_h = self.turns.n_states, len(self.hospitals.keys)
-        compact = self.compact
-        if compact is None:
-            compact = n * n_h > COMPACT_THRESHOLD_CELLS
-        dtype = np.dtype(np.uint16 if compact else np.float32)
-        state, hospital, cost = self.hospital_arcs()
-        a = self.adjacency.tocoo()
-        augmented = sp.csr_matrix(
-            (
-                np.concatenate([a.data, np.maximum(cost, 1e-3)]),
-                (np.concatenate([a.row, state]), np.concatenate([a.col, n + hospital])),
-            ),
-            shape=(n + n_h, n + n_h),
+        compact = self.compact if self.compact is not None else n * n_h > COMPACT_THRESHOLD_CELLS
+        self.table = build_turn_table(
+            self.turns,
+            self.weights,
+            self.segments,
+            self.hospitals,
+            max_eta_s=self.max_eta_s,
+            workers=self.workers,
+            compact=compact,
         )
-        augmented.sum_duplicates()
-        reverse = augmented.transpose().tocsr()
-        del a, augmented
-        batches = [np.arange(i, min(i + BATCH, n_h)) for i in range(0, n_h, BATCH)]
-        if self.workers > 1 and n * n_h > PARALLEL_THRESHOLD_CELLS and len(batches) > 1:
-            table = build_parallel(reverse, n, n_h, batches, self.max_eta_s, self.workers, dtype)
-        else:
-            table = np.empty((n, n_h), dtype=dtype)
-            for batch in batches:
-                fill(table, reverse, n, batch, self.max_eta_s)
-        self.table = table
         self.seconds = tick_seconds(self.max_eta_s) if compact else None
         self.build_seconds = time.perf_counter() - started
         return self.build_seconds
@@ -167,15 +246,7 @@ class TurnTravelTimes:
         return row if self.seconds is None else self.seconds[row]
 
     def _exits(self, snap: Snap) -> list[tuple[int, float]]:
-        """(state, seconds) of the ways off the incident's segment."""
-        seg, f, w = snap.segment, snap.segment_fraction, self.weights
-        exits = []
-        fe, be = int(self.segments.forward_edge[seg]), int(self.segments.backward_edge[seg])
-        if fe >= 0 and math.isfinite(w.edge_time[fe]):
-            exits.append((fe, float(w.edge_time[fe]) * (1.0 - f)))
-        if be >= 0 and math.isfinite(w.edge_time[be]):
-            exits.append((be, float(w.edge_time[be]) * f))
-        return exits
+        return turn_exits(self.segments, self.weights, snap)
 
     def _direct(self, snap: Snap, eta: FloatArray) -> None:
         same = self.on_segment.get(snap.segment)
@@ -209,25 +280,6 @@ class TurnTravelTimes:
     def search_etas(self, snap: Snap, limit: float | None = None) -> FloatArray:
         """ETAs from one bounded forward search on the expanded graph (no table)."""
         limit = self.max_eta_s if limit is None else limit
-        exits = self._exits(snap)
-        eta = np.full(len(self.hospitals.keys), np.inf)
-        if exits:
-            dist = np.atleast_2d(
-                dijkstra(self.adjacency, directed=True, indices=[s for s, _ in exits], limit=limit)
-            )
-            state_time = np.min(dist + np.array([o for _, o in exits])[:, None], axis=0)
-            state, hospital, cost = self.hospital_arcs()
-            np.minimum.at(eta, hospital, state_time[state] + cost)
-        self._direct(snap, eta)
-        eta[eta > limit] = np.inf
-        return eta
-
-    def nearest(self, lat: float, lng: float, *, k: int = 5) -> list[NearestHospital]:
-        """The ``k`` hospitals with the shortest ETA (``distance_m`` is not computed: nan)."""
-        _, eta = self.eta_to_hospitals(lat, lng)
-        k = min(k, int(np.count_nonzero(np.isfinite(eta))))
-        if k <= 0:
-            return []
-        idx = np.argpartition(eta, k - 1)[:k] if k < len(eta) else np.arange(len(eta))
-        idx = idx[np.argsort(eta[idx], kind="stable")]
-        return [NearestHospital(int(h), float(eta[h]), math.nan) for h in idx]
+        return turn_search_etas(
+            self.turns, self.weights, self.segments, self.hospitals, snap, limit, self.adjacency
+        )

@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 
 from routing.graph import FloatArray, RoadGraph, build_adjacency
 from routing.snap import EdgeSnapper, RoadSegments, Snap
+from routing.turns import TurnGraph
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,8 @@ class Weights:
     adjacency_edge: NDArray[np.int64]
     seg_fwd: FloatArray  # travel time u -> v of each segment (inf: not drivable)
     seg_bwd: FloatArray
+    turn_adjacency: sp.csr_matrix | None = None
+    """Arc costs of the edge-based graph under these edge times (engines with turns)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,7 +46,12 @@ class HospitalSet:
 
 
 def make_weights(
-    graph: RoadGraph, segments: RoadSegments, edge_time: FloatArray, version: int
+    graph: RoadGraph,
+    segments: RoadSegments,
+    edge_time: FloatArray,
+    version: int,
+    *,
+    turns: TurnGraph | None = None,
 ) -> Weights:
     """
     Derive the adjacency matrix and per-segment costs from edge travel times.
@@ -57,6 +65,8 @@ def make_weights(
         Seconds per directed edge; ``inf`` closes it.
     version : int
         Stamp of the engine state these weights belong to.
+    turns : TurnGraph, optional
+        Also derive the edge-based graph's arc costs.
 
     Returns
     -------
@@ -70,7 +80,8 @@ def make_weights(
     fwd = segments.edge_is_forward
     np.minimum.at(seg_fwd, segments.edge_segment[fwd], edge_time[fwd])
     np.minimum.at(seg_bwd, segments.edge_segment[~fwd], edge_time[~fwd])
-    return Weights(version, edge_time, adjacency, adjacency_edge, seg_fwd, seg_bwd)
+    turn_adjacency = None if turns is None else turns.adjacency(edge_time)
+    return Weights(version, edge_time, adjacency, adjacency_edge, seg_fwd, seg_bwd, turn_adjacency)
 
 
 def snap_hospitals(

@@ -223,3 +223,28 @@ def test_table_equals_networkx_on_the_same_expanded_graph() -> None:
         assert np.array_equal(np.isfinite(eta[mask]), np.isfinite(want[mask]))
         worst = max(worst, float(np.max(np.abs(eta[mask] - want[mask]), initial=0.0)))
     assert worst < 0.1
+
+
+def test_engine_with_turns_honours_closures_on_demand_and_after_rebuild(tmp_path: Path) -> None:
+    """TravelTimeEngine(turns=...) is the service's engine: closures apply to the turn graph."""
+    from routing.closures import close_edges
+
+    fx = crossroads()
+    restrict(fx, "no_left_turn", "south", "J", "west")
+    graph = build_graph(fx.write(tmp_path / "closures.osm.pbf"))
+    hospitals = [("w", *position(-150, 0))]
+    engine = TravelTimeEngine(graph, hospitals, turns=build_turn_graph(graph), auto_refresh=False)
+    engine.precompute()
+    origin = position(0, -150)
+    before = engine.eta_to_hospitals(*origin)[1][0]
+    reference = TurnTravelTimes(graph, hospitals)
+    reference.precompute()
+    assert before == pytest.approx(reference.eta_to_hospitals(*origin)[1][0], abs=0.01)
+    ring = np.flatnonzero(graph.edge_osm_way_id == fx.way_id("ring"))
+    sw = fx.node_id("SW")
+    closing = ring[graph.node_osm_id[graph.edge_source[ring]] == sw]
+    engine.add_closure(close_edges(graph, closing, reason="test"))  # the ring west of S
+    on_demand = engine.eta_to_hospitals(*origin)[1][0]
+    assert engine.pending and on_demand > before + 10  # round by the north now
+    engine.precompute()
+    assert engine.eta_to_hospitals(*origin)[1][0] == pytest.approx(on_demand, abs=0.01)
