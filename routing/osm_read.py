@@ -14,6 +14,8 @@ from routing.graph import FloatArray, Int64Array, TurnRestriction
 from routing.speeds import way_speed_kmh
 from routing.turns import restriction_from_tags
 
+#: Tags naming an object's country (ISO 3166-1 alpha-2), for the region's driving side.
+COUNTRY_KEYS = ("ISO3166-1:alpha2", "ISO3166-1", "is_in:country_code", "addr:country")
 #: Node tags that cost time at a junction (``highway=*`` values, :mod:`routing.turns`).
 DELAY_NODE_VALUES = frozenset({"traffic_signals", "stop", "give_way", "crossing"})
 
@@ -96,6 +98,12 @@ def read_roads(pbf_path: str | Path) -> OsmRoads:
     kinds: dict[int, str] = {}
     restrictions: list[TurnRestriction] = []
     try:
+        tagged = _processor(path).with_filter(KeyFilter(*COUNTRY_KEYS))
+        for obj in tagged:  # the country boundary (ISO3166-1) and addresses name the country
+            for key in COUNTRY_KEYS:
+                code = (obj.tags.get(key) or "").strip().upper()
+                if len(code) == 2 and code.isalpha():
+                    countries[code] = countries.get(code, 0) + (100 if "ISO" in key else 1)
         relations = _processor(path, osmium.osm.RELATION).with_filter(
             osmium.filter.TagFilter(("type", "restriction"))
         )

@@ -248,3 +248,13 @@ def test_engine_with_turns_honours_closures_on_demand_and_after_rebuild(tmp_path
     assert engine.pending and on_demand > before + 10  # round by the north now
     engine.precompute()
     assert engine.eta_to_hospitals(*origin)[1][0] == pytest.approx(on_demand, abs=0.01)
+
+
+def test_driving_side_comes_from_the_extracts_country(tmp_path: Path) -> None:
+    fx = crossroads()
+    fx.node("SHOP", 50, 50, **{"addr:country": "PK", "shop": "bakery"})
+    graph = build_graph(fx.write(tmp_path / "pk.osm.pbf"))
+    assert graph.country == "PK" and build_turn_graph(graph).left_hand
+    fx.node_tags["SHOP"]["addr:country"] = "FI"
+    graph = build_graph(fx.write(tmp_path / "fi.osm.pbf"))
+    assert graph.country == "FI" and not build_turn_graph(graph).left_hand
