@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 from pathlib import Path
 
@@ -19,7 +20,12 @@ from routing.graph import (
     straight_geometry,
 )
 from routing.osm_read import read_roads
-from routing.speeds import emergency_speed_factors
+from routing.speeds import (
+    COUNTRY_ZONE_SPEED_KMH,
+    RURAL_SPEED_KMH,
+    emergency_speed_factors,
+    rural_segments,
+)
 
 log = logging.getLogger(__name__)
 #: Setting: the region's ISO country code when its extract does not tell (driving side).
@@ -89,7 +95,22 @@ def build_graph(
     a, b, way, ref_a, ref_b = a[keep], b[keep], way[keep], ref_a[keep], ref_b[keep]
     lengths = haversine_m(roads.lat[a], roads.lon[a], roads.lat[b], roads.lon[b])
     factor = np.array([speed_factors.get(h, 1.0) for h in roads.highway], dtype=np.float64)
-    seconds = lengths * 3.6 / roads.speed_kmh[way] * roads.time_factor[way] / factor[way]
+    # Untagged roads in sparse (rural) areas take the rural class default (capped by the
+    # country's rural limit when known) instead of the urban one.
+    speed = roads.speed_kmh[way]
+    rural = rural_segments(
+        (roads.lat[a] + roads.lat[b]) / 2, (roads.lon[a] + roads.lon[b]) / 2, lengths
+    ) & ~roads.speed_tagged[way]
+    if rural.any():
+        cap = COUNTRY_ZONE_SPEED_KMH.get((country or roads.country or "").upper(), {}).get(
+            "rural", math.inf
+        )
+        rural_kmh = np.array(
+            [min(RURAL_SPEED_KMH.get(h, math.nan), cap) for h in roads.highway], dtype=np.float64
+        )[way]
+        use = rural & np.isfinite(rural_kmh)
+        speed = np.where(use, rural_kmh, speed)
+    seconds = lengths * 3.6 / speed * roads.time_factor[way] / factor[way]
     # Node ids: one per OSM node, except that a blocked barrier gets one copy per segment end.
     unique_refs, first_row = np.unique(roads.ref, return_index=True)
     id_a = np.searchsorted(unique_refs, ref_a)

@@ -11,7 +11,7 @@ import numpy as np
 from routing.access import barrier_blocks, travel_directions, way_rule
 from routing.errors import RegionImportError
 from routing.graph import FloatArray, Int64Array, TurnRestriction
-from routing.speeds import way_speed_kmh
+from routing.speeds import speed_is_tagged, way_speed_kmh
 from routing.turns import restriction_from_tags
 
 #: Tags naming an object's country (ISO 3166-1 alpha-2), for the region's driving side.
@@ -34,6 +34,8 @@ class OsmRoads:
     forward: np.ndarray[Any, np.dtype[np.bool_]]
     backward: np.ndarray[Any, np.dtype[np.bool_]]
     speed_kmh: FloatArray
+    speed_tagged: np.ndarray[Any, np.dtype[np.bool_]]
+    """The way's speed comes from its tags (else from its class: urban/rural applies)."""
     time_factor: FloatArray
     highway: list[str]
     blocked_nodes: set[int] = field(default_factory=set)
@@ -90,6 +92,7 @@ def read_roads(pbf_path: str | Path) -> OsmRoads:
     fwd: list[bool] = []
     bwd: list[bool] = []
     speeds: list[float] = []
+    tagged: list[bool] = []
     factors: list[float] = []
     highways: list[str] = []
     countries: dict[str, int] = {}
@@ -98,8 +101,8 @@ def read_roads(pbf_path: str | Path) -> OsmRoads:
     kinds: dict[int, str] = {}
     restrictions: list[TurnRestriction] = []
     try:
-        tagged = _processor(path).with_filter(KeyFilter(*COUNTRY_KEYS))
-        for obj in tagged:  # the country boundary (ISO3166-1) and addresses name the country
+        named = _processor(path).with_filter(KeyFilter(*COUNTRY_KEYS))
+        for obj in named:  # the country boundary (ISO3166-1) and addresses name the country
             for key in COUNTRY_KEYS:
                 code = (obj.tags.get(key) or "").strip().upper()
                 if len(code) == 2 and code.isalpha():
@@ -147,6 +150,7 @@ def read_roads(pbf_path: str | Path) -> OsmRoads:
             fwd.append(rule.forward)
             bwd.append(rule.backward)
             speeds.append(way_speed_kmh(tags))
+            tagged.append(speed_is_tagged(tags))
             factors.append(rule.time_factor)
             highways.append(tags.get("highway", ""))
             country = country_of_tags(tags)
@@ -165,6 +169,7 @@ def read_roads(pbf_path: str | Path) -> OsmRoads:
         forward=np.array(fwd, dtype=bool),
         backward=np.array(bwd, dtype=bool),
         speed_kmh=np.array(speeds, dtype=np.float64),
+        speed_tagged=np.array(tagged, dtype=bool),
         time_factor=np.array(factors, dtype=np.float64),
         highway=highways,
         blocked_nodes=blocked,

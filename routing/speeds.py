@@ -6,7 +6,13 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from typing import Final
+from typing import Any, Final
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+FloatArrayLike = Any
 
 #: Default free-flow driving speed in km/h per OSM ``highway`` class, used when a way has no
 #: usable ``maxspeed``. Values are conservative urban figures for an ambulance driving at the
@@ -244,6 +250,81 @@ def way_speed_kmh(tags: Mapping[str, str]) -> float:
         if zoned is not None and MIN_SPEED_KMH <= zoned <= MAX_SPEED_KMH:
             return zoned
     return default_speed_kmh(highway)
+
+
+def speed_is_tagged(tags: Mapping[str, str]) -> bool:
+    """Whether a way's speed comes from its tags rather than its class default."""
+    if any(zone_speed_kmh(tags.get(k)) is not None for k in _ZONE_KEYS):
+        return True
+    raw = tags.get("maxspeed")
+    if not isinstance(raw, str):
+        return False
+    parsed = [_parse_one(part) for part in re.split(r"[;|]", raw)]
+    return any(p is not None and MIN_SPEED_KMH <= p <= MAX_SPEED_KMH for p in parsed)
+
+
+_ZONE_KEYS = ("maxspeed", "maxspeed:type", "source:maxspeed", "zone:maxspeed")
+
+#: Class defaults (km/h) outside built-up areas, for untagged roads where the road density says
+#: rural (:func:`rural_segments`): the common national rural limits, lower for minor roads.
+RURAL_SPEED_KMH: Final[dict[str, float]] = {
+    "motorway": 110.0,
+    "trunk": 90.0,
+    "primary": 80.0,
+    "secondary": 70.0,
+    "tertiary": 60.0,
+    "unclassified": 50.0,
+    "residential": 40.0,
+    "road": 50.0,
+}
+#: Road length per area (km per km², both directions counted once) from which a 1 km cell is
+#: built-up. Towns run at 8-20 km/km²; open country below 2.
+URBAN_ROAD_DENSITY_KM_PER_KM2: Final[float] = 5.0
+_CELL_M = 1000.0
+
+
+def rural_segments(
+    lat: FloatArrayLike, lng: FloatArrayLike, length_m: FloatArrayLike
+) -> NDArray[np.bool_]:
+    """
+    Whether each road segment lies where the road network is sparse (rural).
+
+    Parameters
+    ----------
+    lat, lng : numpy.ndarray
+        Segment midpoints, degrees.
+    length_m : numpy.ndarray
+        Segment lengths.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        True where the segment's 1 km cell, with its eight neighbours, holds less than
+        :data:`URBAN_ROAD_DENSITY_KM_PER_KM2` of road; all false for an extract less than
+        about 4 km across (it cannot tell town from country).
+    """
+    lat = np.asarray(lat, dtype=np.float64)
+    if len(lat) == 0:
+        return np.zeros(0, dtype=bool)
+    lng = np.asarray(lng, dtype=np.float64)
+    scale = 111_195.0 / _CELL_M
+    cy = np.floor(lat * scale).astype(np.int64)
+    cx = np.floor(lng * scale * math.cos(math.radians(float(np.mean(lat))))).astype(np.int64)
+    if np.ptp(cy) < 3 or np.ptp(cx) < 3:
+        # An extract smaller than the 3 x 3 km window: its own edge would read as open country.
+        return np.zeros(len(lat), dtype=bool)
+    cy -= cy.min() - 1
+    cx -= cx.min() - 1
+    grid = np.zeros((cy.max() + 2, cx.max() + 2))
+    np.add.at(grid, (cy, cx), np.asarray(length_m, dtype=np.float64) / 1000.0)
+    padded = np.pad(grid, 1)
+    around = np.zeros_like(grid)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            around += padded[1 + dy : padded.shape[0] - 1 + dy, 1 + dx : padded.shape[1] - 1 + dx]
+    density = around / 9.0  # km of road per km² over the 3 x 3 km block
+    rural: NDArray[np.bool_] = density[cy, cx] < URBAN_ROAD_DENSITY_KM_PER_KM2
+    return rural
 
 
 #: Environment variable holding the agency's emergency-response speed factors per road class.

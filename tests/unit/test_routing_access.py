@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from routing.access import barrier_blocks, way_rule
@@ -107,3 +108,30 @@ def test_emergency_speed_factors_scale_their_class_only(tmp_path: Path) -> None:
     is_primary = plain.edge_osm_way_id == fx.way_id("primary")
     assert ratio[is_primary] == pytest.approx(1.25)
     assert ratio[~is_primary] == pytest.approx(1.0)
+
+
+def test_untagged_roads_in_open_country_take_the_rural_default(tmp_path: Path) -> None:
+    """A dense town (100 m grid) and a lone primary road 6 km away, both untagged."""
+    fx = OsmFixture()
+    for i in range(21):  # 2 x 2 km of streets every 100 m: about 40 km of road per 4 km²
+        fx.node(f"r{i}a", i * 100, 0).node(f"r{i}b", i * 100, 2000)
+        fx.node(f"c{i}a", 0, i * 100).node(f"c{i}b", 2000, i * 100)
+        fx.way(f"row{i}", [f"r{i}a", f"r{i}b"], {"highway": "residential"})
+        fx.way(f"col{i}", [f"c{i}a", f"c{i}b"], {"highway": "residential"})
+    fx.node("P0", 2000, 0)
+    fx.way("town_primary", ["r0a", "r10a", "P0"], {"highway": "primary"})
+    fx.node("P1", 8000, 0).node("P2", 8000, 2000).node("P3", 8000, 4000)
+    fx.way("country_primary", ["P0", "P1", "P2", "P3"], {"highway": "primary"})
+    fx.way("tagged_country", ["P3", "P1"], {"highway": "primary", "maxspeed": "60"})
+    from routing.speeds import way_speed_kmh
+
+    graph = build_graph(fx.write(tmp_path / "town.osm.pbf"))
+    speed = graph.edge_length_m * 3.6 / graph.edge_travel_time_s
+    way = graph.edge_osm_way_id
+    def speeds_of(name: str) -> list[float]:
+        return np.unique(np.round(speed[way == fx.way_id(name)])).tolist()
+
+    assert speeds_of("town_primary") == [60.0]
+    assert 80.0 in speeds_of("country_primary")  # its far stretch, 6 km from the town
+    assert speeds_of("tagged_country") == [60.0]
+    assert way_speed_kmh({"highway": "primary"}) == 60.0  # the urban class default
