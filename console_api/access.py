@@ -93,6 +93,7 @@ ROUTE_ACCESS: dict[str, Access] = {
     "GET /api/v1/hospitals/{hospital_id}/incoming": needs("hospital.incoming", audit="case"),
     "GET /api/v1/metrics/response-times": needs("metrics.read"),
     "GET /api/v1/routing/route": open_("public road routing"),
+    "GET /api/v1/routing/isochrone": needs("unit.read"),
     "POST /api/v1/routing/closures": needs("road.close"),
     "GET /api/v1/routing/closures": open_("closures are public road information"),
     "DELETE /api/v1/routing/closures/{closure_id}": needs("road.close"),

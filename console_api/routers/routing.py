@@ -18,6 +18,7 @@ from data.base import utcnow
 from data.errors import InvalidInput, NotFound
 from dispatch import road_closures
 from identity.tokens import AccessClaims
+from routing import isochrones
 
 router = APIRouter(prefix="/api/v1/routing", tags=["routing"])
 
@@ -93,6 +94,44 @@ async def route(
         origin_snap_m=round(found.origin.distance_m, 1),
         destination_snap_m=round(found.destination.distance_m, 1),
     )
+
+
+@router.get(
+    "/isochrone",
+    summary="Areas reachable within N minutes from (or to) a point",
+    responses={200: {"content": {"application/geo+json": {}}}},
+)
+async def isochrone(
+    destinations: DestinationsDep,
+    lat: Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False)],
+    lng: Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False)],
+    minutes: Annotated[str, Query(description="comma-separated, e.g. 4,8,15", max_length=60)] = (
+        "4,8,15"
+    ),
+    direction: Literal["from", "to"] = "from",
+) -> dict[str, Any]:
+    """GeoJSON FeatureCollection, one (Multi)Polygon per band with holes where unreachable."""
+    try:
+        bands = [float(m) for m in minutes.split(",") if m.strip()]
+    except ValueError:
+        bands = []
+    if not bands or not all(0 < m <= isochrones.MAX_MINUTES for m in bands):
+        raise InvalidInput(
+            f"minutes: 1 to {isochrones.MAX_BANDS} numbers in (0, {isochrones.MAX_MINUTES:g}]",
+            field="minutes",
+        )
+    network = destinations.locate(lat, lng)
+    if network is None:
+        raise InvalidInput("the point lies outside every service area", field="lat",
+                           code="outside_service_area")
+    try:
+        found = await asyncio.to_thread(
+            isochrones.isochrones, network.engine, lat, lng, bands, direction=direction
+        )
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="minutes") from exc
+    found["region"] = network.name
+    return found
 
 
 def _all_finite(coordinates: list[Any]) -> bool:

@@ -318,3 +318,54 @@ async def test_case_routes_draw_each_recommendation_and_the_destination(client, 
         r.json()["destination_hospital_id"]
     ]
     assert mine["features"][0]["properties"]["destination"]
+
+
+ISOCHRONE = "/api/v1/routing/isochrone"
+
+
+async def test_isochrone_bands_grow_and_hold_the_point(client, operator):
+    import shapely
+    from shapely.geometry import shape
+
+    for direction in ("from", "to"):
+        r = await client.get(
+            ISOCHRONE,
+            params={"lat": 60.1699, "lng": 24.9384, "minutes": "1,2,4", "direction": direction},
+            headers=operator.headers,
+        )
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["type"] == "FeatureCollection" and body["region"] == "helsinki"
+        areas = [shape(f["geometry"]) for f in body["features"]]
+        assert [f["properties"]["minutes"] for f in body["features"]] == [1.0, 2.0, 4.0]
+        assert all(a.is_valid and not a.is_empty for a in areas)
+        assert areas[0].area < areas[1].area <= areas[2].area
+        assert areas[0].buffer(1e-3).contains(shapely.Point(24.9384, 60.1699))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"lat": 60.17, "lng": 24.94, "minutes": "abc"},
+        {"lat": 60.17, "lng": 24.94, "minutes": "0"},
+        {"lat": 60.17, "lng": 24.94, "minutes": "4,8,15,20,25,30,40"},
+        {"lat": 60.17, "lng": 24.94, "minutes": "61"},
+        {"lat": 60.17, "lng": 24.94, "direction": "sideways"},
+        {"lat": "nan", "lng": 24.94},
+        {"lat": 91, "lng": 24.94},
+        {"lat": 10.0, "lng": 10.0},  # outside every region
+    ],
+)
+async def test_isochrone_bad_input_is_a_problem_422(client, operator, params):
+    r = await client.get(ISOCHRONE, params=params, headers=operator.headers)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_isochrone_needs_a_signed_in_operator(client):
+    r = await client.get(ISOCHRONE, params={"lat": 60.17, "lng": 24.94})
+    assert r.status_code == 401
+    r = await client.get(
+        ISOCHRONE, params={"lat": 60.17, "lng": 24.94}, headers={"Authorization": "Bearer x.y.z"}
+    )
+    assert r.status_code == 401
