@@ -24,6 +24,11 @@ CACHE_FORMAT_VERSION = 1
 #: whose sparse constructors may.
 MIN_TRAVEL_TIME_S = 1e-3
 
+#: Road classes of :attr:`RoadGraph.edge_class` (index = code), as calibrated per class.
+ROAD_CLASSES = (
+    "other", "motorway", "trunk", "primary", "secondary", "tertiary", "unclassified",
+    "residential", "living_street", "service", "link",
+)  # fmt: skip
 #: ``highway=*`` values of :attr:`RoadGraph.node_kind` (index = code; 0: none).
 NODE_KINDS = ("", "traffic_signals", "stop", "give_way", "crossing")
 
@@ -146,6 +151,8 @@ class RoadGraph:
     """Nodes removed at import because they were outside the largest strongly connected part."""
     dropped_components: int = 0
     node_kind: NDArray[np.int8] = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
+    edge_class: NDArray[np.int8] = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
+    """Road class of each edge (index into :data:`ROAD_CLASSES`; 0: other)."""
     """Junction control per node (:data:`NODE_KINDS`: signals, stop, give way, crossing)."""
     restrictions: tuple[TurnRestriction, ...] = ()
     """OSM turn restrictions that concern an ambulance, by OSM way and node ids."""
@@ -169,10 +176,13 @@ class RoadGraph:
         self.edge_osm_way_id = np.ascontiguousarray(self.edge_osm_way_id, dtype=np.int64)
         self.geometry_coords = np.ascontiguousarray(self.geometry_coords, dtype=np.float64)
         self.geometry_offsets = np.ascontiguousarray(self.geometry_offsets, dtype=np.int64)
-        n, m = self.n_nodes, self.n_edges
+        n, m = self.n_nodes, len(self.edge_source)
         if len(self.node_kind) != n:
             self.node_kind = np.zeros(n, dtype=np.int8)
         self.node_kind = np.ascontiguousarray(self.node_kind, dtype=np.int8)
+        if len(self.edge_class) != m:
+            self.edge_class = np.zeros(m, dtype=np.int8)
+        self.edge_class = np.ascontiguousarray(self.edge_class, dtype=np.int8)
         if not (len(self.node_lon) == len(self.node_lat) == n):
             raise GraphFormatError("node arrays differ in length")
         lengths = {
@@ -246,6 +256,7 @@ class RoadGraph:
             geometry_coords=self.geometry_coords,
             geometry_offsets=self.geometry_offsets,
             node_kind=self.node_kind,
+            edge_class=self.edge_class,
             restrictions=np.array(json.dumps([list(r) for r in self.restrictions])),
             country=np.array(self.country or ""),
         )
@@ -349,6 +360,7 @@ def subgraph(graph: RoadGraph, keep_nodes: NDArray[np.bool_]) -> RoadGraph:
         dropped_nodes=graph.dropped_nodes,
         dropped_components=graph.dropped_components,
         node_kind=graph.node_kind[kept],
+        edge_class=graph.edge_class[edges],
         restrictions=graph.restrictions,
         country=graph.country,
     )
@@ -467,6 +479,8 @@ def synthetic_grid(
     flat_lat, flat_lng = lat.ravel(), lng.ravel()
     length = haversine_m(flat_lat[src], flat_lng[src], flat_lat[tgt], flat_lng[tgt])
     coords, offsets = straight_geometry(flat_lng, flat_lat, src, tgt)
+    arterial = np.concatenate(speeds) >= 50
+    classes = np.where(arterial, ROAD_CLASSES.index("primary"), ROAD_CLASSES.index("residential"))
     return RoadGraph(
         node_osm_id=np.arange(1, n_side * n_side + 1, dtype=np.int64),
         node_lon=flat_lng,
@@ -479,6 +493,7 @@ def synthetic_grid(
         geometry_coords=coords,
         geometry_offsets=offsets,
         name=name or f"synthetic-{n_side}",
+        edge_class=classes.astype(np.int8),
     )
 
 

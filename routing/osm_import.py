@@ -14,6 +14,7 @@ from routing.entrances import HospitalPOI, hospital_pois
 from routing.errors import RegionImportError
 from routing.graph import (
     NODE_KINDS,
+    ROAD_CLASSES,
     RoadGraph,
     haversine_m,
     largest_strong_component,
@@ -32,6 +33,13 @@ log = logging.getLogger(__name__)
 COUNTRY_ENV = "LIFELINE_COUNTRY"
 
 __all__ = ["HospitalPOI", "build_graph", "hospital_pois", "travel_directions"]
+
+def class_code(highway: str) -> int:
+    """Index in :data:`routing.graph.ROAD_CLASSES` of a ``highway`` value (links together)."""
+    if highway.endswith("_link"):
+        return ROAD_CLASSES.index("link")
+    return ROAD_CLASSES.index(highway) if highway in ROAD_CLASSES else 0
+
 
 def build_graph(
     pbf_path: str | Path,
@@ -128,6 +136,7 @@ def build_graph(
                 lon.append(roads.lon[first_row[node]])
                 lat.append(roads.lat[first_row[node]])
     fwd, bwd = roads.forward[way], roads.backward[way]
+    road_class = np.array([class_code(h) for h in roads.highway], dtype=np.int8)
     src = np.concatenate([id_a[fwd], id_b[bwd]])
     tgt = np.concatenate([id_b[fwd], id_a[bwd]])
     if len(src) == 0:
@@ -160,6 +169,7 @@ def build_graph(
         geometry_offsets=offsets,
         name=name or path.name.split(".")[0],
         node_kind=node_kind,
+        edge_class=np.concatenate([road_class[way][fwd], road_class[way][bwd]]),
         restrictions=tuple(roads.restrictions),
         country=country or roads.country or os.environ.get(COUNTRY_ENV) or None,
     )
