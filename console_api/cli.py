@@ -21,6 +21,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(users_app, name="users")
 app.add_typer(region_app, name="region")
 app.add_typer(facilities_app, name="facilities")
+eta_app = typer.Typer(help="Travel-time calibration from the fleet's GPS trails.")
+app.add_typer(eta_app, name="eta")
 
 console = Console()
 
@@ -263,6 +265,53 @@ def facilities_import(
     finally:
         engine.dispose()
     console.print(f"[green]{summary.added} added, {summary.updated} updated[/green]")
+
+
+@eta_app.command("calibrate")
+def eta_calibrate(
+    region: str = typer.Option(..., help="region whose completed runs to learn from"),
+) -> None:
+    """Fit speed factors per road class x hour of week; keep them only if they cut the error."""
+    from pathlib import Path
+
+    from sqlalchemy.orm import Session
+
+    from data.db import make_sync_engine
+    from data.models import import_all_models
+    from data.settings import get_data_settings
+    from dispatch.eta_calibration import completed_runs, save_factors
+    from routing import store as road_store
+    from routing.calibration import calibrate
+    from routing.graph import ROAD_CLASSES
+
+    import_all_models()
+    engine = make_sync_engine()
+    try:
+        with Session(engine) as session:
+            graph = road_store.load_region(session, region)
+            runs = completed_runs(session, region=region)
+    finally:
+        engine.dispose()
+    if len(runs) < 5:
+        console.print(f"[yellow]{len(runs)} completed runs with a trail: too few to calibrate[/]")
+        raise typer.Exit(code=1)
+    result = calibrate(graph, runs)
+    console.print(
+        f"{result.runs_fitted} runs fitted, {result.runs_held_back} held back, "
+        f"{result.unmatched} not matched; held-back run time error "
+        f"{result.error_before_s:.1f} s before, {result.error_after_s:.1f} s after"
+    )
+    for i, name in enumerate(ROAD_CLASSES):
+        if result.minutes[i].sum() > 0:
+            console.print(
+                f"  {name:<14} x{result.class_factors[i]:.3f} over "
+                f"{result.minutes[i].sum():.0f} min of driving"
+            )
+    if not result.better:
+        console.print("not applied: the factors do not reduce the held-back error")
+        return
+    path = Path(get_data_settings().data_dir) / "regions" / f"{region}.eta_factors.json"
+    console.print(f"applied: written to {save_factors(result, path)}")
 
 
 @audit_app.command("verify")

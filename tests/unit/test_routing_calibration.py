@@ -15,7 +15,7 @@ PRIMARY, RESIDENTIAL = ROAD_CLASSES.index("primary"), ROAD_CLASSES.index("reside
 def simulate_fleet(
     graph: RoadGraph, true_factor: dict[int, float], n_runs: int, seed: int
 ) -> list[Run]:
-    """Ambulances driving the truly fastest path at the true speeds, a fix every 30 s (8 m noise)."""
+    """Ambulances driving the truly fastest path at the true speeds; a fix every 30 s, 8 m noise."""
     rng = np.random.default_rng(seed)
     factor = np.array([true_factor.get(int(c), 1.0) for c in graph.edge_class])
     true_time = graph.edge_travel_time_s / factor
