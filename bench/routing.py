@@ -301,7 +301,7 @@ def run_turns(case: Case, node_engine: TravelTimeEngine, *, pgrouting: bool) -> 
         gc.enable()
     p50, p99 = np.percentile(timings, [50, 99]) / 1e3
     ratios, deltas, changed, lost = [], [], [], []
-    for lat, lng in points[:2000]:
+    for lat, lng in points[: 2000 if node_engine.table is not None else 0]:
         _, with_turns = engine.eta_to_hospitals(lat, lng)
         _, plain = node_engine.eta_to_hospitals(lat, lng)
         if not np.isfinite(plain).any() or not np.isfinite(with_turns).any():
@@ -313,6 +313,8 @@ def run_turns(case: Case, node_engine: TravelTimeEngine, *, pgrouting: bool) -> 
         # what the node model's choice really costs, driven with turns, over the best one
         lost.append(float(with_turns[best_plain] - with_turns[best_turns]))
     lost_when = [x for x, c in zip(lost, changed, strict=True) if c]
+    if not changed:
+        ratios, deltas, changed = [math.nan], [math.nan], [False]
     print(
         f"   [turns] query P50 {p50:.1f} us, P99 {p99:.1f} us; nearest-hospital ETA "
         f"edge/node median x{statistics.median(ratios):.3f} (+{statistics.median(deltas):.1f} s, "
@@ -436,8 +438,12 @@ def compare(
     return worst
 
 
-def run_case(case: Case, *, pgrouting: bool, turns: bool = True) -> None:
+def run_case(case: Case, *, pgrouting: bool, turns: bool = True, turns_only: bool = False) -> None:
     graph = case.graph
+    if turns_only:  # the edge-based figures alone (the node-based ones take as long again)
+        print(f"\n== {case.name}: {graph.n_nodes:,} nodes, edge-based only")
+        run_turns(case, TravelTimeEngine(graph, [], auto_refresh=False), pgrouting=pgrouting)
+        return
     print(
         f"\n== {case.name}: {graph.n_nodes:,} nodes, {graph.n_edges:,} directed edges, "
         f"{len(case.hospitals)} hospitals (import {case.import_s:.2f} s)"
@@ -574,6 +580,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="Helsinki and a 100k grid only")
     parser.add_argument("--no-pgrouting", action="store_true", help="skip the database")
     parser.add_argument("--no-turns", action="store_true", help="skip the edge-based graph")
+    parser.add_argument("--turns-only", action="store_true", help="only the edge-based graph")
     parser.add_argument(
         "--only", default="", help="comma-separated cases to run (helsinki, islamabad, grid)"
     )
@@ -596,7 +603,8 @@ def main() -> None:
             True,
         )
     )
-    if not args.quick and ISLAMABAD.is_file():
+    wanted = {c.strip() for c in args.only.split(",") if c.strip()}
+    if not args.quick and ISLAMABAD.is_file() and (not wanted or "islamabad" in wanted):
         started = time.perf_counter()
         graph = build_graph(ISLAMABAD)
         import_s = time.perf_counter() - started
@@ -622,10 +630,14 @@ def main() -> None:
             0.0 if args.quick else 2700.0,
         )
     )
-    wanted = {c.strip() for c in args.only.split(",") if c.strip()}
     cases = [c for c in cases if not wanted or c.name.split("-")[0] in wanted]
     for case in cases:
-        run_case(case, pgrouting=not args.no_pgrouting, turns=not args.no_turns)
+        run_case(
+            case,
+            pgrouting=not args.no_pgrouting,
+            turns=not args.no_turns,
+            turns_only=args.turns_only,
+        )
         case.graph = None  # type: ignore[assignment]
         gc.collect()
     load = os.getloadavg()[0]
