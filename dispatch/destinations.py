@@ -24,9 +24,11 @@ from facilities.models import Hospital
 from routing import store as road_store
 from routing.closures import Closure
 from routing.engine import NearestHospital, TravelTimeEngine
+from routing.graph import RoadGraph
 from routing.models import Region
 from routing.snap import Snap
-from routing.turns import build_turn_graph
+from routing.table import COMPACT_THRESHOLD_CELLS
+from routing.turns import TurnGraph, build_turn_graph
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,26 @@ def _hospital_rows(session: Session, region: str) -> dict[uuid.UUID, tuple[float
     return positions
 
 
+def _turn_graph(graph: RoadGraph, n_hospitals: int) -> TurnGraph | None:
+    """The region's turn-expanded graph, unless switched off or its table would not fit."""
+    settings = get_dispatch_settings()
+    if not settings.turn_model:
+        return None
+    turns = build_turn_graph(graph)
+    cell = 2 if turns.n_states * n_hospitals > COMPACT_THRESHOLD_CELLS else 4
+    gigabytes = turns.n_states * max(n_hospitals, 1) * cell / 1e9
+    if gigabytes > settings.turn_table_max_gb:
+        log.warning(
+            "region %s: a turn-model table of %.1f GB exceeds LIFELINE_TURN_TABLE_MAX_GB (%.1f);"
+            " ranking on the node graph",
+            graph.name,
+            gigabytes,
+            settings.turn_table_max_gb,
+        )
+        return None
+    return turns
+
+
 class Destinations:
     """The engines of all imported regions, built once at start-up and kept in step with the DB."""
 
@@ -118,7 +140,7 @@ class Destinations:
             graph,
             [(hid, lat, lng) for hid, (lat, lng) in positions.items()],
             workers=workers,
-            turns=build_turn_graph(graph) if get_dispatch_settings().turn_model else None,
+            turns=_turn_graph(graph, len(positions)),
         )
         for closure in closures:
             travel.add_closure(closure)

@@ -31,6 +31,9 @@ class DispatchSettings(BaseSettings):
     #: Hospital ETAs on the turn-expanded road graph (restrictions, turn costs, junction
     #: delays: routing.turns); false: the plain node graph (half the table memory).
     turn_model: bool = True
+    #: Largest turn-model table a worker builds (GB); above it the region keeps the node graph
+    #: (a 1M-node region with 500 hospitals needs 3.6 GB of 16-bit cells edge-based, 1 GB not).
+    turn_table_max_gb: float = Field(default=2.0, gt=0)
 
     @property
     def served_regions(self) -> frozenset[str] | None:
