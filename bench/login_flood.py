@@ -172,17 +172,41 @@ def flood_process(base: str, emails: list[str], seconds: float, out: Any) -> Non
     out.send(asyncio.run(_flood(base, emails, seconds)))
 
 
-def measure(base: str, emails: list[str], seconds: float, pause_s: float) -> dict[str, Any]:
+def server_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of the server process and its children so far."""
+    import psutil
+
+    total = 0.0
+    with contextlib.suppress(psutil.Error):
+        root = psutil.Process(pid)
+        for process in (root, *root.children(recursive=True)):
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                total += times.user + times.system
+    return total
+
+
+def measure(
+    base: str, emails: list[str], seconds: float, pause_s: float, server_pid: int
+) -> dict[str, Any]:
     """SOS alone, then SOS under the flood, against the same server."""
     asyncio.run(sos_round_trips(base, 2, pause_s))  # warm-up: connections, caches, JIT-less paths
+    cpu, wall = server_cpu_s(server_pid), time.monotonic()
     alone = asyncio.run(sos_round_trips(base, seconds, pause_s))
+    alone["server_cpu_share"] = round(
+        (server_cpu_s(server_pid) - cpu) / (time.monotonic() - wall), 2
+    )
     reader, writer = multiprocessing.Pipe(duplex=False)
     flood = multiprocessing.Process(
         target=flood_process, args=(base, emails, seconds + 2, writer), daemon=True
     )
     flood.start()
     time.sleep(1.0)  # the flood is under way before the first measured SOS
+    cpu, wall = server_cpu_s(server_pid), time.monotonic()
     flooded = asyncio.run(sos_round_trips(base, seconds, pause_s))
+    flooded["server_cpu_share"] = round(
+        (server_cpu_s(server_pid) - cpu) / (time.monotonic() - wall), 2
+    )
     logins = reader.recv()
     flood.join(10)
     return {
@@ -200,6 +224,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0, help="length of each phase")
     parser.add_argument("--pause-ms", type=float, default=50.0, help="pause between two SOS")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--record", type=Path,
+                        help="append the figures, as run --label, to this JSON list of runs "
+                             "(docs/bench/login-flood.json feeds docs/benchmarks.md)")
+    parser.add_argument("--label", default="now", help="name of this run in --record")
     args = parser.parse_args()
     name, url = create_database()
     port = free_port()
@@ -222,7 +250,7 @@ def main() -> None:
         process = start_server(env, port, log)
         base = f"http://127.0.0.1:{port}"
         wait_ready(base, process)
-        figures = measure(base, emails, args.seconds, args.pause_ms / 1000)
+        figures = measure(base, emails, args.seconds, args.pause_ms / 1000, process.pid)
     finally:
         if process is not None:
             stop_server(process)
@@ -230,9 +258,9 @@ def main() -> None:
     figures["load_average"] = [round(x, 2) for x in os.getloadavg()]
     alone, flooded = figures["sos_alone"], figures["sos_under_flood"]
     print(f"SOS alone:         P50 {alone['p50_ms']:7.1f} ms  P99 {alone['p99_ms']:7.1f} ms  "
-          f"({alone['count']} SOS)")
+          f"({alone['count']} SOS; server busy {alone['server_cpu_share']:.0%} of a core)")
     print(f"SOS, login flood:  P50 {flooded['p50_ms']:7.1f} ms  P99 {flooded['p99_ms']:7.1f} ms  "
-          f"({flooded['count']} SOS)")
+          f"({flooded['count']} SOS; server busy {flooded['server_cpu_share']:.0%} of a core)")
     print(f"ratio (flood / alone): P50 x{figures['p50_ratio']}  P99 x{figures['p99_ratio']}  "
           f"(target P99 < x2)")
     logins = figures["logins"]
@@ -241,6 +269,16 @@ def main() -> None:
     print(f"load average: {figures['load_average']}")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
+    if args.record:
+        record(args.record, args.label, figures, seconds=args.seconds)
+
+
+def record(path: Path, label: str, figures: dict[str, Any], *, seconds: float) -> None:
+    """Append one labelled run to the JSON list at ``path``."""
+    runs = json.loads(path.read_text())["runs"] if path.exists() else []
+    runs.append({"label": label, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                 "seconds": seconds, **figures})
+    path.write_text(json.dumps({"runs": runs}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,8 @@ async def purge_once(conn: psycopg.AsyncConnection) -> int:
 
 
 async def purge_on_schedule(
-    database_url: str, *, interval_s: float = 3600.0, standby_s: float | None = None
+    database_url: str, *, interval_s: float = 3600.0, standby_s: float | None = None,
+    lock_key: int = PURGE_LOCK_KEY,
 ) -> None:
     """Purge at start-up and then every ``interval_s`` while this worker holds the lock."""
     standby_s = interval_s if standby_s is None else standby_s
@@ -41,7 +42,7 @@ async def purge_on_schedule(
             async with await psycopg.AsyncConnection.connect(
                 _libpq(database_url), autocommit=True, application_name="lifeline-key-purge"
             ) as conn:
-                cursor = await conn.execute("SELECT pg_try_advisory_lock(%s)", [PURGE_LOCK_KEY])
+                cursor = await conn.execute("SELECT pg_try_advisory_lock(%s)", [lock_key])
                 row = await cursor.fetchone()
                 while row and row[0]:
                     purged = await purge_once(conn)

@@ -6,6 +6,7 @@ estimator: dictionaries with l33t substitutions, keyboard walks, dates, repeats)
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def common_passwords() -> frozenset[str]:
 def check_password(password: str, *, user_inputs: list[str] | None = None) -> None:
     """Raise :class:`InvalidInput` for a short, breached or guessable password.
 
-    ``user_inputs`` (the email, say) count as known words to zxcvbn.
+    ``user_inputs`` (the email, say) and their words count as known words to zxcvbn.
     """
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(
@@ -46,7 +47,8 @@ def check_password(password: str, *, user_inputs: list[str] | None = None) -> No
             "this password is on a list of breached passwords; choose a longer passphrase",
             field="password", code="password_too_common",
         )
-    scored = zxcvbn(password[:SCORED_PREFIX], user_inputs=user_inputs or [])
+    known = [word for text in user_inputs or [] for word in re.split(r"\W+", text) if word]
+    scored = zxcvbn(password[:SCORED_PREFIX], user_inputs=[*(user_inputs or []), *known])
     if scored["score"] < MIN_ZXCVBN_SCORE:
         hint = scored["feedback"].get("warning") or "it follows a common pattern"
         raise InvalidInput(

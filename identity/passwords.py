@@ -8,7 +8,10 @@ and a bounded gate in front of it answers the excess with 429 instead of queuein
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
@@ -35,18 +38,37 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
+#: Nice value of the hashing threads (and of the lane threads argon2 starts from them): on a
+#: busy machine the worker's event loop, which takes every SOS, wins the CPU from sign-ins.
+HASHING_NICE = 10
+
+
+def _yield_to_emergencies() -> None:
+    """Lower this thread's CPU priority (Linux: nice is per thread, inherited by new threads)."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICE)
+
+
 class HashingGate:
-    """At most ``running`` checks at once (in threads) and ``waiting`` queued behind them, per
-    worker; a check beyond that is refused at once with :class:`TooManyRequests`."""
+    """At most ``running`` password checks at once (in threads) and ``waiting`` sign-in steps
+    queued behind them, per worker; a step beyond that is refused at once with
+    :class:`TooManyRequests`."""
 
     def __init__(self, *, running: int, waiting: int) -> None:
         self.running = running
         self.waiting = waiting
-        self._pool = ThreadPoolExecutor(max_workers=running, thread_name_prefix="argon2")
+        self._pool = ThreadPoolExecutor(
+            max_workers=running, thread_name_prefix="argon2", initializer=_yield_to_emergencies
+        )
         self._lock = threading.Lock()
         self._admitted = 0  # running + waiting, across every event loop of the process
 
-    def _admit(self) -> None:
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        """Admission of one sign-in step; refused at once (429) when the gate is full.
+
+        Taken before the step's database and Redis work, so a flood is turned away cheaply.
+        """
         with self._lock:
             if self._admitted >= self.running + self.waiting:
                 raise TooManyRequests(
@@ -54,30 +76,16 @@ class HashingGate:
                     retry_after_s=1, code="sign_in_busy",
                 )
             self._admitted += 1
-
-    def _leave(self) -> None:
-        with self._lock:
-            self._admitted -= 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._admitted -= 1
 
     async def verify(self, password_hash: str | None, password: str) -> bool:
-        """:func:`verify_password` in the pool; 429 when the gate is full."""
-        self._admit()
-        try:
-            loop = asyncio.get_running_loop()
-            # The pool itself bounds the running checks; the admission count bounds the queue.
-            return await loop.run_in_executor(self._pool, verify_password, password_hash, password)
-        finally:
-            self._leave()
-
-    async def hash(self, password: str) -> str:
-        """:func:`hash_password` in the pool, under the same bound."""
-        self._admit()
-        try:
-            return await asyncio.get_running_loop().run_in_executor(
-                self._pool, hash_password, password
-            )
-        finally:
-            self._leave()
+        """:func:`verify_password` in the pool (which bounds the checks running at once)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, verify_password, password_hash, password)
 
 
 _gate: HashingGate | None = None

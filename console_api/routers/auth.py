@@ -31,13 +31,14 @@ async def sign_in_step(request: Request, email: str) -> AsyncIterator[None]:
     """Every step that checks a password (login, MFA enrol and activate) passes the same
     throttles and lockout, and tells them how it ended."""
     note_audit(request, account=login_account_hash(email))
-    throttle = await login_throttle(request, email)
-    try:
-        yield
-    except Unauthenticated:
-        await throttle.failed()
-        raise
-    await throttle.succeeded()
+    with identity_service.gate_of(request.app.state.identity_settings).slot():
+        throttle = await login_throttle(request, email)
+        try:
+            yield
+        except Unauthenticated:
+            await throttle.failed()
+            raise
+        await throttle.succeeded()
 
 
 @router.post("/auth/login", response_model=TokenResponse, summary="Sign in")

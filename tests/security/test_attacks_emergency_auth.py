@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -338,3 +340,33 @@ async def _a_hospital(app) -> uuid.UUID:
 
     async with app.state.session_factory() as session:
         return await session.scalar(select(Hospital.id).order_by(Hospital.name).limit(1))
+
+
+# --- 4. Contention is not an outage -------------------------------------------------------------
+
+async def test_fifty_concurrent_bookings_of_one_slot_under_cpu_load(app, served):
+    from tests.care.conftest import free_slots, make_clinic, make_patient
+
+    async with from_address("127.0.0.14", served.base) as http:
+        clinic = await make_clinic(app, http)
+        patients = [await make_patient(app, http) for _ in range(10)]
+        slot = (await free_slots(http, clinic))[0]
+        body = {"doctor_id": clinic.doctor_id, "hospital_id": slot["hospital_id"],
+                "start": slot["start"], "reason": "check-up"}
+        # The machine is loaded, as when the deadlocks were seen: two busy loops beside us.
+        burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                   for _ in range(2)]
+        try:
+            answers = await asyncio.gather(*(
+                http.post("/api/v1/appointments", json=body, headers=p.headers)
+                for p in patients for _ in range(5)
+            ))
+        finally:
+            for burner in burners:
+                burner.kill()
+                burner.wait()
+    statuses = Counter(r.status_code for r in answers)
+    assert statuses == {201: 1, 409: 49}, (statuses, {r.text for r in answers
+                                                      if r.status_code not in (201, 409)})
+    assert {r.json()["code"] for r in answers if r.status_code == 409} <= {
+        "slot_taken", "write_conflict"}
