@@ -86,7 +86,8 @@ def default_public_base_url(host: str, port: int) -> str:
     """``http://HOST:PORT`` as served; a wildcard bind names this machine instead."""
     import socket
 
-    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - naming the wildcard, not binding it
+    # Names the wildcard address; binds nothing.
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104  # nosec B104
         host = socket.getfqdn()
     if ":" in host:
         host = f"[{host}]"

@@ -41,7 +41,6 @@ def user_env(database_url: str, **extra: str) -> dict[str, str]:
     env.update(
         DATABASE_URL=database_url,
         LIFELINE_STREAM_PREFIX=os.environ["LIFELINE_STREAM_PREFIX"] + "served:",
-        LIFELINE_DATA_DIR=str(ROOT / "var"),
     )
     env.update(extra)
     return env
