@@ -167,8 +167,15 @@ async def _flood(base: str, emails: list[str], seconds: float) -> dict[str, Any]
             "p50_ms": round(percentile(latencies, 50), 1)}
 
 
-def flood_process(base: str, emails: list[str], seconds: float, out: Any) -> None:  # noqa: ANN401
-    """Entry point of the flooding process; sends its tally back through a pipe."""
+def flood_process(
+    base: str, emails: list[str], seconds: float, out: Any, nice: int  # noqa: ANN401
+) -> None:
+    """Entry point of the flooding process; sends its tally back through a pipe.
+
+    ``nice``: a real flood runs on the attackers' machines, not on the server's cores; on one
+    shared machine the flood's own client work is lowered in priority to stand for that.
+    """
+    os.nice(nice)
     out.send(asyncio.run(_flood(base, emails, seconds)))
 
 
@@ -187,7 +194,8 @@ def server_cpu_s(pid: int) -> float:
 
 
 def measure(
-    base: str, emails: list[str], seconds: float, pause_s: float, server_pid: int
+    base: str, emails: list[str], seconds: float, pause_s: float, server_pid: int,
+    flood_nice: int = 0,
 ) -> dict[str, Any]:
     """SOS alone, then SOS under the flood, against the same server."""
     asyncio.run(sos_round_trips(base, 2, pause_s))  # warm-up: connections, caches, JIT-less paths
@@ -198,7 +206,7 @@ def measure(
     )
     reader, writer = multiprocessing.Pipe(duplex=False)
     flood = multiprocessing.Process(
-        target=flood_process, args=(base, emails, seconds + 2, writer), daemon=True
+        target=flood_process, args=(base, emails, seconds + 2, writer, flood_nice), daemon=True
     )
     flood.start()
     time.sleep(1.0)  # the flood is under way before the first measured SOS
@@ -228,6 +236,9 @@ def main() -> None:
                         help="append the figures, as run --label, to this JSON list of runs "
                              "(docs/bench/login-flood.json feeds docs/benchmarks.md)")
     parser.add_argument("--label", default="now", help="name of this run in --record")
+    parser.add_argument("--flood-nice", type=int, default=0,
+                        help="nice value of the flooding clients' process (their CPU is the "
+                             "attackers' own, not the server's, in a real flood)")
     args = parser.parse_args()
     name, url = create_database()
     port = free_port()
@@ -250,7 +261,9 @@ def main() -> None:
         process = start_server(env, port, log)
         base = f"http://127.0.0.1:{port}"
         wait_ready(base, process)
-        figures = measure(base, emails, args.seconds, args.pause_ms / 1000, process.pid)
+        figures = measure(base, emails, args.seconds, args.pause_ms / 1000, process.pid,
+                          flood_nice=args.flood_nice)
+        figures["flood_nice"] = args.flood_nice
     finally:
         if process is not None:
             stop_server(process)

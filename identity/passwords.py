@@ -40,7 +40,7 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 
 #: Nice value of the hashing threads (and of the lane threads argon2 starts from them): on a
 #: busy machine the worker's event loop, which takes every SOS, wins the CPU from sign-ins.
-HASHING_NICE = 10
+HASHING_NICE = 19
 
 
 def _yield_to_emergencies() -> None:
