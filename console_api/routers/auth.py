@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,7 +11,7 @@ from fastapi import APIRouter, Request, status
 from console_api.audit_trail import note_audit
 from console_api.deps import CurrentClaims, IdentitySettingsDep, SessionDep
 from console_api.limits import login_account_hash, login_throttle
-from data.errors import Unauthenticated
+from data.errors import TooManyRequests, Unauthenticated
 from identity import mfa
 from identity import service as identity_service
 from identity.schemas import (
@@ -25,20 +26,29 @@ from identity.schemas import (
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
+#: Seconds before a refused (429) sign-in step is answered.
+REFUSAL_PAUSE_S = 1.0
+
 
 @asynccontextmanager
 async def sign_in_step(request: Request, email: str) -> AsyncIterator[None]:
     """Every step that checks a password (login, MFA enrol and activate) passes the same
     throttles and lockout, and tells them how it ended."""
     note_audit(request, account=login_account_hash(email))
-    with identity_service.gate_of(request.app.state.identity_settings).slot():
-        throttle = await login_throttle(request, email)
-        try:
-            yield
-        except Unauthenticated:
-            await throttle.failed()
-            raise
-        await throttle.succeeded()
+    try:
+        with identity_service.gate_of(request.app.state.identity_settings).slot():
+            throttle = await login_throttle(request, email)
+            try:
+                yield
+            except Unauthenticated:
+                await throttle.failed()
+                raise
+            await throttle.succeeded()
+    except TooManyRequests:
+        # A refused attempt is answered after a pause (holding no slot): a flood that ignores
+        # Retry-After comes back once a second per connection, not as fast as we can say no.
+        await asyncio.sleep(REFUSAL_PAUSE_S)
+        raise
 
 
 @router.post("/auth/login", response_model=TokenResponse, summary="Sign in")
