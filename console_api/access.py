@@ -225,14 +225,24 @@ def check(access: Access | None, claims: AccessClaims | None, key: str | None) -
         raise Forbidden(f"your roles may not perform {access.action}", code="role_forbidden")
 
 
+#: An emergency is never refused for its credentials: a bearer token that does not verify here
+#: (garbage, expired, staff without a second factor) makes the caller anonymous, and the case is
+#: flagged ``unverified_caller``.
+NEVER_REFUSED = "POST /api/v1/emergency/cases"
+
+
 async def enforce_access(request: HTTPConnection) -> None:
     """The app-wide dependency: look the route up in :data:`ROUTE_ACCESS` and apply it."""
     key = route_key(request)
-    claims = bearer_claims(request)
-    request.state.claims = claims
     try:
+        claims = bearer_claims(request)
+        request.state.claims = claims
         check(ROUTE_ACCESS.get(key) if key else None, claims, key)
     except (Forbidden, Unauthenticated) as exc:
+        if key == NEVER_REFUSED:
+            request.state.claims = None
+            request.state.unverified_caller = exc.code
+            return
         request.state.denied = exc.code
         raise
     await check_api_rate(request, key, str(claims.user_id) if claims else None)

@@ -17,6 +17,7 @@ from care import availability as care_availability
 from console_api.access import enforce_access
 from console_api.audit_trail import AuditTrail
 from console_api.body_limit import BodySizeLimit
+from console_api.client_address import ForwardedFor
 from console_api.hardening import SecurityHeaders, install_log_redaction
 from console_api.observability import install_observability
 from console_api.problems import install_problem_handlers
@@ -41,6 +42,8 @@ from console_api.routers import (
     telemetry,
     units,
 )
+from console_api.write_retry import RetryOnContention
+from data import key_purge
 from data.db import async_session_factory, make_async_engine, make_sync_engine
 from data.durability import ensure_durable, retry_unreachable
 from data.models import import_all_models
@@ -132,6 +135,10 @@ def create_app(
             sync_task,
             asyncio.create_task(app.state.position_ingest.run(), name="position-ingest"),
             asyncio.create_task(sweep_alerts(app)),
+            # Idempotency keys live 24 h; one worker at a time purges them (advisory lock).
+            asyncio.create_task(
+                key_purge.purge_on_schedule(data_settings.database_url), name="key-purge"
+            ),
             # A doctor whose heartbeats stopped is stored and announced as offline.
             asyncio.create_task(
                 care_availability.sweep_presence(app.state.session_factory, app.state.redis)
@@ -173,6 +180,8 @@ def create_app(
         dependencies=[Depends(enforce_access)],
     )
     app.state.identity_settings = identity_settings
+    # Innermost: a request PostgreSQL aborted for contention runs again (audited once).
+    app.add_middleware(RetryOnContention)
     app.add_middleware(BodySizeLimit)
     app.add_middleware(AuditTrail)
     app.add_middleware(
@@ -187,6 +196,8 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     # Outermost: request id, access log and latency cover everything above.
     install_observability(app)
+    # Outside even that: every layer sees the real client address (trusted proxies only).
+    app.add_middleware(ForwardedFor)
     install_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(auth.router)

@@ -59,6 +59,9 @@ def serve(
 
     from realtime.settings import get_realtime_settings
 
+    # Links sent out (crew SMS, Twilio callbacks) point where this server was started, unless
+    # LIFELINE_PUBLIC_BASE_URL says otherwise (behind a proxy, on a public name).
+    os.environ.setdefault("LIFELINE_PUBLIC_BASE_URL", default_public_base_url(host, port))
     with tempfile.TemporaryDirectory(prefix="lifeline-metrics-") as metrics_dir:
         if workers > 1:
             # Each worker writes its samples here; any worker's /metrics sums them all.
@@ -70,13 +73,27 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            proxy_headers=True,
+            # X-Forwarded-For is read by the app itself, from LIFELINE_TRUSTED_PROXIES only
+            # (uvicorn's own default would believe any loopback client).
+            proxy_headers=False,
             log_level="info",
             log_config=logging_config(),
             # Off by default: compressed frames differ per connection, so each event would be
             # deflated once per subscriber instead of framed once (see README, real time).
             ws_per_message_deflate=get_realtime_settings().ws_deflate,
         )
+
+
+def default_public_base_url(host: str, port: int) -> str:
+    """``http://HOST:PORT`` as served; a wildcard bind names this machine instead."""
+    import socket
+
+    # Names the wildcard address; binds nothing.
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104  # nosec B104
+        host = socket.getfqdn()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 @users_app.command("create")

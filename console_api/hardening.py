@@ -58,9 +58,14 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+#: Where personal data is served: the API and the FHIR facade.
+PERSONAL_PREFIXES = ("/api/", "/fhir/")
+
+
 def _personal(scope: Scope) -> bool:
-    """Anything under /api/ that is not an open, non-audited route may carry personal data."""
-    if not scope["path"].startswith("/api/"):
+    """Anything under :data:`PERSONAL_PREFIXES` that is not an open, non-audited route may carry
+    personal data."""
+    if not scope["path"].startswith(PERSONAL_PREFIXES):
         return False
     key = route_key(HTTPConnection(scope)) if scope.get("route") is not None else None
     access = ROUTE_ACCESS.get(key) if key else None

@@ -7,13 +7,13 @@ from the database (cases per state, outbox lag) are computed at scrape time, so 
 whichever worker answers.
 
 ``/metrics`` is readable from the loopback interface without a token (a Prometheus agent on the
-node) or by a caller whose roles hold ``metrics.read`` (operators, super admins).
+node; a request forwarded by a proxy counts as its real client, and only proxies listed in
+``LIFELINE_TRUSTED_PROXIES`` are believed) or by a caller whose roles hold ``metrics.read``
+(operators, super admins).
 """
 
 from __future__ import annotations
 
-import contextlib
-import ipaddress
 import logging
 import logging.config
 import os
@@ -39,6 +39,7 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from console_api.client_address import is_local
 from console_api.deps import OptionalClaims
 from data.errors import Forbidden
 from identity.roles import allowed
@@ -208,14 +209,6 @@ async def database_figures(request: Request) -> DatabaseFigures | None:
     )
 
 
-def _is_local(request: Request) -> bool:
-    if request.client is None or "x-forwarded-for" in request.headers:
-        return False
-    with contextlib.suppress(ValueError):
-        return ipaddress.ip_address(request.client.host).is_loopback
-    return False
-
-
 def forget_dead_workers(directory: str) -> None:
     """A worker killed with -9 never says goodbye: drop its live gauges (open sockets)."""
     for path in Path(directory).glob("gauge_live*_*.db"):
@@ -230,7 +223,7 @@ def forget_dead_workers(directory: str) -> None:
 
 async def metrics(request: Request, claims: OptionalClaims) -> Response:
     """Prometheus text exposition of this node (all its workers)."""
-    if not _is_local(request) and not (claims and allowed(set(claims.roles), "metrics.read")):
+    if not is_local(request) and not (claims and allowed(set(claims.roles), "metrics.read")):
         raise Forbidden(
             "metrics are readable from loopback or with the metrics.read permission",
             code="metrics_forbidden",

@@ -13,6 +13,8 @@ from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from console_api.hardening import SECURITY_HEADERS
+from console_api.write_retry import Contention, is_contention
 from data.errors import (
     Conflict,
     Forbidden,
@@ -152,7 +154,13 @@ async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONRe
 
 
 async def on_database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    """The database is unreachable (restarting, failing over): a 503 the client retries."""
+    """The database is unreachable (restarting, failing over): a 503 the client retries.
+
+    A deadlock or serialization failure is no outage: it goes to
+    :class:`console_api.write_retry.RetryOnContention`, which runs the request again.
+    """
+    if is_contention(exc):
+        raise Contention(str(exc)) from exc
     log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
                 type(exc.__cause__ or exc).__name__)
     return problem(
@@ -197,12 +205,15 @@ async def on_stale_data(request: Request, exc: StaleDataError) -> JSONResponse:
 async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     """Last resort: log it and answer in problem form; the body never leaks internals."""
     log.exception("unhandled error on %s %s", request.method, request.url.path)
+    # Starlette answers this one from its outermost middleware, outside SecurityHeaders: the
+    # headers are set here, so a 500 is as locked down as any other answer.
     return problem(
         500,
         code="internal_error",
         title="Internal error",
         detail="the server failed; the request may be retried with the same Idempotency-Key",
         instance=request.url.path,
+        headers={**SECURITY_HEADERS, "Cache-Control": "no-store"},
     )
 
 

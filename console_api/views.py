@@ -35,6 +35,7 @@ def case_view(case: EmergencyCase, events: list[CaseEvent] | None = None) -> Cas
         outside_service_area=case.outside_service_area,
         off_network=case.off_network,
         suspected_abuse=bool(case.suspected_abuse),
+        unverified_caller=bool(case.unverified_caller),
         reporter_phone=case.reporter_phone,
         notes=case.notes,
         patient_id=case.patient_id,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, bindparam, delete, select, update
+from sqlalchemy import String, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -118,11 +118,3 @@ async def bind(db_session: AsyncSession, *, key: IdempotencyKey, resource_id: uu
         .where(IdempotencyRecord.scope == key.scope, IdempotencyRecord.key == key.key)
         .values(resource_id=resource_id)
     )
-
-
-async def purge_expired(db_session: AsyncSession) -> int:
-    """Drop keys past their retention; run periodically."""
-    result = await db_session.execute(
-        delete(IdempotencyRecord).where(IdempotencyRecord.expires_at < utcnow())
-    )
-    return result.rowcount or 0

@@ -42,6 +42,10 @@ class EmergencyCase(Base):
         subject=lambda c: f"patient:{c.patient_id}" if c.patient_id else f"case:{c.id}",
     )
     suspected_abuse: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    #: Sent with a bearer token that did not verify (bad, expired): taken as anonymous.
+    unverified_caller: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default="false"
+    )
     patient_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("patients.id"))
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     destination_hospital_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("hospitals.id"))

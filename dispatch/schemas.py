@@ -114,6 +114,8 @@ class CaseView(BaseModel):
     outside_service_area: bool
     off_network: bool
     suspected_abuse: bool = False
+    #: The SOS came with a bearer token that did not verify; it was taken as anonymous.
+    unverified_caller: bool = False
     reporter_phone: str
     notes: str | None
     patient_id: uuid.UUID | None

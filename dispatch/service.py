@@ -253,6 +253,7 @@ async def raise_case(
     destinations: Destinations | None = None,
     suspected_abuse: bool = False,
     may_link_any_patient: bool = False,
+    unverified_caller: bool = False,
 ) -> RaisedCase:
     """Accept an SOS. A retry with the same key and body returns the first case, never a second.
 
@@ -302,6 +303,7 @@ async def raise_case(
         patient_id=patient_id,
         created_by=actor.user_id,
         suspected_abuse=suspected_abuse,
+        unverified_caller=unverified_caller,
         raised_at=now,
         updated_at=now,
     )

@@ -117,7 +117,9 @@ def provisioning_uri(user: User, secret: str) -> str:
 def verify_totp(user: User, code: str) -> bool:
     """Accept the current code (±1 step of clock drift); a code is never accepted twice."""
     secret = totp_secret(user)
-    if secret is None or not code.isdigit() or len(code) != 6:
+    # ASCII digits only: str.isdigit() also accepts other scripts' digits ("١٢٣٤٥٦"), which
+    # hmac.compare_digest refuses with a TypeError.
+    if secret is None or not (code.isascii() and code.isdigit()) or len(code) != 6:
         return False
     totp = pyotp.TOTP(secret)
     now_step = int(utcnow().timestamp()) // totp.interval

@@ -11,21 +11,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from care.models import Patient
 from data.base import utcnow
-from data.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthenticated
+from data.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from facilities.models import Hospital
 from identity import mfa
 from identity.models import RefreshToken, Role, User, UserRole
 from identity.password_policy import MIN_PASSWORD_LENGTH, check_password  # noqa: F401
-from identity.passwords import hash_password, verify_password
+from identity.passwords import HashingGate, hash_password, hashing_gate
 from identity.roles import Role as RoleName
 from identity.roles import is_staff
 from identity.settings import IdentitySettings
 from identity.tokens import hash_token, issue_access_token, new_refresh_token
 
-#: Failures before the account locks; each further failure doubles the lock (cap one hour).
-LOCKOUT_AFTER = 5
-LOCKOUT_BASE_S = 30
-LOCKOUT_MAX_S = 3600
+#: The one answer to every sign-in that is not right in every part (password, account state,
+#: second factor): which part failed, or whether the account exists, is never told.
+UNIFORM_FAILURE = (
+    "wrong email, password or code (staff sign in with a TOTP code; "
+    "enrol at /api/v1/auth/mfa/enrol)"
+)
+
+
+def sign_in_refused() -> Unauthenticated:
+    """The uniform 401 of a failed sign-in step."""
+    return Unauthenticated(UNIFORM_FAILURE, code="invalid_credentials")
 
 
 @dataclass(frozen=True)
@@ -54,7 +61,7 @@ async def create_user(
     email = email.strip().lower()
     if "@" not in email:
         raise InvalidInput("not an email address", field="email")
-    check_password(password)
+    check_password(password, user_inputs=[email])
     if totp_secret is not None:
         totp_secret = mfa.valid_base32(totp_secret)
     unknown = set(roles) - {r.value for r in RoleName}
@@ -120,15 +127,21 @@ async def _issue(
 
 
 async def _failed(db_session: AsyncSession, user: User | None) -> Unauthenticated:
-    """Count a failure; lock the account with exponential back-off after a few in a row."""
+    """Count a failure on the account (shown to nobody; the throttles live at the HTTP edge)."""
     if user is not None:
         user.failed_logins = (user.failed_logins or 0) + 1
-        over = user.failed_logins - LOCKOUT_AFTER
-        if over >= 0:
-            seconds = min(LOCKOUT_BASE_S * 2**over, LOCKOUT_MAX_S)
-            user.locked_until = utcnow() + timedelta(seconds=seconds)
         await db_session.commit()
-    return Unauthenticated("wrong email, password or code", code="invalid_credentials")
+    return sign_in_refused()
+
+
+async def _checked_user(
+    db_session: AsyncSession, email: str, password: str, gate: HashingGate
+) -> User:
+    """The account whose password this is, checked off the event loop; else the uniform 401."""
+    user = await find_login_user(db_session=db_session, email=email)
+    if not await gate.verify(user.password_hash if user else None, password) or user is None:
+        raise await _failed(db_session, user)
+    return user
 
 
 async def find_login_user(*, db_session: AsyncSession, email: str) -> User | None:
@@ -147,26 +160,13 @@ async def login(
 ) -> TokenPair:
     """Exchange credentials (and, for staff or enrolled users, a TOTP code) for a token pair.
 
-    The error never says which part was wrong; a staff account without a second factor gets no
-    token at all, only the instruction to enrol.
+    Every failure is the same 401 (:func:`sign_in_refused`) until every factor is right: a
+    correct password is not told apart from a wrong one, nor an inactive or unenrolled account.
     """
-    user = await find_login_user(db_session=db_session, email=email)
-    if user is not None and user.locked_until is not None and user.locked_until > utcnow():
-        retry = (user.locked_until - utcnow()).total_seconds()
-        raise TooManyRequests(
-            "too many failed sign-ins; try again later", retry_after_s=int(retry) + 1,
-            code="account_locked",
-        )
-    if not verify_password(user.password_hash if user else None, password) or user is None:
-        raise await _failed(db_session, user)
-    if user.status != "active":
-        raise Unauthenticated("this account is not active", code="account_inactive")
+    user = await _checked_user(db_session, email, password, gate_of(settings))
     enrolled = user.totp_enabled_at is not None
-    if is_staff(user.role_names) and not enrolled:
-        raise Unauthenticated(
-            "staff accounts need a second factor: enrol at /api/v1/auth/mfa/enrol",
-            code="mfa_enrolment_required",
-        )
+    if user.status != "active" or (is_staff(user.role_names) and not enrolled):
+        raise await _failed(db_session, user)
     if enrolled:
         if totp:
             passed = mfa.verify_totp(user, totp)
@@ -175,7 +175,7 @@ async def login(
                 db_session=db_session, user=user, code=recovery_code
             )
         else:
-            raise Unauthenticated("a TOTP code is required", code="mfa_required")
+            passed = False
         if not passed:
             raise await _failed(db_session, user)
     user.failed_logins = 0
@@ -187,26 +187,33 @@ async def login(
     return pair
 
 
+def gate_of(settings: IdentitySettings) -> HashingGate:
+    """The worker's password-check gate, sized by ``settings``."""
+    return hashing_gate(
+        running=settings.password_hash_threads, waiting=settings.password_hash_queue
+    )
+
+
 async def enrol_mfa(
-    *, db_session: AsyncSession, email: str, password: str
+    *, db_session: AsyncSession, email: str, password: str, settings: IdentitySettings
 ) -> tuple[User, str, list[str]]:
     """Start TOTP enrolment after checking the password; active only once a code is confirmed."""
-    user = await find_login_user(db_session=db_session, email=email)
-    if not verify_password(user.password_hash if user else None, password) or user is None:
+    user = await _checked_user(db_session, email, password, gate_of(settings))
+    if user.status != "active" or user.totp_enabled_at is not None:
+        # A stolen password cannot re-enrol the second factor, nor learn that it was right.
         raise await _failed(db_session, user)
     secret, codes = await mfa.start_enrolment(db_session=db_session, user=user)
     await db_session.commit()
     return user, secret, codes
 
 
-async def activate_mfa(*, db_session: AsyncSession, email: str, password: str, totp: str) -> None:
+async def activate_mfa(
+    *, db_session: AsyncSession, email: str, password: str, totp: str, settings: IdentitySettings
+) -> None:
     """Confirm enrolment with the first code from the authenticator."""
-    user = await find_login_user(db_session=db_session, email=email)
-    if not verify_password(user.password_hash if user else None, password) or user is None:
-        raise await _failed(db_session, user)
-    if user.totp_enabled_at is not None:
-        raise Conflict("a second factor is already active", code="mfa_already_enrolled")
-    if not mfa.verify_totp(user, totp):
+    user = await _checked_user(db_session, email, password, gate_of(settings))
+    already = user.totp_enabled_at is not None
+    if user.status != "active" or already or not mfa.verify_totp(user, totp):
         raise await _failed(db_session, user)
     user.totp_enabled_at = utcnow()
     await db_session.commit()

@@ -21,14 +21,25 @@ class IdentitySettings(BaseSettings):
     refresh_token_days: int = Field(default=14, ge=1, le=90)
     token_issuer: str = "lifeline"
     token_audience: str = "lifeline-api"
-    #: Abuse limits (fixed windows in Redis): attempts allowed per window.
+    #: Abuse limits (fixed windows in Redis): attempts allowed per window. Sign-in attempts are
+    #: counted per account *and* client address, so one client cannot lock an account out for
+    #: everyone; ``login_per_account_global`` (every client together) only slows guessing
+    #: spread over many addresses.
     login_per_account: int = Field(default=20, ge=1)
     login_account_window_s: int = Field(default=900, ge=1)
+    login_per_account_global: int = Field(default=300, ge=1)
     login_per_ip: int = Field(default=100, ge=1)
     login_ip_window_s: int = Field(default=60, ge=1)
     sos_per_phone: int = Field(default=3, ge=1)
     sos_per_ip: int = Field(default=20, ge=1)
     sos_window_s: int = Field(default=600, ge=1)
+    #: Password checks (argon2id, ~100 ms of CPU each) run in this many threads per worker, with
+    #: at most ``password_hash_queue`` waiting; further sign-ins get 429 at once.
+    password_hash_threads: int = Field(default=1, ge=1, le=16)
+    password_hash_queue: int = Field(default=4, ge=0, le=256)
+    #: Addresses (IPs or CIDR blocks, comma separated) of reverse proxies whose X-Forwarded-For
+    #: is believed; empty: nobody's, the peer address is the client.
+    trusted_proxies: str = ""
     #: Every other API call, per signed-in user (or per IP when anonymous), per minute.
     api_per_minute: int = Field(default=600, ge=1)
     #: Origins allowed to call the API from a browser (exact match); empty means same-origin only.

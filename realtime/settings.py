@@ -13,7 +13,9 @@ class RealtimeSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="LIFELINE_", env_file=".env", extra="ignore")
 
-    allowed_origins: str = "http://127.0.0.1:8000,http://localhost:8000"
+    #: Browser origins allowed to open /ws besides the server's own (same-origin is always
+    #: allowed, as is the origin of LIFELINE_PUBLIC_BASE_URL); comma separated.
+    allowed_origins: str = ""
     heartbeat_seconds: float = Field(default=10.0, gt=0, le=10.0)
     #: Streams keep about this many entries; older gaps are replayed from the database outbox.
     stream_maxlen: int = Field(default=10_000, ge=100)

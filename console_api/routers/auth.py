@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import APIRouter, Request, status
 
 from console_api.audit_trail import note_audit
 from console_api.deps import CurrentClaims, IdentitySettingsDep, SessionDep
-from console_api.limits import check_login_rate, login_account_hash
+from console_api.limits import login_account_hash, login_throttle
+from data.errors import TooManyRequests, Unauthenticated
 from identity import mfa
 from identity import service as identity_service
 from identity.schemas import (
@@ -21,35 +26,58 @@ from identity.schemas import (
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
+#: Seconds before a refused (429) sign-in step is answered.
+REFUSAL_PAUSE_S = 1.0
+
+
+@asynccontextmanager
+async def sign_in_step(request: Request, email: str) -> AsyncIterator[None]:
+    """Every step that checks a password (login, MFA enrol and activate) passes the same
+    throttles and lockout, and tells them how it ended."""
+    note_audit(request, account=login_account_hash(email))
+    try:
+        with identity_service.gate_of(request.app.state.identity_settings).slot():
+            throttle = await login_throttle(request, email)
+            try:
+                yield
+            except Unauthenticated:
+                await throttle.failed()
+                raise
+            await throttle.succeeded()
+    except TooManyRequests:
+        # A refused attempt is answered after a pause (holding no slot): a flood that ignores
+        # Retry-After comes back once a second per connection, not as fast as we can say no.
+        await asyncio.sleep(REFUSAL_PAUSE_S)
+        raise
+
 
 @router.post("/auth/login", response_model=TokenResponse, summary="Sign in")
 async def login(
     body: LoginRequest, request: Request, db_session: SessionDep, settings: IdentitySettingsDep
 ) -> TokenResponse:
     """Email, password and (staff, or anyone enrolled) a TOTP code, for an access token (15 min)
-    and a rotating refresh token."""
-    note_audit(request, account=login_account_hash(body.email))
-    await check_login_rate(request, body.email)
-    pair = await identity_service.login(
-        db_session=db_session,
-        email=body.email,
-        password=body.password,
-        settings=settings,
-        totp=body.totp,
-        recovery_code=body.recovery_code,
-    )
+    and a rotating refresh token. Any failure is the same 401 ``invalid_credentials``."""
+    async with sign_in_step(request, body.email):
+        pair = await identity_service.login(
+            db_session=db_session,
+            email=body.email,
+            password=body.password,
+            settings=settings,
+            totp=body.totp,
+            recovery_code=body.recovery_code,
+        )
     return TokenResponse(access_token=pair.access_token, refresh_token=pair.refresh_token)
 
 
 @router.post("/auth/mfa/enrol", response_model=MfaEnrolment, summary="Start TOTP enrolment")
 async def enrol_mfa(
-    body: MfaEnrolRequest, request: Request, db_session: SessionDep
+    body: MfaEnrolRequest, request: Request, db_session: SessionDep, settings: IdentitySettingsDep
 ) -> MfaEnrolment:
     """A new TOTP secret and recovery codes, shown once; confirm with /auth/mfa/activate."""
-    await check_login_rate(request, body.email)
-    user, secret, codes = await identity_service.enrol_mfa(
-        db_session=db_session, email=body.email, password=body.password
-    )
+    async with sign_in_step(request, body.email):
+        user, secret, codes = await identity_service.enrol_mfa(
+            db_session=db_session, email=body.email, password=body.password, settings=settings
+        )
     return MfaEnrolment(
         secret=secret, otpauth_uri=mfa.provisioning_uri(user, secret), recovery_codes=codes
     )
@@ -58,12 +86,16 @@ async def enrol_mfa(
 @router.post(
     "/auth/mfa/activate", status_code=status.HTTP_204_NO_CONTENT, summary="Confirm TOTP enrolment"
 )
-async def activate_mfa(body: MfaActivateRequest, request: Request, db_session: SessionDep) -> None:
+async def activate_mfa(
+    body: MfaActivateRequest, request: Request, db_session: SessionDep,
+    settings: IdentitySettingsDep,
+) -> None:
     """The first valid code switches the second factor on."""
-    await check_login_rate(request, body.email)
-    await identity_service.activate_mfa(
-        db_session=db_session, email=body.email, password=body.password, totp=body.totp
-    )
+    async with sign_in_step(request, body.email):
+        await identity_service.activate_mfa(
+            db_session=db_session, email=body.email, password=body.password, totp=body.totp,
+            settings=settings,
+        )
 
 
 @router.post("/auth/refresh", response_model=TokenResponse, summary="Rotate a refresh token")

@@ -101,6 +101,7 @@ async def raise_sos(
         destinations=destinations,
         suspected_abuse=await sos_looks_abusive(request, body.reporter_phone),
         may_link_any_patient=claims is not None and allowed(set(claims.roles), "case.triage"),
+        unverified_caller=getattr(request.state, "unverified_caller", None) is not None,
     )
     if raised.replayed:
         response.headers["Idempotent-Replayed"] = "true"

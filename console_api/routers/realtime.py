@@ -17,6 +17,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from console_api.deps import IdentitySettingsDep, OptionalClaims
+from console_api.origins import origin_allowed
 from data.errors import Forbidden, InvalidInput, Unauthenticated
 from dispatch.case_tokens import verify_case_token
 from identity.settings import IdentitySettings
@@ -234,7 +235,7 @@ async def realtime_socket(websocket: WebSocket) -> None:
     """Subscribe to channels and receive their events, with resume by ``last_seq``."""
     hub = _hub(websocket)
     origin = websocket.headers.get("origin")
-    if origin is not None and origin.rstrip("/") not in hub.settings.origins:
+    if origin is not None and not origin_allowed(websocket, origin, hub.settings.origins):
         # Before accept: the handshake fails with 403, so a hostile page learns nothing.
         await websocket.close(code=ORIGIN_REJECTED)
         return

@@ -86,7 +86,7 @@ async def test_cli_upgrade_is_idempotent_and_creates_users(database_url, client)
     )
     assert ok.returncode == 0, ok.stderr + ok.stdout
     r = await client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
-    assert r.status_code == 401 and r.json()["code"] == "mfa_required"  # staff need the code
+    assert r.status_code == 401 and r.json()["code"] == "invalid_credentials"  # staff need the code
     r = await client.post(
         "/api/v1/auth/login",
         json={"email": email, "password": PASSWORD, "totp": pyotp.TOTP(secret).now()},

@@ -92,7 +92,8 @@ async function shareMove(fix) {
 
 async function submit(event) {
   event.preventDefault();
-  if (read(PENDING)) { deliver(); return; }
+  const queued = read(PENDING);
+  if (queued && !queued.refused) { deliver(); return; }
   const symptom = $("input[name=symptom]:checked");
   const phone = $("#phone").value.replace(/[\s()-]/g, "");
   if (!symptom) { say("Choose what is happening.", "error"); $("#symptoms input").focus(); return; }
@@ -106,14 +107,17 @@ async function submit(event) {
   if (here.accuracy_m != null) body.accuracy_m = here.accuracy_m;
   const notes = $("#notes").value.trim();
   if (notes) body.notes = notes;
+  // A refused SOS is replaced only now, by the one the caller corrected and sent again.
   write(PENDING, { key: newKey(), body, signed_in: Boolean(session.access) });
   deliver();
 }
 
 let delivering = false;
+/** Send the queued SOS. It leaves the queue only once the server acknowledged it (201/200):
+ * a refused sign-in is resent without it, anything else stays queued and is retried. */
 async function deliver() {
   const pending = read(PENDING);
-  if (!pending || delivering) return;
+  if (!pending || pending.refused || delivering) return;
   delivering = true;
   $("#sos-button").textContent = "Sending…";
   try {
@@ -125,13 +129,21 @@ async function deliver() {
     write(PENDING, null);
     follow();
   } catch (e) {
-    if (e.status === undefined || e.status >= 500 || e.status === 429) {
+    if (pending.signed_in && (e.status === 401 || e.status === 403)) {
+      // The sign-in was not accepted: the SOS goes anonymously, at once, still queued.
+      write(PENDING, { ...pending, signed_in: false });
+      delivering = false;
+      await deliver();
+      return;
+    }
+    if (e.status === undefined || e.status >= 500 || e.status === 429 || e.status === 408) {
       say("No connection. Your SOS is saved and will be sent automatically — or call 112.", "error");
       $("#sos-button").textContent = "SOS queued — retrying";
     } else {
-      write(PENDING, null);
-      $("#sos-button").textContent = "SOS";
-      say(`Not sent: ${e.message}`, "error");
+      // Kept (never dropped) until the caller corrects it and presses SOS again.
+      write(PENDING, { ...pending, refused: e.message });
+      $("#sos-button").textContent = "SOS — send again";
+      say(`Not accepted yet: ${e.message}. Correct it and press SOS again — or call 112.`, "error");
     }
   } finally {
     delivering = false;
