@@ -336,7 +336,7 @@ def relay() -> None:
         )
         try:
             await Relay(
-                database_url=data_settings.database_url,
+                database_url=data_settings.app_database_url,
                 redis=redis,
                 settings=get_realtime_settings(),
             ).run()
@@ -349,6 +349,10 @@ def relay() -> None:
     except KeyboardInterrupt:
         console.print("[yellow]relay stopped[/yellow]")
 
+
+from console_api import cli_authority  # noqa: E402 - its commands join the groups above
+
+cli_authority.register(users_app, audit_app)
 
 if __name__ == "__main__":
     app()
