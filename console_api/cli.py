@@ -55,8 +55,10 @@ def serve(
 
     import uvicorn
 
+    from console_api.server_limits import get_server_limits
     from realtime.settings import get_realtime_settings
 
+    limits = get_server_limits()
     with tempfile.TemporaryDirectory(prefix="lifeline-metrics-") as metrics_dir:
         if workers > 1:
             # Each worker writes its samples here; any worker's /metrics sums them all.
@@ -74,6 +76,10 @@ def serve(
             # Off by default: compressed frames differ per connection, so each event would be
             # deflated once per subscriber instead of framed once (see README, real time).
             ws_per_message_deflate=get_realtime_settings().ws_deflate,
+            # Slow-loris: a request must arrive whole within LIFELINE_REQUEST_TIMEOUT_SECONDS.
+            http="console_api.server_limits:DeadlineHttpProtocol",
+            timeout_keep_alive=limits.keep_alive_seconds,
+            ws_max_size=limits.ws_max_message_bytes,
         )
 
 
@@ -267,25 +273,33 @@ def facilities_import(
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Walk the hash chain; exit 1 naming the first tampered row."""
+    """Walk the hash chain and compare it with the signed checkpoints; exit 1 naming the first
+    tampered row, or the truncation or rewrite a checkpoint caught."""
     from data.db import make_sync_engine
     from data.models import import_all_models
-    from identity import audit
+    from identity import audit, audit_anchor
 
     import_all_models()
     engine = make_sync_engine()
     try:
         with engine.connect() as conn:
             verdict = audit.verify(conn)
+            checkpoints = audit_anchor.read_checkpoints(engine.url)
+            findings = audit_anchor.check(conn, checkpoints)
     finally:
         engine.dispose()
-    if verdict.ok:
-        console.print(f"[green]audit chain intact[/green]: {verdict.rows:,} rows")
-        return
-    console.print(
-        f"[red]audit chain broken at seq {verdict.first_bad_seq}[/red]: {verdict.problem}"
-    )
-    raise typer.Exit(code=1)
+    if not verdict.ok:
+        console.print(
+            f"[red]audit chain broken at seq {verdict.first_bad_seq}[/red]: {verdict.problem}"
+        )
+    for finding in findings:
+        console.print(f"[red]audit trail {finding.kind} at seq {finding.seq}[/red]: "
+                      f"{finding.detail}")
+    if not verdict.ok or findings:
+        raise typer.Exit(code=1)
+    anchored = (f", anchored by {len(checkpoints)} signed checkpoints up to seq "
+                f"{checkpoints[-1].seq}") if checkpoints else ", no checkpoint yet"
+    console.print(f"[green]audit chain intact[/green]: {verdict.rows:,} rows{anchored}")
 
 
 @keys_app.command("rotate")
