@@ -441,3 +441,114 @@ async def test_one_client_address_cannot_hold_more_sockets_than_its_cap(tight_se
         assert (await extra.next())["code"] == "too_many_sockets"
         for sock in held:
             await sock.close()
+
+
+# --------------------------------------------------------------------------- item 14
+
+
+def test_the_server_is_not_a_superuser_and_cannot_touch_the_audit_trail(server, database_url):
+    admin_url = database_url.replace("+psycopg", "")
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        roles = {row[0] for row in conn.execute(
+            "SELECT usename FROM pg_stat_activity WHERE datname = current_database()")}
+    assert "lifeline_app" in roles  # the running `lifeline serve` connects as the app role
+    app_url = admin_url.replace("postgres@", "lifeline_app@", 1)
+    attacks = [
+        "ALTER TABLE audit_log DISABLE TRIGGER ALL",
+        "UPDATE audit_log SET actor = 'nobody'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+        "SET session_replication_role = replica",
+        "CREATE TABLE mine (id int)",
+        "DROP TABLE emergency_cases",
+    ]
+    for statement in attacks:
+        with psycopg.connect(app_url, autocommit=True) as conn:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+    with psycopg.connect(app_url, autocommit=True) as conn:
+        row = conn.execute("SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles "
+                           "WHERE rolname = current_user").fetchone()
+        assert row == (False, False, False)
+        granted = conn.execute(
+            "SELECT has_table_privilege('audit_log', 'INSERT'), "
+            "has_table_privilege('audit_log', 'SELECT')").fetchone()
+        assert granted == (True, True)  # it appends and reads the chain, nothing more
+
+
+@pytest.fixture
+def private_database(env) -> Iterator[str]:
+    """A database of this test's own: it tampers with the audit trail as a superuser would."""
+    from tests.conftest import ADMIN_URL
+
+    name = f"lifeline_anchor_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}".replace("postgresql://", "postgresql+psycopg://")
+    cli({**env, "DATABASE_URL": url}, "db", "upgrade")
+    yield url
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _recompute_from(conn, seq: int) -> None:
+    """What a superuser does to hide a rewrite: recompute every later hash."""
+    from identity.audit import GENESIS, chain_hash
+
+    rows = conn.execute("SELECT * FROM audit_log ORDER BY seq").fetchall()
+    names = [c.name for c in conn.execute("SELECT * FROM audit_log LIMIT 0").description]
+    previous = GENESIS
+    for values in rows:
+        row = type("Row", (), dict(zip(names, values, strict=True)))
+        if row.seq >= seq:
+            digest = chain_hash(previous, row, row.at)
+            conn.execute("UPDATE audit_log SET previous_hash = %s, record_hash = %s "
+                         "WHERE seq = %s", (previous, digest, row.seq))
+            previous = digest
+        else:
+            previous = row.record_hash
+
+
+def test_audit_checkpoints_catch_truncation_and_rewrites_made_after_them(
+    env, private_database, tmp_path
+):
+    # This test is about LIFELINE_AUDIT_KEY and LIFELINE_DATA_DIR: where checkpoints go.
+    anchored = {**env, "DATABASE_URL": private_database, "LIFELINE_DATA_DIR": str(tmp_path),
+                "LIFELINE_AUDIT_KEY": "k" * 40}
+    serve = Serve(anchored).start()
+    try:
+        for _ in range(6):  # each denial is an audit row
+            assert httpx.get(serve.http + "/api/v1/users/me").status_code == 401
+    finally:
+        serve.stop()  # the shutdown checkpoint
+    files = list((tmp_path / "audit").glob("checkpoints-*.jsonl"))
+    assert len(files) == 1 and files[0].read_text().count("\n") == 1
+    done = cli(anchored, "audit", "checkpoint")
+    assert "checkpoint" in done.stdout
+    assert "intact" in cli(anchored, "audit", "verify").stdout
+
+    admin_url = private_database.replace("+psycopg", "")
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        newest = conn.execute("SELECT max(seq) FROM audit_log").fetchone()[0]
+        # A superuser rewrites a row and recomputes every later hash: the chain verifies...
+        conn.execute("ALTER TABLE audit_log DISABLE TRIGGER USER")
+        conn.execute("UPDATE audit_log SET actor = 'someone else' WHERE seq = 2")
+        _recompute_from(conn, 2)
+    verdict = cli(anchored, "audit", "verify", check=False)
+    # ...but not against the checkpoint, which names the interval that was rewritten.
+    assert verdict.returncode == 1, verdict.stdout
+    assert "rewritten" in verdict.stdout and f"rows 1..{newest}" in verdict.stdout
+    assert "chain broken" not in verdict.stdout  # the hash chain alone saw nothing
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        # The newest rows deleted: truncation, with the rows that are missing.
+        conn.execute("DELETE FROM audit_log WHERE seq > %s", (newest - 2,))
+    verdict = cli(anchored, "audit", "verify", check=False)
+    assert verdict.returncode == 1
+    assert "truncated" in verdict.stdout and f"{newest - 1}..{newest}" in verdict.stdout, (
+        verdict.stdout)
+    # A checkpoint file edited to match is not signed by the key.
+    lines = files[0].read_text().splitlines()
+    forged = json.loads(lines[-1]) | {"seq": 1}
+    files[0].write_text("\n".join([*lines, json.dumps(forged)]) + "\n")
+    verdict = cli(anchored, "audit", "verify", check=False)
+    assert "forged_checkpoint" in verdict.stdout
