@@ -463,9 +463,10 @@ def test_the_server_is_not_a_superuser_and_cannot_touch_the_audit_trail(server, 
         "DROP TABLE emergency_cases",
     ]
     for statement in attacks:
-        with psycopg.connect(app_url, autocommit=True) as conn:
-            with pytest.raises(psycopg.errors.InsufficientPrivilege):
-                conn.execute(statement)
+        with psycopg.connect(app_url, autocommit=True) as conn, pytest.raises(
+            psycopg.errors.InsufficientPrivilege
+        ):
+            conn.execute(statement)
     with psycopg.connect(app_url, autocommit=True) as conn:
         row = conn.execute("SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles "
                            "WHERE rolname = current_user").fetchone()
