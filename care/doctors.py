@@ -129,7 +129,7 @@ async def accept_affiliation(
     """The doctor consents to work at a hospital that attached them: only then do its
     appointments and emergency cases give them a treatment relationship."""
     if requester.doctor_id is None:
-        raise Forbidden("only a doctor with a profile accepts affiliations", code="not_a_doctor")
+        raise NotFound("you have no doctor profile to affiliate", code="doctor_not_found")
     links = list(await db_session.scalars(
         select(DoctorHospitalAffiliation).where(
             DoctorHospitalAffiliation.doctor_id == requester.doctor_id,

@@ -48,7 +48,8 @@ def test_hospital_admins_get_alerts_without_their_text_and_operators_get_everyth
 
 @pytest.mark.parametrize(("reason", "ok"), [
     ("aaaaaaaaaaaaaaa", False), ("x x x x x x x x", False), ("1234567890 123", False),
-    ("because I can", False), ("patient is unconscious", True), ("unconscious patient, no records", True), ("too short", False),
+    ("because I can", False), ("patient is unconscious", True),
+    ("unconscious patient, no records", True), ("too short", False),
     ("         ", False), (None, False),
 ])
 def test_a_break_glass_reason_must_say_something(reason, ok):

@@ -32,6 +32,16 @@ def _role() -> str:
     return role
 
 
+def _named(statement: str) -> str:
+    """``statement`` with ``{role}`` replaced by the checked role name (an identifier cannot be a
+    bind parameter)."""
+    return statement.replace("{role}", _role())
+
+
+def _sql(statement: str) -> None:
+    op.execute(_named(statement))
+
+
 def upgrade() -> None:
     op.add_column(
         "refresh_tokens",
@@ -40,9 +50,8 @@ def upgrade() -> None:
     op.add_column(
         "doctor_hospital_affiliations", sa.Column("accepted_at", sa.DateTime(), nullable=True)
     )
-    role = _role()
     # Two migrations running at once (parallel test runs) may both try to create the role.
-    op.execute(f"""
+    _sql("""
 DO $$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN
     CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
@@ -53,37 +62,36 @@ END $$""")
     if password:
         bind = op.get_bind()
         quoted = bind.execute(sa.text("SELECT quote_literal(:p)"), {"p": password}).scalar()
-        op.execute(f"ALTER ROLE {role} PASSWORD {quoted}")
-    op.execute(f"""
+        op.execute(_named("ALTER ROLE {role} PASSWORD ") + quoted)
+    _sql("""
 DO $$ BEGIN
   EXECUTE format('GRANT CONNECT, TEMPORARY ON DATABASE %I TO {role}', current_database());
 END $$""")
-    op.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
-    op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")
-    op.execute(f"REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM {role}")
-    op.execute(f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {role}")
-    op.execute(
-        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public "
-        f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {role}"
+    _sql("GRANT USAGE ON SCHEMA public TO {role}")
+    _sql("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")
+    _sql("REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM {role}")
+    _sql("GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {role}")
+    _sql(
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA public "
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {role}"
     )
-    op.execute(
-        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {role}"
+    _sql(
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {role}"
     )
 
 
 def downgrade() -> None:
-    role = _role()
-    op.execute(
-        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE USAGE, SELECT ON SEQUENCES FROM {role}"
+    _sql(
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE USAGE, SELECT ON SEQUENCES FROM {role}"
     )
-    op.execute(
-        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public "
-        f"REVOKE SELECT, INSERT, UPDATE, DELETE ON TABLES FROM {role}"
+    _sql(
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA public "
+        "REVOKE SELECT, INSERT, UPDATE, DELETE ON TABLES FROM {role}"
     )
-    op.execute(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {role}")
-    op.execute(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}")
-    op.execute(f"REVOKE USAGE ON SCHEMA public FROM {role}")
-    op.execute(f"""
+    _sql("REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {role}")
+    _sql("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}")
+    _sql("REVOKE USAGE ON SCHEMA public FROM {role}")
+    _sql("""
 DO $$ BEGIN
   EXECUTE format('REVOKE CONNECT, TEMPORARY ON DATABASE %I FROM {role}', current_database());
 END $$""")
