@@ -44,6 +44,11 @@ class Access:
     why_open: str = ""
     audit: str | None = None
 
+    @property
+    def is_open(self) -> bool:
+        """No token needed at all (public, or a capability checked in the handler)."""
+        return self.action is None and not self.signed_in
+
     def __post_init__(self) -> None:
         if self.action is not None and self.action not in PERMISSIONS:
             raise ValueError(f"unknown action {self.action!r}: add it to identity.roles")
@@ -252,17 +257,23 @@ def check(access: Access | None, claims: AccessClaims | None, key: str | None) -
 async def enforce_access(request: HTTPConnection) -> None:
     """The app-wide dependency: look the route up in :data:`ROUTE_ACCESS` and apply it."""
     key = route_key(request)
+    access = ROUTE_ACCESS.get(key) if key else None
     try:
         claims = bearer_claims(request)
         if claims is not None:
             await ensure_not_revoked(request, claims)
     except Unauthenticated as exc:
         request.state.claims = None
-        request.state.denied = exc.code
-        raise
+        if exc.code == "token_revoked" and access is not None and access.is_open:
+            # An open route (an SOS above all) is never refused for a revoked token: the
+            # caller is served as anonymous, with none of the revoked account's authority.
+            claims = None
+        else:
+            request.state.denied = exc.code
+            raise
     request.state.claims = claims
     try:
-        check(ROUTE_ACCESS.get(key) if key else None, claims, key)
+        check(access, claims, key)
     except (Forbidden, Unauthenticated) as exc:
         request.state.denied = exc.code
         raise

@@ -211,6 +211,9 @@ async def test_sockets_and_tokens_end_with_their_authority(env, server, http, ho
     assert await sock.closed_with(timeout=5) == 4011
     r = await http.get(CASES, headers=operator.headers)
     assert r.status_code == 401 and r.json()["code"] == "token_revoked", r.text
+    # An SOS is never refused: with a revoked token it is taken as anonymous.
+    r = await http.post(CASES, json=sos_body(), headers=operator.headers)
+    assert r.status_code == 201, r.text
     again = await Socket.open(f"{server.ws}/ws?token={operator.access}")
     assert (await again.next())["code"] == "token_revoked"
     r = await http.get("/api/v1/realtime/sse",
