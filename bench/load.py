@@ -382,7 +382,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                    LIFELINE_SECRET_KEY="load-" + uuid.uuid4().hex + uuid.uuid4().hex,
                    LIFELINE_DATA_DIR=str(workdir), LIFELINE_SMS_SENDER="false",
                    LIFELINE_STREAM_PREFIX=f"load:{uuid.uuid4().hex}:", PYTHONPATH=str(ROOT),
-                   LIFELINE_DB_POOL_SIZE="20")
+                   LIFELINE_DB_POOL_SIZE="20",
+                   # Hundreds of consoles share one operator's token here.
+                   LIFELINE_WS_PER_PRINCIPAL="100000")
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         setup.update(prepare_database(env, area))
         t = time.monotonic()

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from data.errors import Forbidden, InvalidInput
+from identity.authz import MIN_BREAK_GLASS_WORDS, meaningful_reason
 
 PATIENT = "patient"
 DOCTOR = "doctor"
@@ -66,7 +67,8 @@ def record_access(
 ) -> Access:
     """A patient reads their own records; a doctor needs a treatment relationship or break-glass.
 
-    ``treats`` is whether the doctor has an appointment or an emergency case with the patient.
+    ``treats`` is whether the doctor has a real treatment relationship with the patient
+    (:func:`care.records.treats`).
     Anyone else (admins and operators included) is refused: they have no clinical need.
     """
     if requester.patient_id is not None and requester.patient_id == patient_id:
@@ -76,9 +78,10 @@ def record_access(
             return Access(Basis.TREATMENT)
         if break_glass_reason is not None:
             reason = break_glass_reason.strip()
-            if len(reason) < min_reason:
+            if not meaningful_reason(reason, min_chars=min_reason):
                 raise InvalidInput(
-                    f"a break-glass reason of at least {min_reason} characters is required",
+                    f"a break-glass reason of at least {min_reason} characters and "
+                    f"{MIN_BREAK_GLASS_WORDS} words is required",
                     field="break_glass_reason",
                     code="break_glass_reason_required",
                 )

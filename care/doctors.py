@@ -123,6 +123,27 @@ async def attach_doctor(
     return link
 
 
+async def accept_affiliation(
+    *, db_session: AsyncSession, requester: Requester, hospital_id: uuid.UUID
+) -> list[DoctorHospitalAffiliation]:
+    """The doctor consents to work at a hospital that attached them: only then do its
+    appointments and emergency cases give them a treatment relationship."""
+    if requester.doctor_id is None:
+        raise NotFound("you have no doctor profile to affiliate", code="doctor_not_found")
+    links = list(await db_session.scalars(
+        select(DoctorHospitalAffiliation).where(
+            DoctorHospitalAffiliation.doctor_id == requester.doctor_id,
+            DoctorHospitalAffiliation.hospital_id == hospital_id,
+        )
+    ))
+    if not links:
+        raise NotFound("this hospital has not attached you", code="affiliation_not_found")
+    for link in links:
+        link.accepted_at = link.accepted_at or utcnow()
+    await db_session.commit()
+    return links
+
+
 async def add_schedule(
     *,
     db_session: AsyncSession,

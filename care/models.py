@@ -107,6 +107,8 @@ class DoctorHospitalAffiliation(Base):
         ForeignKey("departments.id", ondelete="CASCADE"), primary_key=True
     )
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: When the doctor accepted this affiliation; until then it grants no treatment relationship.
+    accepted_at: Mapped[datetime | None]
 
 
 class DoctorSchedule(Base):

@@ -5,10 +5,12 @@ Every break-glass read and every emergency-summary read leaves a row in the care
 
 from __future__ import annotations
 
+import logging
 import uuid
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, or_, select
+from sqlalchemy import and_, delete, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +18,7 @@ from care.access import Access, Basis, Requester, may_write_record, record_acces
 from care.models import (
     Appointment,
     CareAccessEvent,
+    Doctor,
     DoctorHospitalAffiliation,
     MedicalRecord,
     Patient,
@@ -27,8 +30,12 @@ from care.schemas import AllergyCreate, ConditionCreate, ContactCreate, ProfileU
 from care.settings import CareSettings, get_care_settings
 from data.base import utcnow
 from data.errors import Conflict, Forbidden, NotFound
+from data.outbox import record_event
 from dispatch import crew
 from dispatch.models import CaseEvent, EmergencyCase
+from dispatch.service import CASE_CHANNEL
+
+log = logging.getLogger("lifeline.care.records")
 
 
 class PatientNotFound(NotFound):
@@ -132,26 +139,37 @@ async def add_condition(
 
 
 async def treats(
-    db_session: AsyncSession, doctor_id: uuid.UUID | None, patient_id: uuid.UUID
+    db_session: AsyncSession, doctor_id: uuid.UUID | None, patient_id: uuid.UUID,
+    *, window_hours: int | None = None,
 ) -> bool:
-    """A treatment relationship: an appointment with the doctor, or an emergency case of the
-    patient bound for a hospital the doctor works at."""
+    """A real treatment relationship: a verified doctor, at a hospital whose affiliation the
+    doctor accepted, with an encounter of this patient there within the window (an appointment,
+    not cancelled or missed, from ``window`` before it starts until ``window`` after it ends;
+    or an emergency case bound there, raised within ``window``). Anything else is break-glass.
+    """
     if doctor_id is None:
         return False
+    window = timedelta(hours=window_hours or get_care_settings().treatment_window_hours)
+    now = utcnow()
+    accepted = select(DoctorHospitalAffiliation.hospital_id).where(
+        DoctorHospitalAffiliation.doctor_id == doctor_id,
+        DoctorHospitalAffiliation.accepted_at.is_not(None),
+    )
     appointment = exists().where(
         Appointment.doctor_id == doctor_id,
         Appointment.patient_id == patient_id,
-        Appointment.status != "cancelled",
+        Appointment.status.not_in(("cancelled", "no_show")),
+        Appointment.hospital_id.in_(accepted),
+        Appointment.scheduled_start - window <= now,
+        Appointment.scheduled_end + window >= now,
     )
     case = exists().where(
         EmergencyCase.patient_id == patient_id,
-        EmergencyCase.destination_hospital_id.in_(
-            select(DoctorHospitalAffiliation.hospital_id).where(
-                DoctorHospitalAffiliation.doctor_id == doctor_id
-            )
-        ),
+        EmergencyCase.destination_hospital_id.in_(accepted),
+        EmergencyCase.raised_at >= now - window,
     )
-    return bool(await db_session.scalar(select(or_(appointment, case))))
+    verified = exists().where(Doctor.id == doctor_id, Doctor.is_verified.is_(True))
+    return bool(await db_session.scalar(select(and_(verified, or_(appointment, case)))))
 
 
 def log_access(
@@ -167,6 +185,20 @@ def log_access(
     )
 
 
+def alert_break_glass(
+    db_session: AsyncSession, *, requester: Requester, patient_id: uuid.UUID, kind: str
+) -> None:
+    """A chart opened by break-glass is an alert for the dispatch room (operators and super
+    admins see it live), and a warning in the log, besides its priority audit row."""
+    log.warning("break-glass read of a patient's %s by %s", kind, requester.label)
+    record_event(
+        db_session, channel=CASE_CHANNEL, event_type="care.break_glass",
+        aggregate_type="patient", aggregate_id=patient_id,
+        payload={"action": "break_glass", "patient_id": str(patient_id), "kind": kind,
+                 "actor": requester.label, "case_id": None, "status": None},
+    )
+
+
 async def authorise_patient_read(
     db_session: AsyncSession, requester: Requester, patient_id: uuid.UUID, *,
     break_glass_reason: str | None, kind: str, settings: CareSettings | None = None,
@@ -177,12 +209,15 @@ async def authorise_patient_read(
         raise PatientNotFound(f"no patient {patient_id}")
     access = record_access(
         requester, patient_id,
-        treats=await treats(db_session, requester.doctor_id, patient_id),
+        treats=await treats(db_session, requester.doctor_id, patient_id,
+                            window_hours=settings.treatment_window_hours),
         break_glass_reason=break_glass_reason, min_reason=settings.break_glass_min_reason,
     )
     if access.basis is not Basis.SELF:
         log_access(db_session, requester_user=requester.user_id, actor=requester.label,
                    patient_id=patient_id, kind=kind, access=access)
+        if access.flagged:
+            alert_break_glass(db_session, requester=requester, patient_id=patient_id, kind=kind)
         await db_session.commit()
     return access
 

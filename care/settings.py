@@ -23,6 +23,9 @@ class CareSettings(BaseSettings):
     reminder_lead_hours: int = Field(default=24, ge=1, le=168)
     #: A break-glass reason shorter than this is refused (it must say something).
     break_glass_min_reason: int = Field(default=10, ge=1)
+    #: A treatment relationship lasts this long around its encounter: from this many hours
+    #: before an appointment until as many after it ends, and after an emergency case is raised.
+    treatment_window_hours: int = Field(default=72, ge=1, le=24 * 30)
 
 
 @lru_cache

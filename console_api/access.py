@@ -27,6 +27,7 @@ from starlette.requests import HTTPConnection
 
 from console_api.limits import check_api_rate
 from data.errors import Forbidden, Unauthenticated
+from identity import revocation
 from identity.roles import PERMISSIONS, allowed, is_staff
 from identity.tokens import AccessClaims, verify_access_token
 
@@ -42,6 +43,11 @@ class Access:
     or_capability: bool = False
     why_open: str = ""
     audit: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """No token needed at all (public, or a capability checked in the handler)."""
+        return self.action is None and not self.signed_in
 
     def __post_init__(self) -> None:
         if self.action is not None and self.action not in PERMISSIONS:
@@ -123,6 +129,9 @@ ROUTE_ACCESS: dict[str, Access] = {
     "POST /api/v1/doctors/{doctor_id}/verify": needs("doctor.verify", audit="doctor"),
     "PUT /api/v1/doctors/me/availability": needs("doctor.self"),
     "POST /api/v1/doctors/me/heartbeat": needs("doctor.self"),
+    "POST /api/v1/doctors/me/affiliations/{hospital_id}/accept": needs(
+        "doctor.self", audit="doctor"
+    ),
     "POST /api/v1/hospitals/{hospital_id}/departments": needs("doctor.manage"),
     "POST /api/v1/hospitals/{hospital_id}/doctors": needs("doctor.manage", audit="doctor"),
     "POST /api/v1/hospitals/{hospital_id}/doctors/{doctor_id}/schedules": needs(
@@ -208,13 +217,34 @@ def bearer_claims(connection: HTTPConnection) -> AccessClaims | None:
     return verify_access_token(token.strip(), settings=connection.app.state.identity_settings)
 
 
+def require_second_factor(claims: AccessClaims) -> None:
+    """Staff tokens act only with a passed second factor, on every channel (HTTP, WS, SSE)."""
+    if is_staff(claims.roles) and not claims.mfa:
+        raise Forbidden("staff must sign in with a second factor", code="mfa_required")
+
+
+async def ensure_not_revoked(connection: HTTPConnection, claims: AccessClaims) -> None:
+    """401 for a token of a suspended/deleted user, a removed role or a signed-out session."""
+    redis = getattr(connection.app.state, "redis", None)
+    if redis is not None and await revocation.is_revoked(redis, claims):
+        raise Unauthenticated("this token has been revoked", code="token_revoked")
+
+
+async def live_claims(connection: HTTPConnection, token: str) -> AccessClaims:
+    """A token given outside the Authorization header (socket, SSE): the same checks as HTTP."""
+    claims = verify_access_token(token, settings=connection.app.state.identity_settings)
+    require_second_factor(claims)
+    await ensure_not_revoked(connection, claims)
+    return claims
+
+
 def check(access: Access | None, claims: AccessClaims | None, key: str | None) -> None:
     """Raise unless ``claims`` pass ``access``; an unregistered route refuses everyone."""
     if access is None:
         log.error("route %s has no entry in console_api.access.ROUTE_ACCESS", key)
         raise Forbidden("this endpoint is not open to anyone yet", code="route_not_registered")
-    if claims is not None and is_staff(claims.roles) and not claims.mfa:
-        raise Forbidden("staff must sign in with a second factor", code="mfa_required")
+    if claims is not None:
+        require_second_factor(claims)
     if access.action is None and not access.signed_in:
         return
     if claims is None:
@@ -234,15 +264,24 @@ NEVER_REFUSED = "POST /api/v1/emergency/cases"
 async def enforce_access(request: HTTPConnection) -> None:
     """The app-wide dependency: look the route up in :data:`ROUTE_ACCESS` and apply it."""
     key = route_key(request)
+    access = ROUTE_ACCESS.get(key) if key else None
     try:
         claims = bearer_claims(request)
+        if claims is not None:
+            await ensure_not_revoked(request, claims)
         request.state.claims = claims
-        check(ROUTE_ACCESS.get(key) if key else None, claims, key)
+        check(access, claims, key)
     except (Forbidden, Unauthenticated) as exc:
+        request.state.claims = None
         if key == NEVER_REFUSED:
-            request.state.claims = None
             request.state.unverified_caller = exc.code
             return
-        request.state.denied = exc.code
-        raise
+        if exc.code == "token_revoked" and access is not None and access.is_open:
+            # An open route is never refused for a revoked token: the caller is served as
+            # anonymous, with none of the revoked account's authority.
+            claims = None
+            check(access, claims, key)
+        else:
+            request.state.denied = exc.code
+            raise
     await check_api_rate(request, key, str(claims.user_id) if claims else None)

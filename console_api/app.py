@@ -45,14 +45,14 @@ from console_api.routers import (
 from console_api.write_retry import RetryOnContention
 from data import key_purge
 from data.db import async_session_factory, make_async_engine, make_sync_engine
-from data.durability import ensure_durable, retry_unreachable
+from data.durability import ensure_durable, ensure_least_privilege, retry_unreachable
 from data.models import import_all_models
 from data.settings import DataSettings, get_data_settings
 from dispatch import alerts
 from dispatch.destinations import Destinations
 from dispatch.position_ingest import PositionIngest
 from dispatch.settings import get_dispatch_settings
-from identity import vault
+from identity import audit_anchor, vault
 from identity.audit import AuditWriter
 from identity.settings import IdentitySettings, get_identity_settings
 from messaging.sender import run_sender
@@ -85,6 +85,21 @@ async def sweep_alerts(app: FastAPI, interval_s: float = 30.0) -> None:
             log.exception("alert sweep failed; retrying")
 
 
+def audit_checkpoint_now(app: FastAPI) -> None:
+    """Sign the audit chain's head if it moved (never fails the caller)."""
+    try:
+        audit_anchor.checkpoint(app.state.sync_engine, only_if_advanced=True)
+    except Exception:  # noqa: BLE001 - a missed checkpoint is logged; the next one covers it
+        log.exception("audit checkpoint failed")
+
+
+async def checkpoint_audit(app: FastAPI, interval_s: float) -> None:
+    """Periodically anchor the audit chain outside the database (see identity.audit_anchor)."""
+    while True:
+        await asyncio.sleep(interval_s)
+        await asyncio.to_thread(audit_checkpoint_now, app)
+
+
 def create_app(
     *,
     data_settings: DataSettings | None = None,
@@ -101,8 +116,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_async_engine(data_settings)
+        engine = make_async_engine(data_settings, as_app=True)
         await ensure_durable(engine, wait_s=data_settings.startup_wait_seconds)
+        await ensure_least_privilege(engine, production=identity_settings.env == "production")
         app.state.engine = engine
         app.state.session_factory = async_session_factory(engine)
         app.state.audit_writer = AuditWriter(app.state.session_factory)
@@ -117,7 +133,7 @@ def create_app(
             stream_prefix=live.stream_prefix,
             stream_maxlen=live.ephemeral_maxlen,
         )
-        app.state.sync_engine = make_sync_engine(data_settings)
+        app.state.sync_engine = make_sync_engine(data_settings, as_app=True)
         app.state.destinations = await retry_unreachable(
             lambda: asyncio.to_thread(
                 Destinations.load,
@@ -138,6 +154,9 @@ def create_app(
             # Idempotency keys live 24 h; one worker at a time purges them (advisory lock).
             asyncio.create_task(
                 key_purge.purge_on_schedule(data_settings.database_url), name="key-purge"
+            ),
+            asyncio.create_task(
+                checkpoint_audit(app, identity_settings.audit_checkpoint_seconds)
             ),
             # A doctor whose heartbeats stopped is stored and announced as offline.
             asyncio.create_task(
@@ -167,6 +186,7 @@ def create_app(
             for task in background:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await asyncio.to_thread(audit_checkpoint_now, app)  # the head at shutdown
             await app.state.redis.aclose()
             await engine.dispose()
             app.state.sync_engine.dispose()

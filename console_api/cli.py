@@ -57,11 +57,13 @@ def serve(
 
     import uvicorn
 
+    from console_api.server_limits import get_server_limits
     from realtime.settings import get_realtime_settings
 
     # Links sent out (crew SMS, Twilio callbacks) point where this server was started, unless
     # LIFELINE_PUBLIC_BASE_URL says otherwise (behind a proxy, on a public name).
     os.environ.setdefault("LIFELINE_PUBLIC_BASE_URL", default_public_base_url(host, port))
+    limits = get_server_limits()
     with tempfile.TemporaryDirectory(prefix="lifeline-metrics-") as metrics_dir:
         if workers > 1:
             # Each worker writes its samples here; any worker's /metrics sums them all.
@@ -81,6 +83,10 @@ def serve(
             # Off by default: compressed frames differ per connection, so each event would be
             # deflated once per subscriber instead of framed once (see README, real time).
             ws_per_message_deflate=get_realtime_settings().ws_deflate,
+            # Slow-loris: a request must arrive whole within LIFELINE_REQUEST_TIMEOUT_SECONDS.
+            http="console_api.server_limits:DeadlineHttpProtocol",
+            timeout_keep_alive=limits.keep_alive_seconds,
+            ws_max_size=limits.ws_max_message_bytes,
         )
 
 
@@ -333,25 +339,33 @@ def eta_calibrate(
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Walk the hash chain; exit 1 naming the first tampered row."""
+    """Walk the hash chain and compare it with the signed checkpoints; exit 1 naming the first
+    tampered row, or the truncation or rewrite a checkpoint caught."""
     from data.db import make_sync_engine
     from data.models import import_all_models
-    from identity import audit
+    from identity import audit, audit_anchor
 
     import_all_models()
     engine = make_sync_engine()
     try:
         with engine.connect() as conn:
             verdict = audit.verify(conn)
+            checkpoints = audit_anchor.read_checkpoints(engine.url)
+            findings = audit_anchor.check(conn, checkpoints)
     finally:
         engine.dispose()
-    if verdict.ok:
-        console.print(f"[green]audit chain intact[/green]: {verdict.rows:,} rows")
-        return
-    console.print(
-        f"[red]audit chain broken at seq {verdict.first_bad_seq}[/red]: {verdict.problem}"
-    )
-    raise typer.Exit(code=1)
+    if not verdict.ok:
+        console.print(
+            f"[red]audit chain broken at seq {verdict.first_bad_seq}[/red]: {verdict.problem}"
+        )
+    for finding in findings:
+        console.print(f"[red]audit trail {finding.kind} at seq {finding.seq}[/red]: "
+                      f"{finding.detail}")
+    if not verdict.ok or findings:
+        raise typer.Exit(code=1)
+    anchored = (f", anchored by {len(checkpoints)} signed checkpoints up to seq "
+                f"{checkpoints[-1].seq}") if checkpoints else ", no checkpoint yet"
+    console.print(f"[green]audit chain intact[/green]: {verdict.rows:,} rows{anchored}")
 
 
 @keys_app.command("rotate")
@@ -402,7 +416,7 @@ def relay() -> None:
         )
         try:
             await Relay(
-                database_url=data_settings.database_url,
+                database_url=data_settings.app_database_url,
                 redis=redis,
                 settings=get_realtime_settings(),
             ).run()
@@ -415,6 +429,10 @@ def relay() -> None:
     except KeyboardInterrupt:
         console.print("[yellow]relay stopped[/yellow]")
 
+
+from console_api import cli_authority  # noqa: E402 - its commands join the groups above
+
+cli_authority.register(users_app, audit_app)
 
 if __name__ == "__main__":
     app()

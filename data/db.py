@@ -29,11 +29,16 @@ def json_text(value: object) -> str:
     return orjson.dumps(value).decode()
 
 
-def make_async_engine(settings: DataSettings | None = None) -> AsyncEngine:
-    """One engine per process (or per app instance in tests, since it binds to an event loop)."""
+def make_async_engine(
+    settings: DataSettings | None = None, *, as_app: bool = False
+) -> AsyncEngine:
+    """One engine per process (or per app instance in tests, since it binds to an event loop).
+
+    ``as_app``: connect as the server's least-privilege role instead of DATABASE_URL's owner.
+    """
     settings = settings or get_data_settings()
     return create_async_engine(
-        sync_url(settings.database_url),
+        sync_url(settings.app_database_url if as_app else settings.database_url),
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         # No ping per checkout (a round trip and ~0.5 ms of CPU on every transaction): a
@@ -45,12 +50,11 @@ def make_async_engine(settings: DataSettings | None = None) -> AsyncEngine:
     )
 
 
-def make_sync_engine(settings: DataSettings | None = None) -> Engine:
+def make_sync_engine(settings: DataSettings | None = None, *, as_app: bool = False) -> Engine:
     """Used by the CLI, imports and the benchmarks, which do not run an event loop."""
     settings = settings or get_data_settings()
-    return create_engine(
-        sync_url(settings.database_url), pool_pre_ping=True, json_deserializer=orjson.loads
-    )
+    url = settings.app_database_url if as_app else settings.database_url
+    return create_engine(sync_url(url), pool_pre_ping=True, json_deserializer=orjson.loads)
 
 
 def async_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -74,3 +74,42 @@ async def retry_unreachable(
             log.warning("%s unreachable at start-up; retrying in %.1f s", what, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
+
+
+class OverPrivileged(RuntimeError):
+    """The server connects as a role that could rewrite the audit trail or disable triggers."""
+
+
+async def privilege_problems(engine: AsyncEngine) -> list[str]:
+    """What the server's role may do that it must not (empty when it is least-privileged)."""
+    async with engine.connect() as connection:
+        row = (
+            await connection.execute(
+                text(
+                    "SELECT r.rolsuper, r.rolbypassrls, "
+                    "pg_has_role(current_user, (SELECT relowner FROM pg_class "
+                    "  WHERE oid = 'audit_log'::regclass), 'USAGE'), "
+                    "has_table_privilege('audit_log', 'UPDATE'), "
+                    "has_table_privilege('audit_log', 'DELETE'), "
+                    "has_table_privilege('audit_log', 'TRUNCATE') "
+                    "FROM pg_roles r WHERE r.rolname = current_user"
+                )
+            )
+        ).one()
+    names = ("superuser", "bypassrls", "owns audit_log (can disable its triggers)",
+             "UPDATE on audit_log", "DELETE on audit_log", "TRUNCATE on audit_log")
+    return [name for name, held in zip(names, row, strict=True) if held]
+
+
+async def ensure_least_privilege(engine: AsyncEngine, *, production: bool) -> None:
+    """Production refuses an over-privileged role; development says so loudly and goes on."""
+    problems = await privilege_problems(engine)
+    if not problems:
+        return
+    message = (
+        "the server's database role may " + ", ".join(problems) + ": connect as the role the "
+        "migrations create (LIFELINE_APP_DB_USER, default lifeline_app)"
+    )
+    if production:
+        raise OverPrivileged("refusing to start: " + message)
+    log.warning(message)

@@ -6,6 +6,7 @@ from functools import lru_cache
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 
 class DataSettings(BaseSettings):
@@ -18,6 +19,14 @@ class DataSettings(BaseSettings):
         validation_alias="DATABASE_URL",
     )
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", validation_alias="REDIS_URL")
+    #: The server's own connection: the least-privilege role the migrations create (no
+    #: superuser, no DDL, no trigger control, insert-only on audit_log). Default: DATABASE_URL
+    #: with the user (and password) swapped for LIFELINE_APP_DB_USER / _PASSWORD.
+    app_database_url_override: str | None = Field(
+        default=None, validation_alias="LIFELINE_APP_DATABASE_URL"
+    )
+    app_db_user: str = Field(default="lifeline_app", validation_alias="LIFELINE_APP_DB_USER")
+    app_db_password: str | None = Field(default=None, validation_alias="LIFELINE_APP_DB_PASSWORD")
     db_pool_size: int = Field(default=10, validation_alias="LIFELINE_DB_POOL_SIZE")
     db_max_overflow: int = Field(default=20, validation_alias="LIFELINE_DB_MAX_OVERFLOW")
     data_dir: str = Field(default="var", validation_alias="LIFELINE_DATA_DIR")
@@ -25,6 +34,17 @@ class DataSettings(BaseSettings):
     startup_wait_seconds: float = Field(
         default=60.0, ge=0, validation_alias="LIFELINE_STARTUP_WAIT_SECONDS"
     )
+
+
+    @property
+    def app_database_url(self) -> str:
+        """What ``lifeline serve`` connects as (DATABASE_URL stays the migrating owner)."""
+        if self.app_database_url_override:
+            return self.app_database_url_override
+        url = make_url(self.database_url).set(
+            username=self.app_db_user, password=self.app_db_password
+        )
+        return url.render_as_string(hide_password=False)
 
 
 @lru_cache

@@ -77,9 +77,49 @@ async def open_link(
         or dispatch.unit_id != unit.id
     ):
         raise Forbidden("this crew link is not valid", code="invalid_crew_token")
-    if dispatch.completed_at is not None or CaseStatus(case.status) in FINAL_STATUSES:
+    if (
+        dispatch.completed_at is not None
+        or CaseStatus(case.status) in FINAL_STATUSES
+        or unit.current_case_id != case.id
+    ):
         raise Forbidden("this case is over; the crew link has expired", code="crew_token_expired")
     return CrewContext(claims, dispatch, case, unit)
+
+
+#: Case statuses in which a crew link still acts (anything but closed or cancelled).
+_LIVE_STATUSES = tuple(s.value for s in CaseStatus if s not in FINAL_STATUSES)
+
+
+async def dispatch_is_live(*, db_session: AsyncSession, claims: CrewClaims) -> bool:
+    """Whether the token's dispatch is still open and its unit still bound to that case.
+
+    One indexed query; every use of a crew token (HTTP ping, telemetry socket) asks it, so a
+    link stops acting the moment its case ends or its unit is sent elsewhere.
+    """
+    found = await db_session.scalar(
+        select(EmergencyDispatch.id)
+        .join(EmergencyCase, EmergencyCase.id == EmergencyDispatch.case_id)
+        .join(Unit, Unit.id == EmergencyDispatch.unit_id)
+        .where(
+            EmergencyDispatch.id == claims.dispatch_id,
+            EmergencyDispatch.case_id == claims.case_id,
+            EmergencyDispatch.unit_id == claims.unit_id,
+            EmergencyDispatch.completed_at.is_(None),
+            EmergencyCase.status.in_(_LIVE_STATUSES),
+            Unit.current_case_id == claims.case_id,
+        )
+    )
+    return found is not None
+
+
+async def live_crew_claims(
+    *, db_session: AsyncSession, token: str, secret: str
+) -> CrewClaims:
+    """A crew token's claims, only while its dispatch is live; 403 otherwise."""
+    claims = verify_crew_token(token, secret=secret)
+    if not await dispatch_is_live(db_session=db_session, claims=claims):
+        raise Forbidden("this case is over; the crew link has expired", code="crew_token_expired")
+    return claims
 
 
 async def crew_view(*, db_session: AsyncSession, context: CrewContext) -> dict[str, Any]:
@@ -257,4 +297,7 @@ def parse_report(value: str) -> CrewStatus:
         ) from None
 
 
-__all__ = ["CrewContext", "apply_sms_reply", "crew_view", "open_link", "report_status"]
+__all__ = [
+    "CrewContext", "apply_sms_reply", "crew_view", "dispatch_is_live", "live_crew_claims",
+    "open_link", "report_status",
+]

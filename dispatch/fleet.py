@@ -118,11 +118,21 @@ async def get_unit(*, db_session: AsyncSession, unit_id: uuid.UUID, lock: bool =
     return unit
 
 
-async def list_units(*, db_session: AsyncSession, status: str | None = None) -> list[Unit]:
-    """Units by call sign, optionally of one status."""
+async def list_units(
+    *,
+    db_session: AsyncSession,
+    status: str | None = None,
+    bound_for_hospital: uuid.UUID | None = None,
+) -> list[Unit]:
+    """Units by call sign, optionally of one status; ``bound_for_hospital``: only those whose
+    current case is headed there (what a hospital needs to see of the fleet)."""
     query = select(Unit).order_by(Unit.call_sign)
     if status is not None:
         query = query.where(Unit.status == status)
+    if bound_for_hospital is not None:
+        query = query.join(EmergencyCase, EmergencyCase.id == Unit.current_case_id).where(
+            EmergencyCase.destination_hospital_id == bound_for_hospital
+        )
     return list((await db_session.execute(query)).scalars())
 
 

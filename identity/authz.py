@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
@@ -9,6 +10,17 @@ from enum import StrEnum
 from identity.roles import BREAK_GLASS_ROLES, Role
 
 MIN_BREAK_GLASS_REASON = 10
+#: A break-glass reason must say something: this many words of two or more letters.
+MIN_BREAK_GLASS_WORDS = 3
+_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+def meaningful_reason(reason: str | None, *, min_chars: int = MIN_BREAK_GLASS_REASON) -> bool:
+    """At least ``min_chars`` characters and three distinct words ("aaaaaaaaaa" or "x x x x x x"
+    is not a reason). Checked for every break-glass read, case or chart."""
+    text = (reason or "").strip()
+    words = {w.lower() for w in _WORD.findall(text)}
+    return len(text) >= min_chars and len(words) >= MIN_BREAK_GLASS_WORDS
 
 
 class Grant(StrEnum):
@@ -48,8 +60,7 @@ def case_read_grant(
         return Grant.HOSPITAL
     if Role.PATIENT in roles and user_id in {case.created_by, case.patient_user_id}:
         return Grant.OWN
-    reason = (break_glass_reason or "").strip()
-    if len(reason) >= MIN_BREAK_GLASS_REASON and roles & BREAK_GLASS_ROLES:
+    if meaningful_reason(break_glass_reason) and roles & BREAK_GLASS_ROLES:
         return Grant.BREAK_GLASS
     return Grant.DENIED
 

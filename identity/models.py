@@ -74,6 +74,8 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    #: Whether the session began with a second factor: refresh carries it, never invents it.
+    mfa: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
 
 
 class RecoveryCode(Base):

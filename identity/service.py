@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+from redis.asyncio import Redis
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,7 +14,7 @@ from care.models import Patient
 from data.base import utcnow
 from data.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from facilities.models import Hospital
-from identity import mfa
+from identity import mfa, revocation
 from identity.models import RefreshToken, Role, User, UserRole
 from identity.password_policy import MIN_PASSWORD_LENGTH, check_password  # noqa: F401
 from identity.passwords import HashingGate, hash_password, hashing_gate
@@ -114,6 +115,7 @@ async def _issue(
             family_id=family_id,
             token_hash=hash_token(refresh),
             expires_at=utcnow() + timedelta(days=settings.refresh_token_days),
+            mfa=mfa_passed,
         )
     )
     access = issue_access_token(
@@ -122,6 +124,7 @@ async def _issue(
         hospital_id=user.hospital_id,
         settings=settings,
         mfa=mfa_passed,
+        session_id=family_id,
     )
     return TokenPair(access_token=access, refresh_token=refresh)
 
@@ -220,9 +223,18 @@ async def activate_mfa(
 
 
 async def refresh(
-    *, db_session: AsyncSession, refresh_token: str, settings: IdentitySettings
+    *,
+    db_session: AsyncSession,
+    refresh_token: str,
+    settings: IdentitySettings,
+    redis: Redis | None = None,
 ) -> TokenPair:
-    """Rotate a refresh token. Presenting a spent one revokes its whole family (theft signal)."""
+    """Rotate a refresh token. Presenting a spent one revokes its whole family (theft signal).
+
+    The new access token carries the second factor only if the session began with one: a
+    staff session without it gets no token (staff roles granted after a password-only sign-in
+    do not ride on that session). ``redis``: where the revoked session is announced.
+    """
     now = utcnow()
     stored = await db_session.scalar(
         select(RefreshToken)
@@ -234,6 +246,8 @@ async def refresh(
     if stored.used_at is not None:
         await _revoke_family(db_session, stored.family_id)
         await db_session.commit()
+        if redis is not None:
+            await revocation.revoke_session(redis, stored.family_id)
         raise Unauthenticated(
             "refresh token was already used; the session has been revoked",
             code="refresh_token_reused",
@@ -242,9 +256,15 @@ async def refresh(
     user = await get_user(db_session=db_session, user_id=stored.user_id)
     if user.status != "active":
         raise Unauthenticated("this account is not active", code="account_inactive")
+    if is_staff(user.role_names) and not stored.mfa:
+        await _revoke_family(db_session, stored.family_id)
+        await db_session.commit()
+        raise Unauthenticated(
+            "staff sessions need a second factor: sign in again with your code",
+            code="mfa_required",
+        )
     pair = await _issue(
-        db_session, user, settings, family_id=stored.family_id,
-        mfa_passed=user.totp_enabled_at is not None,
+        db_session, user, settings, family_id=stored.family_id, mfa_passed=stored.mfa
     )
     await db_session.commit()
     return pair
@@ -258,14 +278,19 @@ async def _revoke_family(db_session: AsyncSession, family_id: uuid.UUID) -> None
     )
 
 
-async def logout(*, db_session: AsyncSession, refresh_token: str) -> None:
-    """Revoke the session the refresh token belongs to; unknown tokens are ignored."""
+async def logout(
+    *, db_session: AsyncSession, refresh_token: str, redis: Redis | None = None
+) -> None:
+    """Revoke the session the refresh token belongs to (its access tokens and sockets too, via
+    ``redis``); unknown tokens are ignored."""
     stored = await db_session.scalar(
         select(RefreshToken).where(RefreshToken.token_hash == hash_token(refresh_token))
     )
     if stored is not None:
         await _revoke_family(db_session, stored.family_id)
     await db_session.commit()
+    if stored is not None and redis is not None:
+        await revocation.revoke_session(redis, stored.family_id)
 
 
 async def patient_user_id(

@@ -46,6 +46,11 @@ class IdentitySettings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     #: Content-Security-Policy of every response; None keeps console_api.hardening's strict one.
     content_security_policy: str | None = None
+    #: HMAC key of the audit-chain checkpoints (never stored in the database); required in
+    #: production. Development without it: a random key file under LIFELINE_DATA_DIR/audit.
+    audit_key: str | None = None
+    #: How often each worker checkpoints the audit chain's head (if it moved); also at shutdown.
+    audit_checkpoint_seconds: float = Field(default=300.0, gt=0)
 
     @model_validator(mode="after")
     def refuse_weak_secret(self) -> IdentitySettings:
@@ -55,6 +60,10 @@ class IdentitySettings(BaseSettings):
         ):
             raise ValueError(
                 "LIFELINE_SECRET_KEY must be set to 32+ random characters in production"
+            )
+        if self.env == "production" and (not self.audit_key or len(self.audit_key) < 32):
+            raise ValueError(
+                "LIFELINE_AUDIT_KEY must be set to 32+ random characters in production"
             )
         return self
 

@@ -25,6 +25,11 @@ class AccessClaims:
     roles: frozenset[str]
     hospital_id: uuid.UUID | None
     mfa: bool = False
+    #: The signed-in session (refresh-token family) it was minted for; logout revokes it.
+    session_id: uuid.UUID | None = None
+    #: Unix seconds (fractional): a user revocation kills tokens issued up to its instant.
+    issued_at: float = 0.0
+    expires_at: float = 0.0
 
 
 def issue_access_token(
@@ -34,6 +39,7 @@ def issue_access_token(
     hospital_id: uuid.UUID | None,
     settings: IdentitySettings,
     mfa: bool = False,
+    session_id: uuid.UUID | None = None,
 ) -> str:
     """A short-lived bearer token."""
     now = utcnow()
@@ -41,7 +47,9 @@ def issue_access_token(
         "sub": str(user_id),
         "roles": sorted(roles),
         "hid": str(hospital_id) if hospital_id else None,
-        "iat": now,
+        "sid": str(session_id) if session_id else None,
+        # Fractional, so a revocation in the same second as a fresh sign-in spares the new token.
+        "iat": now.timestamp(),
         "nbf": now,
         "exp": now + timedelta(minutes=settings.access_token_minutes),
         "iss": settings.token_issuer,
@@ -74,6 +82,9 @@ def verify_access_token(token: str, *, settings: IdentitySettings) -> AccessClai
             roles=frozenset(claims.get("roles") or ()),
             hospital_id=uuid.UUID(claims["hid"]) if claims.get("hid") else None,
             mfa="otp" in amr,
+            session_id=uuid.UUID(claims["sid"]) if claims.get("sid") else None,
+            issued_at=float(claims["iat"]),
+            expires_at=float(claims["exp"]),
         )
     except (jwt.PyJWTError, ValueError, KeyError, TypeError) as exc:
         # Generic text: the reason a token failed helps an attacker more than a client.

@@ -74,6 +74,37 @@ def can_see(principal: Principal, channel: str, payload: Mapping[str, Any]) -> b
     return False
 
 
+#: What the anonymous reporter may see of their own case: its progress, never staff business
+#: (alerts, actors, doctors, crew phones, notes). An allow-list: a new field stays hidden.
+REPORTER_FIELDS = frozenset({
+    "case_id", "status", "from_status", "action", "severity", "symptom_category", "lat", "lng",
+    "destination_hospital_id", "version", "raised_at", "unit_status", "call_sign",
+})
+#: Staff alerts are for the dispatch room: the reporter never gets them.
+REPORTER_HIDDEN_EVENTS = frozenset({"case.alert"})
+
+
+def shape(
+    principal: Principal, event_type: str, payload: Mapping[str, Any]
+) -> Mapping[str, Any] | None:
+    """The part of a visible event this principal's audience is shown (None: nothing).
+
+    Operators get the payload as it is. The reporter gets an allow-listed view of their case
+    and no alerts; a hospital admin gets alerts without their free text (which may name a doctor
+    or carry a crew phone: the dispatch room handles those).
+    """
+    if principal.case_id is not None:
+        if event_type in REPORTER_HIDDEN_EVENTS:
+            return None
+        return {k: v for k, v in payload.items() if k in REPORTER_FIELDS}
+    if principal.roles & EVERYTHING:
+        return payload
+    alert = payload.get("alert")
+    if isinstance(alert, Mapping) and "message" in alert:
+        return {**payload, "alert": {k: v for k, v in alert.items() if k != "message"}}
+    return payload
+
+
 def audience_key(principal: Principal, filters: Mapping[str, str]) -> Hashable:
     """Subscribers with equal keys see exactly the same events, so the hub decides once per key.
 

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from data.outbox import OutboxEvent
 from realtime import streams
-from realtime.authz import Principal, audience_key, visible
+from realtime.authz import Principal, audience_key, shape, visible
 from realtime.resume import SeqGate
 from realtime.settings import RealtimeSettings
 from realtime.sink import SLOW_CONSUMER, Close, Sink
@@ -32,6 +32,18 @@ log = logging.getLogger("lifeline.realtime.hub")
 __all__ = ["SLOW_CONSUMER", "Close", "Hub", "Sink", "Subscription"]
 
 REPLAY_FAILED = 1011
+
+
+def view_of(principal: Principal, filters: dict[str, str], event: Event) -> Event | None:
+    """The event as this subscriber may see it, or None: authorised, wanted, and shaped."""
+    if not visible(principal, event.channel, filters, event.data):
+        return None
+    shown = shape(principal, event.event_type, event.data)
+    if shown is None:
+        return None
+    if shown is event.data:
+        return event
+    return Event(event.channel, event.seq, event.event_type, dict(shown), event.at)
 
 
 @dataclass(eq=False)
@@ -56,20 +68,21 @@ class Subscription:
         """Whether missed events are still being replayed."""
         return self.gate.replaying
 
-    def deliver_live(self, event: Event, shown: bool) -> None:
-        """Called by the hub for every event of the channel; ``shown``: visible to this one."""
-        for item in self.gate.live(event):
-            if shown:
-                self.sink.offer(item)
+    def deliver_live(self, event: Event, shown: Event | None) -> None:
+        """Called by the hub for every event of the channel; ``shown``: the form this one may
+        see (None: not visible)."""
+        for _ in self.gate.live(event):
+            if shown is not None:
+                self.sink.offer(shown)
         if self.gate.held > self.sink.maxsize:
             self.sink.close(SLOW_CONSUMER, "slow consumer")
 
     def deliver_batch(self, events: list[Event], shown: EventBatch | None) -> None:
         """Coalesced events (seq order); ``shown``: those this subscriber's audience may see."""
         if self.gate.replaying or not self.sink.accepts_batches:
-            visible_seqs = {e.seq for e in shown.events} if shown is not None else set()
+            by_seq = {e.seq: e for e in shown.events} if shown is not None else {}
             for event in events:
-                self.deliver_live(event, event.seq in visible_seqs)
+                self.deliver_live(event, by_seq.get(event.seq))
             return
         position = self.gate.position
         if position is not None and events[-1].seq <= position:
@@ -84,8 +97,9 @@ class Subscription:
             self.sink.offer(shown)
 
     def _offer(self, event: Event) -> None:
-        if visible(self.principal, self.channel, self.filters, event.data):
-            self.sink.offer(event)
+        shown = view_of(self.principal, self.filters, event)
+        if shown is not None:
+            self.sink.offer(shown)
 
     async def run_replay(self, after: int) -> None:
         """Replay seq > ``after``, then release the live events held meanwhile."""
@@ -101,10 +115,10 @@ class Subscription:
                     case_id=case_id,
                 )
                 async for event in source:
-                    if self.gate.replayed(event) and visible(
-                        self.principal, self.channel, self.filters, event.data
-                    ):
-                        await self.sink.put(event)
+                    if self.gate.replayed(event) and (
+                        shown := view_of(self.principal, self.filters, event)
+                    ) is not None:
+                        await self.sink.put(shown)
             except RedisError:
                 if self.channel in EPHEMERAL_CHANNELS:
                     raise
@@ -113,10 +127,10 @@ class Subscription:
                     self.hub.engine, self.channel, after=self.gate.position or after,
                     case_id=case_id,
                 ):
-                    if self.gate.replayed(event) and visible(
-                        self.principal, self.channel, self.filters, event.data
-                    ):
-                        await self.sink.put(event)
+                    if self.gate.replayed(event) and (
+                        shown := view_of(self.principal, self.filters, event)
+                    ) is not None:
+                        await self.sink.put(shown)
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - a replay that cannot finish must not leave a gap
@@ -135,9 +149,9 @@ class Audience:
     filters: dict[str, str]
     subscriptions: set[Subscription] = field(default_factory=set)
 
-    def sees(self, event: Event) -> bool:
-        """Whether this audience may be shown ``event`` (and asked for it)."""
-        return visible(self.principal, event.channel, self.filters, event.data)
+    def sees(self, event: Event) -> Event | None:
+        """``event`` as this audience may be shown it (None: not at all)."""
+        return view_of(self.principal, self.filters, event)
 
 
 class Hub:
@@ -262,7 +276,7 @@ class Hub:
             events = sorted(latest.values(), key=lambda e: e.seq)
             latest.clear()
             for audience in list(self.audiences.get(channel, {}).values()):
-                shown = [event for event in events if audience.sees(event)]
+                shown = [v for event in events if (v := audience.sees(event)) is not None]
                 batch = EventBatch(tuple(shown)) if shown else None
                 for sub in list(audience.subscriptions):
                     sub.deliver_batch(events, batch)

@@ -12,6 +12,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from data.settings import DataSettings
+from realtime.authority import SocketAuthority
 from realtime.hub import Hub, stop_task
 from realtime.relay import Relay
 from realtime.settings import RealtimeSettings, get_realtime_settings
@@ -40,7 +41,14 @@ async def start(
     state.realtime_settings = settings
     state.realtime_hub = hub
     state.realtime_redis = (hub_redis, relay_redis)
+    state.socket_authority = SocketAuthority(
+        redis=relay_redis,
+        per_principal=settings.ws_per_principal,
+        per_address=settings.ws_per_address,
+        interval_s=settings.authority_check_seconds,
+    )
     state.realtime_tasks = [
+        asyncio.create_task(state.socket_authority.run(), name="socket-authority"),
         asyncio.create_task(hub.run(), name="realtime-hub"),
         asyncio.create_task(hub.run_ticker(), name="realtime-ticker"),
         asyncio.create_task(hub.run_coalescer(), name="realtime-coalescer"),
@@ -48,7 +56,7 @@ async def start(
     state.realtime_relay = None
     if settings.relay_enabled:
         relay = Relay(
-            database_url=data_settings.database_url, redis=relay_redis, settings=settings
+            database_url=data_settings.app_database_url, redis=relay_redis, settings=settings
         )
         state.realtime_relay = relay
         state.realtime_tasks.append(asyncio.create_task(relay.run(), name="realtime-relay"))

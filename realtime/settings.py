@@ -43,6 +43,13 @@ class RealtimeSettings(BaseSettings):
     #: holding every message due (a JSON array): a frame costs a worker ~40 us however small,
     #: so 500 consoles at 50 frames/s would take a core. Events slower than that go at once.
     ws_batch_gap_ms: int = Field(default=50, ge=0, le=1_000)
+    #: Sockets (``/ws``, ``/ws/telemetry``, SSE) one principal (a user, a case token, a crew
+    #: link) may hold on one worker; more are refused with close code 4029 (SSE: 429).
+    ws_per_principal: int = Field(default=20, ge=1)
+    #: Sockets one client address may hold on one worker (a hospital behind NAT shares one).
+    ws_per_address: int = Field(default=1_000, ge=1)
+    #: How often each worker re-checks its sockets' authority (expiry, revocation).
+    authority_check_seconds: float = Field(default=1.0, gt=0, le=10.0)
 
     @property
     def origins(self) -> frozenset[str]:

@@ -52,8 +52,9 @@ redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || die "Redis does not answe
 
 if ! psql -h 127.0.0.1 -U postgres -d postgres -tAc 'SELECT 1' >/dev/null 2>&1; then
   die "cannot connect to PostgreSQL as postgres@127.0.0.1 without a password.
-  Either allow it (add 'host all postgres 127.0.0.1/32 trust' to pg_hba.conf for a development
-  machine) or export DATABASE_URL=postgresql://USER:PASSWORD@127.0.0.1:5432/lifeline and
+  Either allow it (add 'host all postgres,lifeline_app 127.0.0.1/32 trust' to pg_hba.conf for a
+  development machine: the server connects as lifeline_app, the role the migrations create, or
+  export LIFELINE_APP_DB_PASSWORD before \`make run\` to give that role a password) or export DATABASE_URL=postgresql://USER:PASSWORD@127.0.0.1:5432/lifeline and
   LIFELINE_TEST_ADMIN_URL=postgresql://USER:PASSWORD@127.0.0.1:5432/postgres (a superuser)."
 fi
 log "services ready (PostgreSQL ${PGVER} + PostGIS + pgRouting, Redis)"

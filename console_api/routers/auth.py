@@ -100,19 +100,23 @@ async def activate_mfa(
 
 @router.post("/auth/refresh", response_model=TokenResponse, summary="Rotate a refresh token")
 async def refresh(
-    body: RefreshRequest, db_session: SessionDep, settings: IdentitySettingsDep
+    body: RefreshRequest, request: Request, db_session: SessionDep, settings: IdentitySettingsDep
 ) -> TokenResponse:
-    """Each refresh token works once; presenting a spent one revokes the whole session."""
+    """Each refresh token works once; presenting a spent one revokes the whole session. A staff
+    session that began without a second factor is refused (sign in again with the code)."""
     pair = await identity_service.refresh(
-        db_session=db_session, refresh_token=body.refresh_token, settings=settings
+        db_session=db_session, refresh_token=body.refresh_token, settings=settings,
+        redis=request.app.state.redis,
     )
     return TokenResponse(access_token=pair.access_token, refresh_token=pair.refresh_token)
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, summary="Sign out")
-async def logout(body: RefreshRequest, db_session: SessionDep) -> None:
-    """Revoke the session of this refresh token."""
-    await identity_service.logout(db_session=db_session, refresh_token=body.refresh_token)
+async def logout(body: RefreshRequest, request: Request, db_session: SessionDep) -> None:
+    """Revoke the session of this refresh token: its access tokens and sockets end at once."""
+    await identity_service.logout(
+        db_session=db_session, refresh_token=body.refresh_token, redis=request.app.state.redis
+    )
 
 
 @router.get("/users/me", response_model=UserView, summary="The signed-in user")

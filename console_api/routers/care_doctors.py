@@ -132,7 +132,21 @@ async def attach_doctor(hospital_id: uuid.UUID, body: AffiliationCreate, db_sess
         db_session=db_session, requester=requester, hospital_id=hospital_id, body=body
     )
     return {"doctor_id": str(link.doctor_id), "hospital_id": str(link.hospital_id),
-            "department_id": str(link.department_id), "is_primary": link.is_primary}
+            "department_id": str(link.department_id), "is_primary": link.is_primary,
+            "accepted": link.accepted_at is not None}
+
+
+@router.post("/api/v1/doctors/me/affiliations/{hospital_id}/accept",
+             summary="Accept a hospital's affiliation (the doctor)")
+async def accept_affiliation(hospital_id: uuid.UUID, db_session: SessionDep,
+                             requester: RequesterDep) -> dict[str, Any]:
+    """Until the doctor accepts, the hospital's bookings give them no access to any chart."""
+    links = await doctors.accept_affiliation(
+        db_session=db_session, requester=requester, hospital_id=hospital_id
+    )
+    return {"hospital_id": str(hospital_id),
+            "department_ids": [str(link.department_id) for link in links],
+            "accepted_at": links[0].accepted_at.isoformat() if links[0].accepted_at else None}
 
 
 @router.post("/api/v1/hospitals/{hospital_id}/doctors/{doctor_id}/schedules",

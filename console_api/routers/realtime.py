@@ -14,14 +14,23 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, WebSocket
 from pydantic import ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.background import BackgroundTask
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
+from console_api.access import live_claims
 from console_api.deps import IdentitySettingsDep, OptionalClaims
 from console_api.origins import origin_allowed
-from data.errors import Forbidden, InvalidInput, Unauthenticated
+from data.errors import Forbidden, InvalidInput, TooManyRequests, Unauthenticated
 from dispatch.case_tokens import verify_case_token
 from identity.settings import IdentitySettings
-from identity.tokens import AccessClaims, verify_access_token
+from identity.tokens import AccessClaims
+from realtime.authority import (
+    AUTHORITY_REVOKED,
+    TOO_MANY_SOCKETS,
+    HeldSocket,
+    SocketAuthority,
+    TooManySockets,
+)
 from realtime.authz import Principal, channels_for
 from realtime.hub import Close, Hub, Sink, Subscription
 from realtime.schemas import (
@@ -57,6 +66,18 @@ def principal_from_claims(claims: AccessClaims) -> Principal:
     )
 
 
+def principal_key(principal: Principal) -> str:
+    """Whose socket this is, for the per-principal cap."""
+    if principal.case_id is not None:
+        return f"case:{principal.case_id}"
+    return f"user:{principal.user_id}"
+
+
+def client_address(connection: Request | WebSocket) -> str:
+    """The peer address the per-address cap counts."""
+    return connection.client.host if connection.client else "unknown"
+
+
 def principal_from_case_token(case_id: uuid.UUID, case_token: str, *, secret: str) -> Principal:
     """An anonymous reporter, trusted for exactly the case its token was issued for."""
     if not verify_case_token(case_id, case_token, secret=secret):
@@ -87,10 +108,11 @@ def _encode(item: Event | EventBatch | dict[str, Any]) -> str:
 
 async def _authenticate_socket(
     websocket: WebSocket, identity: IdentitySettings, timeout: float
-) -> Principal:
+) -> tuple[Principal, AccessClaims | None]:
     token = websocket.query_params.get("token")
     if token:
-        return principal_from_claims(verify_access_token(token, settings=identity))
+        claims = await live_claims(websocket, token)
+        return principal_from_claims(claims), claims
     try:
         raw = await asyncio.wait_for(websocket.receive_text(), timeout)
     except TimeoutError:
@@ -105,11 +127,13 @@ async def _authenticate_socket(
             code="auth_required",
         ) from exc
     if message.token:
-        return principal_from_claims(verify_access_token(message.token, settings=identity))
+        claims = await live_claims(websocket, message.token)
+        return principal_from_claims(claims), claims
     if message.case_id is not None and message.case_token:
-        return principal_from_case_token(
+        principal = principal_from_case_token(
             message.case_id, message.case_token, secret=identity.secret_key
         )
+        return principal, None
     raise Unauthenticated(
         "a token, or a case_id with its case_token, is required", code="auth_required"
     )
@@ -119,11 +143,14 @@ class SocketSession:
     """One authenticated socket: reads commands, writes events and heartbeats."""
 
     def __init__(
-        self, websocket: WebSocket, hub: Hub, principal: Principal, *, batch: bool = False
+        self, websocket: WebSocket, hub: Hub, principal: Principal, *, batch: bool = False,
+        held: HeldSocket | None = None,
     ) -> None:
         self.websocket = websocket
         self.hub = hub
         self.principal = principal
+        #: This socket's authority, watched by the worker's :class:`SocketAuthority`.
+        self.held = held
         #: ``?batch=1``: each frame is a JSON array of every message due, at most one per gap.
         self.batch = batch
         self.sink = hub.open_sink(heartbeats=True, accepts_batches=True)
@@ -153,7 +180,37 @@ class SocketSession:
             if text is None:
                 self.sink.offer(_error("malformed", "send JSON text frames"))
                 continue
+            if '"auth"' in text and self.held is not None and self.held.claims is not None:
+                await self.reauthenticate(text)
+                continue
             self.handle(text)
+
+    async def reauthenticate(self, text: str) -> None:
+        """In-band renewal: a fresh token of the same user and authority extends the socket."""
+        try:
+            message = AuthMessage.model_validate_json(text)
+            if not message.token:
+                raise Unauthenticated("send a fresh access token", code="auth_required")
+            claims = await live_claims(self.websocket, message.token)
+        except ValidationError:
+            self.handle(text)  # not an auth message after all
+            return
+        except (Unauthenticated, Forbidden) as exc:
+            self.sink.offer(_error(exc.code, exc.detail))
+            return
+        if principal_from_claims(claims) != self.principal or self.held is None:
+            # Other roles or hospital: what this socket subscribed to was decided for the old
+            # ones. Reconnect with the new token.
+            if self.held is not None:
+                self.held.end(AUTHORITY_REVOKED, "authority_changed")
+            return
+        self.hub_authority.renew(self.held, claims)
+        self.sink.offer({"type": "reauthenticated", "expires_at": claims.expires_at})
+
+    @property
+    def hub_authority(self) -> SocketAuthority:
+        """The worker's socket watch."""
+        return self.websocket.app.state.socket_authority
 
     def handle(self, text: str) -> None:
         """Act on one client message; a bad one gets an error message, never a crash."""
@@ -242,29 +299,48 @@ async def realtime_socket(websocket: WebSocket) -> None:
     await websocket.accept()
     identity: IdentitySettings = websocket.app.state.identity_settings
     try:
-        principal = await _authenticate_socket(
+        principal, claims = await _authenticate_socket(
             websocket, identity, hub.settings.auth_timeout_seconds
         )
-    except Unauthenticated as exc:
+    except (Unauthenticated, Forbidden) as exc:
         with contextlib.suppress(Exception):
             await websocket.send_text(json.dumps(_error(exc.code, exc.detail)))
             await websocket.close(code=UNAUTHENTICATED, reason=exc.code)
         return
     except WebSocketDisconnect:
         return
-    await websocket.send_text(
-        json.dumps(
-            {
-                "type": "welcome",
-                "channels": sorted(channels_for(principal)),
-                "heartbeat_s": hub.settings.heartbeat_seconds,
-            }
-        )
+    authority: SocketAuthority = websocket.app.state.socket_authority
+    batch = websocket.query_params.get("batch", "") in ("1", "true")
+    session = SocketSession(websocket, hub, principal, batch=batch)
+    held = HeldSocket(
+        principal=principal_key(principal),
+        address=client_address(websocket),
+        close=session.sink.close,
+        notify=session.sink.offer,
+        claims=claims,
     )
     try:
-        batch = websocket.query_params.get("batch", "") in ("1", "true")
-        await SocketSession(websocket, hub, principal, batch=batch).run()
+        authority.admit(held)
+    except TooManySockets as exc:
+        hub.close_sink(session.sink)
+        with contextlib.suppress(Exception):
+            await websocket.send_text(json.dumps(_error("too_many_sockets", str(exc))))
+            await websocket.close(code=TOO_MANY_SOCKETS, reason="too_many_sockets")
+        return
+    session.held = held
+    try:
+        welcome: dict[str, Any] = {
+            "type": "welcome",
+            "channels": sorted(channels_for(principal)),
+            "heartbeat_s": hub.settings.heartbeat_seconds,
+        }
+        if claims is not None:
+            welcome["expires_at"] = claims.expires_at
+        await websocket.send_text(json.dumps(welcome))
+        await session.run()
     finally:
+        authority.release(held)
+        hub.close_sink(session.sink)
         if websocket.application_state == WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):
                 await websocket.close()
@@ -276,15 +352,12 @@ async def realtime_socket(websocket: WebSocket) -> None:
 def _http_principal(
     claims: AccessClaims | None,
     *,
-    token: str | None,
     case_id: uuid.UUID | None,
     case_token: str | None,
     identity: IdentitySettings,
 ) -> Principal:
     if claims is not None:
         return principal_from_claims(claims)
-    if token:
-        return principal_from_claims(verify_access_token(token, settings=identity))
     if case_token is not None:
         if case_id is None:
             raise InvalidInput("case_id is required with X-Case-Token", field="case_id")
@@ -337,7 +410,7 @@ async def poll_events(
 ) -> EventPage:
     """Returns at once when events after ``after`` exist; ``last_seq`` is the next ``after``."""
     principal = _http_principal(
-        claims, token=None, case_id=case_id, case_token=x_case_token, identity=identity
+        claims, case_id=case_id, case_token=x_case_token, identity=identity
     )
     _checked_channel(principal, channel)
     filters = _filters(hospital_id, case_id if principal.case_id is None else None, region)
@@ -394,9 +467,13 @@ async def sse_events(
     x_case_token: CaseTokenHeader = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> EventSourceResponse:
-    """``id:`` is the event's seq, so a reconnecting EventSource resumes by itself."""
+    """``id:`` is the event's seq, so a reconnecting EventSource resumes by itself. The stream
+    ends when its token expires or is revoked (the page reconnects with a fresh one)."""
+    if claims is None and token:
+        # The same checks as a bearer header: signature, second factor, revocation.
+        claims = await live_claims(request, token)
     principal = _http_principal(
-        claims, token=token, case_id=case_id, case_token=x_case_token, identity=identity
+        claims, case_id=case_id, case_token=x_case_token, identity=identity
     )
     _checked_channel(principal, channel)
     if last_event_id is not None and last_event_id.strip():
@@ -406,6 +483,16 @@ async def sse_events(
     filters = _filters(hospital_id, case_id if principal.case_id is None else None, region)
     hub = _hub(request)
     sink = hub.open_sink()
+    authority: SocketAuthority = request.app.state.socket_authority
+    held = HeldSocket(
+        principal=principal_key(principal), address=client_address(request),
+        close=sink.close, notify=lambda _message: None, claims=claims,
+    )
+    try:
+        authority.admit(held)
+    except TooManySockets as exc:
+        hub.close_sink(sink)
+        raise TooManyRequests(str(exc), retry_after_s=10, code="too_many_sockets") from None
     sub = hub.subscribe(
         sink, channel=channel, principal=principal, filters=filters, last_seq=last_seq, ack=False
     )
@@ -425,10 +512,16 @@ async def sse_events(
                 else:
                     yield ServerSentEvent(data=_encode(item))
         finally:
+            authority.release(held)
             hub.close_sink(sink)
+
+    def release() -> None:  # also when the stream never started (client gone at once)
+        authority.release(held)
+        hub.close_sink(sink)
 
     return EventSourceResponse(
         stream(),
+        background=BackgroundTask(release),
         ping=3600,  # our own heartbeats carry the seq
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

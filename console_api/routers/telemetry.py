@@ -22,13 +22,22 @@ from fastapi import APIRouter, WebSocket
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from data.errors import LifelineError, Unauthenticated
-from dispatch.crew_tokens import verify_crew_token
+from console_api.access import live_claims
+from data.errors import Forbidden, LifelineError, Unauthenticated
+from dispatch import crew
+from dispatch.crew_tokens import CrewClaims, verify_crew_token
 from dispatch.position_ingest import Fix, FixResult, PositionIngest
 from dispatch.schemas import PositionPing
 from identity.roles import allowed
 from identity.settings import IdentitySettings
-from identity.tokens import verify_access_token
+from identity.tokens import AccessClaims
+from realtime.authority import (
+    AUTHORITY_REVOKED,
+    TOO_MANY_SOCKETS,
+    HeldSocket,
+    SocketAuthority,
+    TooManySockets,
+)
 
 router = APIRouter(tags=["realtime"])
 
@@ -73,29 +82,56 @@ class Reporter:
     """Who may report for which units: one unit (crew token) or all (``unit.position``)."""
 
     unit_id: uuid.UUID | None
+    #: An access token's claims (expiry and revocation are watched), or None for a crew link.
+    claims: AccessClaims | None = None
+    #: A crew link's claims: its dispatch must stay live for the socket to stay open.
+    crew: CrewClaims | None = None
 
     def may_report(self, unit_id: uuid.UUID) -> bool:
         return self.unit_id is None or self.unit_id == unit_id
 
+    @property
+    def principal(self) -> str:
+        """Whose socket this is, for the per-principal cap."""
+        if self.crew is not None:
+            return f"crew:{self.crew.dispatch_id}"
+        return f"user:{self.claims.user_id if self.claims else None}"
 
-def _reporter(identity: IdentitySettings, *, token: str | None, crew_token: str | None) -> Reporter:
+
+async def _staff_reporter(websocket: WebSocket, token: str) -> Reporter:
+    claims = await live_claims(websocket, token)
+    if not allowed(set(claims.roles), "unit.position"):
+        raise Unauthenticated("your roles may not report unit positions", code="role_forbidden")
+    return Reporter(None, claims=claims)
+
+
+async def _crew_live(websocket: WebSocket, claims: CrewClaims) -> bool:
+    async with websocket.app.state.session_factory() as session:
+        return await crew.dispatch_is_live(db_session=session, claims=claims)
+
+
+async def _reporter(
+    websocket: WebSocket, identity: IdentitySettings, *, token: str | None,
+    crew_token: str | None,
+) -> Reporter:
     if token:
-        claims = verify_access_token(token, settings=identity)
-        if not allowed(set(claims.roles), "unit.position"):
-            raise Unauthenticated("your roles may not report unit positions", code="role_forbidden")
-        return Reporter(None)
+        return await _staff_reporter(websocket, token)
     if crew_token:
         try:
-            return Reporter(verify_crew_token(crew_token, secret=identity.secret_key).unit_id)
+            claims = verify_crew_token(crew_token, secret=identity.secret_key)
         except LifelineError as exc:
             raise Unauthenticated(exc.detail, code="invalid_crew_token") from exc
+        if not await _crew_live(websocket, claims):
+            raise Unauthenticated("this case is over; the crew link has expired",
+                                  code="crew_token_expired")
+        return Reporter(claims.unit_id, crew=claims)
     raise Unauthenticated("a token or a crew_token is required", code="auth_required")
 
 
 async def _authenticate(websocket: WebSocket, identity: IdentitySettings) -> Reporter:
     token = websocket.query_params.get("token")
     if token:
-        return _reporter(identity, token=token, crew_token=None)
+        return await _reporter(websocket, identity, token=token, crew_token=None)
     try:
         raw = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_S)
         message = TelemetryAuth.model_validate_json(raw)
@@ -106,7 +142,9 @@ async def _authenticate(websocket: WebSocket, identity: IdentitySettings) -> Rep
             'the first message must be {"type": "auth", "token" or "crew_token": ...}',
             code="auth_required",
         ) from None
-    return _reporter(identity, token=message.token, crew_token=message.crew_token)
+    return await _reporter(
+        websocket, identity, token=message.token, crew_token=message.crew_token
+    )
 
 
 @dataclass
@@ -129,6 +167,7 @@ class TelemetrySession:
     """Reads fixes, hands them to the ingest, and writes acks as batches are stored."""
 
     def __init__(self, websocket: WebSocket, ingest: PositionIngest, reporter: Reporter) -> None:
+        self.held: HeldSocket | None = None
         self.websocket = websocket
         self.ingest = ingest
         self.reporter = reporter
@@ -144,6 +183,9 @@ class TelemetrySession:
         try:
             while True:
                 raw = await self.websocket.receive_text()
+                if '"auth"' in raw and self.reporter.claims is not None:
+                    await self._reauthenticate(raw)
+                    continue
                 self._handle(raw)
         except (WebSocketDisconnect, KeyError):
             pass
@@ -151,6 +193,30 @@ class TelemetrySession:
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await sender
+
+    async def _reauthenticate(self, raw: str) -> None:
+        """A fresh access token of the same user keeps the socket open past the old expiry."""
+        try:
+            message = TelemetryAuth.model_validate_json(raw)
+            if not message.token:
+                raise Unauthenticated("send a fresh access token", code="auth_required")
+            fresh = await _staff_reporter(self.websocket, message.token)
+        except ValidationError:
+            self._handle(raw)
+            return
+        except (Unauthenticated, Forbidden) as exc:
+            self._queue({"type": "error", "code": exc.code, "detail": exc.detail})
+            return
+        old = self.reporter.claims
+        if self.held is None or fresh.claims is None or old is None or (
+            fresh.claims.user_id != old.user_id
+        ):
+            if self.held is not None:
+                self.held.end(AUTHORITY_REVOKED, "authority_changed")
+            return
+        self.reporter = fresh
+        self.websocket.app.state.socket_authority.renew(self.held, fresh.claims)
+        self._queue({"type": "reauthenticated", "expires_at": fresh.claims.expires_at})
 
     def _handle(self, raw: str) -> None:
         try:
@@ -221,18 +287,45 @@ async def telemetry_socket(websocket: WebSocket) -> None:
     identity: IdentitySettings = websocket.app.state.identity_settings
     try:
         reporter = await _authenticate(websocket, identity)
-    except Unauthenticated as exc:
-        with contextlib.suppress(Exception):
-            await websocket.send_text(json.dumps({"type": "error", "code": exc.code,
-                                                  "detail": exc.detail}))
-            await websocket.close(code=UNAUTHENTICATED, reason=exc.code)
+    except (Unauthenticated, Forbidden) as exc:
+        await _refuse(websocket, exc.code, exc.detail, UNAUTHENTICATED)
         return
     except WebSocketDisconnect:
         return
+    session = TelemetrySession(websocket, websocket.app.state.position_ingest, reporter)
+    authority: SocketAuthority = websocket.app.state.socket_authority
+    loop = asyncio.get_running_loop()
+
+    def close(code: int, reason: str) -> None:
+        loop.create_task(_refuse(websocket, reason, "this socket's authority ended", code))
+
+    crew_claims = reporter.crew
+    held = HeldSocket(
+        principal=reporter.principal,
+        address=websocket.client.host if websocket.client else "unknown",
+        close=close,
+        notify=session._queue,
+        claims=reporter.claims,
+        still_live=(lambda: _crew_live(websocket, crew_claims)) if crew_claims else None,
+    )
+    try:
+        authority.admit(held)
+    except TooManySockets as exc:
+        await _refuse(websocket, "too_many_sockets", str(exc), TOO_MANY_SOCKETS)
+        return
+    session.held = held
     await websocket.send_text('{"type":"ready"}')
     try:
-        await TelemetrySession(websocket, websocket.app.state.position_ingest, reporter).run()
+        await session.run()
     finally:
+        authority.release(held)
         if websocket.application_state == WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):
                 await websocket.close()
+
+
+async def _refuse(websocket: WebSocket, code: str, detail: str, close_code: int) -> None:
+    """Say why, then close with ``close_code``."""
+    with contextlib.suppress(Exception):
+        await websocket.send_text(json.dumps({"type": "error", "code": code, "detail": detail}))
+        await websocket.close(code=close_code, reason=code)

@@ -9,8 +9,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, status
 
 from console_api.deps import IdentitySettingsDep, OptionalClaims, SessionDep, actor_of, require
 from data.errors import Forbidden
-from dispatch import fleet
-from dispatch.crew_tokens import verify_crew_token
+from dispatch import crew, fleet
 from dispatch.models import Unit
 from dispatch.position_ingest import Fix
 from dispatch.schemas import (
@@ -28,7 +27,17 @@ from identity.tokens import AccessClaims
 router = APIRouter(prefix="/api/v1/units", tags=["units"])
 
 
-def unit_view(unit: Unit, live: fleet.LivePosition | None) -> UnitView:
+def hospital_scope(claims: AccessClaims) -> uuid.UUID | None:
+    """The hospital a reader of the fleet is limited to: a hospital admin (without a dispatch
+    role) sees only units bound for their hospital, and no crew phones."""
+    if allowed(set(claims.roles), "unit.manage"):
+        return None
+    return claims.hospital_id or uuid.UUID(int=0)  # an admin without a hospital sees nothing
+
+
+def unit_view(
+    unit: Unit, live: fleet.LivePosition | None, *, with_phones: bool = True
+) -> UnitView:
     """The API form of a unit with its live (or fallback) position."""
     lat, lng = fleet.station_of(unit)
     return UnitView(
@@ -37,7 +46,7 @@ def unit_view(unit: Unit, live: fleet.LivePosition | None) -> UnitView:
         type=unit.unit_type,
         status=unit.status,
         station=Location(lat=lat, lng=lng),
-        crew_phones=list(unit.crew_phones or []),
+        crew_phones=list(unit.crew_phones or []) if with_phones else [],
         current_case_id=unit.current_case_id,
         position=Location(lat=live.lat, lng=live.lng) if live else None,
         position_recorded_at=live.recorded_at if live else None,
@@ -66,15 +75,18 @@ async def create_unit(
 async def list_units(
     request: Request,
     db_session: SessionDep,
-    _: Annotated[AccessClaims, Depends(require("unit.read"))],
+    claims: Annotated[AccessClaims, Depends(require("unit.read"))],
     status_filter: Annotated[UnitStatus | None, Query(alias="status")] = None,
 ) -> list[UnitView]:
-    """A unit silent for longer than the stale window shows at its station, marked stale."""
+    """A unit silent for longer than the stale window shows at its station, marked stale.
+    A hospital admin sees only the units bringing a case to their hospital, without phones."""
+    scope = hospital_scope(claims)
     units = await fleet.list_units(
-        db_session=db_session, status=status_filter.value if status_filter else None
+        db_session=db_session, status=status_filter.value if status_filter else None,
+        bound_for_hospital=scope,
     )
     positions = await fleet.live_positions(request.app.state.redis, units)
-    return [unit_view(u, positions[u.id]) for u in units]
+    return [unit_view(u, positions[u.id], with_phones=scope is None) for u in units]
 
 
 @router.get("/{unit_id}", response_model=UnitView, summary="One unit")
@@ -82,12 +94,19 @@ async def read_unit(
     unit_id: uuid.UUID,
     request: Request,
     db_session: SessionDep,
-    _: Annotated[AccessClaims, Depends(require("unit.read"))],
+    claims: Annotated[AccessClaims, Depends(require("unit.read"))],
 ) -> UnitView:
-    """Status and live position."""
-    unit = await fleet.get_unit(db_session=db_session, unit_id=unit_id)
+    """Status and live position (a hospital admin: only a unit bound for their hospital)."""
+    scope = hospital_scope(claims)
+    if scope is None:
+        unit = await fleet.get_unit(db_session=db_session, unit_id=unit_id)
+    else:
+        mine = await fleet.list_units(db_session=db_session, bound_for_hospital=scope)
+        unit = next((u for u in mine if u.id == unit_id), None)
+        if unit is None:
+            raise fleet.UnitNotFound(f"no unit {unit_id}")
     live = (await fleet.live_positions(request.app.state.redis, [unit]))[unit.id]
-    return unit_view(unit, live)
+    return unit_view(unit, live, with_phones=scope is None)
 
 
 @router.post("/{unit_id}/status", response_model=UnitView, summary="Out of service / back")
@@ -114,17 +133,25 @@ async def post_position(
     request: Request,
     claims: OptionalClaims,
     settings: IdentitySettingsDep,
+    db_session: SessionDep,
     x_crew_token: Annotated[str | None, Header(alias="X-Crew-Token")] = None,
 ) -> PositionAccepted:
-    """From the vehicle (its crew link token) or an operator; older fixes never win."""
+    """From the vehicle (its crew link token, while its dispatch is live) or an operator;
+    older fixes never win."""
     if claims is not None:
         if not allowed(set(claims.roles), "unit.position"):
             raise Forbidden("your roles may not report unit positions", code="role_forbidden")
-    elif x_crew_token is None or verify_crew_token(
-        x_crew_token, secret=settings.secret_key
-    ).unit_id != unit_id:
+    elif x_crew_token is None:
         raise Forbidden("a crew token of this unit (or an operator token) is required",
                         code="invalid_crew_token")
+    else:
+        crew_claims = await crew.live_crew_claims(
+            db_session=db_session, token=x_crew_token, secret=settings.secret_key
+        )
+        await db_session.rollback()  # the check is done: hold no connection during the ingest
+        if crew_claims.unit_id != unit_id:
+            raise Forbidden("a crew token of this unit (or an operator token) is required",
+                            code="invalid_crew_token")
     result = await request.app.state.position_ingest.record(Fix.of(unit_id, body))
     live, stored = result.live, result.trail_stored
     return PositionAccepted(accepted=live or stored, live=live, trail_stored=stored)

@@ -42,8 +42,12 @@ async def demo_hospitals(app) -> list[uuid.UUID]:
         return list(await session.scalars(select(Hospital.id).order_by(Hospital.name)))
 
 
-async def make_clinic(app, client, *, hospital_index: int = 0, slot_minutes: int = 15) -> Clinic:
-    """Everything a patient needs to book, created through the API."""
+async def make_clinic(
+    app, client, *, hospital_index: int = 0, slot_minutes: int = 15, verified: bool = True,
+    accepted: bool = True,
+) -> Clinic:
+    """Everything a patient needs to book, created through the API: by default the doctor is
+    verified and has accepted the affiliation (what a treatment relationship needs)."""
     hospital_id = str((await demo_hospitals(app))[hospital_index])
     admin = await sign_in(app, client, "hospital_admin", hospital_id=uuid.UUID(hospital_id))
     doctor_user = await sign_in(app, client, "doctor")
@@ -63,6 +67,14 @@ async def make_clinic(app, client, *, hospital_index: int = 0, slot_minutes: int
                           json={"doctor_id": doctor_id, "department_id": department_id,
                                 "is_primary": True})
     assert r.status_code == 201, r.text
+    if verified:
+        root = await sign_in(app, client, "super_admin")
+        r = await client.post(f"/api/v1/doctors/{doctor_id}/verify", headers=root.headers)
+        assert r.status_code == 200, r.text
+    if accepted:
+        r = await client.post(f"/api/v1/doctors/me/affiliations/{hospital_id}/accept",
+                              headers=doctor_user.headers)
+        assert r.status_code == 200, r.text
     for weekday in range(7):
         r = await client.post(
             f"/api/v1/hospitals/{hospital_id}/doctors/{doctor_id}/schedules", headers=h,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,9 +11,8 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 
-from dispatch.crew_tokens import issue_crew_token
 from tests.conftest import sign_in
-from tests.realtime.clients import Client
+from tests.realtime.clients import Client, raise_case, triage
 from tests.realtime.conftest import token_of
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 async def new_unit(http, operator) -> str:
     r = await http.post("/api/v1/units", headers=operator.headers, json={
         "call_sign": f"TM-{uuid.uuid4().hex[:6]}", "type": "ALS",
-        "station_lat": 60.17, "station_lng": 24.94})
+        "station_lat": 60.17, "station_lng": 24.94, "crew_phones": ["+358401119999"]})
     assert r.status_code == 201, r.text
     return r.json()["id"]
 
@@ -76,12 +76,25 @@ async def test_fixes_are_stored_in_batches_acked_and_pushed(servers, rt_operator
     await console.close()
 
 
+async def crew_token_of(http, case_id: str, headers) -> str:  # noqa: ANN001
+    """The crew link the dispatch SMS carries."""
+    outbox = (await http.get("/api/v1/sms/outbox", params={"case_id": case_id},
+                             headers=headers)).json()
+    body = next(m["body"] for m in outbox if "/crew/" in m["body"])
+    return re.search(r"/crew/([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)", body).group(1)
+
+
 async def test_a_crew_token_reports_for_its_own_unit_only(servers, rt_operator, http_a,
                                                          identity_settings):
     a, _ = servers
     own, other = await new_unit(http_a, rt_operator), await new_unit(http_a, rt_operator)
-    token = issue_crew_token(dispatch_id=uuid.uuid4(), case_id=uuid.uuid4(),
-                             unit_id=uuid.UUID(own), secret=identity_settings.secret_key)
+    # A crew link acts only while its dispatch is live (issue 18): a real dispatch of ``own``.
+    case_id = await raise_case(http_a)
+    await triage(http_a, case_id, rt_operator.headers)
+    r = await http_a.post(f"/api/v1/emergency/cases/{case_id}/dispatch",
+                          json={"unit_id": own}, headers=rt_operator.headers)
+    assert r.status_code == 200, r.text
+    token = await crew_token_of(http_a, case_id, rt_operator.headers)
     now = datetime.now(UTC)
     async with connect(f"{a.ws}/telemetry") as ws:
         await ws.send(json.dumps({"type": "auth", "crew_token": token}))

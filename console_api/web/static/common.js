@@ -198,6 +198,11 @@ export class Live {
         this.onEvent(data);
       } else if (data.type === "stale") {
         this.setState("stale");
+      } else if (data.type === "reauth_required") {
+        // The token ends soon: renew it and re-authenticate in-band (else closed with 4010).
+        renew().then((ok) => {
+          if (ok && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "auth", ...this.auth() }));
+        });
       }
     };
     ws.onclose = () => { clearTimeout(timer); this.setState("stale"); this.retry(); };
