@@ -31,6 +31,7 @@ from console_api.routers import (
     emergency,
     fhir,
     health,
+    hospital_services,
     hospital_side,
     hospitals,
     maps,
@@ -48,6 +49,7 @@ from data.settings import DataSettings, get_data_settings
 from dispatch import alerts
 from dispatch.destinations import Destinations
 from dispatch.position_ingest import PositionIngest
+from dispatch.service_changes import expire_services
 from dispatch.settings import get_dispatch_settings
 from identity import vault
 from identity.audit import AuditWriter
@@ -80,6 +82,17 @@ async def sweep_alerts(app: FastAPI, interval_s: float = 30.0) -> None:
                 await alerts.sweep_handover_alerts(session)
         except Exception:  # noqa: BLE001
             log.exception("alert sweep failed; retrying")
+
+
+async def sweep_services(app: FastAPI) -> None:
+    """Revert hospital service statuses at their end time (and re-rank the cases they touch)."""
+    while True:
+        await asyncio.sleep(get_dispatch_settings().service_sweep_seconds)
+        try:
+            async with app.state.session_factory() as session:
+                await expire_services(session, destinations=app.state.destinations)
+        except Exception:  # noqa: BLE001
+            log.exception("service expiry sweep failed; retrying")
 
 
 def create_app(
@@ -132,6 +145,7 @@ def create_app(
             sync_task,
             asyncio.create_task(app.state.position_ingest.run(), name="position-ingest"),
             asyncio.create_task(sweep_alerts(app)),
+            asyncio.create_task(sweep_services(app)),
             # A doctor whose heartbeats stopped is stored and announced as offline.
             asyncio.create_task(
                 care_availability.sweep_presence(app.state.session_factory, app.state.redis)
@@ -194,6 +208,7 @@ def create_app(
     app.include_router(case_location.router)
     app.include_router(hospitals.router)
     app.include_router(hospital_side.router)
+    app.include_router(hospital_services.router)
     app.include_router(routing.router)
     app.include_router(units.router)
     app.include_router(crew.router)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -27,6 +27,12 @@ class Candidate(NamedTuple):
     capacity_updated_at: datetime | None
     eta_s: float
     distance_m: float | None = None
+    #: Capabilities whose service is not simply available: ``{capability: limited|unavailable}``.
+    services: Mapping[str, str] | None = None
+
+    def service_status(self, capability: str) -> str:
+        """The status of one capability's service here (available unless stated)."""
+        return (self.services or {}).get(capability, "available")
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,7 @@ class RankedHospital:
     capacity_stale: bool
     eta_seconds: float
     distance_m: float | None
+    service_status: str = "available"
 
 
 class SkippedHospital(NamedTuple):
@@ -49,7 +56,7 @@ class SkippedHospital(NamedTuple):
 
     hospital_id: str
     name: str
-    reason: str  # no_capability | diverting | closed | unreachable
+    reason: str  # no_capability | service_unavailable | diverting | closed | unreachable
     eta_seconds: float | None
 
 
@@ -82,6 +89,8 @@ class DestinationChoice:
 def _skip_reason(candidate: Candidate, required: Capability) -> str | None:
     if not satisfies(candidate.capabilities, required):
         return "no_capability"
+    if candidate.service_status(required.value) == "unavailable":
+        return "service_unavailable"
     if candidate.ed_status != OPEN:
         return candidate.ed_status if candidate.ed_status in ("diverting", "closed") else "closed"
     if not math.isfinite(candidate.eta_s):
@@ -89,7 +98,9 @@ def _skip_reason(candidate: Candidate, required: Capability) -> str | None:
     return None
 
 
-def _ranked(candidate: Candidate, *, now: datetime, stale_after: timedelta) -> RankedHospital:
+def _ranked(
+    candidate: Candidate, *, now: datetime, stale_after: timedelta, required: Capability
+) -> RankedHospital:
     updated = candidate.capacity_updated_at
     return RankedHospital(
         hospital_id=str(candidate.hospital_id),
@@ -101,6 +112,7 @@ def _ranked(candidate: Candidate, *, now: datetime, stale_after: timedelta) -> R
         capacity_stale=updated is None or now - updated > stale_after,
         eta_seconds=round(candidate.eta_s, 1),
         distance_m=round(candidate.distance_m, 1) if candidate.distance_m is not None else None,
+        service_status=candidate.service_status(required.value),
     )
 
 
@@ -135,7 +147,10 @@ def recommend_destinations(
         return DestinationChoice(
             required_capability=required.value,
             requirement_reason=requirement_reason,
-            hospitals=[_ranked(c, now=now, stale_after=stale_after) for c in eligible[:k]],
+            hospitals=[
+                _ranked(c, now=now, stale_after=stale_after, required=required)
+                for c in eligible[:k]
+            ],
             skipped=skipped,
         )
     general = sorted(
@@ -145,6 +160,7 @@ def recommend_destinations(
             if c.ed_status == OPEN
             and math.isfinite(c.eta_s)
             and satisfies(c.capabilities, Capability.GENERAL_ED)
+            and c.service_status(Capability.GENERAL_ED.value) != "unavailable"
         ),
         key=lambda c: (c.eta_s, c.name),
     )
@@ -152,7 +168,9 @@ def recommend_destinations(
         return DestinationChoice(
             required_capability=required.value,
             requirement_reason=requirement_reason,
-            hospitals=[_ranked(general[0], now=now, stale_after=stale_after)],
+            hospitals=[
+                _ranked(general[0], now=now, stale_after=stale_after, required=required)
+            ],
             skipped=skipped,
             fallback="nearest_general_ed",
             message=(

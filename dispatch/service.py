@@ -36,6 +36,7 @@ from dispatch.recommend import Candidate, recommend_destinations
 from dispatch.schemas import SosRequest
 from dispatch.settings import DispatchSettings, get_dispatch_settings
 from dispatch.triage_rules import required_capability as capability_for
+from facilities import services as facility_services
 from facilities.capabilities import parse_capability
 from facilities.models import Hospital
 
@@ -167,6 +168,7 @@ def _input_row(c: Candidate) -> dict[str, Any]:
         "capabilities": list(c.capabilities),
         "beds_available": c.beds_available,
         "capacity_updated_at": updated.isoformat() if updated else None,
+        "services": dict(c.services or {}),
     }
 
 
@@ -204,7 +206,10 @@ async def assess_destinations(
     times = destinations.times(network, lat, lng)
     with db_session.no_autoflush:  # the case's pending change is flushed by its commit
         hospitals = list(await db_session.execute(HOSPITALS_OF_REGION, {"region": network.name}))
-    candidates = candidates_from(hospitals, times)
+        services = await facility_services.statuses_in_force(
+            db_session, region=network.name, now=now
+        )
+    candidates = candidates_from(hospitals, times, services)
     choice = recommend_destinations(
         candidates,
         required=required,

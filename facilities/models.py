@@ -6,7 +6,17 @@ import uuid
 from datetime import datetime
 
 from geoalchemy2 import Geometry, WKBElement
-from sqlalchemy import ARRAY, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from data.base import Base, id_column, utcnow
@@ -50,3 +60,44 @@ class Department(Base):
         ForeignKey("hospitals.id", ondelete="CASCADE"), index=True
     )
     name: Mapped[str] = mapped_column(String(120))
+
+
+class HospitalService(Base):
+    """The status of one capability of a hospital, when it is not simply available.
+
+    No row means available. A row with ``until`` in the past counts as available too: the
+    expiry sweep deletes it (and announces the revert), but readers never wait for the sweep.
+    """
+
+    __tablename__ = "hospital_services"
+    __table_args__ = (
+        CheckConstraint("status IN ('available', 'limited', 'unavailable')", name="status"),
+        Index("ix_hospital_services_until", "until"),
+    )
+
+    hospital_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("hospitals.id", ondelete="CASCADE"), primary_key=True
+    )
+    capability: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    until: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class HospitalServiceChange(Base):
+    """The audit trail of service statuses: every change, by whom, and every expiry."""
+
+    __tablename__ = "hospital_service_changes"
+    __table_args__ = (Index("ix_hospital_service_changes_hospital_at", "hospital_id", "at"),)
+
+    id: Mapped[uuid.UUID] = id_column()
+    hospital_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("hospitals.id", ondelete="CASCADE"))
+    capability: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    until: Mapped[datetime | None]
+    actor: Mapped[str] = mapped_column(String(200))  # a user, "have-import", or "expiry"
+    at: Mapped[datetime] = mapped_column(default=utcnow)
