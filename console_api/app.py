@@ -28,6 +28,7 @@ from console_api.routers import (
     care_records,
     case_location,
     crew,
+    diversion_policy,
     emergency,
     fhir,
     health,
@@ -209,6 +210,7 @@ def create_app(
     app.include_router(hospitals.router)
     app.include_router(hospital_side.router)
     app.include_router(hospital_services.router)
+    app.include_router(diversion_policy.router)
     app.include_router(routing.router)
     app.include_router(units.router)
     app.include_router(crew.router)

@@ -67,13 +67,17 @@ def eligibility(
         return Eligibility(False, "service_unavailable")
     if ed_status not in ("open", "diverting"):
         return Eligibility(False, "closed")
+    if ed_status == "diverting":
+        if (
+            severity == "critical"
+            and math.isfinite(eta_s)
+            and best_open_eta_s - eta_s >= policy.critical_override_s
+        ):
+            return Eligibility(True, None, diversion_overridden=True)
+        return Eligibility(False, "diverting")
     if not math.isfinite(eta_s):
         return Eligibility(False, "unreachable")
-    if ed_status == "open":
-        return Eligibility(True, None)
-    if severity == "critical" and best_open_eta_s - eta_s >= policy.critical_override_s:
-        return Eligibility(True, None, diversion_overridden=True)
-    return Eligibility(False, "diverting")
+    return Eligibility(True, None)
 
 
 def override_explanation(

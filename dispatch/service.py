@@ -22,6 +22,7 @@ from data.base import utcnow
 from data.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from data.outbox import record_event
 from dispatch.destinations import Destinations, candidates_from
+from dispatch.diversion import DiversionPolicy
 from dispatch.intake_write import insert_raised_case
 from dispatch.lifecycle import (
     STATUS_TIMESTAMP,
@@ -35,7 +36,10 @@ from dispatch.models import CaseEvent, EmergencyCase
 from dispatch.recommend import Candidate, recommend_destinations
 from dispatch.schemas import SosRequest
 from dispatch.settings import DispatchSettings, get_dispatch_settings
+from dispatch.taxonomy import SymptomCategory
+from dispatch.triage_rules import PRESUMED_SEVERITY
 from dispatch.triage_rules import required_capability as capability_for
+from facilities import diversion_policy
 from facilities import services as facility_services
 from facilities.capabilities import parse_capability
 from facilities.models import Hospital
@@ -209,6 +213,7 @@ async def assess_destinations(
         services = await facility_services.statuses_in_force(
             db_session, region=network.name, now=now
         )
+        override_s = await diversion_policy.override_seconds(db_session, network.name)
     candidates = candidates_from(hospitals, times, services)
     choice = recommend_destinations(
         candidates,
@@ -217,6 +222,8 @@ async def assess_destinations(
         now=now,
         k=settings.recommended_hospitals,
         stale_after=timedelta(minutes=settings.capacity_stale_minutes),
+        severity=case.severity or PRESUMED_SEVERITY[SymptomCategory(case.symptom_category)].value,
+        policy=DiversionPolicy(critical_override_s=override_s),
     )
     chosen = [uuid.UUID(h.hospital_id) for h in choice.hospitals]
     # Distances come from the precomputed table (tens of microseconds): no thread hop. Only a
@@ -237,6 +244,7 @@ async def assess_destinations(
             "off_network": snap.off_network,
         },
         inputs=[_input_row(c) for c in candidates],
+        diversion_policy={"critical_override_s": override_s},
     )
     if snap.off_network:
         recommendation["message"] = (

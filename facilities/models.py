@@ -101,3 +101,19 @@ class HospitalServiceChange(Base):
     until: Mapped[datetime | None]
     actor: Mapped[str] = mapped_column(String(200))  # a user, "have-import", or "expiry"
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RegionDiversionPolicy(Base):
+    """A region's clinical diversion policy (see dispatch.diversion); no row: the default."""
+
+    __tablename__ = "region_diversion_policies"
+    __table_args__ = (
+        CheckConstraint("critical_override_s >= 0 AND critical_override_s <= 7200", name="range"),
+    )
+
+    region: Mapped[str] = mapped_column(
+        String(100), ForeignKey("regions.name", ondelete="CASCADE"), primary_key=True
+    )
+    critical_override_s: Mapped[float]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(200))
