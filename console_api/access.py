@@ -91,6 +91,8 @@ ROUTE_ACCESS: dict[str, Access] = {
     "GET /api/v1/hospitals/{hospital_id}": open_("public directory of hospitals"),
     "PUT /api/v1/hospitals/{hospital_id}/capacity": needs("hospital.capacity"),
     "GET /api/v1/hospitals/{hospital_id}/services": open_("public directory of hospitals"),
+    "GET /api/v1/hospitals/have": open_("public directory of hospitals, as EDXL-HAVE"),
+    "POST /api/v1/hospitals/have": needs("hospital.capacity"),
     "GET /api/v1/regions/{region}/diversion-policy": signed_in(),
     "PUT /api/v1/regions/{region}/diversion-policy": needs("policy.manage"),
     "PUT /api/v1/hospitals/{hospital_id}/services/{capability}": needs("hospital.capacity"),

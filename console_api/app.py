@@ -32,6 +32,7 @@ from console_api.routers import (
     emergency,
     fhir,
     health,
+    hospital_have,
     hospital_services,
     hospital_side,
     hospitals,
@@ -207,6 +208,7 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(emergency.router)
     app.include_router(case_location.router)
+    app.include_router(hospital_have.router)  # before /hospitals/{hospital_id}
     app.include_router(hospitals.router)
     app.include_router(hospital_side.router)
     app.include_router(hospital_services.router)
