@@ -184,13 +184,22 @@ def to_have(hospitals: Iterable[HospitalState]) -> str:
     return ET.tostring(root, encoding="unicode", xml_declaration=True)
 
 
+def _parse(text: str | bytes) -> XMLResource:
+    """Parse with the defused parser: no DTD entities, no external references."""
+    return XMLResource(text, defuse="always", allow="none")
+
+
 def validation_errors(text: str | bytes) -> list[tuple[str, str]]:
     """``(element path, reason)`` of every schema violation; a document that is not even XML is
-    one error at ``/``. Entities and external references are refused (defused parser)."""
+    one error at ``/``."""
     try:
-        resource = XMLResource(text, defuse="always", allow="none")
+        resource = _parse(text)
     except Exception as exc:  # noqa: BLE001 - any parse failure is the client's document
         return [("/", f"not well-formed XML: {exc}")]
+    return _errors(resource)
+
+
+def _errors(resource: XMLResource) -> list[tuple[str, str]]:
     return [(error.path or "/", error.reason or str(error))
             for error in schema().iter_errors(resource)]
 
@@ -248,12 +257,17 @@ def _services(coverage: ET.Element | None, path: str) -> list[ServiceReport]:
 def parse_have(text: str | bytes) -> list[HospitalReport]:
     """Validate against the schema (422 naming the element path of the first violation), then
     read each hospital's identity, ED status, ED beds and services."""
-    errors = validation_errors(text)
+    try:
+        resource = _parse(text)
+    except Exception as exc:  # noqa: BLE001 - any parse failure is the client's document
+        raise InvalidInput(f"not well-formed XML: {exc}", field="/",
+                           code="invalid_have_document") from None
+    errors = _errors(resource)
     if errors:
         path, reason = errors[0]
         raise InvalidInput(f"not a valid EDXL-HAVE 1.0 document at {path}: {reason}",
                            field=path, code="invalid_have_document")
-    root = ET.fromstring(text)  # already parsed safely and validated above
+    root = resource.root
     reports = []
     for index, hospital in enumerate(root.findall("have:Hospital", NAMESPACES), start=1):
         path = f"/have:HospitalStatus/have:Hospital[{index}]"
