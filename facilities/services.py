@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from data.base import utcnow
@@ -89,25 +89,6 @@ async def rows_of(db_session: AsyncSession, hospital_ids: list[uuid.UUID]) -> li
             select(HospitalService).where(HospitalService.hospital_id.in_(hospital_ids))
         )
     )
-
-
-async def statuses_in_force(
-    db_session: AsyncSession, *, region: str, now: datetime
-) -> dict[uuid.UUID, dict[str, str]]:
-    """``{hospital_id: {capability: status}}`` of the region's services that are not available."""
-    rows = await db_session.execute(
-        select(HospitalService.hospital_id, HospitalService.capability, HospitalService.status)
-        .join(Hospital, Hospital.id == HospitalService.hospital_id)
-        .where(
-            Hospital.region == region,
-            HospitalService.status != ServiceStatus.AVAILABLE.value,
-            or_(HospitalService.until.is_(None), HospitalService.until > now),
-        )
-    )
-    result: dict[uuid.UUID, dict[str, str]] = {}
-    for hospital_id, capability, status in rows:
-        result.setdefault(hospital_id, {})[capability] = status
-    return result
 
 
 def _announce(
