@@ -8,10 +8,18 @@ import asyncio
 import uuid
 from datetime import datetime
 
+import pytest_asyncio
+
 from tests.conftest import add_unit, random_phone, sign_in, sos_body
 from tests.fleet.test_dispatch_end_to_end import crew_token_from, wait_for
 
 CASES = "/api/v1/emergency/cases"
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def dispatcher(fleet_app, fleet_client):
+    """A fresh operator per test (a session-wide token can expire in a long, loaded run)."""
+    return await sign_in(fleet_app, fleet_client, "emergency_operator")
 
 
 async def _case(client, headers, symptom="cardiac_arrest", severity="critical") -> dict:

@@ -19,7 +19,14 @@ async def hospital_id(app, name: str):
         return await session.scalar(select(Hospital.id).where(Hospital.name == name))
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(loop_scope="session")
 async def central_admin(app, client):
     """An admin of the demo Central University Hospital (the only thrombectomy centre)."""
     return await sign_in(app, client, "hospital_admin", hospital_id=await hospital_id(app, CENTRAL))
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def operator(app, client):
+    """A fresh operator per test: access tokens last 15 minutes, and on a loaded machine the
+    whole suite takes longer than that (the session-wide operator's token then expires)."""
+    return await sign_in(app, client, "emergency_operator")

@@ -75,9 +75,13 @@ async def test_region_status_is_valid_have_and_round_trips(app, client, central_
 
 
 async def test_ed_status_and_beds_apply_in_one_transaction(app, client, central_admin):
-    document = await _have(client)
     central = await hospital_id(app, CENTRAL)
     before = (await client.get(f"/api/v1/hospitals/{central}")).json()
+    # A known starting point: other tests change the demo hospitals' capacity too.
+    r = await client.put(f"/api/v1/hospitals/{central}/capacity", headers=central_admin.headers,
+                         json={"ed_status": "open", "beds_available": 9})
+    assert r.status_code == 200, r.text
+    document = await _have(client)
     blocks = re.findall(r"<have:Hospital>.*?</have:Hospital>", document, re.S)
     mine = next(b for b in blocks if str(central) in b)
     changed = mine.replace("<have:EMSTrafficStatus>Normal<", "<have:EMSTrafficStatus>Advisory<")

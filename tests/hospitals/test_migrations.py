@@ -62,6 +62,6 @@ def test_upgrade_matches_models_and_each_step_rolls_back(scratch_url):
         downgrade(scratch_url, "0009_pages")
         assert not _tables(engine) & NEW_TABLES
         upgrade(scratch_url, "0012_multi_unit_dispatch")
-        assert NEW_TABLES <= _tables(engine)
+        assert _tables(engine) >= NEW_TABLES
     finally:
         engine.dispose()

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from playwright.async_api import expect
 
-from tests.web.conftest import bearer, bind_admin, shot, sign_in_page
+from tests.web.conftest import bind_admin, shot, sign_in_page
 
 CENTRAL = "DEMO Central University Hospital (demo data)"
 
@@ -29,9 +29,11 @@ async def test_admin_marks_a_service_unavailable_until_a_time(
     until = (datetime.now() + timedelta(hours=2)).replace(second=0, microsecond=0)
     await row.get_by_label("stroke thrombectomy until").fill(until.strftime("%Y-%m-%dT%H:%M"))
     await row.get_by_role("button", name="Save").click()
-    await expect(row.locator(".badge")).to_have_text("unavailable")
+    # The notice first: when the save fails, its text is the server's reason.
+    await expect(page.locator("#notice")).to_contain_text("stroke thrombectomy: unavailable",
+                                                          timeout=20_000)
+    await expect(row.locator(".badge")).to_have_text("unavailable", timeout=20_000)
     await expect(row).to_contain_text("until")
-    await expect(page.locator("#notice")).to_contain_text("stroke thrombectomy: unavailable")
     await shot(page, "hospital-services")
 
     services = (await api.get(f"/api/v1/hospitals/{central['id']}/services")).json()["services"]
@@ -39,8 +41,13 @@ async def test_admin_marks_a_service_unavailable_until_a_time(
     assert state["status"] == "unavailable" and state["reason"] == "CT down"
     assert datetime.fromisoformat(state["until"]).astimezone().replace(tzinfo=None) == until
     # Back to available through the API: the panel follows live (the capacity channel).
-    headers = await bearer(api, admin)
+    # A fresh sign-in: a token cached before the admin was rebound carries the old hospital.
+    login = await api.post("/api/v1/auth/login", json={
+        "email": admin.email, "password": admin.password,
+        "recovery_code": admin.recovery_codes.pop()})
+    assert login.status_code == 200, login.text
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
     r = await api.put(f"/api/v1/hospitals/{central['id']}/services/stroke_thrombectomy",
                       json={"status": "available"}, headers=headers)
     assert r.status_code == 200, r.text
-    await expect(row.locator(".badge")).to_have_text("available")
+    await expect(row.locator(".badge")).to_have_text("available", timeout=20_000)
