@@ -16,6 +16,7 @@ from care.records import authorise_patient_read
 from data.base import utcnow
 from data.errors import Forbidden, InvalidInput, NotFound
 from dispatch.models import EmergencyCase
+from facilities import services as facility_services
 from facilities.models import Hospital
 from identity.roles import allowed
 
@@ -60,6 +61,8 @@ async def read(
         return fhir_map.organization(await _get(db_session, Hospital, resource, raw_id))
     if resource == "Location":
         return fhir_map.location(await _get(db_session, Hospital, resource, raw_id))
+    if resource == "HealthcareService":
+        return await _healthcare_service(db_session, raw_id)
     if resource == "Appointment":
         row = await appointments_service.read(
             db_session=db_session, requester=requester, appointment_id=parse_id(raw_id)
@@ -70,6 +73,34 @@ async def read(
         _authorise_encounter(requester, case)
         return fhir_map.encounter(case)
     raise NotFound(f"this server does not serve {resource}", code="unsupported_resource")
+
+
+async def _healthcare_service(db_session: AsyncSession, raw_id: str) -> Resource:
+    try:
+        hospital_text, capability = fhir_map.parse_service_id(raw_id)
+    except ValueError:
+        raise InvalidInput("HealthcareService ids are <hospital id>.<capability>",
+                           field="id") from None
+    hospital = await _get(db_session, Hospital, "HealthcareService", hospital_text)
+    states = await hospital_services(db_session, hospital)
+    state = next((s for s in states if s.capability == capability), None)
+    if state is None:
+        raise NotFound(f"no HealthcareService/{raw_id}", code="resource_not_found")
+    return fhir_map.healthcare_service(hospital, state)
+
+
+async def hospital_services(db_session: AsyncSession, hospital: Hospital) -> list:
+    """The hospital's declared capabilities with the service status in force now."""
+    rows = await facility_services.rows_of(db_session, [hospital.id])
+    return facility_services.service_states(hospital, rows, now=utcnow())
+
+
+async def search_services(*, db_session: AsyncSession, organization: str) -> list[Resource]:
+    """``HealthcareService?organization=``: every capability of one hospital."""
+    hospital = await _get(db_session, Hospital, "Organization",
+                          organization.removeprefix("Organization/"))
+    return [fhir_map.healthcare_service(hospital, s)
+            for s in await hospital_services(db_session, hospital)]
 
 
 def _authorise_encounter(requester: Requester, case: EmergencyCase) -> None:

@@ -13,6 +13,7 @@ from fhir.resources.R4B.appointment import Appointment as FhirAppointment
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.encounter import Encounter
+from fhir.resources.R4B.healthcareservice import HealthcareService
 from fhir.resources.R4B.location import Location
 from fhir.resources.R4B.organization import Organization
 from fhir.resources.R4B.patient import Patient as FhirPatient
@@ -23,6 +24,7 @@ from geoalchemy2.shape import to_shape
 from care.models import Appointment, Doctor, Patient, PatientEmergencyContact
 from dispatch.models import EmergencyCase
 from facilities.models import Hospital
+from facilities.services import ServiceState
 
 SYSTEM = "https://lifeline.example/fhir/sid"
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
@@ -39,6 +41,9 @@ ENCOUNTER_STATUS = {
     "arrived": "in-progress", "closed": "finished", "cancelled": "cancelled",
 }
 SEARCHABLE_BY_PATIENT = ("Appointment", "Encounter")
+CAPABILITY_SYSTEM = "https://lifeline.example/fhir/CodeSystem/capability"
+SERVICE_CATEGORY = "http://terminology.hl7.org/CodeSystem/service-category"
+ALL_WEEK = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
 def _instant(value: datetime | None) -> str | None:
@@ -121,6 +126,51 @@ def location(row: Hospital) -> Location:
     }))
 
 
+def service_id(hospital_id: object, capability: str) -> str:
+    """``<hospital uuid>.<capability>``: FHIR ids allow letters, digits, ``-`` and ``.`` only."""
+    return f"{hospital_id}.{capability.replace('_', '-')}"
+
+
+def parse_service_id(value: str) -> tuple[str, str]:
+    """Inverse of :func:`service_id`: (hospital id text, capability); ValueError if malformed."""
+    hospital, _, capability = value.partition(".")
+    if not hospital or not capability:
+        raise ValueError(value)
+    return hospital, capability.replace("-", "_")
+
+
+def healthcare_service(row: Hospital, state: ServiceState) -> HealthcareService:
+    """One emergency capability of a hospital: offered around the clock (emergency care), and
+    ``notAvailable`` for the period a service is unavailable (with its reason and end time)."""
+    during = _clean({"start": _instant(state.updated_at), "end": _instant(state.until)})
+    limited = state.status == "limited"
+    return HealthcareService.model_validate(_clean({
+        "resourceType": "HealthcareService",
+        "id": service_id(row.id, state.capability),
+        "identifier": [{"system": f"{SYSTEM}/service", "value": service_id(row.id,
+                                                                           state.capability)}],
+        "active": True,
+        "providedBy": {"reference": f"Organization/{row.id}", "display": row.name},
+        "category": [{"coding": [{"system": SERVICE_CATEGORY, "code": "14",
+                                  "display": "Emergency Department"}]}],
+        "type": [{"coding": [{"system": CAPABILITY_SYSTEM, "code": state.capability}],
+                  "text": state.capability.replace("_", " ")}],
+        "location": [{"reference": f"Location/{row.id}"}],
+        "name": f"{row.name}: {state.capability.replace('_', ' ')}",
+        "availableTime": [{"daysOfWeek": ALL_WEEK, "allDay": True}],
+        "notAvailable": (
+            [_clean({"description": state.reason or "service unavailable",
+                     "during": during or None})]
+            if state.status == "unavailable" else []
+        ),
+        "availabilityExceptions": (
+            f"limited{': ' + state.reason if state.reason else ''}"
+            f"{' until ' + state.until.isoformat() if state.until else ''}"
+            if limited else None
+        ),
+    }))
+
+
 def appointment(row: Appointment) -> FhirAppointment:
     """An appointment with its patient, practitioner and place as participants."""
     status = "accepted"
@@ -190,9 +240,13 @@ def capability_statement(*, now: datetime, base_url: str) -> CapabilityStatement
         if kind in SEARCHABLE_BY_PATIENT:
             interactions.append({"code": "search-type"})
             params.append({"name": "patient", "type": "reference"})
+        if kind == "HealthcareService":
+            interactions.append({"code": "search-type"})
+            params.append({"name": "organization", "type": "reference"})
         return _clean({"type": kind, "interaction": interactions, "searchParam": params})
 
-    kinds = ("Patient", "Practitioner", "Organization", "Location", "Appointment", "Encounter")
+    kinds = ("Patient", "Practitioner", "Organization", "Location", "HealthcareService",
+             "Appointment", "Encounter")
     return CapabilityStatement.model_validate({
         "resourceType": "CapabilityStatement",
         "status": "active",

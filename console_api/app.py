@@ -29,9 +29,12 @@ from console_api.routers import (
     care_records,
     case_location,
     crew,
+    diversion_policy,
     emergency,
     fhir,
     health,
+    hospital_have,
+    hospital_services,
     hospital_side,
     hospitals,
     maps,
@@ -51,6 +54,7 @@ from data.settings import DataSettings, get_data_settings
 from dispatch import alerts
 from dispatch.destinations import Destinations
 from dispatch.position_ingest import PositionIngest
+from dispatch.service_changes import expire_services
 from dispatch.settings import get_dispatch_settings
 from identity import audit_anchor, vault
 from identity.audit import AuditWriter
@@ -98,6 +102,15 @@ async def checkpoint_audit(app: FastAPI, interval_s: float) -> None:
     while True:
         await asyncio.sleep(interval_s)
         await asyncio.to_thread(audit_checkpoint_now, app)
+async def sweep_services(app: FastAPI) -> None:
+    """Revert hospital service statuses at their end time (and re-rank the cases they touch)."""
+    while True:
+        await asyncio.sleep(get_dispatch_settings().service_sweep_seconds)
+        try:
+            async with app.state.session_factory() as session:
+                await expire_services(session, destinations=app.state.destinations)
+        except Exception:  # noqa: BLE001
+            log.exception("service expiry sweep failed; retrying")
 
 
 def create_app(
@@ -158,6 +171,7 @@ def create_app(
             asyncio.create_task(
                 checkpoint_audit(app, identity_settings.audit_checkpoint_seconds)
             ),
+            asyncio.create_task(sweep_services(app)),
             # A doctor whose heartbeats stopped is stored and announced as offline.
             asyncio.create_task(
                 care_availability.sweep_presence(app.state.session_factory, app.state.redis)
@@ -223,8 +237,11 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(emergency.router)
     app.include_router(case_location.router)
+    app.include_router(hospital_have.router)  # before /hospitals/{hospital_id}
     app.include_router(hospitals.router)
     app.include_router(hospital_side.router)
+    app.include_router(hospital_services.router)
+    app.include_router(diversion_policy.router)
     app.include_router(routing.router)
     app.include_router(units.router)
     app.include_router(crew.router)

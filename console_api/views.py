@@ -16,6 +16,9 @@ RECOMMENDED_FIELDS = (
     "distance_m",
     "beds_available",
     "capacity_stale",
+    "service_status",
+    "diversion_overridden",
+    "explanation",
 )
 
 

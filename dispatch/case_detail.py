@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from data.base import utcnow
 from dispatch import fleet
 from dispatch.destinations import Destinations
-from dispatch.dispatching import active_dispatch
 from dispatch.lifecycle import CaseStatus
 from dispatch.models import (
     CaseAlert,
@@ -26,6 +25,7 @@ from dispatch.models import (
     EmergencyDispatch,
     UnitEvent,
 )
+from dispatch.response_plans import choose_units, plan_for
 from dispatch.service import case_location
 from dispatch.settings import get_dispatch_settings
 
@@ -61,6 +61,8 @@ def dispatch_view(dispatch: EmergencyDispatch, now: datetime) -> dict[str, Any]:
         "status": dispatch.status,
         "eta_minutes": dispatch.eta_minutes,
         **{name: _iso(getattr(dispatch, name)) for name in CLOCK},
+        "position": dispatch.position,
+        "plan_slot": dispatch.plan_slot,
         "handover_minutes": round(minutes, 1) if minutes is not None else None,
         "handover_alert": level,
     }
@@ -145,22 +147,30 @@ async def case_extras(
 ) -> dict[str, Any]:
     """Everything beyond the case row an operator needs to act."""
     now = utcnow()
-    dispatch = await active_dispatch(db_session, case.id)
-    if dispatch is None:
-        dispatch = await db_session.scalar(
+    # Every unit of the case, lead first (completed ones too: the clock stays readable).
+    dispatches = list(
+        await db_session.scalars(
             select(EmergencyDispatch)
             .where(EmergencyDispatch.case_id == case.id)
-            .order_by(EmergencyDispatch.assigned_at.desc())
-            .limit(1)
+            .order_by(EmergencyDispatch.position, EmergencyDispatch.assigned_at)
         )
+    )
+    live = [d for d in dispatches if d.completed_at is None]
+    dispatch = (live or dispatches or [None])[0]
     units: list[dict[str, Any]] = []
+    plan = None
     if case.status in (CaseStatus.RAISED.value, CaseStatus.TRIAGED.value):
-        units = await fleet.recommend_for_case(
-            db_session=db_session, redis=redis, destinations=destinations, case=case
+        ranked = await fleet.recommend_for_case(
+            db_session=db_session, redis=redis, destinations=destinations, case=case,
+            k=fleet.UNIT_SHORTLIST,
         )
+        units = ranked[: get_dispatch_settings().recommended_units]
+        plan = choose_units(plan_for(case.symptom_category, case.severity), ranked)
     return {
         "recommended_units": units,
+        "recommended_plan": plan,
         "dispatch": dispatch_view(dispatch, now) if dispatch else None,
+        "dispatches": [dispatch_view(d, now) for d in dispatches],
         "alerts": await alerts(db_session, case),
         "timeline": await timeline(db_session, case),
         "pending_location": await pending_report(db_session, case.id),

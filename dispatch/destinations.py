@@ -231,9 +231,13 @@ class Destinations:
 
 
 def candidates_from(
-    hospitals: list[Hospital], times: IncidentTimes
+    hospitals: list[Hospital],
+    times: IncidentTimes,
+    services: dict[uuid.UUID, dict[str, str]] | None = None,
 ) -> list[Candidate]:
-    """Join hospital rows with their travel times (missing from the engine: unreachable)."""
+    """Join hospital rows with their travel times (missing from the engine: unreachable) and
+    the statuses of their services that are not simply available."""
+    services = services or {}
     return [
         Candidate(
             hospital_id=h.id,
@@ -243,6 +247,7 @@ def candidates_from(
             beds_available=h.beds_available,
             capacity_updated_at=h.capacity_updated_at,
             eta_s=times.eta_by_hospital.get(h.id, math.inf),
+            services=services.get(h.id),
         )
         for h in hospitals
     ]

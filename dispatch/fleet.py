@@ -257,8 +257,10 @@ async def recommend_for_case(
     destinations: Destinations,
     case: EmergencyCase,
     settings: DispatchSettings | None = None,
+    k: int | None = None,
 ) -> list[dict]:
-    """Available units ranked by total time to definitive care for this case."""
+    """Available units ranked by total time to definitive care for this case (the top
+    ``LIFELINE_RECOMMENDED_UNITS``, or ``k``: a response plan picks from more)."""
     settings = settings or get_dispatch_settings()
     if case.region is None or case.region not in destinations.regions:
         return []
@@ -310,6 +312,6 @@ async def recommend_for_case(
         severity=case.severity,
         on_scene_s=settings.on_scene_allowance_minutes * 60,
         als_preference_s=settings.als_preference_seconds,
-        k=settings.recommended_units,
+        k=k or settings.recommended_units,
     )
     return [r.as_dict() for r in ranked]

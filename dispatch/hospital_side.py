@@ -13,7 +13,7 @@ from care.models import Patient
 from data.base import utcnow
 from data.errors import Conflict, Forbidden, InvalidInput
 from dispatch.alerts import raise_alert, resolve_alert
-from dispatch.dispatching import active_dispatch
+from dispatch.dispatching import active_dispatches
 from dispatch.lifecycle import CaseStatus
 from dispatch.models import EmergencyCase, EmergencyDispatch, Unit
 from dispatch.service import Actor, add_case_event, commit_change, get_case
@@ -32,22 +32,28 @@ async def update_capacity(
     hospital = await facilities_service.update_capacity(
         db_session=db_session, hospital_id=hospital_id, update=update, actor=actor
     )
-    if update.ed_status != "open":
-        cases = (
-            await db_session.execute(
-                select(EmergencyCase).where(
-                    EmergencyCase.destination_hospital_id == hospital_id,
-                    EmergencyCase.status.in_(EN_ROUTE_TO_HOSPITAL),
-                )
-            )
-        ).scalars()
-        for case in cases:
-            await raise_alert(
-                db_session, case, kind="destination_diverting", level="red",
-                message=f"{hospital.name} is now {update.ed_status}: redirect the unit",
-            )
+    await flag_cases_bound_for(db_session, hospital)
     await db_session.commit()
     return hospital
+
+
+async def flag_cases_bound_for(db_session: AsyncSession, hospital: Hospital) -> None:
+    """A hospital no longer open: alert every case heading there (staged, the caller commits)."""
+    if hospital.ed_status == "open":
+        return
+    cases = (
+        await db_session.execute(
+            select(EmergencyCase).where(
+                EmergencyCase.destination_hospital_id == hospital.id,
+                EmergencyCase.status.in_(EN_ROUTE_TO_HOSPITAL),
+            )
+        )
+    ).scalars()
+    for case in cases:
+        await raise_alert(
+            db_session, case, kind="destination_diverting", level="red",
+            message=f"{hospital.name} is now {hospital.ed_status}: redirect the unit",
+        )
 
 
 def _is_admin_of(claims_hospital: uuid.UUID | None, hospital_id: uuid.UUID | None) -> bool:
@@ -59,12 +65,15 @@ async def acknowledge(
 ) -> EmergencyDispatch:
     """The destination hospital confirms it expects the patient; only that hospital may."""
     case = await get_case(db_session=db_session, case_id=case_id)
-    dispatch = await active_dispatch(db_session, case.id)
-    if dispatch is None or not _is_admin_of(hospital_id, case.destination_hospital_id):
+    dispatches = await active_dispatches(db_session, case.id)
+    if not dispatches or not _is_admin_of(hospital_id, case.destination_hospital_id):
         raise Forbidden("this case is not bound for your hospital", code="not_your_case")
+    dispatch = dispatches[0]
     if dispatch.acknowledged_at is None:
-        dispatch.acknowledged_at = utcnow()
-        dispatch.acknowledged_by = actor.user_id
+        now = utcnow()
+        for each in dispatches:  # the hospital expects the patient, whichever unit brings them
+            each.acknowledged_at = each.acknowledged_at or now
+            each.acknowledged_by = each.acknowledged_by or actor.user_id
         add_case_event(db_session, case, action="acknowledge", from_status=case.status,
                        actor=actor, reason=None, at=dispatch.acknowledged_at,
                        details={"hospital_id": str(hospital_id)})
@@ -92,8 +101,7 @@ async def redirect(
         raise Conflict(f"{hospital.name} is {hospital.ed_status}", code="hospital_not_open")
     previous = case.destination_hospital_id
     case.destination_hospital_id = hospital.id
-    dispatch = await active_dispatch(db_session, case.id)
-    if dispatch is not None:
+    for dispatch in await active_dispatches(db_session, case.id):  # every unit of the case
         dispatch.hospital_id = hospital.id
         dispatch.acknowledged_at = None
         dispatch.acknowledged_by = None
@@ -122,11 +130,20 @@ async def incoming(*, db_session: AsyncSession, hospital_id: uuid.UUID) -> list[
                 EmergencyCase.status.in_(EN_ROUTE_TO_HOSPITAL),
                 EmergencyDispatch.completed_at.is_(None),
             )
-            .order_by(EmergencyCase.raised_at)
+            .order_by(EmergencyCase.raised_at, EmergencyDispatch.position)
         )
     ).all()
-    result = []
+    # A case with several units is one incoming patient: shown with the unit bringing them
+    # (the one transporting, else the lead) and the call signs of all of them.
+    by_case: dict[uuid.UUID, list[tuple[EmergencyCase, EmergencyDispatch]]] = {}
     for case, dispatch in rows:
+        by_case.setdefault(case.id, []).append((case, dispatch))
+    result = []
+    for pairs in by_case.values():
+        case = pairs[0][0]
+        dispatch = next(
+            (d for _, d in pairs if d.transporting_at is not None), pairs[0][1]
+        )
         hospital_eta = next(
             (h["eta_seconds"] for h in (case.recommendation or {}).get("hospitals", [])
              if h["hospital_id"] == str(hospital_id)),
@@ -149,6 +166,7 @@ async def incoming(*, db_session: AsyncSession, hospital_id: uuid.UUID) -> list[
                 "symptom_category": case.symptom_category,
                 "unit": dispatch.ambulance_ref,
                 "unit_status": dispatch.status,
+                "units": [d.ambulance_ref for _, d in pairs],
                 "eta_at": eta_at.isoformat() if eta_at else None,
                 "acknowledged_at": (
                     dispatch.acknowledged_at.isoformat() if dispatch.acknowledged_at else None

@@ -21,8 +21,10 @@ WITH spans AS (
            extract(epoch FROM coalesce(d.on_scene_at, c.arrived_at) - c.raised_at) AS to_scene
     FROM emergency_cases c
     LEFT JOIN LATERAL (
-        SELECT * FROM emergency_dispatches x WHERE x.case_id = c.id
-        ORDER BY x.assigned_at DESC LIMIT 1
+        -- Several units may work one case: the response is the FIRST unit on scene.
+        SELECT min(x.on_scene_at) AS on_scene_at, min(x.at_hospital_at) AS at_hospital_at,
+               min(x.handover_at) AS handover_at
+        FROM emergency_dispatches x WHERE x.case_id = c.id
     ) d ON true
     WHERE c.raised_at >= :since AND (CAST(:region AS text) IS NULL OR c.region = :region)
 )

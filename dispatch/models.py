@@ -7,7 +7,17 @@ from datetime import datetime
 from typing import Any
 
 from geoalchemy2 import Geometry, WKBElement
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, text
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -109,6 +119,10 @@ class EmergencyDispatch(Base):
     eta_minutes: Mapped[float | None]
     status: Mapped[str] = mapped_column(String(16), default="assigned")
     reply_code: Mapped[str | None] = mapped_column(String(8))
+    #: Place in a multi-unit response: 0 is the lead unit (the one shown where one is expected).
+    position: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    #: The response-plan slot this unit fills (ALS, BLS, any), when sent by a plan.
+    plan_slot: Mapped[str | None] = mapped_column(String(8))
     recommendation: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
     en_route_at: Mapped[datetime | None]

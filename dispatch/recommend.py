@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
+from dispatch.diversion import DiversionPolicy, Eligibility, eligibility, override_explanation
 from facilities.capabilities import Capability, satisfies
 
 OPEN = "open"
@@ -27,6 +28,12 @@ class Candidate(NamedTuple):
     capacity_updated_at: datetime | None
     eta_s: float
     distance_m: float | None = None
+    #: Capabilities whose service is not simply available: ``{capability: limited|unavailable}``.
+    services: Mapping[str, str] | None = None
+
+    def service_status(self, capability: str) -> str:
+        """The status of one capability's service here (available unless stated)."""
+        return (self.services or {}).get(capability, "available")
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,10 @@ class RankedHospital:
     capacity_stale: bool
     eta_seconds: float
     distance_m: float | None
+    service_status: str = "available"
+    #: A diverting hospital offered for a critical patient under the region's diversion policy.
+    diversion_overridden: bool = False
+    explanation: str | None = None
 
 
 class SkippedHospital(NamedTuple):
@@ -49,7 +60,7 @@ class SkippedHospital(NamedTuple):
 
     hospital_id: str
     name: str
-    reason: str  # no_capability | diverting | closed | unreachable
+    reason: str  # no_capability | service_unavailable | diverting | closed | unreachable
     eta_seconds: float | None
 
 
@@ -79,17 +90,24 @@ class DestinationChoice:
         }
 
 
-def _skip_reason(candidate: Candidate, required: Capability) -> str | None:
-    if not satisfies(candidate.capabilities, required):
-        return "no_capability"
-    if candidate.ed_status != OPEN:
-        return candidate.ed_status if candidate.ed_status in ("diverting", "closed") else "closed"
-    if not math.isfinite(candidate.eta_s):
-        return "unreachable"
-    return None
+def _capable_open(candidate: Candidate, required: Capability) -> bool:
+    """Capable, open, reachable and its service not unavailable: a destination in any case."""
+    return (
+        candidate.ed_status == OPEN
+        and math.isfinite(candidate.eta_s)
+        and satisfies(candidate.capabilities, required)
+        and candidate.service_status(required.value) != "unavailable"
+    )
 
 
-def _ranked(candidate: Candidate, *, now: datetime, stale_after: timedelta) -> RankedHospital:
+def _ranked(
+    candidate: Candidate,
+    *,
+    now: datetime,
+    stale_after: timedelta,
+    required: Capability,
+    explanation: str | None = None,
+) -> RankedHospital:
     updated = candidate.capacity_updated_at
     return RankedHospital(
         hospital_id=str(candidate.hospital_id),
@@ -101,6 +119,9 @@ def _ranked(candidate: Candidate, *, now: datetime, stale_after: timedelta) -> R
         capacity_stale=updated is None or now - updated > stale_after,
         eta_seconds=round(candidate.eta_s, 1),
         distance_m=round(candidate.distance_m, 1) if candidate.distance_m is not None else None,
+        service_status=candidate.service_status(required.value),
+        diversion_overridden=explanation is not None,
+        explanation=explanation,
     )
 
 
@@ -112,30 +133,59 @@ def recommend_destinations(
     now: datetime,
     k: int = 3,
     stale_after: timedelta = timedelta(minutes=30),
+    severity: str | None = None,
+    policy: DiversionPolicy | None = None,
 ) -> DestinationChoice:
     """Top ``k`` capable, open, reachable hospitals by road ETA; never a made-up ETA.
 
+    ``severity`` (the triaged one, else the symptom's presumed one) decides whether a diverting
+    hospital stays eligible under the region's diversion ``policy`` (see :mod:`dispatch.diversion`).
     When none qualifies, the nearest reachable open general emergency department is offered
     instead, flagged ``fallback="nearest_general_ed"``, with a message saying so.
     """
-    eligible: list[Candidate] = []
+    policy = policy or DiversionPolicy()
+    best_open = min(
+        (c for c in candidates if _capable_open(c, required)),
+        key=lambda c: (c.eta_s, c.name),
+        default=None,
+    )
+    best_eta = best_open.eta_s if best_open is not None else math.inf
+    eligible: list[tuple[Candidate, str | None]] = []
     skipped: list[SkippedHospital] = []
     for candidate in candidates:
-        reason = _skip_reason(candidate, required)
-        if reason is None:
-            eligible.append(candidate)
+        if not satisfies(candidate.capabilities, required):
+            decision = Eligibility(False, "no_capability")
+        else:
+            decision = eligibility(
+                severity=severity, ed_status=candidate.ed_status,
+                service_status=candidate.service_status(required.value),
+                eta_s=candidate.eta_s, best_open_eta_s=best_eta, policy=policy,
+            )
+        if decision.eligible:
+            explanation = None
+            if decision.diversion_overridden:
+                explanation = override_explanation(
+                    eta_s=candidate.eta_s, best_open_eta_s=best_eta,
+                    best_open_name=best_open.name if best_open else None, policy=policy,
+                )
+            eligible.append((candidate, explanation))
         else:
             eta = candidate.eta_s if math.isfinite(candidate.eta_s) else None
             skipped.append(
-                SkippedHospital(str(candidate.hospital_id), candidate.name, reason, eta)
+                SkippedHospital(
+                    str(candidate.hospital_id), candidate.name, decision.skip_reason or "", eta
+                )
             )
-    eligible.sort(key=lambda c: (c.eta_s, c.name))
+    eligible.sort(key=lambda pair: (pair[0].eta_s, pair[0].name))
     skipped.sort(key=lambda s: (s.eta_seconds is None, s.eta_seconds or 0.0, s.name))
     if eligible:
         return DestinationChoice(
             required_capability=required.value,
             requirement_reason=requirement_reason,
-            hospitals=[_ranked(c, now=now, stale_after=stale_after) for c in eligible[:k]],
+            hospitals=[
+                _ranked(c, now=now, stale_after=stale_after, required=required, explanation=why)
+                for c, why in eligible[:k]
+            ],
             skipped=skipped,
         )
     general = sorted(
@@ -145,6 +195,7 @@ def recommend_destinations(
             if c.ed_status == OPEN
             and math.isfinite(c.eta_s)
             and satisfies(c.capabilities, Capability.GENERAL_ED)
+            and c.service_status(Capability.GENERAL_ED.value) != "unavailable"
         ),
         key=lambda c: (c.eta_s, c.name),
     )
@@ -152,7 +203,9 @@ def recommend_destinations(
         return DestinationChoice(
             required_capability=required.value,
             requirement_reason=requirement_reason,
-            hospitals=[_ranked(general[0], now=now, stale_after=stale_after)],
+            hospitals=[
+                _ranked(general[0], now=now, stale_after=stale_after, required=required)
+            ],
             skipped=skipped,
             fallback="nearest_general_ed",
             message=(

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import phonenumbers
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from dispatch.lifecycle import CaseAction, CaseStatus
 from dispatch.taxonomy import Severity, SymptomCategory
@@ -58,10 +58,24 @@ class TriageRequest(StrictModel):
 
 
 class DispatchRequest(StrictModel):
-    """Assign a unit and destination; both default to the top recommendations."""
+    """Assign a unit (or several, all or none) and destination; both default to the top
+    recommendations."""
 
     unit_id: uuid.UUID | None = None
     hospital_id: uuid.UUID | None = None
+    unit_ids: list[uuid.UUID] | None = Field(
+        default=None, min_length=1, max_length=6,
+        description="several units for one incident (a response plan): all bound, or none",
+    )
+
+    @model_validator(mode="after")
+    def _one_way_to_name_units(self) -> DispatchRequest:
+        if self.unit_ids is not None:
+            if self.unit_id is not None:
+                raise ValueError("send unit_id or unit_ids, not both")
+            if len(set(self.unit_ids)) != len(self.unit_ids):
+                raise ValueError("unit_ids repeats a unit")
+        return self
 
 
 class ArriveRequest(StrictModel):
@@ -135,6 +149,10 @@ class CaseView(BaseModel):
     events: list[CaseEventView] = []
     recommended_units: list[dict[str, Any]] = []
     dispatch: dict[str, Any] | None = None
+    #: Every unit sent to the case (a response plan may send several), lead first.
+    dispatches: list[dict[str, Any]] = []
+    #: The units the case's response plan (symptom x severity) would send together.
+    recommended_plan: dict[str, Any] | None = None
     alerts: list[dict[str, Any]] = []
     timeline: list[dict[str, Any]] = []
     #: A position from the caller's phone that differs from the case's, awaiting the operator.

@@ -12,7 +12,7 @@ from typing import Any
 
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import Point
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -22,6 +22,7 @@ from data.base import utcnow
 from data.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from data.outbox import record_event
 from dispatch.destinations import Destinations, candidates_from
+from dispatch.diversion import DiversionPolicy
 from dispatch.intake_write import insert_raised_case
 from dispatch.lifecycle import (
     STATUS_TIMESTAMP,
@@ -35,9 +36,12 @@ from dispatch.models import CaseEvent, EmergencyCase
 from dispatch.recommend import Candidate, recommend_destinations
 from dispatch.schemas import SosRequest
 from dispatch.settings import DispatchSettings, get_dispatch_settings
+from dispatch.taxonomy import SymptomCategory
+from dispatch.triage_rules import PRESUMED_SEVERITY
 from dispatch.triage_rules import required_capability as capability_for
 from facilities.capabilities import parse_capability
-from facilities.models import Hospital
+from facilities.diversion_policy import DEFAULT_CRITICAL_OVERRIDE_S
+from facilities.models import Hospital, HospitalService, RegionDiversionPolicy
 
 CASE_CHANNEL = "emergency.case.updated"
 
@@ -146,7 +150,11 @@ OUTSIDE_MESSAGE = "outside every service area: no road routing; handle by phone"
 #: Plain rows of the columns ranking needs (loading 70 ORM hospitals with geometry cost more
 #: than the routing itself), built once: every SOS and triage runs it.
 #: On the table, not the entity: an ORM-enabled select costs more to run for the same rows.
+#: Each row also carries the hospital's services that are not simply available (JSON object,
+#: NULL when all are) and the region's diversion threshold: no extra round trip per SOS.
 _HOSPITALS = Hospital.__table__.c
+_SERVICES = HospitalService.__table__.c
+_POLICIES = RegionDiversionPolicy.__table__.c
 HOSPITALS_OF_REGION = select(
     _HOSPITALS.id,
     _HOSPITALS.name,
@@ -154,6 +162,18 @@ HOSPITALS_OF_REGION = select(
     _HOSPITALS.ed_status,
     _HOSPITALS.beds_available,
     _HOSPITALS.capacity_updated_at,
+    select(func.jsonb_object_agg(_SERVICES.capability, _SERVICES.status))
+    .where(
+        _SERVICES.hospital_id == _HOSPITALS.id,
+        _SERVICES.status != "available",
+        or_(_SERVICES.until.is_(None), _SERVICES.until > func.now()),
+    )
+    .scalar_subquery()
+    .label("services"),
+    select(_POLICIES.critical_override_s)
+    .where(_POLICIES.region == bindparam("region"))
+    .scalar_subquery()
+    .label("override_s"),
 ).where(_HOSPITALS.region == bindparam("region"))
 
 
@@ -167,6 +187,7 @@ def _input_row(c: Candidate) -> dict[str, Any]:
         "capabilities": list(c.capabilities),
         "beds_available": c.beds_available,
         "capacity_updated_at": updated.isoformat() if updated else None,
+        "services": dict(c.services or {}),
     }
 
 
@@ -204,7 +225,10 @@ async def assess_destinations(
     times = destinations.times(network, lat, lng)
     with db_session.no_autoflush:  # the case's pending change is flushed by its commit
         hospitals = list(await db_session.execute(HOSPITALS_OF_REGION, {"region": network.name}))
-    candidates = candidates_from(hospitals, times)
+    services = {h.id: h.services for h in hospitals if h.services}
+    stated = hospitals[0].override_s if hospitals else None
+    override_s = DEFAULT_CRITICAL_OVERRIDE_S if stated is None else float(stated)
+    candidates = candidates_from(hospitals, times, services)
     choice = recommend_destinations(
         candidates,
         required=required,
@@ -212,6 +236,8 @@ async def assess_destinations(
         now=now,
         k=settings.recommended_hospitals,
         stale_after=timedelta(minutes=settings.capacity_stale_minutes),
+        severity=case.severity or PRESUMED_SEVERITY[SymptomCategory(case.symptom_category)].value,
+        policy=DiversionPolicy(critical_override_s=override_s),
     )
     chosen = [uuid.UUID(h.hospital_id) for h in choice.hospitals]
     # Distances come from the precomputed table (tens of microseconds): no thread hop. Only a
@@ -232,6 +258,7 @@ async def assess_destinations(
             "off_network": snap.off_network,
         },
         inputs=[_input_row(c) for c in candidates],
+        diversion_policy={"critical_override_s": override_s},
     )
     if snap.off_network:
         recommendation["message"] = (

@@ -26,6 +26,8 @@ class DispatchSettings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     handover_amber_minutes: float = Field(default=15, gt=0)
     handover_red_minutes: float = Field(default=45, gt=0)
+    #: How often each worker reverts hospital service statuses whose end time has passed.
+    service_sweep_seconds: float = Field(default=2, gt=0, le=60)
     #: Comma-separated regions this process loads and routes in (empty: all imported regions).
     regions: str = ""
     #: Hospital ETAs on the turn-expanded road graph (restrictions, turn costs, junction

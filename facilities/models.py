@@ -10,6 +10,7 @@ from sqlalchemy import (
     ARRAY,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Double,
     ForeignKey,
     Index,
@@ -67,3 +68,60 @@ class Department(Base):
         ForeignKey("hospitals.id", ondelete="CASCADE"), index=True
     )
     name: Mapped[str] = mapped_column(String(120))
+
+
+class HospitalService(Base):
+    """The status of one capability of a hospital, when it is not simply available.
+
+    No row means available. A row with ``until`` in the past counts as available too: the
+    expiry sweep deletes it (and announces the revert), but readers never wait for the sweep.
+    """
+
+    __tablename__ = "hospital_services"
+    __table_args__ = (
+        CheckConstraint("status IN ('available', 'limited', 'unavailable')", name="status"),
+        Index("ix_hospital_services_until", "until"),
+    )
+
+    hospital_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("hospitals.id", ondelete="CASCADE"), primary_key=True
+    )
+    capability: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    until: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class HospitalServiceChange(Base):
+    """The audit trail of service statuses: every change, by whom, and every expiry."""
+
+    __tablename__ = "hospital_service_changes"
+    __table_args__ = (Index("ix_hospital_service_changes_hospital_at", "hospital_id", "at"),)
+
+    id: Mapped[uuid.UUID] = id_column()
+    hospital_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("hospitals.id", ondelete="CASCADE"))
+    capability: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    until: Mapped[datetime | None]
+    actor: Mapped[str] = mapped_column(String(200))  # a user, "have-import", or "expiry"
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RegionDiversionPolicy(Base):
+    """A region's clinical diversion policy (see dispatch.diversion); no row: the default."""
+
+    __tablename__ = "region_diversion_policies"
+    __table_args__ = (
+        CheckConstraint("critical_override_s >= 0 AND critical_override_s <= 7200", name="range"),
+    )
+
+    region: Mapped[str] = mapped_column(
+        String(100), ForeignKey("regions.name", ondelete="CASCADE"), primary_key=True
+    )
+    critical_override_s: Mapped[float]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(200))

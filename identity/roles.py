@@ -45,6 +45,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
         {Role.HOSPITAL_ADMIN, Role.EMERGENCY_OPERATOR, Role.SUPER_ADMIN}
     ),
     "audit.read": frozenset({Role.SUPER_ADMIN}),
+    "policy.manage": frozenset({Role.SUPER_ADMIN}),
     # Care (issue 8); the object rules (own records, own hospital, treatment) are in care.access.
     "patient.self": frozenset({Role.PATIENT}),
     "patient.access_log": frozenset({Role.PATIENT, Role.SUPER_ADMIN}),

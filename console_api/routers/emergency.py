@@ -182,6 +182,7 @@ async def read_case(
     )
     if claims is None:  # the reporter sees their ambulance and destination, not the options
         extras["recommended_units"] = []
+        extras["recommended_plan"] = None
         extras["timeline"] = []
     return view.model_copy(update=extras)
 
@@ -287,6 +288,7 @@ async def dispatch_case(
         actor=actor_of(claims),
         secret=settings.secret_key,
         expected_version=expected_version(if_match),
+        unit_ids=body.unit_ids,
     )
     return _respond(response, case)
 

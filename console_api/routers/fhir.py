@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from care import fhir, fhir_map
 from console_api.care_deps import BreakGlassHeader, RequesterDep
 from console_api.deps import SessionDep
+from data.errors import InvalidInput
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
 FHIR_JSON = "application/fhir+json"
@@ -40,8 +41,16 @@ async def read(resource: str, resource_id: str, db_session: SessionDep, requeste
 async def search(resource: str, request: Request, db_session: SessionDep,
                  requester: RequesterDep,
                  patient: Annotated[str | None, Query(max_length=80)] = None,
+                 organization: Annotated[str | None, Query(max_length=80)] = None,
                  break_glass_reason: BreakGlassHeader = None) -> Response:
-    """Appointment?patient= and Encounter?patient= as a searchset Bundle."""
+    """Appointment?patient=, Encounter?patient= and HealthcareService?organization= as a
+    searchset Bundle."""
+    if resource == "HealthcareService":
+        if organization is None:
+            raise InvalidInput("search by organization=<hospital id> is required",
+                               field="organization")
+        services = await fhir.search_services(db_session=db_session, organization=organization)
+        return _fhir(fhir_map.searchset(services, base_url=_base(request)))
     found = await fhir.search(db_session=db_session, requester=requester, resource=resource,
                               patient=patient, break_glass_reason=break_glass_reason)
     return _fhir(fhir_map.searchset(found, base_url=_base(request)))

@@ -40,6 +40,7 @@ EXPECTED_PERMISSIONS = {
     "hospital.capacity": {"hospital_admin", "super_admin"},
     "hospital.incoming": {"hospital_admin", "emergency_operator", "super_admin"},
     "audit.read": {"super_admin"},
+    "policy.manage": {"super_admin"},
     "patient.self": {"patient"},
     "patient.access_log": {"patient", "super_admin"},
     "doctor.self": {"doctor"},
@@ -61,6 +62,7 @@ HOSPITAL_SCOPED = {
     "PUT /api/v1/hospitals/{hospital_id}/capacity",
     "GET /api/v1/hospitals/{hospital_id}/incoming",
     "GET /api/v1/hospitals/{hospital_id}/dashboard-metrics",
+    "PUT /api/v1/hospitals/{hospital_id}/services/{capability}",
 }
 DENIED = {401, 403}
 #: Valid bodies for routes whose handler checks the caller, so a refusal is not hidden by a 422.
@@ -73,6 +75,7 @@ VALID_BODIES = {
         "recorded_at": "2026-11-25T12:00:00Z",
     },
     "PUT /api/v1/hospitals/{hospital_id}/capacity": {"ed_status": "open"},
+    "PUT /api/v1/hospitals/{hospital_id}/services/{capability}": {"status": "available"},
 }
 
 

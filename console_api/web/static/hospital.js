@@ -18,6 +18,49 @@ async function loadHospital() {
     : "Not reported yet.";
 }
 
+const SERVICE_STATUSES = ["available", "limited", "unavailable"];
+
+function localInput(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+async function loadServices() {
+  if (document.activeElement?.closest("#services")) return;  // never overwrite what is being typed
+  const { services } = await api(`/api/v1/hospitals/${hospitalId}/services`);
+  $("#services").innerHTML = services.map((s) => `
+    <tr data-capability="${esc(s.capability)}">
+      <th scope="row">${esc(label(s.capability))}<br>
+        <span class="badge svc-${esc(s.status)}">${esc(s.status)}</span>
+        ${s.until ? `<span class="muted">until ${new Date(s.until).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}</span>` : ""}</th>
+      <td><select aria-label="${esc(label(s.capability))} status">${SERVICE_STATUSES.map((v) =>
+        `<option value="${v}"${v === s.status ? " selected" : ""}>${v}</option>`).join("")}</select></td>
+      <td><input type="text" maxlength="500" aria-label="${esc(label(s.capability))} reason" value="${esc(s.reason ?? "")}" placeholder="e.g. CT down"></td>
+      <td class="until-cell"><input type="datetime-local" aria-label="${esc(label(s.capability))} until" value="${esc(localInput(s.until))}"></td>
+      <td><button type="button" data-save="${esc(s.capability)}">Save</button></td>
+    </tr>`).join("");
+  for (const b of document.querySelectorAll("[data-save]")) b.onclick = () => saveService(b.closest("tr"));
+}
+
+async function saveService(row) {
+  const status = row.querySelector("select").value;
+  const reason = row.querySelector("input[type=text]").value.trim();
+  const until = row.querySelector("input[type=datetime-local]").value;
+  const body = { status };
+  if (status !== "available") {
+    if (reason) body.reason = reason;
+    if (until) body.until = new Date(until).toISOString();
+  }
+  try {
+    await api(`/api/v1/hospitals/${hospitalId}/services/${row.dataset.capability}`, { method: "PUT", body });
+    say(`${label(row.dataset.capability)}: ${status}${body.until ? ` until ${new Date(body.until).toLocaleTimeString()}` : ""}.`);
+    document.activeElement?.blur();
+  } catch (e) { say(e.message, "error"); }
+  await loadServices().catch(() => {});
+}
+
 async function loadIncoming() {
   incoming = await api(`/api/v1/hospitals/${hospitalId}/incoming`);
   render();
@@ -70,7 +113,7 @@ async function saveCapacity(event) {
 }
 
 async function refresh() {
-  try { await Promise.all([loadHospital(), loadIncoming()]); } catch (e) { say(e.message, "error"); }
+  try { await Promise.all([loadHospital(), loadServices(), loadIncoming()]); } catch (e) { say(e.message, "error"); }
 }
 
 async function start() {
