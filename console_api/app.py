@@ -102,6 +102,8 @@ async def checkpoint_audit(app: FastAPI, interval_s: float) -> None:
     while True:
         await asyncio.sleep(interval_s)
         await asyncio.to_thread(audit_checkpoint_now, app)
+
+
 async def sweep_services(app: FastAPI) -> None:
     """Revert hospital service statuses at their end time (and re-rank the cases they touch)."""
     while True:
