@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from data.base import utcnow
 from data.errors import Conflict, InvalidInput
-from dispatch import fleet
+from dispatch import duplicates, fleet
 from dispatch.crew_tokens import issue_crew_token
 from dispatch.destinations import Destinations
 from dispatch.lifecycle import CaseAction
@@ -180,6 +180,7 @@ async def finish_case(
     with db_session.no_autoflush:
         if action in (CaseAction.CLOSE, CaseAction.CANCEL):
             await release_unit(db_session, case, actor=actor.label, source="operator")
+            await duplicates.finish_linked(db_session, case, actor=actor)
         elif action is CaseAction.ARRIVE:
             dispatch = await active_dispatch(db_session, case.id)
             if dispatch is not None and dispatch.unit_id is not None:

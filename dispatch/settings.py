@@ -26,6 +26,9 @@ class DispatchSettings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     handover_amber_minutes: float = Field(default=15, gt=0)
     handover_red_minutes: float = Field(default=45, gt=0)
+    #: A new case this close (and this recent) to an open case is flagged as a possible duplicate.
+    duplicate_radius_m: float = Field(default=200, ge=0)
+    duplicate_minutes: float = Field(default=15, ge=0)
     #: Comma-separated regions this process loads and routes in (empty: all imported regions).
     regions: str = ""
 

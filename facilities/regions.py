@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from facilities.importer import FacilitiesSummary, import_facilities_csv, upsert_osm_hospitals
 from facilities.models import Hospital
+from geocoding import index as geocode_index
 from routing import store as road_store
 from routing.models import Region
 from routing.osm_import import build_graph, hospital_pois
@@ -39,6 +40,20 @@ class RegionImportSummary:
     hospitals_matched: int
     facilities: FacilitiesSummary | None
     seconds: float
+    geocoder: geocode_index.IndexSummary | None = None
+    warnings: list[str] | None = None
+
+
+def no_hospital_warning(name: str) -> str:
+    """What a newcomer reads when their extract has no hospital: the fact, then the next step."""
+    return (
+        f"region {name} has no hospital: the extract carries no amenity=hospital inside it and no "
+        "facilities CSV was given. Cases will be accepted, but no destination can be recommended. "
+        "Next step: write a facilities CSV (header osm_id,name,lat,lng,capabilities,beds,"
+        "ed_status; hospitals may lie anywhere within the extract's bounding box) and run "
+        f"`make run REGION=<extract> FACILITIES=<csv>` again, or "
+        f"`lifeline facilities import --region {name} --csv <csv>`."
+    )
 
 
 def demo_pbf() -> str:
@@ -57,6 +72,19 @@ def region_area(session: Session, name: str):  # noqa: ANN201 - shapely geometry
     """The stored service area of a region, or None."""
     region = session.get(Region, name)
     return to_shape(region.area) if region is not None else None
+
+
+def facility_bounds(session: Session, name: str):  # noqa: ANN201 - shapely geometry
+    """Where a region's facilities may lie: the extract's bounding box (a real hospital just
+    beside a small extract's roads is still that region's), else the road area."""
+    from geocoding.models import GeocodeRegion
+
+    bounds = session.get(GeocodeRegion, name)
+    area = region_area(session, name)
+    if bounds is None:
+        return area
+    box = to_shape(bounds.bbox)
+    return box.union(area) if area is not None else box
 
 
 def import_region(
@@ -83,15 +111,18 @@ def import_region(
     inside = [p for p in pois if area.covers(_point(p.lng, p.lat))]
     progress(f"registering {len(inside)} OSM hospitals")
     upsert_osm_hospitals(session, region=name, pois=inside)
+    progress("indexing addresses, streets and places for the geocoder")
+    geocoder = geocode_index.index_region(session, region=name, pbf_path=pbf_path)
     facilities = None
     if facilities_csv is not None:
         progress(f"applying facilities from {facilities_csv}")
         facilities = import_facilities_csv(
-            session, region=name, csv_path=facilities_csv, area=area
+            session, region=name, csv_path=facilities_csv, area=facility_bounds(session, name)
         )
     matched = session.scalar(
         select(func.count()).select_from(Hospital).where(Hospital.region == name)
     )
+    warnings = [] if matched else [no_hospital_warning(name)]
     return RegionImportSummary(
         name=name,
         nodes=graph.n_nodes,
@@ -102,6 +133,8 @@ def import_region(
         hospitals_matched=int(matched or 0),
         facilities=facilities,
         seconds=time.perf_counter() - started,
+        geocoder=geocoder,
+        warnings=warnings,
     )
 
 

@@ -18,6 +18,7 @@ from console_api.deps import (
     require,
 )
 from console_api.limits import sos_looks_abusive
+from console_api.routers import call_taking
 from console_api.views import case_view
 from data.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from data.idempotency import IdempotencyKey
@@ -89,6 +90,7 @@ async def raise_sos(
 ) -> SosResponse:
     """An emergency is never refused on a technicality: a missing key only adds a warning, and a
     caller over the abuse limits is still accepted, flagged ``suspected_abuse`` for the operator."""
+    body, call_warnings = call_taking.as_taken_by(body, claims)
     key = None
     if idempotency_key is not None:
         scope = f"user:{claims.user_id}" if claims else f"phone:{body.reporter_phone}"
@@ -102,6 +104,8 @@ async def raise_sos(
         suspected_abuse=await sos_looks_abusive(request, body.reporter_phone),
         may_link_any_patient=claims is not None and allowed(set(claims.roles), "case.triage"),
     )
+    if body.severity is not None and not raised.replayed:
+        await call_taking.triage_at_once(db_session, raised, body, claims, destinations)
     if raised.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"{router.prefix}/cases/{raised.case.id}"
@@ -111,7 +115,7 @@ async def raise_sos(
         **view.model_dump(),
         case_token=issue_case_token(raised.case.id, secret=settings.secret_key),
         idempotent_replay=raised.replayed,
-        warnings=[] if key else [NO_KEY_WARNING],
+        warnings=([] if key else [NO_KEY_WARNING]) + call_warnings,
     )
 
 

@@ -1,0 +1,76 @@
+"""Calls taken by an operator (``source: phone``) and the duplicate-call link and dismiss."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+
+from console_api.deps import SessionDep, actor_of, require
+from console_api.views import case_view
+from dispatch import duplicates
+from dispatch import service as case_service
+from dispatch.destinations import Destinations
+from dispatch.schemas import CaseView, LinkRequest, SosRequest
+from identity.roles import allowed
+from identity.tokens import AccessClaims
+
+router = APIRouter(prefix="/api/v1/emergency", tags=["emergency"])
+
+NOT_AN_OPERATOR = (
+    "source 'phone' and severity are for operators taking a call; this SOS was accepted as "
+    "source 'app', untriaged"
+)
+
+
+def as_taken_by(body: SosRequest, claims: AccessClaims | None) -> tuple[SosRequest, list[str]]:
+    """An emergency is never refused: a caller who may not triage claiming an operator's call is
+    accepted as an app SOS, with a warning, instead of a 403."""
+    if claims is not None and allowed(set(claims.roles), "case.triage"):
+        return body, []
+    if body.source == "app" and body.severity is None:
+        return body, []
+    return body.model_copy(update={"source": "app", "severity": None}), [NOT_AN_OPERATOR]
+
+
+async def triage_at_once(
+    db_session, raised, body: SosRequest, claims: AccessClaims,  # noqa: ANN001
+    destinations: Destinations,
+) -> None:
+    """The call-taker set severity on the call: triage it now (its own audited event)."""
+    raised.case = await case_service.triage(
+        db_session=db_session, case_id=raised.case.id, severity=body.severity.value,
+        required_capability=None, actor=actor_of(claims), destinations=destinations,
+    )
+
+
+@router.post("/cases/{case_id}/link", response_model=CaseView,
+             summary="Link a duplicate call to the primary case (shares its dispatch)")
+async def link_case(
+    case_id: uuid.UUID,
+    body: LinkRequest,
+    response: Response,
+    db_session: SessionDep,
+    claims: Annotated[AccessClaims, Depends(require("case.triage"))],
+) -> CaseView:
+    """Audited; the linked case is ended with the primary when the primary closes."""
+    case = await duplicates.link(
+        db_session=db_session, case_id=case_id, to=body.to, actor=actor_of(claims)
+    )
+    response.headers["ETag"] = f'"{case.version}"'
+    return case_view(case)
+
+
+@router.post("/cases/{case_id}/duplicate/dismiss", response_model=CaseView,
+             summary="Not a duplicate: clear the possible-duplicate flag")
+async def dismiss_duplicate(
+    case_id: uuid.UUID,
+    response: Response,
+    db_session: SessionDep,
+    claims: Annotated[AccessClaims, Depends(require("case.triage"))],
+) -> CaseView:
+    """Audited."""
+    case = await duplicates.dismiss(db_session=db_session, case_id=case_id, actor=actor_of(claims))
+    response.headers["ETag"] = f'"{case.version}"'
+    return case_view(case)
