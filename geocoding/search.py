@@ -119,11 +119,15 @@ async def search(
     lat, lng = near if near is not None else (None, None)
     rows = await db_session.execute(SEARCH, {
         "q": query, "region": region, "numbers": house_numbers(query), "lat": lat, "lng": lng,
-        "limit": limit, "candidates": CANDIDATES,
+        "limit": limit * 3, "candidates": CANDIDATES,
     })
-    return [
-        Hit(id=r.id, kind=r.kind, label=r.label, region=r.region, score=float(r.score),
+    hits: dict[tuple[str, str, str], Hit] = {}
+    for r in rows:
+        # One line per label: the nearest of a street's pieces, or of one address given to
+        # several buildings of a block, is the one to offer.
+        hits.setdefault((r.region, r.kind, r.label), Hit(
+            id=r.id, kind=r.kind, label=r.label, region=r.region, score=float(r.score),
             lat=r.lat, lng=r.lng, distance_m=r.distance_m, matched=r.name, street=r.street,
-            housenumber=r.housenumber)
-        for r in rows
-    ]
+            housenumber=r.housenumber,
+        ))
+    return list(hits.values())[:limit]

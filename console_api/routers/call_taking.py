@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from console_api.deps import SessionDep, actor_of, require
 from console_api.views import case_view
@@ -13,6 +15,7 @@ from dispatch import duplicates
 from dispatch import service as case_service
 from dispatch.destinations import Destinations
 from dispatch.schemas import CaseView, LinkRequest, SosRequest
+from dispatch.service import RaisedCase
 from identity.roles import allowed
 from identity.tokens import AccessClaims
 
@@ -35,14 +38,15 @@ def as_taken_by(body: SosRequest, claims: AccessClaims | None) -> tuple[SosReque
 
 
 async def triage_at_once(
-    db_session, raised, body: SosRequest, claims: AccessClaims,  # noqa: ANN001
+    db_session: AsyncSession, raised: RaisedCase, body: SosRequest, claims: AccessClaims,
     destinations: Destinations,
-) -> None:
+) -> RaisedCase:
     """The call-taker set severity on the call: triage it now (its own audited event)."""
-    raised.case = await case_service.triage(
+    case = await case_service.triage(
         db_session=db_session, case_id=raised.case.id, severity=body.severity.value,
         required_capability=None, actor=actor_of(claims), destinations=destinations,
     )
+    return replace(raised, case=case)
 
 
 @router.post("/cases/{case_id}/link", response_model=CaseView,

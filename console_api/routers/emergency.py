@@ -105,7 +105,7 @@ async def raise_sos(
         may_link_any_patient=claims is not None and allowed(set(claims.roles), "case.triage"),
     )
     if body.severity is not None and not raised.replayed:
-        await call_taking.triage_at_once(db_session, raised, body, claims, destinations)
+        raised = await call_taking.triage_at_once(db_session, raised, body, claims, destinations)
     if raised.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"{router.prefix}/cases/{raised.case.id}"

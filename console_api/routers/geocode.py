@@ -8,8 +8,9 @@ from fastapi import APIRouter, Query
 
 from console_api.deps import SessionDep
 from console_api.params import parse_lat_lng
+from console_api.routers.maps import _bbox as parse_bbox
 from data.errors import InvalidInput
-from geocoding import bounds, reverse, search
+from geocoding import bounds, reverse, search, street_names
 
 router = APIRouter(prefix="/api/v1", tags=["geocoding"])
 
@@ -61,3 +62,13 @@ async def geocode_reverse(db_session: SessionDep, lat: Lat, lng: Lng) -> dict[st
 async def regions(db_session: SessionDep) -> list[dict[str, Any]]:
     """Pages open centred on the region (and offer a picker when there are several)."""
     return await bounds.list_regions(db_session)
+
+
+@router.get("/map/streets", summary="Street names (OSM name) along the roads in a bounding box")
+async def streets(
+    db_session: SessionDep,
+    bbox: Annotated[str, Query(max_length=100, description="west,south,east,north")],
+    zoom: Annotated[int, Query(ge=0, le=22)] = 16,
+) -> dict[str, Any]:
+    """Public OSM data; empty below the zoom where a name fits along its street."""
+    return await street_names.streets_geojson(db_session, bbox=parse_bbox(bbox), zoom=zoom)
