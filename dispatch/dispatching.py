@@ -122,7 +122,8 @@ async def dispatch_case(
         dispatch_id=dispatch.id, case_id=case.id, unit_id=unit.id, secret=secret
     )
     body = (
-        f"LIFELINE {unit.call_sign}: {case.severity or 'untriaged'} {case.symptom_category}. "
+        f"LIFELINE {unit.call_sign}: {case.severity or 'untriaged'} {case.symptom_category}"
+        f"{f' at {case.address}' if case.address else ''}. "
         f"Open {crew_link(token)} . No data? Reply {dispatch.reply_code} and a digit: "
         "1 en route, 2 on scene, 3 transporting, 4 at hospital, 5 handover complete."
     )

@@ -188,7 +188,8 @@ def read_extract(path: str | Path) -> Extract:
                 continue
             if len(points) < 2:
                 continue
-            name = tags.get("name")
+            # "A;B" names a way twice (a renamed road): the first is what signs say.
+            name = (tags.get("name") or "").split(";")[0].strip()
             if "highway" in tags and name and tags.get("area") != "yes":
                 streets.add(name, names_of(tags), node_ids, points)
                 continue

@@ -25,7 +25,7 @@ class GeocodeEntry(Base):
     region: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(16))
     label: Mapped[str] = mapped_column(Text)
-    housenumber: Mapped[str | None] = mapped_column(String(32))
+    housenumber: Mapped[str | None] = mapped_column(Text)
     street: Mapped[str | None] = mapped_column(Text)
     cross_street: Mapped[str | None] = mapped_column(Text)
     point: Mapped[WKBElement] = mapped_column(Geometry("POINT", srid=4326, spatial_index=False))

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from geocoding import labels
 
 ADDRESS_M = 50.0
+#: A point this close to a street's line is on it (GPS and carriageway width).
+ON_STREET_M = 25.0
 STREET_M = 150.0
 NEAR_ADDRESS_M = 150.0
 CROSSINGS_M = 2000.0
@@ -45,17 +47,18 @@ WHERE kind = 'intersection' AND (street = :street OR cross_street = :street)
 
 @dataclass(frozen=True)
 class Place:
-    """What a point reads as, and how it was found."""
+    """What a point reads as, how it was found, and the street the point is on (if any)."""
 
     label: str
     kind: str  # address | near_address | street | place
     street: str | None
     distance_m: float
+    on_street: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON shape of ``GET /api/v1/geocode/reverse``."""
         return {"label": self.label, "kind": self.kind, "street": self.street,
-                "distance_m": round(self.distance_m, 1)}
+                "on_street": self.on_street, "distance_m": round(self.distance_m, 1)}
 
 
 async def _nearest(db_session: AsyncSession, lat: float, lng: float, kinds: list[str],
@@ -68,19 +71,20 @@ async def _nearest(db_session: AsyncSession, lat: float, lng: float, kinds: list
 async def reverse(db_session: AsyncSession, *, lat: float, lng: float) -> Place | None:
     """The address of (lat, lng), or None when nothing named is within 10 km."""
     point = (lng, lat)
+    street = await _nearest(db_session, lat, lng, ["street"])
+    on = street.label if street is not None and street.d <= ON_STREET_M else None
     address = await _nearest(db_session, lat, lng, ["address"])
     if address is not None and address.d <= ADDRESS_M:
-        return Place(address.label, "address", address.street, address.d)
-    street = await _nearest(db_session, lat, lng, ["street"])
+        return Place(address.label, "address", address.street, address.d, on)
     if street is not None and street.d <= STREET_M:
-        on_street = await _nearest(db_session, lat, lng, ["address"], street=street.label)
-        if on_street is not None and on_street.d <= NEAR_ADDRESS_M:
-            return Place(f"near {on_street.label}", "near_address", street.label, street.d)
+        near = await _nearest(db_session, lat, lng, ["address"], street=street.label)
+        if near is not None and near.d <= NEAR_ADDRESS_M:
+            return Place(f"near {near.label}", "near_address", street.label, street.d, on)
         crossings = (await db_session.execute(CROSSINGS, {
             "lat": lat, "lng": lng, "street": street.label, "within": CROSSINGS_M,
         })).all()
         wording = labels.between(street.label, point, [(c.name, (c.lng, c.lat)) for c in crossings])
-        return Place(wording, "street", street.label, street.d)
+        return Place(wording, "street", street.label, street.d, on)
     place = await _nearest(db_session, lat, lng, ["place", "poi"])
     if place is not None and place.d <= PLACE_M:
         return Place(labels.near_place(place.label, (place.lng, place.lat), point), "place",

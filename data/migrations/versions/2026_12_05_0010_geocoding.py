@@ -35,7 +35,7 @@ def upgrade() -> None:
         sa.Column("region", sa.String(64), nullable=False),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("label", sa.Text(), nullable=False),
-        sa.Column("housenumber", sa.String(32)),
+        sa.Column("housenumber", sa.Text()),
         sa.Column("street", sa.Text()),
         sa.Column("cross_street", sa.Text()),
         sa.Column("point", Geometry("POINT", srid=4326, spatial_index=False), nullable=False),
