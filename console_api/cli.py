@@ -170,6 +170,8 @@ def _import_region(
                 console.print(f"region [bold]{name}[/bold] already imported; reusing it")
                 if facilities_csv is not None:
                     _apply_facilities(session, name, facilities_csv)
+                elif not regions.hospital_count(session, name):
+                    console.print(f"[yellow]warning:[/yellow] {regions.no_hospital_warning(name)}")
                 return
             with Progress(
                 SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),

@@ -74,6 +74,14 @@ def region_area(session: Session, name: str):  # noqa: ANN201 - shapely geometry
     return to_shape(region.area) if region is not None else None
 
 
+def hospital_count(session: Session, name: str) -> int:
+    """How many hospitals a region has (from OSM and facilities CSVs)."""
+    count = session.scalar(
+        select(func.count()).select_from(Hospital).where(Hospital.region == name)
+    )
+    return int(count or 0)
+
+
 def facility_bounds(session: Session, name: str):  # noqa: ANN201 - shapely geometry
     """Where a region's facilities may lie: the extract's bounding box (a real hospital just
     beside a small extract's roads is still that region's), else the road area."""
@@ -119,9 +127,7 @@ def import_region(
         facilities = import_facilities_csv(
             session, region=name, csv_path=facilities_csv, area=facility_bounds(session, name)
         )
-    matched = session.scalar(
-        select(func.count()).select_from(Hospital).where(Hospital.region == name)
-    )
+    matched = hospital_count(session, name)
     warnings = [] if matched else [no_hospital_warning(name)]
     return RegionImportSummary(
         name=name,

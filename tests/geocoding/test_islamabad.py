@@ -17,7 +17,8 @@ from geocoding import search
 from geocoding.index import index_region
 from geocoding.reverse import reverse
 
-PBF = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "osm" / "islamabad-2020.osm.pbf"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+PBF = SHARED / "data" / "osm" / "islamabad-2020.osm.pbf"
 REGION = "islamabad-geocoder-test"
 CENTRE = (33.7077, 73.0498)  # Blue Area, Islamabad
 
