@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from data.base import utcnow
 from data.errors import Conflict, InvalidInput
-from dispatch import duplicates, fleet
+from dispatch import destination_check, duplicates, fleet
 from dispatch.crew_tokens import issue_crew_token
 from dispatch.destinations import Destinations
 from dispatch.lifecycle import CaseAction
@@ -61,6 +61,7 @@ async def dispatch_case(
     actor: Actor,
     secret: str,
     expected_version: int | None = None,
+    reason: str | None = None,
 ) -> EmergencyCase:
     """Case -> dispatched, unit -> assigned, dispatch row, crew SMS: one transaction.
 
@@ -88,6 +89,7 @@ async def dispatch_case(
             f"{unit.call_sign} is {unit.status}", current_status=unit.status, field="unit_id"
         )
     pick = next((r for r in recommended if r["unit_id"] == str(unit_id)), None)
+    overridden = await destination_check.check(db_session, case, hospital_id, reason)
     case = await stage_action(
         db_session=db_session,
         case_id=case_id,
@@ -99,8 +101,10 @@ async def dispatch_case(
             "hospital_id": str(hospital_id) if hospital_id else None,
             "unit_id": str(unit.id),
             "call_sign": unit.call_sign,
+            **({"override": overridden, "reason": reason} if overridden else {}),
         },
     )
+    await destination_check.alert(db_session, case, overridden, reason)
     fleet.move_unit(
         db_session, unit, UnitStatus.ASSIGNED, actor=actor.label, source="operator", case_id=case.id
     )

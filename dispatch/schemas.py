@@ -72,6 +72,8 @@ class DispatchRequest(StrictModel):
 
     unit_id: uuid.UUID | None = None
     hospital_id: uuid.UUID | None = None
+    #: Required to send a unit to a hospital lacking the capability, or diverting.
+    reason: str | None = Field(default=None, max_length=1000)
 
 
 class ArriveRequest(StrictModel):

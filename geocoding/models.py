@@ -6,9 +6,13 @@ import uuid
 
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import Computed, ForeignKey, Index, String, Text
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from data.base import Base, id_column
+
+#: Words split on anything not a letter or digit (so ``G-6`` is ``g 6``, not ``g -6``).
+WORDS = "to_tsvector('simple', regexp_replace(geocode_fold(name), '[^[:alnum:]]+', ' ', 'g'))"
 
 
 class GeocodeEntry(Base):
@@ -43,6 +47,7 @@ class GeocodeName(Base):
         Index("ix_geocode_names_folded", "folded", postgresql_using="gin",
               postgresql_ops={"folded": "gin_trgm_ops"}),
         Index("ix_geocode_names_entry_id", "entry_id"),
+        Index("ix_geocode_names_words", "words", postgresql_using="gin"),
     )
 
     id: Mapped[uuid.UUID] = id_column()
@@ -52,6 +57,8 @@ class GeocodeName(Base):
     region: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(Text)
     folded: Mapped[str] = mapped_column(Text, Computed("geocode_fold(name)", persisted=True))
+    #: Its words, for the exact-word (prefix) search tried before the trigram one.
+    words: Mapped[str] = mapped_column(TSVECTOR, Computed(WORDS, persisted=True))
 
 
 class GeocodeRegion(Base):

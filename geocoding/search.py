@@ -1,8 +1,10 @@
 """Forward search: typo-tolerant, accent- and case-blind, ranked by match then by distance.
 
-Names are folded once at import (``geocode_fold``: unaccent + lower) into a trigram-indexed
-column; a query is folded the same way and matched with ``<%`` (word similarity), so a partial
-word typed so far matches and a typo costs a few trigrams, not the match.
+Names are folded once at import (``geocode_fold``: unaccent + lower) into stored columns: its
+words (full-text, GIN) and the folded text (trigrams, GIN). A query is folded the same way and
+first matched word for word, each word as a prefix (what is being typed); only when no name has
+every word is it matched by trigram word similarity (``<%``), so a typo costs a few trigrams,
+not the match. Both kinds of candidate are scored the same way.
 """
 
 from __future__ import annotations
@@ -20,14 +22,36 @@ from sqlalchemy.ext.asyncio import AsyncSession
 MATCH_THRESHOLD = 0.45
 #: Candidates ranked by match before the distance to the focus decides among equals.
 CANDIDATES = 200
+#: Names matched word for word (every word, the last as a prefix) before ranking; only when no
+#: name has every word does the slower trigram search run (typos).
+WORD_HITS = 5000
 KINDS = ("address", "street", "intersection", "place", "poi")
 
 SEARCH = text("""
-WITH q AS (SELECT geocode_fold(:q) AS t),
-matched AS (
-    SELECT n.entry_id, n.name, word_similarity(q.t, n.folded) AS ws, similarity(q.t, n.folded) AS s
+WITH q AS (
+    SELECT geocode_fold(:q) AS t,
+           (SELECT to_tsquery('simple', string_agg(quote_literal(w) || ':*', ' & '))
+            FROM unnest(regexp_split_to_array(geocode_fold(:q), '[^[:alnum:]]+')) AS w
+            WHERE w <> '') AS ts
+),
+exact AS MATERIALIZED (
+    SELECT n.entry_id, n.name, n.folded
     FROM geocode_names n, q
-    WHERE q.t <% n.folded AND (CAST(:region AS text) IS NULL OR n.region = :region)
+    WHERE n.words @@ q.ts AND (CAST(:region AS text) IS NULL OR n.region = :region)
+    LIMIT :word_hits
+),
+fuzzy AS (
+    SELECT n.entry_id, n.name, n.folded
+    FROM geocode_names n, q
+    WHERE NOT EXISTS (SELECT 1 FROM exact)
+      AND q.t <% n.folded AND (CAST(:region AS text) IS NULL OR n.region = :region)
+),
+matched AS (
+    -- Every word of the query is in the name: word similarity is full by construction.
+    SELECT x.entry_id, x.name, 1.0 AS ws, similarity(q.t, x.folded) AS s FROM exact x, q
+    UNION ALL
+    SELECT f.entry_id, f.name, word_similarity(q.t, f.folded), similarity(q.t, f.folded)
+    FROM fuzzy f, q
 ),
 hits AS (
     SELECT DISTINCT ON (entry_id) entry_id, name, ws, s
@@ -119,7 +143,7 @@ async def search(
     lat, lng = near if near is not None else (None, None)
     rows = await db_session.execute(SEARCH, {
         "q": query, "region": region, "numbers": house_numbers(query), "lat": lat, "lng": lng,
-        "limit": limit * 3, "candidates": CANDIDATES,
+        "limit": limit * 3, "candidates": CANDIDATES, "word_hits": WORD_HITS,
     })
     hits: dict[tuple[str, str, str], Hit] = {}
     for r in rows:

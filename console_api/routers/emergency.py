@@ -290,6 +290,7 @@ async def dispatch_case(
         actor=actor_of(claims),
         secret=settings.secret_key,
         expected_version=expected_version(if_match),
+        reason=body.reason,
     )
     return _respond(response, case)
 

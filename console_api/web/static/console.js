@@ -226,6 +226,10 @@ async function act(path, body, done) {
     });
     say(done);
   } catch (e) {
+    if (e.problem?.code === "destination_needs_reason" && body && !body.reason) {
+      const reason = window.prompt(`${e.message}. Reason:`);
+      if (reason) return act(path, { ...body, reason }, done);
+    }
     say(`${e.message}${e.status === 409 || e.status === 412 ? " — reloaded, check and retry" : ""}`, "error");
   }
   await Promise.all([loadCases(), loadUnits()]).catch(() => {});

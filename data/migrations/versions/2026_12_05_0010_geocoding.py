@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 from geoalchemy2 import Geometry
+from sqlalchemy.dialects import postgresql
 
 revision = "20261205_geocoding"
 down_revision = "0009_pages"
@@ -23,6 +24,9 @@ CREATE OR REPLACE FUNCTION geocode_fold(text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
 AS $$ SELECT lower(public.unaccent('public.unaccent'::regdictionary, $1)) $$
 """
+
+#: As geocoding.models.WORDS (a migration never imports the live models).
+WORDS = "to_tsvector('simple', regexp_replace(geocode_fold(name), '[^[:alnum:]]+', ' ', 'g'))"
 
 
 def upgrade() -> None:
@@ -54,6 +58,7 @@ def upgrade() -> None:
         sa.Column("region", sa.String(64), nullable=False),
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column("folded", sa.Text(), sa.Computed("geocode_fold(name)", persisted=True)),
+        sa.Column("words", postgresql.TSVECTOR(), sa.Computed(WORDS, persisted=True)),
         sa.ForeignKeyConstraint(["entry_id"], ["geocode_entries.id"],
                                 name="fk_geocode_names_entry_id_geocode_entries",
                                 ondelete="CASCADE"),
@@ -62,6 +67,7 @@ def upgrade() -> None:
     op.create_index("ix_geocode_names_folded", "geocode_names", ["folded"],
                     postgresql_using="gin", postgresql_ops={"folded": "gin_trgm_ops"})
     op.create_index("ix_geocode_names_entry_id", "geocode_names", ["entry_id"])
+    op.create_index("ix_geocode_names_words", "geocode_names", ["words"], postgresql_using="gin")
     op.create_table(
         "geocode_regions",
         sa.Column("region", sa.String(64), nullable=False),
