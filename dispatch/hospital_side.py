@@ -147,6 +147,7 @@ async def incoming(*, db_session: AsyncSession, hospital_id: uuid.UUID) -> list[
                 "status": case.status,
                 "severity": case.severity,
                 "symptom_category": case.symptom_category,
+                "address": case.address,
                 "unit": dispatch.ambulance_ref,
                 "unit_status": dispatch.status,
                 "eta_at": eta_at.isoformat() if eta_at else None,

@@ -13,7 +13,9 @@ MIN_LABEL_ZOOM = 15
 MAX_STREETS = 600
 
 STREETS = text("""
-SELECT label, ST_AsGeoJSON(ST_Simplify(ST_Intersection(lines, box), :tolerance), 6) AS geometry
+SELECT label,
+       ST_AsGeoJSON(ST_Simplify(ST_LineMerge(ST_Intersection(lines, box)), :tolerance), 6)
+           AS geometry
 FROM geocode_entries,
      LATERAL (SELECT ST_MakeEnvelope(:west, :south, :east, :north, 4326) AS box) AS b
 WHERE kind = 'street' AND lines && box

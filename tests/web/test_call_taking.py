@@ -91,3 +91,27 @@ def lambda_positive():
     import re
 
     return re.compile(r"^[1-9]\d*$")
+
+
+async def test_api_docs_render_without_internet(new_context, web_server):
+    """Swagger UI comes from npm's swagger-ui-dist, served by the app: no CDN request at all."""
+    context = await new_context(viewport={"width": 1200, "height": 800})
+    outside: list[str] = []
+
+    async def only_ours(route):
+        if route.request.url.startswith(web_server.http):
+            await route.continue_()
+        else:
+            outside.append(route.request.url)
+            await route.abort()
+
+    await context.route("**/*", only_ours)
+    page = await context.new_page()
+    await page.goto("/docs")
+    await expect(page.locator(".swagger-ui .info .title")).to_contain_text("Lifeline")
+    await expect(page.locator(".opblock-summary-path", has_text="/api/v1/geocode").first)\
+        .to_be_visible()
+    assert outside == []
+    icon = await page.request.get("/favicon.ico")
+    assert icon.status == 200 and icon.headers["content-type"] == "image/x-icon"
+    await shot(page, "docs-offline")
