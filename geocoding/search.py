@@ -60,11 +60,13 @@ hits AS (
 ),
 scored AS (
     SELECT e.id, e.kind, e.label, e.region, e.street, e.housenumber, e.point, e.lines, h.name,
-           LEAST(1.0, 0.5 * h.ws + 0.5 * h.s
+           -- The house number said decides between an address and its street; a number that
+           -- could be a street's ("Street 7") is not enough to beat that street.
+           0.5 * h.ws + 0.5 * h.s
              + CASE WHEN e.housenumber IS NULL THEN 0
                     WHEN cardinality(CAST(:numbers AS text[])) = 0 THEN -0.1
-                    WHEN lower(e.housenumber) = ANY(CAST(:numbers AS text[])) THEN 0.2
-                    ELSE -0.15 END) AS score
+                    WHEN lower(e.housenumber) = ANY(CAST(:numbers AS text[])) THEN 0.1
+                    ELSE -0.15 END AS score
     FROM hits h JOIN geocode_entries e ON e.id = h.entry_id
     ORDER BY score DESC
     LIMIT :candidates
@@ -117,7 +119,7 @@ class Hit:
             "geometry": {"type": "Point", "coordinates": [self.lng, self.lat]},
             "properties": {
                 "id": str(self.id), "label": self.label, "kind": self.kind,
-                "score": round(self.score, 3), "region": self.region,
+                "score": round(min(self.score, 1.0), 3), "region": self.region,
                 "matched_name": self.matched, "street": self.street,
                 "housenumber": self.housenumber,
                 "distance_m": round(self.distance_m, 1) if self.distance_m is not None else None,
