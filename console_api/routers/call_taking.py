@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from console_api.deps import SessionDep, actor_of, require
 from console_api.views import case_view
+from data.errors import InvalidInput
 from dispatch import duplicates
 from dispatch import service as case_service
 from dispatch.destinations import Destinations
@@ -21,20 +22,18 @@ from identity.tokens import AccessClaims
 
 router = APIRouter(prefix="/api/v1/emergency", tags=["emergency"])
 
-NOT_AN_OPERATOR = (
-    "source 'phone' and severity are for operators taking a call; this SOS was accepted as "
-    "source 'app', untriaged"
-)
-
-
-def as_taken_by(body: SosRequest, claims: AccessClaims | None) -> tuple[SosRequest, list[str]]:
-    """An emergency is never refused: a caller who may not triage claiming an operator's call is
-    accepted as an app SOS, with a warning, instead of a 403."""
+def as_taken_by(body: SosRequest, claims: AccessClaims | None) -> SosRequest:
+    """``source: phone`` and ``severity`` are an operator's: from anyone else they are refused
+    like any other field a caller may not set (the app never sends them)."""
     if claims is not None and allowed(set(claims.roles), "case.triage"):
-        return body, []
-    if body.source == "app" and body.severity is None:
-        return body, []
-    return body.model_copy(update={"source": "app", "severity": None}), [NOT_AN_OPERATOR]
+        return body
+    for field, value in (("source", body.source != "app"), ("severity", body.severity)):
+        if value:
+            raise InvalidInput(
+                f"{field} is set only by an operator taking a call; the SOS app leaves it out",
+                field=field, code="operator_field",
+            )
+    return body
 
 
 async def triage_at_once(

@@ -90,7 +90,7 @@ async def raise_sos(
 ) -> SosResponse:
     """An emergency is never refused on a technicality: a missing key only adds a warning, and a
     caller over the abuse limits is still accepted, flagged ``suspected_abuse`` for the operator."""
-    body, call_warnings = call_taking.as_taken_by(body, claims)
+    body = call_taking.as_taken_by(body, claims)
     key = None
     if idempotency_key is not None:
         scope = f"user:{claims.user_id}" if claims else f"phone:{body.reporter_phone}"
@@ -115,7 +115,7 @@ async def raise_sos(
         **view.model_dump(),
         case_token=issue_case_token(raised.case.id, secret=settings.secret_key),
         idempotent_replay=raised.replayed,
-        warnings=([] if key else [NO_KEY_WARNING]) + call_warnings,
+        warnings=[] if key else [NO_KEY_WARNING],
     )
 
 

@@ -34,22 +34,23 @@ async def test_an_operator_takes_a_call_and_triages_it_at_once(client, operator)
     case = await raise_case(client, operator.headers, lat=lat, lng=lng, source="phone",
                             severity="critical", symptom_category="cardiac_arrest")
     assert case["source"] == "phone" and case["status"] == "triaged"
-    assert case["severity"] == "critical" and case["warnings"] == [
-        w for w in case["warnings"] if "Idempotency-Key" in w
-    ]
+    assert case["severity"] == "critical"
     read = (await client.get(f"{CASES}/{case['id']}", headers=operator.headers)).json()
     assert [e["action"] for e in read["events"]] == ["raise", "triage"]
     assert read["address"], "every case carries an address from the region's own OSM data"
 
 
-async def test_the_app_cannot_claim_to_be_an_operator_but_is_never_refused(client, patient_user):
+async def test_only_an_operator_sets_source_phone_or_severity(client, patient_user):
     lat, lng = spot()
     for headers in ({}, patient_user.headers):
-        case = await raise_case(client, headers, lat=lat, lng=lng, source="phone",
-                                severity="low")
-        assert case["source"] == "app" and case["status"] == "raised"
-        assert case["severity"] is None
-        assert any("operators taking a call" in w for w in case["warnings"])
+        for field, value in (("source", "phone"), ("severity", "low")):
+            r = await client.post(CASES, json=sos_body(lat=lat, lng=lng, **{field: value}),
+                                  headers=headers)
+            assert r.status_code == 422, r.text
+            assert r.json()["code"] == "operator_field"
+            assert r.json()["errors"][0]["field"] == field
+    ok = await raise_case(client, lat=lat, lng=lng, source="app")
+    assert ok["source"] == "app"
 
 
 async def test_every_sos_has_an_address(client):
