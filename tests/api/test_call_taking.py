@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 
+from identity.tokens import issue_access_token
 from tests.conftest import sign_in, sos_body
 
 CASES = "/api/v1/emergency/cases"
@@ -59,7 +60,7 @@ async def test_every_sos_has_an_address(client):
 
 
 async def test_a_second_call_nearby_is_flagged_then_linked_and_closes_with_the_first(
-    client, operator, app
+    client, operator, app, identity_settings
 ):
     lat, lng = spot()
     first = await raise_case(client, operator.headers, lat=lat, lng=lng, source="phone")
@@ -88,6 +89,11 @@ async def test_a_second_call_nearby_is_flagged_then_linked_and_closes_with_the_f
                               headers=patient.headers)).status_code == 403
     garbage = {"Authorization": "Bearer not.a.token"}
     assert (await client.post(link, json={"to": first["id"]}, headers=garbage)).status_code == 401
+    expired = {"Authorization": "Bearer " + issue_access_token(
+        user_id=operator.user_id, roles={"emergency_operator"}, hospital_id=None, mfa=True,
+        settings=identity_settings.model_copy(update={"access_token_minutes": -1}),
+    )}
+    assert (await client.post(link, json={"to": first["id"]}, headers=expired)).status_code == 401
 
     # Twice at once: both answer the same linked case, one audited link.
     answers = await asyncio.gather(*[

@@ -61,3 +61,30 @@ async def test_the_recommended_destination_needs_no_reason(client, operator):
     assert r.status_code == 200, r.text
     read = (await client.get(f"{CASES}/{case['id']}", headers=h)).json()
     assert not [a for a in read["alerts"] if a["kind"] == "destination_override"]
+
+
+async def test_the_address_reaches_the_crew_sms_the_crew_page_and_the_hospital(
+    client, operator
+):
+    """Every case carries its address, and everyone who acts on it is shown it."""
+    import re
+
+    h = operator.headers
+    case = (await client.post(CASES, json=sos_body(lat=60.1686, lng=24.9414))).json()
+    assert "Aleksanterinkatu" in case["address"]
+    await client.post(f"{CASES}/{case['id']}/triage", json={"severity": "high"}, headers=h)
+    unit = await add_unit(client, h, phones=["+358401112233"])
+    r = await client.post(f"{CASES}/{case['id']}/dispatch", json={"unit_id": unit["id"]},
+                          headers=h)
+    assert r.status_code == 200, r.text
+    sms = (await client.get("/api/v1/sms/outbox", params={"case_id": case["id"]},
+                            headers=h)).json()
+    body = next(m["body"] for m in sms if "/crew/" in m["body"])
+    assert case["address"] in body
+    token = re.search(r"/crew/([A-Za-z0-9._~-]+)", body).group(1)
+    job = (await client.get(f"/api/v1/crew/{token}")).json()
+    assert job["case"]["address"] == case["address"]
+    hospital = r.json()["destination_hospital_id"]
+    incoming = (await client.get(f"/api/v1/hospitals/{hospital}/incoming", headers=h)).json()
+    mine = [i for i in incoming if i["case_id"] == case["id"]]
+    assert mine and mine[0]["address"] == case["address"]
