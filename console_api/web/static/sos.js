@@ -49,7 +49,8 @@ function showWhere() {
 function setupMap() {
   if (!window.L) return;
   map = roadMap($("#sos-map"), { zoom: 15 });
-  openOnRegion(map).then(() => { if (here) map.setView([here.lat, here.lng]); });
+  // The region when nothing else is known; the caller's own position as soon as it is.
+  openOnRegion(map).then(() => { if (here) map.setView([here.lat, here.lng], 15); });
   map.on("click", (e) => {
     here = { lat: e.latlng.lat, lng: e.latlng.lng, accuracy_m: null, manual: true };
     showWhere();
@@ -65,7 +66,7 @@ function watchLocation() {
     if (!followed) {
       here = fix;
       showWhere();
-      map?.setView([fix.lat, fix.lng]);
+      map?.setView([fix.lat, fix.lng], Math.max(map.getZoom(), 15));
     } else {
       shareMove(fix);
     }
