@@ -14,7 +14,6 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from data.errors import InvalidInput
-from dispatch import alerts
 from dispatch.lifecycle import CaseAction, CaseStatus, transition
 from dispatch.models import EmergencyCase
 from facilities.capabilities import satisfies
@@ -65,6 +64,9 @@ async def alert(
     db_session: AsyncSession, case: EmergencyCase, found: list[str], reason: str | None
 ) -> None:
     """The amber alert of an overridden destination, in the dispatch's transaction."""
+    # alerts -> case_detail -> dispatching -> this module: imported when first needed.
+    from dispatch import alerts
+
     if found:
         await alerts.raise_alert(
             db_session, case, kind=ALERT_KIND, level="amber",

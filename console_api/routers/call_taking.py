@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from console_api.deps import SessionDep, actor_of, require
 from console_api.views import case_view
+from data.base import utcnow
 from data.errors import InvalidInput
-from dispatch import duplicates
+from dispatch import case_detail, dispatching, duplicates
 from dispatch import service as case_service
 from dispatch.destinations import Destinations
 from dispatch.schemas import CaseView, LinkRequest, SosRequest
@@ -46,6 +47,17 @@ async def triage_at_once(
         required_capability=None, actor=actor_of(claims), destinations=destinations,
     )
     return replace(raised, case=case)
+
+
+async def shared_dispatch(db_session: AsyncSession, case, extras: dict) -> None:  # noqa: ANN001
+    """A linked call shows the primary's unit and destination: one ambulance for one incident."""
+    if case.linked_to is None or extras.get("dispatch"):
+        return
+    dispatch = await dispatching.active_dispatch(db_session, case.linked_to)
+    if dispatch is not None:
+        extras["dispatch"] = {**case_detail.dispatch_view(dispatch, utcnow()),
+                              "shared_with": str(case.linked_to)}
+        extras["recommended_units"] = []
 
 
 @router.post("/cases/{case_id}/link", response_model=CaseView,

@@ -183,6 +183,7 @@ async def read_case(
     extras = await case_detail.case_extras(
         db_session=db_session, redis=request.app.state.redis, destinations=destinations, case=case
     )
+    await call_taking.shared_dispatch(db_session, case, extras)
     if claims is None:  # the reporter sees their ambulance and destination, not the options
         extras["recommended_units"] = []
         extras["timeline"] = []

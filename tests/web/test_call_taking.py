@@ -61,6 +61,7 @@ async def test_keyboard_only_call_taking_with_a_duplicate_linked(
     await expect(page.locator("#detail-status")).to_have_text("dispatched")
     first_id = await page.locator('#queue button[aria-current="true"]').get_attribute("data-case")
     first = (await api.get(f"/api/v1/emergency/cases/{first_id}", headers=operator)).json()
+    assert first["dispatch"]["call_sign"]
     assert first["source"] == "phone" and first["reporter_phone"] == first_phone
     assert first["severity"] == "high" and "Aleksanterinkatu" in first["address"]
 
@@ -83,6 +84,9 @@ async def test_keyboard_only_call_taking_with_a_duplicate_linked(
     second = (await api.get(f"/api/v1/emergency/cases/{second_id}", headers=operator)).json()
     assert second["linked_to"] == first_id and second["possible_duplicate_of"] is None
     assert any(e["action"] == "link" for e in second["timeline"])
+    # The linked call shows the first call's ambulance: one unit for one incident.
+    assert second["dispatch"]["shared_with"] == first_id
+    await expect(page.locator("#detail")).to_contain_text(first["dispatch"]["call_sign"])
     await shot(page, "call-3-linked")
 
 
