@@ -190,6 +190,16 @@ ROUTE_ACCESS: dict[str, Access] = {
     "GET /sos-sw.js": open_("PWA service worker"),
     "GET /crew/{token}": open_("page shell; the crew link token is checked by the crew API"),
     "GET /api/v1/map/roads": open_("public road geometry for the map"),
+    "GET /api/v1/map/streets": open_("public street names (OSM) for the map"),
+    "GET /api/v1/geocode": open_("public OSM addresses and places, the same for everyone"),
+    "GET /api/v1/geocode/reverse": open_("public OSM addresses and places"),
+    "GET /api/v1/regions": open_("public region bounds, so pages open on the right city"),
+    "POST /api/v1/emergency/cases/{case_id}/link": needs("case.triage", audit="case"),
+    "POST /api/v1/emergency/cases/{case_id}/duplicate/dismiss": needs(
+        "case.triage", audit="case"
+    ),
+    "GET /favicon.ico": open_("browser icon"),
+    "GET /docs": open_("API documentation page (assets served locally)"),
     "POST /api/v1/emergency/cases/{case_id}/location": needs(
         "case.read", or_capability=True, audit="case"
     ),

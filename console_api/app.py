@@ -24,6 +24,7 @@ from console_api.problems import install_problem_handlers
 from console_api.routers import (
     audit,
     auth,
+    call_taking,
     care_appointments,
     care_doctors,
     care_records,
@@ -32,6 +33,7 @@ from console_api.routers import (
     diversion_policy,
     emergency,
     fhir,
+    geocode,
     health,
     hospital_have,
     hospital_services,
@@ -212,6 +214,10 @@ def create_app(
         version="0.1.0",
         summary="Emergency medical dispatch and geo-routing",
         lifespan=lifespan,
+        # /docs is served by console_api.routers.pages from local assets (no CDN); ReDoc has
+        # no offline package here, so it is off.
+        docs_url=None,
+        redoc_url=None,
         # Every route is looked up in console_api.access.ROUTE_ACCESS; unlisted ones refuse all.
         dependencies=[Depends(enforce_access)],
     )
@@ -252,6 +258,8 @@ def create_app(
     app.include_router(telemetry.router)
     app.include_router(audit.router)
     app.include_router(maps.router)
+    app.include_router(geocode.router)
+    app.include_router(call_taking.router)
     app.include_router(pages.router)
     pages.mount_static(app)
     app.include_router(care_doctors.router)

@@ -27,6 +27,15 @@ app.add_typer(eta_app, name="eta")
 console = Console()
 
 
+def _role_help() -> str:
+    from identity.roles import Role
+
+    return "repeat for several roles: " + ", ".join(r.value for r in Role)
+
+
+ROLE_HELP = _role_help()
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head")) -> None:
     """Create or migrate the schema to REVISION (default: head)."""
@@ -107,7 +116,7 @@ def users_create(
     email: str = typer.Option(..., help="sign-in email"),
     password: str = typer.Option(..., help="at least 12 characters"),
     # typer reads the option declaration from the default; it is never mutated.
-    role: list[str] = typer.Option(..., help="repeat for several roles"),  # noqa: B008
+    role: list[str] = typer.Option(..., help=ROLE_HELP),  # noqa: B008
     hospital_id: str | None = typer.Option(None, help="required for hospital_admin"),
     phone: str | None = typer.Option(None, help="E.164 phone number"),
     totp_secret: str | None = typer.Option(
@@ -119,7 +128,16 @@ def users_create(
     from data.errors import LifelineError
     from data.models import import_all_models
     from identity import service as identity_service
+    from identity.roles import Role
 
+    valid = [r.value for r in Role]
+    unknown = [r for r in role if r not in valid]
+    if unknown:
+        console.print(
+            f"[red]error:[/red] unknown role {', '.join(map(repr, unknown))}; "
+            f"valid roles: {', '.join(valid)}"
+        )
+        raise typer.Exit(code=2)
     import_all_models()
 
     async def run() -> uuid.UUID:
@@ -175,6 +193,10 @@ def _import_region(
         with Session(engine) as session:
             if if_missing and regions.region_exists(session, name):
                 console.print(f"region [bold]{name}[/bold] already imported; reusing it")
+                if facilities_csv is not None:
+                    _apply_facilities(session, name, facilities_csv)
+                elif not regions.hospital_count(session, name):
+                    console.print(f"[yellow]warning:[/yellow] {regions.no_hospital_warning(name)}")
                 return
             with Progress(
                 SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
@@ -192,7 +214,12 @@ def _import_region(
                 progress.update(task, description="committing")
                 session.commit()
                 progress.update(task, description=f"imported {name}")
-    except (RoutingError, FacilitiesImportError, OSError) as exc:
+    except FacilitiesImportError as exc:
+        console.print("[red]import failed, nothing was written:[/red]")
+        for problem in exc.problems:
+            console.print(f"  {problem}")
+        raise typer.Exit(code=2) from None
+    except (RoutingError, OSError) as exc:
         console.print(f"[red]import failed, nothing was written:[/red] {exc}")
         raise typer.Exit(code=2) from None
     finally:
@@ -211,8 +238,30 @@ def _import_region(
             f"{summary.facilities.added} added, {summary.facilities.updated} updated",
         )
     table.add_row("hospitals matched to the region", str(summary.hospitals_matched))
+    if summary.geocoder is not None:
+        table.add_row("geocoder", ", ".join(
+            f"{count:,} {kind}" for kind, count in sorted(summary.geocoder.counts.items())
+        ) + f" ({summary.geocoder.names:,} names)")
     table.add_row("time", f"{summary.seconds:.1f} s")
     console.print(table)
+    for warning in summary.warnings or []:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
+
+
+def _apply_facilities(session, name: str, facilities_csv: str) -> None:  # noqa: ANN001
+    """``FACILITIES=`` on a second ``make run``: applied to the existing region, not ignored."""
+    from facilities import regions
+    from facilities.importer import import_facilities_csv
+
+    summary = import_facilities_csv(
+        session, region=name, csv_path=facilities_csv,
+        area=regions.facility_bounds(session, name),
+    )
+    session.commit()
+    console.print(
+        f"[green]facilities from {facilities_csv}: {summary.added} added, "
+        f"{summary.updated} updated[/green]"
+    )
 
 
 @region_app.command("import")
@@ -268,13 +317,13 @@ def facilities_import(
     from data.db import make_sync_engine
     from data.models import import_all_models
     from facilities.importer import FacilitiesImportError, import_facilities_csv
-    from facilities.regions import region_area
+    from facilities.regions import facility_bounds
 
     import_all_models()
     engine = make_sync_engine()
     try:
         with Session(engine) as session:
-            area = region_area(session, region)
+            area = facility_bounds(session, region)
             if area is None:
                 console.print(f"[red]no region {region}; import it first[/red]")
                 raise typer.Exit(code=2)

@@ -59,4 +59,8 @@ def case_view(case: EmergencyCase, events: list[CaseEvent] | None = None) -> Cas
         ],
         recommendation={k: v for k, v in recommendation.items() if k != "inputs"} or None,
         events=[CaseEventView.model_validate(e) for e in events or []],
+        address=case.address,
+        source=case.source or "app",
+        possible_duplicate_of=case.possible_duplicate_of,
+        linked_to=case.linked_to,
     )

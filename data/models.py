@@ -10,6 +10,7 @@ MODEL_MODULES = (
     "care.models",
     "dispatch.models",
     "routing.models",
+    "geocoding.models",
     "messaging.models",
     "data.outbox",
     "data.idempotency",

@@ -145,6 +145,7 @@ async def crew_view(*, db_session: AsyncSession, context: CrewContext) -> dict[s
             "severity": context.case.severity,
             "symptom_category": context.case.symptom_category,
             "notes": context.case.notes,
+            "address": context.case.address,
             "lat": lat,
             "lng": lng,
             "reporter_phone": context.case.reporter_phone,

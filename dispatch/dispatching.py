@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from data.base import utcnow
 from data.errors import Conflict, InvalidInput
-from dispatch import fleet
+from dispatch import destination_check, duplicates, fleet
 from dispatch.crew_tokens import issue_crew_token
 from dispatch.destinations import Destinations
 from dispatch.lifecycle import CaseAction
@@ -123,7 +123,8 @@ def _bind_unit(
         dispatch_id=dispatch.id, case_id=case.id, unit_id=unit.id, secret=secret
     )
     body = (
-        f"LIFELINE {unit.call_sign}: {case.severity or 'untriaged'} {case.symptom_category}. "
+        f"LIFELINE {unit.call_sign}: {case.severity or 'untriaged'} {case.symptom_category}"
+        f"{f' at {case.address}' if case.address else ''}. "
         f"Open {crew_link(token)} . No data? Reply {dispatch.reply_code} and a digit: "
         "1 en route, 2 on scene, 3 transporting, 4 at hospital, 5 handover complete."
     )
@@ -147,6 +148,7 @@ async def dispatch_case(
     secret: str,
     expected_version: int | None = None,
     unit_ids: list[uuid.UUID] | None = None,
+    reason: str | None = None,
 ) -> EmergencyCase:
     """Case -> dispatched, units -> assigned, a dispatch row and crew SMS per unit: one
     transaction.
@@ -176,6 +178,7 @@ async def dispatch_case(
     units = await lock_available_units(db_session, unit_ids)
     plan = choose_units(plan_for(case.symptom_category, case.severity), recommended)
     slots = {u["unit_id"]: u["slot"] for u in plan["units"]} if len(units) > 1 else {}
+    overridden = await destination_check.check(db_session, case, hospital_id, reason)
     case = await stage_action(
         db_session=db_session,
         case_id=case_id,
@@ -189,8 +192,10 @@ async def dispatch_case(
             "call_sign": units[0].call_sign,
             **({"unit_ids": [str(u.id) for u in units],
                 "call_signs": [u.call_sign for u in units]} if len(units) > 1 else {}),
+            **({"override": overridden, "reason": reason} if overridden else {}),
         },
     )
+    await destination_check.alert(db_session, case, overridden, reason)
     for position, unit in enumerate(units):
         _bind_unit(
             db_session, case=case, unit=unit, hospital_id=hospital_id, recommended=recommended,
@@ -246,6 +251,7 @@ async def finish_case(
     with db_session.no_autoflush:
         if action in (CaseAction.CLOSE, CaseAction.CANCEL):
             await release_unit(db_session, case, actor=actor.label, source="operator")
+            await duplicates.finish_linked(db_session, case, actor=actor)
         elif action is CaseAction.ARRIVE:
             dispatches = await active_dispatches(db_session, case.id)
             # One unit: it is the one on scene. Several: each crew reports its own arrival.

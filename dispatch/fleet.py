@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from data.base import utcnow
-from data.errors import Conflict
+from data.errors import Conflict, InvalidInput
 from data.outbox import record_event
 from dispatch.destinations import Destinations
 from dispatch.models import EmergencyCase, Unit, UnitEvent
@@ -27,6 +27,7 @@ from dispatch.recommend_units import ACUTE, Destination, UnitCandidate, recommen
 from dispatch.schemas import UnitCreate
 from dispatch.settings import DispatchSettings, get_dispatch_settings
 from dispatch.unit_status import UnitStatus, unit_transition
+from geocoding.bounds import region_at
 from routing.fleet import times_to_incident
 
 UNIT_CHANNEL = "unit.status.updated"
@@ -91,7 +92,13 @@ async def available_units(db_session: AsyncSession) -> list[UnitBrief]:
 
 
 async def create_unit(*, db_session: AsyncSession, request: UnitCreate, actor: str) -> Unit:
-    """Register an ambulance, available at its station."""
+    """Register an ambulance, available at its station (which must lie in a region)."""
+    if await region_at(db_session, lat=request.station_lat, lng=request.station_lng) is None:
+        raise InvalidInput(
+            f"the station {request.station_lat:.5f},{request.station_lng:.5f} lies outside every "
+            "imported region: import the region first (make run REGION=...) or correct the "
+            "coordinates", field="station_lat", code="station_outside_regions",
+        )
     unit = Unit(
         call_sign=request.call_sign.strip(),
         unit_type=request.type,

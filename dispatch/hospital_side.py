@@ -164,6 +164,7 @@ async def incoming(*, db_session: AsyncSession, hospital_id: uuid.UUID) -> list[
                 "status": case.status,
                 "severity": case.severity,
                 "symptom_category": case.symptom_category,
+                "address": case.address,
                 "unit": dispatch.ambulance_ref,
                 "unit_status": dispatch.status,
                 "units": [d.ambulance_ref for _, d in pairs],

@@ -70,6 +70,15 @@ class EmergencyCase(Base):
     close_reason: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    #: Reverse-geocoded at intake (geocoding.reverse); `app` SOS or an operator's `phone` call.
+    address: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(8), default="app", server_default="app")
+    possible_duplicate_of: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("emergency_cases.id", ondelete="SET NULL")
+    )
+    linked_to: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("emergency_cases.id"), index=True
+    )
 
     __mapper_args__ = {"version_id_col": version}
 

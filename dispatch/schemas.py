@@ -48,6 +48,16 @@ class SosRequest(StrictModel):
     notes: str | None = Field(default=None, max_length=2000)
     patient_id: uuid.UUID | None = None
     accuracy_m: float | None = Field(default=None, ge=0, le=100_000, allow_inf_nan=False)
+    #: ``phone``: an operator took a voice call (same intake); ``app``: the SOS app.
+    source: Literal["app", "phone"] = "app"
+    #: An operator taking a call may triage at once.
+    severity: Severity | None = None
+
+
+class LinkRequest(StrictModel):
+    """The primary case a duplicate call follows."""
+
+    to: uuid.UUID
 
 
 class TriageRequest(StrictModel):
@@ -76,6 +86,8 @@ class DispatchRequest(StrictModel):
             if len(set(self.unit_ids)) != len(self.unit_ids):
                 raise ValueError("unit_ids repeats a unit")
         return self
+    #: Required to send a unit to a hospital lacking the capability, or diverting.
+    reason: str | None = Field(default=None, max_length=1000)
 
 
 class ArriveRequest(StrictModel):
@@ -157,6 +169,11 @@ class CaseView(BaseModel):
     timeline: list[dict[str, Any]] = []
     #: A position from the caller's phone that differs from the case's, awaiting the operator.
     pending_location: dict[str, Any] | None = None
+    #: Reverse-geocoded from the region's own OSM data at intake.
+    address: str | None = None
+    source: Literal["app", "phone"] = "app"
+    possible_duplicate_of: uuid.UUID | None = None
+    linked_to: uuid.UUID | None = None
 
 
 class SosResponse(CaseView):

@@ -23,6 +23,7 @@ from data.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from data.outbox import record_event
 from dispatch.destinations import Destinations, candidates_from
 from dispatch.diversion import DiversionPolicy
+from dispatch.duplicate_flag import possible_duplicate
 from dispatch.intake_write import insert_raised_case
 from dispatch.lifecycle import (
     STATUS_TIMESTAMP,
@@ -42,6 +43,7 @@ from dispatch.triage_rules import required_capability as capability_for
 from facilities.capabilities import parse_capability
 from facilities.diversion_policy import DEFAULT_CRITICAL_OVERRIDE_S
 from facilities.models import Hospital, HospitalService, RegionDiversionPolicy
+from geocoding.reverse import address_of
 
 CASE_CHANNEL = "emergency.case.updated"
 
@@ -271,6 +273,18 @@ async def assess_destinations(
     case.recommendation = recommendation
 
 
+async def describe_place(
+    db_session: AsyncSession, case: EmergencyCase, *, request: SosRequest, now: datetime
+) -> None:
+    """Source, address (reverse-geocoded) and the duplicate-call flag of a new case."""
+    case.source = request.source
+    with db_session.no_autoflush:
+        case.address = await address_of(db_session, lat=request.lat, lng=request.lng)
+        case.possible_duplicate_of = await possible_duplicate(
+            db_session, case_id=case.id, lat=request.lat, lng=request.lng, now=now
+        )
+
+
 async def raise_case(
     *,
     db_session: AsyncSession,
@@ -335,6 +349,7 @@ async def raise_case(
         updated_at=now,
     )
     await assess_destinations(db_session, case, destinations=destinations)
+    await describe_place(db_session, case, request=request, now=now)
     row = case_event_row(case, action="raise", from_status=None, actor=actor, reason=None, at=now)
     await insert_raised_case(db_session, case, event=row, outbox=case_outbox_event(case, row))
     await db_session.commit()

@@ -28,6 +28,9 @@ class DispatchSettings(BaseSettings):
     handover_red_minutes: float = Field(default=45, gt=0)
     #: How often each worker reverts hospital service statuses whose end time has passed.
     service_sweep_seconds: float = Field(default=2, gt=0, le=60)
+    #: A new case this close (and this recent) to an open case is flagged as a possible duplicate.
+    duplicate_radius_m: float = Field(default=200, ge=0)
+    duplicate_minutes: float = Field(default=15, ge=0)
     #: Comma-separated regions this process loads and routes in (empty: all imported regions).
     regions: str = ""
     #: Hospital ETAs on the turn-expanded road graph (restrictions, turn costs, junction

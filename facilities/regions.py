@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from facilities.importer import FacilitiesSummary, import_facilities_csv, upsert_osm_hospitals
 from facilities.models import Hospital
+from geocoding import index as geocode_index
 from routing import store as road_store
 from routing.entrances import hospital_access
 from routing.models import Region
@@ -40,6 +41,20 @@ class RegionImportSummary:
     hospitals_matched: int
     facilities: FacilitiesSummary | None
     seconds: float
+    geocoder: geocode_index.IndexSummary | None = None
+    warnings: list[str] | None = None
+
+
+def no_hospital_warning(name: str) -> str:
+    """What a newcomer reads when their extract has no hospital: the fact, then the next step."""
+    return (
+        f"region {name} has no hospital: the extract carries no amenity=hospital inside it and no "
+        "facilities CSV was given. Cases will be accepted, but no destination can be recommended. "
+        "Next step: write a facilities CSV (header osm_id,name,lat,lng,capabilities,beds,"
+        "ed_status; hospitals may lie anywhere within the extract's bounding box) and run "
+        f"`make run REGION=<extract> FACILITIES=<csv>` again, or "
+        f"`lifeline facilities import --region {name} --csv <csv>`."
+    )
 
 
 def demo_pbf() -> str:
@@ -58,6 +73,27 @@ def region_area(session: Session, name: str):  # noqa: ANN201 - shapely geometry
     """The stored service area of a region, or None."""
     region = session.get(Region, name)
     return to_shape(region.area) if region is not None else None
+
+
+def hospital_count(session: Session, name: str) -> int:
+    """How many hospitals a region has (from OSM and facilities CSVs)."""
+    count = session.scalar(
+        select(func.count()).select_from(Hospital).where(Hospital.region == name)
+    )
+    return int(count or 0)
+
+
+def facility_bounds(session: Session, name: str):  # noqa: ANN201 - shapely geometry
+    """Where a region's facilities may lie: the extract's bounding box (a real hospital just
+    beside a small extract's roads is still that region's), else the road area."""
+    from geocoding.models import GeocodeRegion
+
+    bounds = session.get(GeocodeRegion, name)
+    area = region_area(session, name)
+    if bounds is None:
+        return area
+    box = to_shape(bounds.bbox)
+    return box.union(area) if area is not None else box
 
 
 def import_region(
@@ -85,15 +121,16 @@ def import_region(
     progress(f"registering {len(inside)} OSM hospitals at their entrances or campus roads")
     access = hospital_access(inside, graph)
     upsert_osm_hospitals(session, region=name, pois=inside, access=access)
+    progress("indexing addresses, streets and places for the geocoder")
+    geocoder = geocode_index.index_region(session, region=name, pbf_path=pbf_path)
     facilities = None
     if facilities_csv is not None:
         progress(f"applying facilities from {facilities_csv}")
         facilities = import_facilities_csv(
-            session, region=name, csv_path=facilities_csv, area=area
+            session, region=name, csv_path=facilities_csv, area=facility_bounds(session, name)
         )
-    matched = session.scalar(
-        select(func.count()).select_from(Hospital).where(Hospital.region == name)
-    )
+    matched = hospital_count(session, name)
+    warnings = [] if matched else [no_hospital_warning(name)]
     return RegionImportSummary(
         name=name,
         nodes=graph.n_nodes,
@@ -104,6 +141,8 @@ def import_region(
         hospitals_matched=int(matched or 0),
         facilities=facilities,
         seconds=time.perf_counter() - started,
+        geocoder=geocoder,
+        warnings=warnings,
     )
 
 

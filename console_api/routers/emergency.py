@@ -18,6 +18,7 @@ from console_api.deps import (
     require,
 )
 from console_api.limits import sos_looks_abusive
+from console_api.routers import call_taking
 from console_api.views import case_view
 from data.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from data.idempotency import IdempotencyKey
@@ -89,6 +90,7 @@ async def raise_sos(
 ) -> SosResponse:
     """An emergency is never refused on a technicality: a missing key only adds a warning, and a
     caller over the abuse limits is still accepted, flagged ``suspected_abuse`` for the operator."""
+    body = call_taking.as_taken_by(body, claims)
     key = None
     if idempotency_key is not None:
         scope = f"user:{claims.user_id}" if claims else f"phone:{body.reporter_phone}"
@@ -103,6 +105,8 @@ async def raise_sos(
         may_link_any_patient=claims is not None and allowed(set(claims.roles), "case.triage"),
         unverified_caller=getattr(request.state, "unverified_caller", None) is not None,
     )
+    if body.severity is not None and not raised.replayed:
+        raised = await call_taking.triage_at_once(db_session, raised, body, claims, destinations)
     if raised.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"{router.prefix}/cases/{raised.case.id}"
@@ -180,6 +184,7 @@ async def read_case(
     extras = await case_detail.case_extras(
         db_session=db_session, redis=request.app.state.redis, destinations=destinations, case=case
     )
+    await call_taking.shared_dispatch(db_session, case, extras)
     if claims is None:  # the reporter sees their ambulance and destination, not the options
         extras["recommended_units"] = []
         extras["recommended_plan"] = None
@@ -289,6 +294,7 @@ async def dispatch_case(
         secret=settings.secret_key,
         expected_version=expected_version(if_match),
         unit_ids=body.unit_ids,
+        reason=body.reason,
     )
     return _respond(response, case)
 

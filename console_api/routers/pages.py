@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -58,9 +61,36 @@ async def sos_service_worker() -> FileResponse:
     )
 
 
+@router.get("/docs", response_class=HTMLResponse)
+async def api_docs() -> HTMLResponse:
+    """Swagger UI from npm's swagger-ui-dist, served here: the docs work offline (no CDN)."""
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json", title="Lifeline API",
+        swagger_js_url="/vendor/swagger-ui/swagger-ui-bundle.js",
+        swagger_css_url="/vendor/swagger-ui/swagger-ui.css",
+        swagger_favicon_url="/favicon.ico",
+    )
+
+
+@router.get("/favicon.ico")
+async def favicon() -> FileResponse:
+    """The red-cross icon, so browsers stop logging a 404 on every page."""
+    return FileResponse(STATIC_DIR / "favicon.ico", media_type="image/x-icon")
+
+
+def swagger_ui_dir() -> Path:
+    """swagger-ui-dist's files (npm, pinned by package-lock.json)."""
+    return Path(settings.node_modules) / "swagger-ui-dist"
+
+
 def mount_static(app: FastAPI) -> None:
-    """Our JS/CSS under /static, Leaflet (from npm) under /vendor/leaflet."""
+    """Our JS/CSS under /static, Leaflet and Swagger UI (from npm) under /vendor."""
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount(
+        "/vendor/swagger-ui",
+        StaticFiles(directory=swagger_ui_dir(), check_dir=False),
+        name="swagger-ui",
+    )
     app.mount(
         "/vendor/leaflet",
         StaticFiles(directory=leaflet_dir(settings), check_dir=False),

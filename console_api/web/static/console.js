@@ -1,6 +1,8 @@
 // Command console: live queue, map from our own roads, case detail and one-click actions.
 import { $, api, clock, CONFIG, esc, label, Live, logout, minutes, roadMap, say, session, signedIn }
   from "/static/common.js";
+import { duplicateBlock, installCallPanel, linkDuplicate, wireDuplicate } from "/static/callpanel.js";
+import { hospitalLabel, openOnRegion, streetLabels } from "/static/maplabels.js";
 
 const OPEN = ["raised", "triaged", "dispatched", "arrived"];
 const RANK = { critical: 0, high: 1, medium: 3, low: 4 };
@@ -11,6 +13,7 @@ const state = {
 };
 let map;
 let layers;
+let calls;
 
 // ------------------------------------------------------------------ loading
 
@@ -100,7 +103,8 @@ function renderQueue() {
       <span><span class="badge sev-${c.severity || "none"}">${esc(c.severity || "untriaged")}</span>
         <strong>${esc(label(c.symptom_category))}</strong></span>
       <span class="timer ${timerClass(c)}" data-raised="${esc(c.raised_at)}">${clock(waitingSeconds(c))}</span>
-      <span class="meta">${esc(label(c.status))} · ${esc(c.reporter_phone)}${c.outside_service_area ? " · outside service area" : ""}</span>
+      <span class="meta">${esc(label(c.status))} · ${esc(c.reporter_phone)}${c.source === "phone" ? " · call" : ""}${c.outside_service_area ? " · outside service area" : ""}${c.possible_duplicate_of ? " · possible duplicate" : ""}</span>
+      ${c.address ? `<span class="meta">${esc(c.address)}</span>` : ""}
     </button></li>`).join("") || '<li class="muted">No open cases.</li>';
 }
 
@@ -170,6 +174,8 @@ function paintDetail() {
     <p><strong id="detail-status">${esc(label(c.status))}</strong> · raised ${new Date(c.raised_at).toLocaleTimeString()}
       · <a href="tel:${esc(c.reporter_phone)}">${esc(c.reporter_phone)}</a>
       ${c.location_accuracy_m != null ? ` · ±${Math.round(c.location_accuracy_m)} m` : ""}</p>
+    <p id="detail-address"><strong>${esc(c.address ?? "no address within reach")}</strong>${c.source === "phone" ? ' <span class="muted">(phone call)</span>' : ""}</p>
+    ${duplicateBlock(c, state.cases)}
     ${c.notes ? `<p>${esc(c.notes)}</p>` : ""}
     ${c.recommendation?.message ? `<p class="alert">${esc(c.recommendation.message)}</p>` : ""}
     ${alerts}${moved}
@@ -199,6 +205,7 @@ function paintDetail() {
     <h3>Timeline</h3>
     <ol class="timeline steps">${c.timeline.map((e) => `<li>${new Date(e.at).toLocaleTimeString()} —
       ${esc(label(e.action))} <span class="muted">${esc(e.actor)}${e.reason ? ": " + esc(e.reason) : ""}</span></li>`).join("")}</ol>`;
+  wireDuplicate(c, act);
   $("#triage").onclick = triage;
   $("#close").onclick = closeCase;
   $("#redirect").onclick = redirect;
@@ -219,6 +226,10 @@ async function act(path, body, done) {
     });
     say(done);
   } catch (e) {
+    if (e.problem?.code === "destination_needs_reason" && body && !body.reason) {
+      const reason = window.prompt(`${e.message}. Reason:`);
+      if (reason) return act(path, { ...body, reason }, done);
+    }
     say(`${e.message}${e.status === 409 || e.status === 412 ? " — reloaded, check and retry" : ""}`, "error");
   }
   await Promise.all([loadCases(), loadUnits()]).catch(() => {});
@@ -271,6 +282,7 @@ function drawHospitals() {
       radius: 7, color: "#fff", weight: 2, fillColor: ED_COLOUR[h.ed_status] || "#6b7280", fillOpacity: 1,
     }).bindTooltip(`${h.name}: ED ${h.ed_status}${h.beds_available != null ? `, ${h.beds_available} beds` : ""}`)
       .addTo(layers.hospitals);
+    hospitalLabel(h).addTo(layers.hospitals);
   }
 }
 
@@ -365,9 +377,11 @@ function onKey(event) {
     c: () => $("#cancel-reason")?.focus(),
     x: () => closeCase(),
     m: () => decideMove(true),
+    n: () => calls.open(),
+    l: () => linkDuplicate(state.detail, act),
   };
   const run = keys[event.key];
-  if (run && (state.detail || "jk".includes(event.key))) { event.preventDefault(); run(); }
+  if (run && (state.detail || "jkn".includes(event.key))) { event.preventDefault(); run(); }
 }
 
 // ------------------------------------------------------------------ start
@@ -379,11 +393,17 @@ async function start() {
   $("#signout").onclick = async () => { await logout(); location.reload(); };
   $("#app").hidden = false;
   map = roadMap($("#console-map"), { zoom: 15 });
+  streetLabels(map);
+  openOnRegion(map, { picker: $("#region-picker") });
   const L = window.L;
   layers = {
     closures: L.layerGroup().addTo(map), hospitals: L.layerGroup().addTo(map),
     route: L.layerGroup().addTo(map), units: L.layerGroup().addTo(map), cases: L.layerGroup().addTo(map),
   };
+  calls = installCallPanel({
+    map, host: $("#app"),
+    onCreated: (c) => loadCases().then(() => select(c.id)).catch(() => {}),
+  });
   $("#queue").addEventListener("click", (e) => {
     const b = e.target.closest("button[data-case]");
     if (b) select(b.dataset.case);

@@ -24,6 +24,7 @@ function render() {
   sev.textContent = incident.severity || "not triaged";
   sev.className = `badge sev-${incident.severity || "none"}`;
   $("#notes").textContent = incident.notes || "";
+  $("#address").textContent = incident.address || `${incident.lat.toFixed(5)}, ${incident.lng.toFixed(5)}`;
   $("#phone").textContent = incident.reporter_phone;
   $("#phone").href = `tel:${incident.reporter_phone}`;
   $("#hospital").textContent = hospital ? `${hospital.name} (ED ${hospital.ed_status})` : "—";

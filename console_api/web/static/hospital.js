@@ -81,6 +81,7 @@ function render() {
           <span class="badge sev-${esc(i.severity || "none")}">${esc(i.severity || "untriaged")}</span></strong>
         <span class="countdown" data-eta="${esc(i.eta_at ?? "")}">${esc(countdown(i))}</span>
       </div>
+      ${i.address ? `<p class="address">From <strong>${esc(i.address)}</strong></p>` : ""}
       <p>Unit ${esc(i.unit)}: <span class="unit-status">${esc(label(i.unit_status))}</span></p>
       <p>${i.patient ? `Patient: ${esc(i.patient.full_name)}${i.patient.dob ? `, born ${esc(i.patient.dob)}` : ""}${i.patient.blood_group ? `, blood group ${esc(i.patient.blood_group)}` : ""}`
         : '<span class="muted">Patient not registered</span>'}</p>

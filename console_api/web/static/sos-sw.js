@@ -1,8 +1,9 @@
 // SOS app service worker: the page itself opens without a network. API calls are never cached:
 // the page queues the SOS and retries it with the same Idempotency-Key.
-const CACHE = "lifeline-sos-v1";
+const CACHE = "lifeline-sos-v2";
 const SHELL = [
-  "/sos", "/static/app.css", "/static/common.js", "/static/sos.js", "/static/icon.svg",
+  "/sos", "/static/app.css", "/static/common.js", "/static/sos.js", "/static/maplabels.js",
+  "/static/icon.svg",
   "/sos.webmanifest", "/vendor/leaflet/leaflet.js", "/vendor/leaflet/leaflet.css",
 ];
 

@@ -1,0 +1,120 @@
+// Map words from our own data: street names along the roads, hospital names, the region's view.
+import { api, esc } from "/static/common.js";
+
+const CHAR_PX = 6.6;  // average width of a 11px label character
+
+/** Street names along the roads (GET /api/v1/map/streets), placed where they fit, no overlaps. */
+export function streetLabels(map) {
+  const L = window.L;
+  map.createPane("labels").style.zIndex = 450;
+  map.getPane("labels").style.pointerEvents = "none";
+  const layer = L.layerGroup().addTo(map);
+  let ticket = 0;
+  async function load() {
+    const mine = ++ticket;
+    const b = map.getBounds();
+    const q = new URLSearchParams({
+      bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(5)).join(","),
+      zoom: String(map.getZoom()),
+    });
+    let data;
+    try { data = await api(`/api/v1/map/streets?${q}`, { auth: false }); } catch { return; }
+    if (mine !== ticket) return;
+    layer.clearLayers();
+    const placed = [];
+    for (const f of data.features) {
+      const spot = bestSpot(map, f.geometry, f.properties.name);
+      if (!spot || placed.some((p) => overlaps(p, spot))) continue;
+      placed.push(spot);
+      L.marker(spot.at, {
+        pane: "labels", interactive: false, keyboard: false,
+        icon: L.divIcon({
+          className: "street-label", iconSize: [0, 0],
+          html: `<span style="transform: translate(-50%, -50%) rotate(${spot.deg.toFixed(1)}deg)">${esc(f.properties.name)}</span>`,
+        }),
+      }).addTo(layer);
+    }
+    map.getContainer().dataset.streetLabels = String(placed.length);
+  }
+  map.on("moveend", load);
+  load();
+  return layer;
+}
+
+function parts(geometry) {
+  if (geometry.type === "LineString") return [geometry.coordinates];
+  if (geometry.type === "MultiLineString") return geometry.coordinates;
+  if (geometry.type === "GeometryCollection") return geometry.geometries.flatMap(parts);
+  return [];
+}
+
+/** The middle of the street's longest piece on screen, turned along it, if the name fits. */
+function bestSpot(map, geometry, name) {
+  const need = name.length * CHAR_PX + 16;
+  let best = null;
+  for (const line of parts(geometry)) {
+    const px = line.map(([lng, lat]) => map.latLngToContainerPoint([lat, lng]));
+    let len = 0;
+    for (let i = 1; i < px.length; i++) len += px[i].distanceTo(px[i - 1]);
+    if (len >= need && (!best || len > best.len)) best = { px, len };
+  }
+  if (!best) return null;
+  const mid = along(best.px, best.len / 2);
+  const a = along(best.px, best.len / 2 - need / 2);
+  const b = along(best.px, best.len / 2 + need / 2);
+  let deg = (Math.atan2(b.y - a.y, b.x - a.x) * 180) / Math.PI;
+  if (deg > 90) deg -= 180;
+  if (deg < -90) deg += 180;
+  return { at: map.containerPointToLatLng(mid), deg, x: mid.x, y: mid.y, r: need / 2 };
+}
+
+/** The screen point ``distance`` pixels along a polyline. */
+function along(px, distance) {
+  let left = Math.max(0, distance);
+  for (let i = 1; i < px.length; i++) {
+    const step = px[i].distanceTo(px[i - 1]);
+    if (step >= left && step > 0) return px[i - 1].add(px[i].subtract(px[i - 1]).multiplyBy(left / step));
+    left -= step;
+  }
+  return px[px.length - 1];
+}
+
+function overlaps(p, q) {
+  // Rotated labels are compared as discs around their centres: cheap and never overlapping.
+  return Math.hypot(p.x - q.x, p.y - q.y) < Math.max(18, 0.55 * (p.r + q.r));
+}
+
+/** A hospital's name beside its marker. */
+export function hospitalLabel(h) {
+  return window.L.marker([h.lat, h.lng], {
+    interactive: false, keyboard: false,
+    icon: window.L.divIcon({ className: "hospital-label", iconSize: [0, 0], html: `<span>${esc(h.name)}</span>` }),
+  });
+}
+
+/** Centre the map on the operator's region (a picker in the header when there are several). */
+export async function openOnRegion(map, { picker = null, onChange = () => {} } = {}) {
+  let regions = [];
+  try { regions = await api("/api/v1/regions", { auth: false }); } catch { return null; }
+  if (!regions.length) return null;
+  const stored = localStorage.getItem("lifeline.region");
+  let current = regions.find((r) => r.name === stored) || regions[0];
+  const show = (region) => {
+    const [w, s, e, n] = region.bbox;
+    map.fitBounds([[s, w], [n, e]], { maxZoom: 16 });
+    map.getContainer().dataset.region = region.name;
+  };
+  show(current);
+  if (picker && regions.length > 1) {
+    picker.innerHTML = regions.map((r) =>
+      `<option value="${esc(r.name)}" ${r.name === current.name ? "selected" : ""}>${esc(r.name)}</option>`).join("");
+    picker.hidden = false;
+    picker.onchange = () => {
+      current = regions.find((r) => r.name === picker.value) || current;
+      localStorage.setItem("lifeline.region", current.name);
+      show(current);
+      onChange(current);
+    };
+  }
+  return current;
+}

@@ -1,0 +1,1 @@
+"""Offline geocoding on the region's own OpenStreetMap extract (search and reverse)."""

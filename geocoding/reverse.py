@@ -1,0 +1,98 @@
+"""Reverse geocoding: the words a dispatcher reads out for a point.
+
+The nearest address within 50 m; else "near <address>" or "<street>, between <cross> and
+<cross>"; else the nearest named place with distance and bearing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from geocoding import labels
+
+ADDRESS_M = 50.0
+#: A point this close to a street's line is on it (GPS and carriageway width).
+ON_STREET_M = 25.0
+STREET_M = 150.0
+NEAR_ADDRESS_M = 150.0
+CROSSINGS_M = 2000.0
+PLACE_M = 10_000.0
+
+_POINT = "ST_SetSRID(ST_MakePoint(:lng, :lat), 4326)"
+NEAREST = text(f"""
+SELECT label, street, ST_X(point) AS lng, ST_Y(point) AS lat,
+       ST_Distance(CAST(COALESCE(lines, point) AS geography), CAST({_POINT} AS geography)) AS d
+FROM (
+    SELECT * FROM geocode_entries
+    WHERE kind = ANY(CAST(:kinds AS text[]))
+      AND (CAST(:street AS text) IS NULL OR street = :street)
+    ORDER BY COALESCE(lines, point) <-> {_POINT}
+    LIMIT 8
+) near
+ORDER BY d
+LIMIT 1
+""")
+CROSSINGS = text(f"""
+SELECT CASE WHEN street = :street THEN cross_street ELSE street END AS name,
+       ST_X(point) AS lng, ST_Y(point) AS lat
+FROM geocode_entries
+WHERE kind = 'intersection' AND (street = :street OR cross_street = :street)
+  AND ST_DWithin(CAST(point AS geography), CAST({_POINT} AS geography), :within)
+""")
+
+
+@dataclass(frozen=True)
+class Place:
+    """What a point reads as, how it was found, and the street the point is on (if any)."""
+
+    label: str
+    kind: str  # address | near_address | street | place
+    street: str | None
+    distance_m: float
+    on_street: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON shape of ``GET /api/v1/geocode/reverse``."""
+        return {"label": self.label, "kind": self.kind, "street": self.street,
+                "on_street": self.on_street, "distance_m": round(self.distance_m, 1)}
+
+
+async def _nearest(db_session: AsyncSession, lat: float, lng: float, kinds: list[str],
+                   street: str | None = None) -> Any:
+    return (await db_session.execute(
+        NEAREST, {"lat": lat, "lng": lng, "kinds": kinds, "street": street}
+    )).first()
+
+
+async def reverse(db_session: AsyncSession, *, lat: float, lng: float) -> Place | None:
+    """The address of (lat, lng), or None when nothing named is within 10 km."""
+    point = (lng, lat)
+    street = await _nearest(db_session, lat, lng, ["street"])
+    on = street.label if street is not None and street.d <= ON_STREET_M else None
+    address = await _nearest(db_session, lat, lng, ["address"])
+    if address is not None and address.d <= ADDRESS_M:
+        return Place(address.label, "address", address.street, address.d, on)
+    if street is not None and street.d <= STREET_M:
+        near = await _nearest(db_session, lat, lng, ["address"], street=street.label)
+        if near is not None and near.d <= NEAR_ADDRESS_M:
+            return Place(f"near {near.label}", "near_address", street.label, street.d, on)
+        crossings = (await db_session.execute(CROSSINGS, {
+            "lat": lat, "lng": lng, "street": street.label, "within": CROSSINGS_M,
+        })).all()
+        wording = labels.between(street.label, point, [(c.name, (c.lng, c.lat)) for c in crossings])
+        return Place(wording, "street", street.label, street.d, on)
+    place = await _nearest(db_session, lat, lng, ["place", "poi"])
+    if place is not None and place.d <= PLACE_M:
+        return Place(labels.near_place(place.label, (place.lng, place.lat), point), "place",
+                     None, place.d)
+    return None
+
+
+async def address_of(db_session: AsyncSession, *, lat: float, lng: float) -> str | None:
+    """Just the words, for a case's ``address``."""
+    found = await reverse(db_session, lat=lat, lng=lng)
+    return found.label if found is not None else None
