@@ -11,6 +11,7 @@ MODEL_MODULES = (
     "dispatch.models",
     "routing.models",
     "messaging.models",
+    "coverage.models",
     "data.outbox",
     "data.idempotency",
     "identity.sealing",  # last: hooks every model with sealed fields
