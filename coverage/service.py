@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from shapely.geometry import Point
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -256,7 +257,7 @@ async def add_post(
     db_session.add(row)
     try:
         await db_session.commit()
-    except Exception as exc:  # the unique (region, name) index
+    except IntegrityError as exc:  # the unique (region, name) index
         await db_session.rollback()
         raise Conflict(f"a post named {name!r} exists", code="post_name_taken") from exc
     return Post(row.id, row.name, row.kind, lat, lng)
