@@ -103,6 +103,7 @@ ROUTE_ACCESS: dict[str, Access] = {
     "POST /api/v1/units/{unit_id}/position": needs("unit.position", or_capability=True),
     "POST /api/v1/units/{unit_id}/move-up": needs("unit.manage", audit="unit"),
     "GET /api/v1/coverage": needs("coverage.read"),
+    "GET /api/v1/coverage/regions": needs("coverage.read"),
     "GET /api/v1/coverage/move-ups": needs("coverage.read"),
     "GET /api/v1/coverage/posts": needs("coverage.read"),
     "POST /api/v1/coverage/posts": needs("unit.manage", audit="post"),

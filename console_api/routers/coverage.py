@@ -42,6 +42,19 @@ async def _state(db_session, coverage: service.CoverageBook, region: str):
     return await asyncio.to_thread(coverage.state, region, demand, settings)
 
 
+@router.get("/api/v1/coverage/regions", summary="Served regions, with their centres")
+async def regions(
+    coverage: BookDep,
+    _: Annotated[AccessClaims, Depends(require("coverage.read"))],
+) -> list[dict[str, Any]]:
+    """For the console to pick the region it is looking at."""
+    found = []
+    for name, network in sorted(coverage.destinations.regions.items()):
+        centre = network.area.centroid
+        found.append({"name": name, "lat": centre.y, "lng": centre.x})
+    return found
+
+
 @router.get("/api/v1/coverage", summary="Demand-weighted coverage now, with uncovered cells")
 async def coverage_now(
     request: Request,

@@ -379,6 +379,7 @@ async function start() {
   $("#signout").onclick = async () => { await logout(); location.reload(); };
   $("#app").hidden = false;
   map = roadMap($("#console-map"), { zoom: 15 });
+  document.dispatchEvent(new CustomEvent("console:map", { detail: map }));  // coverage.js layer
   const L = window.L;
   layers = {
     closures: L.layerGroup().addTo(map), hospitals: L.layerGroup().addTo(map),
