@@ -76,6 +76,21 @@ def expected_coverage(
     return float(weight @ (1.0 - q ** k.astype(np.float64)))
 
 
+def _patterns(reach: NDArray[np.bool_]) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
+    """Distinct columns of ``reach`` (which sites reach a cell) and each cell's pattern index.
+
+    Columns are packed into bytes and compared as opaque values: ``np.unique(axis=0)`` on the
+    boolean matrix is several times slower.
+    """
+    n_sites = reach.shape[0]
+    packed = np.ascontiguousarray(np.packbits(reach.T, axis=1))
+    keys = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
+    unique, inverse = np.unique(keys, return_inverse=True)
+    rows = unique.view(np.uint8).reshape(len(unique), packed.shape[1])
+    patterns = np.unpackbits(rows, axis=1)[:, :n_sites].astype(bool)
+    return patterns, inverse.ravel()
+
+
 def plan_moves(
     reach: NDArray[np.bool_],
     weight: NDArray[np.float64],
@@ -120,7 +135,7 @@ def plan_moves(
     # Cells with the same set of reaching sites behave alike: aggregate them.
     sub = reach[used_sites]
     live = sub.any(axis=0)
-    patterns, inverse = np.unique(sub[:, live].T, axis=0, return_inverse=True)
+    patterns, inverse = _patterns(sub[:, live])
     demand = np.bincount(inverse.ravel(), weights=weight[live], minlength=len(patterns))
     site_pos = {s: i for i, s in enumerate(used_sites)}
     # Columns: y[u, option] then z[group, level].
