@@ -35,3 +35,17 @@ async def test_coverage_layer_shows_uncovered_cells_and_accepts_a_move_up(
     await expect(console.locator("#notice")).to_contain_text("Move-up sent")
     await expect(console.locator("#moveups button[disabled]")).to_have_count(0)  # re-planned
     await shot(console, "console-coverage-moved")
+
+    # A new case: each recommended unit shows the coverage the region loses if it goes.
+    sos = await api.post("/api/v1/emergency/cases", json={
+        "lat": 60.1699, "lng": 24.9384, "symptom_category": "breathing",
+        "reporter_phone": "+358401234999",
+    })
+    assert sos.status_code == 201, sos.text
+    case_id = sos.json()["id"]
+    entry = console.locator(f'#queue button[data-case="{case_id}"]')
+    await expect(entry).to_be_visible(timeout=5_000)
+    await entry.click()
+    await expect(console.locator("#detail .cov-cost").first).to_contain_text("pp cover")
+    await shot(console, "console-coverage-dispatch-cost")
+
