@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-
-import psycopg
-import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -14,20 +9,9 @@ from alembic.migration import MigrationContext
 from data.base import Base
 from data.migrate import downgrade, upgrade
 from data.models import import_all_models
-from tests.conftest import ADMIN_URL
+from tests.care.test_migration import scratch_url  # noqa: F401 - the scratch database
 
 TABLES = {"coverage_posts", "coverage_demand", "coverage_moves"}
-
-
-@pytest.fixture
-def scratch_url():
-    name = f"lifeline_cov_mig_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = ADMIN_URL.rsplit("/", 1)[0]
-    yield f"{base}/{name}".replace("postgresql://", "postgresql+psycopg://", 1)
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _ours(obj, name, type_, reflected, compare_to) -> bool:  # noqa: ANN001
@@ -35,7 +19,7 @@ def _ours(obj, name, type_, reflected, compare_to) -> bool:  # noqa: ANN001
     return table is not None and table.name in TABLES
 
 
-def test_upgrade_matches_models_and_downgrade_removes_it(scratch_url):
+def test_upgrade_matches_models_and_downgrade_removes_it(scratch_url):  # noqa: F811
     import_all_models()
     upgrade(scratch_url, "0010_coverage")
     engine = sa.create_engine(scratch_url)
@@ -43,7 +27,7 @@ def test_upgrade_matches_models_and_downgrade_removes_it(scratch_url):
         with engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"include_object": _ours})
             assert compare_metadata(context, Base.metadata) == []
-            assert TABLES <= set(sa.inspect(conn).get_table_names())
+            assert set(sa.inspect(conn).get_table_names()) >= TABLES
         downgrade(scratch_url, "0009_pages")
         with engine.connect() as conn:
             assert not TABLES & set(sa.inspect(conn).get_table_names())
