@@ -30,12 +30,14 @@ def test_grid_without_cases_follows_road_density_and_sums_to_one():
     assert math.isclose(grid.weight.sum(), 1.0)
     assert grid.case_count == 0
     assert (grid.weight > 0).all()
-    # road metres decide the prior: give the first node's cell ten times the road length
+    # road metres decide the prior: one 1 km edge leaves node 0, every other edge is 1 m
     source = np.arange(len(lat))
     length = np.ones(len(lat))
-    length[0] = 10 * (np.sum([g == grid.node[0] for g in range(len(lat))]) + 10)
+    length[0] = 1000.0
     weighted = build_demand_grid(lat, lng, edge_source=source, edge_length_m=length)
-    assert int(np.argmax(weighted.weight)) == 0 and weighted.ix[0] == 0 and weighted.iy[0] == 0
+    heaviest = int(np.argmax(weighted.weight))
+    assert (weighted.ix[heaviest], weighted.iy[heaviest]) == (0, 0)  # node 0's cell
+    assert weighted.weight[heaviest] > 1000.0 / length.sum()  # its kilometre and a few metres
 
 
 def test_cases_pull_demand_but_road_floor_keeps_every_cell_positive():
