@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -485,8 +486,15 @@ def render() -> str:
     return "\n".join(lines)
 
 
+def _kept_sections(current: str) -> str:
+    """Sections other benchmarks write themselves (``<!-- section:NAME -->`` blocks), kept."""
+    kept = re.findall(r"<!-- section:[\w-]+ -->.*?<!-- /section:[\w-]+ -->", current, re.S)
+    return "".join("\n" + block + "\n" for block in kept)
+
+
 def main() -> None:
-    text = render()
+    path = DOCS / "benchmarks.md"
+    text = render() + _kept_sections(path.read_text() if path.exists() else "")
     (DOCS / "benchmarks.md").write_text(text)
     sys.stdout.write(f"wrote {DOCS / 'benchmarks.md'}\n")
 

@@ -29,6 +29,7 @@ from console_api.routers import (
     care_doctors,
     care_records,
     case_location,
+    coverage,
     crew,
     diversion_policy,
     emergency,
@@ -49,6 +50,8 @@ from console_api.routers import (
 )
 from console_api.write_retry import RetryOnContention
 from data import key_purge
+from coverage import live as coverage_live
+from coverage.service import CoverageBook
 from data.db import async_session_factory, make_async_engine, make_sync_engine
 from data.durability import ensure_durable, ensure_least_privilege, retry_unreachable
 from data.models import import_all_models
@@ -164,7 +167,11 @@ def create_app(
             keep_routing_in_step(app, get_dispatch_settings().routing_sync_seconds)
         )
         app.state.messaging_settings = messaging_settings
+        app.state.coverage_book = CoverageBook(app.state.destinations)
         background = [
+            asyncio.create_task(coverage_live.watch(
+                app.state.session_factory, app.state.redis, app.state.coverage_book
+            ), name="coverage-watch"),
             sync_task,
             asyncio.create_task(app.state.position_ingest.run(), name="position-ingest"),
             asyncio.create_task(sweep_alerts(app)),
@@ -252,6 +259,7 @@ def create_app(
     app.include_router(diversion_policy.router)
     app.include_router(routing.router)
     app.include_router(units.router)
+    app.include_router(coverage.router)
     app.include_router(crew.router)
     app.include_router(sms.router)
     app.include_router(realtime.router)

@@ -23,6 +23,8 @@ app.add_typer(region_app, name="region")
 app.add_typer(facilities_app, name="facilities")
 eta_app = typer.Typer(help="Travel-time calibration from the fleet's GPS trails.")
 app.add_typer(eta_app, name="eta")
+coverage_app = typer.Typer(help="Coverage: demand grids and standby posts", no_args_is_help=True)
+app.add_typer(coverage_app, name="coverage")
 
 console = Console()
 
@@ -337,6 +339,46 @@ def facilities_import(
     finally:
         engine.dispose()
     console.print(f"[green]{summary.added} added, {summary.updated} updated[/green]")
+
+
+@coverage_app.command("demand")
+def coverage_demand(
+    region: str = typer.Option(..., help="region name"),
+    cell_size_m: float | None = typer.Option(None, help="cell side, metres (default 250)"),
+    bandwidth_m: float | None = typer.Option(None, help="kernel width, metres (default 500)"),
+    prior_share: float | None = typer.Option(None, help="road-density share (default 0.2)"),
+) -> None:
+    """Compute and store a region's demand grid from its case history and road density."""
+    from sqlalchemy.orm import Session
+
+    from coverage.service import compute_demand
+    from coverage.settings import CoverageSettings
+    from data.db import make_sync_engine
+    from data.models import import_all_models
+    from routing.errors import UnknownRegionError
+
+    import_all_models()
+    overrides = {k: v for k, v in {"cell_size_m": cell_size_m, "bandwidth_m": bandwidth_m,
+                                   "prior_share": prior_share}.items() if v is not None}
+    try:
+        settings = CoverageSettings(**overrides)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(code=2) from None
+    engine = make_sync_engine()
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            row = compute_demand(session, region, settings)
+    except UnknownRegionError:
+        console.print(f"[red]no region {region}; import it first[/red]")
+        raise typer.Exit(code=2) from None
+    finally:
+        engine.dispose()
+    cells = len(row.cells["weight"])
+    console.print(
+        f"[green]{region}: {cells:,} cells of {row.cell_size_m:.0f} m, {row.case_count:,} cases "
+        f"smoothed over {row.bandwidth_m:.0f} m, road-density share {row.prior_share:.2f}[/green]"
+    )
 
 
 @eta_app.command("calibrate")

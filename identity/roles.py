@@ -35,6 +35,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "unit.manage": frozenset({Role.EMERGENCY_OPERATOR, Role.SUPER_ADMIN}),
     "unit.read": frozenset({Role.EMERGENCY_OPERATOR, Role.SUPER_ADMIN, Role.HOSPITAL_ADMIN}),
     "unit.position": frozenset({Role.EMERGENCY_OPERATOR, Role.SUPER_ADMIN}),
+    "coverage.read": frozenset({Role.EMERGENCY_OPERATOR, Role.SUPER_ADMIN}),
     "case.acknowledge": frozenset({Role.HOSPITAL_ADMIN}),
     "case.redirect": frozenset({Role.EMERGENCY_OPERATOR, Role.SUPER_ADMIN}),
     "metrics.read": frozenset({Role.EMERGENCY_OPERATOR, Role.SUPER_ADMIN}),

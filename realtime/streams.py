@@ -26,6 +26,7 @@ UNIT_POSITION_CHANNEL = "unit.position.updated"
 CAPACITY_CHANNEL = "hospital.capacity.updated"
 DOCTOR_AVAILABILITY_CHANNEL = "doctor.availability.updated"
 APPOINTMENT_QUEUE_CHANNEL = "appointment.queue.updated"
+COVERAGE_CHANNEL = "coverage.updated"  # coverage.service writes it; operators see it
 
 CHANNELS: tuple[str, ...] = (
     CASE_CHANNEL,
@@ -33,6 +34,7 @@ CHANNELS: tuple[str, ...] = (
     CAPACITY_CHANNEL,
     DOCTOR_AVAILABILITY_CHANNEL,
     APPOINTMENT_QUEUE_CHANNEL,
+    COVERAGE_CHANNEL,
 )
 #: Published by :mod:`dispatch.position_ingest`; no outbox rows, no database replay.
 EPHEMERAL_CHANNELS = frozenset({UNIT_POSITION_CHANNEL})

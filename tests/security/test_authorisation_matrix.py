@@ -34,6 +34,7 @@ EXPECTED_PERMISSIONS = {
     "unit.manage": {"emergency_operator", "super_admin"},
     "unit.read": {"emergency_operator", "super_admin", "hospital_admin"},
     "unit.position": {"emergency_operator", "super_admin"},
+    "coverage.read": {"emergency_operator", "super_admin"},
     "metrics.read": {"emergency_operator", "super_admin"},
     "sms.read": {"emergency_operator", "super_admin"},
     "user.create": {"super_admin"},

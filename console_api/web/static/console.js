@@ -395,6 +395,7 @@ async function start() {
   map = roadMap($("#console-map"), { zoom: 15 });
   streetLabels(map);
   openOnRegion(map, { picker: $("#region-picker") });
+  document.dispatchEvent(new CustomEvent("console:map", { detail: map }));  // coverage.js layer
   const L = window.L;
   layers = {
     closures: L.layerGroup().addTo(map), hospitals: L.layerGroup().addTo(map),

@@ -1,0 +1,187 @@
+"""Coverage now, move-up proposals and their acceptance, and the coverage cost of a dispatch."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, status
+
+from console_api.deps import DestinationsDep, SessionDep, actor_of, require
+from coverage import service
+from coverage.policy import DispatchOption, suggest
+from coverage.schemas import MoveUpRequest, PostCreate
+from coverage.settings import get_coverage_settings
+from dispatch import fleet
+from dispatch.service import get_case
+from identity.tokens import AccessClaims
+
+router = APIRouter(tags=["coverage"])
+
+Region = Annotated[str, Query(min_length=1, max_length=100, description="region name")]
+Minutes = Annotated[float | None, Query(gt=0, le=30, description="response-time target")]
+
+
+def book(request: Request) -> service.CoverageBook:
+    """The process's coverage state, created on first use."""
+    found = getattr(request.app.state, "coverage_book", None)
+    if found is None:
+        found = service.CoverageBook(request.app.state.destinations)
+        request.app.state.coverage_book = found
+    return found
+
+
+BookDep = Annotated[service.CoverageBook, Depends(book)]
+
+
+async def _state(db_session, coverage: service.CoverageBook, region: str):
+    settings = get_coverage_settings()
+    coverage.network(region)  # 404 before touching the database
+    demand = await service.load_demand(db_session, region)
+    return await asyncio.to_thread(coverage.state, region, demand, settings)
+
+
+@router.get("/api/v1/coverage/regions", summary="Served regions, with their centres")
+async def regions(
+    coverage: BookDep,
+    _: Annotated[AccessClaims, Depends(require("coverage.read"))],
+) -> list[dict[str, Any]]:
+    """For the console to pick the region it is looking at."""
+    found = []
+    for name, network in sorted(coverage.destinations.regions.items()):
+        centre = network.area.centroid
+        found.append({"name": name, "lat": centre.y, "lng": centre.x})
+    return found
+
+
+@router.get("/api/v1/coverage", summary="Demand-weighted coverage now, with uncovered cells")
+async def coverage_now(
+    request: Request,
+    db_session: SessionDep,
+    coverage: BookDep,
+    region: Region,
+    _: Annotated[AccessClaims, Depends(require("coverage.read"))],
+    minutes: Minutes = None,
+) -> dict[str, Any]:
+    """Share of demand reached by a free unit (any, ALS) within ``minutes`` by road."""
+    minutes = minutes or get_coverage_settings().minutes
+    state = await _state(db_session, coverage, region)
+    units = await service.free_fleet(db_session, request.app.state.redis, state.network)
+    return await asyncio.to_thread(service.coverage_report, state, units, minutes)
+
+
+@router.get("/api/v1/coverage/move-ups", summary="Proposed move-ups (MEXCLP) under the limits")
+async def move_ups(
+    request: Request,
+    db_session: SessionDep,
+    coverage: BookDep,
+    region: Region,
+    _: Annotated[AccessClaims, Depends(require("coverage.read"))],
+    minutes: Minutes = None,
+) -> dict[str, Any]:
+    """Moves of free units to posts that raise expected coverage the most."""
+    settings = get_coverage_settings()
+    minutes = minutes or settings.minutes
+    state = await _state(db_session, coverage, region)
+    await service.ensure_station_posts(db_session, state.network, settings)
+    posts = await service.region_posts(db_session, region)
+    units = await service.free_fleet(db_session, request.app.state.redis, state.network)
+    return await asyncio.to_thread(
+        service.propose_moves, state, units, posts, settings, minutes
+    )
+
+
+@router.get("/api/v1/coverage/posts", summary="Posts of a region (stations and standby points)")
+async def list_posts(
+    db_session: SessionDep,
+    coverage: BookDep,
+    region: Region,
+    _: Annotated[AccessClaims, Depends(require("coverage.read"))],
+) -> list[dict[str, Any]]:
+    """Stations of the region's units are added as posts on first read."""
+    network = coverage.network(region)
+    await service.ensure_station_posts(db_session, network, get_coverage_settings())
+    posts = await service.region_posts(db_session, region)
+    return [{"id": str(p.id), "name": p.name, "kind": p.kind, "lat": p.lat, "lng": p.lng}
+            for p in posts]
+
+
+@router.post("/api/v1/coverage/posts", status_code=status.HTTP_201_CREATED,
+             summary="Add a standby point")
+async def create_post(
+    body: PostCreate,
+    db_session: SessionDep,
+    coverage: BookDep,
+    _: Annotated[AccessClaims, Depends(require("unit.manage"))],
+) -> dict[str, Any]:
+    """A place where units may wait, inside the region."""
+    network = coverage.network(body.region)
+    post = await service.add_post(db_session, network, name=body.name, lat=body.lat,
+                                  lng=body.lng)
+    return {"id": str(post.id), "name": post.name, "kind": post.kind, "lat": post.lat,
+            "lng": post.lng}
+
+
+@router.post("/api/v1/units/{unit_id}/move-up", status_code=status.HTTP_201_CREATED,
+             summary="Send a free unit to a post (crew texted)")
+async def move_up(
+    unit_id: uuid.UUID,
+    body: MoveUpRequest,
+    db_session: SessionDep,
+    destinations: DestinationsDep,
+    claims: Annotated[AccessClaims, Depends(require("unit.manage"))],
+) -> dict[str, Any]:
+    """Audited; the crew gets an SMS and the console a ``coverage.updated`` event."""
+    move = await service.accept_move_up(
+        db_session=db_session, destinations=destinations, unit_id=unit_id,
+        post_id=body.post_id, actor=actor_of(claims).label,
+    )
+    return {"move_id": str(move.id), "unit_id": str(move.unit_id), "post_id": str(move.post_id),
+            "region": move.region, "accepted_at": move.accepted_at.isoformat()}
+
+
+@router.get("/api/v1/coverage/dispatch-cost",
+            summary="Coverage lost if each recommended unit goes, and the policy's suggestion")
+async def dispatch_cost(
+    request: Request,
+    db_session: SessionDep,
+    coverage: BookDep,
+    case_id: Annotated[uuid.UUID, Query()],
+    _: Annotated[AccessClaims, Depends(require("coverage.read"))],
+    minutes: Minutes = None,
+) -> dict[str, Any]:
+    """Next to each recommended unit's ETA: percentage points of coverage its departure costs."""
+    settings = get_coverage_settings()
+    minutes = minutes or settings.minutes
+    case = await get_case(db_session=db_session, case_id=case_id)
+    recommended = await fleet.recommend_for_case(
+        db_session=db_session, redis=request.app.state.redis,
+        destinations=request.app.state.destinations, case=case,
+    )
+    if case.region is None or case.region not in coverage.destinations.regions:
+        return {"case_id": str(case.id), "minutes": minutes, "units": [], "suggestion": None}
+    state = await _state(db_session, coverage, case.region)
+    units = await service.free_fleet(db_session, request.app.state.redis, state.network)
+    lost = await asyncio.to_thread(service.marginal_loss, state, units, minutes)
+    options = [
+        DispatchOption(r["unit_id"], float(r["eta_seconds"]), round(lost.get(r["unit_id"], 0.0), 3))
+        for r in recommended
+    ]
+    choice = suggest(options, case.severity, max_extra_s=settings.policy_max_extra_seconds,
+                     min_saving_pp=settings.policy_min_saving_pp)
+    return {
+        "case_id": str(case.id),
+        "severity": case.severity,
+        "minutes": minutes,
+        "units": [
+            {"unit_id": o.unit_id, "call_sign": r["call_sign"], "eta_seconds": o.eta_s,
+             "coverage_lost_pp": o.coverage_lost_pp}
+            for o, r in zip(options, recommended, strict=True)
+        ],
+        "suggestion": {
+            "unit_id": choice.unit_id, "reason": choice.reason,
+            "extra_seconds": round(choice.extra_seconds, 1),
+            "saving_pp": round(choice.saving_pp, 3),
+        },
+    }

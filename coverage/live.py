@@ -1,0 +1,76 @@
+"""Push the coverage figure on ``coverage.updated`` whenever a unit's status changes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from redis.asyncio import Redis
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from coverage import service
+from coverage.settings import CoverageSettings, get_coverage_settings
+from data.outbox import OutboxEvent, record_event
+from dispatch.fleet import UNIT_CHANNEL
+
+log = logging.getLogger("lifeline.coverage")
+
+
+async def publish_summaries(
+    db_session: AsyncSession, redis: Redis, book: service.CoverageBook,
+    settings: CoverageSettings, reason: dict,
+) -> int:
+    """Recompute every served region's coverage and add one outbox event each (caller commits)."""
+    count = 0
+    for region in sorted(book.destinations.regions):
+        demand = await service.load_demand(db_session, region)
+        state = await asyncio.to_thread(book.state, region, demand, settings)
+        units = await service.free_fleet(db_session, redis, state.network)
+        summary = await asyncio.to_thread(
+            service.coverage_summary, state, units, settings.minutes
+        )
+        record_event(
+            db_session, channel=service.COVERAGE_CHANNEL, event_type="coverage.summary",
+            aggregate_type="region", aggregate_id=region, payload={**summary, **reason},
+        )
+        count += 1
+    return count
+
+
+async def watch(
+    session_factory: async_sessionmaker[AsyncSession], redis: Redis, book: service.CoverageBook
+) -> None:
+    """Poll the outbox for unit status events; after any, publish fresh coverage figures.
+
+    The figure is recomputed whole, so an event seen late (committed out of id order) only
+    delays the next push; several workers may each push the same figure, which is harmless.
+    """
+    settings = get_coverage_settings()
+    cursor: int | None = None
+    while True:
+        await asyncio.sleep(settings.watch_seconds)
+        try:
+            async with session_factory() as session:
+                if cursor is None:
+                    cursor = int(await session.scalar(select(func.max(OutboxEvent.id))) or 0)
+                    continue
+                rows = (await session.execute(
+                    select(OutboxEvent.id, OutboxEvent.payload)
+                    .where(OutboxEvent.channel == UNIT_CHANNEL, OutboxEvent.id > cursor)
+                    .order_by(OutboxEvent.id)
+                )).all()
+                if not rows:
+                    continue
+                cursor = int(rows[-1][0])
+                last = rows[-1][1]
+                await publish_summaries(
+                    session, redis, book, settings,
+                    {"trigger": "unit.status", "unit_id": last.get("unit_id"),
+                     "status": last.get("status")},
+                )
+                await session.commit()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - keep watching on the next tick
+            log.exception("coverage push failed; retrying")
