@@ -9,7 +9,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import redis.asyncio as aioredis
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -44,6 +43,7 @@ from console_api.routers import (
 from data.db import async_session_factory, make_async_engine, make_sync_engine
 from data.durability import ensure_durable, retry_unreachable
 from data.models import import_all_models
+from data.redis_client import redis_from_url
 from data.settings import DataSettings, get_data_settings
 from dispatch import alerts
 from dispatch.destinations import Destinations
@@ -103,7 +103,7 @@ def create_app(
         app.state.engine = engine
         app.state.session_factory = async_session_factory(engine)
         app.state.audit_writer = AuditWriter(app.state.session_factory)
-        app.state.redis = aioredis.from_url(
+        app.state.redis = redis_from_url(
             data_settings.redis_url, socket_timeout=2, socket_connect_timeout=2
         )
         app.state.identity_settings = identity_settings
