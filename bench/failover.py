@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -91,8 +92,12 @@ async def _watch(what: str, journal: Journal, probe: Any, timeout: float = 60) -
 
 async def run(
     *, clients: int = 3, consoles: int = 2, plan: Plan | None = None, pause_s: float = 0.05,
+    workdir: Path | None = None,
 ) -> dict[str, Any]:
-    """Start the stack, inject the faults, check, rejoin the old primary, tear down."""
+    """Start the stack, inject the faults, check, rejoin the old primary, tear down.
+
+    Every log (Patroni, Redis, sentinels, HAProxy, app nodes) is copied to ``workdir``.
+    """
     plan = plan or Plan()
     stack = HaStack()
     journal = Journal()
@@ -145,7 +150,7 @@ async def run(
             result.pop(key, None)
         result["consoles"] = [
             {**console_deliveries(s.events, stored_ids), "reconnects": s.console_reconnects,
-             "first_event_after_redis_stop_s": _first_event_after(s, journal, "redis_stopped")}
+             "live_again_after_redis_stop_s": _first_event_after(s, journal, "redis_stopped")}
             for s in screens
         ]
         result["accepted_again_s"] = {
@@ -169,11 +174,29 @@ async def run(
         result["faults"] = journal.faults
         result["setup_s"] = setup_s
         result["clients"], result["console_count"] = clients, consoles
+        result["server_side_retries"] = _log_lines(stack, "database connection lost")
+        result["hub_holes_filled"] = _log_lines(stack, "reading them from the outbox")
         return result
     finally:
         for task in watchers:
             task.cancel()
+        if workdir is not None:
+            _keep_logs(stack, workdir, journal)
         await asyncio.to_thread(stack.destroy)
+
+
+def _log_lines(stack: HaStack, needle: str) -> int:
+    return sum(path.read_text(errors="replace").count(needle)
+               for path in stack.root.glob("app-*.log"))
+
+
+def _keep_logs(stack: HaStack, workdir: Path, journal: Journal) -> None:
+    workdir.mkdir(parents=True, exist_ok=True)
+    for path in stack.root.rglob("*.log"):
+        with contextlib.suppress(OSError):
+            shutil.copyfile(path, workdir / "-".join(path.relative_to(stack.root).parts))
+    (workdir / "journal.json").write_text(json.dumps(
+        {"attempts": journal.attempts, "acks": journal.acks, "faults": journal.faults}))
 
 
 async def _faults(plan: Plan, journal: Journal, stack: HaStack,
@@ -231,8 +254,12 @@ def _rejoin(stack: HaStack, name: str, stored: int) -> dict[str, Any]:
 
 
 def _first_event_after(screen: Journal, journal: Journal, fault: str) -> float | None:
+    """Seconds from ``fault`` until the console saw a case raised after it (live again)."""
     mark = next((f["at"] for f in journal.faults if f["fault"] == fault), None)
-    later = [e["at"] for e in screen.events if mark is not None and e["at"] >= mark]
+    if mark is None:
+        return None
+    raised_after = {a["case_id"] for a in journal.acks if a["at"] >= mark}
+    later = [e["at"] for e in screen.events if e["case_id"] in raised_after]
     return round(min(later) - mark, 3) if later else None
 
 
