@@ -79,6 +79,26 @@ def console_deliveries(events: list[dict[str, Any]], stored_ids: set[str]) -> di
     }
 
 
+async def directory_reader(http: httpx.AsyncClient, journal: Journal, reads: list[dict[str, Any]],
+                           stop: asyncio.Event) -> None:
+    """Reads the hospital directory (served by the standby, DATABASE_READ_URL) all along."""
+    while not stop.is_set():
+        at = journal.now()
+        try:
+            status = (await http.get("/api/v1/hospitals")).status_code
+        except httpx.HTTPError:
+            status = None
+        reads.append({"at": at, "status": status})
+        await asyncio.sleep(0.1)
+
+
+def read_availability(reads: list[dict[str, Any]]) -> dict[str, Any]:
+    """Directory reads answered 200 / not, and the last failure."""
+    failed = [r for r in reads if r["status"] != 200]
+    return {"ok": len(reads) - len(failed), "failed": len(failed),
+            "failed_at": [r["at"] for r in failed][:20]}
+
+
 async def _watch(what: str, journal: Journal, probe: Any, timeout: float = 60) -> None:
     """Journal ``what`` once ``probe()`` (blocking) turns true."""
     deadline = time.monotonic() + timeout
@@ -114,6 +134,7 @@ async def run(
         setup_s = round(time.monotonic() - started, 1)
         token = await operator_token(stack.lb.http, env)
         stop_load, stop_consoles = asyncio.Event(), asyncio.Event()
+        reads: list[dict[str, Any]] = []
         screens = [Journal(t0=journal.t0) for _ in range(consoles)]
         ws_url = stack.lb.http.replace("http://", "ws://") + "/ws"
         limits = httpx.Limits(max_connections=clients * 2)
@@ -127,6 +148,7 @@ async def run(
             load = [asyncio.create_task(sos_client(f"c{i}", http, journal, stop_load,
                                                    give_up_s=90, pause_s=pause_s))
                     for i in range(clients)]
+            load.append(asyncio.create_task(directory_reader(http, journal, reads, stop_load)))
             killed = await _faults(plan, journal, stack, watchers)
             await asyncio.sleep(max(plan.load_s - journal.now(), 0))
             stop_load.set()
@@ -171,6 +193,7 @@ async def run(
         result["targets_s"] = TARGETS_S
         result["rejoin"] = rejoin
         result["relay_lock_holders_on_primary"] = lock_holders
+        result["directory_reads"] = read_availability(reads)
         result["faults"] = journal.faults
         result["setup_s"] = setup_s
         result["clients"], result["console_count"] = clients, consoles

@@ -507,6 +507,7 @@ class HaStack:
         env = dict(os.environ)
         env.update(
             DATABASE_URL=self.postgres.libpq_url(), REDIS_URL=self.redis.url,
+            DATABASE_READ_URL=self.postgres.libpq_url(attrs="prefer-standby"),
             LIFELINE_SECRET_KEY=secret or ("failover-" + uuid.uuid4().hex + uuid.uuid4().hex),
             LIFELINE_DATA_DIR=str(self.root / "app"),
             LIFELINE_STREAM_PREFIX=f"failover:{uuid.uuid4().hex}:",

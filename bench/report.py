@@ -236,6 +236,9 @@ def _failover_section(result: dict[str, Any] | None) -> list[str]:
         "| console live again after the Redis master stopped (first case raised after it) | "
         + ", ".join(f"{c['live_again_after_redis_stop_s']} s" for c in screens) + " |",
         f"| stream holes filled from the outbox by a hub | {result.get('hub_holes_filled')} |",
+        "| hospital directory reads on the standby (DATABASE_READ_URL) answered / failed | "
+        + (f"{result['directory_reads']['ok']} / {result['directory_reads']['failed']} |"
+           if "directory_reads" in result else "not measured in this run |"),
         f"| relays holding the advisory lock on the new primary | "
         f"{result['relay_lock_holders_on_primary']} |",
         f"| old primary restarted: role, seconds to rejoin, cases on it / on the primary | "

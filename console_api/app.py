@@ -102,6 +102,10 @@ def create_app(
         await ensure_durable(engine, wait_s=data_settings.startup_wait_seconds)
         app.state.engine = engine
         app.state.session_factory = async_session_factory(engine)
+        read_engine = engine  # reads that may be stale go to a standby when one is configured
+        if data_settings.database_read_url:
+            read_engine = make_async_engine(data_settings, url=data_settings.database_read_url)
+        app.state.read_session_factory = async_session_factory(read_engine)
         app.state.audit_writer = AuditWriter(app.state.session_factory)
         app.state.redis = redis_from_url(
             data_settings.redis_url, socket_timeout=2, socket_connect_timeout=2
@@ -162,6 +166,7 @@ def create_app(
                     await task
             await app.state.redis.aclose()
             await engine.dispose()
+            await read_engine.dispose()
             app.state.sync_engine.dispose()
 
     app = FastAPI(

@@ -59,11 +59,15 @@ def json_text(value: object) -> str:
     return orjson.dumps(value).decode()
 
 
-def make_async_engine(settings: DataSettings | None = None) -> AsyncEngine:
-    """One engine per process (or per app instance in tests, since it binds to an event loop)."""
+def make_async_engine(
+    settings: DataSettings | None = None, *, url: str | None = None
+) -> AsyncEngine:
+    """One engine per process (or per app instance in tests, since it binds to an event loop).
+
+    ``url`` overrides DATABASE_URL (the standby reads' engine)."""
     settings = settings or get_data_settings()
     return create_async_engine(
-        sync_url(settings.database_url),
+        sync_url(url or settings.database_url),
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         # No ping per checkout (a round trip and ~0.5 ms of CPU on every transaction): a

@@ -56,5 +56,8 @@ async def test_sos_survive_losing_the_primary_the_redis_master_and_an_app_node(
     assert result["rejoin"]["role"] == "sync_standby", result["rejoin"]
     assert result["rejoin"]["in_recovery"] is True
     assert result["rejoin"]["cases_on_rejoined_standby"] == result["stored"]
+    # The directory is read on the standby (DATABASE_READ_URL) and stayed readable.
+    assert result["directory_reads"]["ok"] > 0
+    assert result["directory_reads"]["failed"] == 0, result["directory_reads"]
     # One relay, on the new primary, holds the advisory lock.
     assert result["relay_lock_holders_on_primary"] == 1
