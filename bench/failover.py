@@ -241,8 +241,10 @@ async def _faults(plan: Plan, journal: Journal, stack: HaStack,
 
     await at(plan.redis_stop)
     old = stack.redis.master_port()
-    journal.fault("redis_stopped", port=old)
+    stopping = journal.now()
     await asyncio.to_thread(stack.redis.stop_master)
+    # Marked once the master is gone (a SIGTERMed Redis first lets its replica catch up).
+    journal.fault("redis_stopped", port=old, shutdown_s=round(journal.now() - stopping, 3))
     watchers.append(asyncio.create_task(_watch(
         "redis_replica_promoted", journal,
         lambda: stack.redis.master_port() not in (None, old))))
