@@ -11,10 +11,10 @@ import uuid
 import psycopg
 import pytest
 from sqlalchemy import func, select, text
-from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.exc import DBAPIError, ProgrammingError
 
 from data.db import async_session_factory, make_async_engine
-from data.failover import retry_once_on_failover
+from data.failover import lost_connection, retry_once_on_failover
 from data.idempotency import IdempotencyKey
 from data.settings import DataSettings
 from dispatch import service as case_service
@@ -109,3 +109,14 @@ async def test_a_wrong_statement_is_not_retried(sessions):
         with pytest.raises(ProgrammingError):
             await retry_once_on_failover(session, sessions, broken)
     assert len(calls) == 1
+
+
+async def test_a_write_refused_as_read_only_drops_the_connection_like_a_failover(sessions):
+    # What a demoted primary answers to the writes of connections made before the switchover.
+    async with sessions() as session:
+        await session.execute(text("SET TRANSACTION READ ONLY"))
+        with pytest.raises(DBAPIError) as caught:
+            await session.execute(text("CREATE TABLE never_created (a int)"))
+    assert isinstance(caught.value.orig, psycopg.errors.ReadOnlySqlTransaction)
+    assert caught.value.connection_invalidated
+    assert lost_connection(caught.value)
