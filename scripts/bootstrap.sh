@@ -38,10 +38,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
   for pkg in "${missing[@]}"; do
     case "$pkg" in  # only what this run installed: stop the default-port daemons apt started
-      etcd-server) unit=etcd ;; redis-sentinel) unit=redis-sentinel ;; haproxy) unit=haproxy ;;
-      *) continue ;;
+      etcd-server) unit=etcd ;; redis-sentinel | haproxy | patroni) unit=$pkg ;; *) continue ;;
     esac
-    if [ -d /run/systemd/system ]; then $SUDO systemctl disable --now "$unit" >/dev/null 2>&1 || true; fi
+    if [ -d /run/systemd/system ]; then
+      $SUDO systemctl disable --now "$unit" >/dev/null 2>&1 || true
+    elif [ -x "/etc/init.d/$unit" ]; then
+      $SUDO "/etc/init.d/$unit" stop >/dev/null 2>&1 || true
+      $SUDO update-rc.d "$unit" disable >/dev/null 2>&1 || true
+    fi
   done
 fi
 
