@@ -28,10 +28,11 @@ PGVER=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n1)
 need_pkg "postgresql-${PGVER}-postgis-3"
 need_pkg "postgresql-${PGVER}-pgrouting"
 if [ "${WITH_BROWSER:-0}" = "1" ]; then need_pkg chromium; fi
-# The failover test (tests/faults/test_failover.py) runs its own private Patroni + etcd,
-# Redis Sentinel and HAProxy on spare ports; the packages' own services are not wanted.
-ha_pkgs=(patroni etcd-server redis-sentinel haproxy)
-for pkg in "${ha_pkgs[@]}"; do need_pkg "$pkg"; done
+# `make test` and `make bench` (WITH_HA=1): the failover run starts its own private Patroni +
+# etcd, Redis Sentinel and HAProxy on spare ports; the packages' own services are not wanted.
+if [ "${WITH_HA:-0}" = "1" ]; then
+  for pkg in patroni etcd-server redis-sentinel haproxy; do need_pkg "$pkg"; done
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]}"
   $SUDO apt-get update -qq || true

@@ -8,6 +8,7 @@ may be lost or stored twice, and every console sees every case exactly once.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 
@@ -25,7 +26,8 @@ TOOLS = ("patroni", "etcd", "redis-sentinel", "haproxy")
 def ha_tools() -> None:
     """Installed the way ``make test`` does (scripts/bootstrap.sh), never skipped."""
     if not all(shutil.which(tool) for tool in TOOLS):
-        subprocess.run(["bash", str(ROOT / "scripts" / "bootstrap.sh")], check=True)
+        env = {**os.environ, "WITH_HA": "1"}  # what `make test` exports for scripts/bootstrap.sh
+        subprocess.run(["bash", str(ROOT / "scripts" / "bootstrap.sh")], check=True, env=env)
     missing = [tool for tool in TOOLS if not shutil.which(tool)]
     assert not missing, f"scripts/bootstrap.sh did not install {missing}"
 
