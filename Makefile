@@ -50,6 +50,7 @@ run: region web
 	$(BIN)/lifeline serve --host $(HOST) --port $(PORT)
 
 test: export WITH_BROWSER := 1
+test bench: export WITH_HA := 1
 test: services venv web
 	timeout 1800 $(BIN)/pytest -q
 
@@ -67,6 +68,7 @@ web: node_modules/.package-lock.json
 LOAD_ARGS ?= --seconds 20 --sos-rate 200 --ping-rate 2000 --consoles 500 --units 400
 bench: services venv
 	timeout 600 $(BIN)/python -m bench.faults --seconds 30 --clients 8
+	timeout 600 $(BIN)/python -m bench.failover --seconds 40 --clients 6 --consoles 3
 	timeout 900 $(BIN)/python -m bench.load $(LOAD_ARGS)
 	timeout 600 $(BIN)/python -m bench.request_cost --requests 300 --units 400
 	$(BIN)/python -m bench.report

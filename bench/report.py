@@ -191,6 +191,64 @@ def _faults_section(faults: dict[str, Any] | None) -> list[str]:
     ]
 
 
+def _failover_section(result: dict[str, Any] | None) -> list[str]:
+    """bench/failover.py: the high-availability topology losing a machine of each kind."""
+    if result is None:
+        return ["Not run (`.venv/bin/python -m bench.failover`)."]
+    again, gap, promoted = (result["accepted_again_s"], result["longest_gap_s"],
+                            result["promoted_after_s"])
+    targets, rejoin = result["targets_s"], result["rejoin"]
+    when = {f["fault"]: round(f["at"], 1) for f in result["faults"]}
+    screens = result["consoles"]
+    lines = [
+        "Patroni 3.0.2 + etcd 3.4 managing PostgreSQL 15 + PostGIS (primary and synchronous "
+        "standby, `synchronous_mode: true`, ttl 6 s, loop_wait 1 s), Redis 7 with one replica "
+        "and three sentinels, two `lifeline serve` nodes on 127.0.0.2 and 127.0.0.3 behind "
+        "HAProxy checking `/health/ready` (bench/ha.py; the same topology as the `ha` profile "
+        f"of docker-compose.yml). {result['clients']} clients raise SOS through HAProxy and "
+        f"retry each with the same `Idempotency-Key`; {result['console_count']} consoles are "
+        "subscribed through HAProxy and resume by `last_seq` after any disconnect.",
+        "",
+        "| fault | at (s) | promoted after | SOS accepted again after | longest gap without an "
+        "acknowledgement | target |",
+        "|---|---|---|---|---|---|",
+        f"| PostgreSQL primary's machine `kill -9` (Patroni + PostgreSQL) | "
+        f"{when.get('pg_primary_killed')} | {promoted['postgres']} s | {again['postgres']} s | "
+        f"{gap['postgres']} s | ≤ {targets['postgres']} s |",
+        f"| Redis master stopped | {when.get('redis_stopped')} | {promoted['redis']} s | "
+        f"{again['redis']} s | {gap['redis']} s | ≤ {targets['redis']} s |",
+        f"| app node `kill -9` | {when.get('app_node_killed')} | — | {again['app_node']} s | "
+        f"{gap['app_node']} s | ≤ {targets['app_node']} s |",
+        "",
+        "| check | result |",
+        "|---|---|",
+        f"| SOS attempted (ops) / HTTP attempts | {result['attempted']} / {result['attempts']} |",
+        f"| acknowledged / stored | {result['acknowledged']} / {result['stored']} |",
+        f"| lost / unexpected / duplicated / acknowledged with another case's id | "
+        f"{len(result['lost'])} / {len(result['unexpected'])} / {len(result['duplicated'])} / "
+        f"{len(result['ack_for_other_case'])} |",
+        f"| failed attempts (retried by the client) | {result['failed_attempts']} |",
+        f"| server-side retries of an SOS transaction after a lost connection (each then "
+        f"acknowledged, or answered 503 while no primary was writable) | "
+        f"{result.get('server_side_retries')} |",
+        "| per console: events / undelivered / delivered twice / reconnects | "
+        + "; ".join(f"{c['events']} / {len(c['undelivered'])} / {len(c['delivered_twice'])} / "
+                    f"{c['reconnects']}" for c in screens) + " |",
+        "| console live again after the Redis master stopped (first case raised after it) | "
+        + ", ".join(f"{c['live_again_after_redis_stop_s']} s" for c in screens) + " |",
+        f"| stream holes filled from the outbox by a hub | {result.get('hub_holes_filled')} |",
+        "| hospital directory reads on the standby (DATABASE_READ_URL) answered / failed | "
+        + (f"{result['directory_reads']['ok']} / {result['directory_reads']['failed']} |"
+           if "directory_reads" in result else "not measured in this run |"),
+        f"| relays holding the advisory lock on the new primary | "
+        f"{result['relay_lock_holders_on_primary']} |",
+        f"| old primary restarted: role, seconds to rejoin, cases on it / on the primary | "
+        f"{rejoin['role']}, {rejoin['seconds']} s, {rejoin['cases_on_rejoined_standby']} / "
+        f"{rejoin['cases_on_primary']} |",
+    ]
+    return lines
+
+
 def _runs_table() -> list[str]:
     """One line per load run kept in docs/bench (the scenario at several offered rates)."""
     lines = ["| run | offered SOS/s · pings/s · sockets | achieved SOS/s · pings/s "
@@ -470,12 +528,18 @@ def render() -> str:
         "",
         *_faults_section(faults),
         "",
+        "## Failover (high availability)",
+        "",
+        *_failover_section(json.loads((BENCH / "failover.json").read_text())
+                           if (BENCH / "failover.json").exists() else None),
+        "",
         "## Reproduce",
         "",
         "```sh",
         "make bench                                  # faults + load + this report",
         *_run_commands(),
         ".venv/bin/python -m bench.faults --seconds 30 --clients 8",
+        ".venv/bin/python -m bench.failover --seconds 40 --clients 6 --consoles 3",
         ".venv/bin/python -m bench.request_cost --requests 300 --units 400",
         ".venv/bin/python -m bench.login_flood --seconds 20 --record docs/bench/login-flood.json"
         " --label now",

@@ -9,7 +9,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import redis.asyncio as aioredis
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -49,12 +48,13 @@ from console_api.routers import (
     units,
 )
 from console_api.write_retry import RetryOnContention
-from data import key_purge
 from coverage import live as coverage_live
 from coverage.service import CoverageBook
+from data import key_purge
 from data.db import async_session_factory, make_async_engine, make_sync_engine
 from data.durability import ensure_durable, ensure_least_privilege, retry_unreachable
 from data.models import import_all_models
+from data.redis_client import redis_from_url
 from data.settings import DataSettings, get_data_settings
 from dispatch import alerts
 from dispatch.destinations import Destinations
@@ -141,8 +141,12 @@ def create_app(
         await ensure_least_privilege(engine, production=identity_settings.env == "production")
         app.state.engine = engine
         app.state.session_factory = async_session_factory(engine)
+        read_engine = engine  # reads that may be stale go to a standby when one is configured
+        if data_settings.database_read_url:
+            read_engine = make_async_engine(data_settings, url=data_settings.database_read_url)
+        app.state.read_session_factory = async_session_factory(read_engine)
         app.state.audit_writer = AuditWriter(app.state.session_factory)
-        app.state.redis = aioredis.from_url(
+        app.state.redis = redis_from_url(
             data_settings.redis_url, socket_timeout=2, socket_connect_timeout=2
         )
         app.state.identity_settings = identity_settings
@@ -214,6 +218,7 @@ def create_app(
             await asyncio.to_thread(audit_checkpoint_now, app)  # the head at shutdown
             await app.state.redis.aclose()
             await engine.dispose()
+            await read_engine.dispose()
             app.state.sync_engine.dispose()
 
     app = FastAPI(

@@ -492,8 +492,7 @@ def relay() -> None:
     """Relay the outbox to Redis streams standalone (stands by while another relay is active)."""
     import logging
 
-    import redis.asyncio as aioredis
-
+    from data.redis_client import redis_from_url
     from data.settings import get_data_settings
     from realtime.relay import Relay
     from realtime.settings import get_realtime_settings
@@ -502,7 +501,7 @@ def relay() -> None:
     data_settings = get_data_settings()
 
     async def run() -> None:
-        redis = aioredis.from_url(
+        redis = redis_from_url(
             data_settings.redis_url, socket_timeout=3, socket_connect_timeout=2
         )
         try:

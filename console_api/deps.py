@@ -36,7 +36,14 @@ async def get_destinations(request: Request) -> Destinations:
     return request.app.state.destinations
 
 
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session for reads that may be a moment stale: on the standby with DATABASE_READ_URL."""
+    async with request.app.state.read_session_factory() as session:
+        yield session
+
+
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
 DestinationsDep = Annotated[Destinations, Depends(get_destinations)]
 IdentitySettingsDep = Annotated[IdentitySettings, Depends(get_identity_settings)]
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 import orjson
-from sqlalchemy import Engine, create_engine
+from psycopg import errors as pg_errors
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -16,12 +19,39 @@ from data.settings import DataSettings, get_data_settings
 
 
 def sync_url(url: str) -> str:
-    """Both engines use psycopg 3; normalise bare postgresql:// URLs to it."""
+    """Both engines use psycopg 3; normalise bare postgresql:// URLs to it.
+
+    A libpq multi-host URL (``postgresql://u@h1:5432,h2:5432/db?target_session_attrs=
+    read-write``, the high-availability setup of docs/scaling.md) is rewritten to SQLAlchemy's
+    spelling of the same thing (``...@/db?host=h1:5432&host=h2:5432&...``); libpq still picks
+    the host, so it follows the primary.
+    """
     if url.startswith("postgresql://"):
-        return "postgresql+psycopg://" + url[len("postgresql://") :]
-    if url.startswith("postgres://"):
-        return "postgresql+psycopg://" + url[len("postgres://") :]
-    return url
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    elif url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url[len("postgres://") :]
+    return _multi_host_as_query(url)
+
+
+def _multi_host_as_query(url: str) -> str:
+    parts = urlsplit(url)
+    userinfo, at, hosts = parts.netloc.rpartition("@")
+    if "," not in hosts:
+        return url
+    query = [f"host={host}" for host in hosts.split(",")]
+    if parts.query:
+        query.append(parts.query)
+    query = "&".join(query)
+    return urlunsplit(parts._replace(netloc=userinfo + at, query=query))
+
+
+@event.listens_for(Engine, "handle_error")
+def _read_only_is_a_lost_primary(context) -> None:  # noqa: ANN001 - SQLAlchemy's event API
+    """A write refused as read-only means this connection's server was demoted (a failover
+    or switchover): drop the pool like on a disconnect, so the next checkout finds the new
+    primary (libpq ``target_session_attrs=read-write``) instead of failing forever."""
+    if isinstance(context.original_exception, pg_errors.ReadOnlySqlTransaction):
+        context.is_disconnect = True
 
 
 def json_text(value: object) -> str:
@@ -30,15 +60,16 @@ def json_text(value: object) -> str:
 
 
 def make_async_engine(
-    settings: DataSettings | None = None, *, as_app: bool = False
+    settings: DataSettings | None = None, *, as_app: bool = False, url: str | None = None
 ) -> AsyncEngine:
     """One engine per process (or per app instance in tests, since it binds to an event loop).
 
     ``as_app``: connect as the server's least-privilege role instead of DATABASE_URL's owner.
+    ``url`` overrides both (the standby reads' engine).
     """
     settings = settings or get_data_settings()
     return create_async_engine(
-        sync_url(settings.app_database_url if as_app else settings.database_url),
+        sync_url(url or (settings.app_database_url if as_app else settings.database_url)),
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         # No ping per checkout (a round trip and ~0.5 ms of CPU on every transaction): a

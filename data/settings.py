@@ -27,6 +27,9 @@ class DataSettings(BaseSettings):
     )
     app_db_user: str = Field(default="lifeline_app", validation_alias="LIFELINE_APP_DB_USER")
     app_db_password: str | None = Field(default=None, validation_alias="LIFELINE_APP_DB_PASSWORD")
+    #: Optional: where reads that may be a moment stale go (a standby: libpq
+    #: ``target_session_attrs=prefer-standby``); unset, they use DATABASE_URL. docs/scaling.md.
+    database_read_url: str | None = Field(default=None, validation_alias="DATABASE_READ_URL")
     db_pool_size: int = Field(default=10, validation_alias="LIFELINE_DB_POOL_SIZE")
     db_max_overflow: int = Field(default=20, validation_alias="LIFELINE_DB_MAX_OVERFLOW")
     data_dir: str = Field(default="var", validation_alias="LIFELINE_DATA_DIR")

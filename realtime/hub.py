@@ -8,6 +8,7 @@ ids it saw, so the backlog arrives in order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Hashable
@@ -387,6 +388,7 @@ class Hub:
                         except (ValueError, KeyError, TypeError):
                             log.warning("skipping malformed entry %s in %s", entry_id, key)
                             continue
+                        await self._fill_gap(event)
                         self.fan_out(event)
             except asyncio.CancelledError:
                 raise
@@ -400,6 +402,29 @@ class Hub:
             except Exception:  # noqa: BLE001 - the reader must outlive any one bad batch
                 log.exception("hub reader error")
                 await asyncio.sleep(backoff)
+
+
+    async def _fill_gap(self, event: Event) -> None:
+        """Show from the outbox the seqs the stream skipped before ``event``.
+
+        After a Redis failover the promoted replica may lack the last entries the relay wrote
+        to the old master (replication is asynchronous); the relay has marked them published,
+        so they come only from PostgreSQL. Relay order makes any jump in seq such a hole.
+        """
+        head = self.heads.get(event.channel, 0)
+        if event.channel in EPHEMERAL_CHANNELS or head == 0 or event.seq <= head + 1:
+            return
+        log.warning("stream %s skipped seq %d..%d; reading them from the outbox",
+                    event.channel, head + 1, event.seq - 1)
+        source = streams.replay_from_outbox(self.engine, event.channel, after=head)
+        try:
+            async with contextlib.aclosing(source):
+                async for missing in source:
+                    if missing.seq >= event.seq:
+                        break
+                    self.fan_out(missing)
+        except Exception:  # noqa: BLE001 - the live event must still go; a replay can recover
+            log.exception("could not read the skipped events of %s", event.channel)
 
 
 #: How long shutdown waits for each background task after cancelling it.

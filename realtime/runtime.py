@@ -9,8 +9,7 @@ import asyncio
 import logging
 from typing import Any
 
-import redis.asyncio as aioredis
-
+from data.redis_client import redis_from_url
 from data.settings import DataSettings
 from realtime.authority import SocketAuthority
 from realtime.hub import Hub, stop_task
@@ -29,12 +28,12 @@ async def start(
     settings = settings or get_realtime_settings()
     state = app.state
     # Own clients: XREAD BLOCK must not hit the shared client's 2 s socket timeout.
-    hub_redis = aioredis.from_url(
+    hub_redis = redis_from_url(
         data_settings.redis_url,
         socket_timeout=settings.hub_block_ms / 1000 + 3,
         socket_connect_timeout=2,
     )
-    relay_redis = aioredis.from_url(
+    relay_redis = redis_from_url(
         data_settings.redis_url, socket_timeout=3, socket_connect_timeout=2
     )
     hub = Hub(redis=hub_redis, engine=state.engine, settings=settings)

@@ -28,10 +28,26 @@ PGVER=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n1)
 need_pkg "postgresql-${PGVER}-postgis-3"
 need_pkg "postgresql-${PGVER}-pgrouting"
 if [ "${WITH_BROWSER:-0}" = "1" ]; then need_pkg chromium; fi
+# `make test` and `make bench` (WITH_HA=1): the failover run starts its own private Patroni +
+# etcd, Redis Sentinel and HAProxy on spare ports; the packages' own services are not wanted.
+if [ "${WITH_HA:-0}" = "1" ]; then
+  for pkg in patroni etcd-server redis-sentinel haproxy; do need_pkg "$pkg"; done
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]}"
   $SUDO apt-get update -qq || true
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  for pkg in "${missing[@]}"; do
+    case "$pkg" in  # only what this run installed: stop the default-port daemons apt started
+      etcd-server) unit=etcd ;; redis-sentinel | haproxy | patroni) unit=$pkg ;; *) continue ;;
+    esac
+    if [ -d /run/systemd/system ]; then
+      $SUDO systemctl disable --now "$unit" >/dev/null 2>&1 || true
+    elif [ -x "/etc/init.d/$unit" ]; then
+      $SUDO "/etc/init.d/$unit" stop >/dev/null 2>&1 || true
+      $SUDO update-rc.d "$unit" disable >/dev/null 2>&1 || true
+    fi
+  done
 fi
 
 if ! pg_isready -h 127.0.0.1 -p 5432 -q; then

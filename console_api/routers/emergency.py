@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from console_api.audit_trail import note_audit
 from console_api.deps import (
@@ -21,6 +22,7 @@ from console_api.limits import sos_looks_abusive
 from console_api.routers import call_taking
 from console_api.views import case_view
 from data.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from data.failover import retry_once_on_failover
 from data.idempotency import IdempotencyKey
 from dispatch import alerts, case_detail, dispatching
 from dispatch import service as case_service
@@ -95,16 +97,23 @@ async def raise_sos(
     if idempotency_key is not None:
         scope = f"user:{claims.user_id}" if claims else f"phone:{body.reporter_phone}"
         key = IdempotencyKey(scope=scope, key=idempotency_key)
-    raised = await case_service.raise_case(
-        db_session=db_session,
-        request=body,
-        actor=actor_of(claims, fallback=f"reporter:{body.reporter_phone}"),
-        idempotency_key=key,
-        destinations=destinations,
-        suspected_abuse=await sos_looks_abusive(request, body.reporter_phone),
-        may_link_any_patient=claims is not None and allowed(set(claims.roles), "case.triage"),
-        unverified_caller=getattr(request.state, "unverified_caller", None) is not None,
-    )
+    suspected_abuse = await sos_looks_abusive(request, body.reporter_phone)
+    unverified_caller = getattr(request.state, "unverified_caller", None) is not None
+
+    async def raise_on(session: AsyncSession) -> case_service.RaisedCase:
+        return await case_service.raise_case(
+            db_session=session,
+            request=body,
+            actor=actor_of(claims, fallback=f"reporter:{body.reporter_phone}"),
+            idempotency_key=key,
+            destinations=destinations,
+            suspected_abuse=suspected_abuse,
+            may_link_any_patient=claims is not None and allowed(set(claims.roles), "case.triage"),
+            unverified_caller=unverified_caller,
+        )
+
+    # A primary lost mid-transaction: once more on the new primary, same key (data/failover.py).
+    raised = await retry_once_on_failover(db_session, request.app.state.session_factory, raise_on)
     if body.severity is not None and not raised.replayed:
         raised = await call_taking.triage_at_once(db_session, raised, body, claims, destinations)
     if raised.replayed:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict
 
-from console_api.deps import CurrentClaims, SessionDep, actor_of, require
+from console_api.deps import CurrentClaims, ReadSessionDep, SessionDep, actor_of, require
 from console_api.routers.emergency import IfMatchHeader, expected_version
 from console_api.routers.hospitals import stale_after
 from console_api.views import case_view
@@ -111,7 +111,7 @@ async def redirect(
 
 @router.get("/api/v1/metrics/response-times", summary="Response-time percentiles")
 async def response_times(
-    db_session: SessionDep,
+    db_session: ReadSessionDep,
     _: Annotated[AccessClaims, Depends(require("metrics.read"))],
     since: Annotated[datetime | None, Query()] = None,
     region: Annotated[str | None, Query(max_length=100)] = None,

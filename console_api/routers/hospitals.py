@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from console_api.deps import DestinationsDep, SessionDep
+from console_api.deps import DestinationsDep, ReadSessionDep
 from console_api.params import parse_lat_lng
 from data.errors import InvalidInput
 from dispatch.settings import get_dispatch_settings
@@ -35,7 +35,7 @@ def _capability(value: str | None) -> Capability | None:
 
 @router.get("", response_model=list[HospitalView], summary="Hospitals, ranked by road travel time")
 async def list_hospitals(
-    db_session: SessionDep,
+    db_session: ReadSessionDep,
     destinations: DestinationsDep,
     capability: Annotated[str | None, Query(max_length=32)] = None,
     near: Annotated[str | None, Query(description="lat,lng: rank by road ETA from here")] = None,
@@ -75,7 +75,7 @@ async def list_hospitals(
 
 
 @router.get("/{hospital_id}", response_model=HospitalView, summary="One hospital")
-async def read_hospital(hospital_id: uuid.UUID, db_session: SessionDep) -> HospitalView:
+async def read_hospital(hospital_id: uuid.UUID, db_session: ReadSessionDep) -> HospitalView:
     """Public facts about a facility."""
     hospital = await facilities_service.get_hospital(db_session=db_session, hospital_id=hospital_id)
     return facilities_service.hospital_view(hospital, stale_after=stale_after())
