@@ -131,7 +131,26 @@ def test_recommendations_are_always_capable_open_reachable_and_sorted(cands, req
         assert source.ed_status == "open" and math.isfinite(source.eta_s)
         wanted = Capability.GENERAL_ED if choice.fallback else required
         assert satisfies(source.capabilities, wanted)
-    assert len(choice.skipped) + (len(cands) - len(choice.skipped)) == len(cands)
+    # Every hospital is either eligible or skipped with the reason the rules give (checked in
+    # the documented order: capability, then ED status, then reachability), never both.
+    skipped = {s.hospital_id: s.reason for s in choice.skipped}
+    for c in cands:
+        if not satisfies(c.capabilities, required):
+            expected = "no_capability"
+        elif c.ed_status != "open":
+            expected = c.ed_status
+        elif not math.isfinite(c.eta_s):
+            expected = "unreachable"
+        else:
+            expected = None
+        assert skipped.get(str(c.hospital_id)) == expected
+    eligible = sorted((c for c in cands if str(c.hospital_id) not in skipped),
+                      key=lambda c: (c.eta_s, c.name))
+    if eligible:
+        assert [h.hospital_id for h in choice.hospitals] == [
+            str(c.hospital_id) for c in eligible[:k]
+        ]
+        assert choice.fallback is None
 
 
 @given(candidates, st.sampled_from(list(Capability)), st.integers(1, 5))
