@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import time
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
@@ -89,10 +90,25 @@ def test_the_hash_covers_exactly_the_documented_fields():
     assert set(json.loads(canonical(chain()[0], AT))) == set(HASHED)
 
 
-def test_time_is_hashed_in_utc_whatever_the_zone_it_was_read_in():
+def test_time_is_hashed_in_utc_whatever_the_zone_it_was_read_in(monkeypatch):
     row = chain(1)[0]
     helsinki = row.at.astimezone(timezone(timedelta(hours=2)))
     assert chain_hash(GENESIS, row, helsinki) == row.record_hash
+    # ... and whatever the zone of the machine that verifies it.
+    monkeypatch.setenv("TZ", "America/Sao_Paulo")
+    time.tzset()
+    try:
+        assert chain_hash(GENESIS, row, helsinki) == row.record_hash
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_details_that_json_cannot_hold_are_hashed_as_text():
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    row = SimpleNamespace(**{**fields(1), "details": {"when": when, "id": uuid.UUID(int=3)}})
+    values = json.loads(canonical(row, row.at))
+    assert values["details"] == {"when": str(when), "id": str(uuid.UUID(int=3))}
 
 
 def test_empty_optional_fields_hash_as_null_and_empty_details():

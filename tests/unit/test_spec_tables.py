@@ -64,7 +64,8 @@ def test_case_lifecycle_cell(status, action, expected):
         assert refused.value.extra["current_status"] == status
         legal = [a for a, cell in zip(CASE_COLUMNS, CASE_TABLE[status], strict=True) if cell != "-"]
         assert sorted(refused.value.extra["allowed_actions"]) == sorted(legal)
-        assert ("final" in refused.value.detail) == (status in ("closed", "cancelled"))
+        final = " (the case is final)" if status in ("closed", "cancelled") else ""
+        assert refused.value.detail == f"cannot {action} a case that is {status}{final}"
         return
     move = case_transition(current, act, reason="caller hung up")
     assert (move.from_status, move.action, move.to_status) == (current, act, CaseStatus(expected))
@@ -95,6 +96,9 @@ def test_cancel_needs_a_reason_from_every_open_state(status, reason):
     with pytest.raises(InvalidInput) as refused:
         case_transition(CaseStatus(status), CaseAction.CANCEL, reason=reason)
     assert refused.value.code == "reason_required"
+    assert (refused.value.field, refused.value.detail) == (
+        "reason", "a cancellation needs a reason"
+    )
 
 
 def test_other_moves_need_no_reason():
@@ -143,6 +147,7 @@ def test_unit_status_cell(source, target, legal):
         unit_transition(UnitStatus(source), UnitStatus(target))
     assert refused.value.code == "invalid_unit_transition"
     assert refused.value.extra["current_status"] == source
+    assert refused.value.detail == f"a unit that is {source} cannot become {target}"
     allowed = [t for t, ok in zip(UNIT_STATES, UNIT_TABLE[source], strict=True) if ok]
     assert refused.value.extra["allowed_statuses"] == sorted(allowed)
 
@@ -226,6 +231,7 @@ def test_appointment_lifecycle_cell(status, action, expected):
         assert refused.value.code == "invalid_transition"
         assert refused.value.extra["current_status"] == status
         assert sorted(refused.value.extra["allowed_actions"]) == sorted(legal)
+        assert refused.value.detail == f"cannot {action} an appointment that is {status}"
         return
     assert appointment_transition(current, act) is AppointmentStatus(expected)
 
