@@ -43,6 +43,19 @@ def db_downgrade(revision: str = typer.Argument("-1")) -> None:
     console.print(f"[yellow]database at {revision}[/yellow]")
 
 
+def own_origins(host: str, port: int) -> list[str]:
+    """The browser origins of pages served on ``host:port`` (loopback also as ``localhost``)."""
+    import ipaddress
+
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return [f"http://{host}:{port}"]
+    if address.is_loopback or address.is_unspecified:
+        return [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
+    return [f"http://{host}:{port}"]
+
+
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="interface to bind"),
@@ -56,6 +69,12 @@ def serve(
     import uvicorn
 
     from realtime.settings import get_realtime_settings
+
+    if "allowed_origins" not in get_realtime_settings().model_fields_set:
+        # Unless configured, the pages this server serves may open its WebSocket, whatever the
+        # port (`make run PORT=9000`): the built-in list only knows port 8000.
+        os.environ["LIFELINE_ALLOWED_ORIGINS"] = ",".join(own_origins(host, port))
+        get_realtime_settings.cache_clear()
 
     with tempfile.TemporaryDirectory(prefix="lifeline-metrics-") as metrics_dir:
         if workers > 1:

@@ -17,6 +17,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from console_api.deps import IdentitySettingsDep, OptionalClaims
+from console_api.observability import LONG_POLLS
 from data.errors import Forbidden, InvalidInput, Unauthenticated
 from dispatch.case_tokens import verify_case_token
 from identity.settings import IdentitySettings
@@ -358,7 +359,11 @@ async def poll_events(
                 wait = deadline - loop.time()
                 if wait <= 0:
                     break
-            item = await sink.get(wait)
+            LONG_POLLS.inc()
+            try:
+                item = await sink.get(wait)
+            finally:
+                LONG_POLLS.dec()
             if item is None or isinstance(item, Close):
                 break
             if isinstance(item, Event):

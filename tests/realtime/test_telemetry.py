@@ -13,7 +13,7 @@ from websockets.asyncio.client import connect
 from dispatch.crew_tokens import issue_crew_token
 from tests.conftest import sign_in
 from tests.realtime.clients import Client
-from tests.realtime.conftest import token_of
+from tests.realtime.conftest import server_secret, token_of
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -76,12 +76,11 @@ async def test_fixes_are_stored_in_batches_acked_and_pushed(servers, rt_operator
     await console.close()
 
 
-async def test_a_crew_token_reports_for_its_own_unit_only(servers, rt_operator, http_a,
-                                                         identity_settings):
+async def test_a_crew_token_reports_for_its_own_unit_only(servers, rt_operator, http_a):
     a, _ = servers
     own, other = await new_unit(http_a, rt_operator), await new_unit(http_a, rt_operator)
     token = issue_crew_token(dispatch_id=uuid.uuid4(), case_id=uuid.uuid4(),
-                             unit_id=uuid.UUID(own), secret=identity_settings.secret_key)
+                             unit_id=uuid.UUID(own), secret=server_secret())
     now = datetime.now(UTC)
     async with connect(f"{a.ws}/telemetry") as ws:
         await ws.send(json.dumps({"type": "auth", "crew_token": token}))
