@@ -91,7 +91,7 @@ mutate: services venv
 coverage: export WITH_BROWSER := 1
 coverage: services venv web
 	rm -f .coverage .coverage.*
-	COVERAGE_PROCESS_START=$(CURDIR)/.coveragerc timeout 1800 $(BIN)/coverage run -m pytest -q
+	timeout 1800 $(BIN)/coverage run -m pytest -q
 	$(BIN)/coverage combine -q
 	$(BIN)/coverage report
 
