@@ -149,7 +149,11 @@ def data_settings(database_url: str) -> DataSettings:
 
 @pytest.fixture(scope="session")
 def identity_settings() -> IdentitySettings:
-    """A test secret, distinct from the development default."""
+    """A test secret, distinct from the development default.
+
+    Only the in-process apps use it (servers started by tests keep the default, as `make run`
+    does): tokens a development server on this machine signed must not work against them.
+    """
     return IdentitySettings(secret_key="test-secret-" + uuid.uuid4().hex)
 
 
