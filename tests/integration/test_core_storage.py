@@ -217,9 +217,11 @@ async def test_appended_rows_form_one_chain_from_genesis(sessions, scratch_url):
     async with sessions() as session:
         await session.execute(text("TRUNCATE audit_log"))
         await session.commit()
+        assert await audit.count(db_session=session) == 0
     patient = uuid.uuid4()
     async with sessions() as session:
-        first = await append_many(db_session=session, events=[event(1), event(2)])
+        first = await append_many(db_session=session, events=[event(1, patient_id=patient),
+                                                              event(2)])
     async with sessions() as session:
         second = await append_many(
             db_session=session,
@@ -239,9 +241,13 @@ async def test_appended_rows_form_one_chain_from_genesis(sessions, scratch_url):
         assert await audit.count(db_session=session) == 3
         newest = await audit.for_patient(db_session=session, patient_id=patient, limit=5,
                                          before_seq=None)
-        assert [r.seq for r in newest] == second
-        assert await audit.for_patient(db_session=session, patient_id=patient, limit=5,
-                                       before_seq=second[0]) == []
+        assert [r.seq for r in newest] == second + first[:1]  # newest first, only theirs
+        one = await audit.for_patient(db_session=session, patient_id=patient, limit=1,
+                                      before_seq=None)
+        assert [r.seq for r in one] == second
+        older = await audit.for_patient(db_session=session, patient_id=patient, limit=5,
+                                        before_seq=second[0])
+        assert [r.seq for r in older] == first[:1]
 
 
 async def test_verify_names_a_tampered_row_beyond_the_first_page(sessions, scratch_url):
@@ -295,3 +301,26 @@ async def test_a_row_the_database_refuses_fails_its_request_not_the_writer(sessi
 
 async def test_closing_an_idle_writer_is_a_no_op(sessions):
     await AuditWriter(sessions).close()
+
+
+async def test_the_writer_task_is_named_for_the_hang_report(sessions):
+    writer = AuditWriter(sessions)
+    await writer.write(event(1, action="named.task"))
+    assert writer._task.get_name() == "audit-writer"
+    await writer.close()
+
+
+async def test_close_gives_up_on_a_stuck_queue_after_its_timeout(sessions, scratch_url):
+    """Shutdown must not hang behind a chain lock held elsewhere (rows wait, unwritten)."""
+    with psycopg.connect(scratch_url.replace("+psycopg", ""), autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (audit.CHAIN_LOCK,))
+        writer = AuditWriter(sessions)
+        stuck = asyncio.ensure_future(writer.write(event(1, action="stuck")))
+        await asyncio.sleep(0)  # let the writer take the event and wait on the lock
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await writer.close(timeout_s=0.3)
+        assert loop.time() - started < 5
+        assert writer._task.done()
+        holder.execute("SELECT pg_advisory_unlock(%s)", (audit.CHAIN_LOCK,))
+    stuck.cancel()

@@ -10,9 +10,18 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from data.errors import Forbidden
-from dispatch.crew_tokens import MAX_AGE, CrewClaims, issue_crew_token, verify_crew_token
+from dispatch.crew_tokens import (
+    MAX_AGE,
+    CrewClaims,
+    _b64,
+    _unb64,
+    issue_crew_token,
+    verify_crew_token,
+)
 
 SECRET = "crew-secret-" + "x" * 32
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
@@ -109,3 +118,13 @@ def test_unpadded_base64_of_every_length_is_read(pad):
     claims = verify_crew_token(issue(max_age=timedelta(seconds=10 ** pad * 7)), secret=SECRET,
                                now=NOW)
     assert claims.unit_id == U
+
+
+@given(st.binary(max_size=64))
+def test_the_token_encoding_round_trips_any_bytes(raw):
+    assert _unb64(_b64(raw)) == raw
+    assert _b64(raw) == base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def test_an_encoding_ending_in_x_keeps_it():
+    assert _b64(b"\x00\x00\x17") == "AAAX"  # "X" is a base64url digit, "=" only padding

@@ -41,23 +41,29 @@ def test_total_time_is_unit_eta_plus_on_scene_plus_fastest_reachable_hospital():
 
 
 def test_figures_are_rounded_to_a_tenth_of_a_second():
-    [only] = rank([unit("A1", 100.04)], [Destination("h", "H", 200.06)])
+    [only] = rank([unit("A1", 100.46)], [Destination("h", "H", 200.06)])
     assert (only.eta_seconds, only.hospital_eta_seconds, only.total_seconds) == (
-        100.0, 200.1, 1200.1
+        100.5, 200.1, 1200.5
     )
 
 
+def test_a_hospital_next_door_adds_nothing():
+    [only] = rank([unit("A1", 100.0)], [Destination("h", "Next door", 0.0)])
+    assert (only.hospital_id, only.total_seconds) == ("h", 1000.0)
+
+
 def test_units_rank_by_total_time_then_call_sign_and_unreachable_units_are_left_out():
-    units = [unit("B2", 300.0), unit("A9", 300.0), unit("C1", 60.0), unit("Z0", math.inf)]
+    units = [unit("Y0", math.inf), unit("B2", 300.0), unit("A9", 300.0), unit("C1", 60.0),
+             unit("Z0", math.inf)]
     ranked = rank(units, [Destination("h", "H", 100.0)])
     assert [u.call_sign for u in ranked] == ["C1", "A9", "B2"]
 
 
 def test_only_the_k_best_are_returned():
     units = [unit(f"U{n}", 60.0 * n) for n in range(1, 8)]
-    assert [u.call_sign for u in rank(units, [Destination("h", "H", 1.0)])] == [
-        "U1", "U2", "U3", "U4", "U5"
-    ]
+    default = recommend_units(units, [Destination("h", "H", 1.0)], severity=None,
+                              on_scene_s=ON_SCENE, als_preference_s=ALS_PREFERENCE)
+    assert [u.call_sign for u in default] == ["U1", "U2", "U3", "U4", "U5"]
     assert [u.call_sign for u in rank(units, k=2)] == ["U1", "U2"]
 
 
@@ -78,8 +84,11 @@ def test_als_is_preferred_for_acute_cases_only(severity, bls_gap, winner):
     ranked = rank([bls, als], [Destination("h", "H", 300.0)], severity=severity)
     assert ranked[0].type == winner
     penalised = severity in ("high", "critical")
-    assert ("BLS for an acute case (ALS preferred)" in
-            next(u for u in ranked if u.type == "BLS").reason) is penalised
+    bls_minutes = f"{(600.0 - bls_gap) / 60:.1f}"
+    assert next(u for u in ranked if u.type == "BLS").reason == (
+        f"{bls_minutes} min to scene; BLS for an acute case (ALS preferred); then 5.0 min to H"
+        if penalised else f"{bls_minutes} min to scene; then 5.0 min to H"
+    )
     # The penalty only ranks; the reported times are the real ones.
     assert next(u for u in ranked if u.type == "BLS").total_seconds == round(
         600.0 - bls_gap + ON_SCENE + 300.0, 1
