@@ -40,7 +40,8 @@ from bench import loadgen
 from bench.faults import Api, PrivatePostgres, PrivateRedis, operator_token
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_OSM = Path(os.environ.get("LIFELINE_SHARED_OSM", "/work/shared/data/osm"))
+#: City extracts beside the checkout (``../shared/data/osm``), or wherever ``--osm-dir`` says.
+SHARED_OSM = ROOT.parent / "shared" / "data" / "osm"
 UNIT_LIMIT_PER_S = 10  # the server refuses a unit's fixes beyond this rate
 GENERATORS = ("http", "telemetry", "consoles")
 
@@ -54,8 +55,9 @@ class Area:
     bbox: tuple[float, float, float, float]  # south, west, north, east
 
 
-def choose_area() -> Area:
-    islamabad = SHARED_OSM / "islamabad-2020.osm.pbf"
+def choose_area(osm_dir: Path = SHARED_OSM) -> Area:
+    """Islamabad when its extract is in ``osm_dir``, else the Helsinki demo region."""
+    islamabad = osm_dir / "islamabad-2020.osm.pbf"
     if islamabad.exists():
         return Area("islamabad", str(islamabad), (33.58, 72.95, 33.74, 73.15))
     return Area("helsinki", None, (60.165, 24.936, 60.178, 24.952))
@@ -367,7 +369,7 @@ async def generate(args: argparse.Namespace, api: Api, pg: PrivatePostgres, rd: 
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    area = choose_area()
+    area = choose_area(Path(args.osm_dir))
     pg, rd = PrivatePostgres(), PrivateRedis()
     api: Api | None = None
     workdir = Path(args.workdir)
@@ -469,6 +471,8 @@ def main() -> None:
                         help="operator accounts working the cases (round robin)")
     parser.add_argument("--max-in-flight", type=int, default=100)
     parser.add_argument("--workdir", default="var/bench")
+    parser.add_argument("--osm-dir", default=str(SHARED_OSM),
+                        help="folder holding islamabad-2020.osm.pbf (default: ../shared/data/osm)")
     parser.add_argument("--out", default=str(ROOT / "docs" / "bench" / "load.json"))
     args = parser.parse_args()
     if args.ping_rate / max(args.units, 1) > UNIT_LIMIT_PER_S:

@@ -75,6 +75,11 @@ WEBSOCKETS = Gauge(
     "Open console WebSocket connections (summed over live workers).",
     multiprocess_mode="livesum",
 )
+LONG_POLLS = Gauge(
+    "lifeline_long_poll_waiting",
+    "Long-poll requests parked waiting for events (summed over live workers).",
+    multiprocess_mode="livesum",
+)
 
 
 def request_id_from(raw: str | None) -> str:

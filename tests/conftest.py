@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import uuid
@@ -30,11 +31,9 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 os.environ.setdefault(
     "LIFELINE_STREAM_PREFIX", f"lifeline:test:{os.getpid()}:{uuid.uuid4().hex[:6]}:"
 )
-# The whole suite signs in from one in-process address: per-IP limits are tested on their own
-# (tests/security) with a distinct client address, so keep them out of everyone else's way.
-os.environ.setdefault("LIFELINE_LOGIN_PER_IP", "1000000")
-os.environ.setdefault("LIFELINE_SOS_PER_IP", "1000000")
-os.environ.setdefault("LIFELINE_API_PER_MINUTE", "1000000")
+# The abuse limits are left as `make run` has them. Each signed-in test user logs in from an
+# address of their own (``sign_in``), as people do; tests that must send more than a real caller
+# would from one address say so and use ``distinct_client``.
 PASSWORD = "correct-horse-battery-staple"
 #: Personal data the tests seed (phones, names): none of it may ever reach a log line.
 SEEDED_PII: set[str] = set()
@@ -150,7 +149,11 @@ def data_settings(database_url: str) -> DataSettings:
 
 @pytest.fixture(scope="session")
 def identity_settings() -> IdentitySettings:
-    """A test secret, distinct from the development default."""
+    """A test secret, distinct from the development default.
+
+    Only the in-process apps use it (servers started by tests keep the default, as `make run`
+    does): tokens a development server on this machine signed must not work against them.
+    """
     return IdentitySettings(secret_key="test-secret-" + uuid.uuid4().hex)
 
 
@@ -187,8 +190,39 @@ class SignedIn:
     refresh_token: str
 
 
+_addresses = itertools.count(1)
+
+
+def client_address() -> str:
+    """A loopback address no other test client uses (all of 127.0.0.0/8 reaches this host)."""
+    n = next(_addresses)
+    return f"127.{100 + n // 64_516 % 100}.{n // 254 % 254 + 1}.{n % 254 + 1}"
+
+
+def distinct_client(client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """A client of the same app or server that connects from an address of its own.
+
+    In-process: the ASGI scope's client address; a real server: the socket's source address.
+    """
+    address = client_address()
+    transport = getattr(client, "_transport", None)
+    if isinstance(transport, httpx.ASGITransport):
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=transport.app, client=(address, 4242)),
+            base_url=client.base_url,
+        )
+    return httpx.AsyncClient(
+        base_url=client.base_url, timeout=30,
+        transport=httpx.AsyncHTTPTransport(local_address=address),
+    )
+
+
 async def sign_in(app, client: httpx.AsyncClient, *roles: str, hospital_id=None) -> SignedIn:
-    """Create a user with ``roles`` and log them in through the API (staff with a TOTP code)."""
+    """Create a user with ``roles`` and log them in through the API (staff with a TOTP code).
+
+    Each user signs in from an address of their own, as real users do, so a suite that creates
+    hundreds of users stays under the per-IP sign-in limit that ``make run`` has.
+    """
     import pyotp
 
     from identity import service as identity_service
@@ -208,7 +242,8 @@ async def sign_in(app, client: httpx.AsyncClient, *roles: str, hospital_id=None)
     body = {"email": email, "password": PASSWORD}
     if secret:
         body["totp"] = pyotp.TOTP(secret).now()
-    response = await client.post("/api/v1/auth/login", json=body)
+    async with distinct_client(client) as own:
+        response = await own.post("/api/v1/auth/login", json=body)
     assert response.status_code == 200, response.text
     tokens = response.json()
     return SignedIn(

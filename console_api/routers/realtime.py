@@ -19,6 +19,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from console_api.access import live_claims
 from console_api.deps import IdentitySettingsDep, OptionalClaims
+from console_api.observability import LONG_POLLS
 from console_api.origins import origin_allowed
 from data.errors import Forbidden, InvalidInput, TooManyRequests, Unauthenticated
 from dispatch.case_tokens import verify_case_token
@@ -432,7 +433,11 @@ async def poll_events(
                 wait = deadline - loop.time()
                 if wait <= 0:
                     break
-            item = await sink.get(wait)
+            LONG_POLLS.inc()
+            try:
+                item = await sink.get(wait)
+            finally:
+                LONG_POLLS.dec()
             if item is None or isinstance(item, Close):
                 break
             if isinstance(item, Event):

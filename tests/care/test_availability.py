@@ -22,34 +22,44 @@ async def available_ids(client, **params) -> set[str]:
 
 
 async def test_presence_expires_when_heartbeats_stop_and_search_reflects_it(app, client, clinic):
+    """The presence's TTL is read and moved in Redis, instead of racing heartbeats against it."""
     redis = app.state.redis
+    settings = CareSettings()  # what `make run` has: a presence lives 90 s without a heartbeat
+    ttl_ms = settings.presence_ttl_seconds * 1000
+    key = availability.presence_key(settings, uuid.UUID(clinic.doctor_id))
     async with app.state.session_factory() as session:
         doctor = await session.get(Doctor, uuid.UUID(clinic.doctor_id))
         await availability.set_state(db_session=session, redis=redis, doctor=doctor,
                                      state="available", hospital_id=uuid.UUID(clinic.hospital_id),
-                                     settings=SHORT)
+                                     settings=settings)
+    assert ttl_ms - 5_000 < await redis.pttl(key) <= ttl_ms
     assert clinic.doctor_id in await available_ids(client, specialty="general practice")
-    # Heartbeats keep it alive past the TTL ...
+    # A heartbeat just before the presence would expire gives it a whole TTL again ...
     for _ in range(3):
-        await asyncio.sleep(0.5)
+        await redis.pexpire(key, 2_000)  # as if 88 s had passed in silence
         async with app.state.session_factory() as session:
             doctor = await session.get(Doctor, uuid.UUID(clinic.doctor_id))
             beat = await availability.heartbeat(db_session=session, redis=redis, doctor=doctor,
-                                                settings=SHORT)
+                                                settings=settings)
         assert beat == {"doctor_id": clinic.doctor_id, "state": "available", "expired": False}
+        assert await redis.pttl(key) > ttl_ms - 5_000
     assert clinic.doctor_id in await available_ids(client, language="fi")
-    # ... and silence ends it.
-    await asyncio.sleep(1.3)
+    # ... and silence ends it: the key runs out (waited on, with a deadline).
+    await redis.pexpire(key, 1)
+    deadline = asyncio.get_running_loop().time() + 5
+    while await redis.exists(key):
+        assert asyncio.get_running_loop().time() < deadline, "the presence never expired"
+        await asyncio.sleep(0.01)
     assert clinic.doctor_id not in await available_ids(client)
     profile = (await client.get(f"/api/v1/doctors/{clinic.doctor_id}")).json()
     assert profile["availability"] == "offline"
     async with app.state.session_factory() as session:
         doctor = await session.get(Doctor, uuid.UUID(clinic.doctor_id))
         late = await availability.heartbeat(db_session=session, redis=redis, doctor=doctor,
-                                            settings=SHORT)
+                                            settings=settings)
         assert late["expired"] is True
         expired = await availability.expire_silent(db_session=session, redis=redis,
-                                                   settings=SHORT)
+                                                   settings=settings)
     assert uuid.UUID(clinic.doctor_id) in expired
     async with app.state.session_factory() as session:
         snapshot = await session.get(DoctorAvailabilityState, uuid.UUID(clinic.doctor_id))

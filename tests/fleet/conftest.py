@@ -22,15 +22,17 @@ def twilio():
 
 @pytest.fixture(scope="session")
 def messaging_settings(twilio) -> MessagingSettings:
+    """A Twilio account, as a deployment that sends SMS configures it, aimed at the local stub.
+
+    The public URL is set because the webhook tests sign requests for it (as Twilio would for a
+    server behind a proxy); retries and polling keep the defaults `make run` has.
+    """
     return MessagingSettings(
         TWILIO_ACCOUNT_SID="AC" + "0" * 32,
         TWILIO_AUTH_TOKEN=AUTH_TOKEN,
         TWILIO_FROM="+15005550006",
         LIFELINE_TWILIO_API_BASE=twilio.url,
         LIFELINE_PUBLIC_BASE_URL=PUBLIC,
-        LIFELINE_SMS_MAX_ATTEMPTS=2,
-        LIFELINE_SMS_RETRY_BASE_SECONDS=0.05,
-        LIFELINE_SMS_POLL_SECONDS=0.05,
     )
 
 

@@ -18,7 +18,7 @@ CASES = "/api/v1/emergency/cases"
 INCIDENT = {"lat": 60.1699, "lng": 24.9384}
 
 
-async def wait_for(predicate, timeout=5.0):
+async def wait_for(predicate, timeout=10.0):
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
         result = predicate()
@@ -26,6 +26,15 @@ async def wait_for(predicate, timeout=5.0):
             return result
         await asyncio.sleep(0.05)
     raise AssertionError("condition not met in time")
+
+
+async def wait_for_async(predicate, timeout=5.0):
+    """Poll an async ``predicate`` until it is truthy, failing after ``timeout`` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not (result := await predicate()):
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+    return result
 
 
 def crew_token_from(body: str) -> str:
@@ -234,8 +243,15 @@ async def test_sms_reply_drives_the_unit_and_signatures_are_checked(
     assert (await client.post("/api/v1/sms/status", data=status)).status_code == 403
 
 
-async def test_failed_sms_is_retried_then_alerted(fleet_client, dispatcher, twilio):
+async def test_failed_sms_is_retried_then_alerted(
+    fleet_app, fleet_client, dispatcher, twilio, monkeypatch
+):
     client, h = fleet_client, dispatcher.headers
+    # The retry schedule is what this test is about: two attempts 50 ms apart instead of five
+    # over 30 s (2, 4, 8, 16 s), for this test only.
+    settings = fleet_app.state.messaging_settings
+    monkeypatch.setattr(settings, "max_attempts", 2)
+    monkeypatch.setattr(settings, "retry_base_seconds", 0.05)
     phone = random_phone()
     twilio.failing.add(phone)
     unit = await add_unit(client, h, phones=[phone])
@@ -246,12 +262,8 @@ async def test_failed_sms_is_retried_then_alerted(fleet_client, dispatcher, twil
         view = (await client.get(f"{CASES}/{case['id']}", headers=h)).json()
         return [a for a in view["alerts"] if a["kind"] == "sms_failed"]
 
-    for _ in range(100):
-        if await alerted():
-            break
-        await asyncio.sleep(0.05)
-    assert await alerted()
-    assert len(twilio.messages_to(phone)) == 2  # LIFELINE_SMS_MAX_ATTEMPTS
+    await wait_for_async(alerted, timeout=15)
+    assert len(twilio.messages_to(phone)) == 2  # max_attempts
 
 
 async def test_hospital_acknowledges_and_diversion_raises_redirect_alert(

@@ -34,9 +34,13 @@ def fuzz_app(data_settings, identity_settings):
     from console_api.app import create_app
     from messaging.settings import MessagingSettings
 
+    # Scoped to the fuzzed app: the fuzzer sends thousands of requests as a handful of users,
+    # far past the 600 a minute a real user may send (that limit is tested in tests/security);
+    # its 429s would hide the answers the fuzzer is checking.
+    unlimited = identity_settings.model_copy(update={"api_per_minute": 1_000_000})
     return create_app(
         data_settings=data_settings,
-        identity_settings=identity_settings,
+        identity_settings=unlimited,
         messaging_settings=MessagingSettings(LIFELINE_SMS_SENDER=False),
     )
 

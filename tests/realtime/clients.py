@@ -20,6 +20,7 @@ class Client:
     def __init__(self, ws: ClientConnection) -> None:
         self.ws = ws
         self.seen: list[dict[str, Any]] = []
+        self.welcome: dict[str, Any] = {}
 
     @classmethod
     async def open(
@@ -35,6 +36,7 @@ class Client:
             await ws.send(json.dumps(first))
         welcome = await client.next()
         assert welcome["type"] == "welcome", welcome
+        client.welcome = welcome
         return client
 
     async def next(self, timeout: float = 10.0) -> dict[str, Any]:

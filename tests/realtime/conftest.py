@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -29,8 +30,7 @@ from identity.settings import IdentitySettings
 from tests.conftest import ADMIN_URL, SignedIn, sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
-HEARTBEAT_S = 0.5
-ALLOWED_ORIGIN = "http://console.lifeline.test"
+LIFELINE = str(Path(sys.executable).with_name("lifeline"))
 
 
 def free_port() -> int:
@@ -52,11 +52,16 @@ class RedisServer(PrivateRedis):
 
 @dataclass
 class Server:
-    """One uvicorn worker of the API, in its own process."""
+    """One worker of the API in its own process, started as the README says: ``lifeline serve``.
+
+    Its JSON log lines go to a file (``log``), which a test may wait on; ``env`` is the
+    environment ``make run`` gives it (the database and Redis to use) plus what a test adds.
+    """
 
     env: dict[str, str]
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
+    log: Path | None = None
 
     @property
     def http(self) -> str:
@@ -67,24 +72,34 @@ class Server:
         return f"ws://127.0.0.1:{self.port}/ws"
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "console_api.main:app", "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "warning"],
-            cwd=ROOT,
-            env=self.env,
-        )
+        if self.log is None:
+            handle, name = tempfile.mkstemp(prefix=f"lifeline-serve-{self.port}-", suffix=".log")
+            os.close(handle)
+            self.log = Path(name)
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [LIFELINE, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+            )
+
+    def log_text(self) -> str:
+        """Everything the server has logged so far."""
+        return self.log.read_text(errors="replace") if self.log else ""
 
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + 60
+        # Generous: under coverage (which follows the server) on a busy machine, start-up
+        # has taken over a minute; normally it is a few seconds.
+        deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
-            assert self.process is not None and self.process.poll() is None, "server died"
+            if self.process is None or self.process.poll() is not None:
+                raise AssertionError("server died:\n" + self.log_text()[-4000:])
             try:
                 if httpx.get(self.http + "/health", timeout=1).status_code in (200, 503):
                     return
             except httpx.HTTPError:
                 pass
-            time.sleep(0.1)
-        raise TimeoutError("server did not start")
+            time.sleep(0.1)  # polling the health endpoint until the deadline
+        raise TimeoutError("server did not start:\n" + self.log_text()[-4000:])
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process is not None:
@@ -95,6 +110,9 @@ class Server:
                 self.process.kill()
                 self.process.wait()
             self.process = None
+        if self.log is not None:
+            self.log.unlink(missing_ok=True)
+            self.log = None
 
 
 @pytest.fixture(scope="session")
@@ -124,20 +142,21 @@ def rt_redis() -> Iterator[RedisServer]:
 
 
 @pytest.fixture(scope="session")
-def server_env(rt_database_url: str, rt_redis: RedisServer, identity_settings: IdentitySettings):
-    """Environment of every test server."""
+def server_env(rt_database_url: str, rt_redis: RedisServer) -> dict[str, str]:
+    """Environment of every test server: what ``make run`` sets (the database and Redis to use).
+
+    The rest is inherited from the test run: ``LIFELINE_STREAM_PREFIX`` (tests/conftest.py) keeps
+    this run's Redis keys apart from other runs'. Nothing else: timings, limits and allowed
+    origins are the defaults users get; a test that needs another value starts its own server.
+    """
     env = dict(os.environ)
-    env.update(
-        DATABASE_URL=rt_database_url,
-        REDIS_URL=rt_redis.url,
-        LIFELINE_SECRET_KEY=identity_settings.secret_key,
-        LIFELINE_HEARTBEAT_SECONDS=str(HEARTBEAT_S),
-        LIFELINE_ALLOWED_ORIGINS=ALLOWED_ORIGIN,
-        LIFELINE_DB_POOL_SIZE="5",
-        LIFELINE_DATA_DIR=str(ROOT / "var"),
-        PYTHONPATH=str(ROOT),
-    )
+    env.update(DATABASE_URL=rt_database_url, REDIS_URL=rt_redis.url)
     return env
+
+
+def server_secret() -> str:
+    """The token-signing secret of a server started with ``server_env`` (the default one)."""
+    return IdentitySettings().secret_key
 
 
 @pytest.fixture(scope="session")

@@ -36,6 +36,22 @@ async def poll_until(
     return events, after
 
 
+async def parked_long_polls(http: httpx.AsyncClient) -> float:
+    """Long-polls waiting on this worker, from its /metrics (open to loopback)."""
+    text = (await http.get("/metrics")).text
+    line = next(ln for ln in text.splitlines() if ln.startswith("lifeline_long_poll_waiting "))
+    return float(line.split()[1])
+
+
+async def wait_for_parked_long_poll(http: httpx.AsyncClient, request: asyncio.Task) -> None:
+    """Return once the worker reports the long-poll parked (a deadline, not a guess)."""
+    deadline = time.monotonic() + 10
+    while await parked_long_polls(http) < 1:
+        assert not request.done(), request.result().text
+        assert time.monotonic() < deadline, "the long-poll was never parked"
+        await asyncio.sleep(0.02)
+
+
 async def test_long_poll_returns_missed_events_at_once_and_waits_for_new_ones(
     servers, http_a, rt_operator
 ) -> None:
@@ -51,15 +67,16 @@ async def test_long_poll_returns_missed_events_at_once_and_waits_for_new_ones(
     assert last_seq == head + 3
 
     async with httpx.AsyncClient(base_url=servers[1].http, timeout=30) as http_b:
+        assert await parked_long_polls(http_b) == 0
         waiting = asyncio.create_task(
-            http_b.get(EVENTS, params={"channel": CASES, "after": head + 3, "timeout": 10},
+            http_b.get(EVENTS, params={"channel": CASES, "after": head + 3, "timeout": 20},
                        headers=auth)
         )
-        await asyncio.sleep(0.3)
+        await wait_for_parked_long_poll(http_b, waiting)
         started = time.monotonic()
         later = await raise_case(http_a)
         answer = (await waiting).json()
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 10  # woken by the event, long before its 20-s timeout
     assert [e["data"]["case_id"] for e in answer["events"]] == [later]
     assert answer["last_seq"] == head + 4
 
@@ -94,10 +111,10 @@ async def test_long_poll_problems_and_case_token_access(http_a, rt_app, rt_opera
     assert wrong.status_code == 401 and wrong.json()["code"] == "invalid_case_token"
 
 
-async def read_sse(response: httpx.Response, want_events: int, want_comments: int = 0):
-    """Parse frames until enough events (and heartbeat comments) arrived."""
+async def read_sse(lines, want_events: int, want_comments: int = 0):
+    """Parse frames from an SSE response's lines until enough events (and heartbeats) arrived."""
     events, comments, frame = [], [], {}
-    async for line in response.aiter_lines():
+    async for line in lines:
         if line.startswith(":"):
             if "heartbeat" in line:
                 comments.append(line)
@@ -127,10 +144,12 @@ async def test_sse_streams_with_seq_ids_resumes_from_last_event_id_and_beats(
     ):
         assert resp.status_code == 200
         assert resp.headers["content-type"].startswith("text/event-stream")
-        replay_task = asyncio.create_task(read_sse(resp, 3, want_comments=1))
-        await asyncio.sleep(0.2)
+        lines = resp.aiter_lines()
+        # Wait for the two missed events: the stream has then replayed and is parked, live.
+        replayed, _ = await asyncio.wait_for(read_sse(lines, 2), 15)
         live = await raise_case(http_a)
-        events, comments = await asyncio.wait_for(replay_task, 15)
+        events, comments = await asyncio.wait_for(read_sse(lines, 1, want_comments=1), 30)
+        events = replayed + events
     assert [f["id"] for f in events] == [head + 2, head + 3, head + 4]
     assert [f["data"]["data"]["case_id"] for f in events] == [*raised[1:], live]
     assert all(f["data"]["type"] == "event" and f["data"]["seq"] == f["id"] for f in events)

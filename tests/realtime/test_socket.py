@@ -20,7 +20,7 @@ from facilities.models import Hospital
 from realtime.streams import counter_key, stream_key
 from tests.conftest import sign_in
 from tests.realtime.clients import CASES, Client, raise_case, raise_with_token, triage
-from tests.realtime.conftest import ALLOWED_ORIGIN, HEARTBEAT_S, token_of
+from tests.realtime.conftest import Server, token_of
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -102,8 +102,10 @@ async def test_resume_after_a_killed_socket_misses_nothing_and_repeats_nothing(
     # Older than Redis retains: trim the stream so the replay must come from the outbox,
     # while new changes keep arriving live during that replay.
     redis = aioredis.from_url(rt_redis.url)
-    await redis.xtrim("lifeline:stream:" + CASES, maxlen=0)
-    await redis.aclose()
+    key = stream_key(os.environ["LIFELINE_STREAM_PREFIX"], CASES)  # the servers' own stream
+    assert await redis.xlen(key) >= 10
+    await redis.xtrim(key, maxlen=0)
+    assert await redis.xlen(key) == 0
     third = await Client.open(b.ws, token=token_of(rt_operator))
     await third.subscribe(last_seq=last_seq)
     concurrent = [await raise_case(http_a) for _ in range(3)]
@@ -112,6 +114,11 @@ async def test_resume_after_a_killed_socket_misses_nothing_and_repeats_nothing(
     assert_contiguous(events, last_seq)
     assert await third.quiet(0.3) == []
     await third.close()
+    # Redis now holds only the three concurrent events: the seven before them came from the
+    # outbox (streams.replay_from_outbox), not from the stream.
+    retained = await redis.xrange(key, "-", "+")
+    assert [int(fields[b"seq"]) for _, fields in retained][:1] == [events[-3]["seq"]]
+    await redis.aclose()
 
 
 async def test_hospital_admin_never_receives_another_hospitals_case(
@@ -159,7 +166,9 @@ async def test_hospital_admin_never_receives_another_hospitals_case(
     assert await admin_client.quiet(0.5) == []
     assert all(e["data"]["destination_hospital_id"] == mine for e in received)
     # The admin's heartbeat position covers the events it was not shown, so a resume is cheap.
-    heartbeat = await admin_client.next_of("heartbeat", timeout=HEARTBEAT_S * 4)
+    heartbeat = await admin_client.next_of(
+        "heartbeat", timeout=admin_client.welcome["heartbeat_s"] * 3
+    )
     assert heartbeat["seq"] == everything[-1]["seq"]
     await admin_client.close()
     await ops_client.close()
@@ -220,23 +229,50 @@ async def test_origin_outside_the_allow_list_is_rejected(servers, rt_operator) -
     with pytest.raises(InvalidStatus) as rejected:
         await Client.open(a.ws, token=token_of(rt_operator), origin="https://evil.example")
     assert rejected.value.response.status_code == 403
-    allowed = await Client.open(a.ws, token=token_of(rt_operator), origin=ALLOWED_ORIGIN)
-    await allowed.close()
+    # Not configured, as with `make run`: the server's own pages' origin is allowed.
+    for own in (a.http, a.http.replace("127.0.0.1", "localhost")):
+        allowed = await Client.open(a.ws, token=token_of(rt_operator), origin=own)
+        await allowed.close()
+    with pytest.raises(InvalidStatus) as other_port:
+        await Client.open(a.ws, token=token_of(rt_operator), origin="http://127.0.0.1:8000")
+    assert other_port.value.response.status_code == 403
 
 
-async def test_heartbeat_arrives_within_the_interval(servers, rt_operator) -> None:
-    _, b = servers
-    client = await Client.open(b.ws, token=token_of(rt_operator))
+@pytest.fixture
+def quick_beat_server(server_env):
+    """A third worker whose heartbeat is 0.5 s instead of 10 s.
+
+    The setting is what the test is about: with the default a test would wait 20 s for two beats.
+    """
+    server = Server({**server_env, "LIFELINE_HEARTBEAT_SECONDS": "0.5"})
+    server.start()
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+async def test_heartbeat_arrives_within_the_interval(quick_beat_server, rt_operator) -> None:
+    client = await Client.open(quick_beat_server.ws, token=token_of(rt_operator))
+    interval = client.welcome["heartbeat_s"]
+    assert interval == 0.5
     ack = await client.subscribe("doctor.availability.updated")
     started = time.monotonic()
-    beat = await client.next_of("heartbeat", timeout=HEARTBEAT_S * 3)
-    assert time.monotonic() - started <= HEARTBEAT_S * 1.5
+    beat = await client.next_of("heartbeat", timeout=interval * 3)
+    assert time.monotonic() - started <= interval * 1.5
     assert beat == {
         "type": "heartbeat", "channel": "doctor.availability.updated", "seq": ack["seq"]
     }
     second = time.monotonic()
-    await client.next_of("heartbeat", timeout=HEARTBEAT_S * 3)
-    assert time.monotonic() - second <= HEARTBEAT_S * 1.5
+    await client.next_of("heartbeat", timeout=interval * 3)
+    assert time.monotonic() - second <= interval * 1.5
+    await client.close()
+
+
+async def test_the_default_heartbeat_is_announced(servers, rt_operator) -> None:
+    client = await Client.open(servers[0].ws, token=token_of(rt_operator))
+    assert client.welcome["heartbeat_s"] == 10.0  # the default of realtime/settings.py
     await client.close()
 
 

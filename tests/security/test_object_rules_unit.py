@@ -54,3 +54,18 @@ def test_list_scope():
     assert list_scope(frozenset({"hospital_admin"}), H1) == H1
     assert list_scope(frozenset({"hospital_admin"}), None) is False
     assert list_scope(frozenset({"doctor"}), H1) is False
+
+
+@pytest.mark.parametrize(
+    ("reason", "grant"),
+    [
+        ("x" * 10, Grant.BREAK_GLASS),  # care/README: a reason of at least 10 characters
+        ("x" * 9, Grant.DENIED),
+        ("   " + "x" * 9 + "   ", Grant.DENIED),  # padding does not count
+        ("", Grant.DENIED),
+        (None, Grant.DENIED),
+    ],
+)
+def test_break_glass_needs_ten_characters(reason, grant):
+    assert case_read_grant(roles=frozenset({"doctor"}), user_id=OTHER, hospital_id=H2, case=CASE,
+                           break_glass_reason=reason) is grant

@@ -263,4 +263,10 @@ def test_weak_passwords_are_refused(password):
 
 
 def test_a_long_passphrase_is_accepted():
-    check_password("violet tractor mends the quiet harbour")
+    # check_password raises for a refused password and returns None for an accepted one.
+    assert check_password("violet tractor mends the quiet harbour") is None
+    # The length rule's edge: 12 characters are enough, 11 are not (README: "12+ characters").
+    assert check_password("violet tract") is None
+    with pytest.raises(InvalidInput) as short:
+        check_password("violet trac")
+    assert short.value.field == "password"

@@ -70,23 +70,16 @@ def web_database_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def web_server(web_database_url: str) -> Iterator[Server]:
     """One uvicorn worker of the whole app (pages, API, WebSocket) on a spare loopback port."""
-    server = Server(env={})
-    server.env = dict(os.environ)
-    server.env.update(
+    # What `make run` gives the server (its database and Redis), and a Redis key prefix of its
+    # own so the in-process apps of other tests, on the same Redis, never take its events.
+    # Timings, origins and limits are the defaults users get.
+    env = dict(os.environ)
+    env.update(
         DATABASE_URL=web_database_url,
         REDIS_URL=REDIS_URL,
         LIFELINE_STREAM_PREFIX=f"lifeline:web:{os.getpid()}:{uuid.uuid4().hex[:6]}:",
-        LIFELINE_SECRET_KEY="web-test-secret-" + uuid.uuid4().hex,
-        LIFELINE_ALLOWED_ORIGINS=f"http://127.0.0.1:{server.port}",
-        LIFELINE_HEARTBEAT_SECONDS="1",
-        # Short queue targets, so a test sees a waiting case turn amber and then red.
-        LIFELINE_QUEUE_AMBER_SECONDS="3",
-        LIFELINE_QUEUE_RED_SECONDS="6",
-        LIFELINE_DB_POOL_SIZE="5",
-        LIFELINE_DATA_DIR=str(ROOT / "var"),
-        LIFELINE_NODE_MODULES=str(ROOT / "node_modules"),
-        PYTHONPATH=str(ROOT),
     )
+    server = Server(env=env)
     assert (ROOT / "node_modules" / "leaflet" / "dist" / "leaflet.js").exists(), "run `make web`"
     server.start()
     try:

@@ -141,6 +141,9 @@ async def test_console_works_with_the_websocket_endpoint_unavailable(api, accoun
         await ws.close(code=1011, reason="unavailable")
 
     await context.route_web_socket(re.compile(r"/ws(\?|$)"), refuse)
+    # The page's clock is ours to move: the queue timers turn amber and red after the default
+    # 60 and 120 s without the test waiting that long or the server being told other targets.
+    await context.clock.install()
     page = await context.new_page()
     await page.goto("/console")
     await sign_in_page(page, accounts["emergency_operator"])
@@ -166,7 +169,10 @@ async def test_console_works_with_the_websocket_endpoint_unavailable(api, accoun
     await expect(page.locator("#detail-status")).to_have_text("triaged")
     await expect(page.locator("#live")).to_have_text("stale — polling")
     timer = entry.locator(".timer")
+    await expect(timer).not_to_have_class(re.compile(r"\b(amber|red)\b"))
+    await page.clock.fast_forward("01:01")  # README: amber after 60 s
     await expect(timer).to_have_class(re.compile(r"\bamber\b"))
+    await page.clock.fast_forward("01:00")  # red after 120 s
     await expect(timer).to_have_class(re.compile(r"\bred\b"))
     await shot(page, "console-stale-polling")
     await page.keyboard.press("c")
