@@ -8,7 +8,7 @@ INSERT and SELECT. Tables created by later migrations (run by the same owner) ar
 by default privileges.
 
 Revision ID: 0010_authority
-Revises: 0009_pages
+Revises: 0010_unverified_caller
 Create Date: 2026-12-05
 """
 
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_authority"
-down_revision = "0009_pages"
+down_revision = "0010_unverified_caller"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Coverage: standby posts, demand grids and accepted move-ups (issue 24).
 
 Revision ID: 0010_coverage
-Revises: 0009_pages
+Revises: 20261205_geocoding
 Create Date: 2026-12-05
 """
 
@@ -13,7 +13,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy.dialects import postgresql
 
 revision = "0010_coverage"
-down_revision = "0009_pages"
+down_revision = "20261205_geocoding"
 branch_labels = None
 depends_on = None
 

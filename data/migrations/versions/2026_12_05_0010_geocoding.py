@@ -1,7 +1,7 @@
 """Offline geocoder (unaccent + pg_trgm), case address/source, duplicate-call flag and link.
 
 Revision ID: 20261205_geocoding
-Revises: 0009_pages
+Revises: 0012_multi_unit_dispatch
 Create Date: 2026-12-05
 """
 
@@ -13,7 +13,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy.dialects import postgresql
 
 revision = "20261205_geocoding"
-down_revision = "0009_pages"
+down_revision = "0012_multi_unit_dispatch"
 branch_labels = None
 depends_on = None
 

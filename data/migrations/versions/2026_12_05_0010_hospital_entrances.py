@@ -1,7 +1,7 @@
 """Where ambulances reach a hospital: its entrance or campus road, and how it was chosen.
 
 Revision ID: 0010_hospital_entrances
-Revises: 0009_pages
+Revises: 0010_authority
 Create Date: 2026-12-05
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from geoalchemy2 import Geometry
 
 revision = "0010_hospital_entrances"
-down_revision = "0009_pages"
+down_revision = "0010_authority"
 branch_labels = None
 depends_on = None
 

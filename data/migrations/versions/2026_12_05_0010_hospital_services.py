@@ -1,7 +1,7 @@
 """Per-service status of hospitals with an end time, and its audit trail.
 
 Revision ID: 0010_hospital_services
-Revises: 0009_pages
+Revises: 0010_hospital_entrances
 Create Date: 2026-12-05
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_hospital_services"
-down_revision = "0009_pages"
+down_revision = "0010_hospital_entrances"
 branch_labels = None
 depends_on = None
 
