@@ -22,25 +22,29 @@ OTHER = "coverage-test-far"
 
 
 @pytest.fixture(scope="module")
-def far_region(app):
+def far_region(app, database_url):
     """A second, synthetic region far from Helsinki (to attack cross-region ids)."""
+    from sqlalchemy import create_engine
+
     from routing import store as road_store
     from routing.graph import synthetic_grid
 
     graph = synthetic_grid(8, center=(33.69, 73.05))
-    engine = app.state.sync_engine
+    # Importing a region is the owner's job (the CLI), not the server's least-privilege role.
+    engine = create_engine(database_url)
     path = tempfile.mkdtemp(prefix="lifeline-cov-") + "/far.npz"
     graph.save(path)
     with Session(engine) as session:
         road_store.write_region(session, OTHER, graph, cache_path=path)
         session.commit()
-    app.state.destinations.load_region(engine, OTHER)
+    app.state.destinations.load_region(app.state.sync_engine, OTHER)
     yield OTHER
     app.state.destinations.regions.pop(OTHER, None)
     with Session(engine) as session:
         session.execute(text("DELETE FROM coverage_posts WHERE region = :r"), {"r": OTHER})
         session.execute(text("DELETE FROM regions WHERE name = :r"), {"r": OTHER})
         session.commit()
+    engine.dispose()
 
 
 async def _units(client, headers, n=2, **kw):

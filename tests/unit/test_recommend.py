@@ -172,6 +172,7 @@ def test_a_ranked_hospital_carries_every_figure_rounded_to_a_tenth():
         "hospital_id": str(hospital.hospital_id), "name": "K", "capabilities": ["general_ed"],
         "ed_status": "open", "beds_available": 7, "capacity_updated_at": updated.isoformat(),
         "capacity_stale": False, "eta_seconds": 123.5, "distance_m": 987.7,
+        "service_status": "available", "diversion_overridden": False, "explanation": None,
     }
     unknown = hospital._replace(capacity_updated_at=None, distance_m=None, beds_available=None)
     [ranked] = recommend_destinations([unknown], required=Capability.GENERAL_ED,
