@@ -20,13 +20,13 @@ from sqlalchemy import create_engine, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from data.errors import InvalidInput
+from data.key_purge import purge_once
 from data.idempotency import (
     KEY_RETENTION,
     IdempotencyKey,
     IdempotencyRecord,
     bind,
     claim,
-    purge_expired,
     request_fingerprint,
 )
 from identity import audit
@@ -163,18 +163,19 @@ async def test_an_expired_key_is_taken_over_as_new(sessions):
     assert row.expires_at > datetime.now(UTC) + KEY_RETENTION - timedelta(minutes=1)
 
 
-async def test_purge_drops_only_expired_keys(sessions):
+async def test_purge_drops_only_expired_keys(sessions, scratch_url):
     live, dead = IdempotencyKey("user:4", uuid.uuid4().hex), IdempotencyKey("user:4", "dead")
+    libpq = scratch_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    async with await psycopg.AsyncConnection.connect(libpq, autocommit=True) as conn:
+        await purge_once(conn)
+        async with sessions() as session:
+            for key in (live, dead):
+                await claim(session, key=key, request_hash="h", resource_type="case")
+            await session.commit()
+        await expire(sessions, dead, timedelta(seconds=1))
+        assert await purge_once(conn) == 1
+        assert await purge_once(conn) == 0
     async with sessions() as session:
-        await purge_expired(session)
-        for key in (live, dead):
-            await claim(session, key=key, request_hash="h", resource_type="case")
-        await session.commit()
-    await expire(sessions, dead, timedelta(seconds=1))
-    async with sessions() as session:
-        assert await purge_expired(session) == 1
-        await session.commit()
-        assert await purge_expired(session) == 0
         kept = set(await session.scalars(select(IdempotencyRecord.key)))
     assert live.key in kept and dead.key not in kept
 
