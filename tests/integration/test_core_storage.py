@@ -20,7 +20,6 @@ from sqlalchemy import create_engine, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from data.errors import InvalidInput
-from data.key_purge import purge_once
 from data.idempotency import (
     KEY_RETENTION,
     IdempotencyKey,
@@ -29,6 +28,7 @@ from data.idempotency import (
     claim,
     request_fingerprint,
 )
+from data.key_purge import purge_once
 from identity import audit
 from identity.audit import GENESIS, AuditEvent, AuditWriter, append_many
 from identity.models import AuditEntry
