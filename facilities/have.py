@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-
-import xmlschema
-from xmlschema import XMLResource
+from typing import TYPE_CHECKING
 
 from data.errors import InvalidInput
 from facilities.capabilities import Capability, provided
+
+if TYPE_CHECKING:  # xmlschema takes ~1 s to import: loaded on first use, not at worker start
+    import xmlschema
+    from xmlschema import XMLResource
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "have_schema"
 HAVE = "urn:oasis:names:tc:emergency:EDXL:HAVE:1.0"
@@ -61,6 +63,8 @@ COMMENT = re.compile(
 @lru_cache(maxsize=1)
 def schema() -> xmlschema.XMLSchema10:
     """The OASIS schema, loaded once per process from the shipped files (about 2 s)."""
+    import xmlschema
+
     return xmlschema.XMLSchema10(str(SCHEMA_DIR / "edxl-have.xsd"), allow="sandbox")
 
 
@@ -186,6 +190,8 @@ def to_have(hospitals: Iterable[HospitalState]) -> str:
 
 def _parse(text: str | bytes) -> XMLResource:
     """Parse with the defused parser: no DTD entities, no external references."""
+    from xmlschema import XMLResource
+
     return XMLResource(text, defuse="always", allow="none")
 
 
