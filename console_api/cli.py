@@ -98,6 +98,10 @@ def serve(
             http="console_api.server_limits:DeadlineHttpProtocol",
             timeout_keep_alive=limits.keep_alive_seconds,
             ws_max_size=limits.ws_max_message_bytes,
+            # A worker starting on a loaded machine can take >5 s (uvicorn's default) to import
+            # the app and load road networks; killed and restarted, it never comes up. 30 s still
+            # replaces a truly hung worker quickly.
+            timeout_worker_healthcheck=30,
         )
 
 
