@@ -35,6 +35,7 @@ def api(data_settings, identity_settings):
     app = create_app(
         data_settings=data_settings,
         identity_settings=identity_settings,
+        # Like the shared app: the fleet tests' app sends the SMS, this one must not steal them.
         messaging_settings=MessagingSettings(LIFELINE_SMS_SENDER=False),
     )
     with TestClient(app, raise_server_exceptions=True) as client:

@@ -12,6 +12,8 @@ from care.models import Doctor, DoctorAvailabilityState
 from care.settings import CareSettings
 from data.outbox import OutboxEvent
 
+#: For the sweeper test only, which is about the sweep loop: it sweeps once per TTL, and with
+#: the default 90 s the test would wait a minute and a half.
 SHORT = CareSettings(presence_ttl_seconds=1, snapshot_every_seconds=1)
 
 

@@ -41,6 +41,7 @@ def fuzz_app(data_settings, identity_settings):
     return create_app(
         data_settings=data_settings,
         identity_settings=unlimited,
+        # Like the shared app: the fleet tests' app sends the SMS, this one must not steal them.
         messaging_settings=MessagingSettings(LIFELINE_SMS_SENDER=False),
     )
 

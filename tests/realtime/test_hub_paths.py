@@ -101,6 +101,8 @@ async def test_the_reader_skips_malformed_entries_and_unreadable_heads(rt_redis)
     redis = aioredis.from_url(rt_redis.url)
     prefix = f"hub-test:{uuid.uuid4().hex[:8]}:"
     engine = create_async_engine("postgresql+psycopg://postgres@127.0.0.1:5432/no_such_db_here")
+    # Keys of its own on the shared private Redis; a short XREAD block so the reader loop turns
+    # quickly (the test is about what the loop does with each entry, not about the blocking).
     hub = Hub(redis=redis, engine=engine,
               settings=RealtimeSettings(stream_prefix=prefix, hub_block_ms=50))
     sink = hub.open_sink()

@@ -72,6 +72,7 @@ async def test_subscribers_who_may_see_the_same_share_one_audience() -> None:
 
 
 async def test_the_ticker_beats_with_the_position_and_drops_a_stalled_writer() -> None:
+    # The test is about the ticker's heartbeats and stall timeout: short ones keep it quick.
     settings = RealtimeSettings(heartbeat_seconds=0.1, send_timeout_seconds=1.0)
     hub = Hub(redis=None, engine=None, settings=settings)  # type: ignore[arg-type]
     listener, stuck = hub.open_sink(heartbeats=True), hub.open_sink(heartbeats=True)

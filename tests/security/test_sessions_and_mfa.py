@@ -176,8 +176,9 @@ async def test_staff_enrol_activate_and_sign_in_with_totp_or_recovery_code(app, 
     )
     assert bad.status_code == 401
     totp = pyotp.TOTP(secret)
+    code = totp.now()  # replayed below: the same code even if a 30-s step passes meanwhile
     ok = await client.post(
-        "/api/v1/auth/mfa/activate", json={"email": email, "password": PASSWORD, "totp": totp.now()}
+        "/api/v1/auth/mfa/activate", json={"email": email, "password": PASSWORD, "totp": code}
     )
     assert ok.status_code == 204
     again = await client.post("/api/v1/auth/mfa/enrol", json={"email": email, "password": PASSWORD})
@@ -187,7 +188,7 @@ async def test_staff_enrol_activate_and_sign_in_with_totp_or_recovery_code(app, 
     assert missing.status_code == 401 and missing.json()["code"] == "invalid_credentials"
     # The code used to activate cannot be replayed; the next step's code works.
     replay = await client.post(
-        LOGIN, json={"email": email, "password": PASSWORD, "totp": totp.now()}
+        LOGIN, json={"email": email, "password": PASSWORD, "totp": code}
     )
     assert replay.status_code == 401
     later = totp.at(utcnow() + timedelta(seconds=30))
