@@ -32,6 +32,7 @@ BANDIT_PATHS = [
     "realtime",
     "care",
     "messaging",
+    "geocoding",
 ]
 
 
