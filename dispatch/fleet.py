@@ -27,7 +27,7 @@ from dispatch.recommend_units import ACUTE, Destination, UnitCandidate, recommen
 from dispatch.schemas import UnitCreate
 from dispatch.settings import DispatchSettings, get_dispatch_settings
 from dispatch.unit_status import UnitStatus, unit_transition
-from geocoding.bounds import region_at
+from geocoding.bounds import outside_every_region
 from routing.fleet import times_to_incident
 
 UNIT_CHANNEL = "unit.status.updated"
@@ -93,7 +93,7 @@ async def available_units(db_session: AsyncSession) -> list[UnitBrief]:
 
 async def create_unit(*, db_session: AsyncSession, request: UnitCreate, actor: str) -> Unit:
     """Register an ambulance, available at its station (which must lie in a region)."""
-    if await region_at(db_session, lat=request.station_lat, lng=request.station_lng) is None:
+    if await outside_every_region(db_session, lat=request.station_lat, lng=request.station_lng):
         raise InvalidInput(
             f"the station {request.station_lat:.5f},{request.station_lng:.5f} lies outside every "
             "imported region: import the region first (make run REGION=...) or correct the "

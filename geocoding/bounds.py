@@ -35,14 +35,16 @@ async def list_regions(db_session: AsyncSession) -> list[dict[str, Any]]:
     ]
 
 
-WITHIN_ANY = text("""
-SELECT r.name FROM regions r LEFT JOIN geocode_regions g ON g.region = r.name
-WHERE ST_Covers(r.area, ST_SetSRID(ST_MakePoint(:lng, :lat), 4326))
-   OR ST_Covers(g.bbox, ST_SetSRID(ST_MakePoint(:lng, :lat), 4326))
-ORDER BY r.name LIMIT 1
+OUTSIDE_EVERY = text("""
+SELECT EXISTS (SELECT 1 FROM regions)
+   AND NOT EXISTS (
+       SELECT 1 FROM regions r LEFT JOIN geocode_regions g ON g.region = r.name
+       WHERE ST_Covers(r.area, ST_SetSRID(ST_MakePoint(:lng, :lat), 4326))
+          OR ST_Covers(g.bbox, ST_SetSRID(ST_MakePoint(:lng, :lat), 4326)))
 """)
 
 
-async def region_at(db_session: AsyncSession, *, lat: float, lng: float) -> str | None:
-    """The region whose road area or extract box holds (lat, lng), if any."""
-    return await db_session.scalar(WITHIN_ANY, {"lat": lat, "lng": lng})
+async def outside_every_region(db_session: AsyncSession, *, lat: float, lng: float) -> bool:
+    """Whether regions are imported and none holds (lat, lng) in its road area or extract box
+    (with no region at all there is nothing to be outside of)."""
+    return bool(await db_session.scalar(OUTSIDE_EVERY, {"lat": lat, "lng": lng}))

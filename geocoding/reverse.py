@@ -22,26 +22,27 @@ NEAR_ADDRESS_M = 150.0
 CROSSINGS_M = 2000.0
 PLACE_M = 10_000.0
 
-_POINT = "ST_SetSRID(ST_MakePoint(:lng, :lat), 4326)"
-NEAREST = text(f"""
+NEAREST = text("""
 SELECT label, street, ST_X(point) AS lng, ST_Y(point) AS lat,
-       ST_Distance(CAST(COALESCE(lines, point) AS geography), CAST({_POINT} AS geography)) AS d
+       ST_Distance(CAST(COALESCE(lines, point) AS geography),
+                   CAST(ST_SetSRID(ST_MakePoint(:lng, :lat), 4326) AS geography)) AS d
 FROM (
     SELECT * FROM geocode_entries
     WHERE kind = ANY(CAST(:kinds AS text[]))
       AND (CAST(:street AS text) IS NULL OR street = :street)
-    ORDER BY COALESCE(lines, point) <-> {_POINT}
+    ORDER BY COALESCE(lines, point) <-> ST_SetSRID(ST_MakePoint(:lng, :lat), 4326)
     LIMIT 8
 ) near
 ORDER BY d
 LIMIT 1
 """)
-CROSSINGS = text(f"""
+CROSSINGS = text("""
 SELECT CASE WHEN street = :street THEN cross_street ELSE street END AS name,
        ST_X(point) AS lng, ST_Y(point) AS lat
 FROM geocode_entries
 WHERE kind = 'intersection' AND (street = :street OR cross_street = :street)
-  AND ST_DWithin(CAST(point AS geography), CAST({_POINT} AS geography), :within)
+  AND ST_DWithin(CAST(point AS geography),
+                 CAST(ST_SetSRID(ST_MakePoint(:lng, :lat), 4326) AS geography), :within)
 """)
 
 

@@ -67,11 +67,14 @@ async def test_the_address_reaches_the_crew_sms_the_crew_page_and_the_hospital(
     client, operator
 ):
     """Every case carries its address, and everyone who acts on it is shown it."""
+    import random
     import re
 
     h = operator.headers
-    case = (await client.post(CASES, json=sos_body(lat=60.1686, lng=24.9414))).json()
-    assert "Aleksanterinkatu" in case["address"]
+    # A spot of its own: a second call there must find this case, not another test's.
+    lat, lng = 60.1655 + random.random() * 0.010, 24.9400 + random.random() * 0.010
+    case = (await client.post(CASES, json=sos_body(lat=lat, lng=lng))).json()
+    assert case["address"]
     await client.post(f"{CASES}/{case['id']}/triage", json={"severity": "high"}, headers=h)
     unit = await add_unit(client, h, phones=["+358401112233"])
     r = await client.post(f"{CASES}/{case['id']}/dispatch", json={"unit_id": unit["id"]},
@@ -88,3 +91,15 @@ async def test_the_address_reaches_the_crew_sms_the_crew_page_and_the_hospital(
     incoming = (await client.get(f"/api/v1/hospitals/{hospital}/incoming", headers=h)).json()
     mine = [i for i in incoming if i["case_id"] == case["id"]]
     assert mine and mine[0]["address"] == case["address"]
+
+    # A second call about it, linked, ends when the crew hands the patient over.
+    second = (await client.post(CASES, json=sos_body(lat=lat + 0.00005, lng=lng))).json()
+    assert second["possible_duplicate_of"] == case["id"]
+    linked = await client.post(f"{CASES}/{second['id']}/link", json={"to": case["id"]},
+                               headers=h)
+    assert linked.status_code == 200, linked.text
+    for status in ("en_route", "on_scene", "transporting", "at_hospital", "handover_complete"):
+        r = await client.post(f"/api/v1/crew/{token}/status", json={"status": status})
+        assert r.status_code == 200, r.text
+    ended = (await client.get(f"{CASES}/{second['id']}", headers=h)).json()
+    assert ended["status"] == "cancelled" and case["id"] in ended["cancel_reason"]

@@ -33,6 +33,7 @@ BANDIT_PATHS = [
     "realtime",
     "care",
     "messaging",
+    "geocoding",
 ]
 
 

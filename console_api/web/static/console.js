@@ -191,7 +191,7 @@ function paintDetail() {
     </div>
     <h3>Recommended units</h3>
     ${units ? `<table><thead><tr><th>Unit</th><th>To scene</th><th>Hospital</th><th>To care</th><th></th></tr></thead><tbody>${units}</tbody></table>`
-      : `<p class="muted">${c.status === "raised" || c.status === "triaged" ? "No available unit can reach the scene." : "Dispatched."}</p>`}
+      : `<p class="muted">${c.dispatch?.shared_with ? "The first call's unit serves this call." : c.status === "raised" || c.status === "triaged" ? "No available unit can reach the scene." : "Dispatched."}</p>`}
     <h3>Recommended hospitals</h3>
     ${hospitals ? `<table><thead><tr><th>Hospital</th><th>ED</th><th>ETA</th><th>Road</th></tr></thead><tbody>${hospitals}</tbody></table>` : '<p class="muted">None reachable.</p>'}
     <div class="actions space-above">
