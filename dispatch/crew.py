@@ -112,6 +112,27 @@ async def dispatch_is_live(*, db_session: AsyncSession, claims: CrewClaims) -> b
     return found is not None
 
 
+async def live_among(
+    *, db_session: AsyncSession, claims: set[CrewClaims]
+) -> set[CrewClaims]:
+    """Which of many crew links are still live, in one query (the telemetry sockets' watch)."""
+    if not claims:
+        return set()
+    rows = await db_session.execute(
+        select(EmergencyDispatch.id)
+        .join(EmergencyCase, EmergencyCase.id == EmergencyDispatch.case_id)
+        .join(Unit, Unit.id == EmergencyDispatch.unit_id)
+        .where(
+            EmergencyDispatch.id.in_([c.dispatch_id for c in claims]),
+            EmergencyDispatch.completed_at.is_(None),
+            EmergencyCase.status.in_(_LIVE_STATUSES),
+            Unit.current_case_id == EmergencyDispatch.case_id,
+        )
+    )
+    live = set(rows.scalars())
+    return {c for c in claims if c.dispatch_id in live}
+
+
 async def live_crew_claims(
     *, db_session: AsyncSession, token: str, secret: str
 ) -> CrewClaims:
@@ -300,6 +321,7 @@ def parse_report(value: str) -> CrewStatus:
 
 
 __all__ = [
-    "CrewContext", "apply_sms_reply", "crew_view", "dispatch_is_live", "live_crew_claims",
+    "CrewContext", "apply_sms_reply", "crew_view", "dispatch_is_live", "live_among",
+    "live_crew_claims",
     "open_link", "report_status",
 ]

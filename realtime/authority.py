@@ -19,7 +19,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,8 +56,9 @@ class HeldSocket:
     close: Callable[[int, str], Any]
     notify: Callable[[dict[str, Any]], Any]
     claims: AccessClaims | None = None
-    #: A capability's own liveness (a crew link's dispatch); False closes the socket.
-    still_live: Callable[[], Awaitable[bool]] | None = None
+    #: A capability whose liveness is checked (a crew link's claims); found dead, the socket
+    #: closes. All sockets' capabilities are checked together, by ``capabilities_alive``.
+    capability: Hashable | None = None
     warned: bool = field(default=False)
     closed: bool = field(default=False)
 
@@ -79,12 +80,15 @@ class SocketAuthority:
         per_address: int,
         interval_s: float = 1.0,
         capability_interval_s: float = 2.0,
+        capabilities_alive: Callable[[set[Any]], Awaitable[set[Any]]] | None = None,
     ) -> None:
         self.redis = redis
         self.per_principal = per_principal
         self.per_address = per_address
         self.interval_s = interval_s
         self.capability_interval_s = capability_interval_s
+        #: Given every held capability, returns those still alive (one query for all).
+        self.capabilities_alive = capabilities_alive
         self.held: set[HeldSocket] = set()
         self.by_principal: Counter[str] = Counter()
         self.by_address: Counter[str] = Counter()
@@ -137,15 +141,18 @@ class SocketAuthority:
             for held in tokens:
                 if held.claims in dead:
                     held.end(AUTHORITY_REVOKED, "revoked")
-        if now >= self._next_capability_check:
+        if now >= self._next_capability_check and self.capabilities_alive is not None:
             self._next_capability_check = now + self.capability_interval_s
-            for held in [h for h in self.held if h.still_live is not None and not h.closed]:
-                try:
-                    live = await held.still_live()  # type: ignore[misc]
-                except Exception:  # noqa: BLE001 - a failed check is retried, not fatal
-                    log.warning("capability check failed; retrying", exc_info=True)
-                    continue
-                if not live:
+            holding = [h for h in self.held if h.capability is not None and not h.closed]
+            if not holding:
+                return
+            try:
+                alive = await self.capabilities_alive({h.capability for h in holding})
+            except Exception:  # noqa: BLE001 - a failed check is retried, not fatal
+                log.warning("capability check failed; retrying", exc_info=True)
+                return
+            for held in holding:
+                if held.capability not in alive:
                     held.end(AUTHORITY_REVOKED, "capability_ended")
 
     async def run(self) -> None:

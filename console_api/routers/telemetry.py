@@ -110,6 +110,16 @@ async def _crew_live(websocket: WebSocket, claims: CrewClaims) -> bool:
         return await crew.dispatch_is_live(db_session=session, claims=claims)
 
 
+def watch_crew_links(app: Any) -> None:
+    """Let the worker's socket watch check every open crew link, in one query for all."""
+
+    async def alive(claims: set[Any]) -> set[Any]:
+        async with app.state.session_factory() as session:
+            return await crew.live_among(db_session=session, claims=claims)
+
+    app.state.socket_authority.capabilities_alive = alive
+
+
 async def _reporter(
     websocket: WebSocket, identity: IdentitySettings, *, token: str | None,
     crew_token: str | None,
@@ -306,7 +316,7 @@ async def telemetry_socket(websocket: WebSocket) -> None:
         close=close,
         notify=session._queue,
         claims=reporter.claims,
-        still_live=(lambda: _crew_live(websocket, crew_claims)) if crew_claims else None,
+        capability=crew_claims,
     )
     try:
         authority.admit(held)
