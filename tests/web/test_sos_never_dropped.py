@@ -42,6 +42,7 @@ async def test_a_refused_sign_in_is_resent_anonymously_not_dropped(api, accounts
     await page.route("**/api/v1/emergency/cases", refuse_signed_in)
     await page.get_by_role("button", name="SOS").click()
     await expect(page.locator("#follow")).to_be_visible(timeout=20_000)
+    await expect(page.locator("#case-status")).to_have_text("Request received")
     await shot(page, "sos-resent-anonymously")
     assert sent[0] is not None and sent[-1] is None, sent
     assert len(await cases_of(api, operator, phone)) == 1
