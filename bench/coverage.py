@@ -403,13 +403,14 @@ def section(result: dict) -> str:
         )
     lines += [
         "",
-        "Wall times were taken on a shared 2-core machine under load (load average in the "
-        "header of this file's runs is often above 10); CPU time of the process is shown in "
-        "brackets. "
+        "Wall times were taken on a shared 2-core machine under load; the CPU time of the "
+        "process, in brackets, is what an idle core would take. "
         "Target: under 100 ms for 50 units at the Islamabad size (cold: 50 searches; cached: "
         "units parked at posts reuse their search). The brute force stands each unit on the "
         "nearer end of its road segment, the engine on the segment itself: that and nothing "
-        "else separates the two figures (limit 0.5 pp).",
+        "else separates the two figures (limit 0.5 pp). A move counts when a unit at (or bound "
+        "for) a post is sent to another post; a freed unit choosing where to wait is not "
+        "counted, as the baseline's return to station is not.",
         "",
         "Reproduce: `.venv/bin/python -m bench.coverage` (about "
         f"{result['seconds'] / 60:.0f} min here).",
