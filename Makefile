@@ -13,7 +13,7 @@ REDIS_URL ?= redis://127.0.0.1:6379/0
 REGION ?=
 REGION_NAME ?= $(basename $(basename $(notdir $(REGION))))
 FACILITIES ?=
-BANDIT_PATHS := console_api coverage identity data dispatch routing facilities realtime care messaging geocoding
+BANDIT_PATHS := console_api fleet_coverage identity data dispatch routing facilities realtime care messaging geocoding
 export DATABASE_URL REDIS_URL
 
 .PHONY: help run test services venv db region lint security bench clean web mutate coverage

@@ -44,10 +44,10 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
-from coverage.grid import build_demand_grid
-from coverage.measure import measure
-from coverage.mexclp import FreeUnit, Limits, plan_moves
-from coverage.reach import Reach, node_of
+from fleet_coverage.grid import build_demand_grid
+from fleet_coverage.measure import measure
+from fleet_coverage.mexclp import FreeUnit, Limits, plan_moves
+from fleet_coverage.reach import Reach, node_of
 from routing.engine import TravelTimeEngine
 from routing.fleet import times_to_incident
 from routing.osm_import import build_graph

@@ -48,8 +48,6 @@ from console_api.routers import (
     units,
 )
 from console_api.write_retry import RetryOnContention
-from coverage import live as coverage_live
-from coverage.service import CoverageBook
 from data import key_purge
 from data.db import async_session_factory, make_async_engine, make_sync_engine
 from data.durability import ensure_durable, ensure_least_privilege, retry_unreachable
@@ -61,6 +59,8 @@ from dispatch.destinations import Destinations
 from dispatch.position_ingest import PositionIngest
 from dispatch.service_changes import expire_services
 from dispatch.settings import get_dispatch_settings
+from fleet_coverage import live as coverage_live
+from fleet_coverage.service import CoverageBook
 from identity import audit_anchor, vault
 from identity.audit import AuditWriter
 from identity.settings import IdentitySettings, get_identity_settings

@@ -355,10 +355,10 @@ def coverage_demand(
     """Compute and store a region's demand grid from its case history and road density."""
     from sqlalchemy.orm import Session
 
-    from coverage.service import compute_demand
-    from coverage.settings import CoverageSettings
     from data.db import make_sync_engine
     from data.models import import_all_models
+    from fleet_coverage.service import compute_demand
+    from fleet_coverage.settings import CoverageSettings
     from routing.errors import UnknownRegionError
 
     import_all_models()

@@ -12,7 +12,7 @@ MODEL_MODULES = (
     "routing.models",
     "geocoding.models",
     "messaging.models",
-    "coverage.models",
+    "fleet_coverage.models",
     "data.outbox",
     "data.idempotency",
     "identity.sealing",  # last: hooks every model with sealed fields

@@ -26,7 +26,7 @@ UNIT_POSITION_CHANNEL = "unit.position.updated"
 CAPACITY_CHANNEL = "hospital.capacity.updated"
 DOCTOR_AVAILABILITY_CHANNEL = "doctor.availability.updated"
 APPOINTMENT_QUEUE_CHANNEL = "appointment.queue.updated"
-COVERAGE_CHANNEL = "coverage.updated"  # coverage.service writes it; operators see it
+COVERAGE_CHANNEL = "coverage.updated"  # fleet_coverage.service writes it; operators see it
 
 CHANNELS: tuple[str, ...] = (
     CASE_CHANNEL,

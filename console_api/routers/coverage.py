@@ -9,12 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, status
 
 from console_api.deps import DestinationsDep, SessionDep, actor_of, require
-from coverage import service
-from coverage.policy import DispatchOption, suggest
-from coverage.schemas import MoveUpRequest, PostCreate
-from coverage.settings import get_coverage_settings
 from dispatch import fleet
 from dispatch.service import get_case
+from fleet_coverage import service
+from fleet_coverage.policy import DispatchOption, suggest
+from fleet_coverage.schemas import MoveUpRequest, PostCreate
+from fleet_coverage.settings import get_coverage_settings
 from identity.tokens import AccessClaims
 
 router = APIRouter(tags=["coverage"])

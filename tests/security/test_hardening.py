@@ -34,6 +34,7 @@ BANDIT_PATHS = [
     "care",
     "messaging",
     "geocoding",
+    "fleet_coverage",
 ]
 
 

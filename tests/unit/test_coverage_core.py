@@ -9,11 +9,11 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from coverage.grid import build_demand_grid
-from coverage.measure import measure
-from coverage.mexclp import FreeUnit, Limits, expected_coverage, plan_moves
-from coverage.policy import DispatchOption, suggest
-from coverage.reach import Reach
+from fleet_coverage.grid import build_demand_grid
+from fleet_coverage.measure import measure
+from fleet_coverage.mexclp import FreeUnit, Limits, expected_coverage, plan_moves
+from fleet_coverage.policy import DispatchOption, suggest
+from fleet_coverage.reach import Reach
 from routing import TravelTimeEngine, synthetic_grid
 
 # ---------------------------------------------------------------- demand grid

@@ -18,12 +18,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from coverage.grid import DemandGrid, build_demand_grid
-from coverage.measure import measure
-from coverage.mexclp import FreeUnit, Limits, Plan, plan_moves
-from coverage.models import CoverageDemand, CoverageMove, CoveragePost
-from coverage.reach import Reach, node_of
-from coverage.settings import CoverageSettings
 from data.base import utcnow
 from data.errors import Conflict, NotFound
 from data.outbox import record_event
@@ -31,6 +25,12 @@ from dispatch import fleet
 from dispatch.destinations import Destinations, RegionNetwork
 from dispatch.models import EmergencyCase, Unit, UnitEvent
 from dispatch.unit_status import UnitStatus
+from fleet_coverage.grid import DemandGrid, build_demand_grid
+from fleet_coverage.measure import measure
+from fleet_coverage.mexclp import FreeUnit, Limits, Plan, plan_moves
+from fleet_coverage.models import CoverageDemand, CoverageMove, CoveragePost
+from fleet_coverage.reach import Reach, node_of
+from fleet_coverage.settings import CoverageSettings
 from messaging.outbox import queue_sms
 from routing import store as road_store
 from routing.graph import haversine_m

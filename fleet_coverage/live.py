@@ -9,10 +9,10 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from coverage import service
-from coverage.settings import CoverageSettings, get_coverage_settings
 from data.outbox import OutboxEvent, record_event
 from dispatch.fleet import UNIT_CHANNEL
+from fleet_coverage import service
+from fleet_coverage.settings import CoverageSettings, get_coverage_settings
 
 log = logging.getLogger("lifeline.coverage")
 
