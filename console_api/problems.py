@@ -14,7 +14,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from console_api.hardening import SECURITY_HEADERS
-from console_api.write_retry import Contention, is_contention
+from console_api.write_retry import Contention
+from data.contention import is_contention
 from data.errors import (
     Conflict,
     Forbidden,

@@ -14,13 +14,10 @@ import json
 import logging
 import random
 
-from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("lifeline.contention")
 
-#: serialization_failure, deadlock_detected, lock_not_available (SQLSTATE, PostgreSQL appendix A).
-CONTENTION_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
 RETRIES = 4
 #: Random pause before retry n: up to BACKOFF_S * n, so the colliding requests fall apart.
 BACKOFF_S = 0.02
@@ -28,14 +25,6 @@ BACKOFF_S = 0.02
 
 class Contention(Exception):
     """Raised by the database error handler for a deadlock or serialization failure."""
-
-
-def is_contention(exc: BaseException) -> bool:
-    """Whether a database error is a transaction PostgreSQL aborted to resolve contention."""
-    if not isinstance(exc, DBAPIError):
-        return False
-    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-    return sqlstate in CONTENTION_SQLSTATES
 
 
 class RetryOnContention:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import time
 import uuid
 from collections.abc import Callable
@@ -21,13 +22,18 @@ from datetime import UTC, datetime
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from data.base import utcnow
-from data.errors import InvalidInput, NotFound, Unavailable
+from data.contention import is_contention
+from data.errors import Conflict, InvalidInput, NotFound, Unavailable
 from dispatch.models import Unit
 from dispatch.schemas import PositionPing
 from dispatch.settings import DispatchSettings, get_dispatch_settings
+
+#: Times a trail write aborted for contention is run again before it is reported as a conflict.
+TRAIL_RETRIES = 4
 
 log = logging.getLogger("lifeline.dispatch.position_ingest")
 
@@ -241,7 +247,7 @@ class PositionIngest:
         try:
             results = await self._store([fix for fix, _ in batch])
         except Exception as exc:  # noqa: BLE001 - every waiter must hear about the failure
-            if not isinstance(exc, (Unavailable, NotFound, InvalidInput)):
+            if not isinstance(exc, (Unavailable, NotFound, InvalidInput, Conflict)):
                 log.warning("storing %d fixes failed: %s", len(batch), exc)
                 exc = Unavailable("positions cannot be stored right now; send them again")
             for _fix, future in batch:
@@ -327,30 +333,41 @@ class PositionIngest:
 
         Points are built by PostGIS from the coordinates (no geometry objects in Python), and
         the newest fix wins in SQL: concurrent batches (and a dispatch meanwhile) must not fail
-        each other or move a unit back in time.
+        each other or move a unit back in time. Units are updated in id order, so two batches
+        never lock them crosswise; a transaction PostgreSQL still aborts for contention is run
+        again (only this part: the live positions are already published) and then reported as
+        the conflict it is, never as an outage.
         """
         newest: dict[uuid.UUID, Fix] = {}
         for fix in trail:
             if fix.unit_id not in newest or newest[fix.unit_id].recorded_at < fix.recorded_at:
                 newest[fix.unit_id] = fix
-        async with self.session_factory() as session:
-            await session.execute(
-                _INSERT_TRAIL,
-                [
-                    {"id": uuid.uuid4(), "unit_id": fix.unit_id, "lng": fix.lng, "lat": fix.lat,
-                     "heading": fix.heading, "speed": fix.speed, "recorded_at": fix.recorded_at}
-                    for fix in trail
-                ],
-            )
-            await session.execute(
-                _MOVE_UNIT,
-                [
-                    {"unit_id": fix.unit_id, "lng": fix.lng, "lat": fix.lat,
-                     "recorded_at": fix.recorded_at}
-                    for fix in newest.values()
-                ],
-            )
-            await session.commit()
+        points = [
+            {"id": uuid.uuid4(), "unit_id": fix.unit_id, "lng": fix.lng, "lat": fix.lat,
+             "heading": fix.heading, "speed": fix.speed, "recorded_at": fix.recorded_at}
+            for fix in trail
+        ]
+        moves = [
+            {"unit_id": fix.unit_id, "lng": fix.lng, "lat": fix.lat,
+             "recorded_at": fix.recorded_at}
+            for _, fix in sorted(newest.items(), key=lambda item: item[0])
+        ]
+        for attempt in range(TRAIL_RETRIES + 1):
+            try:
+                async with self.session_factory() as session:
+                    await session.execute(_INSERT_TRAIL, points)
+                    await session.execute(_MOVE_UNIT, moves)
+                    await session.commit()
+                return
+            except DBAPIError as exc:
+                if not is_contention(exc):
+                    raise
+                log.info("trail write met contention (attempt %d)", attempt + 1)
+                await asyncio.sleep(random.uniform(0, 0.02 * (attempt + 1)))  # noqa: S311
+        raise Conflict(
+            "positions kept colliding with other writes; send them again",
+            code="write_conflict",
+        )
 
 
 _INSERT_TRAIL = text(

@@ -60,3 +60,49 @@ async def test_without_redis_the_fixes_are_refused_as_unavailable(app, client, o
     with pytest.raises(Unavailable):
         await ingest.record(Fix(unit_id=unit, lat=60.17, lng=24.94, recorded_at=datetime.now(UTC)))
     await dead.aclose()
+
+
+async def test_a_deadlocked_trail_write_is_run_again_not_refused(app, client, operator,
+                                                                 database_url):
+    """Issue 18.4: contention is not an outage, for GPS fixes too.
+
+    Another transaction holds unit B and then wants unit A, while the ingest holds A (units are
+    updated in id order) and waits for B: PostgreSQL aborts the first waiter, the ingest. Before,
+    that answered every fix of the batch 503; now only the trail write runs again.
+    """
+    import psycopg
+
+    a, b = sorted([uuid.UUID((await add_unit(client, operator.headers))["id"]) for _ in range(2)])
+    ingest: PositionIngest = app.state.position_ingest
+    now = datetime.now(UTC)
+    libpq = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    async with await psycopg.AsyncConnection.connect(libpq) as other:
+        await other.execute("UPDATE units SET updated_at = updated_at WHERE id = %s", (b,))
+        fixes = [ingest.submit(Fix(unit_id=u, lat=60.17, lng=24.94, recorded_at=now))
+                 for u in (a, b)]
+        async with await psycopg.AsyncConnection.connect(libpq, autocommit=True) as watch:
+            await _until_a_backend_waits_for_a_lock(watch)  # the ingest holds A, waits for B
+        # Wanting A closes the cycle; the ingest, waiting longer, detects it and is aborted.
+        await other.execute("UPDATE units SET updated_at = updated_at WHERE id = %s", (a,))
+        await other.commit()
+    results = await asyncio.wait_for(asyncio.gather(*fixes), timeout=30)
+    assert all(r.trail_stored for r in results)
+    async with app.state.session_factory() as session:
+        stored = await session.scalar(
+            select(func.count()).select_from(UnitPosition).where(UnitPosition.unit_id.in_([a, b]))
+        )
+    assert stored == 2
+
+
+async def _until_a_backend_waits_for_a_lock(conn, deadline_s: float = 20.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline_s
+    while loop.time() < end:
+        cur = await conn.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        if (await cur.fetchone())[0]:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the ingest never waited for the locked unit")
