@@ -288,6 +288,7 @@ async def enforce_access(request: HTTPConnection) -> None:
     """The app-wide dependency: look the route up in :data:`ROUTE_ACCESS` and apply it."""
     key = route_key(request)
     access = ROUTE_ACCESS.get(key) if key else None
+    request.state.claims = None  # until the token verifies (a denial is audited with its actor)
     try:
         claims = bearer_claims(request)
         if claims is not None:
@@ -295,14 +296,14 @@ async def enforce_access(request: HTTPConnection) -> None:
         request.state.claims = claims
         check(access, claims, key)
     except (Forbidden, Unauthenticated) as exc:
-        request.state.claims = None
         if key == NEVER_REFUSED:
+            request.state.claims = None
             request.state.unverified_caller = exc.code
             return
         if exc.code == "token_revoked" and access is not None and access.is_open:
             # An open route is never refused for a revoked token: the caller is served as
             # anonymous, with none of the revoked account's authority.
-            claims = None
+            request.state.claims = claims = None
             check(access, claims, key)
         else:
             request.state.denied = exc.code

@@ -56,6 +56,13 @@ def served(database_url: str) -> Iterator[Served]:
             " now() - interval '48 hours', now() - interval '24 hours')",
             [EXPIRED_KEY],
         )
+        # Other servers of this test run (the in-process app) share the database and one of
+        # them leads the hourly purge. Their purge sessions end here, as when the leading worker
+        # of a deployment goes away, so that the new server leads and purges at start-up.
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND application_name = 'lifeline-key-purge'"
+        )
     server = Served(user_env(database_url))
     server.start()
     yield server

@@ -59,13 +59,16 @@ def test_list_scope():
 @pytest.mark.parametrize(
     ("reason", "grant"),
     [
-        ("x" * 10, Grant.BREAK_GLASS),  # care/README: a reason of at least 10 characters
-        ("x" * 9, Grant.DENIED),
-        ("   " + "x" * 9 + "   ", Grant.DENIED),  # padding does not count
+        # README: at least 10 characters and three distinct words of two or more letters.
+        ("ct in bays", Grant.BREAK_GLASS),  # 10 characters, three words: the edge
+        ("ct in bay", Grant.DENIED),  # 9 characters
+        ("   ct in by   ", Grant.DENIED),  # padding does not count
+        ("x" * 10, Grant.DENIED),  # long enough, one word
+        ("ab ab ab ab", Grant.DENIED),  # three words, one distinct
         ("", Grant.DENIED),
         (None, Grant.DENIED),
     ],
 )
-def test_break_glass_needs_ten_characters(reason, grant):
+def test_break_glass_needs_ten_characters_and_three_words(reason, grant):
     assert case_read_grant(roles=frozenset({"doctor"}), user_id=OTHER, hospital_id=H2, case=CASE,
                            break_glass_reason=reason) is grant
