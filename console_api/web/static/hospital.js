@@ -28,8 +28,12 @@ function localInput(iso) {
 }
 
 async function loadServices() {
-  if (document.activeElement?.closest("#services")) return;  // never overwrite what is being typed
+  // Never overwrite what is being typed, nor a row changed and not yet saved (a live event
+  // may arrive between choosing a status and pressing Save).
+  const busy = () => document.activeElement?.closest("#services") || $("#services tr[data-dirty]");
+  if (busy()) return;
   const { services } = await api(`/api/v1/hospitals/${hospitalId}/services`);
+  if (busy()) return;  // checked again: the edit may have begun while this read was under way
   $("#services").innerHTML = services.map((s) => `
     <tr data-capability="${esc(s.capability)}">
       <th scope="row">${esc(label(s.capability))}<br>
@@ -42,6 +46,11 @@ async function loadServices() {
       <td><button type="button" data-save="${esc(s.capability)}">Save</button></td>
     </tr>`).join("");
   for (const b of document.querySelectorAll("[data-save]")) b.onclick = () => saveService(b.closest("tr"));
+  for (const tr of document.querySelectorAll("#services tr")) {
+    const edited = () => { tr.dataset.dirty = "1"; };
+    tr.addEventListener("input", edited);
+    tr.addEventListener("change", edited);
+  }
 }
 
 async function saveService(row) {
@@ -55,6 +64,7 @@ async function saveService(row) {
   }
   try {
     await api(`/api/v1/hospitals/${hospitalId}/services/${row.dataset.capability}`, { method: "PUT", body });
+    delete row.dataset.dirty;
     say(`${label(row.dataset.capability)}: ${status}${body.until ? ` until ${new Date(body.until).toLocaleTimeString()}` : ""}.`);
     document.activeElement?.blur();
   } catch (e) { say(e.message, "error"); }
