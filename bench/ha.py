@@ -468,7 +468,11 @@ class AppNode:
             assert self.process is not None and self.process.alive, f"{self.host} died"
             return httpx.get(self.http + "/health/ready", timeout=1).status_code == 200
 
-        _wait(f"app node {self.host}", ready, timeout, 0.2)
+        try:
+            _wait(f"app node {self.host}", ready, timeout, 0.2)
+        except (TimeoutError, AssertionError) as exc:
+            tail = self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
+            raise TimeoutError(f"{exc}; the end of its log:\n{tail}") from None
 
     def kill(self) -> None:
         """kill -9 the node's server and its workers (the machine is gone)."""

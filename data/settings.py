@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
 
 
 class DataSettings(BaseSettings):
@@ -44,10 +44,15 @@ class DataSettings(BaseSettings):
         """What ``lifeline serve`` connects as (DATABASE_URL stays the migrating owner)."""
         if self.app_database_url_override:
             return self.app_database_url_override
-        url = make_url(self.database_url).set(
-            username=self.app_db_user, password=self.app_db_password
-        )
-        return url.render_as_string(hide_password=False)
+        # The user is swapped in the URL's own spelling, so a libpq multi-host URL (high
+        # availability: ``postgresql://u@h1:5432,h2:5432/db?...``) stays one that both libpq
+        # (the relay) and data.db.sync_url (SQLAlchemy) read.
+        parts = urlsplit(self.database_url)
+        hosts = parts.netloc.rpartition("@")[2]
+        user = quote(self.app_db_user, safe="")
+        if self.app_db_password:
+            user += ":" + quote(self.app_db_password, safe="")
+        return urlunsplit(parts._replace(netloc=f"{user}@{hosts}"))
 
 
 @lru_cache
