@@ -32,9 +32,12 @@ BODIES = {
 
 @pytest.fixture(scope="module")
 def api(data_settings, identity_settings):
+    # One operator drives ~1,200 requests a minute through the state machine: the per-user API
+    # limit (600/min) is not what this test is about (tests/security/test_hardening.py is).
+    unlimited = identity_settings.model_copy(update={"api_per_minute": 1_000_000})
     app = create_app(
         data_settings=data_settings,
-        identity_settings=identity_settings,
+        identity_settings=unlimited,
         # Like the shared app: the fleet tests' app sends the SMS, this one must not steal them.
         messaging_settings=MessagingSettings(LIFELINE_SMS_SENDER=False),
     )
