@@ -81,7 +81,8 @@ async def test_a_service_expires_while_a_case_is_open(app, client, operator, cen
                 ("available", "expiry")]
             pushed = list(await session.scalars(
                 select(OutboxEvent).where(OutboxEvent.event_type == "hospital.service",
-                                          OutboxEvent.aggregate_id == str(central))))
+                                          OutboxEvent.aggregate_id == str(central))
+                .order_by(OutboxEvent.id)))
             assert [e.payload["status"] for e in pushed][-2:] == ["unavailable", "available"]
     finally:
         await client.put(url, json={"status": "available"}, headers=central_admin.headers)
