@@ -68,6 +68,12 @@ async def test_a_refused_sos_stays_queued_until_sent_again(api, accounts, new_co
 
     await page.route("**/api/v1/emergency/cases", refuse_once)
     await page.get_by_role("button", name="SOS").click()
+    # Wait for the page's own record of the refusal first (a loaded machine can take seconds),
+    # so a failure says whether the refusal never came or the page showed it wrongly.
+    await page.wait_for_function(
+        f"(JSON.parse(localStorage.getItem('{PENDING}') || 'null') || {{}}).refused",
+        timeout=20_000)
+    assert refused == [422]
     await expect(page.locator("#notice")).to_contain_text("Not accepted yet")
     await shot(page, "sos-refused-kept")
     queued = json.loads(await page.evaluate(f"localStorage.getItem('{PENDING}')"))
