@@ -194,6 +194,7 @@ ROUTE_ACCESS: dict[str, Access] = {
     "GET /": open_("redirect to the console page"),
     "GET /console": open_("page shell; signs in through the API"),
     "GET /hospital": open_("page shell; signs in through the API"),
+    "GET /doctor": open_("page shell; signs in through the API"),
     "GET /sos": open_("page shell; the SOS itself is POST /api/v1/emergency/cases"),
     "GET /sos.webmanifest": open_("PWA manifest"),
     "GET /sos-sw.js": open_("PWA service worker"),

@@ -33,6 +33,12 @@ async def hospital_page() -> HTMLResponse:
     return HTMLResponse(page("hospital", settings))
 
 
+@router.get("/doctor", response_class=HTMLResponse)
+async def doctor_page() -> HTMLResponse:
+    """Doctor portal: availability, today's agenda, charts and break-glass."""
+    return HTMLResponse(page("doctor", settings))
+
+
 @router.get("/crew/{token}", response_class=HTMLResponse)
 async def crew_page(token: str) -> HTMLResponse:
     """The crew link from the SMS; the page reads the token from its own URL."""
