@@ -94,7 +94,7 @@ function renderWeek() {
   $("#week").innerHTML = [...byHospital].map(([id, lines]) => `
     <h3>${esc(names[id] || id)}</h3>
     <table class="week"><thead><tr><th scope="col">${esc(t("week.day"))}</th><th scope="col">${esc(t("week.hours"))}</th><th scope="col">${esc(t("week.slot"))}</th></tr></thead>
-    <tbody>${lines.map((l) => `<tr><td>${esc(day(l.weekday))}</td><td><bdi>${esc(l.start_time)}–${esc(l.end_time)}</bdi></td>
+    <tbody>${lines.map((l) => `<tr><td>${esc(day(l.weekday))}</td><td><span dir="ltr">${esc(l.start_time)}–${esc(l.end_time)}</span></td>
       <td>${esc(t("week.minutes", { n: l.slot_minutes }))}</td></tr>`).join("")}</tbody></table>`).join("")
     || `<p class="muted">${esc(t("week.none"))}</p>`;
 }
@@ -117,7 +117,7 @@ function renderAgenda() {
     if (a.status === "checked_in") buttons.unshift(`<button type="button" class="primary" data-act="start">${esc(t("action.start"))}</button>`);
     if (!["cancelled", "rescheduled"].includes(a.status)) buttons.push(`<button type="button" data-act="chart">${esc(t("action.chart"))}</button>`);
     return `<li class="appointment status-${esc(a.status)}" data-appointment="${esc(a.id)}">
-      <div class="row-between"><strong><bdi>${esc(time(a.start))}</bdi> ${esc(a.patient_name || t("agenda.unnamed"))}</strong>
+      <div class="row-between"><strong><span dir="ltr">${esc(time(a.start))}</span> ${esc(a.patient_name || t("agenda.unnamed"))}</strong>
         <span class="badge appt-${esc(a.status)}">${esc(t(`status.${a.status}`))}</span></div>
       ${a.reason ? `<p class="muted small no-margin">${esc(a.reason)}</p>` : ""}
       <div class="actions">${buttons.join("")}</div></li>`;

@@ -21,7 +21,7 @@ function render() {
     p.dob && t("chart.born", { dob: p.dob }),
     p.blood_group && t("chart.blood", { group: p.blood_group }),
   ].filter(Boolean);
-  $("#chart-who").innerHTML = `${esc(facts.join(" · "))} <span class="small">(<bdi>${esc(chart.patient_id)}</bdi>)</span>`;
+  $("#chart-who").innerHTML = `${esc(facts.join(" · "))} <span class="small">(<span dir="ltr">${esc(chart.patient_id)}</span>)</span>`;
   const glass = chart.access.flagged;
   $("#chart").classList.toggle("glass", glass);
   $("#chart-glass").hidden = !glass;
@@ -29,9 +29,9 @@ function render() {
   $("#chart-allergies").innerHTML = list(chart.allergies, (a) =>
     `<strong class="${a.severity === "severe" ? "text-red" : ""}">${esc(a.substance)}</strong>${a.reaction ? ` — ${esc(a.reaction)}` : ""}${a.severity ? ` <span class="badge">${esc(t(`severity.${a.severity}`))}</span>` : ""}`);
   $("#chart-conditions").innerHTML = list(chart.conditions, (c) =>
-    `${esc(c.name)}${c.code ? ` <bdi class="muted">${esc(c.code)}</bdi>` : ""} <span class="muted small">${esc(t(`clinical.${c.clinical_status}`))}</span>`);
+    `${esc(c.name)}${c.code ? ` <span dir="ltr" class="muted">${esc(c.code)}</span>` : ""} <span class="muted small">${esc(t(`clinical.${c.clinical_status}`))}</span>`);
   $("#chart-contacts").innerHTML = list(chart.emergency_contacts, (c) =>
-    `${esc(c.name)}${c.relationship ? ` (${esc(c.relationship)})` : ""} <a href="tel:${esc(c.phone)}"><bdi>${esc(c.phone)}</bdi></a>`);
+    `${esc(c.name)}${c.relationship ? ` (${esc(c.relationship)})` : ""} <a href="tel:${esc(c.phone)}"><span dir="ltr">${esc(c.phone)}</span></a>`);
   $("#chart-records").innerHTML = list(chart.records, (r) =>
     `<strong>${esc(t(`record.${r.record_type}`))}</strong> <span class="muted small">${esc(new Date(r.created_at).toLocaleString(I18N.lang))}</span><br>${payloadText(r.payload)}`);
   // Only a treating doctor writes; a break-glass read is read-only.

@@ -45,7 +45,7 @@ function renderDepartments() {
 }
 
 function week(lines) {
-  return lines.map((l) => `<li><bdi>${esc(dayName(l.weekday, "short"))} ${esc(l.start_time)}–${esc(l.end_time)}</bdi> <span class="muted">${esc(t("schedule.every", { n: l.slot_minutes }))}</span></li>`).join("") ||
+  return lines.map((l) => `<li>${esc(dayName(l.weekday, "short"))} <span dir="ltr">${esc(l.start_time)}–${esc(l.end_time)}</span> <span class="muted">${esc(t("schedule.every", { n: l.slot_minutes }))}</span></li>`).join("") ||
     `<li class="muted">${esc(t("schedule.none"))}</li>`;
 }
 
