@@ -14,10 +14,12 @@ from tests.web.conftest import PHONE, bearer, shot, sign_in_page
 HELSINKI_TZ = "Europe/Helsinki"  # the clinic's wall clock: the page's "today" is the clinic's
 
 
-async def doctor_page(new_context, clinic, **context_args):
+async def doctor_page(new_context, clinic, *, clock: bool = False, **context_args):
     context_args.setdefault("viewport", {"width": 1100, "height": 900})
     context = await new_context(timezone_id=HELSINKI_TZ, locale="en-GB", **context_args)
     page = await context.new_page()
+    if clock:
+        await page.clock.install()  # the page's timers run when the test says so
     await page.goto("/doctor")
     await sign_in_page(page, clinic.doctor)
     await expect(page.locator("body")).to_have_attribute("data-ready", "1")
@@ -31,7 +33,7 @@ async def live_state(api, clinic) -> str:
 async def test_doctor_toggles_availability_and_patients_see_it(api, new_context,
                                                                web_database_url):
     clinic = await make_clinic(api, web_database_url)
-    page = await doctor_page(new_context, clinic)
+    page = await doctor_page(new_context, clinic, clock=True)
     switch = page.get_by_role("group", name="My availability")
     await expect(switch.get_by_label("Offline")).to_be_checked()
     await switch.get_by_label("Available").check()
@@ -45,6 +47,13 @@ async def test_doctor_toggles_availability_and_patients_see_it(api, new_context,
             break
         assert time.monotonic() - start < 2, "not shown as available within 2 s"
         await asyncio.sleep(0.1)
+    # While the page is open it beats every 30 s (the server forgets a doctor after 90 s).
+    for _ in range(2):
+        async with page.expect_request(lambda r: r.url.endswith("/doctors/me/heartbeat")
+                                       and r.method == "POST") as beat:
+            await page.clock.run_for(31_000)
+        assert (await (await beat.value).response()).status == 200
+    assert await live_state(api, clinic) == "available"
     await shot(page, "doctor-available")
     await switch.get_by_label("Busy").check()
     await expect(page.locator("#notice")).to_have_text("You are now Busy.")
@@ -135,7 +144,7 @@ async def test_break_glass_is_marked_and_audited(api, new_context, web_database_
                                    params={"patient_id": str(stranger.patient_id)},
                                    headers=await bearer(api, clinic.root)))
     glass_rows = [r for r in trail if r["priority"]]
-    assert glass_rows and glass_rows[0]["purpose"] == reason, trail
+    assert glass_rows and glass_rows[0]["purpose"] == f"break-glass: {reason}", trail
 
 
 async def test_keyboard_only_availability_and_check_in(api, new_context, web_database_url):
