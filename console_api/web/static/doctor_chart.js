@@ -21,7 +21,7 @@ function render() {
     p.dob && t("chart.born", { dob: p.dob }),
     p.blood_group && t("chart.blood", { group: p.blood_group }),
   ].filter(Boolean);
-  $("#chart-who").innerHTML = `${esc(facts.join(" · "))} <span class="small">(<span dir="ltr">${esc(chart.patient_id)}</span>)</span>`;
+  $("#chart-who").innerHTML = `${esc(facts.join(" · "))} <span class="small" dir="ltr">(${esc(chart.patient_id)})</span>`;
   const glass = chart.access.flagged;
   $("#chart").classList.toggle("glass", glass);
   $("#chart-glass").hidden = !glass;
