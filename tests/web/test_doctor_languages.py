@@ -62,3 +62,17 @@ async def test_browser_language_picks_urdu_for_the_sign_in(new_context):
     await expect(page.get_by_role("button", name="سائن اِن")).to_be_visible()
     await assert_no_serious_violations(page)
     await shot(page, "doctor-login-ur-phone")
+
+
+async def test_i18n_falls_back_to_english_then_the_key(new_context):
+    page = await (await new_context()).new_page()
+    await page.goto("/doctor")
+    got = await page.evaluate("""() => {
+      const I = window.I18N;
+      I.init({en: {hello: "Hello {name}", only_en: "English only"}, ur: {hello: "سلام {name}"}});
+      localStorage.setItem("lifeline.lang", "ur");
+      I.init();
+      return [I.lang, document.documentElement.dir, I.t("hello", {name: "Ali"}),
+              I.t("only_en"), I.t("missing.key"), I.t("hello")];
+    }""")
+    assert got == ["ur", "rtl", "سلام Ali", "English only", "missing.key", "سلام {name}"]
