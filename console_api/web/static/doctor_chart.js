@@ -8,8 +8,12 @@ let onSaved = () => {};
 
 const list = (items, render) => items.map((x) => `<li>${render(x)}</li>`).join("") || `<li class="muted">${esc(t("chart.none"))}</li>`;
 
+// PostgreSQL's jsonb reorders keys: show them in the order the form asks for them.
+const ORDER = ["complaint", "findings", "drug", "dose", "days", "test", "result"];
+const rank = (key) => (ORDER.includes(key) ? ORDER.indexOf(key) : ORDER.length);
+
 function payloadText(payload) {
-  return Object.entries(payload || {}).map(([k, v]) =>
+  return Object.entries(payload || {}).sort(([a], [b]) => rank(a) - rank(b)).map(([k, v]) =>
     `<span class="muted">${esc(t(`field.${k}`))}:</span> ${esc(v)}`).join(" · ");
 }
 
