@@ -273,8 +273,12 @@ async def read_records(
         select(MedicalRecord).where(MedicalRecord.patient_id == patient_id)
         .order_by(MedicalRecord.created_at.desc()).limit(500)
     )
+    patient = await db_session.get(Patient, patient_id)
     return {
         "patient_id": str(patient_id),
+        # Who the chart belongs to, so a doctor never writes into the wrong patient's record.
+        "patient": {"full_name": patient.full_name, "dob": _iso(patient.dob),
+                    "gender": patient.gender, "blood_group": patient.blood_group},
         "access": {"basis": access.basis.value, "flagged": access.flagged},
         "records": [record_view(r) for r in rows],
         **await clinical_lists(db_session, patient_id),

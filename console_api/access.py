@@ -140,12 +140,14 @@ ROUTE_ACCESS: dict[str, Access] = {
     "GET /api/v1/hospitals/{hospital_id}/departments": open_("public directory of hospitals"),
     "POST /api/v1/doctors": needs("doctor.manage", audit="doctor"),
     "POST /api/v1/doctors/{doctor_id}/verify": needs("doctor.verify", audit="doctor"),
+    "GET /api/v1/doctors/me": needs("doctor.self"),
     "PUT /api/v1/doctors/me/availability": needs("doctor.self"),
     "POST /api/v1/doctors/me/heartbeat": needs("doctor.self"),
     "POST /api/v1/doctors/me/affiliations/{hospital_id}/accept": needs(
         "doctor.self", audit="doctor"
     ),
     "POST /api/v1/hospitals/{hospital_id}/departments": needs("doctor.manage"),
+    "GET /api/v1/hospitals/{hospital_id}/doctors": needs("doctor.manage"),
     "POST /api/v1/hospitals/{hospital_id}/doctors": needs("doctor.manage", audit="doctor"),
     "POST /api/v1/hospitals/{hospital_id}/doctors/{doctor_id}/schedules": needs(
         "doctor.manage"
@@ -192,6 +194,7 @@ ROUTE_ACCESS: dict[str, Access] = {
     "GET /": open_("redirect to the console page"),
     "GET /console": open_("page shell; signs in through the API"),
     "GET /hospital": open_("page shell; signs in through the API"),
+    "GET /doctor": open_("page shell; signs in through the API"),
     "GET /sos": open_("page shell; the SOS itself is POST /api/v1/emergency/cases"),
     "GET /sos.webmanifest": open_("PWA manifest"),
     "GET /sos-sw.js": open_("PWA service worker"),

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
 
-from care import appointments, waitlist
+from care import appointments, portal, waitlist
 from care.lifecycle import AppointmentAction
 from care.schemas import AppointmentCreate, CancelBody, RescheduleBody, WaitlistCreate
 from console_api.care_deps import RequesterDep
@@ -57,10 +57,13 @@ async def day(
     hospital_id: uuid.UUID | None = None,
     doctor_id: uuid.UUID | None = None,
 ) -> list[dict[str, Any]]:
-    """With ``hospital_id``: that hospital's admins; without: the signed-in doctor's own."""
+    """With ``hospital_id``: that hospital's admins; without: the signed-in doctor's own.
+    Each row names the patient (``patient_name``), as an agenda must."""
     rows = await appointments.day_list(db_session=db_session, requester=requester, day=on,
                                        hospital_id=hospital_id, doctor_id=doctor_id)
-    return [appointments.appointment_view(a) for a in rows]
+    names = await portal.patient_names(db_session, (a.patient_id for a in rows))
+    return [{**appointments.appointment_view(a), "patient_name": names.get(str(a.patient_id))}
+            for a in rows]
 
 
 @router.post("/waitlist", status_code=status.HTTP_201_CREATED, summary="Join a doctor's waitlist")

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 
-from care import availability, doctors
+from care import availability, doctors, portal
 from care.schemas import (
     AffiliationCreate,
     AvailabilityUpdate,
@@ -49,6 +49,14 @@ async def create_doctor(body: DoctorCreate, db_session: SessionDep, requester: R
     """The licence number is unique; a duplicate is a 409."""
     doctor = await doctors.create_doctor(db_session=db_session, requester=requester, body=body)
     return doctors.view(doctor, state="offline", hospitals=[])
+
+
+@router.get("/api/v1/doctors/me", summary="My doctor profile, affiliations and schedule")
+async def my_profile(db_session: SessionDep, redis: RedisDep, requester: RequesterDep
+                     ) -> dict[str, Any]:
+    """Declared before ``{doctor_id}``; pending affiliations show ``accepted_at: null``."""
+    return await portal.my_doctor_profile(db_session=db_session, redis=redis,
+                                          requester=requester)
 
 
 @router.get("/api/v1/doctors/{doctor_id}", response_model=DoctorView, summary="One doctor")
@@ -134,6 +142,15 @@ async def attach_doctor(hospital_id: uuid.UUID, body: AffiliationCreate, db_sess
     return {"doctor_id": str(link.doctor_id), "hospital_id": str(link.hospital_id),
             "department_id": str(link.department_id), "is_primary": link.is_primary,
             "accepted": link.accepted_at is not None}
+
+
+@router.get("/api/v1/hospitals/{hospital_id}/doctors",
+            summary="Doctors attached to a hospital, with their schedules (hospital admin)")
+async def roster(hospital_id: uuid.UUID, db_session: SessionDep, redis: RedisDep,
+                 requester: RequesterDep) -> list[dict[str, Any]]:
+    """Only this hospital's admin; pending attachments show ``accepted_at: null``."""
+    return await portal.hospital_roster(db_session=db_session, redis=redis,
+                                        requester=requester, hospital_id=hospital_id)
 
 
 @router.post("/api/v1/doctors/me/affiliations/{hospital_id}/accept",

@@ -33,6 +33,12 @@ async def hospital_page() -> HTMLResponse:
     return HTMLResponse(page("hospital", settings))
 
 
+@router.get("/doctor", response_class=HTMLResponse)
+async def doctor_page() -> HTMLResponse:
+    """Doctor portal: availability, today's agenda, charts and break-glass."""
+    return HTMLResponse(page("doctor", settings))
+
+
 @router.get("/crew/{token}", response_class=HTMLResponse)
 async def crew_page(token: str) -> HTMLResponse:
     """The crew link from the SMS; the page reads the token from its own URL."""
@@ -84,12 +90,27 @@ def swagger_ui_dir() -> Path:
 
 
 def mount_static(app: FastAPI) -> None:
-    """Our JS/CSS under /static, Leaflet and Swagger UI (from npm) under /vendor."""
+    """Our JS/CSS under /static, Leaflet, Swagger UI and axe-core (from npm) under /vendor."""
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount(
         "/vendor/swagger-ui",
         StaticFiles(directory=swagger_ui_dir(), check_dir=False),
         name="swagger-ui",
+    )
+    # axe-core (npm) for the accessibility checks of the browser tests, loaded under the
+    # pages' strict CSP (an inline copy would be refused).
+    app.mount(
+        "/vendor/axe-core",
+        StaticFiles(directory=Path(settings.node_modules) / "axe-core", check_dir=False),
+        name="axe-core",
+    )
+    # Noto Naskh Arabic (npm @fontsource-variable): Urdu is readable on devices without an
+    # Urdu font; app.css loads only its Arabic-script subset, and only on right-to-left pages.
+    app.mount(
+        "/vendor/noto-naskh-arabic",
+        StaticFiles(directory=Path(settings.node_modules) / "@fontsource-variable"
+                    / "noto-naskh-arabic", check_dir=False),
+        name="noto-naskh-arabic",
     )
     app.mount(
         "/vendor/leaflet",

@@ -63,6 +63,7 @@ HOSPITAL_SCOPED = {
     "PUT /api/v1/hospitals/{hospital_id}/capacity",
     "GET /api/v1/hospitals/{hospital_id}/incoming",
     "GET /api/v1/hospitals/{hospital_id}/dashboard-metrics",
+    "GET /api/v1/hospitals/{hospital_id}/doctors",
     "PUT /api/v1/hospitals/{hospital_id}/services/{capability}",
 }
 DENIED = {401, 403}

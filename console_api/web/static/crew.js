@@ -1,13 +1,20 @@
 // Crew page: the job, the route, and big status buttons whose reports survive a flaky network.
-import { $, api, esc, label, minutes, newKey, roadMap, say } from "/static/common.js";
+import { $, api, esc, label, newKey, roadMap, say } from "/static/common.js";
+
+const I18N = window.I18N;
+const t = (key, params) => I18N.t(key, params);
+/** ``prefix.value`` in the page's language; English shows the identifier ("en route"). */
+const word = (prefix, value) => (I18N.t(`${prefix}.${value}`) === `${prefix}.${value}` ? label(value) : I18N.t(`${prefix}.${value}`));
+const minutes = (seconds) => {
+  if (seconds == null) return "—";
+  const m = Math.round(seconds / 60);
+  return m < 1 ? t("under_a_minute") : t("minutes", { n: m });
+};
 
 const token = decodeURIComponent(location.pathname.split("/").pop());
 const QUEUE = `lifeline.crew.${token.slice(-24)}`;
 const STATUSES = ["en_route", "on_scene", "transporting", "at_hospital", "handover_complete"];
-const TITLES = {
-  en_route: "En route", on_scene: "On scene", transporting: "Transporting",
-  at_hospital: "At hospital", handover_complete: "Handover complete",
-};
+const title = (status) => t(`report.${status}`);
 let job = null;
 let map = null;
 let layers = null;
@@ -18,20 +25,21 @@ function saveQueue(items) { localStorage.setItem(QUEUE, JSON.stringify(items)); 
 function render() {
   const { case: incident, unit, hospital, next_statuses: next, routes } = job;
   $("#unit").textContent = unit.call_sign;
-  $("#unit-status").textContent = label(unit.status);
-  $("#symptom").textContent = label(incident.symptom_category);
+  $("#unit-status").textContent = word("unit", unit.status);
+  $("#symptom").textContent = word("symptom", incident.symptom_category);
   const sev = $("#severity");
-  sev.textContent = incident.severity || "not triaged";
+  sev.textContent = incident.severity ? word("severity", incident.severity) : t("untriaged");
   sev.className = `badge sev-${incident.severity || "none"}`;
   $("#notes").textContent = incident.notes || "";
   $("#address").textContent = incident.address || `${incident.lat.toFixed(5)}, ${incident.lng.toFixed(5)}`;
   $("#phone").textContent = incident.reporter_phone;
   $("#phone").href = `tel:${incident.reporter_phone}`;
-  $("#hospital").textContent = hospital ? `${hospital.name} (ED ${hospital.ed_status})` : "—";
+  $("#hospital").textContent = hospital
+    ? t("hospital", { name: hospital.name, status: word("ed", hospital.ed_status) }) : "—";
   const toHospital = ["transporting", "at_hospital"].includes(unit.status) || incident.status === "arrived";
   const leg = toHospital ? routes.to_hospital : routes.to_scene;
   $("#leg").innerHTML = leg
-    ? `<strong>${toHospital ? "To hospital" : "To scene"}:</strong> ${esc(minutes(leg.eta_seconds))}, ${(leg.distance_m / 1000).toFixed(1)} km`
+    ? `<strong>${esc(t(toHospital ? "leg.hospital" : "leg.scene"))}</strong> ${esc(t("leg", { time: minutes(leg.eta_seconds), km: (leg.distance_m / 1000).toFixed(1) }))}`
     : "";
   const pending = queued().map((q) => q.status);
   const box = $("#buttons");
@@ -40,14 +48,14 @@ function render() {
     const button = document.createElement("button");
     button.type = "button";
     button.className = status === next[0] ? "primary" : "";
-    button.textContent = TITLES[status];
+    button.textContent = title(status);
     button.dataset.status = status;
     button.disabled = !next.includes(status) || pending.includes(status);
     button.addEventListener("click", () => report(status));
     box.append(button);
   }
   $("#queued").textContent = pending.length
-    ? `Waiting for network: ${pending.map((s) => TITLES[s]).join(", ")} will be sent automatically.`
+    ? t("queued", { statuses: pending.map(title).join(", ") })
     : "";
   drawRoutes(toHospital);
 }
@@ -71,7 +79,7 @@ function drawRoutes(toHospital) {
   line(routes.to_scene, "#1d4ed8", !toHospital);
   line(routes.to_hospital, "#b91c1c", toHospital);
   L.circleMarker([incident.lat, incident.lng], { radius: 9, color: "#b91c1c", fillOpacity: 0.9 })
-    .bindTooltip("Scene").addTo(layers);
+    .bindTooltip(t("scene")).addTo(layers);
   if (hospital) {
     L.circleMarker([hospital.lat, hospital.lng], { radius: 9, color: "#166534", fillOpacity: 0.9 })
       .bindTooltip(hospital.name).addTo(layers);
@@ -92,10 +100,10 @@ async function load() {
     render();
   } catch (e) {
     if (e.status === 403) {
-      say("This crew link has expired or is not valid. Call dispatch.", "error");
+      say(t("expired"), "error");
       $("#buttons").innerHTML = "";
     } else if (e.status === undefined) {
-      say("No network: showing the last known job.", "error");
+      say(t("offline"), "error");
     } else {
       say(e.message, "error");
     }
@@ -122,13 +130,13 @@ async function flush() {
         await api(`/api/v1/crew/${encodeURIComponent(token)}/status`, {
           method: "POST", body: { status: item.status }, headers: { "Idempotency-Key": item.key }, auth: false,
         });
-        say(`${TITLES[item.status]} recorded.`);
+        say(t("recorded", { status: title(item.status) }));
       } catch (e) {
         if (e.status === undefined || e.status >= 500) {
-          say("No network: the status is queued and will be retried.", "error");
+          say(t("will_retry"), "error");
           return;
         }
-        say(`${TITLES[item.status]} not applied: ${e.message}`, "error");
+        say(t("not_applied", { status: title(item.status), error: e.message }), "error");
       }
       saveQueue(queued().filter((q) => q.key !== item.key));
     }
@@ -138,6 +146,9 @@ async function flush() {
   }
 }
 
+I18N.init(window.CATALOGUE_CREW);
+I18N.switcher($("#lang"));
+document.addEventListener("langchange", () => { if (job) render(); });
 window.addEventListener("online", flush);
 setInterval(() => (queued().length ? flush() : load()), 5000);
 load().then(flush);

@@ -1,5 +1,12 @@
 // Hospital panel: who is coming, how soon, acknowledge; report ED status and beds.
 import { $, api, clock, CONFIG, esc, label, Live, logout, say, session, signedIn } from "/static/common.js";
+import { refreshAdmin, startAdmin } from "/static/hospital_admin.js";
+
+const I18N = window.I18N;
+const t = (key, params) => I18N.t(key, params);
+/** A capability's name in the page's language (English: its identifier without underscores). */
+const cap = (c) => (I18N.t(`cap.${c}`) === `cap.${c}` ? label(c) : I18N.t(`cap.${c}`));
+const hhmm = (iso) => new Date(iso).toLocaleTimeString(I18N.lang, { hour: "2-digit", minute: "2-digit" });
 
 let hospitalId = null;
 let incoming = [];
@@ -7,6 +14,7 @@ let liveState = "connecting";
 
 async function loadHospital() {
   const h = await api(`/api/v1/hospitals/${hospitalId}`);
+  $("#title").removeAttribute("data-i18n");
   $("#title").textContent = h.name;
   document.title = `${h.name} — Lifeline`;
   if (document.activeElement?.closest("#capacity") == null) {
@@ -14,8 +22,9 @@ async function loadHospital() {
     $("#beds").value = h.beds_available ?? "";
   }
   $("#capacity-note").textContent = h.capacity_updated_at
-    ? `Last reported ${new Date(h.capacity_updated_at).toLocaleTimeString()}${h.capacity_stale ? " (stale: please update)" : ""}`
-    : "Not reported yet.";
+    ? t(h.capacity_stale ? "capacity.reported_stale" : "capacity.reported",
+      { time: new Date(h.capacity_updated_at).toLocaleTimeString(I18N.lang) })
+    : t("capacity.never");
 }
 
 const SERVICE_STATUSES = ["available", "limited", "unavailable"];
@@ -36,14 +45,14 @@ async function loadServices() {
   if (busy()) return;  // checked again: the edit may have begun while this read was under way
   $("#services").innerHTML = services.map((s) => `
     <tr data-capability="${esc(s.capability)}">
-      <th scope="row">${esc(label(s.capability))}<br>
-        <span class="badge svc-${esc(s.status)}">${esc(s.status)}</span>
-        ${s.until ? `<span class="muted">until ${new Date(s.until).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}</span>` : ""}</th>
-      <td><select aria-label="${esc(label(s.capability))} status">${SERVICE_STATUSES.map((v) =>
-        `<option value="${v}"${v === s.status ? " selected" : ""}>${v}</option>`).join("")}</select></td>
-      <td><input type="text" maxlength="500" aria-label="${esc(label(s.capability))} reason" value="${esc(s.reason ?? "")}" placeholder="e.g. CT down"></td>
-      <td class="until-cell"><input type="datetime-local" aria-label="${esc(label(s.capability))} until" value="${esc(localInput(s.until))}"></td>
-      <td><button type="button" data-save="${esc(s.capability)}">Save</button></td>
+      <th scope="row">${esc(cap(s.capability))}<br>
+        <span class="badge svc-${esc(s.status)}">${esc(t(`svc.${s.status}`))}</span>
+        ${s.until ? `<span class="muted">${esc(t("services.until_time", { time: hhmm(s.until) }))}</span>` : ""}</th>
+      <td><select aria-label="${esc(t("services.status_of", { service: cap(s.capability) }))}">${SERVICE_STATUSES.map((v) =>
+        `<option value="${v}"${v === s.status ? " selected" : ""}>${esc(t(`svc.${v}`))}</option>`).join("")}</select></td>
+      <td><input type="text" maxlength="500" aria-label="${esc(t("services.reason_of", { service: cap(s.capability) }))}" value="${esc(s.reason ?? "")}" placeholder="${esc(t("services.example"))}"></td>
+      <td class="until-cell"><input type="datetime-local" aria-label="${esc(t("services.until_of", { service: cap(s.capability) }))}" value="${esc(localInput(s.until))}"></td>
+      <td><button type="button" data-save="${esc(s.capability)}">${esc(t("services.save"))}</button></td>
     </tr>`).join("");
   for (const b of document.querySelectorAll("[data-save]")) b.onclick = () => saveService(b.closest("tr"));
   for (const tr of document.querySelectorAll("#services tr")) {
@@ -65,7 +74,10 @@ async function saveService(row) {
   try {
     await api(`/api/v1/hospitals/${hospitalId}/services/${row.dataset.capability}`, { method: "PUT", body });
     delete row.dataset.dirty;
-    say(`${label(row.dataset.capability)}: ${status}${body.until ? ` until ${new Date(body.until).toLocaleTimeString()}` : ""}.`);
+    const service = cap(row.dataset.capability);
+    say(body.until
+      ? t("services.saved_until", { service, status: t(`svc.${status}`), time: new Date(body.until).toLocaleTimeString(I18N.lang) })
+      : t("services.saved", { service, status: t(`svc.${status}`) }));
     document.activeElement?.blur();
   } catch (e) { say(e.message, "error"); }
   await loadServices().catch(() => {});
@@ -77,9 +89,9 @@ async function loadIncoming() {
 }
 
 function countdown(item) {
-  if (!item.eta_at) return "ETA unknown";
+  if (!item.eta_at) return t("incoming.eta_unknown");
   const s = (Date.parse(item.eta_at) - Date.now()) / 1000;
-  return s > 0 ? `in ${clock(s)}` : "arriving now";
+  return s > 0 ? t("incoming.in", { clock: clock(s) }) : t("incoming.arriving");
 }
 
 function render() {
@@ -87,25 +99,27 @@ function render() {
   $("#incoming").innerHTML = incoming.map((i) => `
     <article class="card urgent-${esc(i.severity || "none")}" data-case="${esc(i.case_id)}">
       <div class="row-between">
-        <strong>${esc(label(i.symptom_category))}
-          <span class="badge sev-${esc(i.severity || "none")}">${esc(i.severity || "untriaged")}</span></strong>
+        <strong>${esc(t(`symptom.${i.symptom_category}`) === `symptom.${i.symptom_category}` ? label(i.symptom_category) : t(`symptom.${i.symptom_category}`))}
+          <span class="badge sev-${esc(i.severity || "none")}">${esc(t(`severity.${i.severity || "untriaged"}`))}</span></strong>
         <span class="countdown" data-eta="${esc(i.eta_at ?? "")}">${esc(countdown(i))}</span>
       </div>
-      ${i.address ? `<p class="address">From <strong>${esc(i.address)}</strong></p>` : ""}
-      <p>Unit ${esc(i.unit)}: <span class="unit-status">${esc(label(i.unit_status))}</span></p>
-      <p>${i.patient ? `Patient: ${esc(i.patient.full_name)}${i.patient.dob ? `, born ${esc(i.patient.dob)}` : ""}${i.patient.blood_group ? `, blood group ${esc(i.patient.blood_group)}` : ""}`
-        : '<span class="muted">Patient not registered</span>'}</p>
+      ${i.address ? `<p class="address">${esc(t("incoming.from"))} <strong>${esc(i.address)}</strong></p>` : ""}
+      <p>${esc(t("incoming.unit", { unit: i.unit }))} <span class="unit-status">${esc(t(`unit.${i.unit_status}`) === `unit.${i.unit_status}` ? label(i.unit_status) : t(`unit.${i.unit_status}`))}</span></p>
+      <p>${i.patient ? esc([t("incoming.patient", { name: i.patient.full_name }),
+        i.patient.dob && t("incoming.born", { dob: i.patient.dob }),
+        i.patient.blood_group && t("incoming.blood", { group: i.patient.blood_group })].filter(Boolean).join(", "))
+        : `<span class="muted">${esc(t("incoming.unregistered"))}</span>`}</p>
       ${i.acknowledged_at
-        ? `<p class="badge live">Acknowledged ${new Date(i.acknowledged_at).toLocaleTimeString()}</p>`
-        : `<button type="button" class="primary" data-ack="${esc(i.case_id)}">Acknowledge</button>`}
-    </article>`).join("") || '<p class="muted">No patients on their way.</p>';
+        ? `<p class="badge live">${esc(t("incoming.acknowledged", { time: new Date(i.acknowledged_at).toLocaleTimeString(I18N.lang) }))}</p>`
+        : `<button type="button" class="primary" data-ack="${esc(i.case_id)}">${esc(t("incoming.acknowledge"))}</button>`}
+    </article>`).join("") || `<p class="muted">${esc(t("incoming.none"))}</p>`;
   for (const b of document.querySelectorAll("[data-ack]")) b.onclick = () => acknowledge(b.dataset.ack);
 }
 
 async function acknowledge(caseId) {
   try {
     await api(`/api/v1/emergency/cases/${caseId}/acknowledge`, { method: "POST" });
-    say("Acknowledged: the dispatcher can see it.");
+    say(t("incoming.ack_done"));
   } catch (e) { say(e.message, "error"); }
   await loadIncoming().catch(() => {});
 }
@@ -117,17 +131,27 @@ async function saveCapacity(event) {
     await api(`/api/v1/hospitals/${hospitalId}/capacity`, {
       method: "PUT", body: { ed_status: $("#ed-status").value, beds_available: beds === "" ? null : Number(beds) },
     });
-    say("ED status updated.");
+    say(t("capacity.updated"));
     document.activeElement?.blur();
     await loadHospital();
   } catch (e) { say(e.message, "error"); }
 }
 
 async function refresh() {
-  try { await Promise.all([loadHospital(), loadServices(), loadIncoming()]); } catch (e) { say(e.message, "error"); }
+  try {
+    await Promise.all([loadHospital(), loadServices(), loadIncoming(), refreshAdmin()]);
+  } catch (e) { say(e.message, "error"); }
+}
+
+function showLive() {
+  $("#live").textContent = liveState === "live" ? t("live.live") : liveState === "connecting" ? t("live.connecting") : t("live.stale");
+  $("#live").className = `badge ${liveState}`;
 }
 
 async function start() {
+  I18N.init(window.CATALOGUE_HOSPITAL);
+  $("#live").removeAttribute("data-i18n");
+  I18N.switcher($("#lang"));
   const me = await signedIn($("#login"), { role: "hospital_admin" });
   hospitalId = me.hospital_id;
   $("#who").textContent = me.email;
@@ -135,6 +159,14 @@ async function start() {
   $("#signout").onclick = async () => { await logout(); location.reload(); };
   $("#app").hidden = false;
   $("#capacity").addEventListener("submit", saveCapacity);
+  startAdmin(hospitalId);
+  document.addEventListener("langchange", () => {
+    showLive();
+    render();
+    // The service rows are rebuilt unless one is being edited.
+    loadServices().catch(() => {});
+    loadHospital().catch(() => {});
+  });
   await refresh();
   new Live({
     channels: ["emergency.case.updated", "hospital.capacity.updated"],
@@ -142,8 +174,7 @@ async function start() {
     onEvent: () => refresh(),
     onState: (state) => {
       liveState = state;
-      $("#live").textContent = state === "live" ? "live" : "stale — polling";
-      $("#live").className = `badge ${state}`;
+      showLive();
       if (state === "live") refresh();
     },
   }).start();
