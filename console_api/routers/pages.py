@@ -45,6 +45,12 @@ async def sos_page() -> HTMLResponse:
     return HTMLResponse(page("sos", settings))
 
 
+@router.get("/patient", response_class=HTMLResponse)
+async def patient_page() -> HTMLResponse:
+    """The patient's app: profile, doctors, bookings, records (same PWA as /sos)."""
+    return HTMLResponse(page("patient", settings))
+
+
 @router.get("/sos.webmanifest")
 async def sos_manifest() -> FileResponse:
     """PWA manifest of the SOS app."""
@@ -84,12 +90,17 @@ def swagger_ui_dir() -> Path:
 
 
 def mount_static(app: FastAPI) -> None:
-    """Our JS/CSS under /static, Leaflet and Swagger UI (from npm) under /vendor."""
+    """Our JS/CSS under /static; Leaflet, Swagger UI and axe-core (npm) under /vendor."""
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount(
         "/vendor/swagger-ui",
         StaticFiles(directory=swagger_ui_dir(), check_dir=False),
         name="swagger-ui",
+    )
+    app.mount(
+        "/vendor/axe-core",
+        StaticFiles(directory=Path(settings.node_modules) / "axe-core", check_dir=False),
+        name="axe-core",
     )
     app.mount(
         "/vendor/leaflet",
