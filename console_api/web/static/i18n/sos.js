@@ -1,0 +1,1 @@
+window.CATALOGUE_SOS = { en: {} };

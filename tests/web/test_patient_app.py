@@ -1,0 +1,152 @@
+"""The patient app (/patient, issue 25) in Chromium against a real server: sign-up, search with
+live availability, booking with a live queue position, cancel, and the screens in every language.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+import pyotp
+import pytest_asyncio
+from playwright.async_api import Page, expect
+
+from tests.conftest import PASSWORD, distinct_client
+from tests.web.axe import assert_no_serious_violations
+from tests.web.conftest import HELSINKI, PHONE, Account, bearer, shot
+
+DESKTOP = {"width": 1280, "height": 860}
+
+
+@dataclass(frozen=True)
+class Clinic:
+    """A demo hospital with its desk (admin), a scheduled, verified doctor who accepted."""
+
+    hospital_id: str
+    doctor_id: str
+    specialty: str
+    desk: dict[str, str]
+    doctor: dict[str, str]
+
+
+async def staff(url: str, role: str, hospital_id: uuid.UUID | None = None) -> Account:
+    """A staff user with TOTP enrolled, created the way the CLI provisions them."""
+    from data.db import async_session_factory, make_async_engine
+    from data.settings import DataSettings
+    from identity import service as identity_service
+
+    secret = pyotp.random_base32(length=32)
+    engine = make_async_engine(DataSettings(DATABASE_URL=url))
+    try:
+        async with async_session_factory(engine)() as session:
+            user = await identity_service.create_user(
+                db_session=session, email=f"{role}-{uuid.uuid4().hex[:6]}@lifeline.test",
+                password=PASSWORD, roles=[role], hospital_id=hospital_id, totp_secret=secret,
+            )
+    finally:
+        await engine.dispose()
+    return Account(user.email, user.id, totp_secret=secret)
+
+
+async def make_clinic(api: httpx.AsyncClient, url: str, *, specialty: str) -> Clinic:
+    """Everything through the API, as a hospital admin and the doctor would do it."""
+    hospitals = (await api.get("/api/v1/hospitals")).json()
+    hospital_id = hospitals[0]["id"]
+    desk = await bearer(api, await staff(url, "hospital_admin", uuid.UUID(hospital_id)))
+    doctor_account = await staff(url, "doctor")
+    doctor = await bearer(api, doctor_account)
+    root = await bearer(api, await staff(url, "super_admin"))
+    r = await api.post(f"/api/v1/hospitals/{hospital_id}/departments", headers=desk,
+                       json={"name": specialty})
+    assert r.status_code == 201, r.text
+    department_id = r.json()["id"]
+    r = await api.post("/api/v1/doctors", headers=desk, json={
+        "full_name": f"Dr. Ayesha {uuid.uuid4().hex[:4]}", "license_no": f"FI-{uuid.uuid4().hex[:10]}",
+        "specialty": specialty, "languages": ["en", "ur"], "user_id": str(doctor_account.user_id),
+    })
+    assert r.status_code == 201, r.text
+    doctor_id = r.json()["id"]
+    for path, body, who in (
+        (f"/api/v1/hospitals/{hospital_id}/doctors",
+         {"doctor_id": doctor_id, "department_id": department_id, "is_primary": True}, desk),
+        (f"/api/v1/doctors/{doctor_id}/verify", None, root),
+        (f"/api/v1/doctors/me/affiliations/{hospital_id}/accept", None, doctor),
+    ):
+        r = await api.post(path, json=body, headers=who)
+        assert r.status_code in (200, 201), r.text
+    for weekday in range(7):
+        r = await api.post(
+            f"/api/v1/hospitals/{hospital_id}/doctors/{doctor_id}/schedules", headers=desk,
+            json={"weekday": weekday, "start_time": "00:00", "end_time": "23:45",
+                  "slot_minutes": 15},
+        )
+        assert r.status_code == 201, r.text
+    return Clinic(hospital_id, doctor_id, specialty, desk, doctor)
+
+
+async def register(api: httpx.AsyncClient, name: str = "Sana Iqbal") -> tuple[str, dict]:
+    """A patient account made through the sign-up API; its email and bearer header."""
+    email = f"patient-{uuid.uuid4().hex[:8]}@lifeline.test"
+    async with distinct_client(api) as own:
+        r = await own.post("/api/v1/auth/register",
+                           json={"email": email, "password": PASSWORD, "full_name": name})
+    assert r.status_code == 201, r.text
+    return email, {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def clinic(api, web_server, web_database_url) -> Clinic:
+    """One clinic for this module's tests (each books different slots)."""
+    return await make_clinic(api, web_database_url, specialty=f"Cardiology {uuid.uuid4().hex[:4]}")
+
+
+async def signed_in_page(new_context, email: str, *, viewport=DESKTOP, locale="en-US",
+                         hash_: str = "#doctors") -> Page:
+    """A patient signed in through the page's own form."""
+    context = await new_context(viewport=viewport, locale=locale, geolocation=HELSINKI,
+                                permissions=["geolocation"], is_mobile=viewport == PHONE)
+    page = await context.new_page()
+    page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.goto(f"/patient{hash_}")
+    form = page.locator("#signin")
+    await form.locator("input[name=email]").fill(email)
+    await form.locator("input[name=password]").fill(PASSWORD)
+    await form.locator("button[type=submit]").click()
+    await expect(page.locator("#tabs")).to_be_visible()
+    return page
+
+
+async def test_sign_up_in_the_page_then_fill_the_emergency_profile(api, new_context):
+    context = await new_context(viewport=PHONE, is_mobile=True)
+    page = await context.new_page()
+    await page.goto("/patient")
+    await shot(page, "patient-signin-phone")
+    form = page.locator("#signup")
+    await form.get_by_label("Full name").fill("Sana Iqbal")
+    await form.get_by_label("Email").fill(f"sana-{uuid.uuid4().hex[:6]}@lifeline.test")
+    await form.get_by_label("Password").fill(PASSWORD)
+    await form.get_by_role("button", name="Create account").click()
+    await expect(page.locator("#profile")).to_be_visible()
+    await expect(page.locator("#p-name")).to_have_value("Sana Iqbal")
+    await page.get_by_label("Blood group").select_option("O-")
+    await page.locator("#profile-form button[type=submit]").click()
+    await expect(page.locator("#notice")).to_have_text("Saved.")
+    await page.locator("#c-name").fill("Imran Iqbal")
+    await page.locator("#c-rel").fill("brother")
+    await page.locator("#c-phone").fill("+358401234567")
+    await page.locator("#contact-form button[type=submit]").click()
+    await expect(page.locator("#contact-list")).to_contain_text("Imran Iqbal")
+    await page.locator("#a-substance").fill("Penicillin")
+    await page.locator("#a-severity").select_option("severe")
+    await page.locator("#allergy-form button[type=submit]").click()
+    await expect(page.locator("#allergy-list")).to_contain_text("Penicillin — severe")
+    await page.locator("#k-name").fill("Asthma")
+    await page.locator("#condition-form button[type=submit]").click()
+    await expect(page.locator("#condition-list")).to_contain_text("Asthma")
+    # SOS is one tap away on this screen too.
+    await expect(page.get_by_role("link", name="SOS: ask for an ambulance now")).to_be_visible()
+    await shot(page, "patient-profile-phone")
