@@ -150,3 +150,97 @@ async def test_sign_up_in_the_page_then_fill_the_emergency_profile(api, new_cont
     # SOS is one tap away on this screen too.
     await expect(page.get_by_role("link", name="SOS: ask for an ambulance now")).to_be_visible()
     await shot(page, "patient-profile-phone")
+
+
+async def free_slots(api: httpx.AsyncClient, clinic: Clinic) -> list[dict]:
+    r = await api.get(f"/api/v1/doctors/{clinic.doctor_id}/slots")
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def book_by_api(api, headers, clinic: Clinic, slot: dict) -> dict:
+    r = await api.post("/api/v1/appointments", headers={**headers, "Idempotency-Key": str(uuid.uuid4())},
+                       json={"doctor_id": clinic.doctor_id, "hospital_id": slot["hospital_id"],
+                             "start": slot["start"]})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def desk_does(api, clinic: Clinic, appointment_id: str, action: str) -> None:
+    r = await api.post(f"/api/v1/appointments/{appointment_id}/{action}", headers=clinic.desk)
+    assert r.status_code == 200, r.text
+
+
+async def search_clinic(page: Page, clinic: Clinic) -> None:
+    await page.get_by_label("Specialty").fill(clinic.specialty)
+    await page.get_by_role("button", name="Search").click()
+    await expect(page.locator("#doctor-list li.doctor")).to_have_count(1)
+
+
+async def test_book_follow_the_queue_live_then_cancel(api, clinic, new_context):
+    email, patient = await register(api)
+    page = await signed_in_page(new_context, email)
+    await search_clinic(page, clinic)
+    await page.get_by_role("button", name="Free times").click()
+    slots = page.locator("#doctor-list button.slot")
+    await expect(slots.first).to_be_visible()
+    await shot(page, "patient-doctors-desktop")
+    await slots.first.click()
+    await expect(page.locator("#appointments")).to_be_visible()
+    mine_item = page.locator("#appointment-list li.appointment")
+    await expect(mine_item).to_have_count(1)
+    await expect(mine_item.locator("[data-status]")).to_have_text("Booked")
+    (mine,) = (await api.get("/api/v1/appointments/mine", headers=patient)).json()
+
+    # Someone else is booked the next slot of the same doctor and checked in first.
+    _, other_patient = await register(api, "Other Patient")
+    taken = {mine["start"]}
+    slot = next(s for s in await free_slots(api, clinic) if s["start"] not in taken)
+    other = await book_by_api(api, other_patient, clinic, slot)
+    await desk_does(api, clinic, other["id"], "check-in")
+    await desk_does(api, clinic, mine["id"], "check-in")
+    queue = page.locator(f'[data-queue="{mine["id"]}"]')
+    # Live: the page is not reloaded; the queue event makes it read its place again.
+    await expect(queue).to_have_text("You are number 2 in the queue (1 ahead of you).")
+    await shot(page, "patient-queue-desktop")
+    started = time.monotonic()
+    await desk_does(api, clinic, other["id"], "complete")
+    await expect(queue).to_have_text("You are next (1 in the queue).", timeout=5_000)
+    print(f"queue update shown {time.monotonic() - started:.2f} s after the API call")
+
+    # Book a second time, then cancel it from the page.
+    await page.get_by_role("link", name="Find a doctor").click()
+    await page.get_by_role("button", name="Free times").click()
+    await slots.nth(2).click()
+    await expect(page.locator("#appointment-list li.appointment")).to_have_count(2)
+    booked = page.locator("#appointment-list li.appointment", has=page.locator('[data-status="booked"]'))
+    await booked.get_by_role("button", name="Cancel appointment").click()
+    await expect(page.locator("#notice")).to_have_text("Appointment cancelled.")
+    await expect(page.locator('#appointment-list [data-status="cancelled"]')).to_have_count(1)
+    statuses = sorted(a["status"] for a in
+                      (await api.get("/api/v1/appointments/mine", headers=patient)).json())
+    assert statuses == ["cancelled", "checked_in"]
+
+
+async def test_doctor_availability_reaches_the_search_within_2_s(api, clinic, new_context):
+    email, _ = await register(api)
+    page = await signed_in_page(new_context, email)
+    await expect(page.locator("#live")).to_have_text("live")
+    await search_clinic(page, clinic)
+    badge = page.locator("#doctor-list li.doctor [data-state]")
+    for state, shown in (("available", "Available now"), ("busy", "Busy")):
+        started = time.monotonic()
+        r = await api.put("/api/v1/doctors/me/availability", headers=clinic.doctor,
+                          json={"state": state})
+        assert r.status_code == 200, r.text
+        await expect(badge).to_have_text(shown, timeout=2_000)
+        print(f"{state}: shown {time.monotonic() - started:.2f} s after the doctor's PUT")
+    # "Available now" narrows the search, and a doctor who becomes available appears in it.
+    await page.get_by_label("Available now").check()
+    await page.get_by_role("button", name="Search").click()
+    await expect(page.locator("#doctor-list li.doctor")).to_have_count(0)
+    started = time.monotonic()
+    await api.put("/api/v1/doctors/me/availability", headers=clinic.doctor,
+                  json={"state": "available"})
+    await expect(page.locator("#doctor-list li.doctor")).to_have_count(1, timeout=2_000)
+    print(f"appeared in 'available now' {time.monotonic() - started:.2f} s after the PUT")

@@ -39,9 +39,19 @@ function card(doctor) {
   </li>`;
 }
 
+/** Redraw the list; the free times a user opened stay open (a poll or live event redraws). */
 function renderList() {
+  const opened = new Map([...document.querySelectorAll("#doctor-list .slots:not([hidden])")]
+    .map((box) => [box.id, box.innerHTML]));
   $("#doctor-count").textContent = t("doctors_found", { count: shown.length });
   $("#doctor-list").innerHTML = items(shown, card, "no_doctors");
+  for (const [id, html] of opened) {
+    const box = document.getElementById(id);
+    if (!box) continue;
+    box.innerHTML = html;
+    box.hidden = false;
+    box.closest("li").querySelector("[data-slots]").setAttribute("aria-expanded", "true");
+  }
   $("#specialties").innerHTML = [...specialties].sort().map((s) => `<option value="${esc(s)}">`).join("");
 }
 
@@ -56,8 +66,7 @@ async function search() {
 }
 
 export async function show() {
-  if (!searched) await search();
-  else renderList();
+  await search();
 }
 
 /** A presence change: the badge changes in place; an "available now" search is run again. */
