@@ -8,7 +8,6 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 import httpx
 import pyotp
@@ -16,7 +15,6 @@ import pytest_asyncio
 from playwright.async_api import Page, expect
 
 from tests.conftest import PASSWORD, distinct_client
-from tests.web.axe import assert_no_serious_violations
 from tests.web.conftest import HELSINKI, PHONE, Account, bearer, shot
 
 DESKTOP = {"width": 1280, "height": 860}
@@ -65,7 +63,8 @@ async def make_clinic(api: httpx.AsyncClient, url: str, *, specialty: str) -> Cl
     assert r.status_code == 201, r.text
     department_id = r.json()["id"]
     r = await api.post("/api/v1/doctors", headers=desk, json={
-        "full_name": f"Dr. Ayesha {uuid.uuid4().hex[:4]}", "license_no": f"FI-{uuid.uuid4().hex[:10]}",
+        "full_name": f"Dr. Ayesha {uuid.uuid4().hex[:4]}",
+        "license_no": f"FI-{uuid.uuid4().hex[:10]}",
         "specialty": specialty, "languages": ["en", "ur"], "user_id": str(doctor_account.user_id),
     })
     assert r.status_code == 201, r.text
@@ -159,7 +158,8 @@ async def free_slots(api: httpx.AsyncClient, clinic: Clinic) -> list[dict]:
 
 
 async def book_by_api(api, headers, clinic: Clinic, slot: dict) -> dict:
-    r = await api.post("/api/v1/appointments", headers={**headers, "Idempotency-Key": str(uuid.uuid4())},
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    r = await api.post("/api/v1/appointments", headers={**headers, **key},
                        json={"doctor_id": clinic.doctor_id, "hospital_id": slot["hospital_id"],
                              "start": slot["start"]})
     assert r.status_code == 201, r.text
@@ -213,7 +213,8 @@ async def test_book_follow_the_queue_live_then_cancel(api, clinic, new_context):
     await page.get_by_role("button", name="Free times").click()
     await slots.nth(2).click()
     await expect(page.locator("#appointment-list li.appointment")).to_have_count(2)
-    booked = page.locator("#appointment-list li.appointment", has=page.locator('[data-status="booked"]'))
+    booked = page.locator("#appointment-list li.appointment",
+                          has=page.locator('[data-status="booked"]'))
     await booked.get_by_role("button", name="Cancel appointment").click()
     await expect(page.locator("#notice")).to_have_text("Appointment cancelled.")
     await expect(page.locator('#appointment-list [data-status="cancelled"]')).to_have_count(1)

@@ -6,13 +6,19 @@ from __future__ import annotations
 from playwright.async_api import Route, expect
 
 from tests.web.conftest import PHONE, shot
-from tests.web.test_patient_app import book_by_api, free_slots, register, search_clinic, signed_in_page
+from tests.web.test_patient_app import (  # the clinic fixture: one doctor free all day
+    book_by_api,
+    clinic,  # noqa: F401
+    free_slots,
+    register,
+    search_clinic,
+    signed_in_page,
+)
 
-# The clinic fixture of the app tests (one doctor with free slots all day).
-from tests.web.test_patient_app import clinic  # noqa: F401
 
-
-async def test_reading_offline_and_a_booking_queued_offline_is_made_once(api, clinic, new_context):  # noqa: F811
+async def test_reading_offline_and_a_booking_queued_offline_is_made_once(
+    api, clinic, new_context  # noqa: F811
+):
     email, patient = await register(api)
     first = (await free_slots(api, clinic))[5]
     await book_by_api(api, patient, clinic, first)
