@@ -102,6 +102,13 @@ def mount_static(app: FastAPI) -> None:
         StaticFiles(directory=Path(settings.node_modules) / "axe-core", check_dir=False),
         name="axe-core",
     )
+    # Urdu's Nastaliq letters (ہ, ے, ...) are missing from many systems' fonts; OFL, from npm.
+    app.mount(
+        "/vendor/noto-nastaliq-urdu",
+        StaticFiles(directory=Path(settings.node_modules) / "@fontsource" / "noto-nastaliq-urdu",
+                    check_dir=False),
+        name="noto-nastaliq-urdu",
+    )
     app.mount(
         "/vendor/leaflet",
         StaticFiles(directory=leaflet_dir(settings), check_dir=False),

@@ -55,9 +55,12 @@ function renderList() {
   $("#specialties").innerHTML = [...specialties].sort().map((s) => `<option value="${esc(s)}">`).join("");
 }
 
+let ticket = 0;
 async function search() {
   const q = query();
+  const mine = ++ticket;
   const result = await load("doctors", `/api/v1/doctors?${q}`);
+  if (mine !== ticket) return;  // a newer search (the user's, a poll's) answers instead
   freshness(result);
   shown = result.data;
   searched = true;
@@ -82,18 +85,19 @@ export function onAvailability(app, data) {
 
 async function showSlots(button) {
   const doctorId = button.dataset.slots;
-  const box = $(`#slots-${CSS.escape(doctorId)}`);
+  // Looked up again after each wait: a redraw of the list (poll, live event) replaces the box.
+  const box = () => $(`#slots-${CSS.escape(doctorId)}`) || document.createElement("div");
   const open = button.getAttribute("aria-expanded") === "true";
   button.setAttribute("aria-expanded", String(!open));
-  box.hidden = open;
+  box().hidden = open;
   if (open) return;
-  box.innerHTML = `<p class="muted">${esc(t("loading"))}</p>`;
+  box().innerHTML = `<p class="muted">${esc(t("loading"))}</p>`;
   const doctor = shown.find((d) => d.id === doctorId);
   const names = Object.fromEntries((doctor?.hospitals || []).map((h) => [h.hospital_id, h.name]));
   const result = await load(`slots:${doctorId}`, `/api/v1/doctors/${doctorId}/slots`);
   freshness(result);
   const slots = result.data.slice(0, SLOTS_SHOWN);
-  box.innerHTML = slots.length ? `<p class="small muted">${esc(t("pick_slot"))}</p><ul class="slot-list">${slots.map((s) =>
+  box().innerHTML = slots.length ? `<p class="small muted">${esc(t("pick_slot"))}</p><ul class="slot-list">${slots.map((s) =>
     `<li><button type="button" class="slot" data-book="${esc(doctorId)}" data-hospital="${esc(s.hospital_id)}"
       data-start="${esc(s.start)}">${esc(when(s.start))}<span class="small"> · ${esc(names[s.hospital_id] || "")}</span></button></li>`).join("")}</ul>`
     : `<p class="muted">${esc(t("no_slots"))}</p>`;

@@ -33,7 +33,7 @@ function showWhere() {
   const title = `<strong>${esc(t("location"))}</strong>`;
   if (!here) { where.innerHTML = `${title} ${esc(t("location_unknown"))}`; return; }
   const acc = here.manual ? t("set_on_map") : `±${Math.round(here.accuracy_m ?? 0)} m`;
-  where.innerHTML = `${title} <span dir="ltr">${here.lat.toFixed(5)}, ${here.lng.toFixed(5)}</span> (${esc(acc)})`;
+  where.innerHTML = `${title} <span dir="ltr">${here.lat.toFixed(5)}, ${here.lng.toFixed(5)}</span> (<bdi>${esc(acc)}</bdi>)`;
   if (map) {
     const L = window.L;
     pin ??= L.marker([here.lat, here.lng], { keyboard: false }).addTo(map);

@@ -70,7 +70,7 @@ window.CATALOGUE_PATIENT = {
   },
   ur: {
     title: "لائف لائن — میری صحت", app_name: "لائف لائن", skip: "مواد پر جائیں",
-    sos_aria: "ایس او ایس: ابھی ایمبولینس بلائیں", nav: "حصے", offline_badge: "آف لائن",
+    sos_aria: "SOS — ابھی ایمبولینس بلائیں", nav: "حصے", offline_badge: "آف لائن",
     live: "براہِ راست", stale: "دوبارہ جڑ رہا ہے",
     tab_doctors: "ڈاکٹر تلاش کریں", tab_appointments: "میری ملاقاتیں", tab_profile: "پروفائل",
     tab_records: "ریکارڈ", tab_emergencies: "ایمرجنسی",
