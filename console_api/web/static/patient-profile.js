@@ -65,15 +65,15 @@ onSubmit("#profile-form", (form) => perform(
   t("saved"),
 ));
 onSubmit("#contact-form", (form) => perform(
-  { kind: "contact", path: "/api/v1/patients/me/emergency-contacts", body: body(form, ["name", "relationship", "phone"]) },
+  { kind: "contact", queueable: false, path: "/api/v1/patients/me/emergency-contacts", body: body(form, ["name", "relationship", "phone"]) },
   t("saved"),
 ));
 onSubmit("#allergy-form", (form) => perform(
-  { kind: "allergy", path: "/api/v1/patients/me/allergies", body: body(form, ["substance", "reaction", "severity"]) },
+  { kind: "allergy", queueable: false, path: "/api/v1/patients/me/allergies", body: body(form, ["substance", "reaction", "severity"]) },
   t("saved"),
 ));
 onSubmit("#condition-form", (form) => perform(
-  { kind: "condition", path: "/api/v1/patients/me/conditions", body: body(form, ["name"]) },
+  { kind: "condition", queueable: false, path: "/api/v1/patients/me/conditions", body: body(form, ["name"]) },
   t("saved"),
 ));
 
@@ -81,7 +81,7 @@ $("#contact-list").addEventListener("click", async (event) => {
   const button = event.target.closest("button[data-remove]");
   if (!button) return;
   button.disabled = true;
-  await perform({ kind: "remove_contact", method: "DELETE",
+  await perform({ kind: "remove_contact", method: "DELETE", goneOk: true,
                   path: `/api/v1/patients/me/emergency-contacts/${button.dataset.remove}` }, t("removed"))
     .catch(() => say(""));
   await show().catch(() => {});

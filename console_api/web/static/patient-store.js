@@ -57,8 +57,16 @@ function notify() { for (const listener of listeners) listener(outbox.items()); 
  * lost answer or a dead network retries the very same request. Resolves with
  * `{done: answer}`, `{queued: true}` or rejects with the server's refusal (4xx).
  */
-export async function act({ kind, path, method = "POST", body, label, settled }) {
-  const item = { key: newKey(), user: owner, kind, path, method, body, label, settled, at: Date.now() };
+export async function act({ kind, path, method = "POST", body, label, settled, goneOk, queueable = true }) {
+  const item = { key: newKey(), user: owner, kind, path, method, body, label, settled, goneOk, at: Date.now() };
+  if (!queueable) {
+    // The server keeps no key for this action: a blind retry could do it twice, so it is
+    // done now or not at all.
+    try { return { done: await api(path, { method, body }) }; } catch (error) {
+      if (unreachable(error)) throw Object.assign(new Error(window.I18N.t("needs_network")), { status: 0 });
+      throw error;
+    }
+  }
   outbox.save([...outbox.all(), item]);
   return send(item);
 }
@@ -83,7 +91,8 @@ async function deliver(item) {
     if (unreachable(error)) return { queued: true };
     // A retry of an action the server had already applied (its answer was lost) comes back as
     // "nothing to do": the wanted state is there, so the action is done.
-    if (item.settled && error.status === 409 && error.problem?.current_status === item.settled) {
+    const settled = item.settled && error.status === 409 && error.problem?.current_status === item.settled;
+    if (settled || (item.goneOk && error.status === 404)) {
       outbox.remove(item.key);
       return { done: null };
     }
