@@ -43,6 +43,7 @@ function card(doctor) {
 function renderList() {
   const opened = new Map([...document.querySelectorAll("#doctor-list .slots:not([hidden])")]
     .map((box) => [box.id, box.innerHTML]));
+  const focused = focusKey();
   $("#doctor-count").textContent = t("doctors_found", { count: shown.length });
   $("#doctor-list").innerHTML = items(shown, card, "no_doctors");
   for (const [id, html] of opened) {
@@ -52,7 +53,21 @@ function renderList() {
     box.hidden = false;
     box.closest("li").querySelector("[data-slots]").setAttribute("aria-expanded", "true");
   }
+  if (focused) document.querySelector(focused)?.focus();
   $("#specialties").innerHTML = [...specialties].sort().map((s) => `<option value="${esc(s)}">`).join("");
+}
+
+/** The focused button of the list as a selector, so a redraw gives the focus back. */
+function focusKey() {
+  const el = document.activeElement;
+  if (!el || !$("#doctor-list").contains(el)) return null;
+  for (const name of ["slots", "waitlist", "book"]) {
+    if (el.dataset[name]) {
+      const start = el.dataset.start ? `[data-start="${CSS.escape(el.dataset.start)}"]` : "";
+      return `[data-${name}="${CSS.escape(el.dataset[name])}"]${start}`;
+    }
+  }
+  return null;
 }
 
 let ticket = 0;
@@ -62,8 +77,10 @@ async function search() {
   const result = await load("doctors", `/api/v1/doctors?${q}`);
   if (mine !== ticket) return;  // a newer search (the user's, a poll's) answers instead
   freshness(result);
+  const same = JSON.stringify(result.data) === JSON.stringify(shown);
   shown = result.data;
   searched = true;
+  if (same && $("#doctor-list").children.length) return;  // a poll with no news: no redraw
   for (const doctor of shown) specialties.add(doctor.specialty);
   renderList();
 }
@@ -133,6 +150,7 @@ async function joinWaitlist(button) {
     .catch(() => {});
 }
 
+document.addEventListener("langchange", () => { if (searched) renderList(); });
 $("#search").addEventListener("submit", (event) => {
   event.preventDefault();
   say("");
