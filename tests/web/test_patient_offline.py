@@ -38,7 +38,7 @@ async def test_reading_offline_and_a_booking_queued_offline_is_made_once(
     await page.reload()
     await expect(page.locator("#net")).to_be_visible()
     await expect(page.locator("#doctor-list li.doctor")).to_have_count(1)
-    await expect(page.locator("#notice")).to_contain_text("Offline: showing what was loaded at")
+    await expect(page.locator("#stale")).to_contain_text("Offline: showing what was loaded at")
     await page.get_by_role("link", name="My appointments").click()
     await expect(page.locator("#appointment-list li.appointment")).to_have_count(1)
     await page.get_by_role("link", name="Records").click()

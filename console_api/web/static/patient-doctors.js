@@ -128,6 +128,8 @@ async function book(button) {
       { kind: "book", path: "/api/v1/appointments", body, label: when(body.start) },
       t("booked", { time: when(body.start) }),
     );
+    shown = [];  // the next visit redraws the list, free times closed (this one is gone)
+    $("#doctor-list").innerHTML = "";
     location.hash = "#appointments";
     return result;
   } catch (error) {

@@ -18,11 +18,13 @@ export function word(prefix, value) {
   return text === key ? String(value ?? "").replaceAll("_", " ") : text;
 }
 
-/** Say how old the shown data is when it came from the tab's cache (offline). */
+/** Say how old the shown data is when it came from the tab's cache (offline); a line of its
+ * own, so it never hides what an action just reported. */
 export function freshness(result) {
-  if (result.fresh) return;
+  const line = document.getElementById("stale");
+  if (result.fresh) { line.textContent = ""; return; }
   const at = new Date(result.at).toLocaleTimeString(window.I18N.lang, { hour: "2-digit", minute: "2-digit" });
-  say(t("offline_data", { time: at }));
+  line.textContent = t("offline_data", { time: at });
 }
 
 /** An action through the outbox; tells the user whether it was done or waits for the network. */

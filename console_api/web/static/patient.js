@@ -147,7 +147,8 @@ $("#signout").addEventListener("click", async () => {
 I18N.init(window.CATALOGUE_PATIENT);
 I18N.switcher($("#lang"));
 document.addEventListener("langchange", () => { showOutbox(outbox.items()); render(); });
-window.addEventListener("hashchange", () => { say(""); render(); });
+// The notice is kept across sections: an action (a booking) reports there, then moves on.
+window.addEventListener("hashchange", () => render());
 window.addEventListener("online", () => online(true));
 window.addEventListener("offline", () => online(false));
 outbox.onChange(showOutbox);
