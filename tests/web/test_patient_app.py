@@ -127,6 +127,11 @@ async def test_sign_up_in_the_page_then_fill_the_emergency_profile(api, new_cont
     form = page.locator("#signup")
     await form.get_by_label("Full name").fill("Sana Iqbal")
     await form.get_by_label("Email").fill(f"sana-{uuid.uuid4().hex[:6]}@lifeline.test")
+    # A refusal is told in the page's words (by its code), then corrected.
+    await form.get_by_label("Password").fill("aaaaaaaaaaaaaaaa")
+    await form.get_by_role("button", name="Create account").click()
+    await expect(form.locator(".form-error")).to_have_text(
+        "this password is on a list of breached passwords: choose a longer phrase")
     await form.get_by_label("Password").fill(PASSWORD)
     await form.get_by_role("button", name="Create account").click()
     await expect(page.locator("#profile")).to_be_visible()

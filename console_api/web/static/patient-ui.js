@@ -18,6 +18,14 @@ export function word(prefix, value) {
   return text === key ? String(value ?? "").replaceAll("_", " ") : text;
 }
 
+/** The server's refusal in the page's language when the catalogue knows its `code`
+ * (`err_<code>`), else the server's own English `detail`. */
+export function reason(error) {
+  const code = error.problem?.code;
+  const key = `err_${code}`;
+  return code && t(key) !== key ? t(key) : error.message;
+}
+
 /** Say how old the shown data is when it came from the tab's cache (offline); a line of its
  * own, so it never hides what an action just reported. */
 export function freshness(result) {
@@ -34,7 +42,7 @@ export async function perform(action, doneText) {
     say(result.queued ? t("queued") : doneText, result.queued ? "error" : "info");
     return result;
   } catch (error) {
-    say(t("refused", { reason: error.message }), "error");
+    say(t("refused", { reason: reason(error) }), "error");
     throw error;
   }
 }

@@ -3,7 +3,7 @@
 // Reads work offline from what was last loaded; actions wait in the outbox (patient-store.js).
 import { $, api, CONFIG, Live, login, logout, say, session } from "/static/common.js";
 import { cache, flush, outbox, unreachable } from "/static/patient-store.js";
-import { t } from "/static/patient-ui.js";
+import { reason, t } from "/static/patient-ui.js";
 import * as doctors from "/static/patient-doctors.js";
 import * as care from "/static/patient-care.js";
 import * as profile from "/static/patient-profile.js";
@@ -101,7 +101,7 @@ function showAuth() {
 
 function formError(form, error) {
   $(".form-error", form).textContent = error.status === 401 ? t("wrong_credentials")
-    : unreachable(error) ? t("no_connection") : error.message;
+    : unreachable(error) ? t("no_connection") : reason(error);
 }
 
 $("#signin").addEventListener("submit", async (event) => {
@@ -133,7 +133,7 @@ $("#signup").addEventListener("submit", async (event) => {
     await start(await api("/api/v1/users/me"));
     say(t("welcome_new"));
   } catch (error) {
-    formError(form, error.status === 409 ? { message: t("email_taken") } : error);
+    formError(form, error);
   }
 });
 
