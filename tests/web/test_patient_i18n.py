@@ -97,6 +97,7 @@ async def test_the_language_switch_is_remembered_and_turns_the_page(new_context)
     await page.get_by_label("Language / زبان / Idioma").select_option("es")
     await expect(page.get_by_text("¿Qué está pasando?")).to_be_visible()
     await expect(page.get_by_label("Dolor en el pecho")).to_be_visible()
+    await shot(page, "sos-es-phone")
     await page.get_by_label("Language / زبان / Idioma").select_option("ur")
     assert await page.evaluate("document.documentElement.dir") == "rtl"
     await page.goto("/patient")

@@ -95,3 +95,28 @@ async def test_sign_in_search_and_book_with_the_keyboard_alone(
     await expect(page.locator("#appointment-list li.appointment")).to_have_count(1)
     mine = (await api.get("/api/v1/appointments/mine", headers=patient)).json()
     assert [a["start"] for a in mine] == [start]
+
+
+async def test_a_freed_time_is_offered_to_the_waitlist_and_taken_in_the_page(
+    api, clinic, new_context  # noqa: F811
+):
+    from tests.web.test_patient_app import book_by_api, free_slots
+
+    _, holder = await register(api, "Slot Holder")
+    held = await book_by_api(api, holder, clinic, (await free_slots(api, clinic))[30])
+    email, waiting = await register(api, "Waiting Patient")
+    page = await signed_in_page(new_context, email, viewport=PHONE)
+    await page.get_by_label("Specialty").fill(clinic.specialty)
+    await page.get_by_role("button", name="Search").click()
+    await page.get_by_role("button", name="Join the waitlist").click()
+    await expect(page.locator("#notice")).to_contain_text("You are on the waitlist")
+    r = await api.post(f"/api/v1/appointments/{held['id']}/cancel", headers=holder, json={})
+    assert r.status_code == 200, r.text
+    await page.get_by_role("link", name="My appointments").click()
+    offer = page.locator("#waitlist-list li", has_text="A time was freed for you")
+    await expect(offer).to_have_count(1, timeout=10_000)
+    await shot(page, "patient-waitlist-offer-phone")
+    await offer.get_by_role("button", name="Take this time").click()
+    await expect(page.locator("#appointment-list li.appointment")).to_have_count(1)
+    mine = (await api.get("/api/v1/appointments/mine", headers=waiting)).json()
+    assert [a["start"] for a in mine] == [held["start"]]
