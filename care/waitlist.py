@@ -11,26 +11,42 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from care.access import Requester
 from care.models import Doctor, Patient, WaitlistEntry
 from care.schemas import WaitlistCreate
+from data import idempotency
 from data.base import utcnow
 from data.errors import Conflict, Forbidden, NotFound
 from messaging.outbox import queue_sms
 
 
 async def join(
-    *, db_session: AsyncSession, requester: Requester, body: WaitlistCreate
-) -> WaitlistEntry:
-    """A patient asks for any slot of this doctor within a window."""
+    *, db_session: AsyncSession, requester: Requester, body: WaitlistCreate,
+    idempotency_key: str | None = None,
+) -> tuple[WaitlistEntry, bool]:
+    """A patient asks for any slot of this doctor within a window; a retry with the same
+    Idempotency-Key (an app's offline outbox) returns the first entry, and True."""
     if requester.patient_id is None:
         raise Forbidden("create your patient profile first", code="no_patient_profile")
     if await db_session.get(Doctor, body.doctor_id) is None:
         raise NotFound(f"no doctor {body.doctor_id}", code="doctor_not_found")
+    entry_id = uuid.uuid4()
+    if idempotency_key is not None:
+        earlier = await idempotency.claim(
+            db_session,
+            key=idempotency.IdempotencyKey(scope=f"user:{requester.user_id}", key=idempotency_key),
+            request_hash=idempotency.request_fingerprint(body.model_dump(mode="json")),
+            resource_type="waitlist_entry", resource_id=entry_id,
+        )
+        if earlier is not None and earlier.resource_id is not None:
+            await db_session.commit()
+            found = await db_session.get(WaitlistEntry, earlier.resource_id)
+            if found is not None:
+                return found, True
     entry = WaitlistEntry(
-        patient_id=requester.patient_id, doctor_id=body.doctor_id,
+        id=entry_id, patient_id=requester.patient_id, doctor_id=body.doctor_id,
         not_before=body.not_before, not_after=body.not_after, status="waiting",
     )
     db_session.add(entry)
     await db_session.commit()
-    return entry
+    return entry, False
 
 
 async def offer_freed_slot(

@@ -75,6 +75,9 @@ ROUTE_ACCESS: dict[str, Access] = {
     "GET /health/ready": open_("readiness probe"),
     "GET /metrics": open_("loopback scrapers, or metrics.read, checked in the handler"),
     "POST /api/v1/auth/login": open_("credentials + TOTP, rate limited", audit="session"),
+    "POST /api/v1/auth/register": open_(
+        "anyone may become a patient; throttled like sign-in", audit="session"
+    ),
     "POST /api/v1/auth/refresh": open_("refresh token in the body", audit="session"),
     "POST /api/v1/auth/logout": open_("refresh token in the body", audit="session"),
     "POST /api/v1/auth/mfa/enrol": open_("password in the body", audit="session"),
@@ -198,6 +201,7 @@ ROUTE_ACCESS: dict[str, Access] = {
     "GET /sos": open_("page shell; the SOS itself is POST /api/v1/emergency/cases"),
     "GET /sos.webmanifest": open_("PWA manifest"),
     "GET /sos-sw.js": open_("PWA service worker"),
+    "GET /patient": open_("page shell; signs in through the API"),
     "GET /crew/{token}": open_("page shell; the crew link token is checked by the crew API"),
     "GET /api/v1/map/roads": open_("public road geometry for the map"),
     "GET /api/v1/map/streets": open_("public street names (OSM) for the map"),

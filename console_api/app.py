@@ -41,6 +41,7 @@ from console_api.routers import (
     hospitals,
     maps,
     pages,
+    patient_signup,
     realtime,
     routing,
     sms,
@@ -256,6 +257,7 @@ def create_app(
     install_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(auth.router)
+    app.include_router(patient_signup.router)
     app.include_router(emergency.router)
     app.include_router(case_location.router)
     app.include_router(hospital_have.router)  # before /hospitals/{hospital_id}

@@ -52,6 +52,8 @@ def channels_for(principal: Principal) -> frozenset[str]:
         }
     if "doctor" in principal.roles:
         allowed |= {CAPACITY_CHANNEL, DOCTOR_AVAILABILITY_CHANNEL}
+    if "patient" in principal.roles:
+        allowed |= PATIENT_CHANNELS
     return frozenset(allowed)
 
 
@@ -71,7 +73,9 @@ def can_see(principal: Principal, channel: str, payload: Mapping[str, Any]) -> b
         if channel in (DOCTOR_AVAILABILITY_CHANNEL, APPOINTMENT_QUEUE_CHANNEL):
             # Not in the spec of issue 5: an admin's own hospital only, the cautious reading.
             return payload.get("hospital_id") == principal.hospital_id
-    return False
+    # Patients: the public doctor directory's presence and the waiting rooms' queue lengths,
+    # shaped by :func:`shape` to what a waiting-room display shows (no appointment ids).
+    return "patient" in principal.roles and channel in PATIENT_CHANNELS
 
 
 #: What the anonymous reporter may see of their own case: its progress, never staff business
@@ -80,6 +84,13 @@ REPORTER_FIELDS = frozenset({
     "case_id", "status", "from_status", "action", "severity", "symptom_category", "lat", "lng",
     "destination_hospital_id", "version", "raised_at", "unit_status", "call_sign",
 })
+#: What a patient's app follows (issue 25): live availability in the doctor search, and queue
+#: movements, on which it re-reads its own position from the API.
+PATIENT_CHANNELS = frozenset({DOCTOR_AVAILABILITY_CHANNEL, APPOINTMENT_QUEUE_CHANNEL})
+PATIENT_EVENT_FIELDS = {
+    "doctor.availability": frozenset({"doctor_id", "state", "at"}),
+    "appointment.queue": frozenset({"doctor_id", "hospital_id", "date", "queue_length"}),
+}
 #: Staff alerts are for the dispatch room: the reporter never gets them.
 REPORTER_HIDDEN_EVENTS = frozenset({"case.alert"})
 
@@ -99,10 +110,23 @@ def shape(
         return {k: v for k, v in payload.items() if k in REPORTER_FIELDS}
     if principal.roles & EVERYTHING:
         return payload
+    if event_type in PATIENT_EVENT_FIELDS and not _staff_view(principal, event_type, payload):
+        return {k: v for k, v in payload.items() if k in PATIENT_EVENT_FIELDS[event_type]}
     alert = payload.get("alert")
     if isinstance(alert, Mapping) and "message" in alert:
         return {**payload, "alert": {k: v for k, v in alert.items() if k != "message"}}
     return payload
+
+
+def _staff_view(principal: Principal, event_type: str, payload: Mapping[str, Any]) -> bool:
+    """Whether a staff rule, not the patient one, shows this care event (then in full)."""
+    if event_type == "doctor.availability" and "doctor" in principal.roles:
+        return True
+    return (
+        "hospital_admin" in principal.roles
+        and principal.hospital_id is not None
+        and payload.get("hospital_id") == principal.hospital_id
+    )
 
 
 def audience_key(principal: Principal, filters: Mapping[str, str]) -> Hashable:

@@ -67,10 +67,15 @@ async def day(
 
 
 @router.post("/waitlist", status_code=status.HTTP_201_CREATED, summary="Join a doctor's waitlist")
-async def join_waitlist(body: WaitlistCreate, db_session: SessionDep, requester: RequesterDep
+async def join_waitlist(body: WaitlistCreate, response: Response, db_session: SessionDep,
+                        requester: RequesterDep, idempotency_key: IdempotencyHeader = None
                         ) -> dict[str, Any]:
-    """A freed slot inside the window is offered to the longest-waiting patient."""
-    entry = await waitlist.join(db_session=db_session, requester=requester, body=body)
+    """A freed slot inside the window is offered to the longest-waiting patient; a replay of
+    the same key and body returns the first entry."""
+    entry, replayed = await waitlist.join(db_session=db_session, requester=requester, body=body,
+                                          idempotency_key=idempotency_key)
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     return waitlist.entry_view(entry)
 
 

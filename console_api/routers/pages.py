@@ -51,6 +51,12 @@ async def sos_page() -> HTMLResponse:
     return HTMLResponse(page("sos", settings))
 
 
+@router.get("/patient", response_class=HTMLResponse)
+async def patient_page() -> HTMLResponse:
+    """The patient's app: profile, doctors, bookings, records (same PWA as /sos)."""
+    return HTMLResponse(page("patient", settings))
+
+
 @router.get("/sos.webmanifest")
 async def sos_manifest() -> FileResponse:
     """PWA manifest of the SOS app."""
@@ -90,27 +96,24 @@ def swagger_ui_dir() -> Path:
 
 
 def mount_static(app: FastAPI) -> None:
-    """Our JS/CSS under /static, Leaflet, Swagger UI and axe-core (from npm) under /vendor."""
+    """Our JS/CSS under /static; Leaflet, Swagger UI and axe-core (npm) under /vendor."""
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount(
         "/vendor/swagger-ui",
         StaticFiles(directory=swagger_ui_dir(), check_dir=False),
         name="swagger-ui",
     )
-    # axe-core (npm) for the accessibility checks of the browser tests, loaded under the
-    # pages' strict CSP (an inline copy would be refused).
     app.mount(
         "/vendor/axe-core",
         StaticFiles(directory=Path(settings.node_modules) / "axe-core", check_dir=False),
         name="axe-core",
     )
-    # Noto Naskh Arabic (npm @fontsource-variable): Urdu is readable on devices without an
-    # Urdu font; app.css loads only its Arabic-script subset, and only on right-to-left pages.
+    # Urdu's Nastaliq letters (ہ, ے, ...) are missing from many systems' fonts; OFL, from npm.
     app.mount(
-        "/vendor/noto-naskh-arabic",
-        StaticFiles(directory=Path(settings.node_modules) / "@fontsource-variable"
-                    / "noto-naskh-arabic", check_dir=False),
-        name="noto-naskh-arabic",
+        "/vendor/noto-nastaliq-urdu",
+        StaticFiles(directory=Path(settings.node_modules) / "@fontsource" / "noto-nastaliq-urdu",
+                    check_dir=False),
+        name="noto-nastaliq-urdu",
     )
     app.mount(
         "/vendor/leaflet",

@@ -47,7 +47,9 @@ async def test_availability_and_queue_events_reach_the_hospital_admin(app, clien
     event = await wait_for(client, admin, "appointment.queue.updated",
                            lambda d: d["appointment_id"] == appointment_id)
     assert event["data"]["queue"] == [appointment_id]
-    # Patients do not subscribe to hospital queues.
-    r = await client.get(EVENTS, params={"channel": "appointment.queue.updated", "timeout": 0},
-                         headers=patient.headers)
-    assert r.status_code == 403
+    # Patients follow queue lengths (their app's live position, issue 25), never whose
+    # appointments are in a queue: no appointment ids, no status.
+    seen = await wait_for(client, patient.headers, "appointment.queue.updated",
+                          lambda d: d["doctor_id"] == clinic.doctor_id)
+    assert seen["data"] == {"doctor_id": clinic.doctor_id, "hospital_id": clinic.hospital_id,
+                            "date": event["data"]["date"], "queue_length": 1}

@@ -7,7 +7,7 @@ import uuid
 from hypothesis import given
 from hypothesis import strategies as st
 
-from realtime.authz import Principal, can_see, channels_for, matches, visible
+from realtime.authz import Principal, can_see, channels_for, matches, shape, visible
 from realtime.streams import CHANNELS
 
 CASES = "emergency.case.updated"
@@ -61,10 +61,30 @@ def test_doctor_sees_capacity_and_doctor_availability_only() -> None:
     assert not can_see(doctor, QUEUE, {})
 
 
-def test_patient_role_gets_no_channel() -> None:
-    patient = Principal(roles=frozenset({"patient"}))
-    assert channels_for(patient) == frozenset()
-    assert not any(can_see(patient, channel, {"case_id": C1}) for channel in CHANNELS)
+def test_patient_follows_doctor_presence_and_queue_lengths_only() -> None:
+    """Issue 25: live availability in the search and a live queue position; never cases."""
+    patient = Principal(roles=frozenset({"patient"}), user_id="u1")
+    assert channels_for(patient) == frozenset({DOCTORS, QUEUE})
+    assert not can_see(patient, CASES, {"case_id": C1})
+    assert not can_see(patient, CAPACITY, {}) and not can_see(patient, POSITIONS, {})
+    presence = {"doctor_id": "d1", "state": "available", "previous_state": "offline",
+                "hospital_id": H1, "cause": "announce", "at": "t"}
+    assert can_see(patient, DOCTORS, presence)
+    assert shape(patient, "doctor.availability", presence) == {
+        "doctor_id": "d1", "state": "available", "at": "t"}
+    queue = {"doctor_id": "d1", "hospital_id": H1, "date": "2026-12-05", "queue_length": 2,
+             "appointment_id": "a1", "status": "checked_in", "queue": ["a1", "a2"]}
+    assert can_see(patient, QUEUE, queue)
+    # Like the waiting-room display: how long the queue is, never whose appointments are in it.
+    assert shape(patient, "appointment.queue", queue) == {
+        "doctor_id": "d1", "hospital_id": H1, "date": "2026-12-05", "queue_length": 2}
+    # Staff who also hold the patient role keep their own full view.
+    admin = Principal(roles=frozenset({"patient", "hospital_admin"}), hospital_id=H1)
+    assert shape(admin, "appointment.queue", queue) == queue
+    other = Principal(roles=frozenset({"patient", "hospital_admin"}), hospital_id=H2)
+    assert "queue" not in shape(other, "appointment.queue", queue)
+    doctor = Principal(roles=frozenset({"patient", "doctor"}))
+    assert shape(doctor, "doctor.availability", presence) == presence
 
 
 def test_filters_narrow_but_never_widen() -> None:

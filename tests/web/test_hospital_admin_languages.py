@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import expect
 
-from tests.web.axe_doctor import assert_no_serious_violations
+from tests.web.axe import assert_no_serious_violations
 from tests.web.care_setup import make_clinic
 from tests.web.conftest import PHONE, bearer, shot, sign_in_page
 from tests.web.test_crew_page import dispatched_case

@@ -6,18 +6,14 @@ import { $, api, CONFIG, Live, esc, label, minutes, newKey, roadMap, say, sessio
 
 const PENDING = "lifeline.sos.pending";  // {key, body, auth}: not yet acknowledged
 const CASE = "lifeline.sos.case";        // {id, case_token}: acknowledged, being followed
+// Every text is in the page's catalogue (i18n/sos.js): English, Urdu (right to left), Spanish.
+const t = (key, params) => window.I18N.t(key, params);
 const SYMPTOMS = [
-  ["cardiac_arrest", "Not breathing / no pulse"], ["chest_pain", "Chest pain"],
-  ["stroke_symptoms", "Stroke signs"], ["breathing", "Breathing problem"],
-  ["major_trauma", "Serious injury"], ["burns", "Burns"], ["obstetric", "Pregnancy / birth"],
-  ["paediatric", "Child"], ["overdose", "Overdose / poisoning"], ["psychiatric", "Mental health"],
-  ["other", "Something else"],
+  "cardiac_arrest", "chest_pain", "stroke_symptoms", "breathing", "major_trauma", "burns",
+  "obstetric", "paediatric", "overdose", "psychiatric", "other",
 ];
 const STEPS = [
-  ["raised", "Request received"], ["triaged", "Assessed by the dispatcher"],
-  ["dispatched", "Ambulance dispatched"], ["en_route", "Ambulance on its way"],
-  ["on_scene", "Ambulance with you"], ["transporting", "Going to hospital"],
-  ["at_hospital", "At the hospital"], ["closed", "Handed over to the hospital"],
+  "raised", "triaged", "dispatched", "en_route", "on_scene", "transporting", "at_hospital", "closed",
 ];
 
 let here = null;        // {lat, lng, accuracy_m, manual}
@@ -34,9 +30,10 @@ const write = (key, value) => (value == null ? localStorage.removeItem(key)
 
 function showWhere() {
   const where = $("#where");
-  if (!here) { where.innerHTML = "<strong>Location:</strong> not known yet — tap the map."; return; }
-  const acc = here.manual ? "set on the map" : `±${Math.round(here.accuracy_m ?? 0)} m`;
-  where.innerHTML = `<strong>Location:</strong> ${here.lat.toFixed(5)}, ${here.lng.toFixed(5)} (${esc(acc)})`;
+  const title = `<strong>${esc(t("location"))}</strong>`;
+  if (!here) { where.innerHTML = `${title} ${esc(t("location_unknown"))}`; return; }
+  const acc = here.manual ? t("set_on_map") : `±${Math.round(here.accuracy_m ?? 0)} m`;
+  where.innerHTML = `${title} <span dir="ltr">${here.lat.toFixed(5)}, ${here.lng.toFixed(5)}</span> (<bdi>${esc(acc)}</bdi>)`;
   if (map) {
     const L = window.L;
     pin ??= L.marker([here.lat, here.lng], { keyboard: false }).addTo(map);
@@ -70,7 +67,7 @@ function watchLocation() {
     } else {
       shareMove(fix);
     }
-  }, () => { say("Location is off: tap the map to show where you are."); showWhere(); },
+  }, () => { say(t("location_off")); showWhere(); },
   { enableHighAccuracy: true, maximumAge: 10000, timeout: 20000 });
 }
 
@@ -99,13 +96,13 @@ async function submit(event) {
   if (queued && !queued.refused) { deliver(); return; }
   const symptom = $("input[name=symptom]:checked");
   const phone = $("#phone").value.replace(/[\s()-]/g, "");
-  if (!symptom) { say("Choose what is happening.", "error"); $("#symptoms input").focus(); return; }
+  if (!symptom) { say(t("choose_symptom"), "error"); $("#symptoms input").focus(); return; }
   if (!/^\+\d{6,15}$/.test(phone)) {
-    say("Enter your phone number with the country code, e.g. +358401234567.", "error");
+    say(t("phone_needed"), "error");
     $("#phone").focus();
     return;
   }
-  if (!here) { say("Tap the map to show where you are.", "error"); return; }
+  if (!here) { say(t("tap_map"), "error"); return; }
   const body = { lat: here.lat, lng: here.lng, symptom_category: symptom.value, reporter_phone: phone };
   if (here.accuracy_m != null) body.accuracy_m = here.accuracy_m;
   const notes = $("#notes").value.trim();
@@ -122,7 +119,7 @@ async function deliver() {
   const pending = read(PENDING);
   if (!pending || pending.refused || delivering) return;
   delivering = true;
-  $("#sos-button").textContent = "Sending…";
+  $("#sos-button").textContent = t("sending");
   try {
     const sent = await api("/api/v1/emergency/cases", {
       method: "POST", body: pending.body, auth: pending.signed_in,
@@ -140,13 +137,13 @@ async function deliver() {
       return;
     }
     if (e.status === undefined || e.status >= 500 || e.status === 429 || e.status === 408) {
-      say("No connection. Your SOS is saved and will be sent automatically — or call 112.", "error");
-      $("#sos-button").textContent = "SOS queued — retrying";
+      say(t("queued"), "error");
+      $("#sos-button").textContent = t("button_queued");
     } else {
       // Kept (never dropped) until the caller corrects it and presses SOS again.
       write(PENDING, { ...pending, refused: e.message });
-      $("#sos-button").textContent = "SOS — send again";
-      say(`Not accepted yet: ${e.message}. Correct it and press SOS again — or call 112.`, "error");
+      $("#sos-button").textContent = t("button_again");
+      say(t("refused", { reason: e.message }), "error");
     }
   } finally {
     delivering = false;
@@ -156,7 +153,7 @@ async function deliver() {
 function reachedStep(incident) {
   if (incident.status === "closed") return "closed";
   const crew = incident.dispatch?.status;
-  if (crew && crew !== "assigned" && STEPS.some(([s]) => s === crew)) return crew;
+  if (crew && crew !== "assigned" && STEPS.includes(crew)) return crew;
   return incident.status === "arrived" ? "on_scene" : incident.status;
 }
 
@@ -177,22 +174,24 @@ function render(incident) {
   followed.over = over;
   $("#keep-open").hidden = over;
   $("#new-sos").hidden = !over;
-  $("#follow-title").textContent = over ? "Your case is closed" : "Help is on the way";
+  $("#follow-title").textContent = t(over ? "case_closed" : "help_coming");
   const step = reachedStep(incident);
-  const index = STEPS.findIndex(([s]) => s === step);
+  const index = STEPS.indexOf(step);
   $("#case-status").textContent = incident.status === "cancelled"
-    ? `Cancelled: ${incident.cancel_reason || ""}` : STEPS[Math.max(index, 0)][1];
+    ? t("cancelled", { reason: incident.cancel_reason || "" }) : t(`step_${STEPS[Math.max(index, 0)]}`);
   $("#case-status").dataset.step = incident.status === "cancelled" ? "cancelled" : step;
-  $("#steps").innerHTML = STEPS.map(([, text], i) =>
-    `<li class="${i <= index ? "done" : ""}">${esc(text)}</li>`).join("");
+  $("#steps").innerHTML = STEPS.map((s, i) =>
+    `<li class="${i <= index ? "done" : ""}">${esc(t(`step_${s}`))}</li>`).join("");
   const d = incident.dispatch;
+  const away = d && d.eta_minutes != null && !d.on_scene_at
+    ? Math.max(1, Math.round(d.eta_minutes - (Date.now() - Date.parse(d.assigned_at)) / 60000)) : null;
   $("#ambulance").innerHTML = d
-    ? `<strong>Ambulance:</strong> ${esc(d.call_sign)}${d.eta_minutes != null && !d.on_scene_at
-      ? `, about ${esc(Math.max(1, Math.round(d.eta_minutes - (Date.now() - Date.parse(d.assigned_at)) / 60000)))} min away` : ""}`
+    ? `<strong>${esc(t("ambulance"))}</strong> <span dir="ltr">${esc(d.call_sign)}</span>${away != null
+      ? esc(t("minutes_away", { minutes: away })) : ""}`
     : "";
   const hospital = incident.recommended_hospitals.find((h) => h.hospital_id === incident.destination_hospital_id);
   $("#destination").innerHTML = incident.destination_hospital_id
-    ? `<strong>Hospital:</strong> ${esc(hospital?.name || "assigned")}` : "";
+    ? `<strong>${esc(t("hospital"))}</strong> ${esc(hospital?.name || t("assigned"))}` : "";
 }
 
 function follow() {
@@ -209,7 +208,7 @@ function follow() {
     onState: (state) => {
       const badge = $("#live");
       badge.hidden = false;
-      badge.textContent = state;
+      badge.textContent = t(state);
       badge.className = `badge ${state}`;
     },
     sse: false,
@@ -221,8 +220,9 @@ function follow() {
 $("#new-sos").addEventListener("click", () => { write(CASE, null); location.reload(); });
 
 function setupSymptoms() {
-  $("#symptoms").innerHTML = SYMPTOMS.map(([value, text]) =>
-    `<label><input type="radio" name="symptom" value="${value}"> ${esc(text)}</label>`).join("");
+  const checked = $("input[name=symptom]:checked")?.value;
+  $("#symptoms").innerHTML = SYMPTOMS.map((value) =>
+    `<label><input type="radio" name="symptom" value="${value}"${value === checked ? " checked" : ""}> ${esc(t(`symptom_${value}`))}</label>`).join("");
 }
 
 async function setupLogin() {
@@ -230,9 +230,16 @@ async function setupLogin() {
   $("#signin-box").open = false;
   $("#who").textContent = me.email;
   if (me.phone && !$("#phone").value) $("#phone").value = me.phone;
-  say("Signed in: your medical profile will be attached to your SOS.");
+  say(t("signed_in"));
 }
 
+window.I18N.init(window.CATALOGUE_SOS);
+window.I18N.switcher($("#lang"));
+document.addEventListener("langchange", () => {
+  setupSymptoms();
+  showWhere();
+  if (followed) refresh();
+});
 setupSymptoms();
 setupMap();
 watchLocation();

@@ -1,0 +1,115 @@
+// The patient app on a poor connection: what was last read is kept for this tab (so the page
+// still reads offline), and actions taken offline wait in an outbox that is retried with the
+// same Idempotency-Key until the server answers.
+import { api, newKey } from "/static/common.js";
+
+const CACHE = "lifeline.patient.cache";    // sessionStorage: health data stays with this tab
+const OUTBOX = "lifeline.patient.outbox";  // localStorage: survives a restart, only ids and times
+
+const readJson = (store, key, fallback) => {
+  try { return JSON.parse(store.getItem(key) || "null") ?? fallback; } catch { return fallback; }
+};
+
+/** No answer, or one worth retrying (the request may not have been applied). */
+export function unreachable(error) {
+  return error.status === undefined || error.status >= 500 || error.status === 408 || error.status === 429;
+}
+
+export const cache = {
+  read(name) { return readJson(sessionStorage, CACHE, {})[name]; },
+  write(name, data) {
+    const all = readJson(sessionStorage, CACHE, {});
+    all[name] = { data, at: Date.now() };
+    try { sessionStorage.setItem(CACHE, JSON.stringify(all)); } catch { /* full: keep going */ }
+  },
+  clear() { sessionStorage.removeItem(CACHE); },
+};
+
+/** GET, remembering the answer; offline, the remembered one (`fresh: false`, `at`). */
+export async function load(name, path) {
+  try {
+    const data = await api(path);
+    cache.write(name, data);
+    return { data, fresh: true };
+  } catch (error) {
+    const kept = cache.read(name);
+    if (unreachable(error) && kept) return { data: kept.data, fresh: false, at: kept.at };
+    throw error;
+  }
+}
+
+const listeners = new Set();
+let owner = null;   // the signed-in user's id: the outbox holds only their actions
+
+export const outbox = {
+  items() { return readJson(localStorage, OUTBOX, []).filter((item) => item.user === owner); },
+  all() { return readJson(localStorage, OUTBOX, []); },
+  save(items) { localStorage.setItem(OUTBOX, JSON.stringify(items)); notify(); },
+  remove(key) { outbox.save(outbox.all().filter((item) => item.key !== key)); },
+  setOwner(userId) { owner = userId; notify(); },
+  onChange(listener) { listeners.add(listener); },
+};
+
+function notify() { for (const listener of listeners) listener(outbox.items()); }
+
+/**
+ * Do an action through the API. It is written to the outbox first with its Idempotency-Key, so a
+ * lost answer or a dead network retries the very same request. Resolves with
+ * `{done: answer}`, `{queued: true}` or rejects with the server's refusal (4xx).
+ */
+export async function act({ kind, path, method = "POST", body, label, settled, goneOk, queueable = true }) {
+  const item = { key: newKey(), user: owner, kind, path, method, body, label, settled, goneOk, at: Date.now() };
+  if (!queueable) {
+    // The server keeps no key for this action: a blind retry could do it twice, so it is
+    // done now or not at all.
+    try { return { done: await api(path, { method, body }) }; } catch (error) {
+      if (unreachable(error)) throw Object.assign(new Error(window.I18N.t("needs_network")), { status: 0 });
+      throw error;
+    }
+  }
+  outbox.save([...outbox.all(), item]);
+  return send(item);
+}
+
+const inFlight = new Map();
+
+function send(item) {
+  if (!inFlight.has(item.key)) {
+    inFlight.set(item.key, deliver(item).finally(() => inFlight.delete(item.key)));
+  }
+  return inFlight.get(item.key);
+}
+
+async function deliver(item) {
+  try {
+    const answer = await api(item.path, {
+      method: item.method, body: item.body, headers: { "Idempotency-Key": item.key },
+    });
+    outbox.remove(item.key);
+    return { done: answer };
+  } catch (error) {
+    if (unreachable(error)) return { queued: true };
+    // A retry of an action the server had already applied (its answer was lost) comes back as
+    // "nothing to do": the wanted state is there, so the action is done.
+    const settled = item.settled && error.status === 409 && error.problem?.current_status === item.settled;
+    if (settled || (item.goneOk && error.status === 404)) {
+      outbox.remove(item.key);
+      return { done: null };
+    }
+    outbox.remove(item.key);
+    throw error;
+  }
+}
+
+/** Retry everything waiting, oldest first; stops at the first that still cannot get through. */
+export async function flush(onResult) {
+  for (const item of outbox.items()) {
+    try {
+      const result = await send(item);
+      if (result.queued) return;
+      onResult?.(item, result, null);
+    } catch (error) {
+      onResult?.(item, null, error);
+    }
+  }
+}
