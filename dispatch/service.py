@@ -21,6 +21,7 @@ from data import idempotency
 from data.base import utcnow
 from data.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from data.outbox import record_event
+from dispatch import linked_cases
 from dispatch.destinations import Destinations, candidates_from
 from dispatch.diversion import DiversionPolicy
 from dispatch.duplicate_flag import possible_duplicate
@@ -432,13 +433,32 @@ async def stage_action(
     changes: dict[str, Any] | None = None,
     details: dict[str, Any] | None = None,
 ) -> EmergencyCase:
-    """Validate and stage one lifecycle action (case, audit, outbox) without committing."""
+    """Validate and stage one lifecycle action (case, audit, outbox) without committing; the
+    open calls linked to the case take the same step in the same transaction."""
     case = await get_case(db_session=db_session, case_id=case_id)
+    linked_cases.refuse_direct(case, action)
     if expected_version is not None and case.version != expected_version:
         raise PreconditionFailed(
             f"case is at version {case.version}, not {expected_version}",
             current_version=case.version,
         )
+    apply_action(db_session, case, action, actor=actor, reason=reason, changes=changes,
+                 details=details)
+    await linked_cases.follow(db_session, case, action=action, actor=actor)
+    return case
+
+
+def apply_action(
+    db_session: AsyncSession,
+    case: EmergencyCase,
+    action: CaseAction,
+    *,
+    actor: Actor,
+    reason: str | None = None,
+    changes: dict[str, Any] | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Move a loaded case (timestamp, reasons, ``changes``) and stage its audit and outbox rows."""
     move: Transition = transition(CaseStatus(case.status), action, reason=reason)
     now = utcnow()
     case.status = move.to_status.value
@@ -459,7 +479,6 @@ async def stage_action(
         at=now,
         details=details,
     )
-    return case
 
 
 async def commit_change(db_session: AsyncSession) -> None:
@@ -510,6 +529,7 @@ __all__ = [
     "ConcurrentUpdate",
     "RaisedCase",
     "allowed_actions",
+    "apply_action",
     "case_events",
     "case_location",
     "commit_change",
