@@ -21,7 +21,7 @@ from data import idempotency
 from data.base import utcnow
 from data.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from data.outbox import record_event
-from dispatch import linked_cases
+from dispatch import case_address, linked_cases
 from dispatch.destinations import Destinations, candidates_from
 from dispatch.diversion import DiversionPolicy
 from dispatch.duplicate_flag import possible_duplicate
@@ -276,14 +276,22 @@ async def assess_destinations(
 
 async def describe_place(
     db_session: AsyncSession, case: EmergencyCase, *, request: SosRequest, now: datetime
-) -> None:
-    """Source, address (reverse-geocoded) and the duplicate-call flag of a new case."""
+) -> bool:
+    """Source, address (reverse-geocoded) and the duplicate-call flag of a new case; each lookup
+    bounded so it never delays or refuses the SOS. False: the address is still to be found."""
     case.source = request.source
+    ms = get_dispatch_settings().intake_lookup_ms
     with db_session.no_autoflush:
-        case.address = await address_of(db_session, lat=request.lat, lng=request.lng)
-        case.possible_duplicate_of = await possible_duplicate(
-            db_session, case_id=case.id, lat=request.lat, lng=request.lng, now=now
-        )
+        address = await case_address.within(
+            db_session, lambda: address_of(db_session, lat=request.lat, lng=request.lng),
+            timeout_ms=ms, what="address")
+        duplicate = await case_address.within(
+            db_session, lambda: possible_duplicate(
+                db_session, case_id=case.id, lat=request.lat, lng=request.lng, now=now),
+            timeout_ms=ms, what="duplicate check")
+    case.address = address or None
+    case.possible_duplicate_of = duplicate or None
+    return address is not case_address.MISSED
 
 
 async def raise_case(
@@ -350,10 +358,12 @@ async def raise_case(
         updated_at=now,
     )
     await assess_destinations(db_session, case, destinations=destinations)
-    await describe_place(db_session, case, request=request, now=now)
+    described = await describe_place(db_session, case, request=request, now=now)
     row = case_event_row(case, action="raise", from_status=None, actor=actor, reason=None, at=now)
     await insert_raised_case(db_session, case, event=row, outbox=case_outbox_event(case, row))
     await db_session.commit()
+    if not described:
+        case_address.fill_address_later(db_session.bind, case.id, request.lat, request.lng)
     return RaisedCase(case, False)
 
 

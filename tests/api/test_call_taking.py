@@ -313,3 +313,31 @@ async def test_a_call_with_a_unit_of_its_own_is_not_linked(client, operator):
     # The other way round works: the first call joins the dispatched one.
     r = await client.post(f"{CASES}/{first['id']}/link", json={"to": second["id"]}, headers=h)
     assert r.status_code == 200 and r.json()["status"] == "dispatched"
+
+
+async def test_a_slow_geocoder_never_delays_or_refuses_an_sos(client, operator, app, database_url):
+    """A region re-import (or anything) holding the geocoder's table: the SOS is accepted at once
+    without its address, and the address is filled in, audited, once the table is free."""
+    import time
+
+    import psycopg
+
+    from dispatch import case_address
+
+    lat, lng = 60.1686, 24.9414  # beside 52 Aleksanterinkatu
+    libpq = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(libpq) as blocker:
+        blocker.execute("LOCK TABLE geocode_entries IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        case = await raise_case(client, lat=lat, lng=lng)
+        taken = time.monotonic() - started
+        assert case["address"] is None and case["status"] == "raised"
+        assert case["recommended_hospitals"], "the rest of intake is untouched"
+        # Bounded by the lookup timeout (300 ms a statement), not by the lock.
+        assert taken < 5, taken
+        blocker.rollback()
+    await asyncio.wait_for(case_address.settle(), timeout=60)
+    read = (await client.get(f"{CASES}/{case['id']}", headers=operator.headers)).json()
+    assert "Aleksanterinkatu" in read["address"]
+    address = [e for e in read["events"] if e["action"] == "address"]
+    assert len(address) == 1 and address[0]["actor"] == "geocoder"
