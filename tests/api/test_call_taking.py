@@ -135,6 +135,44 @@ async def test_dismissing_the_flag_is_audited(client, operator):
     assert (await client.post(dismiss)).status_code == 401
 
 
+async def test_dismissing_is_refused_to_the_wrong_people_and_happens_once(
+    client, operator, app, identity_settings
+):
+    lat, lng = spot()
+    first = await raise_case(client, lat=lat, lng=lng)
+    second = await raise_case(client, lat=lat, lng=lng)
+    assert second["possible_duplicate_of"] == first["id"]
+    dismiss = f"{CASES}/{second['id']}/duplicate/dismiss"
+    hospitals = (await client.get("/api/v1/hospitals", params={"limit": 1})).json()
+    for roles, hospital in ((("patient",), None), (("hospital_admin",), hospitals[0]["id"])):
+        who = await sign_in(app, client, *roles, hospital_id=hospital)
+        r = await client.post(dismiss, headers=who.headers)
+        assert r.status_code == 403, r.text
+    expired = issue_access_token(
+        user_id=operator.user_id, roles={"emergency_operator"}, hospital_id=None, mfa=True,
+        settings=identity_settings.model_copy(update={"access_token_minutes": -1}),
+    )
+    for bad in ("Bearer not.a.token", f"Bearer {expired}"):
+        r = await client.post(dismiss, headers={"Authorization": bad})
+        assert r.status_code == 401 and r.headers["content-type"].startswith(
+            "application/problem+json")
+    # Twice at once: exactly one dismissal, the other is told the flag is gone.
+    answers = await asyncio.gather(*[client.post(dismiss, headers=operator.headers)
+                                     for _ in range(2)])
+    assert sorted(a.status_code for a in answers) == [200, 409], [a.text for a in answers]
+    # Another case's id in a body is not read: the path names the case.
+    third = await raise_case(client, lat=lat, lng=lng)
+    assert third["possible_duplicate_of"] == first["id"]
+    r = await client.post(dismiss, json={"case_id": third["id"]}, headers=operator.headers)
+    assert r.status_code in (409, 422), r.text
+    assert (await client.get(f"{CASES}/{third['id']}", headers=operator.headers)).json()[
+        "possible_duplicate_of"] == first["id"]
+    read = (await client.get(f"{CASES}/{second['id']}", headers=operator.headers)).json()
+    assert [e["action"] for e in read["events"]].count("not_duplicate") == 1
+    assert (await client.get(f"{CASES}/{first['id']}", headers=operator.headers)).json()[
+        "possible_duplicate_of"] is None
+
+
 @pytest.mark.parametrize("path", ["link", "duplicate/dismiss"])
 async def test_unknown_case_is_404(client, operator, path):
     body = {"to": str(uuid.uuid4())} if path == "link" else None
