@@ -1,8 +1,9 @@
 """The address and duplicate flag of a new case, never at the cost of the SOS itself.
 
-Both are extra queries on the intake path. Each runs in a savepoint under a statement timeout
-(``LIFELINE_INTAKE_LOOKUP_MS``): slow (a lock held by a region re-import, a cold cache) or failing,
-it is rolled back alone and the SOS is accepted without it. A missing address is filled in after
+Both are extra queries on the intake path. They run in a savepoint under a statement timeout
+(``LIFELINE_INTAKE_LOOKUP_MS``), which is always rolled back (they only read: that undoes the
+timeout too, one statement fewer than restoring it): slow (a lock held by a region re-import, a
+cold cache) or failing, the SOS is accepted without them. A missing address is filled in after
 the commit by a background task, with its own audit row and outbox event, so the console shows it
 when it comes.
 """
@@ -26,11 +27,7 @@ from geocoding.reverse import address_of
 T = TypeVar("T")
 log = logging.getLogger("lifeline.intake")
 
-#: Returns the previous timeout, so a lookup that succeeds leaves the transaction as it was.
-SET_TIMEOUT = text(
-    "SELECT current_setting('statement_timeout') AS was, set_config('statement_timeout', :ms, true)"
-)
-RESTORE_TIMEOUT = text("SELECT set_config('statement_timeout', :was, true)")
+SET_TIMEOUT = text("SELECT set_config('statement_timeout', :ms, true)")
 #: Later tries (off the request path) may wait longer, and a few times.
 LATER_TIMEOUT_MS = 5000
 LATER_DELAYS_S = (0.5, 2.0, 5.0, 15.0, 60.0)
@@ -51,16 +48,17 @@ MISSED = Missed()
 async def within(
     db_session: AsyncSession, lookup: Callable[[], Awaitable[T]], *, timeout_ms: int, what: str
 ) -> T | Missed:
-    """``lookup()`` in a savepoint under a statement timeout; :data:`MISSED` if it failed."""
+    """``lookup()`` (reads only) in a savepoint under a statement timeout, then rolled back;
+    :data:`MISSED` if it failed."""
+    savepoint = await db_session.begin_nested()
     try:
-        async with db_session.begin_nested():
-            was = (await db_session.execute(SET_TIMEOUT, {"ms": str(timeout_ms)})).scalar_one()
-            found = await lookup()
-            await db_session.execute(RESTORE_TIMEOUT, {"was": was})
-            return found
-    except DBAPIError as exc:  # the savepoint is rolled back, timeout setting included
+        await db_session.execute(SET_TIMEOUT, {"ms": str(timeout_ms)})
+        return await lookup()
+    except DBAPIError as exc:
         log.warning("intake %s skipped: %s", what, type(exc.orig).__name__)
         return MISSED
+    finally:
+        await savepoint.rollback()
 
 
 def fill_address_later(engine: AsyncEngine, case_id: uuid.UUID, lat: float, lng: float) -> None:

@@ -280,18 +280,18 @@ async def describe_place(
     """Source, address (reverse-geocoded) and the duplicate-call flag of a new case; each lookup
     bounded so it never delays or refuses the SOS. False: the address is still to be found."""
     case.source = request.source
-    ms = get_dispatch_settings().intake_lookup_ms
+
+    async def lookups() -> tuple[str | None, uuid.UUID | None]:
+        return (await address_of(db_session, lat=request.lat, lng=request.lng),
+                await possible_duplicate(db_session, case_id=case.id, lat=request.lat,
+                                         lng=request.lng, now=now))
+
     with db_session.no_autoflush:
-        address = await case_address.within(
-            db_session, lambda: address_of(db_session, lat=request.lat, lng=request.lng),
-            timeout_ms=ms, what="address")
-        duplicate = await case_address.within(
-            db_session, lambda: possible_duplicate(
-                db_session, case_id=case.id, lat=request.lat, lng=request.lng, now=now),
-            timeout_ms=ms, what="duplicate check")
-    case.address = address or None
-    case.possible_duplicate_of = duplicate or None
-    return address is not case_address.MISSED
+        found = await case_address.within(
+            db_session, lookups, timeout_ms=get_dispatch_settings().intake_lookup_ms,
+            what="address and duplicate check")
+    case.address, case.possible_duplicate_of = found or (None, None)
+    return found is not case_address.MISSED
 
 
 async def raise_case(
