@@ -271,6 +271,10 @@ async def test_a_linked_call_follows_its_primary_to_closed(client, operator, app
     for action in ("triage", "dispatch", "arrive", "close"):
         assert mine[action] == theirs[action], action
     assert events == [f"case.{step}" for step in steps]
+    # One incident, one response: the linked call is not counted in the response times.
+    metrics = (await client.get("/api/v1/metrics/response-times",
+                                params={"since": first["raised_at"]}, headers=h)).json()
+    assert metrics["cases"] == 1, metrics
     # The unit is free again, and the linked call never held one.
     assert (await client.get(f"/api/v1/units/{unit['id']}", headers=h)).json()["status"] == \
         "available"
