@@ -89,6 +89,10 @@ async def test_a_second_call_nearby_is_flagged_then_linked_and_closes_with_the_f
     patient = await sign_in(app, client, "patient")
     assert (await client.post(link, json={"to": first["id"]},
                               headers=patient.headers)).status_code == 403
+    hospitals = (await client.get("/api/v1/hospitals", params={"limit": 1})).json()
+    admin = await sign_in(app, client, "hospital_admin", hospital_id=hospitals[0]["id"])
+    assert (await client.post(link, json={"to": first["id"]},
+                              headers=admin.headers)).status_code == 403
     garbage = {"Authorization": "Bearer not.a.token"}
     assert (await client.post(link, json={"to": first["id"]}, headers=garbage)).status_code == 401
     expired = {"Authorization": "Bearer " + issue_access_token(
