@@ -277,8 +277,8 @@ async def assess_destinations(
 async def describe_place(
     db_session: AsyncSession, case: EmergencyCase, *, request: SosRequest, now: datetime
 ) -> bool:
-    """Source, address (reverse-geocoded) and the duplicate-call flag of a new case; each lookup
-    bounded so it never delays or refuses the SOS. False: the address is still to be found."""
+    """Source, address (reverse-geocoded) and the duplicate-call flag of a new case, looked up
+    under a timeout so they never delay or refuse the SOS. False: the address is still to come."""
     case.source = request.source
 
     async def lookups() -> tuple[str | None, uuid.UUID | None]:
