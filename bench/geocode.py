@@ -3,7 +3,13 @@ expected place is found, against a plain ``ILIKE '%q%'`` scan of the same names 
 
 Run ``python -m bench.geocode`` (Islamabad 2020 from ../shared when present, and the Helsinki
 demo) or ``python -m bench.geocode --quick`` (Helsinki only, fewer queries). Queries are the names
-of randomly drawn entries: as written, in lower case, without diacritics, and with one typo.
+of randomly drawn entries: as written, in lower case, without diacritics, and with one typo, each
+with a focus point (the map centre: the console always sends one), as the API runs them.
+
+On a shared machine wall times mostly measure the queue for a core, so the bench also reads the
+CPU time the PostgreSQL backend spent (``/proc/<backend pid>/stat``, same machine) plus this
+process's own: the cost of a query whatever the load. Reverse geocoding (the address every SOS
+gets) is measured the same way at the points of random entries.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from data.settings import DataSettings
 from geocoding import search
 from geocoding.extract import read_extract
 from geocoding.index import write_entries
+from geocoding.reverse import address_of
 
 ADMIN_URL = os.environ.get(
     "LIFELINE_BENCH_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -64,25 +71,67 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def measure(url: str, region: str, queries: list[tuple[str, str, str]]) -> dict:
-    """P50/P99 and hit rate of our search and of the ILIKE scan, interleaved, same session."""
+TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
+
+
+class Cpu:
+    """CPU milliseconds used by a PostgreSQL backend (same machine) and by this process."""
+
+    def __init__(self, backend_pid: int) -> None:
+        self.stat = Path(f"/proc/{backend_pid}/stat")
+
+    def now(self) -> tuple[float, float]:
+        fields = self.stat.read_text().rsplit(")", 1)[1].split()
+        backend = (int(fields[11]) + int(fields[12])) * TICK_MS  # utime + stime
+        return backend, time.process_time() * 1000
+
+
+class Clock:
+    """Wall and CPU time of the statements run between start() and stop()."""
+
+    def __init__(self, cpu: Cpu) -> None:
+        self.cpu, self.wall, self.db_ms, self.py_ms = cpu, [], 0.0, 0.0
+
+    def start(self) -> None:
+        self._t, self._c = time.perf_counter(), self.cpu.now()
+
+    def stop(self) -> None:
+        self.wall.append((time.perf_counter() - self._t) * 1000)
+        db, py = self.cpu.now()
+        self.db_ms += db - self._c[0]
+        self.py_ms += py - self._c[1]
+
+    def figures(self, prefix: str) -> dict[str, float]:
+        n = len(self.wall)
+        return {f"{prefix}_p50_ms": statistics.median(self.wall),
+                f"{prefix}_p99_ms": percentile(self.wall, 0.99),
+                f"{prefix}_db_cpu_ms": self.db_ms / n, f"{prefix}_py_cpu_ms": self.py_ms / n,
+                f"{prefix}_cpu_ms": (self.db_ms + self.py_ms) / n}
+
+
+async def measure(url: str, region: str, queries: list[tuple[str, str, str]],
+                  focus: tuple[float, float], points: list[tuple[float, float]]) -> dict:
+    """P50/P99, CPU and hit rate of our search and of the ILIKE scan, interleaved, same session;
+    then reverse geocoding at ``points``."""
     engine = make_async_engine(DataSettings(DATABASE_URL=url))
-    ours: list[float] = []
-    scan: list[float] = []
     found = {"ours": 0, "ilike": 0}
     by_variant: dict[str, dict[str, int]] = {}
     try:
         async with async_session_factory(engine)() as session:
+            cpu = Cpu(int(await session.scalar(text("SELECT pg_backend_pid()"))))
+            await session.rollback()
+            ours, scan, back = Clock(cpu), Clock(cpu), Clock(cpu)
             for variant, query, expected in queries:
-                started = time.perf_counter()
-                hits = await search.search(session, query=query, region=region, limit=5)
-                ours.append((time.perf_counter() - started) * 1000)
+                ours.start()
+                hits = await search.search(session, query=query, region=region, near=focus,
+                                           limit=5)
                 await session.rollback()  # a request is a transaction of its own
-                started = time.perf_counter()
+                ours.stop()
+                scan.start()
                 rows = (await session.execute(
                     ILIKE, {"region": region, "pattern": f"%{query}%"})).all()
-                scan.append((time.perf_counter() - started) * 1000)
                 await session.rollback()
+                scan.stop()
                 tally = by_variant.setdefault(variant, {"n": 0, "ours": 0, "ilike": 0})
                 tally["n"] += 1
                 if expected in [h.label for h in hits]:
@@ -91,13 +140,17 @@ async def measure(url: str, region: str, queries: list[tuple[str, str, str]]) ->
                 if expected in [r.label for r in rows]:
                     found["ilike"] += 1
                     tally["ilike"] += 1
+            for lat, lng in points:
+                back.start()
+                await address_of(session, lat=lat, lng=lng)
+                await session.rollback()
+                back.stop()
     finally:
         await engine.dispose()
     n = len(queries)
     return {
-        "queries": n,
-        "ours_p50_ms": statistics.median(ours), "ours_p99_ms": percentile(ours, 0.99),
-        "ilike_p50_ms": statistics.median(scan), "ilike_p99_ms": percentile(scan, 0.99),
+        "queries": n, **ours.figures("ours"), **scan.figures("ilike"),
+        "reverse_points": len(points), **back.figures("reverse"),
         "ours_found": found["ours"] / n, "ilike_found": found["ilike"] / n,
         "by_variant": by_variant,
     }
@@ -125,7 +178,12 @@ def run(name: str, pbf: str | Path, n_queries: int, url: str, rng: random.Random
         query = {"exact": entry.label, "lower": entry.label.lower(),
                  "plain": plain(entry.label), "typo": typo(entry.label, rng)}[variant]
         queries.append((variant, query, entry.label))
-    figures = asyncio.run(measure(url, name, queries))
+    west, south, east, north = extract.bbox
+    focus = ((south + north) / 2, (west + east) / 2)  # the map centre
+    # Reverse geocoding where cases happen: beside random addresses and streets, 0-60 m off.
+    points = [(e.point[1] + rng.uniform(-5e-4, 5e-4), e.point[0] + rng.uniform(-5e-4, 5e-4))
+              for e in rng.sample(pool, min(n_queries, len(pool)))]
+    figures = asyncio.run(measure(url, name, queries, focus, points))
     figures.update(region=name, entries=len(extract.entries), names=summary.names,
                    counts=summary.counts, read_s=read_s, write_s=write_s, size_mb=size / 2**20)
     return figures
@@ -160,13 +218,18 @@ def main() -> None:
                   f"({', '.join(f'{v:,} {k}' for k, v in sorted(figures['counts'].items()))})")
             print(f"  build: read {figures['read_s']:.2f} s + write/index "
                   f"{figures['write_s']:.2f} s; size {figures['size_mb']:.1f} MB")
-            ours = (figures["ours_p50_ms"], figures["ours_p99_ms"])
-            scan = (figures["ilike_p50_ms"], figures["ilike_p99_ms"])
-            print(f"  {figures['queries']} queries  P50 / P99 ms      found in top 5")
-            print(f"  geocoder     {ours[0]:7.2f} / {ours[1]:7.2f}   {figures['ours_found']:.0%}")
-            print(f"  ILIKE scan   {scan[0]:7.2f} / {scan[1]:7.2f}   {figures['ilike_found']:.0%}")
-            print(f"  ratio (ILIKE / ours) P50 x{scan[0] / ours[0]:.2f}, "
-                  f"P99 x{scan[1] / ours[1]:.2f} (1-minute load average "
+            f = figures
+            print(f"  {f['queries']} queries   wall P50 / P99 ms   CPU ms/query: PostgreSQL + "
+                  "Python   found in top 5")
+            for label, key, hit in (("geocoder", "ours", f"{f['ours_found']:.0%}"),
+                                    ("ILIKE scan", "ilike", f"{f['ilike_found']:.0%}"),
+                                    ("reverse", "reverse", "")):
+                print(f"  {label:11s} {f[key + '_p50_ms']:8.2f} / {f[key + '_p99_ms']:7.2f}"
+                      f"   {f[key + '_db_cpu_ms']:9.2f} + {f[key + '_py_cpu_ms']:5.2f}"
+                      f"              {hit}")
+            print(f"  ratio (ILIKE / ours) P50 x{f['ilike_p50_ms'] / f['ours_p50_ms']:.2f}, "
+                  f"P99 x{f['ilike_p99_ms'] / f['ours_p99_ms']:.2f}, "
+                  f"CPU x{f['ilike_cpu_ms'] / f['ours_cpu_ms']:.2f} (1-minute load average "
                   f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
             for variant, tally in sorted(figures["by_variant"].items()):
                 print(f"    {variant:6s} n={tally['n']:3d}  ours {tally['ours'] / tally['n']:.0%}"

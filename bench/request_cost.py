@@ -4,9 +4,11 @@ The load run (:mod:`bench.load`) says how many requests two workers serve; this 
 costs, without sockets or other processes in the way: the app runs in this process (lifespan,
 outbox relay, audit writer and hub included) on a private PostgreSQL and Redis, and each
 endpoint is called ``--requests`` times in a row after a warm-up. CPU is this process's own
-(``time.process_time``), so PostgreSQL's share is not in it. The baseline, run in the same
-process, is ``GET /health/live`` (the framework's floor) and ``GET /users/me`` (an
-authenticated, audited read: the tax every staff request pays).
+(``time.process_time``); the private PostgreSQL's (every process of its cluster, from /proc) is
+shown beside it. The baseline, run in the same process, is ``GET /health/live`` (the framework's
+floor) and ``GET /users/me`` (an authenticated, audited read: the tax every staff request pays).
+The SOS is measured twice: as served, and with its address and duplicate-call lookups switched
+off in this process (what those lookups cost an SOS).
 
     .venv/bin/python -m bench.request_cost --requests 300 --units 400
 """
@@ -15,13 +17,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,14 +52,81 @@ def _prepare(pg: PrivatePostgres, rd: PrivateRedis, workdir: Path) -> tuple[str,
     return (area.name, *create_operator(dict(os.environ)))
 
 
-async def _measure(call: Callable[[int], Awaitable[Any]], count: int) -> tuple[float, float]:
-    """(CPU ms, wall ms) per call, the background work it caused included."""
-    cpu, wall = time.process_time(), time.perf_counter()
+TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
+PG_DATA: Path | None = None  # the private cluster's data directory, set by main()
+
+
+def _pg_cpu_ms() -> float:
+    """CPU time so far of the private PostgreSQL: its postmaster and every child (backends)."""
+    if PG_DATA is None:
+        return 0.0
+    postmaster = int((PG_DATA / "postmaster.pid").read_text().split()[0])
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        if int(fields[1]) == postmaster or stat.parent.name == str(postmaster):
+            total += int(fields[11]) + int(fields[12])
+    return total * TICK_MS
+
+
+async def _measure(
+    call: Callable[[int], Awaitable[Any]], count: int
+) -> tuple[float, float, float]:
+    """(CPU ms, wall ms, PostgreSQL CPU ms) per call, the background work it caused included."""
+    cpu, wall, pg = time.process_time(), time.perf_counter(), _pg_cpu_ms()
     for i in range(count):
         await call(i)
     await asyncio.sleep(0.3)  # the audit writer, relay and hub finish what the calls queued
     return ((time.process_time() - cpu) / count * 1000,
-            (time.perf_counter() - wall - 0.3) / count * 1000)
+            (time.perf_counter() - wall - 0.3) / count * 1000,
+            (_pg_cpu_ms() - pg) / count)
+
+
+LOOKUPS = {"cpu_ms": 0.0, "wall_ms": 0.0, "calls": 0, "missed": 0}
+
+
+@contextlib.contextmanager
+def lookups_timed() -> Iterator[None]:
+    """Time the SOS intake's address and duplicate lookups themselves (this process's CPU)."""
+    from dispatch import service
+
+    served = service.describe_place
+
+    async def timed(db_session, case, *, request, now):  # noqa: ANN001, ANN202
+        cpu, wall = time.process_time(), time.perf_counter()
+        described = await served(db_session, case, request=request, now=now)
+        LOOKUPS["cpu_ms"] += (time.process_time() - cpu) * 1000
+        LOOKUPS["wall_ms"] += (time.perf_counter() - wall) * 1000
+        LOOKUPS["calls"] += 1
+        LOOKUPS["missed"] += not described
+        return described
+
+    service.describe_place = timed
+    try:
+        yield
+    finally:
+        service.describe_place = served
+
+
+@contextlib.contextmanager
+def lookups_off() -> Iterator[None]:
+    """The SOS intake without its address and duplicate-call lookups (source only)."""
+    from dispatch import service
+
+    served = service.describe_place
+
+    async def bare(db_session, case, *, request, now):  # noqa: ANN001, ANN202, ARG001
+        case.source = request.source
+        return True
+
+    service.describe_place = bare
+    try:
+        yield
+    finally:
+        service.describe_place = served
 
 
 async def measure(args: argparse.Namespace, libpq: str, region: str, email: str,
@@ -95,7 +165,12 @@ async def measure(args: argparse.Namespace, libpq: str, region: str, email: str,
             async def sos_kept(i: int) -> None:
                 cases.append(await sos(i))
 
-            figures["POST /emergency/cases (SOS)"] = _row(await _measure(sos_kept, args.requests))
+            with lookups_timed():
+                figures["POST /emergency/cases (SOS)"] = _row(
+                    await _measure(sos_kept, args.requests))
+            with lookups_off():
+                figures["  same, address + duplicate lookups off"] = _row(
+                    await _measure(sos, args.requests))
             bodies = {"triage": {"severity": "high"}}
             for action in ACTIONS:
                 async def act(i: int, action: str = action) -> None:
@@ -118,8 +193,9 @@ async def measure(args: argparse.Namespace, libpq: str, region: str, email: str,
     return figures
 
 
-def _row(measured: tuple[float, float]) -> dict[str, float]:
-    return {"cpu_ms": round(measured[0], 2), "wall_ms": round(measured[1], 2)}
+def _row(measured: tuple[float, float, float]) -> dict[str, float]:
+    return {"cpu_ms": round(measured[0], 2), "wall_ms": round(measured[1], 2),
+            "pg_cpu_ms": round(measured[2], 2)}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -132,7 +208,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    global PG_DATA
     pg, rd = PrivatePostgres(), PrivateRedis()
+    PG_DATA = pg.data
     try:
         pg.init()
         rd.start()
@@ -144,12 +222,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     floor = figures["GET /health/live (baseline: floor)"]["cpu_ms"]
     tax = figures["GET /users/me (baseline: audited read)"]["cpu_ms"]
     print(f"{'endpoint':44s} {'CPU ms':>8s} {'wall ms':>8s} {'x floor':>8s} "
-          f"{'x audited read':>15s}")
+          f"{'x audited read':>15s} {'PostgreSQL CPU ms':>18s}")
     for name, row in figures.items():
         print(f"{name:44s} {row['cpu_ms']:8.2f} {row['wall_ms']:8.2f} "
-              f"{row['cpu_ms'] / floor:8.1f} {row['cpu_ms'] / tax:15.1f}")
+              f"{row['cpu_ms'] / floor:8.1f} {row['cpu_ms'] / tax:15.1f} {row['pg_cpu_ms']:18.2f}")
+    calls = max(1, LOOKUPS["calls"])
+    print(f"SOS address + duplicate lookups alone: {LOOKUPS['cpu_ms'] / calls:.2f} ms CPU, "
+          f"{LOOKUPS['wall_ms'] / calls:.2f} ms wall per SOS; {LOOKUPS['missed']} of "
+          f"{LOOKUPS['calls']} past the timeout (address filled in later)")
+    print(f"(1-minute load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     result = {
         "region": region, "units": args.units, "requests": args.requests, "figures": figures,
+        "sos_lookups": LOOKUPS,
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join(["python -m bench.request_cost", *(argv or sys.argv[1:])]),
     }

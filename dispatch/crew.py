@@ -13,7 +13,7 @@ from data import idempotency
 from data.base import utcnow
 from data.errors import Forbidden, InvalidInput
 from data.outbox import record_event
-from dispatch import duplicates, fleet
+from dispatch import fleet
 from dispatch.alerts import resolve_alert
 from dispatch.crew_tokens import CrewClaims, verify_crew_token
 from dispatch.dispatching import release_unit
@@ -245,7 +245,6 @@ async def report_status(
         with db_session.no_autoflush:
             await release_unit(db_session, case, actor=actor.label, source=source)
             await resolve_alert(db_session, case.id, "handover_delay")
-            await duplicates.finish_linked(db_session, case, actor=actor)
     else:
         fleet.move_unit(
             db_session, unit, UnitStatus(report.value), actor=actor.label, source=source,

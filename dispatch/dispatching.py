@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from data.base import utcnow
 from data.errors import Conflict, InvalidInput
-from dispatch import destination_check, duplicates, fleet
+from dispatch import destination_check, fleet
 from dispatch.crew_tokens import issue_crew_token
 from dispatch.destinations import Destinations
 from dispatch.lifecycle import CaseAction
@@ -251,7 +251,6 @@ async def finish_case(
     with db_session.no_autoflush:
         if action in (CaseAction.CLOSE, CaseAction.CANCEL):
             await release_unit(db_session, case, actor=actor.label, source="operator")
-            await duplicates.finish_linked(db_session, case, actor=actor)
         elif action is CaseAction.ARRIVE:
             dispatches = await active_dispatches(db_session, case.id)
             # One unit: it is the one on scene. Several: each crew reports its own arrival.

@@ -2,8 +2,9 @@
 
 Several people call about the same crash. A case raised within ``duplicate_radius_m`` and
 ``duplicate_minutes`` of an open case is flagged ``possible_duplicate_of``; linking makes it follow
-the primary (it is cancelled, with the reason, when the primary closes or is cancelled);
-dismissing clears the flag. Both are audited like any other change of a case.
+the primary step by step (``dispatch.linked_cases``: it is closed when the primary closes,
+cancelled when it is cancelled); dismissing clears the flag. Both are audited like any other
+change of a case.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from data.base import utcnow
 from data.errors import Conflict, InvalidInput, PreconditionFailed
-from dispatch.duplicate_flag import OPEN, possible_duplicate
-from dispatch.lifecycle import FINAL_STATUSES, CaseAction, CaseStatus
-from dispatch.models import EmergencyCase
-from dispatch.service import Actor, add_case_event, commit_change, get_case, stage_action
+from dispatch import linked_cases
+from dispatch.duplicate_flag import possible_duplicate
+from dispatch.lifecycle import FINAL_STATUSES, CaseStatus
+from dispatch.models import EmergencyCase, EmergencyDispatch
+from dispatch.service import Actor, add_case_event, commit_change, get_case
 
 
 def _check_version(case: EmergencyCase, expected: int | None) -> None:
@@ -57,11 +59,21 @@ async def link(
                        code="primary_is_linked")
     if case.linked_to == to:
         return case
-    case.linked_to = to
-    case.possible_duplicate_of = None
-    case.destination_hospital_id = case.destination_hospital_id or primary.destination_hospital_id
-    _note(db_session, case, action="link", actor=actor, reason=f"same incident as case {to}",
-          details={"linked_to": str(to)})
+    if await db_session.scalar(select(EmergencyDispatch.id).where(
+            EmergencyDispatch.case_id == case.id, EmergencyDispatch.completed_at.is_(None))):
+        raise Conflict("this call has a unit of its own; link the other call to it instead",
+                       code="case_has_unit")
+    # Calls already linked to this one follow the new primary: one incident, one primary.
+    moved = await linked_cases.followers(db_session, case.id)
+    for follower in [case, *moved]:
+        was = follower.linked_to
+        follower.linked_to = to
+        follower.possible_duplicate_of = None
+        _note(db_session, follower, action="link", actor=actor,
+              reason=f"same incident as case {to}",
+              details={"linked_to": str(to), **({"was_linked_to": str(was)} if was else {})})
+        # It joins the primary where it stands: triaged, dispatched... as the primary is.
+        linked_cases.bring_along(db_session, follower, primary, actor=actor)
     await commit_change(db_session)
     return case
 
@@ -86,18 +98,4 @@ async def dismiss(
     return case
 
 
-async def finish_linked(db_session: AsyncSession, primary: EmergencyCase, *, actor: Actor) -> None:
-    """Staged with the primary's close or cancel: its open linked cases end with it."""
-    linked = await db_session.scalars(
-        select(EmergencyCase.id).where(
-            EmergencyCase.linked_to == primary.id, EmergencyCase.status.in_(OPEN)
-        )
-    )
-    for case_id in list(linked):
-        await stage_action(
-            db_session=db_session, case_id=case_id, action=CaseAction.CANCEL, actor=actor,
-            reason=f"linked to case {primary.id}, which was {primary.status}",
-        )
-
-
-__all__ = ["dismiss", "finish_linked", "link", "possible_duplicate"]
+__all__ = ["dismiss", "link", "possible_duplicate"]

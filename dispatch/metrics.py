@@ -26,7 +26,9 @@ WITH spans AS (
                min(x.handover_at) AS handover_at
         FROM emergency_dispatches x WHERE x.case_id = c.id
     ) d ON true
+    -- A linked call is one more call about an incident, not one more response to it.
     WHERE c.raised_at >= :since AND (CAST(:region AS text) IS NULL OR c.region = :region)
+      AND c.linked_to IS NULL
 )
 SELECT count(*) AS cases, {aggregates},
        avg(CASE WHEN to_scene IS NULL THEN NULL WHEN to_scene <= 480 THEN 1.0 ELSE 0.0 END)

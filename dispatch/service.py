@@ -21,6 +21,7 @@ from data import idempotency
 from data.base import utcnow
 from data.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from data.outbox import record_event
+from dispatch import case_address, linked_cases
 from dispatch.destinations import Destinations, candidates_from
 from dispatch.diversion import DiversionPolicy
 from dispatch.duplicate_flag import possible_duplicate
@@ -275,14 +276,22 @@ async def assess_destinations(
 
 async def describe_place(
     db_session: AsyncSession, case: EmergencyCase, *, request: SosRequest, now: datetime
-) -> None:
-    """Source, address (reverse-geocoded) and the duplicate-call flag of a new case."""
+) -> bool:
+    """Source, address (reverse-geocoded) and the duplicate-call flag of a new case, looked up
+    under a timeout so they never delay or refuse the SOS. False: the address is still to come."""
     case.source = request.source
+
+    async def lookups() -> tuple[str | None, uuid.UUID | None]:
+        return (await address_of(db_session, lat=request.lat, lng=request.lng),
+                await possible_duplicate(db_session, case_id=case.id, lat=request.lat,
+                                         lng=request.lng, now=now))
+
     with db_session.no_autoflush:
-        case.address = await address_of(db_session, lat=request.lat, lng=request.lng)
-        case.possible_duplicate_of = await possible_duplicate(
-            db_session, case_id=case.id, lat=request.lat, lng=request.lng, now=now
-        )
+        found = await case_address.within(
+            db_session, lookups, timeout_ms=get_dispatch_settings().intake_lookup_ms,
+            what="address and duplicate check")
+    case.address, case.possible_duplicate_of = found or (None, None)
+    return found is not case_address.MISSED
 
 
 async def raise_case(
@@ -349,10 +358,12 @@ async def raise_case(
         updated_at=now,
     )
     await assess_destinations(db_session, case, destinations=destinations)
-    await describe_place(db_session, case, request=request, now=now)
+    described = await describe_place(db_session, case, request=request, now=now)
     row = case_event_row(case, action="raise", from_status=None, actor=actor, reason=None, at=now)
     await insert_raised_case(db_session, case, event=row, outbox=case_outbox_event(case, row))
     await db_session.commit()
+    if not described:
+        case_address.fill_address_later(db_session.bind, case.id, request.lat, request.lng)
     return RaisedCase(case, False)
 
 
@@ -432,13 +443,32 @@ async def stage_action(
     changes: dict[str, Any] | None = None,
     details: dict[str, Any] | None = None,
 ) -> EmergencyCase:
-    """Validate and stage one lifecycle action (case, audit, outbox) without committing."""
+    """Validate and stage one lifecycle action (case, audit, outbox) without committing; the
+    open calls linked to the case take the same step in the same transaction."""
     case = await get_case(db_session=db_session, case_id=case_id)
+    linked_cases.refuse_direct(case, action)
     if expected_version is not None and case.version != expected_version:
         raise PreconditionFailed(
             f"case is at version {case.version}, not {expected_version}",
             current_version=case.version,
         )
+    apply_action(db_session, case, action, actor=actor, reason=reason, changes=changes,
+                 details=details)
+    await linked_cases.follow(db_session, case, action=action, actor=actor)
+    return case
+
+
+def apply_action(
+    db_session: AsyncSession,
+    case: EmergencyCase,
+    action: CaseAction,
+    *,
+    actor: Actor,
+    reason: str | None = None,
+    changes: dict[str, Any] | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Move a loaded case (timestamp, reasons, ``changes``) and stage its audit and outbox rows."""
     move: Transition = transition(CaseStatus(case.status), action, reason=reason)
     now = utcnow()
     case.status = move.to_status.value
@@ -459,7 +489,6 @@ async def stage_action(
         at=now,
         details=details,
     )
-    return case
 
 
 async def commit_change(db_session: AsyncSession) -> None:
@@ -510,6 +539,7 @@ __all__ = [
     "ConcurrentUpdate",
     "RaisedCase",
     "allowed_actions",
+    "apply_action",
     "case_events",
     "case_location",
     "commit_change",

@@ -31,6 +31,9 @@ class DispatchSettings(BaseSettings):
     #: A new case this close (and this recent) to an open case is flagged as a possible duplicate.
     duplicate_radius_m: float = Field(default=200, ge=0)
     duplicate_minutes: float = Field(default=15, ge=0)
+    #: Longest a statement of the SOS's address or duplicate lookup may take (ms); past it the
+    #: SOS is accepted without it (the address is filled in later): dispatch.case_address.
+    intake_lookup_ms: int = Field(default=300, ge=1, le=10_000)
     #: Comma-separated regions this process loads and routes in (empty: all imported regions).
     regions: str = ""
     #: Hospital ETAs on the turn-expanded road graph (restrictions, turn costs, junction

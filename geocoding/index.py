@@ -25,6 +25,12 @@ class IndexSummary:
     bbox: tuple[float, float, float, float] | None = None
 
 
+#: A bulk COPY leaves the GIN indexes' new entries in their pending list, which every search then
+#: reads linearly (Islamabad: 15 ms of a 0.2-ms query) until a VACUUM; merge them now.
+MERGE_PENDING = text(
+    "SELECT gin_clean_pending_list(CAST('ix_geocode_names_words' AS regclass)),"
+    " gin_clean_pending_list(CAST('ix_geocode_names_folded' AS regclass))"
+)
 UPSERT_BOUNDS = text("""
 INSERT INTO geocode_regions (region, bbox)
 VALUES (:r, ST_MakeEnvelope(:w, :s, :e, :n, 4326))
@@ -66,6 +72,7 @@ def write_entries(session: Session, *, region: str, entries: list[Entry]) -> Ind
                 for name in dict.fromkeys(entry.names):
                     copy.write_row((uuid.uuid4(), entry_id, region, name))
                     names += 1
+    session.execute(MERGE_PENDING)
     return IndexSummary(counts=counts, names=names)
 
 

@@ -59,7 +59,8 @@ hits AS (
     ORDER BY entry_id, ws + s DESC
 ),
 scored AS (
-    SELECT e.id, e.kind, e.label, e.region, e.street, e.housenumber, e.point, e.lines, h.name,
+    -- Ids and scores only: a street's lines (often TOASTed) are read for the finalists alone.
+    SELECT h.entry_id, h.name,
            -- The house number said decides between an address and its street; a number that
            -- could be a street's ("Street 7") is not enough to beat that street.
            0.5 * h.ws + 0.5 * h.s
@@ -72,11 +73,11 @@ scored AS (
     LIMIT :candidates
 ),
 placed AS (
-    SELECT s.*,
-           CASE WHEN s.lines IS NOT NULL AND CAST(:lng AS float8) IS NOT NULL
-                THEN ST_ClosestPoint(s.lines, ST_SetSRID(ST_MakePoint(:lng, :lat), 4326))
-                ELSE s.point END AS at
-    FROM scored s
+    SELECT e.id, e.kind, e.label, e.region, e.street, e.housenumber, s.name, s.score,
+           CASE WHEN e.lines IS NOT NULL AND CAST(:lng AS float8) IS NOT NULL
+                THEN ST_ClosestPoint(e.lines, ST_SetSRID(ST_MakePoint(:lng, :lat), 4326))
+                ELSE e.point END AS at
+    FROM scored s JOIN geocode_entries e ON e.id = s.entry_id
 )
 SELECT id, kind, label, region, street, housenumber, name, score,
        ST_X(at) AS lng, ST_Y(at) AS lat,

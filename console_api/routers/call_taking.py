@@ -69,7 +69,7 @@ async def link_case(
     db_session: SessionDep,
     claims: Annotated[AccessClaims, Depends(require("case.triage"))],
 ) -> CaseView:
-    """Audited; the linked case is ended with the primary when the primary closes."""
+    """Audited; the linked case then takes every step of the primary (``dispatch.linked_cases``)."""
     case = await duplicates.link(
         db_session=db_session, case_id=case_id, to=body.to, actor=actor_of(claims)
     )

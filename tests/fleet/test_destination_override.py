@@ -92,14 +92,18 @@ async def test_the_address_reaches_the_crew_sms_the_crew_page_and_the_hospital(
     mine = [i for i in incoming if i["case_id"] == case["id"]]
     assert mine and mine[0]["address"] == case["address"]
 
-    # A second call about it, linked, ends when the crew hands the patient over.
+    # A second call about it, linked, joins the dispatched case and closes when the crew hands
+    # the patient over (the crew path moves the primary, and the linked call with it).
     second = (await client.post(CASES, json=sos_body(lat=lat + 0.00005, lng=lng))).json()
     assert second["possible_duplicate_of"] == case["id"]
     linked = await client.post(f"{CASES}/{second['id']}/link", json={"to": case["id"]},
                                headers=h)
     assert linked.status_code == 200, linked.text
+    assert linked.json()["status"] == "dispatched"
     for status in ("en_route", "on_scene", "transporting", "at_hospital", "handover_complete"):
         r = await client.post(f"/api/v1/crew/{token}/status", json={"status": status})
         assert r.status_code == 200, r.text
     ended = (await client.get(f"{CASES}/{second['id']}", headers=h)).json()
-    assert ended["status"] == "cancelled" and case["id"] in ended["cancel_reason"]
+    assert ended["status"] == "closed" and case["id"] in ended["close_reason"]
+    assert [e["action"] for e in ended["events"]][-2:] == ["arrive", "close"]
+    assert {e["actor"] for e in ended["events"][-2:]} == {f"crew:{unit['call_sign']}"}

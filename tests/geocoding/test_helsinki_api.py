@@ -4,6 +4,8 @@ geocoding names the street a point is on; a search that matches nothing says so.
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 from sqlalchemy import text
@@ -132,3 +134,67 @@ async def test_street_names_for_the_map(client: httpx.AsyncClient):
     assert {"Mannerheimintie", "Aleksanterinkatu"} <= names
     far = (await client.get("/api/v1/map/streets", params={"bbox": bbox, "zoom": 11})).json()
     assert far["features"] == []
+
+
+@pytest.mark.parametrize(("path", "params"), [
+    ("/api/v1/geocode/reverse", {"lat": "60.17"}),
+    ("/api/v1/geocode/reverse", {"lat": "north", "lng": "24.94"}),
+    ("/api/v1/geocode/reverse", {"lat": "60.17", "lng": "181"}),
+    ("/api/v1/geocode/reverse", {"lat": "NaN", "lng": "24.94"}),
+    ("/api/v1/geocode/reverse", {"lat": "inf", "lng": "24.94"}),
+    ("/api/v1/geocode", {"q": "Kaivokatu", "near": "60.17"}),
+    ("/api/v1/geocode", {"q": "Kaivokatu", "near": "60.17,24.94,3"}),
+    ("/api/v1/geocode", {"q": "Kaivokatu", "region": "x" * 65}),
+    ("/api/v1/geocode", {"q": "Kaivokatu", "limit": "many"}),
+    ("/api/v1/map/streets", {"bbox": "24.9,60.1,25.0"}),
+    ("/api/v1/map/streets", {"bbox": "a,b,c,d"}),
+    ("/api/v1/map/streets", {"bbox": "25.0,60.1,24.9,60.2"}),
+    ("/api/v1/map/streets", {"bbox": "24.9,60.1,25.0,60.2", "zoom": "99"}),
+    ("/api/v1/map/streets", {}),
+])
+async def test_bad_input_to_every_geocoding_endpoint_is_a_422_problem(
+    client: httpx.AsyncClient, path: str, params: dict
+):
+    response = await client.get(path, params=params)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["status"] == 422
+
+
+PUBLIC_READS = [
+    ("/api/v1/geocode", {"q": "Mannerheimintie", "near": CENTRE, "limit": 3}),
+    ("/api/v1/geocode/reverse", {"lat": 60.1686, "lng": 24.9414}),
+    ("/api/v1/regions", {}),
+    ("/api/v1/map/streets", {"bbox": "24.935,60.164,24.953,60.179", "zoom": 16}),
+]
+
+
+@pytest.mark.parametrize(("path", "params"), PUBLIC_READS)
+async def test_public_geocoding_reads_answer_every_role_alike_and_twice_at_once(
+    client: httpx.AsyncClient, app, operator, patient_user, identity_settings, path, params
+):
+    """The regions' own OSM data, public like the map: the same answer for everyone. A bad or
+    expired token is refused as on every other route (401), never a 500 or another answer."""
+    from identity.tokens import issue_access_token
+    from tests.conftest import sign_in
+
+    anonymous = await client.get(path, params=params)
+    assert anonymous.status_code == 200, anonymous.text
+    hospitals = (await client.get("/api/v1/hospitals", params={"limit": 1})).json()
+    admin = await sign_in(app, client, "hospital_admin", hospital_id=hospitals[0]["id"])
+    for who in (operator, patient_user, admin):
+        seen = await client.get(path, params=params, headers=who.headers)
+        assert seen.status_code == 200 and seen.json() == anonymous.json(), seen.text
+    expired = issue_access_token(
+        user_id=operator.user_id, roles={"emergency_operator"}, hospital_id=None, mfa=True,
+        settings=identity_settings.model_copy(update={"access_token_minutes": -1}),
+    )
+    for bad in ("Bearer not.a.token", f"Bearer {expired}"):
+        r = await client.get(path, params=params, headers={"Authorization": bad})
+        assert r.status_code in (200, 401), r.text
+        if r.status_code == 200:
+            assert r.json() == anonymous.json()
+        else:
+            assert r.headers["content-type"].startswith("application/problem+json")
+    twice = await asyncio.gather(*[client.get(path, params=params) for _ in range(2)])
+    assert [r.json() for r in twice] == [anonymous.json()] * 2

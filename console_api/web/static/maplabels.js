@@ -92,23 +92,53 @@ export function hospitalLabel(h) {
   });
 }
 
-/** Centre the map on the operator's region (a picker in the header when there are several). */
-export async function openOnRegion(map, { picker = null, onChange = () => {} } = {}) {
+const shown = new WeakMap();  // map -> the regions offered and its picker
+
+/** The map was moved to ``at`` (the caller's own position): name the region it is in, if any. */
+export function markRegionAt(map, at) {
+  const known = shown.get(map);
+  const region = known && known.regions.find((r) => inBox(r, at));
+  if (!region) return;
+  map.getContainer().dataset.region = region.name;
+  if (known.picker) known.picker.value = region.name;
+}
+
+function inBox(r, at) {
+  return r.bbox[0] <= at.lng && at.lng <= r.bbox[2] && r.bbox[1] <= at.lat && at.lat <= r.bbox[3];
+}
+
+/** The region a page opens on: ``?region=`` in the address, else the one holding ``at`` (the
+ * caller's own position), else the operator's last choice, else the largest (the main service
+ * area, never simply the first name in the alphabet). */
+export function chooseRegion(regions, { at = null, asked = null, stored = null } = {}) {
+  const inside = (r) => at && inBox(r, at);
+  const largest = [...regions].sort((a, b) => (b.road_nodes || 0) - (a.road_nodes || 0))[0];
+  return regions.find((r) => r.name === asked) || regions.find(inside)
+    || regions.find((r) => r.name === stored) || largest;
+}
+
+/** Centre the map on the operator's region (a picker when there are several). */
+export async function openOnRegion(map, { picker = null, onChange = () => {}, at = null } = {}) {
   let regions = [];
   try { regions = await api("/api/v1/regions", { auth: false }); } catch { return null; }
   if (!regions.length) return null;
-  const stored = localStorage.getItem("lifeline.region");
-  let current = regions.find((r) => r.name === stored) || regions[0];
+  let current = chooseRegion(regions, {
+    at, asked: new URLSearchParams(location.search).get("region"),
+    stored: localStorage.getItem("lifeline.region"),
+  });
   const show = (region) => {
     const [w, s, e, n] = region.bbox;
-    map.fitBounds([[s, w], [n, e]], { maxZoom: 16 });
+    // No animation: a choice made while the opening view still animates would be lost.
+    map.fitBounds([[s, w], [n, e]], { maxZoom: 16, animate: false });
     map.getContainer().dataset.region = region.name;
   };
   show(current);
+  shown.set(map, { regions, picker });
   if (picker && regions.length > 1) {
     picker.innerHTML = regions.map((r) =>
       `<option value="${esc(r.name)}" ${r.name === current.name ? "selected" : ""}>${esc(r.name)}</option>`).join("");
     picker.hidden = false;
+    if (picker.labels) for (const label of picker.labels) label.hidden = false;
     picker.onchange = () => {
       current = regions.find((r) => r.name === picker.value) || current;
       localStorage.setItem("lifeline.region", current.name);

@@ -1,6 +1,6 @@
 // Patient SOS app: one button; the request is queued and retried with the same Idempotency-Key
 // until the server acknowledges it, then the case is followed live.
-import { openOnRegion } from "/static/maplabels.js";
+import { markRegionAt, openOnRegion, streetLabels } from "/static/maplabels.js";
 import { $, api, CONFIG, Live, esc, label, minutes, newKey, roadMap, say, session, signedIn }
   from "/static/common.js";
 
@@ -47,7 +47,9 @@ function setupMap() {
   if (!window.L) return;
   map = roadMap($("#sos-map"), { zoom: 15 });
   // The region when nothing else is known; the caller's own position as soon as it is.
-  openOnRegion(map).then(() => { if (here) map.setView([here.lat, here.lng], 15); });
+  streetLabels(map);  // a caller placing the pin by hand reads the streets
+  openOnRegion(map, { picker: $("#sos-region"), at: here })
+    .then(() => { if (here) { map.setView([here.lat, here.lng], 15); markRegionAt(map, here); } });
   map.on("click", (e) => {
     here = { lat: e.latlng.lat, lng: e.latlng.lng, accuracy_m: null, manual: true };
     showWhere();
@@ -64,6 +66,7 @@ function watchLocation() {
       here = fix;
       showWhere();
       map?.setView([fix.lat, fix.lng], Math.max(map.getZoom(), 15));
+      if (map) markRegionAt(map, fix);
     } else {
       shareMove(fix);
     }
