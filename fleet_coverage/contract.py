@@ -9,12 +9,17 @@ shortens a path, and every target is kept, so no path has to stop inside a chain
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+#: Contractions kept per process (a region's searches at 8 and 15 minutes share one).
+SHARED = 6
 #: Edges of zero seconds become this: scipy's csgraph drops explicit zeros (no edge at all).
 MIN_EDGE_S = 1e-6
 
@@ -122,3 +127,23 @@ def contract(adj: sp.csr_matrix, targets: NDArray[np.integer]) -> Contraction:
         graph = sp.csr_matrix((len(kept), len(kept)))
     mapped = np.where(end_node >= 0, index[np.maximum(end_node, 0)], -1)
     return Contraction(index, kept, graph, mapped, end_time)
+
+
+_shared: OrderedDict[tuple[int, bytes], tuple[sp.csr_matrix, Contraction]] = OrderedDict()
+_shared_lock = threading.Lock()
+
+
+def contract_shared(adj: sp.csr_matrix, targets: NDArray[np.integer]) -> Contraction:
+    """:func:`contract`, built once per weights and target set in this process."""
+    targets = np.asarray(targets, dtype=np.int64)
+    key = (id(adj), hashlib.blake2b(targets.tobytes(), digest_size=16).digest())
+    with _shared_lock:
+        found = _shared.get(key)
+        if found is not None and found[0] is adj:
+            _shared.move_to_end(key)
+            return found[1]
+        made = contract(adj, targets)  # under the lock: two threads never build the same one
+        _shared[key] = (adj, made)
+        while len(_shared) > SHARED:
+            _shared.popitem(last=False)
+        return made

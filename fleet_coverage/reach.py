@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.sparse.csgraph import dijkstra
 
-from fleet_coverage.contract import Contraction, contract
+from fleet_coverage.contract import Contraction, contract_shared
 from routing import Snap, TravelTimeEngine
 
 #: Ways into the contracted graph from a position: two segment ends, each folded node two ends.
@@ -53,7 +53,7 @@ class Reach:
         """The contracted graph plus one virtual source row with editable exits."""
         weights = self.engine.current_weights
         if weights is not self._weights or self._graph is None:
-            contraction = contract(weights.adjacency, self.targets)
+            contraction = contract_shared(weights.adjacency, self.targets)
             adj = contraction.graph
             n = adj.shape[0]
             indptr = np.append(adj.indptr, [adj.indptr[-1] + EXITS]).astype(np.int64)
