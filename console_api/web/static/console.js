@@ -305,6 +305,7 @@ function placeUnit(u) {
     unitMarkers.set(u.id, marker);
   }
   marker.setLatLng([where.lat, where.lng]);
+  $("#console-map").setAttribute(`data-dot-${u.id}`, `${(+where.lat).toFixed(5)},${(+where.lng).toFixed(5)}`);
   marker.bindTooltip(`${u.call_sign}: ${label(u.status)}${u.position_stale ? " (stale)" : ""}`);
 }
 

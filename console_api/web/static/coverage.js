@@ -31,12 +31,13 @@ async function init() {
     refresh();
   });
   document.addEventListener("console:detail", (e) => annotateDetail(e.detail));
-  await refresh();
+  // Subscribed before the first figure is read: a change in between is not missed.
   new Live({
     channels: ["coverage.updated"], auth: () => ({ token: session.access }),
     onEvent: () => { clearTimeout(cov.reload); cov.reload = setTimeout(refresh, 300); },
-    onState: () => {}, sse: false,
+    onState: (s) => { $("#coverage-figure").dataset.live = s; }, sse: false,
   }).start();
+  await refresh();
   setInterval(refresh, 30000);
 }
 
@@ -71,7 +72,7 @@ function drawPosts(posts) {
     L.circleMarker([p.lat, p.lng], {
       radius: 5, color: "#1e3a8a", weight: 2, fillColor: p.kind === "station" ? "#1e3a8a" : "#fff",
       fillOpacity: 1,
-    }).bindTooltip(`${esc(p.name)} (${esc(p.kind)})`).addTo(cov.posts);
+    }).bindTooltip(`${esc(p.name)} (${esc(p.kind)})`).addTo(cov.posts).bringToBack();  // under units
   }
 }
 
