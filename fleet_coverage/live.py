@@ -38,6 +38,16 @@ async def publish_summaries(
     return count
 
 
+async def warm(db_session: AsyncSession, book: service.CoverageBook,
+               settings: CoverageSettings) -> None:
+    """Build each region's grid and contracted graph before the first operator asks."""
+    for region in sorted(book.destinations.regions):
+        demand = await service.load_demand(db_session, region)
+        state = await asyncio.to_thread(book.state, region, demand, settings)
+        await asyncio.to_thread(state.reach(settings.minutes * 60.0, ()).prepare)
+        await asyncio.to_thread(state.rings)
+
+
 async def watch(
     session_factory: async_sessionmaker[AsyncSession], redis: Redis, book: service.CoverageBook
 ) -> None:
@@ -54,6 +64,7 @@ async def watch(
             async with session_factory() as session:
                 if cursor is None:
                     cursor = int(await session.scalar(select(func.max(OutboxEvent.id))) or 0)
+                    await warm(session, book, settings)
                     continue
                 rows = (await session.execute(
                     select(OutboxEvent.id, OutboxEvent.payload)

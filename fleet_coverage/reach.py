@@ -37,9 +37,11 @@ def node_of(engine: TravelTimeEngine, snap: Snap) -> int:
 class Reach:
     """Times from positions to a fixed set of target nodes (demand cells, then posts)."""
 
-    def __init__(self, engine: TravelTimeEngine, targets: NDArray[np.int64], limit_s: float):
+    def __init__(self, engine: TravelTimeEngine, targets: NDArray[np.int64], limit_s: float,
+                 *, fold: bool = True):
         self.engine = engine
         self.targets = np.asarray(targets, dtype=np.int64)
+        self.fold = fold  # False: search the whole graph (the benchmark's baseline)
         self.limit_s = float(limit_s)
         self._lock = threading.Lock()
         self._weights: Any = None
@@ -53,7 +55,8 @@ class Reach:
         """The contracted graph plus one virtual source row with editable exits."""
         weights = self.engine.current_weights
         if weights is not self._weights or self._graph is None:
-            contraction = contract_shared(weights.adjacency, self.targets)
+            kept = self.targets if self.fold else np.arange(weights.adjacency.shape[0])
+            contraction = contract_shared(weights.adjacency, kept)
             adj = contraction.graph
             n = adj.shape[0]
             indptr = np.append(adj.indptr, [adj.indptr[-1] + EXITS]).astype(np.int64)
@@ -66,6 +69,11 @@ class Reach:
             self._cache.clear()
         assert self._contraction is not None
         return self._contraction, self._graph
+
+    def prepare(self) -> None:
+        """Build the contracted graph now (start-up, off the request path), not on first ask."""
+        with self._lock:
+            self._extended()
 
     def exits(self, snap: Snap) -> list[tuple[int, float]]:
         """Ways off the position's segment: (node, seconds), as the engine defines them."""

@@ -90,6 +90,13 @@ class RegionState:
     grid: DemandGrid
     reaches: dict[tuple[float, tuple[int, ...]], Reach] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _rings: list[list[list[float]]] | None = None
+
+    def rings(self) -> list[list[list[float]]]:
+        """Every cell's GeoJSON ring, built once (the uncovered ones are sent on every read)."""
+        if self._rings is None:
+            self._rings = self.grid.polygons(np.arange(self.grid.n_cells))
+        return self._rings
 
     def reach(self, limit_s: float, post_nodes: tuple[int, ...]) -> Reach:
         """The search cache for this limit, with the post nodes as extra targets."""
@@ -316,14 +323,15 @@ def coverage_report(
         is_als=np.array([u.unit_type == "ALS" for u in units], dtype=bool),
     )
     grid = state.grid
+    rings = state.rings()
+    demand = np.round(grid.weight[result.uncovered] * 100, 4).tolist()
     features = [
         {
             "type": "Feature",
-            "geometry": {"type": "Polygon", "coordinates": [ring]},
-            "properties": {"demand": round(float(grid.weight[i]) * 100, 4)},
+            "geometry": {"type": "Polygon", "coordinates": [rings[i]]},
+            "properties": {"demand": d},
         }
-        for i, ring in zip(result.uncovered.tolist(), grid.polygons(result.uncovered),
-                           strict=True)
+        for i, d in zip(result.uncovered.tolist(), demand, strict=True)
     ]
     return {
         "region": state.network.name,
