@@ -410,8 +410,11 @@ def section(result: dict) -> str:
         "stations never emptied. Finished "
         f"{result['finished']} on {result['machine']}."
         + (f" Coverage-now timings below re-measured {result['engine_finished']} "
-           "(`--engine-only`: the replay's figures are those of the run above)."
-           if result.get("engine_finished") else ""),
+           "(`--engine-only`: the replay's figures are those of the run above"
+           + (f"; today's import of the same extract has {result['engine_nodes']:,} road nodes "
+              f"and {result['engine_cells']:,} cells, on which the timings were taken"
+              if result.get("engine_nodes", result["nodes"]) != result["nodes"] else "")
+           + ")." if result.get("engine_finished") else ""),
         "",
         "| policy | calls | reached ≤ 8 min | reached ≤ 15 min | mean response | P90 response "
         "| mean coverage (8 min) | moves | moves per unit-hour |",
@@ -506,6 +509,7 @@ def main() -> None:
         result = json.loads(stored.read_text())
         result["engine_check"] = engine_check
         result["engine_finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        result["engine_nodes"], result["engine_cells"] = graph.n_nodes, grid.n_cells
         replays = None
     else:
         result, replays = replay_all(args, engine, grid, rng, graph)
