@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import shapely
 from geoalchemy2.shape import from_shape, to_shape
 from redis.asyncio import Redis
 from shapely.geometry import Point
@@ -225,6 +226,18 @@ def _in_region(network: RegionNetwork, unit: Unit | fleet.UnitBrief) -> bool:
     return network.covers(lat, lng)
 
 
+def _all_in_region(network: RegionNetwork, units: list[fleet.UnitBrief]) -> list[fleet.UnitBrief]:
+    """The units stationed in the region, tested as one array (a case read does this)."""
+    if not units:
+        return []
+    shapely.prepare(network.area)
+    inside = shapely.intersects_xy(  # a point intersects an area exactly when the area covers it
+        network.area, np.fromiter((u.station_lng for u in units), float, len(units)),
+        np.fromiter((u.station_lat for u in units), float, len(units)),
+    )
+    return [u for u, keep in zip(units, inside.tolist(), strict=True) if keep]
+
+
 async def ensure_station_posts(
     db_session: AsyncSession, network: RegionNetwork, settings: CoverageSettings
 ) -> None:
@@ -274,7 +287,7 @@ async def free_fleet(
     db_session: AsyncSession, redis: Redis, network: RegionNetwork
 ) -> list[FleetUnit]:
     """Available units of the region where they stand now."""
-    units = [u for u in await fleet.available_units(db_session) if _in_region(network, u)]
+    units = _all_in_region(network, await fleet.available_units(db_session))
     if not units:
         return []
     live = await fleet.live_positions(redis, units)
