@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.models import EmergencyCase
-from fleet_coverage import service
+from fleet_coverage import figures, service
 from fleet_coverage.policy import PREFERS_SLOWER, DispatchOption, Suggestion, suggest
 from fleet_coverage.settings import get_coverage_settings
 
@@ -46,7 +46,7 @@ class DispatchCost:
             if found is not None:
                 self._memo.move_to_end(key)
                 return found
-        lost = service.marginal_loss(state, units, minutes)
+        lost = figures.marginal_loss(state, units, minutes)
         with self._lock:
             self._memo[key] = lost
             self.computed += 1

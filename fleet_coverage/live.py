@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from data.outbox import OutboxEvent, record_event
 from dispatch.fleet import UNIT_CHANNEL
-from fleet_coverage import service
+from fleet_coverage import figures, service
 from fleet_coverage.settings import CoverageSettings, get_coverage_settings
 
 log = logging.getLogger("lifeline.coverage")
@@ -28,7 +28,7 @@ async def publish_summaries(
         state = await asyncio.to_thread(book.state, region, demand, settings)
         units = await service.free_fleet(db_session, redis, state.network)
         summary = await asyncio.to_thread(
-            service.coverage_summary, state, units, settings.minutes
+            figures.coverage_summary, state, units, settings.minutes
         )
         record_event(
             db_session, channel=service.COVERAGE_CHANNEL, event_type="coverage.summary",

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from console_api.deps import DestinationsDep, SessionDep, actor_of, require
 from dispatch import fleet
 from dispatch.service import get_case
-from fleet_coverage import service
+from fleet_coverage import figures, service
 from fleet_coverage.dispatch_cost import DispatchCost
 from fleet_coverage.policy import DispatchOption, suggest
 from fleet_coverage.schemas import MoveUpRequest, PostCreate
@@ -69,7 +69,7 @@ async def coverage_now(
     minutes = minutes or get_coverage_settings().minutes
     state = await _state(db_session, coverage, region)
     units = await service.free_fleet(db_session, request.app.state.redis, state.network)
-    return await asyncio.to_thread(service.coverage_report, state, units, minutes)
+    return await asyncio.to_thread(figures.coverage_report, state, units, minutes)
 
 
 @router.get("/api/v1/coverage/move-ups", summary="Proposed move-ups (MEXCLP) under the limits")
@@ -89,7 +89,7 @@ async def move_ups(
     posts = await service.region_posts(db_session, region)
     units = await service.free_fleet(db_session, request.app.state.redis, state.network)
     return await asyncio.to_thread(
-        service.propose_moves, state, units, posts, settings, minutes
+        figures.propose_moves, state, units, posts, settings, minutes
     )
 
 
