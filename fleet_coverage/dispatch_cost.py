@@ -3,13 +3,16 @@
 Implements the port :class:`dispatch.case_detail.CoverageCost`. The figure depends only on the
 free fleet's positions, so it is remembered per fleet state: every read of every case between
 two fleet changes costs one database read of the free fleet and a dictionary look-up. The SOS
-itself never waits for it: it is computed when an operator reads the case.
+itself never waits for it: it is computed when an operator reads the case. Reads within two
+watcher periods of each other, with no unit status change or move-up between them, skip even
+the fleet read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import OrderedDict
 from typing import Any
 
@@ -19,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dispatch.models import EmergencyCase
 from fleet_coverage import figures, service
 from fleet_coverage.policy import PREFERS_SLOWER, DispatchOption, Suggestion, suggest
-from fleet_coverage.settings import get_coverage_settings
+from fleet_coverage.settings import CoverageSettings, get_coverage_settings
 
 #: Fleet states remembered (a state is every free unit's position in one region).
 MEMO_SIZE = 64
@@ -33,6 +36,12 @@ class DispatchCost:
         self._memo: OrderedDict[tuple[Any, ...], dict[str, float]] = OrderedDict()
         self._lock = threading.Lock()
         self.computed = 0  # fleet states computed (the rest came from the memo)
+        self._recent: dict[tuple[Any, ...], tuple[float, dict[str, float]]] = {}
+
+    @staticmethod
+    def recent_s(settings: CoverageSettings) -> float:
+        """How long a figure is reused without reading the fleet (two watcher periods)."""
+        return 2.0 * settings.watch_seconds
 
     def _loss(self, state: service.RegionState, units: list[service.FleetUnit],
               minutes: float) -> dict[str, float]:
@@ -66,10 +75,21 @@ class DispatchCost:
         if not units or case.region is None or case.region not in self.book.destinations.regions:
             return units
         settings = get_coverage_settings()
-        demand = await service.load_demand(db_session, case.region)
-        state = await asyncio.to_thread(self.book.state, case.region, demand, settings)
-        fleet = await service.free_fleet(db_session, redis, state.network)
-        lost = await asyncio.to_thread(self._loss, state, fleet, settings.minutes)
+        weights = self.book.destinations.regions[case.region].engine.current_weights
+        # Between two fleet changes (the watcher counts them) reads reuse the figure: no fleet
+        # read at all; a GPS drift of a free unit shows within ``recent_s``.
+        recent_key = (case.region, settings.minutes, id(weights), self.book.generation)
+        recent = self._recent.get(recent_key)
+        if recent is not None and time.monotonic() - recent[0] < self.recent_s(settings):
+            lost = recent[1]
+        else:
+            demand = await service.load_demand(db_session, case.region)
+            state = await asyncio.to_thread(self.book.state, case.region, demand, settings)
+            fleet = await service.free_fleet(db_session, redis, state.network)
+            lost = await asyncio.to_thread(self._loss, state, fleet, settings.minutes)
+            self._recent = {recent_key: (time.monotonic(), lost)} | {
+                k: v for k, v in self._recent.items()
+                if k[0] != case.region and k[3] == self.book.generation}
         return annotated(units, lost, case.severity, minutes=settings.minutes,
                          max_extra_s=settings.policy_max_extra_seconds,
                          min_saving_pp=settings.policy_min_saving_pp)

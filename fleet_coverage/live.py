@@ -74,6 +74,7 @@ async def watch(
                 if not rows:
                     continue
                 cursor = int(rows[-1][0])
+                book.generation += 1
                 last = rows[-1][1]
                 await publish_summaries(
                     session, redis, book, settings,

@@ -116,6 +116,8 @@ class CoverageBook:
     def __init__(self, destinations: Destinations) -> None:
         self.destinations = destinations
         self._states: dict[str, tuple[Any, RegionState]] = {}
+        #: Bumped on every fleet change this process sees (status changes, move-ups).
+        self.generation = 0
         self._lock = threading.Lock()
 
     def network(self, region: str) -> RegionNetwork:

@@ -131,6 +131,7 @@ async def move_up(
     body: MoveUpRequest,
     db_session: SessionDep,
     destinations: DestinationsDep,
+    coverage: BookDep,
     claims: Annotated[AccessClaims, Depends(require("unit.manage"))],
 ) -> dict[str, Any]:
     """Audited; the crew gets an SMS and the console a ``coverage.updated`` event."""
@@ -138,6 +139,7 @@ async def move_up(
         db_session=db_session, destinations=destinations, unit_id=unit_id,
         post_id=body.post_id, actor=actor_of(claims).label,
     )
+    coverage.generation += 1  # the unit stands elsewhere now: no reuse of older figures
     return {"move_id": str(move.id), "unit_id": str(move.unit_id), "post_id": str(move.post_id),
             "region": move.region, "accepted_at": move.accepted_at.isoformat()}
 

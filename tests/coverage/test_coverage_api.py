@@ -257,6 +257,20 @@ async def test_the_case_read_shows_each_recommended_units_coverage_cost(app, cli
     again = await client.get(f"/api/v1/emergency/cases/{case.json()['id']}", headers=h)
     assert again.json()["recommended_units"] == units
     assert app.state.dispatch_cost.computed == computed
+    # a fleet change seen by the watcher: the next read computes the new fleet's figure
+    other = await add_unit(client, h, lat=60.1702, lng=24.9402)
+    assert (await client.post(f"/api/v1/units/{other['id']}/status",
+                              json={"status": "out_of_service"}, headers=h)).status_code == 200
+    generation = app.state.coverage_book.generation
+    assert (await client.post(f"/api/v1/units/{other['id']}/status",  # one more free unit
+                              json={"status": "available"}, headers=h)).status_code == 200
+    for _ in range(60):
+        if app.state.coverage_book.generation > generation:
+            break
+        await asyncio.sleep(0.25)
+    assert app.state.coverage_book.generation > generation
+    await client.get(f"/api/v1/emergency/cases/{case.json()['id']}", headers=h)
+    assert app.state.dispatch_cost.computed == computed + 1
 
 
 async def test_a_unit_status_change_pushes_coverage(app, client, operator):
