@@ -40,7 +40,8 @@ async def publish_summaries(
 
 async def warm(db_session: AsyncSession, book: service.CoverageBook,
                settings: CoverageSettings) -> None:
-    """Build each region's grid and contracted graph before the first operator asks."""
+    """Build each region's grid and folded graph before an operator asks (a no-op unless the
+    road weights changed: a closure)."""
     for region in sorted(book.destinations.regions):
         demand = await service.load_demand(db_session, region)
         state = await asyncio.to_thread(book.state, region, demand, settings)
@@ -58,14 +59,16 @@ async def watch(
     """
     settings = get_coverage_settings()
     cursor: int | None = None
+    first = True
     while True:
-        await asyncio.sleep(settings.watch_seconds)
+        if not first:  # the first pass at once: the cursor starts where the app started
+            await asyncio.sleep(settings.watch_seconds)
+        first = False
         try:
             async with session_factory() as session:
-                if cursor is None:
+                if cursor is None:  # where to start first: a change while warming is seen
                     cursor = int(await session.scalar(select(func.max(OutboxEvent.id))) or 0)
-                    await warm(session, book, settings)
-                    continue
+                await warm(session, book, settings)  # at start-up and after each closure
                 rows = (await session.execute(
                     select(OutboxEvent.id, OutboxEvent.payload)
                     .where(OutboxEvent.channel == UNIT_CHANNEL, OutboxEvent.id > cursor)
