@@ -171,6 +171,12 @@ async def measure(args: argparse.Namespace, libpq: str, region: str, email: str,
             with lookups_off():
                 figures["  same, address + duplicate lookups off"] = _row(
                     await _measure(sos, args.requests))
+
+            async def read(i: int) -> None:  # the operator's view: ranked units, coverage cost
+                r = await http.get(f"/api/v1/emergency/cases/{cases[i]}", headers=headers)
+                assert r.status_code == 200, r.text
+
+            figures["GET /cases/{id} (operator view)"] = _row(await _measure(read, args.requests))
             bodies = {"triage": {"severity": "high"}}
             for action in ACTIONS:
                 async def act(i: int, action: str = action) -> None:

@@ -61,6 +61,7 @@ from dispatch.position_ingest import PositionIngest
 from dispatch.service_changes import expire_services
 from dispatch.settings import get_dispatch_settings
 from fleet_coverage import live as coverage_live
+from fleet_coverage.dispatch_cost import DispatchCost
 from fleet_coverage.service import CoverageBook
 from identity import audit_anchor, vault
 from identity.audit import AuditWriter
@@ -173,6 +174,7 @@ def create_app(
         )
         app.state.messaging_settings = messaging_settings
         app.state.coverage_book = CoverageBook(app.state.destinations)
+        app.state.dispatch_cost = DispatchCost(app.state.coverage_book)  # case reads' port
         background = [
             asyncio.create_task(coverage_live.watch(
                 app.state.session_factory, app.state.redis, app.state.coverage_book

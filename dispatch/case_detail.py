@@ -6,7 +6,7 @@ import asyncio
 import math
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from geoalchemy2.shape import to_shape
 from redis.asyncio import Redis
@@ -31,6 +31,17 @@ from dispatch.settings import get_dispatch_settings
 
 CLOCK = ("assigned_at", "en_route_at", "on_scene_at", "transporting_at", "at_hospital_at",
          "handover_at", "acknowledged_at", "completed_at")
+
+
+class CoverageCost(Protocol):
+    """Port: the coverage each recommended unit's departure costs the region (fleet_coverage)."""
+
+    async def annotate(
+        self, *, db_session: AsyncSession, redis: Redis, case: EmergencyCase,
+        units: list[dict[str, Any]],
+    ) -> list[dict[str, Any]]:
+        """The units, same order, each with ``coverage_lost_pp``."""
+        ...
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -144,6 +155,7 @@ async def case_extras(
     redis: Redis,
     destinations: Destinations,
     case: EmergencyCase,
+    coverage: CoverageCost | None = None,
 ) -> dict[str, Any]:
     """Everything beyond the case row an operator needs to act."""
     now = utcnow()
@@ -166,6 +178,10 @@ async def case_extras(
         )
         units = ranked[: get_dispatch_settings().recommended_units]
         plan = choose_units(plan_for(case.symptom_category, case.severity), ranked)
+        if coverage is not None:
+            units = await coverage.annotate(
+                db_session=db_session, redis=redis, case=case, units=units
+            )
     return {
         "recommended_units": units,
         "recommended_plan": plan,

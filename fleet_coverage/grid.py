@@ -42,18 +42,16 @@ class DemandGrid:
         return len(self.weight)
 
     def polygons(self, cells: NDArray[np.int64] | list[int]) -> list[list[list[float]]]:
-        """Each cell's square as a closed GeoJSON ring of [lng, lat]."""
+        """Each cell's square as a closed GeoJSON ring of [lng, lat] (computed as one array)."""
         kx, ky = _scales(self.origin_lat)
-        rings = []
-        for i in np.asarray(cells, dtype=np.int64).tolist():
-            x0, y0 = self.ix[i] * self.cell_size_m, self.iy[i] * self.cell_size_m
-            x1, y1 = x0 + self.cell_size_m, y0 + self.cell_size_m
-            corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]
-            rings.append(
-                [[round(self.origin_lng + x / kx, 6), round(self.origin_lat + y / ky, 6)]
-                 for x, y in corners]
-            )
-        return rings
+        cells = np.asarray(cells, dtype=np.int64)
+        corner_x = np.array([0, 1, 1, 0, 0])
+        corner_y = np.array([0, 0, 1, 1, 0])
+        x = (self.ix[cells][:, None] + corner_x[None, :]) * self.cell_size_m
+        y = (self.iy[cells][:, None] + corner_y[None, :]) * self.cell_size_m
+        ring = np.stack([np.round(self.origin_lng + x / kx, 6),
+                         np.round(self.origin_lat + y / ky, 6)], axis=-1)
+        return ring.tolist()
 
     def to_json(self) -> dict[str, Any]:
         """Columns for storage (node indices are graph-specific: stored as lat/lng only)."""

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from data.outbox import OutboxEvent, record_event
 from dispatch.fleet import UNIT_CHANNEL
-from fleet_coverage import service
+from fleet_coverage import figures, service
 from fleet_coverage.settings import CoverageSettings, get_coverage_settings
 
 log = logging.getLogger("lifeline.coverage")
@@ -28,7 +28,7 @@ async def publish_summaries(
         state = await asyncio.to_thread(book.state, region, demand, settings)
         units = await service.free_fleet(db_session, redis, state.network)
         summary = await asyncio.to_thread(
-            service.coverage_summary, state, units, settings.minutes
+            figures.coverage_summary, state, units, settings.minutes
         )
         record_event(
             db_session, channel=service.COVERAGE_CHANNEL, event_type="coverage.summary",
@@ -36,6 +36,17 @@ async def publish_summaries(
         )
         count += 1
     return count
+
+
+async def warm(db_session: AsyncSession, book: service.CoverageBook,
+               settings: CoverageSettings) -> None:
+    """Build each region's grid and folded graph before an operator asks (a no-op unless the
+    road weights changed: a closure)."""
+    for region in sorted(book.destinations.regions):
+        demand = await service.load_demand(db_session, region)
+        state = await asyncio.to_thread(book.state, region, demand, settings)
+        await asyncio.to_thread(state.reach(settings.minutes * 60.0, ()).prepare)
+        await asyncio.to_thread(state.rings)
 
 
 async def watch(
@@ -48,13 +59,16 @@ async def watch(
     """
     settings = get_coverage_settings()
     cursor: int | None = None
+    first = True
     while True:
-        await asyncio.sleep(settings.watch_seconds)
+        if not first:  # the first pass at once: the cursor starts where the app started
+            await asyncio.sleep(settings.watch_seconds)
+        first = False
         try:
             async with session_factory() as session:
-                if cursor is None:
+                if cursor is None:  # where to start first: a change while warming is seen
                     cursor = int(await session.scalar(select(func.max(OutboxEvent.id))) or 0)
-                    continue
+                await warm(session, book, settings)  # at start-up and after each closure
                 rows = (await session.execute(
                     select(OutboxEvent.id, OutboxEvent.payload)
                     .where(OutboxEvent.channel == UNIT_CHANNEL, OutboxEvent.id > cursor)
@@ -63,6 +77,7 @@ async def watch(
                 if not rows:
                     continue
                 cursor = int(rows[-1][0])
+                book.generation += 1
                 last = rows[-1][1]
                 await publish_summaries(
                     session, redis, book, settings,

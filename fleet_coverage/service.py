@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import shapely
 from geoalchemy2.shape import from_shape, to_shape
 from redis.asyncio import Redis
 from shapely.geometry import Point
@@ -26,10 +26,8 @@ from dispatch.destinations import Destinations, RegionNetwork
 from dispatch.models import EmergencyCase, Unit, UnitEvent
 from dispatch.unit_status import UnitStatus
 from fleet_coverage.grid import DemandGrid, build_demand_grid
-from fleet_coverage.measure import measure
-from fleet_coverage.mexclp import FreeUnit, Limits, Plan, plan_moves
 from fleet_coverage.models import CoverageDemand, CoverageMove, CoveragePost
-from fleet_coverage.reach import Reach, node_of
+from fleet_coverage.reach import Reach
 from fleet_coverage.settings import CoverageSettings
 from messaging.outbox import queue_sms
 from routing import store as road_store
@@ -90,6 +88,13 @@ class RegionState:
     grid: DemandGrid
     reaches: dict[tuple[float, tuple[int, ...]], Reach] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _rings: list[list[list[float]]] | None = None
+
+    def rings(self) -> list[list[list[float]]]:
+        """Every cell's GeoJSON ring, built once (the uncovered ones are sent on every read)."""
+        if self._rings is None:
+            self._rings = self.grid.polygons(np.arange(self.grid.n_cells))
+        return self._rings
 
     def reach(self, limit_s: float, post_nodes: tuple[int, ...]) -> Reach:
         """The search cache for this limit, with the post nodes as extra targets."""
@@ -111,6 +116,8 @@ class CoverageBook:
     def __init__(self, destinations: Destinations) -> None:
         self.destinations = destinations
         self._states: dict[str, tuple[Any, RegionState]] = {}
+        #: Bumped on every fleet change this process sees (status changes, move-ups).
+        self.generation = 0
         self._lock = threading.Lock()
 
     def network(self, region: str) -> RegionNetwork:
@@ -218,6 +225,18 @@ def _in_region(network: RegionNetwork, unit: Unit | fleet.UnitBrief) -> bool:
     return network.covers(lat, lng)
 
 
+def _all_in_region(network: RegionNetwork, units: list[fleet.UnitBrief]) -> list[fleet.UnitBrief]:
+    """The units stationed in the region, tested as one array (a case read does this)."""
+    if not units:
+        return []
+    shapely.prepare(network.area)
+    inside = shapely.intersects_xy(  # a point intersects an area exactly when the area covers it
+        network.area, np.fromiter((u.station_lng for u in units), float, len(units)),
+        np.fromiter((u.station_lat for u in units), float, len(units)),
+    )
+    return [u for u, keep in zip(units, inside.tolist(), strict=True) if keep]
+
+
 async def ensure_station_posts(
     db_session: AsyncSession, network: RegionNetwork, settings: CoverageSettings
 ) -> None:
@@ -267,7 +286,7 @@ async def free_fleet(
     db_session: AsyncSession, redis: Redis, network: RegionNetwork
 ) -> list[FleetUnit]:
     """Available units of the region where they stand now."""
-    units = [u for u in await fleet.available_units(db_session) if _in_region(network, u)]
+    units = _all_in_region(network, await fleet.available_units(db_session))
     if not units:
         return []
     live = await fleet.live_positions(redis, units)
@@ -298,144 +317,6 @@ async def free_fleet(
             lat, lng, source = position.lat, position.lng, "station"
         result.append(FleetUnit(unit.id, unit.call_sign, unit.unit_type, lat, lng, source))
     return result
-
-
-# ---------------------------------------------------------------------- computations (threads)
-
-
-def coverage_report(
-    state: RegionState, units: list[FleetUnit], minutes: float
-) -> dict[str, Any]:
-    """The coverage figure now: shares, uncovered cells as GeoJSON, each unit's contribution."""
-    started = time.perf_counter()
-    threshold = minutes * 60.0
-    reach = state.reach(threshold, ())
-    times = reach.matrix([(u.lat, u.lng) for u in units])
-    result = measure(
-        times, state.grid.weight, threshold,
-        is_als=np.array([u.unit_type == "ALS" for u in units], dtype=bool),
-    )
-    grid = state.grid
-    features = [
-        {
-            "type": "Feature",
-            "geometry": {"type": "Polygon", "coordinates": [ring]},
-            "properties": {"demand": round(float(grid.weight[i]) * 100, 4)},
-        }
-        for i, ring in zip(result.uncovered.tolist(), grid.polygons(result.uncovered),
-                           strict=True)
-    ]
-    return {
-        "region": state.network.name,
-        "minutes": minutes,
-        "share_any": round(result.share_any, 6),
-        "share_als": round(result.share_als, 6),
-        "percent_any": round(result.share_any * 100, 2),
-        "percent_als": round(result.share_als * 100, 2),
-        "cells": grid.n_cells,
-        "cell_size_m": grid.cell_size_m,
-        "demand_cases": grid.case_count,
-        "units": [
-            {
-                "unit_id": str(u.id), "call_sign": u.call_sign, "type": u.unit_type,
-                "lat": u.lat, "lng": u.lng, "position_source": u.source,
-                "marginal_pp": round(float(result.marginal[i]) * 100, 3),
-            }
-            for i, u in enumerate(units)
-        ],
-        "uncovered": {"type": "FeatureCollection", "features": features},
-        "computed_ms": round((time.perf_counter() - started) * 1000, 2),
-    }
-
-
-def coverage_summary(state: RegionState, units: list[FleetUnit], minutes: float
-                     ) -> dict[str, Any]:
-    """The figures only (no cells): what the live channel pushes."""
-    report = coverage_report(state, units, minutes)
-    report["uncovered_cells"] = len(report.pop("uncovered")["features"])
-    report["units"] = [{k: u[k] for k in ("unit_id", "call_sign", "marginal_pp")}
-                       for u in report["units"]]
-    return report
-
-
-def marginal_loss(state: RegionState, units: list[FleetUnit], minutes: float
-                  ) -> dict[str, float]:
-    """Percentage points of coverage lost if each free unit leaves (any-unit coverage)."""
-    threshold = minutes * 60.0
-    times = state.reach(threshold, ()).matrix([(u.lat, u.lng) for u in units])
-    result = measure(times, state.grid.weight, threshold)
-    return {str(u.id): float(result.marginal[i]) * 100 for i, u in enumerate(units)}
-
-
-def propose_moves(
-    state: RegionState,
-    units: list[FleetUnit],
-    posts: list[Post],
-    settings: CoverageSettings,
-    minutes: float,
-) -> dict[str, Any]:
-    """Move-ups that maximise expected coverage (MEXCLP) under the agency's limits."""
-    started = time.perf_counter()
-    threshold = minutes * 60.0
-    engine = state.network.engine
-    post_snaps = [engine.snapper.snap(p.lat, p.lng) for p in posts]
-    post_nodes = tuple(node_of(engine, s) for s in post_snaps)
-    limit = max(threshold, settings.max_drive_minutes * 60.0)
-    reach = state.reach(limit, post_nodes)
-    n_cells = state.grid.n_cells
-    post_times = np.vstack([reach.from_snap(s) for s in post_snaps]) if posts else np.zeros(
-        (0, n_cells + 0), dtype=np.float32)
-    rows = [post_times[:, :n_cells] <= threshold] if posts else []
-    free: list[FreeUnit] = []
-    extra_rows = []
-    for u in units:
-        _, times = reach.from_point(u.lat, u.lng)
-        at_post = next(
-            (i for i, p in enumerate(posts)
-             if haversine_m(u.lat, u.lng, p.lat, p.lng) <= settings.at_post_m),
-            None,
-        )
-        if at_post is None:
-            site = len(posts) + len(extra_rows)
-            extra_rows.append(times[:n_cells] <= threshold)
-        else:
-            site = at_post
-        free.append(FreeUnit(str(u.id), site, times[n_cells:].astype(np.float64)))
-    all_rows = rows + ([np.vstack(extra_rows)] if extra_rows else [])
-    matrix = np.vstack(all_rows) if all_rows else np.zeros((0, n_cells), dtype=bool)
-    limits = Limits(
-        max_moves=settings.max_moves,
-        max_drive_s=settings.max_drive_minutes * 60.0,
-        busy_fraction=settings.busy_fraction,
-        min_gain=settings.min_gain_pp / 100.0,
-    )
-    plan: Plan = plan_moves(
-        matrix, state.grid.weight, free, len(posts),
-        stations=[i for i, p in enumerate(posts) if p.kind == "station"], limits=limits,
-    )
-    by_id = {str(u.id): u for u in units}
-    return {
-        "region": state.network.name,
-        "minutes": minutes,
-        "busy_fraction": settings.busy_fraction,
-        "limits": {"max_moves": settings.max_moves,
-                   "max_drive_minutes": settings.max_drive_minutes},
-        "expected_before_pp": round(plan.expected_before * 100, 3),
-        "expected_after_pp": round(plan.expected_after * 100, 3),
-        "solver_status": plan.status,
-        "proposals": [
-            {
-                "unit_id": m.unit, "call_sign": by_id[m.unit].call_sign,
-                "post_id": str(posts[m.to_post].id), "post_name": posts[m.to_post].name,
-                "post": {"lat": posts[m.to_post].lat, "lng": posts[m.to_post].lng},
-                "drive_seconds": round(m.drive_s, 1),
-            }
-            for m in plan.moves
-        ],
-        "posts": [{"id": str(p.id), "name": p.name, "kind": p.kind, "lat": p.lat, "lng": p.lng}
-                  for p in posts],
-        "computed_ms": round((time.perf_counter() - started) * 1000, 2),
-    }
 
 
 # ---------------------------------------------------------------------- the move-up itself

@@ -11,7 +11,8 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from console_api.deps import DestinationsDep, SessionDep, actor_of, require
 from dispatch import fleet
 from dispatch.service import get_case
-from fleet_coverage import service
+from fleet_coverage import figures, service
+from fleet_coverage.dispatch_cost import DispatchCost
 from fleet_coverage.policy import DispatchOption, suggest
 from fleet_coverage.schemas import MoveUpRequest, PostCreate
 from fleet_coverage.settings import get_coverage_settings
@@ -68,7 +69,7 @@ async def coverage_now(
     minutes = minutes or get_coverage_settings().minutes
     state = await _state(db_session, coverage, region)
     units = await service.free_fleet(db_session, request.app.state.redis, state.network)
-    return await asyncio.to_thread(service.coverage_report, state, units, minutes)
+    return await asyncio.to_thread(figures.coverage_report, state, units, minutes)
 
 
 @router.get("/api/v1/coverage/move-ups", summary="Proposed move-ups (MEXCLP) under the limits")
@@ -88,7 +89,7 @@ async def move_ups(
     posts = await service.region_posts(db_session, region)
     units = await service.free_fleet(db_session, request.app.state.redis, state.network)
     return await asyncio.to_thread(
-        service.propose_moves, state, units, posts, settings, minutes
+        figures.propose_moves, state, units, posts, settings, minutes
     )
 
 
@@ -130,6 +131,7 @@ async def move_up(
     body: MoveUpRequest,
     db_session: SessionDep,
     destinations: DestinationsDep,
+    coverage: BookDep,
     claims: Annotated[AccessClaims, Depends(require("unit.manage"))],
 ) -> dict[str, Any]:
     """Audited; the crew gets an SMS and the console a ``coverage.updated`` event."""
@@ -137,6 +139,7 @@ async def move_up(
         db_session=db_session, destinations=destinations, unit_id=unit_id,
         post_id=body.post_id, actor=actor_of(claims).label,
     )
+    coverage.generation += 1  # the unit stands elsewhere now: no reuse of older figures
     return {"move_id": str(move.id), "unit_id": str(move.unit_id), "post_id": str(move.post_id),
             "region": move.region, "accepted_at": move.accepted_at.isoformat()}
 
@@ -149,39 +152,35 @@ async def dispatch_cost(
     coverage: BookDep,
     case_id: Annotated[uuid.UUID, Query()],
     _: Annotated[AccessClaims, Depends(require("coverage.read"))],
-    minutes: Minutes = None,
 ) -> dict[str, Any]:
-    """Next to each recommended unit's ETA: percentage points of coverage its departure costs."""
+    """The figures the case read puts in ``recommended_units``, with the policy's reasoning."""
     settings = get_coverage_settings()
-    minutes = minutes or settings.minutes
     case = await get_case(db_session=db_session, case_id=case_id)
     recommended = await fleet.recommend_for_case(
         db_session=db_session, redis=request.app.state.redis,
         destinations=request.app.state.destinations, case=case,
     )
-    if case.region is None or case.region not in coverage.destinations.regions:
-        return {"case_id": str(case.id), "minutes": minutes, "units": [], "suggestion": None}
-    state = await _state(db_session, coverage, case.region)
-    units = await service.free_fleet(db_session, request.app.state.redis, state.network)
-    lost = await asyncio.to_thread(service.marginal_loss, state, units, minutes)
-    options = [
-        DispatchOption(r["unit_id"], float(r["eta_seconds"]), round(lost.get(r["unit_id"], 0.0), 3))
-        for r in recommended
-    ]
-    choice = suggest(options, case.severity, max_extra_s=settings.policy_max_extra_seconds,
-                     min_saving_pp=settings.policy_min_saving_pp)
+    cost = getattr(request.app.state, "dispatch_cost", None) or DispatchCost(coverage)
+    units = await cost.annotate(db_session=db_session, redis=request.app.state.redis, case=case,
+                                units=recommended)
+    choice = suggest(
+        [DispatchOption(u["unit_id"], float(u["eta_seconds"]), u.get("coverage_lost_pp"))
+         for u in units],
+        case.severity, max_extra_s=settings.policy_max_extra_seconds,
+        min_saving_pp=settings.policy_min_saving_pp,
+    )
     return {
         "case_id": str(case.id),
         "severity": case.severity,
-        "minutes": minutes,
+        "minutes": settings.minutes,
         "units": [
-            {"unit_id": o.unit_id, "call_sign": r["call_sign"], "eta_seconds": o.eta_s,
-             "coverage_lost_pp": o.coverage_lost_pp}
-            for o, r in zip(options, recommended, strict=True)
+            {"unit_id": u["unit_id"], "call_sign": u["call_sign"],
+             "eta_seconds": u["eta_seconds"], "coverage_lost_pp": u.get("coverage_lost_pp")}
+            for u in units
         ],
         "suggestion": {
             "unit_id": choice.unit_id, "reason": choice.reason,
             "extra_seconds": round(choice.extra_seconds, 1),
             "saving_pp": round(choice.saving_pp, 3),
-        },
+        } if units else None,
     }

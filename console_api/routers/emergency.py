@@ -191,7 +191,8 @@ async def read_case(
     response.headers["ETag"] = f'"{case.version}"'
     view = case_view(case, events)
     extras = await case_detail.case_extras(
-        db_session=db_session, redis=request.app.state.redis, destinations=destinations, case=case
+        db_session=db_session, redis=request.app.state.redis, destinations=destinations, case=case,
+        coverage=getattr(request.app.state, "dispatch_cost", None) if claims else None,
     )
     await call_taking.shared_dispatch(db_session, case, extras)
     if claims is None:  # the reporter sees their ambulance and destination, not the options

@@ -232,6 +232,47 @@ async def test_dispatch_cost_shows_coverage_lost_per_recommended_unit(app, clien
                              headers=patient.headers)).status_code == 403
 
 
+async def test_the_case_read_shows_each_recommended_units_coverage_cost(app, client, operator):
+    """Issue 24 item 4: next to each unit's ETA, the percentage points lost if it goes."""
+    h = operator.headers
+    await add_unit(client, h, lat=60.1697, lng=24.9386)
+    case = await client.post("/api/v1/emergency/cases", json=sos_body())
+    assert case.status_code == 201, case.text
+    assert "coverage_lost_pp" not in str(case.json())  # the SOS answer never waits for it
+    read = await client.get(f"/api/v1/emergency/cases/{case.json()['id']}", headers=h)
+    assert read.status_code == 200, read.text
+    units = read.json()["recommended_units"]
+    assert units and all(u["coverage_lost_pp"] is not None and u["coverage_lost_pp"] >= 0
+                         and "eta_seconds" in u for u in units)
+    # the same figures as the coverage report's marginal contribution of each free unit
+    now = (await client.get(COVERAGE, params={"region": REGION}, headers=h)).json()
+    marginal = {u["unit_id"]: u["marginal_pp"] for u in now["units"]}
+    for u in units:
+        assert u["coverage_lost_pp"] == pytest.approx(marginal[u["unit_id"]], abs=1e-3)
+    cost = (await client.get(f"{COVERAGE}/dispatch-cost", params={"case_id": case.json()["id"]},
+                             headers=h)).json()
+    assert [u["coverage_lost_pp"] for u in cost["units"]] == [u["coverage_lost_pp"] for u in units]
+    # a second read between two fleet changes is answered from the memo
+    computed = app.state.dispatch_cost.computed
+    again = await client.get(f"/api/v1/emergency/cases/{case.json()['id']}", headers=h)
+    assert again.json()["recommended_units"] == units
+    assert app.state.dispatch_cost.computed == computed
+    # a fleet change seen by the watcher: the next read computes the new fleet's figure
+    other = await add_unit(client, h, lat=60.1702, lng=24.9402)
+    assert (await client.post(f"/api/v1/units/{other['id']}/status",
+                              json={"status": "out_of_service"}, headers=h)).status_code == 200
+    generation = app.state.coverage_book.generation
+    assert (await client.post(f"/api/v1/units/{other['id']}/status",  # one more free unit
+                              json={"status": "available"}, headers=h)).status_code == 200
+    for _ in range(60):
+        if app.state.coverage_book.generation > generation:
+            break
+        await asyncio.sleep(0.25)
+    assert app.state.coverage_book.generation > generation
+    await client.get(f"/api/v1/emergency/cases/{case.json()['id']}", headers=h)
+    assert app.state.dispatch_cost.computed == computed + 1
+
+
 async def test_a_unit_status_change_pushes_coverage(app, client, operator):
     h = operator.headers
     unit = await add_unit(client, h, lat=60.1710, lng=24.9420)

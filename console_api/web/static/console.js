@@ -215,6 +215,7 @@ function paintDetail() {
     $("#confirm-move").onclick = () => decideMove(true);
     $("#dismiss-move").onclick = () => decideMove(false);
   }
+  document.dispatchEvent(new CustomEvent("console:detail", { detail: c }));  // coverage.js
 }
 
 async function act(path, body, done) {
@@ -287,8 +288,15 @@ function drawHospitals() {
 }
 
 const unitMarkers = new Map();
+// Free units sent to a post (coverage.js): shown there until a fresh GPS fix says otherwise.
+const standby = new Map();
+document.addEventListener("coverage:standby", (e) => {
+  standby.clear();
+  for (const [id, at] of Object.entries(e.detail)) standby.set(id, at);
+  drawUnits();
+});
 function placeUnit(u) {
-  const where = u.position ?? u.station;
+  const where = (u.position_stale && standby.get(u.id)) || u.position || u.station;
   let marker = unitMarkers.get(u.id);
   if (!marker) {
     marker = window.L.circleMarker([where.lat, where.lng], {
@@ -297,6 +305,7 @@ function placeUnit(u) {
     unitMarkers.set(u.id, marker);
   }
   marker.setLatLng([where.lat, where.lng]);
+  $("#console-map").setAttribute(`data-dot-${u.id}`, `${(+where.lat).toFixed(5)},${(+where.lng).toFixed(5)}`);
   marker.bindTooltip(`${u.call_sign}: ${label(u.status)}${u.position_stale ? " (stale)" : ""}`);
 }
 

@@ -30,13 +30,14 @@ async function init() {
     $("#coverage-legend").textContent = `not covered in ${cov.minutes} min`;
     refresh();
   });
-  new MutationObserver(annotateDetail).observe($("#detail"), { childList: true });
-  await refresh();
+  document.addEventListener("console:detail", (e) => annotateDetail(e.detail));
+  // Subscribed before the first figure is read: a change in between is not missed.
   new Live({
     channels: ["coverage.updated"], auth: () => ({ token: session.access }),
     onEvent: () => { clearTimeout(cov.reload); cov.reload = setTimeout(refresh, 300); },
-    onState: () => {}, sse: false,
+    onState: (s) => { $("#coverage-figure").dataset.live = s; }, sse: false,
   }).start();
+  await refresh();
   setInterval(refresh, 30000);
 }
 
@@ -54,6 +55,10 @@ async function refresh() {
     cov.cells.clearLayers();
     cov.cells.addData(now.uncovered);
     $("#console-map").dataset.uncovered = String(now.uncovered.features.length);
+    // Units sent to a post stand there on the map until their GPS says otherwise (console.js).
+    const standby = Object.fromEntries(now.units.filter((u) => u.position_source === "move_up")
+      .map((u) => [u.unit_id, { lat: u.lat, lng: u.lng }]));
+    document.dispatchEvent(new CustomEvent("coverage:standby", { detail: standby }));
     const plan = await api(`/api/v1/coverage/move-ups?${q}`);
     drawPosts(plan.posts);
     renderMoveUps(plan);
@@ -67,7 +72,7 @@ function drawPosts(posts) {
     L.circleMarker([p.lat, p.lng], {
       radius: 5, color: "#1e3a8a", weight: 2, fillColor: p.kind === "station" ? "#1e3a8a" : "#fff",
       fillOpacity: 1,
-    }).bindTooltip(`${esc(p.name)} (${esc(p.kind)})`).addTo(cov.posts);
+    }).bindTooltip(`${esc(p.name)} (${esc(p.kind)})`).addTo(cov.posts).bringToBack();  // under units
   }
 }
 
@@ -94,29 +99,27 @@ async function accept(unitId, postId, button) {
   await refresh();
 }
 
-async function annotateDetail() {
+// Each recommended unit carries the coverage its departure costs (computed with the case read).
+function annotateDetail(c) {
   const detail = $("#detail");
-  const caseId = detail.dataset.case;
-  if (!caseId || detail.querySelector(".cov-cost") || !detail.querySelector("[data-dispatch]")) return;
-  let cost;
-  try { cost = await api(`/api/v1/coverage/dispatch-cost?case_id=${caseId}`); } catch { return; }
-  if (detail.dataset.case !== caseId || detail.querySelector(".cov-cost")) return;
-  cost.units.forEach((u, i) => {
+  if (detail.querySelector(".cov-cost")) return;
+  c.recommended_units.forEach((u, i) => {
     const cell = detail.querySelector(`[data-dispatch="${i}"]`)?.closest("tr")?.children[1];
-    if (!cell) return;
+    if (!cell || u.coverage_lost_pp == null) return;
     const lost = u.coverage_lost_pp;
     const tag = document.createElement("span");
     tag.className = `cov-cost small ${lost >= 2 ? "poor" : "muted"}`;
     tag.textContent = ` −${lost.toFixed(1)} pp cover`;
-    tag.title = "Coverage lost if this unit goes";
+    tag.title = `Coverage (${u.coverage_minutes} min) lost if this unit goes`;
     cell.append(tag);
   });
-  const s = cost.suggestion;
-  if (s && s.reason === "slightly_slower_keeps_region_covered") {
-    const pick = cost.units.find((u) => u.unit_id === s.unit_id);
+  const pick = c.recommended_units.find((u) => u.coverage_preferred);
+  if (pick) {
+    const s = pick.coverage_preferred;
     const note = document.createElement("p");
     note.className = "cov-cost small";
-    note.textContent = `Coverage policy (non-critical): ${pick?.call_sign ?? "another unit"} is ` +
+    note.id = "coverage-policy";
+    note.textContent = `Coverage policy (non-critical): ${pick.call_sign} is ` +
       `${Math.round(s.extra_seconds)} s slower but keeps ${s.saving_pp.toFixed(1)} pp more of the region covered.`;
     detail.querySelector("[data-dispatch]")?.closest("table")?.after(note);
   }
