@@ -18,6 +18,7 @@ from shapely.prepared import PreparedGeometry, prep
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from data.settings import get_data_settings
 from dispatch.recommend import Candidate
 from dispatch.settings import get_dispatch_settings
 from facilities.models import Hospital
@@ -27,6 +28,7 @@ from routing.engine import NearestHospital, TravelTimeEngine
 from routing.graph import RoadGraph
 from routing.models import Region
 from routing.snap import Snap
+from routing.speed_factors import factors_path, load_factors
 from routing.table import COMPACT_THRESHOLD_CELLS
 from routing.turns import TurnGraph, build_turn_graph
 
@@ -144,6 +146,8 @@ class Destinations:
         )
         for closure in closures:
             travel.add_closure(closure)
+        # the fleet's calibrated speeds, when `lifeline eta calibrate` found they help
+        travel.set_speed_factors(load_factors(factors_path(get_data_settings().data_dir, name)))
         travel.precompute()
         network = RegionNetwork(
             name=name,

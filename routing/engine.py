@@ -173,7 +173,7 @@ class TravelTimeEngine(SwappableTables):
         same = current.on_segment.get(seg)
         if same:
             search.direct_on_segment(eta, same, f, fwd, bwd)
-        eta[eta > self.max_eta_s] = np.inf  # same contract as the on-demand path
+        eta[eta > current.horizon_s] = np.inf  # exact up to the table's horizon, as on demand
         return snap, eta
 
     def access_edges(
@@ -320,6 +320,8 @@ class TravelTimeEngine(SwappableTables):
         fwd, bwd = float(w.seg_fwd[seg]), float(w.seg_bwd[seg])
         length_fwd, length_bwd = search.segment_lengths(self.graph, self.segments, seg)
         table, distances = current.table, current.distances
+        if not isinstance(table, np.ndarray):
+            return None  # a sparse (turn) table keeps no distances
         found = []
         for h in idx.tolist():
             best_t, best_d = math.inf, math.inf
