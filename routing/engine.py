@@ -119,6 +119,10 @@ class TravelTimeEngine(SwappableTables):
         honour turn restrictions, turn costs, U-turns and junction delays, closures included;
         the table has one row per state (about 2 per road node, 3.6 on a grid) instead of per
         node. ``distance_m`` and route lines still follow the node graph's fastest path.
+    sparse_horizon_s : float, optional
+        With ``turns``: keep per state only the hospitals within this horizon
+        (:class:`routing.turn_table.SparseRows`, the form that fits a 1M-node region); ETAs
+        are exact up to it and ``inf`` beyond, and :meth:`nearest` widens on demand.
     """
 
     # ------------------------------------------------------------------ queries
