@@ -32,7 +32,7 @@ class SparseRows:
     """Per state, the hospitals within the horizon and their 16-bit ticks (state-major CSR)."""
 
     indptr: NDArray[np.int64]
-    hospital: NDArray[np.uint16]
+    hospital: NDArray[np.unsignedinteger[Any]]  # uint16 up to 65,535 hospitals, else uint32
     ticks: NDArray[np.uint16]
     n_hospitals: int
     horizon_s: float
@@ -211,7 +211,7 @@ def assemble_sparse(columns: list[Columns], n: int, n_h: int, horizon_s: float) 
     by_state.sort_indices()
     return SparseRows(
         indptr=by_state.indptr.astype(np.int64),
-        hospital=by_state.indices.astype(np.uint16),
+        hospital=by_state.indices.astype(np.uint16 if n_h <= 65535 else np.uint32),
         ticks=by_state.data,
         n_hospitals=n_h,
         horizon_s=float(horizon_s),
