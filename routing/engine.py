@@ -21,6 +21,7 @@ from routing.hotswap import DEFAULT_FALLBACK_LIMIT_S, SwappableTables
 from routing.snap import Snap
 from routing.table import COMPACT_THRESHOLD_CELLS, DEFAULT_MAX_ETA_S, PARALLEL_THRESHOLD_CELLS
 from routing.turn_engine import turn_exits, turn_search_etas
+from routing.turn_table import SparseRows
 from routing.weights import Hospital
 
 __all__ = [
@@ -165,8 +166,12 @@ class TravelTimeEngine(SwappableTables):
         fwd, bwd = float(w.seg_fwd[seg]), float(w.seg_bwd[seg])
         if self.turns is not None:  # rows are edge states: leave by either edge's end
             eta = np.full(len(current.hospitals.keys), np.inf)
+            sparse = current.table if isinstance(current.table, SparseRows) else None
             for state, offset in turn_exits(self.segments, w, snap):
-                eta = np.minimum(eta, current.row(state) + offset)
+                if sparse is not None:
+                    sparse.lower(eta, state, offset)
+                else:
+                    eta = np.minimum(eta, current.row(state) + offset)
         elif fwd == math.inf:
             eta = current.row(u) + bwd * f
         elif bwd == math.inf:

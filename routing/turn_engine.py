@@ -207,8 +207,12 @@ class TurnTravelTimes:
         if self.table is None:
             return snap, self.search_etas(snap)
         eta = np.full(len(self.hospitals.keys), np.inf)
-        for state, offset in self._exits(snap):
-            eta = np.minimum(eta, self._row(state) + offset)
+        if isinstance(self.table, SparseRows):
+            for state, offset in self._exits(snap):
+                self.table.lower(eta, state, offset)
+        else:
+            for state, offset in self._exits(snap):
+                eta = np.minimum(eta, self._row(state) + offset)
         eta = eta.astype(np.float64, copy=False)
         self._direct(snap, eta)
         eta[eta > self.horizon_s] = np.inf

@@ -60,10 +60,18 @@ class SparseRows:
 
     def row(self, state: int) -> FloatArray:
         """Seconds from ``state`` to every hospital (``inf`` beyond the horizon)."""
-        lo, hi = int(self.indptr[state]), int(self.indptr[state + 1])
         out = np.full(self.n_hospitals, np.inf)
-        out[self.hospital[lo:hi]] = self.seconds[self.ticks[lo:hi]]
+        self.lower(out, state, 0.0)
         return out
+
+    def lower(self, eta: FloatArray, state: int, offset: float) -> None:
+        """Lower ``eta`` to ``offset`` + the row of ``state`` where that is less, in place
+        (a query folds its exits into one array instead of building a row for each)."""
+        lo, hi = int(self.indptr[state]), int(self.indptr[state + 1])
+        hospitals = self.hospital[lo:hi]
+        via = self.seconds[self.ticks[lo:hi]]
+        via += offset
+        eta[hospitals] = np.minimum(eta[hospitals], via)
 
 
 def turn_hospital_arcs(
