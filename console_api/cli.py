@@ -390,8 +390,6 @@ def eta_calibrate(
     region: str = typer.Option(..., help="region whose completed runs to learn from"),
 ) -> None:
     """Fit speed factors per road class x hour of week; keep them only if they cut the error."""
-    from pathlib import Path
-
     from sqlalchemy.orm import Session
 
     from data.db import make_sync_engine
@@ -401,6 +399,7 @@ def eta_calibrate(
     from routing import store as road_store
     from routing.calibration import calibrate
     from routing.graph import ROAD_CLASSES
+    from routing.speed_factors import factors_path
 
     import_all_models()
     engine = make_sync_engine()
@@ -428,7 +427,7 @@ def eta_calibrate(
     if not result.better:
         console.print("not applied: the factors do not reduce the held-back error")
         return
-    path = Path(get_data_settings().data_dir) / "regions" / f"{region}.eta_factors.json"
+    path = factors_path(get_data_settings().data_dir, region)
     console.print(f"applied: written to {save_factors(result, path)}")
 
 

@@ -18,6 +18,7 @@ from shapely.prepared import PreparedGeometry, prep
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from data.settings import get_data_settings
 from dispatch.recommend import Candidate
 from dispatch.settings import get_dispatch_settings
 from facilities.models import Hospital
@@ -27,6 +28,7 @@ from routing.engine import NearestHospital, TravelTimeEngine
 from routing.graph import RoadGraph
 from routing.models import Region
 from routing.snap import Snap
+from routing.speed_factors import factors_path, load_factors
 from routing.table import COMPACT_THRESHOLD_CELLS
 from routing.turns import TurnGraph, build_turn_graph
 
@@ -79,22 +81,38 @@ def _hospital_rows(session: Session, region: str) -> dict[uuid.UUID, tuple[float
 
 def _turn_graph(graph: RoadGraph, n_hospitals: int) -> TurnGraph | None:
     """The region's turn-expanded graph, unless switched off or its table would not fit."""
+    return _turn_model(graph, n_hospitals)[0]
+
+
+def _turn_model(graph: RoadGraph, n_hospitals: int) -> tuple[TurnGraph | None, float | None]:
+    """The turn-expanded graph and, for a region whose dense table would not fit, the sparse
+    table's horizon (s); (None, None): the node graph."""
     settings = get_dispatch_settings()
     if not settings.turn_model:
-        return None
+        return None, None
     turns = build_turn_graph(graph)
     cell = 2 if turns.n_states * n_hospitals > COMPACT_THRESHOLD_CELLS else 4
     gigabytes = turns.n_states * max(n_hospitals, 1) * cell / 1e9
-    if gigabytes > settings.turn_table_max_gb:
+    if gigabytes <= settings.turn_table_max_gb:
+        return turns, None
+    if settings.turn_table_horizon_minutes > 0:
         log.warning(
             "region %s: a turn-model table of %.1f GB exceeds LIFELINE_TURN_TABLE_MAX_GB (%.1f);"
-            " ranking on the node graph",
+            " keeping only the hospitals within %.0f min of each road edge",
             graph.name,
             gigabytes,
             settings.turn_table_max_gb,
+            settings.turn_table_horizon_minutes,
         )
-        return None
-    return turns
+        return turns, settings.turn_table_horizon_minutes * 60.0
+    log.warning(
+        "region %s: a turn-model table of %.1f GB exceeds LIFELINE_TURN_TABLE_MAX_GB (%.1f);"
+        " ranking on the node graph",
+        graph.name,
+        gigabytes,
+        settings.turn_table_max_gb,
+    )
+    return None, None
 
 
 class Destinations:
@@ -136,14 +154,18 @@ class Destinations:
             positions = _hospital_rows(session, name)
             closures = road_store.active_closures(session, region=name, graph=graph)
             area = to_shape(region.area)
+        turns, sparse_horizon_s = _turn_model(graph, len(positions))
         travel = TravelTimeEngine(
             graph,
             [(hid, lat, lng) for hid, (lat, lng) in positions.items()],
             workers=workers,
-            turns=_turn_graph(graph, len(positions)),
+            turns=turns,
+            sparse_horizon_s=sparse_horizon_s,
         )
         for closure in closures:
             travel.add_closure(closure)
+        # the fleet's calibrated speeds, when `lifeline eta calibrate` found they help
+        travel.set_speed_factors(load_factors(factors_path(get_data_settings().data_dir, name)))
         travel.precompute()
         network = RegionNetwork(
             name=name,

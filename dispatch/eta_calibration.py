@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -14,14 +13,10 @@ from sqlalchemy.orm import Session
 from dispatch.models import EmergencyCase, EmergencyDispatch, UnitPosition
 from routing.calibration import Calibration, Fix, Run
 from routing.graph import ROAD_CLASSES
+from routing.speed_factors import hour_of_week
 
 #: A run needs this many fixes to be matched (the trail keeps one per 30 s or 200 m).
 MIN_FIXES = 3
-
-
-def hour_of_week(at: datetime) -> int:
-    """0 for Monday 00:00-01:00 ... 167 for Sunday 23:00 (the time zone of ``at``)."""
-    return at.weekday() * 24 + at.hour
 
 
 def completed_runs(session: Session, *, region: str) -> list[Run]:

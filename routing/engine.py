@@ -21,6 +21,7 @@ from routing.hotswap import DEFAULT_FALLBACK_LIMIT_S, SwappableTables
 from routing.snap import Snap
 from routing.table import COMPACT_THRESHOLD_CELLS, DEFAULT_MAX_ETA_S, PARALLEL_THRESHOLD_CELLS
 from routing.turn_engine import turn_exits, turn_search_etas
+from routing.turn_table import SparseRows
 from routing.weights import Hospital
 
 __all__ = [
@@ -119,6 +120,10 @@ class TravelTimeEngine(SwappableTables):
         honour turn restrictions, turn costs, U-turns and junction delays, closures included;
         the table has one row per state (about 2 per road node, 3.6 on a grid) instead of per
         node. ``distance_m`` and route lines still follow the node graph's fastest path.
+    sparse_horizon_s : float, optional
+        With ``turns``: keep per state only the hospitals within this horizon
+        (:class:`routing.turn_table.SparseRows`, the form that fits a 1M-node region); ETAs
+        are exact up to it and ``inf`` beyond, and :meth:`nearest` widens on demand.
     """
 
     # ------------------------------------------------------------------ queries
@@ -161,8 +166,12 @@ class TravelTimeEngine(SwappableTables):
         fwd, bwd = float(w.seg_fwd[seg]), float(w.seg_bwd[seg])
         if self.turns is not None:  # rows are edge states: leave by either edge's end
             eta = np.full(len(current.hospitals.keys), np.inf)
+            sparse = current.table if isinstance(current.table, SparseRows) else None
             for state, offset in turn_exits(self.segments, w, snap):
-                eta = np.minimum(eta, current.row(state) + offset)
+                if sparse is not None:
+                    sparse.lower(eta, state, offset)
+                else:
+                    eta = np.minimum(eta, current.row(state) + offset)
         elif fwd == math.inf:
             eta = current.row(u) + bwd * f
         elif bwd == math.inf:
@@ -173,7 +182,7 @@ class TravelTimeEngine(SwappableTables):
         same = current.on_segment.get(seg)
         if same:
             search.direct_on_segment(eta, same, f, fwd, bwd)
-        eta[eta > self.max_eta_s] = np.inf  # same contract as the on-demand path
+        eta[eta > current.horizon_s] = np.inf  # exact up to the table's horizon, as on demand
         return snap, eta
 
     def access_edges(
@@ -320,6 +329,8 @@ class TravelTimeEngine(SwappableTables):
         fwd, bwd = float(w.seg_fwd[seg]), float(w.seg_bwd[seg])
         length_fwd, length_bwd = search.segment_lengths(self.graph, self.segments, seg)
         table, distances = current.table, current.distances
+        if not isinstance(table, np.ndarray):
+            return None  # a sparse (turn) table keeps no distances
         found = []
         for h in idx.tolist():
             best_t, best_d = math.inf, math.inf

@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from routing.closures import Closure, ClosureSet, apply_closures
 from routing.graph import FloatArray, RoadGraph
 from routing.snap import DEFAULT_MAX_SNAP_DISTANCE_M, EdgeSnapper, Snap, road_segments
+from routing.speed_factors import edge_times, next_change
 from routing.table import (
     COMPACT_THRESHOLD_CELLS,
     DEFAULT_MAX_ETA_S,
@@ -29,7 +30,7 @@ from routing.table import (
     hospitals_by_segment,
     tick_seconds,
 )
-from routing.turn_engine import build_turn_table
+from routing.turn_table import SparseRows, build_turn_table
 from routing.turns import TurnGraph
 from routing.weights import Hospital, HospitalSet, Weights, make_weights, snap_hospitals
 
@@ -56,10 +57,13 @@ class SwappableTables:
         snapper: EdgeSnapper | None = None,
         compact: bool | None = None,
         turns: TurnGraph | None = None,
+        sparse_horizon_s: float | None = None,
     ) -> None:
         self.graph = graph
         #: The edge-based graph: when given, the table's rows are its states (turns, restrictions).
         self.turns = turns
+        #: With ``turns``: keep per state only the hospitals within this horizon (SparseRows).
+        self.sparse_horizon_s = sparse_horizon_s
         self.compact = compact
         self.max_eta_s = float(max_eta_s)
         self.fallback_limit_s = float(fallback_limit_s)
@@ -73,7 +77,8 @@ class SwappableTables:
         self._lock = threading.RLock()
         self._refresh_thread: threading.Thread | None = None
         self._version = 0
-        self._next_expiry = math.inf
+        self._next_expiry = math.inf  # the next closure expiry or speed-factor change
+        self._speed_factors: FloatArray | None = None
         self._weights = self._make_weights(graph.edge_travel_time_s.copy(), 0)
         self._hospitals = self._make_hospitals(hospitals, 0)
         self._current: Table | None = None
@@ -106,7 +111,7 @@ class SwappableTables:
         )
 
     @property
-    def table(self) -> NDArray[Any] | None:
+    def table(self) -> NDArray[Any] | SparseRows | None:
         """The current node x hospital table, or ``None`` before :meth:`precompute`."""
         current = self._current
         return None if current is None else current.table
@@ -137,14 +142,30 @@ class SwappableTables:
     def _reweigh(self, now: datetime) -> None:
         with self._lock:
             self.closures.prune(now)
-            weights = apply_closures(
-                self.graph.edge_travel_time_s, self.closures.active(now), now=now
-            )
+            base = edge_times(self.graph, self._speed_factors, now)
+            weights = apply_closures(base, self.closures.active(now), now=now)
             self._version += 1
             self._weights = self._make_weights(weights, self._version)
             expiry = self.closures.next_expiry(now)
-            self._next_expiry = expiry.timestamp() if expiry else math.inf
+            self._next_expiry = min(
+                expiry.timestamp() if expiry else math.inf, next_change(self._speed_factors, now)
+            )
         self._changed()
+
+    def set_speed_factors(self, factors: FloatArray | None, *, now: datetime | None = None) -> None:
+        """
+        Drive each road class at its calibrated speed for the hour (``None``: the model's).
+
+        Parameters
+        ----------
+        factors : numpy.ndarray, optional
+            ``(len(ROAD_CLASSES), 168)`` speed multipliers per road class and hour of the week
+            (UTC), as :func:`routing.speed_factors.load_factors` returns them.
+        now : datetime, optional
+        """
+        with self._lock:
+            self._speed_factors = factors
+            self._reweigh(now or datetime.now(UTC))
 
     def add_closure(self, closure: Closure, *, now: datetime | None = None) -> None:
         """
@@ -181,7 +202,7 @@ class SwappableTables:
             return found
 
     def expire_closures(self, *, now: datetime | None = None) -> None:
-        """Drop closures that have expired at ``now``; queries call this when one is due."""
+        """Drop expired closures and take the hour's speed factors; queries call it when due."""
         now = now or datetime.now(UTC)
         with self._lock:  # concurrent queries noticing the same expiry rebuild only once
             if now.timestamp() >= self._next_expiry:
@@ -205,6 +226,7 @@ class SwappableTables:
             if compact is None:
                 rows = self.graph.n_nodes if self.turns is None else self.turns.n_states
                 compact = rows * len(hospitals.keys) > COMPACT_THRESHOLD_CELLS
+            table: NDArray[Any] | SparseRows
             if self.turns is None:
                 table, on_segment, distances = build_table(
                     self.graph,
@@ -224,14 +246,24 @@ class SwappableTables:
                     max_eta_s=self.max_eta_s,
                     workers=self.workers,
                     compact=compact,
+                    sparse_horizon_s=self.sparse_horizon_s,
                 )
                 on_segment, distances = hospitals_by_segment(hospitals), None
-            seconds = tick_seconds(self.max_eta_s) if compact else None
+            sparse = isinstance(table, SparseRows)
+            seconds = tick_seconds(self.max_eta_s) if compact and not sparse else None
+            horizon = table.horizon_s if isinstance(table, SparseRows) else self.max_eta_s
             elapsed = time.perf_counter() - started
             with self._lock:
                 if weights is self._weights and hospitals is self._hospitals:
                     self._current = Table(
-                        weights, hospitals, table, on_segment, elapsed, seconds, distances
+                        weights,
+                        hospitals,
+                        table,
+                        on_segment,
+                        elapsed,
+                        seconds,
+                        distances,
+                        min(horizon, self.max_eta_s),
                     )
                     log.info("travel-time table %s built in %.2f s", table.shape, elapsed)
                     return elapsed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from datetime import UTC, datetime
@@ -19,6 +20,8 @@ from routing.closures import Closure, close_along_line, close_area
 from routing.errors import GraphFormatError, UnknownRegionError
 from routing.graph import RoadGraph
 from routing.models import Region, RoadClosure, RoadEdge, RoadNode
+
+log = logging.getLogger(__name__)
 
 _REGION_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 
@@ -179,6 +182,11 @@ def write_region(
     for _, add in foreign_keys:
         session.execute(text(add))
     session.flush()
+    if cache_path:
+        # The tables hold what pgRouting needs; the cache also keeps what only the engine
+        # reads (road classes, junction controls, turn restrictions, country): without it a
+        # reloaded region loses its turn restrictions, driving side and calibration classes.
+        graph.save(cache_path)
     region = session.get(Region, name, populate_existing=True)
     assert region is not None
     return region
@@ -215,6 +223,13 @@ def load_region(session: Session, name: str, *, prefer_cache: bool = True) -> Ro
                 return graph
         except GraphFormatError:
             pass  # fall back to the tables
+    if prefer_cache:
+        log.warning(
+            "region %s: no graph cache (%s); read from the tables without road classes, junction"
+            " controls or turn restrictions: re-import the region to restore them",
+            name,
+            region.cache_path,
+        )
     raw: Any = session.connection().connection.driver_connection
     with raw.cursor() as cur:
         cur.execute(

@@ -23,14 +23,12 @@ from routing.snap import (
     road_segments,
 )
 from routing.table import (
-    BATCH,
     COMPACT_THRESHOLD_CELLS,
     DEFAULT_MAX_ETA_S,
-    PARALLEL_THRESHOLD_CELLS,
-    fill,
     hospitals_by_segment,
     tick_seconds,
 )
+from routing.turn_table import SparseRows, build_turn_table, turn_hospital_arcs
 from routing.turns import TurnGraph, build_turn_graph
 from routing.weights import Hospital, HospitalSet, Weights, make_weights, snap_hospitals
 
@@ -45,76 +43,6 @@ def turn_exits(segments: RoadSegments, w: Weights, snap: Snap) -> list[tuple[int
     if be >= 0 and math.isfinite(w.edge_time[be]):
         exits.append((be, float(w.edge_time[be]) * f))
     return exits
-
-
-def turn_hospital_arcs(
-    turns: TurnGraph, w: Weights, segments: RoadSegments, hospitals: HospitalSet
-) -> tuple[Int64Array, Int64Array, FloatArray]:
-    """
-    Virtual arcs into each hospital: (state, hospital, seconds).
-
-    A hospital at fraction ``g`` of segment ``(c, d)`` is reached while driving its forward
-    edge, after any arc into that edge (turn, delay, then ``g`` of the edge), or its backward
-    edge for ``1 - g`` of it.
-    """
-    into_edge = turns.state_edge[turns.arc_to]
-    order = np.argsort(into_edge, kind="stable")
-    sorted_edge = into_edge[order]
-    states: list[Int64Array] = []
-    targets: list[Int64Array] = []
-    costs: list[FloatArray] = []
-    for h, (s, g) in enumerate(
-        zip(hospitals.segment.tolist(), hospitals.fraction.tolist(), strict=True)
-    ):
-        for edge, share in ((segments.forward_edge[s], g), (segments.backward_edge[s], 1 - g)):
-            if edge < 0 or not math.isfinite(w.edge_time[edge]):
-                continue
-            lo, hi = np.searchsorted(sorted_edge, [edge, edge + 1])
-            arcs = order[lo:hi]
-            states.append(turns.arc_from[arcs])
-            targets.append(np.full(len(arcs), h, dtype=np.int64))
-            costs.append(turns.arc_turn_s[arcs] + share * w.edge_time[edge])
-    if not states:
-        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
-    return np.concatenate(states), np.concatenate(targets), np.concatenate(costs)
-
-
-def build_turn_table(
-    turns: TurnGraph,
-    w: Weights,
-    segments: RoadSegments,
-    hospitals: HospitalSet,
-    *,
-    max_eta_s: float,
-    workers: int,
-    compact: bool,
-) -> NDArray[Any]:
-    """The state x hospital table (float32 seconds or uint16 ticks) under weights ``w``."""
-    from routing.table_workers import build_parallel
-
-    n, n_h = turns.n_states, len(hospitals.keys)
-    dtype = np.dtype(np.uint16 if compact else np.float32)
-    if n_h == 0:
-        return np.empty((n, 0), dtype=dtype)
-    state, hospital, cost = turn_hospital_arcs(turns, w, segments, hospitals)
-    a = turns.adjacency(w.edge_time).tocoo()
-    augmented = sp.csr_matrix(
-        (
-            np.concatenate([a.data, np.maximum(cost, 1e-3)]),
-            (np.concatenate([a.row, state]), np.concatenate([a.col, n + hospital])),
-        ),
-        shape=(n + n_h, n + n_h),
-    )
-    augmented.sum_duplicates()
-    reverse = augmented.transpose().tocsr()
-    del a, augmented
-    batches = [np.arange(i, min(i + BATCH, n_h)) for i in range(0, n_h, BATCH)]
-    if workers > 1 and n * n_h > PARALLEL_THRESHOLD_CELLS and len(batches) > 1:
-        return build_parallel(reverse, n, n_h, batches, max_eta_s, workers, dtype)
-    table = np.empty((n, n_h), dtype=dtype)
-    for batch in batches:
-        fill(table, reverse, n, batch, max_eta_s)
-    return table
 
 
 def turn_search_etas(
@@ -174,6 +102,9 @@ class TurnTravelTimes:
     workers : int, optional
         Processes for large tables (default: up to 2).
     snapper : EdgeSnapper, optional
+    sparse_horizon_s : float, optional
+        Keep per state only the hospitals within this horizon (a
+        :class:`routing.turn_table.SparseRows` table): the form that fits a 1M-node region.
     """
 
     def __init__(
@@ -187,8 +118,10 @@ class TurnTravelTimes:
         workers: int | None = None,
         snapper: EdgeSnapper | None = None,
         max_snap_distance_m: float = DEFAULT_MAX_SNAP_DISTANCE_M,
+        sparse_horizon_s: float | None = None,
     ) -> None:
         self.graph = graph
+        self.sparse_horizon_s = sparse_horizon_s
         self.turns = turns if turns is not None else build_turn_graph(graph)
         self.max_eta_s = float(max_eta_s)
         self.compact = compact
@@ -201,7 +134,7 @@ class TurnTravelTimes:
         self.hospitals = snap_hospitals(self.snapper, hospitals, 0)
         self.on_segment = hospitals_by_segment(self.hospitals)
         self.adjacency = self.turns.adjacency(self.weights.edge_time)
-        self.table: NDArray[Any] | None = None
+        self.table: NDArray[Any] | SparseRows | None = None
         self.seconds: FloatArray | None = None
         self.build_seconds = 0.0
 
@@ -234,14 +167,18 @@ class TurnTravelTimes:
             max_eta_s=self.max_eta_s,
             workers=self.workers,
             compact=compact,
+            sparse_horizon_s=self.sparse_horizon_s,
         )
-        self.seconds = tick_seconds(self.max_eta_s) if compact else None
+        dense = not isinstance(self.table, SparseRows)
+        self.seconds = tick_seconds(self.max_eta_s) if compact and dense else None
         self.build_seconds = time.perf_counter() - started
         return self.build_seconds
 
     def _row(self, state: int) -> NDArray[Any]:
         if self.table is None:
             raise RuntimeError("precompute() first")
+        if isinstance(self.table, SparseRows):
+            return self.table.row(state)
         row: NDArray[Any] = self.table[state]
         return row if self.seconds is None else self.seconds[row]
 
@@ -270,12 +207,23 @@ class TurnTravelTimes:
         if self.table is None:
             return snap, self.search_etas(snap)
         eta = np.full(len(self.hospitals.keys), np.inf)
-        for state, offset in self._exits(snap):
-            eta = np.minimum(eta, self._row(state) + offset)
+        if isinstance(self.table, SparseRows):
+            for state, offset in self._exits(snap):
+                self.table.lower(eta, state, offset)
+        else:
+            for state, offset in self._exits(snap):
+                eta = np.minimum(eta, self._row(state) + offset)
         eta = eta.astype(np.float64, copy=False)
         self._direct(snap, eta)
-        eta[eta > self.max_eta_s] = np.inf
+        eta[eta > self.horizon_s] = np.inf
         return snap, eta
+
+    @property
+    def horizon_s(self) -> float:
+        """Farthest ETA the table answers (exactly): the sparse horizon, else ``max_eta_s``."""
+        if self.sparse_horizon_s is None:
+            return self.max_eta_s
+        return min(self.max_eta_s, self.sparse_horizon_s)
 
     def search_etas(self, snap: Snap, limit: float | None = None) -> FloatArray:
         """ETAs from one bounded forward search on the expanded graph (no table)."""

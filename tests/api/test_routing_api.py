@@ -381,3 +381,14 @@ async def test_isochrone_needs_a_signed_in_operator(client):
         ISOCHRONE, params={"lat": 60.17, "lng": 24.94}, headers={"Authorization": "Bearer x.y.z"}
     )
     assert r.status_code == 401
+
+
+async def test_isochrone_twice_at_once_gives_the_same_bands(client, operator):
+    """Two requests at once share the engine (read-only): both answer, the same polygons."""
+    params = {"lat": 60.1699, "lng": 24.9384, "minutes": "2,4"}
+    first, second = await asyncio.gather(
+        client.get(ISOCHRONE, params=params, headers=operator.headers),
+        client.get(ISOCHRONE, params=params, headers=operator.headers),
+    )
+    assert first.status_code == second.status_code == 200
+    assert first.json()["features"] == second.json()["features"]

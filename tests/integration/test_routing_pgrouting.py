@@ -187,6 +187,29 @@ def test_store_round_trip_and_cache(database: sa.Engine, tmp_path: Path) -> None
         store.load_region(session, "atlantis")
 
 
+def test_import_writes_the_cache_that_keeps_what_the_tables_do_not(
+    database: sa.Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """write_region writes the graph cache it records: a reloaded region keeps its turn
+    restrictions, road classes, junction controls and country; without the cache it says so."""
+    graph = helsinki()
+    assert graph.restrictions and graph.edge_class.any()  # 45 restrictions in the extract
+    cache = tmp_path / "regions" / "helsinki-restricted.npz"
+    cache.parent.mkdir()
+    with Session(database) as session, session.begin():
+        store.write_region(session, "helsinki-restricted", graph, cache_path=cache)
+    assert cache.is_file()
+    with Session(database) as session:
+        loaded = store.load_region(session, "helsinki-restricted")
+    assert loaded.restrictions == graph.restrictions and loaded.country == graph.country
+    np.testing.assert_array_equal(loaded.edge_class, graph.edge_class)
+    np.testing.assert_array_equal(loaded.node_kind, graph.node_kind)
+    cache.unlink()
+    with Session(database) as session, caplog.at_level("WARNING", logger="routing.store"):
+        bare = store.load_region(session, "helsinki-restricted")
+    assert not bare.restrictions and "no graph cache" in caplog.text
+
+
 def test_closures_persist_and_reload(database: sa.Engine) -> None:
     graph = helsinki()
     now = datetime.now(UTC)

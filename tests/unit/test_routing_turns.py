@@ -274,6 +274,14 @@ def test_region_keeps_the_node_graph_when_the_turn_table_would_not_fit(
     assert destinations._turn_graph(graph, 100) is not None  # 0.6 MB of float32 cells
     assert destinations._turn_graph(graph, 1000) is None  # 5.8 MB: over the budget
     monkeypatch.setattr(
+        destinations,
+        "get_dispatch_settings",
+        lambda: DispatchSettings(turn_table_max_gb=0.001, turn_table_horizon_minutes=20),
+    )
+    turns, horizon = destinations._turn_model(graph, 1000)  # over the budget: sparse
+    assert turns is not None and horizon == 1200.0
+    assert destinations._turn_model(graph, 100)[1] is None  # within it: dense
+    monkeypatch.setattr(
         destinations, "get_dispatch_settings", lambda: DispatchSettings(turn_model=False)
     )
     assert destinations._turn_graph(graph, 1) is None
