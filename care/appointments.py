@@ -34,7 +34,7 @@ from care.lifecycle import (
     allowed_actions,
     transition,
 )
-from care.models import Appointment, AppointmentEvent, Patient, WaitlistEntry
+from care.models import Appointment, AppointmentEvent, WaitlistEntry
 from care.schemas import AppointmentCreate
 from care.settings import CareSettings, get_care_settings
 from care.slots import slot_at
@@ -42,6 +42,7 @@ from data import idempotency
 from data.base import utcnow
 from data.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed
 from data.outbox import record_event
+from identity.models import Patient
 from messaging.models import SmsMessage
 from messaging.outbox import queue_sms
 

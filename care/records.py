@@ -21,7 +21,6 @@ from care.models import (
     Doctor,
     DoctorHospitalAffiliation,
     MedicalRecord,
-    Patient,
     PatientAllergy,
     PatientCondition,
     PatientEmergencyContact,
@@ -34,6 +33,7 @@ from data.outbox import record_event
 from dispatch import crew
 from dispatch.models import CaseEvent, EmergencyCase
 from dispatch.service import CASE_CHANNEL
+from identity.models import Patient
 
 log = logging.getLogger("lifeline.care.records")
 

@@ -16,7 +16,6 @@ from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from care.models import Patient
 from data import idempotency
 from data.base import utcnow
 from data.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
@@ -44,6 +43,7 @@ from facilities.capabilities import parse_capability
 from facilities.diversion_policy import DEFAULT_CRITICAL_OVERRIDE_S
 from facilities.models import Hospital, HospitalService, RegionDiversionPolicy
 from geocoding.reverse import address_of
+from identity.models import Patient
 
 CASE_CHANNEL = "emergency.case.updated"
 

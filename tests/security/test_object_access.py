@@ -7,8 +7,8 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from care.models import Patient
 from dispatch.models import EmergencyCase
+from identity.models import Patient
 from realtime.streams import CASE_CHANNEL
 from tests.conftest import random_phone, sos_body
 
