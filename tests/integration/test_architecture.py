@@ -1,7 +1,9 @@
 """The layering holds (import-linter contracts) and the code passes its linter."""
 
+import ast
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,3 +24,20 @@ def test_ruff_finds_nothing():
         capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_migrations_import_none_of_our_packages():
+    """A migration is frozen when written: live code it imported could change what it does."""
+    ours = {p.split(".")[0] for p in tomllib.loads((ROOT / "pyproject.toml").read_text())[
+        "tool"]["importlinter"]["root_packages"]}
+    found = []
+    for path in sorted((ROOT / "data/migrations/versions").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            found += [f"{path.name}: {n}" for n in names if n.split(".")[0] in ours]
+    assert not found, found
