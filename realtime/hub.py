@@ -167,6 +167,8 @@ class Hub:
         #: channel -> authorisation class (see :func:`realtime.authz.audience_key`) -> audience
         self.audiences: dict[str, dict[Hashable, Audience]] = defaultdict(dict)
         self.sinks: set[Sink] = set()
+        #: The hub owns who listens where; a sink is only a mailbox.
+        self.subscriptions_of: dict[Sink, set[Subscription]] = {}
         self.last_ids: dict[str, str] = {}
         self.heads: dict[str, int] = dict.fromkeys(CHANNELS, 0)
         self.stale = False
@@ -185,6 +187,7 @@ class Hub:
         if heartbeats:
             sink.next_beat = asyncio.get_running_loop().time() + self._beat_lead()
         self.sinks.add(sink)
+        self.subscriptions_of[sink] = set()
         if self.stale:
             sink.offer({"type": "stale"})
         return sink
@@ -192,7 +195,7 @@ class Hub:
     def close_sink(self, sink: Sink) -> None:
         """Forget a connection and all its subscriptions."""
         self.sinks.discard(sink)
-        for sub in list(sink.subscriptions):
+        for sub in list(self.subscriptions_of.pop(sink, ())):
             self.unsubscribe(sub)
 
     def subscribe(
@@ -217,7 +220,7 @@ class Hub:
         if audience is None:
             audience = self.audiences[channel][key] = Audience(principal, filters)
         audience.subscriptions.add(sub)
-        sink.subscriptions.add(sub)
+        self.subscriptions_of.setdefault(sink, set()).add(sub)
         if ack:
             sink.offer({"type": "subscribed", "channel": channel, "seq": sub.position})
         if last_seq is not None:
@@ -232,7 +235,11 @@ class Hub:
             audience.subscriptions.discard(sub)
             if not audience.subscriptions:
                 del self.audiences[sub.channel][key]
-        sub.sink.subscriptions.discard(sub)
+        subs = self.subscriptions_of.get(sub.sink)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs and sub.sink not in self.sinks:
+                del self.subscriptions_of[sub.sink]
         if sub.replay_task is not None and not sub.replay_task.done():
             sub.replay_task.cancel()
 
@@ -320,7 +327,12 @@ class Hub:
                         sink.sender.cancel()
                 elif sink.heartbeat_s is not None and now >= sink.next_beat:
                     sink.next_beat = now + self._beat_lead()
-                    sink.beat()
+                    self._beat(sink)
+
+    def _beat(self, sink: Sink) -> None:
+        """Queue one heartbeat per subscription, with the position reached at this point."""
+        for sub in list(self.subscriptions_of.get(sink, ())):
+            sink.offer({"type": "heartbeat", "channel": sub.channel, "seq": sub.position})
 
     async def _initial_positions(self) -> None:
         """Start reading after what each stream already holds (earlier events are replays)."""
