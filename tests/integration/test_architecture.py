@@ -41,3 +41,11 @@ def test_migrations_import_none_of_our_packages():
                 continue
             found += [f"{path.name}: {n}" for n in names if n.split(".")[0] in ours]
     assert not found, found
+
+
+def test_readme_draws_the_layers_contract():
+    """The README's architecture section states the layers import-linter enforces, in order."""
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"][
+        "contracts"]
+    (layers,) = [c["layers"] for c in contracts if c["type"] == "layers"]
+    assert " > ".join(layers) in (ROOT / "README.md").read_text()
