@@ -310,16 +310,6 @@ async def apply_sms_reply(
     return f"Lifeline: {unit.call_sign} {report.value.replace('_', ' ')} recorded"
 
 
-def parse_report(value: str) -> CrewStatus:
-    """A crew status from its name; 422 otherwise."""
-    try:
-        return CrewStatus(value)
-    except ValueError:
-        raise InvalidInput(
-            f"status must be one of {', '.join(s.value for s in CrewStatus)}", field="status"
-        ) from None
-
-
 __all__ = [
     "CrewContext", "apply_sms_reply", "crew_view", "dispatch_is_live", "live_among",
     "live_crew_claims",

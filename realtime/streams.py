@@ -131,18 +131,6 @@ def decode_entry(channel: str, fields: dict[Any, Any]) -> Event:
     )
 
 
-def event_from_row(row: OutboxEvent) -> Event:
-    """An outbox row (already sequenced) as an event."""
-    assert row.seq is not None
-    return Event(
-        channel=row.channel,
-        seq=row.seq,
-        event_type=row.event_type,
-        data=row.payload,
-        at=row.created_at.isoformat(),
-    )
-
-
 async def first_retained_seq(redis: aioredis.Redis, key: str, channel: str) -> int | None:
     """The seq of the oldest entry still in the stream, or None when it is empty."""
     entries = await redis.xrange(key, "-", "+", count=1)
