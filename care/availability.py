@@ -219,5 +219,5 @@ async def sweep_presence(
         try:
             async with session_factory() as session:
                 await expire_silent(db_session=session, redis=redis, settings=settings)
-        except Exception:  # noqa: BLE001 - keep sweeping on the next round
+        except Exception:  # keep sweeping on the next round
             log.exception("presence sweep failed; retrying")

@@ -79,7 +79,7 @@ async def keep_routing_in_step(app: FastAPI, interval_s: float) -> None:
         await asyncio.sleep(interval_s)
         try:
             await asyncio.to_thread(app.state.destinations.sync, app.state.sync_engine)
-        except Exception:  # noqa: BLE001 - keep serving on the last good state
+        except Exception:  # keep serving on the last good state
             log.exception("routing sync failed; retrying")
 
 
@@ -90,7 +90,7 @@ async def sweep_alerts(app: FastAPI, interval_s: float = 30.0) -> None:
         try:
             async with app.state.session_factory() as session:
                 await alerts.sweep_handover_alerts(session)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("alert sweep failed; retrying")
 
 
@@ -98,7 +98,7 @@ def audit_checkpoint_now(app: FastAPI) -> None:
     """Sign the audit chain's head if it moved (never fails the caller)."""
     try:
         audit_anchor.checkpoint(app.state.sync_engine, only_if_advanced=True)
-    except Exception:  # noqa: BLE001 - a missed checkpoint is logged; the next one covers it
+    except Exception:  # a missed checkpoint is logged; the next one covers it
         log.exception("audit checkpoint failed")
 
 
@@ -116,7 +116,7 @@ async def sweep_services(app: FastAPI) -> None:
         try:
             async with app.state.session_factory() as session:
                 await expire_services(session, destinations=app.state.destinations)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("service expiry sweep failed; retrying")
 
 

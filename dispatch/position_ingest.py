@@ -363,7 +363,7 @@ class PositionIngest:
                 if not is_contention(exc):
                     raise
                 log.info("trail write met contention (attempt %d)", attempt + 1)
-                await asyncio.sleep(random.uniform(0, 0.02 * (attempt + 1)))  # noqa: S311
+                await asyncio.sleep(random.uniform(0, 0.02 * (attempt + 1)))
         raise Conflict(
             "positions kept colliding with other writes; send them again",
             code="write_conflict",

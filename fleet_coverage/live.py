@@ -72,5 +72,5 @@ async def watch(
                 await session.commit()
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - keep watching on the next tick
+        except Exception:  # keep watching on the next tick
             log.exception("coverage push failed; retrying")

@@ -134,7 +134,7 @@ class Subscription:
                         await self.sink.put(shown)
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - a replay that cannot finish must not leave a gap
+        except Exception:  # a replay that cannot finish must not leave a gap
             log.exception("replay of %s failed", self.channel)
             self.sink.close(REPLAY_FAILED, "replay failed; reconnect with last_seq")
             return
@@ -298,7 +298,7 @@ class Hub:
             await asyncio.sleep(interval)
             try:
                 self.flush_coalesced()
-            except Exception:  # noqa: BLE001 - one bad tick must not stop the positions
+            except Exception:  # one bad tick must not stop the positions
                 log.exception("coalesced fan-out failed")
 
     def _beat_lead(self) -> float:
@@ -361,7 +361,7 @@ class Hub:
                     empty = self.last_ids.get(channel) == "0-0"
                     if channel in self.heads and seq is not None and empty:
                         self.heads[channel] = max(self.heads[channel], seq)
-        except Exception:  # noqa: BLE001 - the heads are only a convenience
+        except Exception:  # the heads are only a convenience
             log.warning("could not read outbox heads", exc_info=True)
 
     async def run(self) -> None:
@@ -411,7 +411,7 @@ class Hub:
                     self.broadcast({"type": "stale"})
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
-            except Exception:  # noqa: BLE001 - the reader must outlive any one bad batch
+            except Exception:  # the reader must outlive any one bad batch
                 log.exception("hub reader error")
                 await asyncio.sleep(backoff)
 
@@ -435,7 +435,7 @@ class Hub:
                     if missing.seq >= event.seq:
                         break
                     self.fan_out(missing)
-        except Exception:  # noqa: BLE001 - the live event must still go; a replay can recover
+        except Exception:  # the live event must still go; a replay can recover
             log.exception("could not read the skipped events of %s", event.channel)
 
 
