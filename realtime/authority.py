@@ -135,7 +135,8 @@ class SocketAuthority:
             tokens.append(held)
         if tokens:
             try:
-                dead = await revocation.revoked_among(self.redis, [h.claims for h in tokens])
+                claims = [h.claims for h in tokens if h.claims is not None]
+                dead = await revocation.revoked_among(self.redis, claims)
             except (RedisError, OSError):
                 dead = set()  # the per-request check logs the outage; sockets keep serving
             for held in tokens:

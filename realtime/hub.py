@@ -13,7 +13,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -269,6 +269,8 @@ class Hub:
 
     def _advance_head(self, channel: str, fields: dict[Any, Any]) -> None:
         raw = fields.get(b"seq", fields.get("seq"))
+        if raw is None:
+            return
         try:
             seq = int(raw)
         except (TypeError, ValueError):
@@ -340,7 +342,7 @@ class Hub:
         last_ids: dict[str, str] = {}
         for channel in CHANNELS:
             key = streams.stream_key(prefix, channel)
-            last = await self.redis.xrevrange(key, "+", "-", count=1)
+            last = cast(streams.Entries, await self.redis.xrevrange(key, "+", "-", count=1))
             if last:
                 entry_id, fields = last[0]
                 last_ids[channel] = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
@@ -383,7 +385,7 @@ class Hub:
                     log.info("Redis is back; resuming the streams")
                     self.broadcast({"type": "live"})
                 backoff = 0.1
-                for key, entries in response or ():
+                for key, entries in cast(list[tuple[Any, streams.Entries]], response or []):
                     key = key.decode() if isinstance(key, bytes) else key
                     channel = key[len(prefix) :]
                     for entry_id, fields in entries:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from realtime.streams import Event, EventBatch
@@ -94,7 +94,8 @@ class Sink:
                 return None
         item = self.items.popleft()
         self._room.set()
-        return item
+        # Sinks read one item at a time are opened without accepts_batches: never a batch.
+        return cast("Event | dict[str, Any] | Close", item)
 
     def close(self, code: int, reason: str) -> None:
         """Discard what is queued and tell the transport to close."""

@@ -49,3 +49,12 @@ def test_readme_draws_the_layers_contract():
         "contracts"]
     (layers,) = [c["layers"] for c in contracts if c["type"] == "layers"]
     assert " > ".join(layers) in (ROOT / "README.md").read_text()
+
+
+def test_mypy_finds_nothing():
+    """`make lint`'s type check: strict on the core and routing, check_untyped_defs elsewhere."""
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "mypy")], cwd=ROOT, capture_output=True, text=True,
+        timeout=400,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
