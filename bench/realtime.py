@@ -41,12 +41,13 @@ import uvloop
 from websockets.asyncio.client import connect
 
 from bench.wsclient import open_text_client
+from data.events import Channel
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_URL = os.environ.get(
     "LIFELINE_BENCH_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-CASES = "emergency.case.updated"
+CASES = Channel.CASE
 PASSWORD = "bench-password-0123456789"
 
 

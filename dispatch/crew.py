@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from data import idempotency
 from data.base import utcnow
 from data.errors import Forbidden, InvalidInput
+from data.events import Channel
 from data.outbox import record_event
 from dispatch import duplicates, fleet
 from dispatch.alerts import resolve_alert
@@ -20,7 +21,6 @@ from dispatch.dispatching import release_unit
 from dispatch.lifecycle import FINAL_STATUSES, CaseAction, CaseStatus
 from dispatch.models import EmergencyCase, EmergencyDispatch, Unit
 from dispatch.service import (
-    CASE_CHANNEL,
     Actor,
     case_location,
     case_snapshot,
@@ -255,7 +255,7 @@ async def report_status(
         if case.status == status_before:
             # The case did not move, but the patient, console and hospital follow the crew too.
             record_event(
-                db_session, channel=CASE_CHANNEL, event_type="case.crew_status",
+                db_session, channel=Channel.CASE, event_type="case.crew_status",
                 aggregate_type="emergency_case", aggregate_id=case.id,
                 payload={**case_snapshot(case), "action": "crew_status",
                          "unit_status": report.value, "call_sign": unit.call_sign},

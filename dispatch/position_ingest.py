@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from data.base import utcnow
 from data.contention import is_contention
 from data.errors import Conflict, InvalidInput, NotFound, Unavailable
+from data.events import Channel
 from dispatch.models import Unit
 from dispatch.schemas import PositionPing
 from dispatch.settings import DispatchSettings, get_dispatch_settings
@@ -37,7 +38,6 @@ TRAIL_RETRIES = 4
 
 log = logging.getLogger("lifeline.dispatch.position_ingest")
 
-POSITION_CHANNEL = "unit.position.updated"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: Fixes further ahead of the server clock than this are refused (a device with a wrong clock).
 FUTURE_TOLERANCE_S = 30.0
@@ -94,12 +94,12 @@ for i = 6, #ARGV, 6 do
       seq = redis.call('INCR', KEYS[2])
     end
     redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*',
-               'seq', seq, 'type', 'unit.position.updated', 'data', event, 'at', at)
+               'seq', seq, 'type', 'CHANNEL', 'data', event, 'at', at)
   end
   out[#out + 1] = live * 2 + trail
 end
 return out
-"""
+""".replace("'CHANNEL'", f"'{Channel.UNIT_POSITION}'")  # the event type is the channel's name
 
 #: The fleet's live positions: unit id -> "recorded_us|lat|lng" (newest fix wins).
 LIVE_HASH = "lifeline:units:live"
@@ -189,8 +189,8 @@ class PositionIngest:
     ) -> None:
         self.redis = redis
         self.session_factory = session_factory
-        self.stream_key = f"{stream_prefix}{POSITION_CHANNEL}"
-        self.counter_key = f"{stream_prefix}{POSITION_CHANNEL}:seq"
+        self.stream_key = f"{stream_prefix}{Channel.UNIT_POSITION}"
+        self.counter_key = f"{stream_prefix}{Channel.UNIT_POSITION}:seq"
         self.stream_maxlen = stream_maxlen
         self.settings = settings or get_dispatch_settings()
         self.window_s = window_s

@@ -19,6 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from data import idempotency
 from data.base import utcnow
 from data.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
+from data.events import Channel
 from data.outbox import record_event
 from dispatch.destinations import Destinations, candidates_from
 from dispatch.diversion import DiversionPolicy
@@ -44,8 +45,6 @@ from facilities.diversion_policy import DEFAULT_CRITICAL_OVERRIDE_S
 from facilities.models import Hospital, HospitalService, RegionDiversionPolicy
 from geocoding.reverse import address_of
 from identity.models import Patient
-
-CASE_CHANNEL = "emergency.case.updated"
 
 
 class CaseNotFound(NotFound):
@@ -139,7 +138,7 @@ def case_event_row(
 def case_outbox_event(case: EmergencyCase, row: dict[str, Any]) -> dict[str, Any]:
     """The outbox event of the change ``row`` records: the case as it now is, and what happened."""
     return {
-        "channel": CASE_CHANNEL,
+        "channel": Channel.CASE,
         "event_type": f"case.{row['action']}",
         "aggregate_type": "emergency_case",
         "aggregate_id": str(case.id),
@@ -505,7 +504,6 @@ async def triage(
 
 __all__ = [
     "Actor",
-    "CASE_CHANNEL",
     "CaseNotFound",
     "ConcurrentUpdate",
     "RaisedCase",

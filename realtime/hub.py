@@ -20,13 +20,14 @@ from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from data.events import EPHEMERAL_CHANNELS
 from data.outbox import OutboxEvent
 from realtime import streams
 from realtime.authz import Principal, audience_key, shape, visible
 from realtime.resume import SeqGate
 from realtime.settings import RealtimeSettings
 from realtime.sink import SLOW_CONSUMER, Close, Sink
-from realtime.streams import CHANNELS, EPHEMERAL_CHANNELS, Event, EventBatch
+from realtime.streams import CHANNELS, Event, EventBatch
 
 log = logging.getLogger("lifeline.realtime.hub")
 

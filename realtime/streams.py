@@ -20,25 +20,10 @@ from redis.typing import EncodableT, FieldT
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from data.events import EPHEMERAL_CHANNELS, Channel
 from data.outbox import OutboxEvent
 
-CASE_CHANNEL = "emergency.case.updated"
-UNIT_POSITION_CHANNEL = "unit.position.updated"
-CAPACITY_CHANNEL = "hospital.capacity.updated"
-DOCTOR_AVAILABILITY_CHANNEL = "doctor.availability.updated"
-APPOINTMENT_QUEUE_CHANNEL = "appointment.queue.updated"
-COVERAGE_CHANNEL = "coverage.updated"  # fleet_coverage.service writes it; operators see it
-
-CHANNELS: tuple[str, ...] = (
-    CASE_CHANNEL,
-    UNIT_POSITION_CHANNEL,
-    CAPACITY_CHANNEL,
-    DOCTOR_AVAILABILITY_CHANNEL,
-    APPOINTMENT_QUEUE_CHANNEL,
-    COVERAGE_CHANNEL,
-)
-#: Published by :mod:`dispatch.position_ingest`; no outbox rows, no database replay.
-EPHEMERAL_CHANNELS = frozenset({UNIT_POSITION_CHANNEL})
+CHANNELS: tuple[str, ...] = tuple(Channel)
 
 REPLAY_PAGE = 500
 #: Entries of a stream read (XRANGE), as redis-py returns them (its stubs say "or None").

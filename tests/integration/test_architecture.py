@@ -58,3 +58,18 @@ def test_mypy_finds_nothing():
         timeout=400,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_each_channel_is_named_once():
+    """Writers and readers import data.events.Channel: no second spelling to drift apart."""
+    from data.events import Channel
+
+    sources = [
+        path.read_text()
+        for package in ("bench", *tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"][
+            "importlinter"]["root_packages"])
+        for path in (ROOT / package).rglob("*.py")
+    ]
+    for channel in Channel:
+        assert sum(text.count(f'"{channel.value}"') + text.count(f"'{channel.value}'")
+                   for text in sources) == 1, channel
