@@ -13,6 +13,7 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from care import availability as care_availability
+from console_api import bootstrap
 from console_api.access import enforce_access
 from console_api.audit_trail import AuditTrail
 from console_api.body_limit import BodySizeLimit
@@ -56,7 +57,6 @@ from data.redis_client import redis_from_url
 from data.settings import DataSettings, get_data_settings
 from dispatch import alerts
 from dispatch.destinations import Destinations
-from dispatch.position_ingest import PositionIngest
 from dispatch.service_changes import expire_services
 from dispatch.settings import get_dispatch_settings
 from fleet_coverage import live as coverage_live
@@ -151,11 +151,10 @@ def create_app(
         )
         app.state.identity_settings = identity_settings
         live = get_realtime_settings()
-        app.state.position_ingest = PositionIngest(
+        app.state.position_ingest = bootstrap.position_ingest(
             redis=app.state.redis,
             session_factory=app.state.session_factory,
-            stream_prefix=live.stream_prefix,
-            stream_maxlen=live.ephemeral_maxlen,
+            realtime_settings=live,
         )
         app.state.sync_engine = make_sync_engine(data_settings, as_app=True)
         app.state.destinations = await retry_unreachable(
