@@ -26,6 +26,7 @@ from sqlalchemy.sql.elements import TextClause
 
 from data.base import Base, id_column, utcnow
 from data.sealed import SealedText
+from identity.models import Patient as Patient  # moved to identity (issue 22); old import path
 
 #: Appointment statuses that hold the doctor's time; the others free the slot.
 HOLDING_STATUSES = ("booked", "confirmed", "checked_in", "completed")
