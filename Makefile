@@ -76,6 +76,7 @@ bench: services venv
 lint: venv security
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 # bandit at medium severity and up must be clean (tests/security/test_hygiene.py runs it too).
 security: venv

@@ -37,9 +37,11 @@ import pyotp
 import redis
 from websockets.asyncio.client import connect
 
+from data.events import Channel
+
 ROOT = Path(__file__).resolve().parents[1]
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
-CASES_CHANNEL = "emergency.case.updated"
+CASES_CHANNEL = Channel.CASE
 SOS_PATH = "/api/v1/emergency/cases"
 OPERATOR_PASSWORD = "fault-injection-operator-pw"
 

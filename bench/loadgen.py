@@ -28,9 +28,10 @@ from typing import Any
 import aiohttp  # installed with twilio; its client costs a fraction of httpx's per request
 
 from bench.wsclient import TextClient, open_text_client
+from data.events import Channel
 
-CASES_CHANNEL = "emergency.case.updated"
-POSITIONS_CHANNEL = "unit.position.updated"
+CASES_CHANNEL = Channel.CASE
+POSITIONS_CHANNEL = Channel.UNIT_POSITION
 CONNECT_AT_ONCE = 50  # sockets opening concurrently: the server authenticates each one
 #: Shortest sleep of a scheduler. A timed wake-up costs ~0.1 ms of CPU on the 2-core VM
 #: (an I/O wake-up ~0.01-0.04 ms): the schedulers sleep until the next item is due, never
@@ -404,7 +405,7 @@ _CASE_RAISE = b'"case.raise"'
 _CASE_RAISE_EVENT = re.compile(rb'"event_type":\s*"case\.raise"')
 _MESSAGE_START = b'{"type"'
 _RAISED_AT = re.compile(rb'"raised_at":\s*"([^"]+)"')
-_POSITION = b'"unit.position.updated"'
+_POSITION = f'"{Channel.UNIT_POSITION}"'.encode()
 #: Only position events carry ``recorded_at``: anchoring on their channel too would cost 10x.
 _RECORDED_AT = re.compile(rb'"recorded_at":\s*"([^"]+)"')
 

@@ -174,7 +174,7 @@ async def _flood(base: str, emails: list[str], seconds: float) -> dict[str, Any]
 
 
 def flood_process(
-    base: str, emails: list[str], seconds: float, out: Any, nice: int  # noqa: ANN401
+    base: str, emails: list[str], seconds: float, out: Any, nice: int
 ) -> None:
     """Entry point of the flooding process; sends its tally back through a pipe.
 

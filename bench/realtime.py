@@ -41,12 +41,13 @@ import uvloop
 from websockets.asyncio.client import connect
 
 from bench.wsclient import open_text_client
+from data.events import Channel
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_URL = os.environ.get(
     "LIFELINE_BENCH_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-CASES = "emergency.case.updated"
+CASES = Channel.CASE
 PASSWORD = "bench-password-0123456789"
 
 
@@ -241,7 +242,7 @@ async def create_operator(database_url: str) -> tuple[str, str]:
     return email, secret
 
 
-async def client_group(url: str, count: int, conn, kind: str) -> None:  # noqa: ANN001 - a Pipe end
+async def client_group(url: str, count: int, conn, kind: str) -> None:  # a Pipe end
     """One client process: ``count`` sockets; reports when connected, then its tally."""
     tally = Tally()
     readies = [asyncio.Event() for _ in range(count)]
@@ -265,7 +266,7 @@ async def client_group(url: str, count: int, conn, kind: str) -> None:  # noqa: 
     conn.send((tally.latencies_ms, tally.delivered, tally.gaps, tally.duplicates, tally.spread))
 
 
-def run_client_group(url: str, count: int, conn, kind: str) -> None:  # noqa: ANN001
+def run_client_group(url: str, count: int, conn, kind: str) -> None:
     raise_fd_limit(count + 256)
     # uvloop (installed with uvicorn[standard]) makes the measuring clients cheaper, so they
     # take less CPU away from the server on a small machine.

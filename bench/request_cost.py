@@ -95,7 +95,7 @@ def lookups_timed() -> Iterator[None]:
 
     served = service.describe_place
 
-    async def timed(db_session, case, *, request, now):  # noqa: ANN001, ANN202
+    async def timed(db_session, case, *, request, now):
         cpu, wall = time.process_time(), time.perf_counter()
         described = await served(db_session, case, request=request, now=now)
         LOOKUPS["cpu_ms"] += (time.process_time() - cpu) * 1000
@@ -118,7 +118,7 @@ def lookups_off() -> Iterator[None]:
 
     served = service.describe_place
 
-    async def bare(db_session, case, *, request, now):  # noqa: ANN001, ANN202, ARG001
+    async def bare(db_session, case, *, request, now):
         case.source = request.source
         return True
 

@@ -34,18 +34,19 @@ from care.lifecycle import (
     allowed_actions,
     transition,
 )
-from care.models import Appointment, AppointmentEvent, Patient, WaitlistEntry
+from care.models import Appointment, AppointmentEvent, WaitlistEntry
 from care.schemas import AppointmentCreate
 from care.settings import CareSettings, get_care_settings
 from care.slots import slot_at
 from data import idempotency
 from data.base import utcnow
 from data.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed
+from data.events import Channel
 from data.outbox import record_event
+from identity.models import Patient
 from messaging.models import SmsMessage
 from messaging.outbox import queue_sms
 
-QUEUE_CHANNEL = "appointment.queue.updated"
 EXCLUSION_VIOLATION = "23P01"
 
 
@@ -468,7 +469,7 @@ async def publish_queue(
     queue = await day_queue(db_session, appointment, settings=settings)
     start, _ = _day_bounds(appointment.scheduled_start, ZoneInfo(settings.timezone))
     record_event(
-        db_session, channel=QUEUE_CHANNEL, event_type="appointment.queue",
+        db_session, channel=Channel.APPOINTMENT_QUEUE, event_type="appointment.queue",
         aggregate_type="appointment", aggregate_id=appointment.id,
         payload={
             "hospital_id": str(appointment.hospital_id),

@@ -19,9 +19,9 @@ from care.models import Doctor, DoctorAvailabilityState, DoctorHospitalAffiliati
 from care.settings import CareSettings, get_care_settings
 from data.base import utcnow
 from data.errors import InvalidInput, NotFound
+from data.events import Channel
 from data.outbox import record_event
 
-CHANNEL = "doctor.availability.updated"
 log = logging.getLogger("lifeline.care.presence")
 STATES = ("available", "busy", "offline", "in_emergency")
 
@@ -88,7 +88,7 @@ async def set_state(
     row.last_heartbeat_at = now
     if (previous, previous_hospital) != (state, hospital_id):  # subscribers hear changes only
         record_event(
-            db_session, channel=CHANNEL, event_type="doctor.availability",
+            db_session, channel=Channel.DOCTOR_AVAILABILITY, event_type="doctor.availability",
             aggregate_type="doctor", aggregate_id=doctor.id,
             payload=_event(row, previous=previous, cause="set"),
         )
@@ -173,7 +173,8 @@ async def expire_silent(
         previous = row.current_state
         row.current_state = "offline"
         record_event(
-            db_session, channel=CHANNEL, event_type="doctor.availability", aggregate_type="doctor",
+            db_session, channel=Channel.DOCTOR_AVAILABILITY, event_type="doctor.availability",
+            aggregate_type="doctor",
             aggregate_id=row.doctor_id, payload=_event(row, previous=previous, cause="expired"),
         )
         expired.append(row.doctor_id)
@@ -219,5 +220,5 @@ async def sweep_presence(
         try:
             async with session_factory() as session:
                 await expire_silent(db_session=session, redis=redis, settings=settings)
-        except Exception:  # noqa: BLE001 - keep sweeping on the next round
+        except Exception:  # keep sweeping on the next round
             log.exception("presence sweep failed; retrying")

@@ -11,13 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from care import appointments as appointments_service
 from care import fhir_map
 from care.access import Requester
-from care.models import Appointment, Doctor, Patient, PatientEmergencyContact
+from care.models import Appointment, Doctor, PatientEmergencyContact
 from care.records import authorise_patient_read
 from data.base import utcnow
 from data.errors import Forbidden, InvalidInput, NotFound
 from dispatch.models import EmergencyCase
 from facilities import services as facility_services
 from facilities.models import Hospital
+from identity.models import Patient
 from identity.roles import allowed
 
 MAX_RESULTS = 200

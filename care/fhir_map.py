@@ -21,10 +21,11 @@ from fhir.resources.R4B.practitioner import Practitioner
 from fhir.resources.R4B.resource import Resource
 from geoalchemy2.shape import to_shape
 
-from care.models import Appointment, Doctor, Patient, PatientEmergencyContact
+from care.models import Appointment, Doctor, PatientEmergencyContact
 from dispatch.models import EmergencyCase
 from facilities.models import Hospital
 from facilities.services import ServiceState
+from identity.models import Patient
 
 SYSTEM = "https://lifeline.example/fhir/sid"
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"

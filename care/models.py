@@ -1,15 +1,14 @@
-"""Secondary-module tables, created now so the emergency core can reference patients."""
+"""Secondary-module tables; the person record they hang on is identity.models.Patient."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, time
+from datetime import datetime, time
 from decimal import Decimal
 
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
-    Date,
     ForeignKey,
     Index,
     Integer,
@@ -36,30 +35,6 @@ HOLDING_SQL = "status IN ('booked', 'confirmed', 'checked_in', 'completed')"
 def desc_column(column: str) -> TextClause:
     """A descending index column, for newest-first listings."""
     return text(f"{column} DESC")
-
-
-class Patient(Base):
-    """A registered patient; anonymous SOS callers have no row here."""
-
-    __tablename__ = "patients"
-
-    id: Mapped[uuid.UUID] = id_column()
-    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), unique=True)
-    full_name: Mapped[str] = mapped_column(String(200))
-    dob: Mapped[date | None] = mapped_column(Date)
-    gender: Mapped[str | None] = mapped_column(String(16))
-    blood_group: Mapped[str | None] = mapped_column(String(4))
-    national_id_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
-    national_id_hmac: Mapped[str | None] = mapped_column(String(64), index=True)
-    national_id = SealedText(
-        "national_id_encrypted", subject=lambda p: f"patient:{p.id}", lookup="national_id_hmac"
-    )
-    address: Mapped[str | None] = mapped_column(Text)
-    city: Mapped[str | None] = mapped_column(String(100))
-    province: Mapped[str | None] = mapped_column(String(100))
-    #: Where appointment reminders go (E.164).
-    phone: Mapped[str | None] = mapped_column(String(20))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class PatientEmergencyContact(Base):

@@ -12,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from care import availability
 from care.access import Requester, require_manager
-from care.models import Doctor, DoctorHospitalAffiliation, DoctorSchedule, Patient
+from care.models import Doctor, DoctorHospitalAffiliation, DoctorSchedule
 from data.errors import NotFound
 from facilities.models import Department, Hospital
+from identity.models import Patient
 
 
 def _schedule_view(line: DoctorSchedule) -> dict[str, Any]:

@@ -21,7 +21,6 @@ from care.models import (
     Doctor,
     DoctorHospitalAffiliation,
     MedicalRecord,
-    Patient,
     PatientAllergy,
     PatientCondition,
     PatientEmergencyContact,
@@ -30,10 +29,11 @@ from care.schemas import AllergyCreate, ConditionCreate, ContactCreate, ProfileU
 from care.settings import CareSettings, get_care_settings
 from data.base import utcnow
 from data.errors import Conflict, Forbidden, NotFound
+from data.events import Channel
 from data.outbox import record_event
 from dispatch import crew
 from dispatch.models import CaseEvent, EmergencyCase
-from dispatch.service import CASE_CHANNEL
+from identity.models import Patient
 
 log = logging.getLogger("lifeline.care.records")
 
@@ -192,7 +192,7 @@ def alert_break_glass(
     admins see it live), and a warning in the log, besides its priority audit row."""
     log.warning("break-glass read of a patient's %s by %s", kind, requester.label)
     record_event(
-        db_session, channel=CASE_CHANNEL, event_type="care.break_glass",
+        db_session, channel=Channel.CASE, event_type="care.break_glass",
         aggregate_type="patient", aggregate_id=patient_id,
         payload={"action": "break_glass", "patient_id": str(patient_id), "kind": kind,
                  "actor": requester.label, "case_id": None, "status": None},

@@ -8,7 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from care.access import Requester
-from care.models import Doctor, Patient
+from care.models import Doctor
+from identity.models import Patient
 
 
 async def resolve(

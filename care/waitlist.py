@@ -9,11 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from care.access import Requester
-from care.models import Doctor, Patient, WaitlistEntry
+from care.models import Doctor, WaitlistEntry
 from care.schemas import WaitlistCreate
 from data import idempotency
 from data.base import utcnow
 from data.errors import Conflict, Forbidden, NotFound
+from identity.models import Patient
 from messaging.outbox import queue_sms
 
 

@@ -13,6 +13,7 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from care import availability as care_availability
+from console_api import bootstrap
 from console_api.access import enforce_access
 from console_api.audit_trail import AuditTrail
 from console_api.body_limit import BodySizeLimit
@@ -57,7 +58,6 @@ from data.redis_client import redis_from_url
 from data.settings import DataSettings, get_data_settings
 from dispatch import alerts
 from dispatch.destinations import Destinations
-from dispatch.position_ingest import PositionIngest
 from dispatch.service_changes import expire_services
 from dispatch.settings import get_dispatch_settings
 from fleet_coverage import live as coverage_live
@@ -81,7 +81,7 @@ async def keep_routing_in_step(app: FastAPI, interval_s: float) -> None:
         await asyncio.sleep(interval_s)
         try:
             await asyncio.to_thread(app.state.destinations.sync, app.state.sync_engine)
-        except Exception:  # noqa: BLE001 - keep serving on the last good state
+        except Exception:  # keep serving on the last good state
             log.exception("routing sync failed; retrying")
 
 
@@ -92,7 +92,7 @@ async def sweep_alerts(app: FastAPI, interval_s: float = 30.0) -> None:
         try:
             async with app.state.session_factory() as session:
                 await alerts.sweep_handover_alerts(session)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("alert sweep failed; retrying")
 
 
@@ -100,7 +100,7 @@ def audit_checkpoint_now(app: FastAPI) -> None:
     """Sign the audit chain's head if it moved (never fails the caller)."""
     try:
         audit_anchor.checkpoint(app.state.sync_engine, only_if_advanced=True)
-    except Exception:  # noqa: BLE001 - a missed checkpoint is logged; the next one covers it
+    except Exception:  # a missed checkpoint is logged; the next one covers it
         log.exception("audit checkpoint failed")
 
 
@@ -118,7 +118,7 @@ async def sweep_services(app: FastAPI) -> None:
         try:
             async with app.state.session_factory() as session:
                 await expire_services(session, destinations=app.state.destinations)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("service expiry sweep failed; retrying")
 
 
@@ -153,11 +153,10 @@ def create_app(
         )
         app.state.identity_settings = identity_settings
         live = get_realtime_settings()
-        app.state.position_ingest = PositionIngest(
+        app.state.position_ingest = bootstrap.position_ingest(
             redis=app.state.redis,
             session_factory=app.state.session_factory,
-            stream_prefix=live.stream_prefix,
-            stream_maxlen=live.ephemeral_maxlen,
+            realtime_settings=live,
         )
         app.state.sync_engine = make_sync_engine(data_settings, as_app=True)
         app.state.destinations = await retry_unreachable(

@@ -109,5 +109,5 @@ class AuditTrail:
             return
         try:
             await scope["app"].state.audit_writer.write(event)
-        except Exception:  # noqa: BLE001 - the response is already out; never crash after it
+        except Exception:  # the response is already out; never crash after it
             log.exception("could not write an audit row for %s", event.action)

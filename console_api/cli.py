@@ -110,7 +110,7 @@ def default_public_base_url(host: str, port: int) -> str:
     import socket
 
     # Names the wildcard address; binds nothing.
-    if host in ("0.0.0.0", "::", ""):  # noqa: S104  # nosec B104
+    if host in ("0.0.0.0", "::", ""):  # nosec B104
         host = socket.getfqdn()
     if ":" in host:
         host = f"[{host}]"
@@ -254,7 +254,7 @@ def _import_region(
         console.print(f"[yellow]warning:[/yellow] {warning}")
 
 
-def _apply_facilities(session, name: str, facilities_csv: str) -> None:  # noqa: ANN001
+def _apply_facilities(session, name: str, facilities_csv: str) -> None:
     """``FACILITIES=`` on a second ``make run``: applied to the existing region, not ignored."""
     from facilities import regions
     from facilities.importer import import_facilities_csv

@@ -31,7 +31,7 @@ def _change_user(change: str, email: str, role: str | None = None) -> None:
         try:
             async with async_session_factory(engine)() as session:
                 if change == "remove-role":
-                    assert role is not None  # noqa: S101 - the command always passes it
+                    assert role is not None  # the command always passes it
                     await admin.remove_role(
                         db_session=session, redis=redis, email=email, role=role
                     )

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
 from data.errors import Forbidden, Unauthenticated
+from dispatch.case_events import Actor
 from dispatch.destinations import Destinations
-from dispatch.service import Actor
 from identity.roles import allowed
 from identity.settings import IdentitySettings
 from identity.tokens import AccessClaims, verify_access_token

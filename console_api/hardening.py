@@ -92,7 +92,7 @@ def install_log_redaction() -> None:
         return
     previous = logging.getLogRecordFactory()
 
-    def factory(*args, **kwargs) -> logging.LogRecord:  # noqa: ANN002, ANN003
+    def factory(*args, **kwargs) -> logging.LogRecord:
         record = previous(*args, **kwargs)
         try:
             message = record.getMessage()

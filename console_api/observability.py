@@ -14,8 +14,6 @@ node; a request forwarded by a proxy counts as its real client, and only proxies
 
 from __future__ import annotations
 
-import logging
-import logging.config
 import os
 import re
 import time
@@ -321,8 +319,3 @@ def configure_structlog() -> None:
         cache_logger_on_first_use=True,
     )
 
-
-def configure_logging(level: str = "INFO") -> None:
-    """JSON logs for this process."""
-    configure_structlog()
-    logging.config.dictConfig(logging_config(level))

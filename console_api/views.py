@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from dispatch.case_events import case_location
 from dispatch.lifecycle import CaseStatus, allowed_actions
 from dispatch.models import CaseEvent, EmergencyCase
 from dispatch.schemas import CaseEventView, CaseView, Location
-from dispatch.service import case_location
 
 RECOMMENDED_FIELDS = (
     "hospital_id",

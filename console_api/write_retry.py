@@ -51,7 +51,7 @@ class RetryOnContention:
                 log.info("contention on %s %s (attempt %d)", scope["method"], scope["path"],
                          attempt + 1)
                 if attempt < self.retries:
-                    await asyncio.sleep(random.uniform(0, BACKOFF_S * (attempt + 1)))  # noqa: S311
+                    await asyncio.sleep(random.uniform(0, BACKOFF_S * (attempt + 1)))
         await self._conflict(scope, send)
 
     async def _conflict(self, scope: Scope, send: Send) -> None:

@@ -46,7 +46,7 @@ def _multi_host_as_query(url: str) -> str:
 
 
 @event.listens_for(Engine, "handle_error")
-def _read_only_is_a_lost_primary(context) -> None:  # noqa: ANN001 - SQLAlchemy's event API
+def _read_only_is_a_lost_primary(context) -> None:  # SQLAlchemy's event API
     """A write refused as read-only means this connection's server was demoted (a failover
     or switchover): drop the pool like on a disconnect, so the next checkout finds the new
     primary (libpq ``target_session_attrs=read-write``) instead of failing forever."""

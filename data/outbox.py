@@ -14,6 +14,43 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from data.base import Base, utcnow
 
+# The relay's statements (realtime.relay), kept beside the table they read and write.
+#: NOTIFY channel of the outbox insert trigger (migration 0004): wakes the relay.
+NOTIFY_CHANNEL = "lifeline_outbox"
+
+#: Numbers committed rows per channel, continuing from the channel's highest seq.
+SEQUENCE_SQL = """
+WITH batch AS (
+    SELECT id, channel FROM outbox
+    WHERE seq IS NULL
+    ORDER BY id
+    FOR UPDATE SKIP LOCKED
+    LIMIT %(limit)s
+), heads AS (
+    SELECT c.channel,
+           COALESCE((SELECT max(o.seq) FROM outbox o WHERE o.channel = c.channel), 0) AS head
+    FROM (SELECT DISTINCT channel FROM batch) AS c
+), numbered AS (
+    SELECT b.id, h.head + row_number() OVER (PARTITION BY b.channel ORDER BY b.id) AS seq
+    FROM batch AS b JOIN heads AS h USING (channel)
+)
+UPDATE outbox SET seq = numbered.seq
+FROM numbered
+WHERE outbox.id = numbered.id
+"""
+
+#: Sequenced rows not yet in Redis, in publishing order.
+UNPUBLISHED_SQL = """
+SELECT id, channel, seq, event_type, payload::text, created_at
+FROM outbox
+WHERE published_at IS NULL AND seq IS NOT NULL
+ORDER BY channel, seq
+LIMIT %(limit)s
+"""
+
+#: Rows now in Redis.
+MARK_SQL = "UPDATE outbox SET published_at = now() WHERE id = ANY(%(ids)s)"
+
 
 class OutboxEvent(Base):
     """One event waiting to be (or already) published to real-time subscribers."""

@@ -9,10 +9,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from data.base import utcnow
+from data.events import Channel
 from data.outbox import record_event
 from dispatch.case_detail import handover_level
+from dispatch.case_events import case_snapshot
 from dispatch.models import CaseAlert, EmergencyCase, EmergencyDispatch
-from dispatch.service import CASE_CHANNEL, case_snapshot
 from messaging.models import SmsMessage
 
 
@@ -31,7 +32,7 @@ async def raise_alert(
     )
     record_event(
         db_session,
-        channel=CASE_CHANNEL,
+        channel=Channel.CASE,
         event_type="case.alert",
         aggregate_type="emergency_case",
         aggregate_id=case.id,

@@ -69,8 +69,8 @@ def fill_address_later(engine: AsyncEngine, case_id: uuid.UUID, lat: float, lng:
 
 
 async def _fill(engine: AsyncEngine, case_id: uuid.UUID, lat: float, lng: float) -> None:
+    from dispatch.case_events import Actor, add_case_event
     from dispatch.models import EmergencyCase
-    from dispatch.service import Actor, add_case_event
 
     for delay in LATER_DELAYS_S:
         await asyncio.sleep(delay)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from data.base import utcnow
 from dispatch import fleet
+from dispatch.case_events import case_location
 from dispatch.destinations import Destinations
 from dispatch.lifecycle import CaseStatus
 from dispatch.models import (
@@ -26,7 +27,6 @@ from dispatch.models import (
     UnitEvent,
 )
 from dispatch.response_plans import choose_units, plan_for
-from dispatch.service import case_location
 from dispatch.settings import get_dispatch_settings
 
 CLOCK = ("assigned_at", "en_route_at", "on_scene_at", "transporting_at", "at_hospital_at",

@@ -12,21 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from data import idempotency
 from data.base import utcnow
 from data.errors import Forbidden, InvalidInput
+from data.events import Channel
 from data.outbox import record_event
 from dispatch import fleet
 from dispatch.alerts import resolve_alert
+from dispatch.case_events import Actor, case_location, case_snapshot
 from dispatch.crew_tokens import CrewClaims, verify_crew_token
 from dispatch.dispatching import release_unit
 from dispatch.lifecycle import FINAL_STATUSES, CaseAction, CaseStatus
 from dispatch.models import EmergencyCase, EmergencyDispatch, Unit
-from dispatch.service import (
-    CASE_CHANNEL,
-    Actor,
-    case_location,
-    case_snapshot,
-    commit_change,
-    stage_action,
-)
+from dispatch.service import commit_change, stage_action
 from dispatch.unit_status import CrewStatus, UnitStatus, crew_transition
 from facilities.models import Hospital
 from messaging.models import SmsMessage
@@ -254,7 +249,7 @@ async def report_status(
         if case.status == status_before:
             # The case did not move, but the patient, console and hospital follow the crew too.
             record_event(
-                db_session, channel=CASE_CHANNEL, event_type="case.crew_status",
+                db_session, channel=Channel.CASE, event_type="case.crew_status",
                 aggregate_type="emergency_case", aggregate_id=case.id,
                 payload={**case_snapshot(case), "action": "crew_status",
                          "unit_status": report.value, "call_sign": unit.call_sign},
@@ -307,16 +302,6 @@ async def apply_sms_reply(
         await db_session.rollback()
         return f"Lifeline: not applied ({getattr(exc, 'detail', exc)})"
     return f"Lifeline: {unit.call_sign} {report.value.replace('_', ' ')} recorded"
-
-
-def parse_report(value: str) -> CrewStatus:
-    """A crew status from its name; 422 otherwise."""
-    try:
-        return CrewStatus(value)
-    except ValueError:
-        raise InvalidInput(
-            f"status must be one of {', '.join(s.value for s in CrewStatus)}", field="status"
-        ) from None
 
 
 __all__ = [

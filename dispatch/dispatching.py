@@ -15,12 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from data.base import utcnow
 from data.errors import Conflict, InvalidInput
 from dispatch import destination_check, fleet
+from dispatch.case_events import Actor
 from dispatch.crew_tokens import issue_crew_token
 from dispatch.destinations import Destinations
 from dispatch.lifecycle import CaseAction
 from dispatch.models import EmergencyCase, EmergencyDispatch, Unit
 from dispatch.response_plans import choose_units, plan_for
-from dispatch.service import Actor, ConcurrentUpdate, commit_change, get_case, stage_action
+from dispatch.service import ConcurrentUpdate, commit_change, get_case, stage_action
 from dispatch.settings import get_dispatch_settings
 from dispatch.unit_status import UnitStatus
 from facilities.models import Hospital

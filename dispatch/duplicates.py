@@ -17,10 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from data.base import utcnow
 from data.errors import Conflict, InvalidInput, PreconditionFailed
 from dispatch import linked_cases
+from dispatch.case_events import Actor, add_case_event
 from dispatch.duplicate_flag import possible_duplicate
 from dispatch.lifecycle import FINAL_STATUSES, CaseStatus
 from dispatch.models import EmergencyCase, EmergencyDispatch
-from dispatch.service import Actor, add_case_event, commit_change, get_case
+from dispatch.service import commit_change, get_case
 
 
 def _check_version(case: EmergencyCase, expected: int | None) -> None:

@@ -22,7 +22,8 @@ from data.errors import Conflict, InvalidInput
 from data.outbox import record_event
 from dispatch.destinations import Destinations
 from dispatch.models import EmergencyCase, Unit, UnitEvent
-from dispatch.position_ingest import LIVE_HASH, UnitNotFound, parse_live
+from dispatch.ports import LIVE_HASH
+from dispatch.position_ingest import UnitNotFound, parse_live
 from dispatch.recommend_units import ACUTE, Destination, UnitCandidate, recommend_units
 from dispatch.schemas import UnitCreate
 from dispatch.settings import DispatchSettings, get_dispatch_settings

@@ -9,17 +9,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from care.models import Patient
 from data.base import utcnow
 from data.errors import Conflict, Forbidden, InvalidInput
 from dispatch.alerts import raise_alert, resolve_alert
+from dispatch.case_events import Actor, add_case_event
 from dispatch.dispatching import active_dispatches
 from dispatch.lifecycle import CaseStatus
 from dispatch.models import EmergencyCase, EmergencyDispatch, Unit
-from dispatch.service import Actor, add_case_event, commit_change, get_case
+from dispatch.service import commit_change, get_case
 from facilities import service as facilities_service
 from facilities.models import Hospital
 from facilities.schemas import CapacityUpdate
+from identity.models import Patient
 from messaging.outbox import queue_sms
 
 EN_ROUTE_TO_HOSPITAL = (CaseStatus.DISPATCHED.value, CaseStatus.ARRIVED.value)

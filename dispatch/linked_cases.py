@@ -19,11 +19,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from data.errors import Conflict
+from dispatch.case_events import apply_action
 from dispatch.lifecycle import OPEN_STATUSES, CaseAction, CaseStatus
 from dispatch.models import EmergencyCase
 
 if TYPE_CHECKING:
-    from dispatch.service import Actor
+    from dispatch.case_events import Actor
 
 #: The road every case walks; a linked call walks it up to where its primary stands.
 PATH = (CaseStatus.RAISED, CaseStatus.TRIAGED, CaseStatus.DISPATCHED, CaseStatus.ARRIVED,
@@ -85,8 +86,6 @@ def bring_along(
     retriage: bool = False,
 ) -> None:
     """Stage the steps that put ``follower`` where ``primary`` stands (no commit)."""
-    from dispatch.service import apply_action  # service stages the primary and calls us
-
     for action in catch_up(CaseStatus(follower.status), CaseStatus(primary.status),
                            retriage=retriage):
         changes: dict[str, object] = {"destination_hospital_id": primary.destination_hospital_id}

@@ -2,8 +2,9 @@
 
 Thousands of fixes a second arrive from the fleet. Each one used to cost a unit read, two Redis
 calls, a stream publish and often a commit (~10 ms of a worker). Here fixes queue for a few
-milliseconds and are stored together: one Lua call for the whole batch keeps each unit's newest
-live position, decides the downsampled trail and publishes the live events; the trail points of
+milliseconds and are stored together: one call of the live-position port for the whole batch
+(dispatch.ports.LivePositions; in Redis, one Lua script) keeps each unit's newest live position,
+decides the downsampled trail and publishes the live events; the trail points of
 the batch go to PostgreSQL in one transaction. Whoever submitted a fix awaits its result.
 """
 
@@ -19,8 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,6 +28,7 @@ from data.base import utcnow
 from data.contention import is_contention
 from data.errors import Conflict, InvalidInput, NotFound, Unavailable
 from dispatch.models import Unit
+from dispatch.ports import LiveFix, LivePositions
 from dispatch.schemas import PositionPing
 from dispatch.settings import DispatchSettings, get_dispatch_settings
 
@@ -37,72 +37,10 @@ TRAIL_RETRIES = 4
 
 log = logging.getLogger("lifeline.dispatch.position_ingest")
 
-POSITION_CHANNEL = "unit.position.updated"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: Fixes further ahead of the server clock than this are refused (a device with a wrong clock).
 FUTURE_TOLERANCE_S = 30.0
 
-# One call per batch. KEYS: position stream, its seq counter, the fleet's live hash. ARGV: stream
-# maxlen, now (ms), event time, trail min interval (us), trail min distance (m), then six values
-# per fix: unit id, recorded (us), live (1, or 0 when too old to be live), lat, lng, event json.
-# Returns per fix 2 * live + trail. Per fix: the newest fix wins the unit's field of the live
-# hash ("recorded_us|lat|lng": one HMGET reads a whole fleet); the trail keeps a point when the
-# unit moved far enough or enough time passed; a live fix is published with the next seq (a
-# missing counter starts at the Unix time in ms, so seq keeps rising across restarts). The trail
-# keys are built here, not declared: fine on one Redis, not on Redis Cluster.
-_INGEST_SCRIPT = """
-local maxlen, now_ms, at = ARGV[1], ARGV[2], ARGV[3]
-local interval, distance = tonumber(ARGV[4]), tonumber(ARGV[5])
-local k = math.pi / 180
-local out = {}
-for i = 6, #ARGV, 6 do
-  local unit, recorded = ARGV[i], tonumber(ARGV[i + 1])
-  local fresh, lat, lng, event = ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
-  local trail_key = 'lifeline:unit:' .. unit .. ':trail'
-  local live = 0
-  if fresh == '1' then
-    local current = redis.call('HGET', KEYS[3], unit)
-    if (not current) or tonumber(string.match(current, '^(%d+)')) < recorded then
-      redis.call('HSET', KEYS[3], unit, ARGV[i + 1] .. '|' .. lat .. '|' .. lng)
-      live = 1
-    end
-  end
-  local trail = 1
-  local last = redis.call('HMGET', trail_key, 'recorded_us', 'lat', 'lng')
-  if last[1] then
-    local last_us = tonumber(last[1])
-    if recorded <= last_us then
-      trail = 0
-    else
-      local lat1, lng1 = tonumber(last[2]), tonumber(last[3])
-      local lat2, lng2 = tonumber(lat), tonumber(lng)
-      local x = (lng2 - lng1) * k * math.cos((lat1 + lat2) * k / 2)
-      local y = (lat2 - lat1) * k
-      if (recorded - last_us) < interval and 6371000 * math.sqrt(x * x + y * y) < distance then
-        trail = 0
-      end
-    end
-  end
-  if trail == 1 then
-    redis.call('HSET', trail_key, 'recorded_us', ARGV[i + 1], 'lat', lat, 'lng', lng)
-  end
-  if live == 1 then
-    local seq
-    if redis.call('SETNX', KEYS[2], now_ms) == 1 then
-      seq = tonumber(now_ms)
-    else
-      seq = redis.call('INCR', KEYS[2])
-    end
-    redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*',
-               'seq', seq, 'type', 'unit.position.updated', 'data', event, 'at', at)
-  end
-  out[#out + 1] = live * 2 + trail
-end
-return out
-"""
-
-#: The fleet's live positions: unit id -> "recorded_us|lat|lng" (newest fix wins).
-LIVE_HASH = "lifeline:units:live"
 
 
 class UnitNotFound(NotFound):
@@ -177,21 +115,16 @@ class PositionIngest:
     def __init__(
         self,
         *,
-        redis: Redis,
+        live: LivePositions,
         session_factory: async_sessionmaker[AsyncSession],
-        stream_prefix: str,
-        stream_maxlen: int,
         settings: DispatchSettings | None = None,
         window_s: float = 0.005,
         max_batch: int = 1_000,
         card_ttl_s: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.redis = redis
+        self.live = live
         self.session_factory = session_factory
-        self.stream_key = f"{stream_prefix}{POSITION_CHANNEL}"
-        self.counter_key = f"{stream_prefix}{POSITION_CHANNEL}:seq"
-        self.stream_maxlen = stream_maxlen
         self.settings = settings or get_dispatch_settings()
         self.window_s = window_s
         self.max_batch = max_batch
@@ -202,7 +135,6 @@ class PositionIngest:
         self.running = False
         self.flushes = 0
         self._wake = asyncio.Event()
-        self._script = redis.register_script(_INGEST_SCRIPT)
 
     def submit(self, fix: Fix) -> asyncio.Future[FixResult]:
         """Queue a fix (checked at once); the future resolves when its batch is stored."""
@@ -285,13 +217,9 @@ class PositionIngest:
     async def _store(self, fixes: list[Fix]) -> list[FixResult | Exception]:
         cards = await self._cards({fix.unit_id for fix in fixes})
         now = utcnow()
-        now_ms = str(int(now.timestamp() * 1000))
-        at = now.isoformat()
         stale_s = self.settings.position_stale_seconds
-        interval_us = str(int(self.settings.trail_min_interval_seconds * 1_000_000))
-        distance_m = str(self.settings.trail_min_distance_m)
         known: list[int] = []
-        args: list[str | int] = [str(self.stream_maxlen), now_ms, at, interval_us, distance_m]
+        live_fixes: list[LiveFix] = []
         for i, fix in enumerate(fixes):
             card = cards.get(fix.unit_id)
             if card is None:
@@ -305,16 +233,17 @@ class PositionIngest:
                 "lat": fix.lat, "lng": fix.lng, "heading": fix.heading, "speed": fix.speed,
                 "recorded_at": fix.recorded_at.isoformat(),
             })
-            args += [str(fix.unit_id), recorded_us(fix.recorded_at), "1" if fresh else "0",
-                     repr(fix.lat), repr(fix.lng), event]
+            live_fixes.append(LiveFix(fix.unit_id, recorded_us(fix.recorded_at), fresh, fix.lat,
+                                      fix.lng, event))
         replies: list[int] = []
         if known:
-            try:
-                replies = await self._script(
-                    keys=[self.stream_key, self.counter_key, LIVE_HASH], args=args
-                )
-            except RedisError as exc:
-                raise Unavailable("live positions are unavailable; send the fixes again") from exc
+            replies = await self.live.store(
+                live_fixes,
+                now_ms=int(now.timestamp() * 1000),
+                at=now.isoformat(),
+                trail_interval_us=int(self.settings.trail_min_interval_seconds * 1_000_000),
+                trail_distance_m=self.settings.trail_min_distance_m,
+            )
         results: list[FixResult | Exception] = [
             UnitNotFound(f"no unit {fix.unit_id}") for fix in fixes
         ]
@@ -363,7 +292,7 @@ class PositionIngest:
                 if not is_contention(exc):
                     raise
                 log.info("trail write met contention (attempt %d)", attempt + 1)
-                await asyncio.sleep(random.uniform(0, 0.02 * (attempt + 1)))  # noqa: S311
+                await asyncio.sleep(random.uniform(0, 0.02 * (attempt + 1)))
         raise Conflict(
             "positions kept colliding with other writes; send them again",
             code="write_conflict",

@@ -6,6 +6,7 @@ import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 ACUTE = frozenset({"high", "critical"})
 
@@ -48,7 +49,7 @@ class RecommendedUnit:
     total_seconds: float | None
     reason: str
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return asdict(self)
 

@@ -10,29 +10,31 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from geoalchemy2.shape import from_shape, to_shape
+from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
 from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from care.models import Patient
 from data import idempotency
 from data.base import utcnow
 from data.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
-from data.outbox import record_event
 from dispatch import case_address, linked_cases
+from dispatch.case_events import (
+    Actor,
+    apply_action,
+    case_event_row,
+    case_location,
+    case_outbox_event,
+)
 from dispatch.destinations import Destinations, candidates_from
 from dispatch.diversion import DiversionPolicy
 from dispatch.duplicate_flag import possible_duplicate
 from dispatch.intake_write import insert_raised_case
 from dispatch.lifecycle import (
-    STATUS_TIMESTAMP,
     CaseAction,
     CaseStatus,
-    Transition,
     allowed_actions,
-    transition,
 )
 from dispatch.models import CaseEvent, EmergencyCase
 from dispatch.recommend import Candidate, recommend_destinations
@@ -45,8 +47,7 @@ from facilities.capabilities import parse_capability
 from facilities.diversion_policy import DEFAULT_CRITICAL_OVERRIDE_S
 from facilities.models import Hospital, HospitalService, RegionDiversionPolicy
 from geocoding.reverse import address_of
-
-CASE_CHANNEL = "emergency.case.updated"
+from identity.models import Patient
 
 
 class CaseNotFound(NotFound):
@@ -63,90 +64,11 @@ class ConcurrentUpdate(Conflict):
 
 
 @dataclass(frozen=True)
-class Actor:
-    """Who performs an action, as written in the audit trail."""
-
-    user_id: uuid.UUID | None
-    label: str
-
-
-@dataclass(frozen=True)
 class RaisedCase:
     """The outcome of SOS intake: the case, and whether it was an idempotent replay."""
 
     case: EmergencyCase
     replayed: bool
-
-
-def case_location(case: EmergencyCase) -> tuple[float, float]:
-    """(lat, lng) of a case."""
-    point = to_shape(case.location)
-    return point.y, point.x
-
-
-def case_snapshot(case: EmergencyCase) -> dict[str, Any]:
-    """The event payload consumers need to update a case without another read."""
-    lat, lng = case_location(case)
-    return {
-        "case_id": str(case.id),
-        "status": case.status,
-        "severity": case.severity,
-        "symptom_category": case.symptom_category,
-        "required_capability": case.required_capability,
-        "lat": lat,
-        "lng": lng,
-        "region": case.region,
-        "destination_hospital_id": (
-            str(case.destination_hospital_id) if case.destination_hospital_id else None
-        ),
-        "version": case.version,
-        "raised_at": case.raised_at.isoformat(),
-    }
-
-
-def add_case_event(db_session: AsyncSession, case: EmergencyCase, **change: Any) -> None:
-    """Audit row and outbox event for one change (:func:`case_event_row`'s arguments), added to
-    the caller's transaction."""
-    row = case_event_row(case, **change)
-    db_session.add(CaseEvent(**row))
-    record_event(db_session, **case_outbox_event(case, row))
-
-
-def case_event_row(
-    case: EmergencyCase,
-    *,
-    action: str,
-    from_status: str | None,
-    actor: Actor,
-    reason: str | None,
-    at: datetime,
-    details: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The ``case_events`` row of one change."""
-    return {
-        "id": uuid.uuid4(),
-        "case_id": case.id,
-        "action": action,
-        "from_status": from_status,
-        "to_status": case.status,
-        "actor_user_id": actor.user_id,
-        "actor": actor.label,
-        "reason": reason,
-        "details": details or {},
-        "at": at,
-    }
-
-
-def case_outbox_event(case: EmergencyCase, row: dict[str, Any]) -> dict[str, Any]:
-    """The outbox event of the change ``row`` records: the case as it now is, and what happened."""
-    return {
-        "channel": CASE_CHANNEL,
-        "event_type": f"case.{row['action']}",
-        "aggregate_type": "emergency_case",
-        "aggregate_id": str(case.id),
-        "payload": {**case_snapshot(case), "action": row["action"],
-                    "from_status": row["from_status"]},
-    }
 
 
 OUTSIDE_MESSAGE = "outside every service area: no road routing; handle by phone"
@@ -290,8 +212,11 @@ async def describe_place(
         found = await case_address.within(
             db_session, lookups, timeout_ms=get_dispatch_settings().intake_lookup_ms,
             what="address and duplicate check")
-    case.address, case.possible_duplicate_of = found or (None, None)
-    return found is not case_address.MISSED
+    if isinstance(found, case_address.Missed):
+        case.address, case.possible_duplicate_of = None, None
+        return False
+    case.address, case.possible_duplicate_of = found
+    return True
 
 
 async def raise_case(
@@ -458,39 +383,6 @@ async def stage_action(
     return case
 
 
-def apply_action(
-    db_session: AsyncSession,
-    case: EmergencyCase,
-    action: CaseAction,
-    *,
-    actor: Actor,
-    reason: str | None = None,
-    changes: dict[str, Any] | None = None,
-    details: dict[str, Any] | None = None,
-) -> None:
-    """Move a loaded case (timestamp, reasons, ``changes``) and stage its audit and outbox rows."""
-    move: Transition = transition(CaseStatus(case.status), action, reason=reason)
-    now = utcnow()
-    case.status = move.to_status.value
-    setattr(case, STATUS_TIMESTAMP[move.to_status], now)
-    if move.to_status is CaseStatus.CANCELLED:
-        case.cancel_reason = move.reason
-    if move.to_status is CaseStatus.CLOSED:
-        case.close_reason = move.reason
-    for name, value in (changes or {}).items():
-        setattr(case, name, value)
-    add_case_event(
-        db_session,
-        case,
-        action=action.value,
-        from_status=move.from_status.value,
-        actor=actor,
-        reason=move.reason,
-        at=now,
-        details=details,
-    )
-
-
 async def commit_change(db_session: AsyncSession) -> None:
     """Commit; the version check makes the loser of a race fail here with a 409."""
     try:
@@ -534,7 +426,6 @@ async def triage(
 
 __all__ = [
     "Actor",
-    "CASE_CHANNEL",
     "CaseNotFound",
     "ConcurrentUpdate",
     "RaisedCase",

@@ -10,10 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from data.base import utcnow
+from dispatch.case_events import Actor, add_case_event
 from dispatch.destinations import Destinations
 from dispatch.lifecycle import CaseStatus
 from dispatch.models import EmergencyCase
-from dispatch.service import Actor, add_case_event, assess_destinations
+from dispatch.service import assess_destinations
 from dispatch.triage_rules import required_capability
 from facilities import services as facility_services
 

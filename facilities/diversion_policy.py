@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from data.base import utcnow
 from data.errors import NotFound
+from data.events import Channel
 from data.outbox import record_event
 from facilities.models import RegionDiversionPolicy
-from facilities.service import CAPACITY_CHANNEL
 from routing.models import Region
 
 DEFAULT_CRITICAL_OVERRIDE_S = 600.0
@@ -73,7 +73,7 @@ async def set_policy(
         )
     )
     record_event(
-        db_session, channel=CAPACITY_CHANNEL, event_type="region.diversion_policy",
+        db_session, channel=Channel.CAPACITY, event_type="region.diversion_policy",
         aggregate_type="region", aggregate_id=region,
         payload={"region": region, "critical_override_seconds": critical_override_s,
                  "previous_critical_override_seconds": previous, "actor": actor,

@@ -69,7 +69,7 @@ def region_exists(session: Session, name: str) -> bool:
     return session.get(Region, name) is not None
 
 
-def region_area(session: Session, name: str):  # noqa: ANN201 - shapely geometry
+def region_area(session: Session, name: str):  # shapely geometry
     """The stored service area of a region, or None."""
     region = session.get(Region, name)
     return to_shape(region.area) if region is not None else None
@@ -83,7 +83,7 @@ def hospital_count(session: Session, name: str) -> int:
     return int(count or 0)
 
 
-def facility_bounds(session: Session, name: str):  # noqa: ANN201 - shapely geometry
+def facility_bounds(session: Session, name: str):  # shapely geometry
     """Where a region's facilities may lie: the extract's bounding box (a real hospital just
     beside a small extract's roads is still that region's), else the road area."""
     from geocoding.models import GeocodeRegion
@@ -146,7 +146,7 @@ def import_region(
     )
 
 
-def _point(lng: float, lat: float):  # noqa: ANN202
+def _point(lng: float, lat: float):
     import shapely
 
     return shapely.Point(lng, lat)

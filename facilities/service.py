@@ -11,12 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from data.base import utcnow
 from data.errors import NotFound
+from data.events import Channel
 from data.outbox import record_event
 from facilities.capabilities import Capability, satisfies
 from facilities.models import Hospital
 from facilities.schemas import CapacityUpdate, HospitalView
-
-CAPACITY_CHANNEL = "hospital.capacity.updated"
 
 
 class HospitalNotFound(NotFound):
@@ -84,7 +83,7 @@ async def update_capacity(
     hospital.capacity_updated_at = utcnow()
     record_event(
         db_session,
-        channel=CAPACITY_CHANNEL,
+        channel=Channel.CAPACITY,
         event_type="hospital.capacity",
         aggregate_type="hospital",
         aggregate_id=hospital.id,

@@ -19,10 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from data.base import utcnow
 from data.errors import InvalidInput
+from data.events import Channel
 from data.outbox import record_event
 from facilities.capabilities import Capability, provided
 from facilities.models import Hospital, HospitalService, HospitalServiceChange
-from facilities.service import CAPACITY_CHANNEL, HospitalNotFound
+from facilities.service import HospitalNotFound
 
 SERVICE_EVENT = "hospital.service"
 
@@ -96,7 +97,7 @@ def _announce(
 ) -> None:
     record_event(
         db_session,
-        channel=CAPACITY_CHANNEL,
+        channel=Channel.CAPACITY,
         event_type=SERVICE_EVENT,
         aggregate_type="hospital",
         aggregate_id=hospital.id,

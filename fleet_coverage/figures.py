@@ -100,7 +100,7 @@ def propose_moves(
         (0, n_cells + 0), dtype=np.float32)
     rows = [post_times[:, :n_cells] <= threshold] if posts else []
     free: list[FreeUnit] = []
-    extra_rows = []
+    extra_rows: list[np.ndarray] = []
     for u in units:
         _, times = reach.from_point(u.lat, u.lng)
         at_post = next(

@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from data.events import Channel
 from data.outbox import OutboxEvent, record_event
 from dispatch.fleet import UNIT_CHANNEL
 from fleet_coverage import figures, service
@@ -31,7 +32,7 @@ async def publish_summaries(
             figures.coverage_summary, state, units, settings.minutes
         )
         record_event(
-            db_session, channel=service.COVERAGE_CHANNEL, event_type="coverage.summary",
+            db_session, channel=Channel.COVERAGE, event_type="coverage.summary",
             aggregate_type="region", aggregate_id=region, payload={**summary, **reason},
         )
         count += 1
@@ -87,5 +88,5 @@ async def watch(
                 await session.commit()
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - keep watching on the next tick
+        except Exception:  # keep watching on the next tick
             log.exception("coverage push failed; retrying")

@@ -98,7 +98,7 @@ def plan_moves(
     n_posts: int,
     *,
     stations: Sequence[int] = (),
-    limits: Limits = Limits(),  # noqa: B008 - frozen dataclass, safe as a default
+    limits: Limits = Limits(),  # frozen dataclass, safe as a default
 ) -> Plan:
     """
     Best placement of the free units under the limits (MEXCLP).

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from data.base import utcnow
 from data.errors import Conflict, NotFound
+from data.events import Channel
 from data.outbox import record_event
 from dispatch import fleet
 from dispatch.destinations import Destinations, RegionNetwork
@@ -32,8 +33,6 @@ from fleet_coverage.settings import CoverageSettings
 from messaging.outbox import queue_sms
 from routing import store as road_store
 from routing.graph import haversine_m
-
-COVERAGE_CHANNEL = "coverage.updated"
 
 
 class UnknownRegion(NotFound):
@@ -366,7 +365,7 @@ async def accept_move_up(
     await db_session.flush()
     record_event(
         db_session,
-        channel=COVERAGE_CHANNEL,
+        channel=Channel.COVERAGE,
         event_type="coverage.move_up",
         aggregate_type="unit",
         aggregate_id=unit.id,

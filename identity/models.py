@@ -1,15 +1,16 @@
-"""Users hold roles; refresh tokens are stored hashed so a database leak yields no live session."""
+"""Users, roles, the patient record; refresh tokens are stored hashed so a leak gives no session."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.dialects.postgresql import INET, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from data.base import Base, id_column, utcnow
+from data.sealed import SealedText
 
 
 class Role(Base):
@@ -57,6 +58,30 @@ class UserRole(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     role_id: Mapped[int] = mapped_column(ForeignKey("roles.id"), primary_key=True)
+
+
+class Patient(Base):
+    """A registered patient; anonymous SOS callers have no row here."""
+
+    __tablename__ = "patients"
+
+    id: Mapped[uuid.UUID] = id_column()
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    dob: Mapped[date | None] = mapped_column(Date)
+    gender: Mapped[str | None] = mapped_column(String(16))
+    blood_group: Mapped[str | None] = mapped_column(String(4))
+    national_id_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    national_id_hmac: Mapped[str | None] = mapped_column(String(64), index=True)
+    national_id = SealedText(
+        "national_id_encrypted", subject=lambda p: f"patient:{p.id}", lookup="national_id_hmac"
+    )
+    address: Mapped[str | None] = mapped_column(Text)
+    city: Mapped[str | None] = mapped_column(String(100))
+    province: Mapped[str | None] = mapped_column(String(100))
+    #: Where appointment reminders go (E.164).
+    phone: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class RefreshToken(Base):

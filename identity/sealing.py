@@ -70,7 +70,7 @@ def data_key_for(conn: Connection, subject: str) -> tuple[bytes, bytes]:
     return row.id.bytes, data_key
 
 
-def _insert_ignore(new_id: uuid.UUID, subject: str, kek_id: str, wrapped: bytes):  # noqa: ANN202
+def _insert_ignore(new_id: uuid.UUID, subject: str, kek_id: str, wrapped: bytes):
     return (
         pg_insert(DataKey)
         .values(id=new_id, subject=subject, kek_id=kek_id, wrapped_key=wrapped, created_at=utcnow())

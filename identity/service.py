@@ -10,12 +10,11 @@ from redis.asyncio import Redis
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from care.models import Patient
 from data.base import utcnow
 from data.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from facilities.models import Hospital
 from identity import mfa, revocation
-from identity.models import RefreshToken, Role, User, UserRole
+from identity.models import Patient, RefreshToken, Role, User, UserRole
 from identity.password_policy import MIN_PASSWORD_LENGTH, check_password  # noqa: F401
 from identity.passwords import HashingGate, hash_password, hashing_gate
 from identity.roles import Role as RoleName

@@ -116,7 +116,7 @@ async def run_sender(
     while True:
         try:
             sent = await deliver_due(session_factory, transport, settings, on_failure=on_failure)
-        except Exception:  # noqa: BLE001 - keep the loop alive through database hiccups
+        except Exception:  # keep the loop alive through database hiccups
             log.exception("SMS delivery round failed")
             sent = 0
         if not sent:

@@ -47,12 +47,12 @@ class LocalOutbox:
 class RedirectingHttpClient(TwilioHttpClient):
     """Twilio's HTTP client with the API host replaced (gateway or local stub)."""
 
-    def __init__(self, base_url: str, **kwargs) -> None:  # noqa: ANN003
+    def __init__(self, base_url: str, **kwargs) -> None:
         super().__init__(**kwargs)
         parts = urlsplit(base_url)
         self._scheme, self._netloc = parts.scheme, parts.netloc
 
-    def request(self, method, url, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+    def request(self, method, url, *args, **kwargs):
         """Rewrite scheme and host, keep the path Twilio's SDK built."""
         parts = urlsplit(url)
         url = urlunsplit((self._scheme, self._netloc, parts.path, parts.query, parts.fragment))

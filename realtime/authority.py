@@ -135,7 +135,8 @@ class SocketAuthority:
             tokens.append(held)
         if tokens:
             try:
-                dead = await revocation.revoked_among(self.redis, [h.claims for h in tokens])
+                claims = [h.claims for h in tokens if h.claims is not None]
+                dead = await revocation.revoked_among(self.redis, claims)
             except (RedisError, OSError):
                 dead = set()  # the per-request check logs the outage; sockets keep serving
             for held in tokens:
@@ -148,7 +149,7 @@ class SocketAuthority:
                 return
             try:
                 alive = await self.capabilities_alive({h.capability for h in holding})
-            except Exception:  # noqa: BLE001 - a failed check is retried, not fatal
+            except Exception:  # a failed check is retried, not fatal
                 log.warning("capability check failed; retrying", exc_info=True)
                 return
             for held in holding:
@@ -161,5 +162,5 @@ class SocketAuthority:
             await asyncio.sleep(self.interval_s)
             try:
                 await self.sweep()
-            except Exception:  # noqa: BLE001 - the watch must outlive one bad pass
+            except Exception:  # the watch must outlive one bad pass
                 log.exception("socket authority sweep failed")

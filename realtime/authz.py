@@ -9,13 +9,8 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from realtime.streams import (
-    APPOINTMENT_QUEUE_CHANNEL,
-    CAPACITY_CHANNEL,
-    CASE_CHANNEL,
-    CHANNELS,
-    DOCTOR_AVAILABILITY_CHANNEL,
-)
+from data.events import Channel
+from realtime.streams import CHANNELS
 
 EVERYTHING = frozenset({"emergency_operator", "super_admin"})
 
@@ -39,19 +34,19 @@ class Principal:
 def channels_for(principal: Principal) -> frozenset[str]:
     """Channels the principal may subscribe to (events are still checked one by one)."""
     if principal.case_id is not None:
-        return frozenset({CASE_CHANNEL})
+        return frozenset({Channel.CASE})
     if principal.roles & EVERYTHING:
         return frozenset(CHANNELS)
     allowed: set[str] = set()
     if "hospital_admin" in principal.roles and principal.hospital_id is not None:
         allowed |= {
-            CASE_CHANNEL,
-            CAPACITY_CHANNEL,
-            DOCTOR_AVAILABILITY_CHANNEL,
-            APPOINTMENT_QUEUE_CHANNEL,
+            Channel.CASE,
+            Channel.CAPACITY,
+            Channel.DOCTOR_AVAILABILITY,
+            Channel.APPOINTMENT_QUEUE,
         }
     if "doctor" in principal.roles:
-        allowed |= {CAPACITY_CHANNEL, DOCTOR_AVAILABILITY_CHANNEL}
+        allowed |= {Channel.CAPACITY, Channel.DOCTOR_AVAILABILITY}
     if "patient" in principal.roles:
         allowed |= PATIENT_CHANNELS
     return frozenset(allowed)
@@ -60,17 +55,17 @@ def channels_for(principal: Principal) -> frozenset[str]:
 def can_see(principal: Principal, channel: str, payload: Mapping[str, Any]) -> bool:
     """Whether this one event may be shown to the principal."""
     if principal.case_id is not None:
-        return channel == CASE_CHANNEL and payload.get("case_id") == principal.case_id
+        return channel == Channel.CASE and payload.get("case_id") == principal.case_id
     if principal.roles & EVERYTHING:
         return channel in CHANNELS
-    if "doctor" in principal.roles and channel in (CAPACITY_CHANNEL, DOCTOR_AVAILABILITY_CHANNEL):
+    if "doctor" in principal.roles and channel in (Channel.CAPACITY, Channel.DOCTOR_AVAILABILITY):
         return True
     if "hospital_admin" in principal.roles and principal.hospital_id is not None:
-        if channel == CAPACITY_CHANNEL:
+        if channel == Channel.CAPACITY:
             return True
-        if channel == CASE_CHANNEL:
+        if channel == Channel.CASE:
             return payload.get("destination_hospital_id") == principal.hospital_id
-        if channel in (DOCTOR_AVAILABILITY_CHANNEL, APPOINTMENT_QUEUE_CHANNEL):
+        if channel in (Channel.DOCTOR_AVAILABILITY, Channel.APPOINTMENT_QUEUE):
             # Not in the spec of issue 5: an admin's own hospital only, the cautious reading.
             return payload.get("hospital_id") == principal.hospital_id
     # Patients: the public doctor directory's presence and the waiting rooms' queue lengths,
@@ -86,7 +81,7 @@ REPORTER_FIELDS = frozenset({
 })
 #: What a patient's app follows (issue 25): live availability in the doctor search, and queue
 #: movements, on which it re-reads its own position from the API.
-PATIENT_CHANNELS = frozenset({DOCTOR_AVAILABILITY_CHANNEL, APPOINTMENT_QUEUE_CHANNEL})
+PATIENT_CHANNELS = frozenset({Channel.DOCTOR_AVAILABILITY, Channel.APPOINTMENT_QUEUE})
 PATIENT_EVENT_FIELDS = {
     "doctor.availability": frozenset({"doctor_id", "state", "at"}),
     "appointment.queue": frozenset({"doctor_id", "hospital_id", "date", "queue_length"}),

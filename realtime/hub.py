@@ -13,20 +13,21 @@ import logging
 from collections import defaultdict
 from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from data.events import EPHEMERAL_CHANNELS
 from data.outbox import OutboxEvent
 from realtime import streams
 from realtime.authz import Principal, audience_key, shape, visible
 from realtime.resume import SeqGate
 from realtime.settings import RealtimeSettings
 from realtime.sink import SLOW_CONSUMER, Close, Sink
-from realtime.streams import CHANNELS, EPHEMERAL_CHANNELS, Event, EventBatch
+from realtime.streams import CHANNELS, Event, EventBatch
 
 log = logging.getLogger("lifeline.realtime.hub")
 
@@ -134,7 +135,7 @@ class Subscription:
                         await self.sink.put(shown)
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - a replay that cannot finish must not leave a gap
+        except Exception:  # a replay that cannot finish must not leave a gap
             log.exception("replay of %s failed", self.channel)
             self.sink.close(REPLAY_FAILED, "replay failed; reconnect with last_seq")
             return
@@ -167,6 +168,8 @@ class Hub:
         #: channel -> authorisation class (see :func:`realtime.authz.audience_key`) -> audience
         self.audiences: dict[str, dict[Hashable, Audience]] = defaultdict(dict)
         self.sinks: set[Sink] = set()
+        #: The hub owns who listens where; a sink is only a mailbox.
+        self.subscriptions_of: dict[Sink, set[Subscription]] = {}
         self.last_ids: dict[str, str] = {}
         self.heads: dict[str, int] = dict.fromkeys(CHANNELS, 0)
         self.stale = False
@@ -185,6 +188,7 @@ class Hub:
         if heartbeats:
             sink.next_beat = asyncio.get_running_loop().time() + self._beat_lead()
         self.sinks.add(sink)
+        self.subscriptions_of[sink] = set()
         if self.stale:
             sink.offer({"type": "stale"})
         return sink
@@ -192,7 +196,7 @@ class Hub:
     def close_sink(self, sink: Sink) -> None:
         """Forget a connection and all its subscriptions."""
         self.sinks.discard(sink)
-        for sub in list(sink.subscriptions):
+        for sub in list(self.subscriptions_of.pop(sink, ())):
             self.unsubscribe(sub)
 
     def subscribe(
@@ -217,7 +221,7 @@ class Hub:
         if audience is None:
             audience = self.audiences[channel][key] = Audience(principal, filters)
         audience.subscriptions.add(sub)
-        sink.subscriptions.add(sub)
+        self.subscriptions_of.setdefault(sink, set()).add(sub)
         if ack:
             sink.offer({"type": "subscribed", "channel": channel, "seq": sub.position})
         if last_seq is not None:
@@ -232,7 +236,11 @@ class Hub:
             audience.subscriptions.discard(sub)
             if not audience.subscriptions:
                 del self.audiences[sub.channel][key]
-        sub.sink.subscriptions.discard(sub)
+        subs = self.subscriptions_of.get(sub.sink)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs and sub.sink not in self.sinks:
+                del self.subscriptions_of[sub.sink]
         if sub.replay_task is not None and not sub.replay_task.done():
             sub.replay_task.cancel()
 
@@ -262,6 +270,8 @@ class Hub:
 
     def _advance_head(self, channel: str, fields: dict[Any, Any]) -> None:
         raw = fields.get(b"seq", fields.get("seq"))
+        if raw is None:
+            return
         try:
             seq = int(raw)
         except (TypeError, ValueError):
@@ -291,7 +301,7 @@ class Hub:
             await asyncio.sleep(interval)
             try:
                 self.flush_coalesced()
-            except Exception:  # noqa: BLE001 - one bad tick must not stop the positions
+            except Exception:  # one bad tick must not stop the positions
                 log.exception("coalesced fan-out failed")
 
     def _beat_lead(self) -> float:
@@ -320,7 +330,12 @@ class Hub:
                         sink.sender.cancel()
                 elif sink.heartbeat_s is not None and now >= sink.next_beat:
                     sink.next_beat = now + self._beat_lead()
-                    sink.beat()
+                    self._beat(sink)
+
+    def _beat(self, sink: Sink) -> None:
+        """Queue one heartbeat per subscription, with the position reached at this point."""
+        for sub in list(self.subscriptions_of.get(sink, ())):
+            sink.offer({"type": "heartbeat", "channel": sub.channel, "seq": sub.position})
 
     async def _initial_positions(self) -> None:
         """Start reading after what each stream already holds (earlier events are replays)."""
@@ -328,7 +343,7 @@ class Hub:
         last_ids: dict[str, str] = {}
         for channel in CHANNELS:
             key = streams.stream_key(prefix, channel)
-            last = await self.redis.xrevrange(key, "+", "-", count=1)
+            last = cast(streams.Entries, await self.redis.xrevrange(key, "+", "-", count=1))
             if last:
                 entry_id, fields = last[0]
                 last_ids[channel] = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
@@ -349,7 +364,7 @@ class Hub:
                     empty = self.last_ids.get(channel) == "0-0"
                     if channel in self.heads and seq is not None and empty:
                         self.heads[channel] = max(self.heads[channel], seq)
-        except Exception:  # noqa: BLE001 - the heads are only a convenience
+        except Exception:  # the heads are only a convenience
             log.warning("could not read outbox heads", exc_info=True)
 
     async def run(self) -> None:
@@ -371,7 +386,7 @@ class Hub:
                     log.info("Redis is back; resuming the streams")
                     self.broadcast({"type": "live"})
                 backoff = 0.1
-                for key, entries in response or ():
+                for key, entries in cast(list[tuple[Any, streams.Entries]], response or []):
                     key = key.decode() if isinstance(key, bytes) else key
                     channel = key[len(prefix) :]
                     for entry_id, fields in entries:
@@ -399,7 +414,7 @@ class Hub:
                     self.broadcast({"type": "stale"})
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
-            except Exception:  # noqa: BLE001 - the reader must outlive any one bad batch
+            except Exception:  # the reader must outlive any one bad batch
                 log.exception("hub reader error")
                 await asyncio.sleep(backoff)
 
@@ -423,7 +438,7 @@ class Hub:
                     if missing.seq >= event.seq:
                         break
                     self.fan_out(missing)
-        except Exception:  # noqa: BLE001 - the live event must still go; a replay can recover
+        except Exception:  # the live event must still go; a replay can recover
             log.exception("could not read the skipped events of %s", event.channel)
 
 

@@ -26,6 +26,7 @@ import psycopg
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
+from data.outbox import MARK_SQL, NOTIFY_CHANNEL, SEQUENCE_SQL, UNPUBLISHED_SQL
 from realtime import streams
 from realtime.settings import RealtimeSettings
 
@@ -33,37 +34,6 @@ log = logging.getLogger("lifeline.realtime.relay")
 
 #: pg advisory lock id of the active relay (any constant bigint unique to this purpose).
 LOCK_KEY = 0x4C49_4645_4C4E  # "LIFELN"
-NOTIFY_CHANNEL = "lifeline_outbox"
-
-SEQUENCE_SQL = """
-WITH batch AS (
-    SELECT id, channel FROM outbox
-    WHERE seq IS NULL
-    ORDER BY id
-    FOR UPDATE SKIP LOCKED
-    LIMIT %(limit)s
-), heads AS (
-    SELECT c.channel,
-           COALESCE((SELECT max(o.seq) FROM outbox o WHERE o.channel = c.channel), 0) AS head
-    FROM (SELECT DISTINCT channel FROM batch) AS c
-), numbered AS (
-    SELECT b.id, h.head + row_number() OVER (PARTITION BY b.channel ORDER BY b.id) AS seq
-    FROM batch AS b JOIN heads AS h USING (channel)
-)
-UPDATE outbox SET seq = numbered.seq
-FROM numbered
-WHERE outbox.id = numbered.id
-"""
-
-UNPUBLISHED_SQL = """
-SELECT id, channel, seq, event_type, payload::text, created_at
-FROM outbox
-WHERE published_at IS NULL AND seq IS NOT NULL
-ORDER BY channel, seq
-LIMIT %(limit)s
-"""
-
-MARK_SQL = "UPDATE outbox SET published_at = now() WHERE id = ANY(%(ids)s)"
 
 
 def libpq_url(url: str) -> str:

@@ -10,10 +10,9 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
-    from realtime.hub import Subscription
     from realtime.streams import Event, EventBatch
 
 SLOW_CONSUMER = 4008
@@ -39,7 +38,6 @@ class Sink:
         self.accepts_batches = accepts_batches
         self.items: deque[Event | EventBatch | dict[str, Any] | Close] = deque()
         self.closed: Close | None = None
-        self.subscriptions: set[Subscription] = set()
         #: Heartbeats are queued by the hub's ticker at least this often (None: never).
         self.heartbeat_s = heartbeat_s
         self.next_beat = 0.0
@@ -96,7 +94,8 @@ class Sink:
                 return None
         item = self.items.popleft()
         self._room.set()
-        return item
+        # Sinks read one item at a time are opened without accepts_batches: never a batch.
+        return cast("Event | dict[str, Any] | Close", item)
 
     def close(self, code: int, reason: str) -> None:
         """Discard what is queued and tell the transport to close."""
@@ -107,11 +106,6 @@ class Sink:
         self.items.append(self.closed)
         self._ready.set()
         self._room.set()
-
-    def beat(self) -> None:
-        """Queue one heartbeat per subscription, with the position reached at this point."""
-        for sub in list(self.subscriptions):
-            self.offer({"type": "heartbeat", "channel": sub.channel, "seq": sub.position})
 
     def stalled(self, now: float, limit: float) -> bool:
         """Whether the current write has waited longer than ``limit`` (a full TCP window)."""

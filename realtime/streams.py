@@ -9,37 +9,25 @@ auto id and a ``seq`` from a Redis counter, and resume only from what the stream
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import redis.asyncio as aioredis
+from redis.typing import EncodableT, FieldT
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from data.events import EPHEMERAL_CHANNELS, Channel
 from data.outbox import OutboxEvent
 
-CASE_CHANNEL = "emergency.case.updated"
-UNIT_POSITION_CHANNEL = "unit.position.updated"
-CAPACITY_CHANNEL = "hospital.capacity.updated"
-DOCTOR_AVAILABILITY_CHANNEL = "doctor.availability.updated"
-APPOINTMENT_QUEUE_CHANNEL = "appointment.queue.updated"
-COVERAGE_CHANNEL = "coverage.updated"  # fleet_coverage.service writes it; operators see it
-
-CHANNELS: tuple[str, ...] = (
-    CASE_CHANNEL,
-    UNIT_POSITION_CHANNEL,
-    CAPACITY_CHANNEL,
-    DOCTOR_AVAILABILITY_CHANNEL,
-    APPOINTMENT_QUEUE_CHANNEL,
-    COVERAGE_CHANNEL,
-)
-#: Published by :mod:`dispatch.position_ingest`; no outbox rows, no database replay.
-EPHEMERAL_CHANNELS = frozenset({UNIT_POSITION_CHANNEL})
+CHANNELS: tuple[str, ...] = tuple(Channel)
 
 REPLAY_PAGE = 500
+#: Entries of a stream read (XRANGE), as redis-py returns them (its stubs say "or None").
+Entries = list[tuple[Any, dict[Any, Any]]]
 
 
 @dataclass(frozen=True)
@@ -107,7 +95,7 @@ def stream_id(seq: int) -> str:
 
 def encode_fields(
     *, seq: int, event_type: str, data: dict[str, Any] | str, at: str
-) -> dict[str, str]:
+) -> dict[FieldT, EncodableT]:
     """Stream entry fields; ``data`` may already be JSON text (the relay reads it as text)."""
     return {
         "seq": str(seq), "type": event_type,
@@ -131,21 +119,9 @@ def decode_entry(channel: str, fields: dict[Any, Any]) -> Event:
     )
 
 
-def event_from_row(row: OutboxEvent) -> Event:
-    """An outbox row (already sequenced) as an event."""
-    assert row.seq is not None
-    return Event(
-        channel=row.channel,
-        seq=row.seq,
-        event_type=row.event_type,
-        data=row.payload,
-        at=row.created_at.isoformat(),
-    )
-
-
 async def first_retained_seq(redis: aioredis.Redis, key: str, channel: str) -> int | None:
     """The seq of the oldest entry still in the stream, or None when it is empty."""
-    entries = await redis.xrange(key, "-", "+", count=1)
+    entries = cast(Entries, await redis.xrange(key, "-", "+", count=1))
     if not entries:
         return None
     return decode_entry(channel, entries[0][1]).seq
@@ -157,7 +133,7 @@ async def replay_from_redis(
     """Events with seq > ``after`` still retained in the stream, in order."""
     start = "-" if channel in EPHEMERAL_CHANNELS else stream_id(after + 1)
     while True:
-        entries = await redis.xrange(key, start, "+", count=REPLAY_PAGE)
+        entries = cast(Entries, await redis.xrange(key, start, "+", count=REPLAY_PAGE))
         for _entry_id, fields in entries:
             event = decode_entry(channel, fields)
             if event.seq > after:
@@ -171,7 +147,7 @@ async def replay_from_redis(
 
 async def replay_from_outbox(
     engine: AsyncEngine, channel: str, *, after: int, case_id: str | None = None
-) -> AsyncIterator[Event]:
+) -> AsyncGenerator[Event, None]:
     """Sequenced outbox rows with seq > ``after``, in order (the source for long gaps)."""
     while True:
         query = (

@@ -266,14 +266,6 @@ def load_region(session: Session, name: str, *, prefer_cache: bool = True) -> Ro
     )
 
 
-def edge_id_base(session: Session, name: str) -> int:
-    """Database id of the region's edge 0 (edge ``i`` has id ``base + i``)."""
-    base = session.scalar(select(func.min(RoadEdge.id)).where(RoadEdge.region == name))
-    if base is None:
-        raise UnknownRegionError(name)
-    return int(base)
-
-
 def save_closure(
     session: Session,
     *,

@@ -49,7 +49,7 @@ async def triage_at_once(
     return replace(raised, case=case)
 
 
-async def shared_dispatch(db_session: AsyncSession, case, extras: dict) -> None:  # noqa: ANN001
+async def shared_dispatch(db_session: AsyncSession, case, extras: dict) -> None:
     """A linked call shows the primary's unit and destination: one ambulance for one incident."""
     if case.linked_to is None or extras.get("dispatch"):
         return

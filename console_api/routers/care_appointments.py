@@ -24,7 +24,7 @@ IdempotencyHeader = Annotated[
 ]
 
 
-def _respond(response: Response, appointment) -> dict[str, Any]:  # noqa: ANN001
+def _respond(response: Response, appointment) -> dict[str, Any]:
     response.headers["ETag"] = f'"{appointment.version}"'
     return appointments.appointment_view(appointment)
 

@@ -140,7 +140,7 @@ def check_case_token(case_id: uuid.UUID, case_token: str | None, secret: str) ->
 
 
 async def authorise_case_read(
-    request: Request, db_session: SessionDep, case, claims: AccessClaims, reason: str | None  # noqa: ANN001
+    request: Request, db_session: SessionDep, case, claims: AccessClaims, reason: str | None
 ) -> None:
     """Object rules of :func:`identity.authz.case_read_grant`; a denial looks like no case."""
     facts = authz.CaseFacts(
@@ -251,7 +251,7 @@ async def list_cases(
     return CasePage(items=[case_view(c) for c in cases], next_cursor=next_cursor)
 
 
-def _respond(response: Response, case) -> CaseView:  # noqa: ANN001
+def _respond(response: Response, case) -> CaseView:
     response.headers["ETag"] = f'"{case.version}"'
     return case_view(case)
 

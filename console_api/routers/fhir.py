@@ -15,7 +15,7 @@ router = APIRouter(prefix="/fhir", tags=["fhir"])
 FHIR_JSON = "application/fhir+json"
 
 
-def _fhir(resource) -> Response:  # noqa: ANN001
+def _fhir(resource) -> Response:
     return Response(content=resource.model_dump_json(), media_type=FHIR_JSON)
 
 

@@ -10,12 +10,12 @@ from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.exc import IntegrityError
 
-from care.models import Patient
 from care.schemas import e164
 from console_api.deps import IdentitySettingsDep, SessionDep
 from console_api.routers.auth import sign_in_step
 from data.errors import Conflict
 from identity import service as identity_service
+from identity.models import Patient
 from identity.schemas import TokenResponse
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])

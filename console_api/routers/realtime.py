@@ -503,7 +503,7 @@ async def sse_events(
     )
     interval = hub.settings.heartbeat_seconds
 
-    async def stream():  # noqa: ANN202 - an async generator of SSE frames
+    async def stream():  # an async generator of SSE frames
         try:
             yield ServerSentEvent(comment=f"subscribed {channel} seq={sub.position}", retry=2000)
             while True:

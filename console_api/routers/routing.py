@@ -149,7 +149,7 @@ def _all_finite(coordinates: list[Any]) -> bool:
     return True
 
 
-def _geometry(body: GeoJsonGeometry):  # noqa: ANN202
+def _geometry(body: GeoJsonGeometry):
     if not _all_finite(body.coordinates):
         raise InvalidInput("coordinates must be finite numbers", field="geometry")
     try:

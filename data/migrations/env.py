@@ -16,7 +16,7 @@ target_metadata = Base.metadata
 SPATIAL_SYSTEM_TABLES = {"spatial_ref_sys", "topology", "layer"}
 
 
-def include_object(obj, name, type_, reflected, compare_to):  # noqa: ANN001, ANN201
+def include_object(obj, name, type_, reflected, compare_to):
     """PostGIS's own tables are not ours to manage."""
     return not (type_ == "table" and name in SPATIAL_SYSTEM_TABLES)
 

@@ -8,8 +8,8 @@ import uuid
 import pytest
 
 from dispatch import service as case_service
+from dispatch.case_events import Actor
 from dispatch.lifecycle import CaseAction
-from dispatch.service import Actor
 from tests.conftest import add_unit, sign_in, sos_body
 
 CASES = "/api/v1/emergency/cases"

@@ -32,7 +32,7 @@ def scratch_url():
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _ours(obj, name, type_, reflected, compare_to) -> bool:  # noqa: ANN001
+def _ours(obj, name, type_, reflected, compare_to) -> bool:
     table = obj if type_ == "table" else getattr(obj, "table", None)
     return table is not None and table.name in CARE_TABLES
 

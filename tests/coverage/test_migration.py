@@ -14,7 +14,7 @@ from tests.care.test_migration import scratch_url  # noqa: F401 - the scratch da
 TABLES = {"coverage_posts", "coverage_demand", "coverage_moves"}
 
 
-def _ours(obj, name, type_, reflected, compare_to) -> bool:  # noqa: ANN001
+def _ours(obj, name, type_, reflected, compare_to) -> bool:
     table = obj if type_ == "table" else getattr(obj, "table", None)
     return table is not None and table.name in TABLES
 

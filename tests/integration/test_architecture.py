@@ -1,7 +1,9 @@
 """The layering holds (import-linter contracts) and the code passes its linter."""
 
+import ast
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,3 +24,52 @@ def test_ruff_finds_nothing():
         capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_migrations_import_none_of_our_packages():
+    """A migration is frozen when written: live code it imported could change what it does."""
+    ours = {p.split(".")[0] for p in tomllib.loads((ROOT / "pyproject.toml").read_text())[
+        "tool"]["importlinter"]["root_packages"]}
+    found = []
+    for path in sorted((ROOT / "data/migrations/versions").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            found += [f"{path.name}: {n}" for n in names if n.split(".")[0] in ours]
+    assert not found, found
+
+
+def test_readme_draws_the_layers_contract():
+    """The README's architecture section states the layers import-linter enforces, in order."""
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"][
+        "contracts"]
+    (layers,) = [c["layers"] for c in contracts if c["type"] == "layers"]
+    assert " > ".join(layers) in (ROOT / "README.md").read_text()
+
+
+def test_mypy_finds_nothing():
+    """`make lint`'s type check: strict on the core and routing, check_untyped_defs elsewhere."""
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "mypy")], cwd=ROOT, capture_output=True, text=True,
+        timeout=400,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_each_channel_is_named_once():
+    """Writers and readers import data.events.Channel: no second spelling to drift apart."""
+    from data.events import Channel
+
+    sources = [
+        path.read_text()
+        for package in ("bench", *tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"][
+            "importlinter"]["root_packages"])
+        for path in (ROOT / package).rglob("*.py")
+    ]
+    for channel in Channel:
+        assert sum(text.count(f'"{channel.value}"') + text.count(f"'{channel.value}'")
+                   for text in sources) == 1, channel

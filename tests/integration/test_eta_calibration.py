@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess  # noqa: S404 - the test drives our own CLI
+import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime
@@ -133,7 +133,7 @@ def town() -> OsmFixture:
 def lifeline(database_url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """The CLI as an operator runs it (DATABASE_URL as `make run` exports it; var/ in cwd)."""
     env = {**os.environ, "DATABASE_URL": database_url, "COLUMNS": "200"}
-    return subprocess.run(  # noqa: S603
+    return subprocess.run(
         [LIFELINE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600,
         check=False,
     )  # fmt: skip

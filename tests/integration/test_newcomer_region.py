@@ -5,7 +5,7 @@ box; a wrong role names the valid ones. Through the CLI, as `make run` calls it.
 from __future__ import annotations
 
 import os
-import subprocess  # noqa: S404 - the test drives our own CLI
+import subprocess  # the test drives our own CLI
 import sys
 import uuid
 from collections.abc import Iterator
@@ -38,7 +38,7 @@ def lifeline(db: str, cwd: Path, *args: str) -> subprocess.CompletedProcess:
     # DATABASE_URL is what `make run` exports; the working directory holds var/ like a checkout.
     env = {**os.environ, "DATABASE_URL": db.replace("postgresql://", "postgresql+psycopg://", 1),
            "COLUMNS": "200"}
-    return subprocess.run(  # noqa: S603
+    return subprocess.run(
         [LIFELINE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
         check=False,
     )

@@ -8,11 +8,12 @@ from sqlalchemy import insert
 
 from data.base import utcnow
 from data.db import make_async_engine
+from data.events import Channel
 from data.outbox import OutboxEvent
 from data.settings import DataSettings
 from realtime.hub import Hub
 from realtime.settings import RealtimeSettings
-from realtime.streams import UNIT_POSITION_CHANNEL, Event
+from realtime.streams import Event
 
 
 class RecordingHub(Hub):
@@ -60,6 +61,6 @@ async def test_the_seqs_a_stream_skipped_come_from_the_outbox_before_the_next_ev
 
 async def test_positions_have_no_outbox_and_are_never_filled():
     hub = RecordingHub(redis=None, engine=None, settings=RealtimeSettings())
-    hub.heads[UNIT_POSITION_CHANNEL] = 2
-    await hub._fill_gap(live(UNIT_POSITION_CHANNEL, 9))  # would need the engine otherwise
+    hub.heads[Channel.UNIT_POSITION] = 2
+    await hub._fill_gap(live(Channel.UNIT_POSITION, 9))  # would need the engine otherwise
     assert hub.shown == []

@@ -76,7 +76,7 @@ async def test_fixes_are_stored_in_batches_acked_and_pushed(servers, rt_operator
     await console.close()
 
 
-async def crew_token_of(http, case_id: str, headers) -> str:  # noqa: ANN001
+async def crew_token_of(http, case_id: str, headers) -> str:
     """The crew link the dispatch SMS carries."""
     outbox = (await http.get("/api/v1/sms/outbox", params={"case_id": case_id},
                              headers=headers)).json()

@@ -46,7 +46,7 @@ def service_env(database_url: str, **extra: str) -> dict[str, str]:
 
 def cli(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run `lifeline ARGS...` as an administrator would."""
-    done = subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
+    done = subprocess.run(  # our own CLI, fixed arguments
         [LIFELINE, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     if check:
@@ -71,7 +71,7 @@ class Serve:
         return f"ws://127.0.0.1:{self.port}"
 
     def start(self) -> Serve:
-        self.process = subprocess.Popen(  # noqa: S603 - our own CLI
+        self.process = subprocess.Popen(  # our own CLI
             [LIFELINE, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
             env={**self.env, "PORT": str(self.port)}, cwd=ROOT,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -201,7 +201,7 @@ async def test_mfa_enrol_and_activate_obey_the_lockout(app, served):
 
 # --- 10. One answer until every factor is right -----------------------------------------------
 
-def _shape(r) -> tuple:  # noqa: ANN001
+def _shape(r) -> tuple:
     body = r.json()
     return r.status_code, body["code"], body["detail"], r.headers.get("www-authenticate")
 

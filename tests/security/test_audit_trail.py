@@ -9,8 +9,7 @@ import psycopg
 import pytest
 from sqlalchemy import select
 
-from care.models import Patient
-from identity.models import AuditEntry
+from identity.models import AuditEntry, Patient
 from tests.conftest import sos_body
 from tests.integration.test_service_boundaries import run_cli
 

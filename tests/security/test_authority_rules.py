@@ -142,7 +142,7 @@ async def test_an_appointment_outside_the_window_is_no_treatment_relationship(ap
     r = await client.get(chart, headers=clinic.doctor.headers)
     assert r.status_code == 403, "five days ahead is outside the 72 h window"
 
-    async def move(start) -> None:  # noqa: ANN001
+    async def move(start) -> None:
         async with app.state.session_factory() as session:
             appointment = await session.get(Appointment, appointment_id)
             appointment.scheduled_start = start

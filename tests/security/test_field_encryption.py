@@ -10,10 +10,11 @@ import os
 import psycopg
 from sqlalchemy import select
 
-from care.models import MedicalRecord, Patient
+from care.models import MedicalRecord
 from dispatch.models import EmergencyCase
 from identity import sealing, vault
 from identity import service as identity_service
+from identity.models import Patient
 from tests.conftest import sos_body
 from tests.integration.test_service_boundaries import run_cli
 

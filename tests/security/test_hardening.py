@@ -147,7 +147,7 @@ async def test_cors_allows_only_the_configured_origins(identity_settings):
 
 async def test_no_seeded_personal_data_in_the_logs(app, client, world):
     async with app.state.session_factory() as session:
-        from care.models import Patient
+        from identity.models import Patient
 
         session.add(Patient(full_name="Zainab Logcheck", national_id="61101-7654321-3"))
         await session.commit()

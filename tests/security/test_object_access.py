@@ -7,9 +7,9 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from care.models import Patient
+from data.events import Channel
 from dispatch.models import EmergencyCase
-from realtime.streams import CASE_CHANNEL
+from identity.models import Patient
 from tests.conftest import random_phone, sos_body
 
 CASES = "/api/v1/emergency/cases"
@@ -43,7 +43,7 @@ async def test_a_case_token_opens_only_its_own_case(client, world):
     assert r.status_code == 403 and not leaks(r.text, world.bound_case)
     events = await client.get(
         "/api/v1/realtime/events",
-        params={"channel": CASE_CHANNEL, "case_id": world.bound_case["id"], "timeout": 0},
+        params={"channel": Channel.CASE, "case_id": world.bound_case["id"], "timeout": 0},
         headers={"X-Case-Token": mine["case_token"]},
     )
     assert events.status_code in (401, 403) and world.bound_case["id"] not in events.text

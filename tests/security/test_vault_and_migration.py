@@ -109,6 +109,16 @@ def test_migration_0007_is_reversible_and_keeps_case_notes():
                 "SELECT notes_sealed FROM emergency_cases WHERE id = %s", (case_id,)
             ).fetchone()[0]
         assert bytes(blob).startswith(b"LF1") and b"legacy" not in bytes(blob)
+        # The migration's frozen copy of the vault writes what the live vault reads.
+        with psycopg.connect(url) as conn:
+            subject, kek_id, wrapped = conn.execute(
+                "SELECT subject, kek_id, wrapped_key FROM data_keys WHERE id = %s",
+                (uuid.UUID(bytes=vault.key_id_of(bytes(blob))),),
+            ).fetchone()
+        keys = vault.Keyring.parse(vault.VaultSettings().keyring_text())
+        data_key = vault.unwrap(kek_id, wrapped, ring=keys, aad=f"data-key:{subject}".encode())
+        aad = f"emergency_cases.notes_sealed:{case_id}".encode()
+        assert vault.open_sealed(bytes(blob), data_key=data_key, aad=aad) == "legacy plaintext note"
         down = run_cli("db", "downgrade", "0006_sms", database_url=sa_url)
         assert down.returncode == 0, down.stdout + down.stderr
         with psycopg.connect(url) as conn:

@@ -96,7 +96,7 @@ def test_closure_changes_eta_immediately_then_table_catches_up(grid: RoadGraph) 
     assert after[0] == pytest.approx(before[0], abs=0.01)
 
 
-def reference_digraph_with(engine: TravelTimeEngine):  # noqa: ANN201
+def reference_digraph_with(engine: TravelTimeEngine):
     """Reference networkx graph on the engine's current (closure-applied) weights."""
     graph = engine.graph
     weights = engine._weights.edge_time

@@ -20,13 +20,12 @@ ZONE = ZoneInfo("Europe/Helsinki")  # LIFELINE_CARE_TIMEZONE's default: the clin
 async def make_account(url: str, role: str, *, hospital_id=None, full_name: str | None = None
                        ) -> Account:
     """A user of ``role``; staff enrolled in TOTP with recovery codes; patients with a profile."""
-    from care.models import Patient
     from data.db import async_session_factory, make_async_engine
     from data.models import import_all_models
     from data.settings import DataSettings
     from identity import mfa
     from identity import service as identity_service
-    from identity.models import User
+    from identity.models import Patient, User
     from identity.roles import is_staff
 
     import_all_models()

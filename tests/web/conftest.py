@@ -92,14 +92,13 @@ def web_server(web_database_url: str) -> Iterator[Server]:
 async def _create_accounts(url: str) -> dict[str, Account]:
     from sqlalchemy import select
 
-    from care.models import Patient
     from data.db import async_session_factory, make_async_engine
     from data.models import import_all_models
     from data.settings import DataSettings
     from facilities.models import Hospital
     from identity import mfa
     from identity import service as identity_service
-    from identity.models import User
+    from identity.models import Patient, User
     from identity.roles import is_staff
 
     import_all_models()

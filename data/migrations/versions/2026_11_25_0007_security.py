@@ -7,8 +7,18 @@ Create Date: 2026-11-25
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import os
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.dialects import postgresql
 
 revision = "0007_security"
@@ -29,10 +39,83 @@ CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
 """
 
 
+# What this migration needs of identity.vault and identity.sealing, frozen as they were on
+# 2026-11-25: a migration keeps doing what it did when written, whatever the live code becomes
+# (and data/ imports nothing above it). Same KEK settings, blob format and AAD strings.
+_DEV_KEYRING = "dev:" + base64.b64encode(hashlib.sha256(b"lifeline-dev-kek").digest()).decode()
+_MAGIC = b"LF1"
+_NONCE_BYTES = 12
+
+
+class _KekSettings(BaseSettings):
+    """``LIFELINE_KEK`` or ``LIFELINE_KEK_FILE``, as identity.vault.VaultSettings read them."""
+
+    model_config = SettingsConfigDict(env_prefix="LIFELINE_", env_file=".env", extra="ignore")
+
+    env: str = "development"
+    kek: str | None = None
+    kek_file: str | None = None
+
+
+def _keyring() -> tuple[dict[str, bytes], str]:
+    """(KEK by id, the active id): newest first, each ``id:base64`` of 32 bytes."""
+    settings = _KekSettings()
+    if settings.kek_file:
+        text = Path(settings.kek_file).read_text().strip()
+    elif settings.kek:
+        text = settings.kek
+    elif settings.env == "production":
+        raise RuntimeError("set LIFELINE_KEK or LIFELINE_KEK_FILE in production")
+    else:
+        text = _DEV_KEYRING
+    if settings.env == "production" and _DEV_KEYRING.split(":", 1)[1] in text:
+        raise RuntimeError("the published development KEK may not be used in production")
+    keys: dict[str, bytes] = {}
+    for entry in filter(None, (e.strip() for e in text.replace("\n", ",").split(","))):
+        kid, _, b64 = entry.partition(":")
+        key = base64.b64decode(b64)
+        if not kid or len(kid) > 32 or len(key) != 32:
+            raise RuntimeError("each KEK entry is id:base64 of 32 bytes")
+        keys[kid] = key
+    if not keys:
+        raise RuntimeError("the KEK keyring is empty")
+    return keys, next(iter(keys))
+
+
+def _unwrap(keys: dict[str, bytes], row: Any) -> bytes:
+    """The data key of a ``data_keys`` row (its AAD binds it to its subject)."""
+    if row.kek_id not in keys:
+        raise RuntimeError(f"KEK {row.kek_id!r} is not in the keyring")
+    aad = f"data-key:{row.subject}".encode()
+    wrapped = bytes(row.wrapped_key)
+    return AESGCM(keys[row.kek_id]).decrypt(wrapped[:_NONCE_BYTES], wrapped[_NONCE_BYTES:], aad)
+
+
+def _data_key_for(conn: Any, keys: dict[str, bytes], active: str, subject: str) -> Any:
+    """(key id, data key) of ``subject``, created and wrapped under the active KEK if missing."""
+    query = sa.text("SELECT id, subject, kek_id, wrapped_key FROM data_keys WHERE subject = :s")
+    row = conn.execute(query, {"s": subject}).first()
+    if row is None:
+        nonce = os.urandom(_NONCE_BYTES)
+        data_key = AESGCM.generate_key(bit_length=256)
+        wrapped = nonce + AESGCM(keys[active]).encrypt(
+            nonce, data_key, f"data-key:{subject}".encode()
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO data_keys (id, subject, kek_id, wrapped_key, created_at) "
+                "VALUES (:i, :s, :k, :w, :t) ON CONFLICT (subject) DO NOTHING"
+            ),
+            {"i": uuid.uuid4(), "s": subject, "k": active, "w": wrapped,
+             "t": datetime.now(UTC)},
+        )
+        row = conn.execute(query, {"s": subject}).one()
+    return row.id.bytes, _unwrap(keys, row)
+
+
 def _reseal(upgrade: bool) -> None:
     """Move legacy plaintext case notes into ciphertext (and back on downgrade)."""
-    from identity import sealing, vault
-
+    keys, active = _keyring()
     conn = op.get_bind()
     if upgrade:
         rows = conn.execute(
@@ -40,9 +123,12 @@ def _reseal(upgrade: bool) -> None:
         ).all()
         for row in rows:
             subject = f"patient:{row.patient_id}" if row.patient_id else f"case:{row.id}"
-            key_id, data_key = sealing.data_key_for(conn, subject)
+            key_id, data_key = _data_key_for(conn, keys, active, subject)
             aad = f"emergency_cases.notes_sealed:{row.id}".encode()
-            blob = vault.seal(row.notes, data_key=data_key, key_id=key_id, aad=aad)
+            nonce = os.urandom(_NONCE_BYTES)
+            blob = _MAGIC + key_id + nonce + AESGCM(data_key).encrypt(
+                nonce, row.notes.encode(), aad
+            )
             conn.execute(
                 sa.text("UPDATE emergency_cases SET notes_sealed = :b WHERE id = :i"),
                 {"b": blob, "i": row.id},
@@ -51,13 +137,20 @@ def _reseal(upgrade: bool) -> None:
         rows = conn.execute(
             sa.text("SELECT id, notes_sealed FROM emergency_cases WHERE notes_sealed IS NOT NULL")
         ).all()
+        by_id = sa.text("SELECT id, subject, kek_id, wrapped_key FROM data_keys WHERE id = :i")
         for row in rows:
             blob = bytes(row.notes_sealed)
-            data_key = sealing.data_key_by_id(conn, vault.key_id_of(blob))
+            if not blob.startswith(_MAGIC) or len(blob) < len(_MAGIC) + 16 + _NONCE_BYTES + 16:
+                raise RuntimeError("not a sealed value")
+            start = len(_MAGIC) + 16
+            key = conn.execute(by_id, {"i": uuid.UUID(bytes=blob[len(_MAGIC) : start])}).first()
+            if key is None:
+                raise RuntimeError("the data key of this value was deleted (crypto-shredded)")
             aad = f"emergency_cases.notes_sealed:{row.id}".encode()
+            nonce, body = blob[start : start + _NONCE_BYTES], blob[start + _NONCE_BYTES :]
             conn.execute(
                 sa.text("UPDATE emergency_cases SET notes = :n WHERE id = :i"),
-                {"n": vault.open_sealed(blob, data_key=data_key, aad=aad), "i": row.id},
+                {"n": AESGCM(_unwrap(keys, key)).decrypt(nonce, body, aad).decode(), "i": row.id},
             )
 
 

@@ -1,0 +1,47 @@
+"""What the dispatch core needs of the outside world, declared here; adapters implement it.
+
+The adapters live in :mod:`realtime` (Redis) and are chosen in one place,
+:mod:`console_api.bootstrap`. dispatch itself imports no I/O client for these.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+#: The fleet's live positions in Redis: unit id -> "recorded_us|lat|lng" (newest fix wins).
+#: Written by the LivePositions adapter, read by dispatch.fleet (until that read is a port too).
+LIVE_HASH = "lifeline:units:live"
+
+
+@dataclass(frozen=True)
+class LiveFix:
+    """One GPS fix as the live-position store takes it."""
+
+    unit_id: uuid.UUID
+    #: Microseconds since the epoch (exact, unlike float seconds).
+    recorded_us: int
+    #: Recent enough to become the unit's live position (older fixes only extend the trail).
+    fresh: bool
+    lat: float
+    lng: float
+    #: The position event's JSON, published when the fix becomes the live position.
+    event: str
+
+
+class LivePositions(Protocol):
+    """Keeps each unit's newest position, decides the trail, and publishes live fixes."""
+
+    async def store(
+        self,
+        fixes: Sequence[LiveFix],
+        *,
+        now_ms: int,
+        at: str,
+        trail_interval_us: int,
+        trail_distance_m: float,
+    ) -> list[int]:
+        """Per fix, ``2 * became_live + kept_on_trail``; data.errors.Unavailable when down."""
+        ...
