@@ -5,10 +5,12 @@ Pure functions, so every transport (WebSocket, SSE, long-poll) applies the same 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from identity.authz import HOSPITAL_STAFF, CaseFacts, Grant, case_read_grant
 from realtime.streams import (
     APPOINTMENT_QUEUE_CHANNEL,
     CAPACITY_CHANNEL,
@@ -43,9 +45,10 @@ def channels_for(principal: Principal) -> frozenset[str]:
     if principal.roles & EVERYTHING:
         return frozenset(CHANNELS)
     allowed: set[str] = set()
+    if principal.roles & HOSPITAL_STAFF and principal.hospital_id is not None:
+        allowed.add(CASE_CHANNEL)  # the cases bound to their hospital: see can_read_case
     if "hospital_admin" in principal.roles and principal.hospital_id is not None:
         allowed |= {
-            CASE_CHANNEL,
             CAPACITY_CHANNEL,
             DOCTOR_AVAILABILITY_CHANNEL,
             APPOINTMENT_QUEUE_CHANNEL,
@@ -55,19 +58,46 @@ def channels_for(principal: Principal) -> frozenset[str]:
     return frozenset(allowed)
 
 
+def _uuid(value: object) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def can_read_case(principal: Principal, payload: Mapping[str, Any]) -> bool:
+    """The HTTP read rule (:func:`identity.authz.case_read_grant`) applied to a case event.
+
+    Only grants that need no request go live: a role's, or the hospital the case is bound to.
+    Break-glass is one audited read, never a subscription; a patient follows their own case
+    with its case token.
+    """
+    grant = case_read_grant(
+        roles=principal.roles,
+        user_id=None,
+        hospital_id=_uuid(principal.hospital_id),
+        case=CaseFacts(
+            created_by=None,
+            patient_user_id=None,
+            destination_hospital_id=_uuid(payload.get("destination_hospital_id")),
+        ),
+    )
+    return grant in (Grant.ROLE, Grant.HOSPITAL)
+
+
 def can_see(principal: Principal, channel: str, payload: Mapping[str, Any]) -> bool:
     """Whether this one event may be shown to the principal."""
     if principal.case_id is not None:
         return channel == CASE_CHANNEL and payload.get("case_id") == principal.case_id
     if principal.roles & EVERYTHING:
         return channel in CHANNELS
+    if channel == CASE_CHANNEL:
+        return can_read_case(principal, payload)
     if "doctor" in principal.roles and channel in (CAPACITY_CHANNEL, DOCTOR_AVAILABILITY_CHANNEL):
         return True
     if "hospital_admin" in principal.roles and principal.hospital_id is not None:
         if channel == CAPACITY_CHANNEL:
             return True
-        if channel == CASE_CHANNEL:
-            return payload.get("destination_hospital_id") == principal.hospital_id
         if channel in (DOCTOR_AVAILABILITY_CHANNEL, APPOINTMENT_QUEUE_CHANNEL):
             # Not in the spec of issue 5: an admin's own hospital only, the cautious reading.
             return payload.get("hospital_id") == principal.hospital_id

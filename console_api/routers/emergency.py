@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from console_api.audit_trail import note_audit
+from console_api.case_deps import ReadableCase
 from console_api.deps import (
     DestinationsDep,
     IdentitySettingsDep,
@@ -21,12 +21,12 @@ from console_api.deps import (
 from console_api.limits import sos_looks_abusive
 from console_api.routers import call_taking
 from console_api.views import case_view
-from data.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from data.errors import InvalidInput
 from data.failover import retry_once_on_failover
 from data.idempotency import IdempotencyKey
-from dispatch import alerts, case_detail, dispatching
+from dispatch import case_detail, dispatching
 from dispatch import service as case_service
-from dispatch.case_tokens import issue_case_token, verify_case_token
+from dispatch.case_tokens import issue_case_token
 from dispatch.lifecycle import CaseAction, CaseStatus
 from dispatch.schemas import (
     ArriveRequest,
@@ -40,7 +40,6 @@ from dispatch.schemas import (
     TriageRequest,
 )
 from identity import authz
-from identity import service as identity_service
 from identity.roles import allowed
 from identity.tokens import AccessClaims
 
@@ -129,65 +128,18 @@ async def raise_sos(
     )
 
 
-def check_case_token(case_id: uuid.UUID, case_token: str | None, secret: str) -> None:
-    """The anonymous reporter may read only the case their token was issued for."""
-    if case_token is None:
-        raise Unauthenticated(
-            "send a bearer token, or the case's X-Case-Token", code="missing_token"
-        )
-    if not verify_case_token(case_id, case_token, secret=secret):
-        raise Forbidden("this case token is not valid for this case", code="invalid_case_token")
-
-
-async def authorise_case_read(
-    request: Request, db_session: SessionDep, case, claims: AccessClaims, reason: str | None  # noqa: ANN001
-) -> None:
-    """Object rules of :func:`identity.authz.case_read_grant`; a denial looks like no case."""
-    facts = authz.CaseFacts(
-        created_by=case.created_by,
-        patient_user_id=await identity_service.patient_user_id(
-            db_session=db_session, patient_id=case.patient_id
-        ),
-        destination_hospital_id=case.destination_hospital_id,
-    )
-    grant = authz.case_read_grant(
-        roles=claims.roles, user_id=claims.user_id, hospital_id=claims.hospital_id, case=facts,
-        break_glass_reason=reason,
-    )
-    note_audit(request, patient_id=case.patient_id, grant=grant.value, reason=reason)
-    if grant is authz.Grant.DENIED:
-        request.state.denied = "object_forbidden"
-        raise NotFound("no such case", code="case_not_found")
-    if grant is authz.Grant.BREAK_GLASS:
-        await alerts.break_glass_opened(
-            db_session=db_session, case=case, actor=actor_of(claims).label
-        )
-
-
 @router.get("/cases/{case_id}", response_model=CaseView, summary="Read one case")
 async def read_case(
-    case_id: uuid.UUID,
+    case: ReadableCase,
     request: Request,
     response: Response,
     destinations: DestinationsDep,
     db_session: SessionDep,
-    settings: IdentitySettingsDep,
     claims: OptionalClaims,
-    x_case_token: Annotated[str | None, Header(alias="X-Case-Token")] = None,
-    break_glass: Annotated[
-        str | None,
-        Header(alias="X-Break-Glass-Reason", max_length=500,
-               description="operators and doctors: why you open a case outside your rules"),
-    ] = None,
 ) -> CaseView:
-    """Operators see any case; hospital staff cases bound to their hospital; a patient their own;
-    an anonymous reporter only the case their token was issued for."""
-    if claims is None:
-        check_case_token(case_id, x_case_token, settings.secret_key)
-    case = await case_service.get_case(db_session=db_session, case_id=case_id)
-    if claims is not None:
-        await authorise_case_read(request, db_session, case, claims, break_glass)
-    events = await case_service.case_events(db_session=db_session, case_id=case_id)
+    """Whoever :data:`~console_api.case_deps.ReadableCase` lets in; the anonymous reporter sees
+    their ambulance and destination, not the options."""
+    events = await case_service.case_events(db_session=db_session, case_id=case.id)
     response.headers["ETag"] = f'"{case.version}"'
     view = case_view(case, events)
     extras = await case_detail.case_extras(
@@ -206,20 +158,11 @@ async def read_case(
     summary="Route lines (GeoJSON) from the scene to the destination and recommended hospitals",
 )
 async def read_case_routes(
-    case_id: uuid.UUID,
-    request: Request,
+    case: ReadableCase,
     destinations: DestinationsDep,
-    db_session: SessionDep,
-    settings: IdentitySettingsDep,
     claims: OptionalClaims,
-    x_case_token: Annotated[str | None, Header(alias="X-Case-Token")] = None,
 ) -> dict[str, Any]:
     """A FeatureCollection of routes under the closures in force; a reporter sees only theirs."""
-    if claims is None:
-        check_case_token(case_id, x_case_token, settings.secret_key)
-    case = await case_service.get_case(db_session=db_session, case_id=case_id)
-    if claims is not None:
-        await authorise_case_read(request, db_session, case, claims, None)
     routes = await case_detail.case_routes(destinations=destinations, case=case)
     if claims is None:
         routes["features"] = [f for f in routes["features"] if f["properties"]["destination"]]
