@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from console_api.deps import SessionDep, actor_of, require
+from console_api.deps import CurrentClaims, SessionDep, actor_of
 from console_api.views import case_view
 from data.base import utcnow
 from data.errors import InvalidInput
@@ -67,7 +66,7 @@ async def link_case(
     body: LinkRequest,
     response: Response,
     db_session: SessionDep,
-    claims: Annotated[AccessClaims, Depends(require("case.triage"))],
+    claims: CurrentClaims,
 ) -> CaseView:
     """Audited; the linked case is ended with the primary when the primary closes."""
     case = await duplicates.link(
@@ -83,7 +82,7 @@ async def dismiss_duplicate(
     case_id: uuid.UUID,
     response: Response,
     db_session: SessionDep,
-    claims: Annotated[AccessClaims, Depends(require("case.triage"))],
+    claims: CurrentClaims,
 ) -> CaseView:
     """Audited."""
     case = await duplicates.dismiss(db_session=db_session, case_id=case_id, actor=actor_of(claims))

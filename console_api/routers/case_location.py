@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from console_api.case_deps import ReportableCase
 from console_api.deps import (
+    CurrentClaims,
     DestinationsDep,
     SessionDep,
     actor_of,
-    require,
 )
 from console_api.views import case_view
 from dispatch import location_reports
 from dispatch.schemas import CaseView, LocationReport
-from identity.tokens import AccessClaims
 
 router = APIRouter(prefix="/api/v1/emergency/cases/{case_id}/location", tags=["emergency"])
 
@@ -41,7 +40,7 @@ async def confirm(
     report_id: uuid.UUID,
     db_session: SessionDep,
     destinations: DestinationsDep,
-    claims: Annotated[AccessClaims, Depends(require("case.triage"))],
+    claims: CurrentClaims,
 ) -> CaseView:
     """The destination hospitals are re-assessed from the new position."""
     case = await location_reports.decide(
@@ -57,7 +56,7 @@ async def dismiss(
     report_id: uuid.UUID,
     db_session: SessionDep,
     destinations: DestinationsDep,
-    claims: Annotated[AccessClaims, Depends(require("case.triage"))],
+    claims: CurrentClaims,
 ) -> CaseView:
     """The report is kept in the timeline as dismissed."""
     case = await location_reports.decide(

@@ -8,14 +8,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
-from console_api.deps import DestinationsDep, SessionDep, actor_of, require
+from console_api.deps import CurrentClaims, DestinationsDep, SessionDep, actor_of
 from dispatch import fleet
 from dispatch.service import get_case
 from fleet_coverage import service
 from fleet_coverage.policy import DispatchOption, suggest
 from fleet_coverage.schemas import MoveUpRequest, PostCreate
 from fleet_coverage.settings import get_coverage_settings
-from identity.tokens import AccessClaims
 
 router = APIRouter(tags=["coverage"])
 
@@ -45,7 +44,7 @@ async def _state(db_session, coverage: service.CoverageBook, region: str):
 @router.get("/api/v1/coverage/regions", summary="Served regions, with their centres")
 async def regions(
     coverage: BookDep,
-    _: Annotated[AccessClaims, Depends(require("coverage.read"))],
+    _: CurrentClaims,
 ) -> list[dict[str, Any]]:
     """For the console to pick the region it is looking at."""
     found = []
@@ -61,7 +60,7 @@ async def coverage_now(
     db_session: SessionDep,
     coverage: BookDep,
     region: Region,
-    _: Annotated[AccessClaims, Depends(require("coverage.read"))],
+    _: CurrentClaims,
     minutes: Minutes = None,
 ) -> dict[str, Any]:
     """Share of demand reached by a free unit (any, ALS) within ``minutes`` by road."""
@@ -77,7 +76,7 @@ async def move_ups(
     db_session: SessionDep,
     coverage: BookDep,
     region: Region,
-    _: Annotated[AccessClaims, Depends(require("coverage.read"))],
+    _: CurrentClaims,
     minutes: Minutes = None,
 ) -> dict[str, Any]:
     """Moves of free units to posts that raise expected coverage the most."""
@@ -97,7 +96,7 @@ async def list_posts(
     db_session: SessionDep,
     coverage: BookDep,
     region: Region,
-    _: Annotated[AccessClaims, Depends(require("coverage.read"))],
+    _: CurrentClaims,
 ) -> list[dict[str, Any]]:
     """Stations of the region's units are added as posts on first read."""
     network = coverage.network(region)
@@ -113,7 +112,7 @@ async def create_post(
     body: PostCreate,
     db_session: SessionDep,
     coverage: BookDep,
-    _: Annotated[AccessClaims, Depends(require("unit.manage"))],
+    _: CurrentClaims,
 ) -> dict[str, Any]:
     """A place where units may wait, inside the region."""
     network = coverage.network(body.region)
@@ -130,7 +129,7 @@ async def move_up(
     body: MoveUpRequest,
     db_session: SessionDep,
     destinations: DestinationsDep,
-    claims: Annotated[AccessClaims, Depends(require("unit.manage"))],
+    claims: CurrentClaims,
 ) -> dict[str, Any]:
     """Audited; the crew gets an SMS and the console a ``coverage.updated`` event."""
     move = await service.accept_move_up(
@@ -148,7 +147,7 @@ async def dispatch_cost(
     db_session: SessionDep,
     coverage: BookDep,
     case_id: Annotated[uuid.UUID, Query()],
-    _: Annotated[AccessClaims, Depends(require("coverage.read"))],
+    _: CurrentClaims,
     minutes: Minutes = None,
 ) -> dict[str, Any]:
     """Next to each recommended unit's ETA: percentage points of coverage its departure costs."""

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from console_api.deps import SessionDep, actor_of, require
+from console_api.deps import CurrentClaims, SessionDep, actor_of
 from facilities import diversion_policy
-from identity.tokens import AccessClaims
 
 router = APIRouter(prefix="/api/v1/regions", tags=["hospitals"])
 RegionName = Annotated[str, Path(min_length=1, max_length=100)]
@@ -34,7 +33,7 @@ async def put_policy(
     region: RegionName,
     body: DiversionPolicyUpdate,
     db_session: SessionDep,
-    claims: Annotated[AccessClaims, Depends(require("policy.manage"))],
+    claims: CurrentClaims,
 ) -> dict[str, Any]:
     """Applies to recommendations made from now on (cases already ranked keep theirs)."""
     return await diversion_policy.set_policy(

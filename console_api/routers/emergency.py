@@ -6,17 +6,17 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from console_api.case_deps import ReadableCase
 from console_api.deps import (
+    CurrentClaims,
     DestinationsDep,
     IdentitySettingsDep,
     OptionalClaims,
     SessionDep,
     actor_of,
-    require,
 )
 from console_api.limits import sos_looks_abusive
 from console_api.routers import call_taking
@@ -172,7 +172,7 @@ async def read_case_routes(
 @router.get("/cases", response_model=CasePage, summary="List cases, newest first (staff)")
 async def list_cases(
     db_session: SessionDep,
-    claims: Annotated[AccessClaims, Depends(require("case.list"))],
+    claims: CurrentClaims,
     status_filter: Annotated[
         list[CaseStatus] | None, Query(alias="status", description="repeat for several")
     ] = None,
@@ -204,7 +204,7 @@ async def triage_case(
     body: TriageRequest,
     response: Response,
     db_session: SessionDep,
-    claims: Annotated[AccessClaims, Depends(require("case.triage"))],
+    claims: CurrentClaims,
     destinations: DestinationsDep,
     if_match: IfMatchHeader = None,
 ) -> CaseView:
@@ -226,7 +226,7 @@ async def dispatch_case(
     case_id: uuid.UUID,
     response: Response,
     db_session: SessionDep,
-    claims: Annotated[AccessClaims, Depends(require("case.dispatch"))],
+    claims: CurrentClaims,
     request: Request,
     destinations: DestinationsDep,
     settings: IdentitySettingsDep,
@@ -276,7 +276,7 @@ async def arrive_case(
     case_id: uuid.UUID,
     response: Response,
     db_session: SessionDep,
-    claims: Annotated[AccessClaims, Depends(require("case.arrive"))],
+    claims: CurrentClaims,
     body: ArriveRequest | None = None,
     if_match: IfMatchHeader = None,
 ) -> CaseView:
@@ -291,7 +291,7 @@ async def close_case(
     case_id: uuid.UUID,
     response: Response,
     db_session: SessionDep,
-    claims: Annotated[AccessClaims, Depends(require("case.close"))],
+    claims: CurrentClaims,
     body: CloseRequest | None = None,
     if_match: IfMatchHeader = None,
 ) -> CaseView:
@@ -308,7 +308,7 @@ async def cancel_case(
     body: CancelRequest,
     response: Response,
     db_session: SessionDep,
-    claims: Annotated[AccessClaims, Depends(require("case.cancel"))],
+    claims: CurrentClaims,
     if_match: IfMatchHeader = None,
 ) -> CaseView:
     """Legal from any open state, with a reason; final."""

@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from console_api.deps import DestinationsDep, SessionDep, actor_of, require
+from console_api.deps import CurrentClaims, DestinationsDep, SessionDep, actor_of
 from console_api.routers.hospital_side import _manages
 from data.errors import InvalidInput, NotFound
 from dispatch.hospital_side import flag_cases_bound_for
 from dispatch.service_changes import reassess_open_cases
 from facilities import have, have_exchange
-from identity.tokens import AccessClaims
 from routing.models import Region
 
 router = APIRouter(prefix="/api/v1/hospitals", tags=["hospitals"])
@@ -48,7 +47,7 @@ async def apply_have(
     request: Request,
     db_session: SessionDep,
     destinations: DestinationsDep,
-    claims: Annotated[AccessClaims, Depends(require("hospital.capacity"))],
+    claims: CurrentClaims,
     region: RegionQuery,
 ) -> dict[str, Any]:
     """Validated against the OASIS schema first (422 naming the element path); a hospital admin

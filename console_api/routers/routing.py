@@ -9,15 +9,14 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import shapely
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from console_api.deps import DestinationsDep, actor_of, require
+from console_api.deps import CurrentClaims, DestinationsDep, actor_of
 from console_api.params import parse_lat_lng
 from data.base import utcnow
 from data.errors import InvalidInput, NotFound
 from dispatch import road_closures
-from identity.tokens import AccessClaims
 from routing import isochrones
 
 router = APIRouter(prefix="/api/v1/routing", tags=["routing"])
@@ -180,7 +179,7 @@ async def create_closure(
     request: Request,
     response: Response,
     destinations: DestinationsDep,
-    claims: Annotated[AccessClaims, Depends(require("road.close"))],
+    claims: CurrentClaims,
 ) -> ClosureView:
     """Honoured at once by this worker and within seconds by every other one."""
     if body.expires_at is not None and body.duration_minutes is not None:
@@ -222,7 +221,7 @@ async def delete_closure(
     closure_id: uuid.UUID,
     request: Request,
     destinations: DestinationsDep,
-    _: Annotated[AccessClaims, Depends(require("road.close"))],
+    _: CurrentClaims,
 ) -> None:
     """Lift a closure before its expiry."""
     await asyncio.to_thread(

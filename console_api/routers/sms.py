@@ -7,14 +7,13 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
-from console_api.deps import SessionDep, require
+from console_api.deps import CurrentClaims, SessionDep
 from data.errors import Forbidden
 from dispatch import crew
-from identity.tokens import AccessClaims
 from messaging.models import SmsMessage
 from messaging.settings import MessagingSettings
 
@@ -88,7 +87,7 @@ async def delivery_status(
 @router.get("/outbox", summary="Messages sent (or kept locally) for a case")
 async def outbox(
     db_session: SessionDep,
-    _: Annotated[AccessClaims, Depends(require("sms.read"))],
+    _: CurrentClaims,
     case_id: Annotated[uuid.UUID | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[dict[str, Any]]:

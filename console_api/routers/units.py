@@ -5,9 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, status
+from fastapi import APIRouter, Header, Query, Request, status
 
-from console_api.deps import IdentitySettingsDep, OptionalClaims, SessionDep, actor_of, require
+from console_api.deps import (
+    CurrentClaims,
+    IdentitySettingsDep,
+    OptionalClaims,
+    SessionDep,
+    actor_of,
+)
 from data.errors import Forbidden
 from dispatch import crew, fleet
 from dispatch.models import Unit
@@ -61,7 +67,7 @@ async def create_unit(
     body: UnitCreate,
     request: Request,
     db_session: SessionDep,
-    claims: Annotated[AccessClaims, Depends(require("unit.manage"))],
+    claims: CurrentClaims,
 ) -> UnitView:
     """A new ambulance, available at its station."""
     unit = await fleet.create_unit(
@@ -75,7 +81,7 @@ async def create_unit(
 async def list_units(
     request: Request,
     db_session: SessionDep,
-    claims: Annotated[AccessClaims, Depends(require("unit.read"))],
+    claims: CurrentClaims,
     status_filter: Annotated[UnitStatus | None, Query(alias="status")] = None,
 ) -> list[UnitView]:
     """A unit silent for longer than the stale window shows at its station, marked stale.
@@ -94,7 +100,7 @@ async def read_unit(
     unit_id: uuid.UUID,
     request: Request,
     db_session: SessionDep,
-    claims: Annotated[AccessClaims, Depends(require("unit.read"))],
+    claims: CurrentClaims,
 ) -> UnitView:
     """Status and live position (a hospital admin: only a unit bound for their hospital)."""
     scope = hospital_scope(claims)
@@ -115,7 +121,7 @@ async def set_status(
     body: UnitStatusUpdate,
     request: Request,
     db_session: SessionDep,
-    claims: Annotated[AccessClaims, Depends(require("unit.manage"))],
+    claims: CurrentClaims,
 ) -> UnitView:
     """Crew statuses come from the crew link; operators only toggle availability."""
     unit = await fleet.set_unit_status(
