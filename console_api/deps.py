@@ -7,14 +7,18 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.ext.asyncio import AsyncSession
+from redis.asyncio import Redis
+from sqlalchemy import Engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
 
 from data.errors import Unauthenticated
 from dispatch.destinations import Destinations
+from dispatch.position_ingest import PositionIngest
 from dispatch.service import Actor
 from identity.settings import IdentitySettings
 from identity.tokens import AccessClaims, verify_access_token
+from messaging.settings import MessagingSettings
 
 bearer_scheme = HTTPBearer(auto_error=False, description="JWT access token from /auth/login")
 
@@ -41,7 +45,37 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+def get_redis(connection: HTTPConnection) -> Redis:
+    """The app's Redis client (live positions, presence, rate limits, revocation)."""
+    return connection.app.state.redis
+
+
+def get_session_factory(connection: HTTPConnection) -> async_sessionmaker[AsyncSession]:
+    """For work that needs a session of its own (a retry on the new primary, a socket)."""
+    return connection.app.state.session_factory
+
+
+def get_sync_engine(connection: HTTPConnection) -> Engine:
+    """The blocking engine that road-closure rebuilds run on, in a thread."""
+    return connection.app.state.sync_engine
+
+
+def get_messaging_settings(connection: HTTPConnection) -> MessagingSettings:
+    """Twilio credentials and the public URL its signatures are computed over."""
+    return connection.app.state.messaging_settings
+
+
+def get_position_ingest(connection: HTTPConnection) -> PositionIngest:
+    """This worker's batcher of unit positions."""
+    return connection.app.state.position_ingest
+
+
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+PositionIngestDep = Annotated[PositionIngest, Depends(get_position_ingest)]
+RedisDep = Annotated[Redis, Depends(get_redis)]
+SessionFactoryDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_session_factory)]
+SyncEngineDep = Annotated[Engine, Depends(get_sync_engine)]
+MessagingSettingsDep = Annotated[MessagingSettings, Depends(get_messaging_settings)]
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
 DestinationsDep = Annotated[Destinations, Depends(get_destinations)]
 IdentitySettingsDep = Annotated[IdentitySettings, Depends(get_identity_settings)]

@@ -6,8 +6,12 @@ import re
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from identity.roles import BREAK_GLASS_ROLES, Role
+
+if TYPE_CHECKING:
+    from identity.tokens import AccessClaims
 
 MIN_BREAK_GLASS_REASON = 10
 #: A break-glass reason must say something: this many words of two or more letters.
@@ -77,6 +81,13 @@ def case_read_grant(
     if meaningful_reason(break_glass_reason) and roles & BREAK_GLASS_ROLES:
         return Grant.BREAK_GLASS
     return Grant.DENIED
+
+
+def manages_hospital(claims: AccessClaims, hospital_id: uuid.UUID) -> bool:
+    """A super admin manages every hospital; a hospital admin only their own."""
+    if Role.SUPER_ADMIN in claims.roles:
+        return True
+    return Role.HOSPITAL_ADMIN in claims.roles and claims.hospital_id == hospital_id
 
 
 def list_scope(roles: frozenset[str], hospital_id: uuid.UUID | None) -> uuid.UUID | None | bool:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
-from console_api.deps import CurrentClaims, DestinationsDep, SessionDep, actor_of
+from console_api.deps import CurrentClaims, DestinationsDep, RedisDep, SessionDep, actor_of
 from dispatch import fleet
 from dispatch.service import get_case
 from fleet_coverage import service
@@ -56,7 +56,7 @@ async def regions(
 
 @router.get("/api/v1/coverage", summary="Demand-weighted coverage now, with uncovered cells")
 async def coverage_now(
-    request: Request,
+    redis: RedisDep,
     db_session: SessionDep,
     coverage: BookDep,
     region: Region,
@@ -66,13 +66,13 @@ async def coverage_now(
     """Share of demand reached by a free unit (any, ALS) within ``minutes`` by road."""
     minutes = minutes or get_coverage_settings().minutes
     state = await _state(db_session, coverage, region)
-    units = await service.free_fleet(db_session, request.app.state.redis, state.network)
+    units = await service.free_fleet(db_session, redis, state.network)
     return await asyncio.to_thread(service.coverage_report, state, units, minutes)
 
 
 @router.get("/api/v1/coverage/move-ups", summary="Proposed move-ups (MEXCLP) under the limits")
 async def move_ups(
-    request: Request,
+    redis: RedisDep,
     db_session: SessionDep,
     coverage: BookDep,
     region: Region,
@@ -85,7 +85,7 @@ async def move_ups(
     state = await _state(db_session, coverage, region)
     await service.ensure_station_posts(db_session, state.network, settings)
     posts = await service.region_posts(db_session, region)
-    units = await service.free_fleet(db_session, request.app.state.redis, state.network)
+    units = await service.free_fleet(db_session, redis, state.network)
     return await asyncio.to_thread(
         service.propose_moves, state, units, posts, settings, minutes
     )
@@ -143,7 +143,8 @@ async def move_up(
 @router.get("/api/v1/coverage/dispatch-cost",
             summary="Coverage lost if each recommended unit goes, and the policy's suggestion")
 async def dispatch_cost(
-    request: Request,
+    redis: RedisDep,
+    destinations: DestinationsDep,
     db_session: SessionDep,
     coverage: BookDep,
     case_id: Annotated[uuid.UUID, Query()],
@@ -155,13 +156,13 @@ async def dispatch_cost(
     minutes = minutes or settings.minutes
     case = await get_case(db_session=db_session, case_id=case_id)
     recommended = await fleet.recommend_for_case(
-        db_session=db_session, redis=request.app.state.redis,
-        destinations=request.app.state.destinations, case=case,
+        db_session=db_session, redis=redis,
+        destinations=destinations, case=case,
     )
     if case.region is None or case.region not in coverage.destinations.regions:
         return {"case_id": str(case.id), "minutes": minutes, "units": [], "suggestion": None}
     state = await _state(db_session, coverage, case.region)
-    units = await service.free_fleet(db_session, request.app.state.redis, state.network)
+    units = await service.free_fleet(db_session, redis, state.network)
     lost = await asyncio.to_thread(service.marginal_loss, state, units, minutes)
     options = [
         DispatchOption(r["unit_id"], float(r["eta_seconds"]), round(lost.get(r["unit_id"], 0.0), 3))

@@ -15,16 +15,18 @@ from console_api.deps import (
     DestinationsDep,
     IdentitySettingsDep,
     OptionalClaims,
+    RedisDep,
     SessionDep,
+    SessionFactoryDep,
     actor_of,
 )
 from console_api.limits import sos_looks_abusive
-from console_api.routers import call_taking
+from console_api.params import IfMatchHeader, expected_version
 from console_api.views import case_view
 from data.errors import InvalidInput
 from data.failover import retry_once_on_failover
 from data.idempotency import IdempotencyKey
-from dispatch import case_detail, dispatching
+from dispatch import call_taking, case_detail, dispatching
 from dispatch import service as case_service
 from dispatch.case_tokens import issue_case_token
 from dispatch.lifecycle import CaseAction, CaseStatus
@@ -57,22 +59,6 @@ IdempotencyHeader = Annotated[
         description="Client-chosen key; the same key and body within 24 h return the same case.",
     ),
 ]
-IfMatchHeader = Annotated[
-    str | None,
-    Header(alias="If-Match", description="The case version (its ETag) this action expects."),
-]
-
-
-def expected_version(if_match: str | None) -> int | None:
-    """Parse an If-Match ETag such as ``"3"`` or ``W/"3"`` into a version number."""
-    if if_match is None:
-        return None
-    raw = if_match.strip().removeprefix("W/").strip('"')
-    if not raw.isdigit():
-        raise InvalidInput("If-Match must be a case version ETag such as \"3\"", field="If-Match")
-    return int(raw)
-
-
 @router.post(
     "/cases",
     status_code=status.HTTP_201_CREATED,
@@ -80,6 +66,7 @@ def expected_version(if_match: str | None) -> int | None:
     summary="Raise an SOS (open to anonymous callers)",
 )
 async def raise_sos(
+    session_factory: SessionFactoryDep,
     body: SosRequest,
     response: Response,
     db_session: SessionDep,
@@ -112,9 +99,12 @@ async def raise_sos(
         )
 
     # A primary lost mid-transaction: once more on the new primary, same key (data/failover.py).
-    raised = await retry_once_on_failover(db_session, request.app.state.session_factory, raise_on)
+    raised = await retry_once_on_failover(db_session, session_factory, raise_on)
     if body.severity is not None and not raised.replayed:
-        raised = await call_taking.triage_at_once(db_session, raised, body, claims, destinations)
+        raised = await call_taking.triage_at_once(
+            db_session=db_session, raised=raised, body=body, actor=actor_of(claims),
+            destinations=destinations,
+        )
     if raised.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"{router.prefix}/cases/{raised.case.id}"
@@ -131,7 +121,7 @@ async def raise_sos(
 @router.get("/cases/{case_id}", response_model=CaseView, summary="Read one case")
 async def read_case(
     case: ReadableCase,
-    request: Request,
+    redis: RedisDep,
     response: Response,
     destinations: DestinationsDep,
     db_session: SessionDep,
@@ -143,9 +133,9 @@ async def read_case(
     response.headers["ETag"] = f'"{case.version}"'
     view = case_view(case, events)
     extras = await case_detail.case_extras(
-        db_session=db_session, redis=request.app.state.redis, destinations=destinations, case=case
+        db_session=db_session, redis=redis, destinations=destinations, case=case
     )
-    await call_taking.shared_dispatch(db_session, case, extras)
+    await call_taking.shared_dispatch(db_session=db_session, case=case, extras=extras)
     if claims is None:  # the reporter sees their ambulance and destination, not the options
         extras["recommended_units"] = []
         extras["recommended_plan"] = None
@@ -227,7 +217,7 @@ async def dispatch_case(
     response: Response,
     db_session: SessionDep,
     claims: CurrentClaims,
-    request: Request,
+    redis: RedisDep,
     destinations: DestinationsDep,
     settings: IdentitySettingsDep,
     body: DispatchRequest | None = None,
@@ -237,7 +227,7 @@ async def dispatch_case(
     body = body or DispatchRequest()
     case = await dispatching.dispatch_case(
         db_session=db_session,
-        redis=request.app.state.redis,
+        redis=redis,
         destinations=destinations,
         case_id=case_id,
         hospital_id=body.hospital_id,

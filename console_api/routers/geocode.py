@@ -7,8 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from console_api.deps import SessionDep
-from console_api.params import parse_lat_lng
-from console_api.routers.maps import _bbox as parse_bbox
+from console_api.params import parse_bbox, parse_lat_lng
 from data.errors import InvalidInput
 from geocoding import bounds, reverse, search, street_names
 

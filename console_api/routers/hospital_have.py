@@ -8,11 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from console_api.deps import CurrentClaims, DestinationsDep, SessionDep, actor_of
-from console_api.routers.hospital_side import _manages
 from data.errors import InvalidInput, NotFound
 from dispatch.hospital_side import flag_cases_bound_for
 from dispatch.service_changes import reassess_open_cases
 from facilities import have, have_exchange
+from identity.authz import manages_hospital
 from routing.models import Region
 
 router = APIRouter(prefix="/api/v1/hospitals", tags=["hospitals"])
@@ -62,7 +62,7 @@ async def apply_have(
     reports = await asyncio.to_thread(have.parse_have, body)
     actor = actor_of(claims)
     result = await have_exchange.apply_reports(
-        db_session, reports, region=region, may_manage=lambda hid: _manages(claims, hid),
+        db_session, reports, region=region, may_manage=lambda hid: manages_hospital(claims, hid),
         actor=actor.label,
     )
     for hospital in result.capacity_changed:

@@ -10,13 +10,13 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from console_api.deps import CurrentClaims, DestinationsDep, SessionDep, actor_of
-from console_api.routers.hospital_side import _manages
 from data.base import utcnow
 from data.errors import Forbidden, InvalidInput
 from dispatch.service_changes import reassess_open_cases
 from facilities import service as facilities_service
 from facilities import services as facility_services
 from facilities.capabilities import UnknownCapability, parse_capability
+from identity.authz import manages_hospital
 
 router = APIRouter(prefix="/api/v1/hospitals", tags=["hospitals"])
 
@@ -59,7 +59,7 @@ async def put_service(
 ) -> dict[str, Any]:
     """Only this hospital's admin (or a super admin). Open cases that need this capability are
     re-ranked in the same transaction; other cases are untouched."""
-    if not _manages(claims, hospital_id):
+    if not manages_hospital(claims, hospital_id):
         raise Forbidden(
             "only this hospital's admin may report its services", code="not_your_hospital"
         )

@@ -10,17 +10,16 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
 from console_api.deps import CurrentClaims, ReadSessionDep, SessionDep, actor_of
-from console_api.routers.emergency import IfMatchHeader, expected_version
-from console_api.routers.hospitals import stale_after
+from console_api.params import IfMatchHeader, expected_version
 from console_api.views import case_view
 from data.base import utcnow
 from data.errors import Forbidden, InvalidInput
-from dispatch import hospital_side, metrics
+from dispatch import hospital_directory, hospital_side, metrics
 from dispatch.schemas import CaseView
 from facilities import service as facilities_service
 from facilities.schemas import CapacityUpdate, HospitalView
+from identity.authz import manages_hospital
 from identity.roles import Role
-from identity.tokens import AccessClaims
 
 router = APIRouter(tags=["hospitals"])
 
@@ -31,12 +30,6 @@ class RedirectRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     hospital_id: uuid.UUID
-
-
-def _manages(claims: AccessClaims, hospital_id: uuid.UUID) -> bool:
-    if Role.SUPER_ADMIN in claims.roles:
-        return True
-    return Role.HOSPITAL_ADMIN in claims.roles and claims.hospital_id == hospital_id
 
 
 @router.put(
@@ -51,14 +44,14 @@ async def put_capacity(
     claims: CurrentClaims,
 ) -> HospitalView:
     """Only this hospital's admin (or a super admin); diverting flags cases already en route."""
-    if not _manages(claims, hospital_id):
+    if not manages_hospital(claims, hospital_id):
         raise Forbidden(
             "only this hospital's admin may report its capacity", code="not_your_hospital"
         )
     hospital = await hospital_side.update_capacity(
         db_session=db_session, hospital_id=hospital_id, update=body, actor=actor_of(claims).label
     )
-    return facilities_service.hospital_view(hospital, stale_after=stale_after())
+    return facilities_service.hospital_view(hospital, stale_after=hospital_directory.stale_after())
 
 
 @router.get("/api/v1/hospitals/{hospital_id}/incoming", summary="Cases heading to this hospital")
@@ -66,7 +59,7 @@ async def incoming(
     hospital_id: uuid.UUID, db_session: SessionDep, claims: CurrentClaims
 ) -> list[dict[str, Any]]:
     """ETA, severity, symptom and patient summary of every case bound here."""
-    if not _manages(claims, hospital_id) and Role.EMERGENCY_OPERATOR not in claims.roles:
+    if not manages_hospital(claims, hospital_id) and Role.EMERGENCY_OPERATOR not in claims.roles:
         raise Forbidden(
             "only this hospital's admin may see its incoming cases", code="not_your_hospital"
         )

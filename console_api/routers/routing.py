@@ -9,10 +9,10 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import shapely
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from console_api.deps import CurrentClaims, DestinationsDep, actor_of
+from console_api.deps import CurrentClaims, DestinationsDep, SyncEngineDep, actor_of
 from console_api.params import parse_lat_lng
 from data.base import utcnow
 from data.errors import InvalidInput, NotFound
@@ -176,7 +176,7 @@ def _geometry(body: GeoJsonGeometry):  # noqa: ANN202
 )
 async def create_closure(
     body: ClosureRequest,
-    request: Request,
+    sync_engine: SyncEngineDep,
     response: Response,
     destinations: DestinationsDep,
     claims: CurrentClaims,
@@ -191,7 +191,7 @@ async def create_closure(
         expires_at = utcnow() + timedelta(minutes=body.duration_minutes)
     info = await asyncio.to_thread(
         road_closures.declare_closure,
-        request.app.state.sync_engine,
+        sync_engine,
         destinations,
         geometry=_geometry(body.geometry),
         reason=body.reason,
@@ -204,12 +204,12 @@ async def create_closure(
 
 @router.get("/closures", response_model=list[ClosureView], summary="Closures in force")
 async def list_closures(
-    request: Request,
+    sync_engine: SyncEngineDep,
     region: Annotated[str | None, Query(max_length=100)] = None,
 ) -> list[ClosureView]:
     """For drawing on the console map."""
     infos = await asyncio.to_thread(
-        road_closures.active_closures, request.app.state.sync_engine, region=region
+        road_closures.active_closures, sync_engine, region=region
     )
     return [ClosureView(**i.__dict__) for i in infos]
 
@@ -219,11 +219,11 @@ async def list_closures(
 )
 async def delete_closure(
     closure_id: uuid.UUID,
-    request: Request,
+    sync_engine: SyncEngineDep,
     destinations: DestinationsDep,
     _: CurrentClaims,
 ) -> None:
     """Lift a closure before its expiry."""
     await asyncio.to_thread(
-        road_closures.lift_closure, request.app.state.sync_engine, destinations, closure_id
+        road_closures.lift_closure, sync_engine, destinations, closure_id
     )
