@@ -25,9 +25,9 @@ import psycopg
 import pytest
 import pytest_asyncio
 
-from bench.faults import PrivateRedis
 from identity.settings import IdentitySettings
 from tests.conftest import ADMIN_URL, SignedIn, sign_in
+from tests.support.servers import PrivateRedis
 
 ROOT = Path(__file__).resolve().parents[2]
 LIFELINE = str(Path(sys.executable).with_name("lifeline"))
