@@ -23,8 +23,8 @@ import redis
 
 from data.settings import DataSettings
 from identity.settings import IdentitySettings
+from tests.support.scratch import ADMIN_URL, scratch_database
 
-ADMIN_URL = os.environ.get("LIFELINE_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 # Every test database numbers its events from 1: give this run its own Redis stream keys so that
 # concurrent runs (and a dev server) sharing one Redis never collide.
@@ -77,46 +77,12 @@ def _require_services() -> None:
         pytest.exit(f"Redis is required for the tests and is unreachable: {exc}", returncode=3)
 
 
-def _import_demo_region(url: str) -> None:
-    """Every test database holds the Helsinki demo region with its demo facilities."""
-    import tempfile
-
-    from sqlalchemy import create_engine
-    from sqlalchemy.orm import Session
-
-    from data.models import import_all_models
-    from facilities import regions
-
-    import_all_models()
-    engine = create_engine(url)
-    with Session(engine) as session:
-        regions.import_region(
-            session,
-            pbf_path=regions.demo_pbf(),
-            name=regions.DEMO_REGION,
-            cache_dir=tempfile.mkdtemp(prefix="lifeline-regions-"),
-            facilities_csv=regions.DEMO_FACILITIES,
-        )
-        session.commit()
-    engine.dispose()
-
-
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """A brand-new database, migrated to head, dropped after the run."""
     _require_services()
-    name = f"lifeline_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = ADMIN_URL.rsplit("/", 1)[0]
-    url = f"{base}/{name}".replace("postgresql://", "postgresql+psycopg://", 1)
-    from data.migrate import upgrade
-
-    upgrade(url)
-    _import_demo_region(url)
-    yield url
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database("lifeline_test", demo_region=True) as url:
+        yield url
 
 
 @asynccontextmanager
