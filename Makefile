@@ -54,7 +54,7 @@ test bench: export WITH_HA := 1
 test: services venv web
 	timeout 1800 $(BIN)/pytest -q
 
-# The suite in random order (pytest-randomly; the seed is printed, `-p randomly_seed=N` replays).
+# The suite in random order (pytest-randomly; the seed is printed, `--randomly-seed=N` replays).
 test-random: export WITH_BROWSER := 1
 test-random: services venv web
 	timeout 1800 $(BIN)/pytest -q -p randomly
