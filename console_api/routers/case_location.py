@@ -14,6 +14,7 @@ from console_api.deps import (
     SessionDep,
     actor_of,
 )
+from console_api.responses import LocationReported
 from console_api.views import case_view
 from dispatch import location_reports
 from dispatch.schemas import CaseView, LocationReport
@@ -21,7 +22,8 @@ from dispatch.schemas import CaseView, LocationReport
 router = APIRouter(prefix="/api/v1/emergency/cases/{case_id}/location", tags=["emergency"])
 
 
-@router.post("", summary="The caller's phone reports its position (case token or staff)")
+@router.post("", response_model=LocationReported,
+             summary="The caller's phone reports its position (case token or staff)")
 async def report_location(
     case: ReportableCase,
     body: LocationReport,

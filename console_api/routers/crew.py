@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header
 from pydantic import BaseModel, ConfigDict
 
 from console_api.deps import DestinationsDep, IdentitySettingsDep, RedisDep, SessionDep
+from console_api.responses import CrewJob, CrewStatusReported
 from dispatch import crew, crew_routes
 from dispatch.unit_status import CrewStatus
 
@@ -22,7 +23,7 @@ class CrewReport(BaseModel):
     status: CrewStatus
 
 
-@router.get("/{token}", summary="The job behind a crew link")
+@router.get("/{token}", response_model=CrewJob, summary="The job behind a crew link")
 async def read_job(
     token: str,
     redis: RedisDep,
@@ -38,7 +39,8 @@ async def read_job(
     )
 
 
-@router.post("/{token}/status", summary="Report en route / on scene / transporting / ...")
+@router.post("/{token}/status", response_model=CrewStatusReported,
+             summary="Report en route / on scene / transporting / ...")
 async def report(
     token: str,
     body: CrewReport,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from console_api.deps import CurrentClaims, SessionDep, actor_of
+from console_api.responses import DiversionPolicyView
 from facilities import diversion_policy
 
 router = APIRouter(prefix="/api/v1/regions", tags=["hospitals"])
@@ -22,13 +23,15 @@ class DiversionPolicyUpdate(BaseModel):
     critical_override_seconds: float = Field(ge=0, le=7200, allow_inf_nan=False)
 
 
-@router.get("/{region}/diversion-policy", summary="The region's clinical diversion policy")
+@router.get("/{region}/diversion-policy", response_model=DiversionPolicyView,
+            summary="The region's clinical diversion policy")
 async def read_policy(region: RegionName, db_session: SessionDep) -> dict[str, Any]:
     """The default (600 s) until set."""
     return await diversion_policy.read_policy(db_session=db_session, region=region)
 
 
-@router.put("/{region}/diversion-policy", summary="Set the region's clinical diversion policy")
+@router.put("/{region}/diversion-policy", response_model=DiversionPolicyView,
+            summary="Set the region's clinical diversion policy")
 async def put_policy(
     region: RegionName,
     body: DiversionPolicyUpdate,

@@ -22,6 +22,7 @@ from console_api.deps import (
 )
 from console_api.limits import sos_looks_abusive
 from console_api.params import IfMatchHeader, expected_version
+from console_api.responses import FeatureCollection
 from console_api.views import case_view
 from data.errors import InvalidInput
 from data.failover import retry_once_on_failover
@@ -145,6 +146,7 @@ async def read_case(
 
 @router.get(
     "/cases/{case_id}/routes",
+    response_model=FeatureCollection,
     summary="Route lines (GeoJSON) from the scene to the destination and recommended hospitals",
 )
 async def read_case_routes(

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from console_api.deps import CurrentClaims, DestinationsDep, SessionDep, actor_of
+from console_api.responses import HaveApplied
 from data.errors import InvalidInput, NotFound
 from dispatch.hospital_side import flag_cases_bound_for
 from dispatch.service_changes import reassess_open_cases
@@ -30,7 +31,7 @@ async def _region(db_session: SessionDep, region: str) -> str:
     "/have",
     summary="The region's hospital status as EDXL-HAVE 1.0 XML",
     response_class=Response,
-    responses={200: {"content": {have.MEDIA_TYPE: {}}}},
+    responses={200: {"content": {have.MEDIA_TYPE: {"schema": {"type": "string"}}}}},
 )
 async def read_have(db_session: SessionDep, region: RegionQuery) -> Response:
     """ED status, ED beds, services and last update of every hospital of the region."""
@@ -41,6 +42,7 @@ async def read_have(db_session: SessionDep, region: RegionQuery) -> Response:
 @router.post(
     "/have",
     summary="Apply an EDXL-HAVE 1.0 document (all hospitals of it, or none)",
+    response_model=HaveApplied,
     openapi_extra={"requestBody": {"required": True, **XML_BODY}},
 )
 async def apply_have(

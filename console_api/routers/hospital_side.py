@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from console_api.deps import CurrentClaims, ReadSessionDep, SessionDep, actor_of
 from console_api.params import IfMatchHeader, expected_version
+from console_api.responses import Acknowledged, IncomingCase, ResponseTimes
 from console_api.views import case_view
 from data.base import utcnow
 from data.errors import Forbidden, InvalidInput
@@ -54,7 +55,8 @@ async def put_capacity(
     return facilities_service.hospital_view(hospital, stale_after=hospital_directory.stale_after())
 
 
-@router.get("/api/v1/hospitals/{hospital_id}/incoming", summary="Cases heading to this hospital")
+@router.get("/api/v1/hospitals/{hospital_id}/incoming", response_model=list[IncomingCase],
+            summary="Cases heading to this hospital")
 async def incoming(
     hospital_id: uuid.UUID, db_session: SessionDep, claims: CurrentClaims
 ) -> list[dict[str, Any]]:
@@ -67,7 +69,7 @@ async def incoming(
 
 
 @router.post(
-    "/api/v1/emergency/cases/{case_id}/acknowledge",
+    "/api/v1/emergency/cases/{case_id}/acknowledge", response_model=Acknowledged,
     summary="The destination hospital acknowledges an incoming case",
 )
 async def acknowledge(
@@ -102,7 +104,8 @@ async def redirect(
     return case_view(case)
 
 
-@router.get("/api/v1/metrics/response-times", summary="Response-time percentiles")
+@router.get("/api/v1/metrics/response-times", response_model=ResponseTimes,
+            summary="Response-time percentiles")
 async def response_times(
     db_session: ReadSessionDep,
     _: CurrentClaims,

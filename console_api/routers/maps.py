@@ -8,12 +8,14 @@ from fastapi import APIRouter, Query
 
 from console_api.deps import SessionDep
 from console_api.params import parse_bbox
+from console_api.responses import FeatureCollection
 from routing.map_layer import roads_geojson
 
 router = APIRouter(prefix="/api/v1/map", tags=["map"])
 
 
-@router.get("/roads", summary="Road network in a bounding box as GeoJSON, simplified per zoom")
+@router.get("/roads", response_model=FeatureCollection,
+            summary="Road network in a bounding box as GeoJSON, simplified per zoom")
 async def roads(
     db_session: SessionDep,
     bbox: Annotated[str, Query(max_length=100, description="west,south,east,north")],

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from console_api.deps import CurrentClaims, DestinationsDep, SyncEngineDep, actor_of
 from console_api.params import parse_lat_lng
+from console_api.responses import FeatureCollection
 from data.base import utcnow
 from data.errors import InvalidInput, NotFound
 from dispatch import road_closures
@@ -98,7 +99,7 @@ async def route(
 @router.get(
     "/isochrone",
     summary="Areas reachable within N minutes from (or to) a point",
-    responses={200: {"content": {"application/geo+json": {}}}},
+    response_model=FeatureCollection,
 )
 async def isochrone(
     destinations: DestinationsDep,

@@ -10,6 +10,7 @@ from xml.sax.saxutils import escape
 from fastapi import APIRouter, Header, Query, Request, Response
 
 from console_api.deps import CurrentClaims, MessagingSettingsDep, SessionDep
+from console_api.responses import XML_TEXT
 from dispatch import crew
 from messaging import webhooks
 from messaging.schemas import SmsView
@@ -43,7 +44,8 @@ def twiml(message: str | None) -> Response:
     )
 
 
-@router.post("/inbound", summary="Twilio inbound SMS webhook (crew replies)")
+@router.post("/inbound", response_class=Response, responses={200: XML_TEXT},
+             summary="Twilio inbound SMS webhook (crew replies)")
 async def inbound(
     request: Request,
     db_session: SessionDep,
@@ -61,7 +63,8 @@ async def inbound(
     return twiml(reply)
 
 
-@router.post("/status", summary="Twilio delivery-status webhook")
+@router.post("/status", response_class=Response, responses={200: XML_TEXT},
+             summary="Twilio delivery-status webhook")
 async def delivery_status(
     request: Request,
     db_session: SessionDep,
