@@ -10,8 +10,6 @@ from pathlib import Path
 import numpy as np
 import shapely
 from geoalchemy2.shape import from_shape
-from sqlalchemy import create_engine
-from sqlalchemy.orm import Session
 
 from dispatch.eta_calibration import completed_runs, hour_of_week, save_factors
 from dispatch.models import EmergencyCase, EmergencyDispatch, Unit, UnitPosition
@@ -19,6 +17,7 @@ from facilities import regions
 from routing import store as road_store
 from routing.calibration import Fix, Run, calibrate
 from routing.graph import ROAD_CLASSES
+from tests.support.rollback import rolled_back
 from tests.unit.test_routing_calibration import simulate_fleet
 from tests.unit.test_routing_entrances import campus
 
@@ -26,21 +25,20 @@ from tests.unit.test_routing_entrances import campus
 def test_stored_runs_are_read_back_and_calibrated(database_url: str, tmp_path: Path) -> None:
     fx = campus()
     name = f"calib{uuid.uuid4().hex[:8]}"
-    engine = create_engine(database_url)
-    try:
-        with Session(engine) as session:
+    with rolled_back(database_url) as (_, new_session):  # nothing stays for other tests
+        with new_session() as session:
             regions.import_region(
                 session, pbf_path=fx.write(tmp_path / "c.osm.pbf"), name=name, cache_dir=tmp_path
             )
             session.commit()
-        with Session(engine) as session:
+        with new_session() as session:
             graph = road_store.load_region(session, name)
         trunk = ROAD_CLASSES.index("trunk")
         simulated = [  # moved to this year
             Run(tuple(Fix(f.lat, f.lng, f.t + 1.78e9) for f in r.fixes), r.hour_of_week)
             for r in simulate_fleet(graph, {trunk: 1.25}, 8, seed=3)
         ]
-        with Session(engine) as session:
+        with new_session() as session:
             unit = Unit(
                 call_sign=f"CAL-{uuid.uuid4().hex[:6]}",
                 unit_type="ALS",
@@ -78,7 +76,7 @@ def test_stored_runs_are_read_back_and_calibrated(database_url: str, tmp_path: P
                         )
                     )
             session.commit()
-        with Session(engine) as session:
+        with new_session() as session:
             runs = completed_runs(session, region=name)
         assert len(runs) == len(simulated)
         by_start = {round(r.fixes[0].t, 3): r for r in runs}  # stored to the microsecond
@@ -94,5 +92,3 @@ def test_stored_runs_are_read_back_and_calibrated(database_url: str, tmp_path: P
         written = json.loads(save_factors(result, tmp_path / f"{name}.json").read_text())
         assert set(written) >= {"error_before_s", "error_after_s", "factors"}
         assert all(len(v) == 168 for v in written["factors"].values())
-    finally:
-        engine.dispose()
