@@ -19,6 +19,8 @@ from dispatch.service import Actor
 from identity.settings import IdentitySettings
 from identity.tokens import AccessClaims, verify_access_token
 from messaging.settings import MessagingSettings
+from realtime.authority import SocketAuthority
+from realtime.hub import Hub
 
 bearer_scheme = HTTPBearer(auto_error=False, description="JWT access token from /auth/login")
 
@@ -29,9 +31,9 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-async def get_identity_settings(request: Request) -> IdentitySettings:
-    """Identity settings of this app instance."""
-    return request.app.state.identity_settings
+async def get_identity_settings(connection: HTTPConnection) -> IdentitySettings:
+    """Identity settings of this app instance (HTTP or WebSocket)."""
+    return connection.app.state.identity_settings
 
 
 async def get_destinations(request: Request) -> Destinations:
@@ -70,7 +72,19 @@ def get_position_ingest(connection: HTTPConnection) -> PositionIngest:
     return connection.app.state.position_ingest
 
 
+def get_realtime_hub(connection: HTTPConnection) -> Hub:
+    """This worker's real-time hub (subscriptions, fan-out, replay)."""
+    return connection.app.state.realtime_hub
+
+
+def get_socket_authority(connection: HTTPConnection) -> SocketAuthority:
+    """This worker's watch over open sockets' tokens and caps."""
+    return connection.app.state.socket_authority
+
+
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+HubDep = Annotated[Hub, Depends(get_realtime_hub)]
+SocketAuthorityDep = Annotated[SocketAuthority, Depends(get_socket_authority)]
 PositionIngestDep = Annotated[PositionIngest, Depends(get_position_ingest)]
 RedisDep = Annotated[Redis, Depends(get_redis)]
 SessionFactoryDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_session_factory)]
