@@ -43,7 +43,8 @@ class CaseFacts:
 
     created_by: uuid.UUID | None
     patient_user_id: uuid.UUID | None
-    destination_hospital_id: uuid.UUID | None
+    #: Spelt as the reader's hospital is: UUIDs over HTTP, their strings in live events.
+    destination_hospital_id: uuid.UUID | str | None
 
 
 #: The receiving hospital's staff: its admin (bed manager) and its doctors, who take the
@@ -57,7 +58,7 @@ def case_read_grant(
     *,
     roles: frozenset[str],
     user_id: uuid.UUID | None,
-    hospital_id: uuid.UUID | None,
+    hospital_id: uuid.UUID | str | None,
     case: CaseFacts,
     break_glass_reason: str | None = None,
 ) -> Grant:

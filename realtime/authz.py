@@ -5,7 +5,6 @@ Pure functions, so every transport (WebSocket, SSE, long-poll) applies the same 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -58,13 +57,6 @@ def channels_for(principal: Principal) -> frozenset[str]:
     return frozenset(allowed)
 
 
-def _uuid(value: object) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value)) if value else None
-    except ValueError:
-        return None
-
-
 def can_read_case(principal: Principal, payload: Mapping[str, Any]) -> bool:
     """The HTTP read rule (:func:`identity.authz.case_read_grant`) applied to a case event.
 
@@ -75,11 +67,11 @@ def can_read_case(principal: Principal, payload: Mapping[str, Any]) -> bool:
     grant = case_read_grant(
         roles=principal.roles,
         user_id=None,
-        hospital_id=_uuid(principal.hospital_id),
+        hospital_id=principal.hospital_id,
         case=CaseFacts(
             created_by=None,
             patient_user_id=None,
-            destination_hospital_id=_uuid(payload.get("destination_hospital_id")),
+            destination_hospital_id=payload.get("destination_hospital_id"),
         ),
     )
     return grant in (Grant.ROLE, Grant.HOSPITAL)

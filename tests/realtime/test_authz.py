@@ -85,9 +85,8 @@ def test_live_case_events_follow_the_http_read_rule(roles, hospital, destination
     by role or hospital (no break-glass, no own-case: those are per request, per person)."""
     principal = Principal(roles=roles, hospital_id=hospital)
     grant = case_read_grant(
-        roles=roles, user_id=None, hospital_id=uuid.UUID(hospital) if hospital else None,
-        case=CaseFacts(created_by=None, patient_user_id=None,
-                       destination_hospital_id=uuid.UUID(destination) if destination else None),
+        roles=roles, user_id=None, hospital_id=hospital,
+        case=CaseFacts(created_by=None, patient_user_id=None, destination_hospital_id=destination),
     )
     seen = can_see(principal, CASES, {"destination_hospital_id": destination})
     assert seen == (grant in (Grant.ROLE, Grant.HOSPITAL))
