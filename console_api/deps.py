@@ -16,6 +16,7 @@ from data.errors import Unauthenticated
 from dispatch.destinations import Destinations
 from dispatch.position_ingest import PositionIngest
 from dispatch.service import Actor
+from fleet_coverage.service import CoverageBook
 from identity.settings import IdentitySettings
 from identity.tokens import AccessClaims, verify_access_token
 from messaging.settings import MessagingSettings
@@ -82,7 +83,17 @@ def get_socket_authority(connection: HTTPConnection) -> SocketAuthority:
     return connection.app.state.socket_authority
 
 
+def get_coverage_book(connection: HTTPConnection) -> CoverageBook:
+    """The process's coverage state, created on first use."""
+    found = getattr(connection.app.state, "coverage_book", None)
+    if found is None:
+        found = CoverageBook(connection.app.state.destinations)
+        connection.app.state.coverage_book = found
+    return found
+
+
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+CoverageBookDep = Annotated[CoverageBook, Depends(get_coverage_book)]
 HubDep = Annotated[Hub, Depends(get_realtime_hub)]
 SocketAuthorityDep = Annotated[SocketAuthority, Depends(get_socket_authority)]
 PositionIngestDep = Annotated[PositionIngest, Depends(get_position_ingest)]

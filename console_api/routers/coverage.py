@@ -6,8 +6,9 @@ import asyncio
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Query, status
 
+from console_api.deps import CoverageBookDep as BookDep
 from console_api.deps import CurrentClaims, DestinationsDep, RedisDep, SessionDep, actor_of
 from dispatch import fleet
 from dispatch.service import get_case
@@ -20,18 +21,6 @@ router = APIRouter(tags=["coverage"])
 
 Region = Annotated[str, Query(min_length=1, max_length=100, description="region name")]
 Minutes = Annotated[float | None, Query(gt=0, le=30, description="response-time target")]
-
-
-def book(request: Request) -> service.CoverageBook:
-    """The process's coverage state, created on first use."""
-    found = getattr(request.app.state, "coverage_book", None)
-    if found is None:
-        found = service.CoverageBook(request.app.state.destinations)
-        request.app.state.coverage_book = found
-    return found
-
-
-BookDep = Annotated[service.CoverageBook, Depends(book)]
 
 
 async def _state(db_session, coverage: service.CoverageBook, region: str):
