@@ -10,10 +10,11 @@ import contextlib
 import itertools
 import logging
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 import psycopg
@@ -152,8 +153,43 @@ class SignedIn:
 
     user_id: uuid.UUID
     email: str
-    headers: dict[str, str]
+    login_headers: dict[str, str]
     refresh_token: str
+    #: To keep a long-lived (session-scoped) principal signed in, as the console does by
+    #: refreshing: its token is re-minted for the same sign-in once it is 10 minutes old, so
+    #: whichever order the tests run in (and however slowly), it never meets an expired one.
+    settings: IdentitySettings | None = None
+    _fresh: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Authorization headers with a token at most ~10 minutes old."""
+        current = self._fresh or self.login_headers
+        if self.settings is None:
+            return current
+        import jwt
+
+        from identity.tokens import ALGORITHM, issue_access_token
+
+        token = current["Authorization"].removeprefix("Bearer ")
+        try:  # expired or not: what matters is who it was minted for, and when
+            claims = jwt.decode(
+                token, self.settings.secret_key, algorithms=[ALGORITHM],
+                audience=self.settings.token_audience, options={"verify_exp": False},
+            )
+        except jwt.PyJWTError:  # a token a test broke on purpose is kept as it is
+            return current
+        if time.time() - float(claims["iat"]) < 600:
+            return current
+        fresh = issue_access_token(
+            user_id=uuid.UUID(claims["sub"]), roles=set(claims.get("roles") or ()),
+            hospital_id=uuid.UUID(claims["hid"]) if claims.get("hid") else None,
+            settings=self.settings, mfa="otp" in (claims.get("amr") or []),
+            session_id=uuid.UUID(claims["sid"]) if claims.get("sid") else None,
+        )
+        self._fresh.clear()
+        self._fresh.update({**current, "Authorization": f"Bearer {fresh}"})
+        return self._fresh
 
 
 _addresses = itertools.count(1)
@@ -215,8 +251,9 @@ async def sign_in(app, client: httpx.AsyncClient, *roles: str, hospital_id=None)
     return SignedIn(
         user_id=user.id,
         email=email,
-        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+        login_headers={"Authorization": f"Bearer {tokens['access_token']}"},
         refresh_token=tokens["refresh_token"],
+        settings=app.state.identity_settings,
     )
 
 
