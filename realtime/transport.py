@@ -40,16 +40,16 @@ TokenCheck = Callable[[str], Awaitable[AccessClaims]]
 class Socket(Protocol):
     """What a session needs of a WebSocket."""
 
-    async def receive(self) -> Any: ...  # noqa: D102
-    async def send_text(self, data: str) -> None: ...  # noqa: D102
-    async def close(self, code: int = 1000, reason: str | None = None) -> None: ...  # noqa: D102
+    async def receive(self) -> Any: ...
+    async def send_text(self, data: str) -> None: ...
+    async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
 
 
 class Waiting(Protocol):
     """A gauge of parked polls (the web layer's Prometheus gauge)."""
 
-    def inc(self) -> None: ...  # noqa: D102
-    def dec(self) -> None: ...  # noqa: D102
+    def inc(self) -> None: ...
+    def dec(self) -> None: ...
 
 
 class _NotCounted:

@@ -280,7 +280,7 @@ async def test_demand_command_weights_coverage_by_case_history(app, client, oper
             await session.commit()
 
 
-async def _run_demand_command(client, operator, data_settings) -> None:  # noqa: ANN001
+async def _run_demand_command(client, operator, data_settings) -> None:
     import os
     import subprocess
     import sys
