@@ -50,7 +50,7 @@ run: region web
 	$(BIN)/lifeline serve --host $(HOST) --port $(PORT)
 
 test: export WITH_BROWSER := 1
-test bench: export WITH_HA := 1
+test test-random bench: export WITH_HA := 1
 test: services venv web
 	timeout 1800 $(BIN)/pytest -q
 
