@@ -9,13 +9,14 @@ from datetime import timedelta
 
 import jwt
 import pytest
-from sqlalchemy import delete, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from data.base import utcnow
 from fleet_coverage.models import CoverageDemand
 from tests.conftest import add_unit, random_phone, sign_in, sos_body
 from tests.security.test_sessions_and_mfa import claims_for
+from tests.support.restore import restoring
 
 COVERAGE = "/api/v1/coverage"
 REGION = "helsinki"
@@ -265,19 +266,8 @@ async def test_demand_command_weights_coverage_by_case_history(app, client, oper
         assert (await client.post("/api/v1/emergency/cases", json=sos_body())).status_code == 201
     # The command stores the region's demand grid in the shared database: put back what was
     # there (usually nothing), or every later coverage test would read this test's 200 m cells.
-    async with app.state.session_factory() as session:
-        before = await session.get(CoverageDemand, REGION)
-        kept = None if before is None else {
-            c.key: getattr(before, c.key) for c in CoverageDemand.__table__.columns
-        }
-    try:
+    async with restoring(app.state.session_factory, CoverageDemand, REGION):
         await _run_demand_command(client, operator, data_settings)
-    finally:
-        async with app.state.session_factory() as session:
-            await session.execute(delete(CoverageDemand).where(CoverageDemand.region == REGION))
-            if kept is not None:
-                session.add(CoverageDemand(**kept))
-            await session.commit()
 
 
 async def _run_demand_command(client, operator, data_settings) -> None:
