@@ -81,7 +81,10 @@ async def rt_app(rt_database_url: str) -> AsyncIterator[SimpleNamespace]:
     import_all_models()
     engine = make_async_engine(DataSettings(DATABASE_URL=rt_database_url))
     yield SimpleNamespace(
-        state=SimpleNamespace(engine=engine, session_factory=async_session_factory(engine))
+        state=SimpleNamespace(
+            engine=engine, session_factory=async_session_factory(engine),
+            identity_settings=IdentitySettings(),  # the servers' own (server_secret)
+        )
     )
     await engine.dispose()
 
