@@ -37,7 +37,8 @@ import psutil
 import psycopg
 
 from bench import loadgen
-from bench.faults import Api, PrivatePostgres, PrivateRedis, operator_token
+from tests.support.faults import operator_token
+from tests.support.servers import Api, PrivatePostgres, PrivateRedis
 
 ROOT = Path(__file__).resolve().parents[1]
 #: City extracts beside the checkout (``../shared/data/osm``), or wherever ``--osm-dir`` says.

@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from bench.faults import free_port
+from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_URL = os.environ.get(

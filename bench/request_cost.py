@@ -32,8 +32,9 @@ from typing import Any
 import httpx
 import pyotp
 
-from bench.faults import OPERATOR_PASSWORD, PrivatePostgres, PrivateRedis, create_operator
 from bench.load import choose_area, prepare_database, road_points
+from tests.support.faults import OPERATOR_PASSWORD, create_operator
+from tests.support.servers import PrivatePostgres, PrivateRedis
 
 ROOT = Path(__file__).resolve().parents[1]
 ACTIONS = ("triage", "dispatch", "arrive", "close")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
-from redis.asyncio import Redis
+from fastapi import Depends, Header
 
 from care import requester as care_requester
 from care.access import Requester
@@ -20,13 +19,7 @@ async def current_requester(claims: CurrentClaims, db_session: SessionDep) -> Re
     )
 
 
-async def get_redis(request: Request) -> Redis:
-    """The app's Redis client (presence lives there)."""
-    return request.app.state.redis
-
-
 RequesterDep = Annotated[Requester, Depends(current_requester)]
-RedisDep = Annotated[Redis, Depends(get_redis)]
 BreakGlassHeader = Annotated[
     str | None,
     Header(

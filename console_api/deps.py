@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.ext.asyncio import AsyncSession
+from redis.asyncio import Redis
+from sqlalchemy import Engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
 
-from data.errors import Forbidden, Unauthenticated
+from data.errors import Unauthenticated
 from dispatch.case_events import Actor
 from dispatch.destinations import Destinations
-from identity.roles import allowed
+from dispatch.position_ingest import PositionIngest
+from fleet_coverage.dispatch_cost import DispatchCost
+from fleet_coverage.service import CoverageBook
 from identity.settings import IdentitySettings
 from identity.tokens import AccessClaims, verify_access_token
+from messaging.settings import MessagingSettings
+from realtime.authority import SocketAuthority
+from realtime.hub import Hub
 
 bearer_scheme = HTTPBearer(auto_error=False, description="JWT access token from /auth/login")
 
@@ -26,9 +33,9 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-async def get_identity_settings(request: Request) -> IdentitySettings:
-    """Identity settings of this app instance."""
-    return request.app.state.identity_settings
+async def get_identity_settings(connection: HTTPConnection) -> IdentitySettings:
+    """Identity settings of this app instance (HTTP or WebSocket)."""
+    return connection.app.state.identity_settings
 
 
 async def get_destinations(request: Request) -> Destinations:
@@ -42,7 +49,69 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+def get_redis(connection: HTTPConnection) -> Redis:
+    """The app's Redis client (live positions, presence, rate limits, revocation)."""
+    return connection.app.state.redis
+
+
+def get_session_factory(connection: HTTPConnection) -> async_sessionmaker[AsyncSession]:
+    """For work that needs a session of its own (a retry on the new primary, a socket)."""
+    return connection.app.state.session_factory
+
+
+def get_sync_engine(connection: HTTPConnection) -> Engine:
+    """The blocking engine that road-closure rebuilds run on, in a thread."""
+    return connection.app.state.sync_engine
+
+
+def get_messaging_settings(connection: HTTPConnection) -> MessagingSettings:
+    """Twilio credentials and the public URL its signatures are computed over."""
+    return connection.app.state.messaging_settings
+
+
+def get_position_ingest(connection: HTTPConnection) -> PositionIngest:
+    """This worker's batcher of unit positions."""
+    return connection.app.state.position_ingest
+
+
+def get_realtime_hub(connection: HTTPConnection) -> Hub:
+    """This worker's real-time hub (subscriptions, fan-out, replay)."""
+    return connection.app.state.realtime_hub
+
+
+def get_socket_authority(connection: HTTPConnection) -> SocketAuthority:
+    """This worker's watch over open sockets' tokens and caps."""
+    return connection.app.state.socket_authority
+
+
+def get_coverage_book(connection: HTTPConnection) -> CoverageBook:
+    """The process's coverage state, created on first use."""
+    found = getattr(connection.app.state, "coverage_book", None)
+    if found is None:
+        found = CoverageBook(connection.app.state.destinations)
+        connection.app.state.coverage_book = found
+    return found
+
+
+def get_dispatch_cost(connection: HTTPConnection) -> DispatchCost:
+    """What each recommended unit's departure costs the region's coverage (cached per fleet)."""
+    found = getattr(connection.app.state, "dispatch_cost", None)
+    if found is None:
+        found = DispatchCost(get_coverage_book(connection))
+        connection.app.state.dispatch_cost = found
+    return found
+
+
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+DispatchCostDep = Annotated[DispatchCost, Depends(get_dispatch_cost)]
+CoverageBookDep = Annotated[CoverageBook, Depends(get_coverage_book)]
+HubDep = Annotated[Hub, Depends(get_realtime_hub)]
+SocketAuthorityDep = Annotated[SocketAuthority, Depends(get_socket_authority)]
+PositionIngestDep = Annotated[PositionIngest, Depends(get_position_ingest)]
+RedisDep = Annotated[Redis, Depends(get_redis)]
+SessionFactoryDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_session_factory)]
+SyncEngineDep = Annotated[Engine, Depends(get_sync_engine)]
+MessagingSettingsDep = Annotated[MessagingSettings, Depends(get_messaging_settings)]
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
 DestinationsDep = Annotated[Destinations, Depends(get_destinations)]
 IdentitySettingsDep = Annotated[IdentitySettings, Depends(get_identity_settings)]
@@ -71,26 +140,17 @@ OptionalClaims = Annotated[AccessClaims | None, Depends(optional_claims)]
 
 
 async def current_claims(claims: OptionalClaims) -> AccessClaims:
-    """The caller's claims; 401 when no bearer token was sent."""
+    """The caller's claims; 401 when no bearer token was sent.
+
+    Which roles may call the route is declared once, in :data:`console_api.access.ROUTE_ACCESS`,
+    and checked app-wide before the handler runs; a handler never names the action again.
+    """
     if claims is None:
         raise Unauthenticated("a bearer token is required", code="missing_token")
     return claims
 
 
 CurrentClaims = Annotated[AccessClaims, Depends(current_claims)]
-
-
-def require(action: str) -> Callable[[AccessClaims], AccessClaims]:
-    """Dependency factory: 401 without a token,
-    403 unless a role of the caller may do ``action``."""
-
-    async def check(claims: CurrentClaims) -> AccessClaims:
-        if not allowed(set(claims.roles), action):
-            raise Forbidden(f"your roles may not perform {action}", code="role_forbidden")
-        return claims
-
-    check.__name__ = f"require_{action.replace('.', '_')}"
-    return check
 
 
 def actor_of(claims: AccessClaims | None, *, fallback: str = "anonymous") -> Actor:

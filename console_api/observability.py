@@ -257,7 +257,7 @@ def install_observability(app: FastAPI) -> None:
         tags=["health"],
         summary="Prometheus metrics (loopback, or metrics.read)",
         response_class=Response,
-        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
     )
 
 

@@ -6,8 +6,12 @@ import re
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from identity.roles import BREAK_GLASS_ROLES, Role
+
+if TYPE_CHECKING:
+    from identity.tokens import AccessClaims
 
 MIN_BREAK_GLASS_REASON = 10
 #: A break-glass reason must say something: this many words of two or more letters.
@@ -39,30 +43,52 @@ class CaseFacts:
 
     created_by: uuid.UUID | None
     patient_user_id: uuid.UUID | None
-    destination_hospital_id: uuid.UUID | None
+    #: Spelt as the reader's hospital is: UUIDs over HTTP, their strings in live events.
+    destination_hospital_id: uuid.UUID | str | None
+
+
+#: The receiving hospital's staff: its admin (bed manager) and its doctors, who take the
+#: pre-alert of an inbound patient as an ED physician does in a real dispatch centre.
+HOSPITAL_STAFF = frozenset({Role.HOSPITAL_ADMIN, Role.DOCTOR})
+#: Roles that see every case, whatever it is bound to.
+EVERY_CASE = frozenset({Role.EMERGENCY_OPERATOR, Role.SUPER_ADMIN})
 
 
 def case_read_grant(
     *,
     roles: frozenset[str],
-    user_id: uuid.UUID,
-    hospital_id: uuid.UUID | None,
+    user_id: uuid.UUID | None,
+    hospital_id: uuid.UUID | str | None,
     case: CaseFacts,
     break_glass_reason: str | None = None,
 ) -> Grant:
-    """Operators and super admins see every case; hospital staff only cases bound to their
-    hospital; a patient only their own. Operators and doctors may break glass with a reason."""
-    if Role.EMERGENCY_OPERATOR in roles or Role.SUPER_ADMIN in roles:
+    """Who may read a case, the one rule for HTTP reads and live events alike.
+
+    Operators and super admins see every case; hospital staff (admin or doctor) only cases
+    bound to their hospital; a patient only their own. Operators and doctors may break glass
+    with a reason. ``user_id`` is None where the reader is an audience, not a person (the
+    live fan-out): then no case is anyone's own.
+    """
+    if roles & EVERY_CASE:
         return Grant.ROLE
-    if (Role.HOSPITAL_ADMIN in roles or Role.DOCTOR in roles) and hospital_id is not None and (
+    if roles & HOSPITAL_STAFF and hospital_id is not None and (
         case.destination_hospital_id == hospital_id
     ):
         return Grant.HOSPITAL
-    if Role.PATIENT in roles and user_id in {case.created_by, case.patient_user_id}:
+    if Role.PATIENT in roles and user_id is not None and (
+        user_id in {case.created_by, case.patient_user_id}
+    ):
         return Grant.OWN
     if meaningful_reason(break_glass_reason) and roles & BREAK_GLASS_ROLES:
         return Grant.BREAK_GLASS
     return Grant.DENIED
+
+
+def manages_hospital(claims: AccessClaims, hospital_id: uuid.UUID) -> bool:
+    """A super admin manages every hospital; a hospital admin only their own."""
+    if Role.SUPER_ADMIN in claims.roles:
+        return True
+    return Role.HOSPITAL_ADMIN in claims.roles and claims.hospital_id == hospital_id
 
 
 def list_scope(roles: frozenset[str], hospital_id: uuid.UUID | None) -> uuid.UUID | None | bool:

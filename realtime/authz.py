@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from data.events import Channel
+from identity.authz import HOSPITAL_STAFF, CaseFacts, Grant, case_read_grant
 from realtime.streams import CHANNELS
 
 EVERYTHING = frozenset({"emergency_operator", "super_admin"})
@@ -38,9 +39,10 @@ def channels_for(principal: Principal) -> frozenset[str]:
     if principal.roles & EVERYTHING:
         return frozenset(CHANNELS)
     allowed: set[str] = set()
+    if principal.roles & HOSPITAL_STAFF and principal.hospital_id is not None:
+        allowed.add(Channel.CASE)  # the cases bound to their hospital: see can_read_case
     if "hospital_admin" in principal.roles and principal.hospital_id is not None:
         allowed |= {
-            Channel.CASE,
             Channel.CAPACITY,
             Channel.DOCTOR_AVAILABILITY,
             Channel.APPOINTMENT_QUEUE,
@@ -52,19 +54,39 @@ def channels_for(principal: Principal) -> frozenset[str]:
     return frozenset(allowed)
 
 
+def can_read_case(principal: Principal, payload: Mapping[str, Any]) -> bool:
+    """The HTTP read rule (:func:`identity.authz.case_read_grant`) applied to a case event.
+
+    Only grants that need no request go live: a role's, or the hospital the case is bound to.
+    Break-glass is one audited read, never a subscription; a patient follows their own case
+    with its case token.
+    """
+    grant = case_read_grant(
+        roles=principal.roles,
+        user_id=None,
+        hospital_id=principal.hospital_id,
+        case=CaseFacts(
+            created_by=None,
+            patient_user_id=None,
+            destination_hospital_id=payload.get("destination_hospital_id"),
+        ),
+    )
+    return grant in (Grant.ROLE, Grant.HOSPITAL)
+
+
 def can_see(principal: Principal, channel: str, payload: Mapping[str, Any]) -> bool:
     """Whether this one event may be shown to the principal."""
     if principal.case_id is not None:
         return channel == Channel.CASE and payload.get("case_id") == principal.case_id
     if principal.roles & EVERYTHING:
         return channel in CHANNELS
+    if channel == Channel.CASE:
+        return can_read_case(principal, payload)
     if "doctor" in principal.roles and channel in (Channel.CAPACITY, Channel.DOCTOR_AVAILABILITY):
         return True
     if "hospital_admin" in principal.roles and principal.hospital_id is not None:
         if channel == Channel.CAPACITY:
             return True
-        if channel == Channel.CASE:
-            return payload.get("destination_hospital_id") == principal.hospital_id
         if channel in (Channel.DOCTOR_AVAILABILITY, Channel.APPOINTMENT_QUEUE):
             # Not in the spec of issue 5: an admin's own hospital only, the cautious reading.
             return payload.get("hospital_id") == principal.hospital_id

@@ -10,10 +10,11 @@ import contextlib
 import itertools
 import logging
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 import psycopg
@@ -23,8 +24,8 @@ import redis
 
 from data.settings import DataSettings
 from identity.settings import IdentitySettings
+from tests.support.scratch import ADMIN_URL, scratch_database
 
-ADMIN_URL = os.environ.get("LIFELINE_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 # Every test database numbers its events from 1: give this run its own Redis stream keys so that
 # concurrent runs (and a dev server) sharing one Redis never collide.
@@ -77,46 +78,12 @@ def _require_services() -> None:
         pytest.exit(f"Redis is required for the tests and is unreachable: {exc}", returncode=3)
 
 
-def _import_demo_region(url: str) -> None:
-    """Every test database holds the Helsinki demo region with its demo facilities."""
-    import tempfile
-
-    from sqlalchemy import create_engine
-    from sqlalchemy.orm import Session
-
-    from data.models import import_all_models
-    from facilities import regions
-
-    import_all_models()
-    engine = create_engine(url)
-    with Session(engine) as session:
-        regions.import_region(
-            session,
-            pbf_path=regions.demo_pbf(),
-            name=regions.DEMO_REGION,
-            cache_dir=tempfile.mkdtemp(prefix="lifeline-regions-"),
-            facilities_csv=regions.DEMO_FACILITIES,
-        )
-        session.commit()
-    engine.dispose()
-
-
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """A brand-new database, migrated to head, dropped after the run."""
     _require_services()
-    name = f"lifeline_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = ADMIN_URL.rsplit("/", 1)[0]
-    url = f"{base}/{name}".replace("postgresql://", "postgresql+psycopg://", 1)
-    from data.migrate import upgrade
-
-    upgrade(url)
-    _import_demo_region(url)
-    yield url
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database("lifeline_test", demo_region=True) as url:
+        yield url
 
 
 @asynccontextmanager
@@ -186,8 +153,43 @@ class SignedIn:
 
     user_id: uuid.UUID
     email: str
-    headers: dict[str, str]
+    login_headers: dict[str, str]
     refresh_token: str
+    #: To keep a long-lived (session-scoped) principal signed in, as the console does by
+    #: refreshing: its token is re-minted for the same sign-in once it is 10 minutes old, so
+    #: whichever order the tests run in (and however slowly), it never meets an expired one.
+    settings: IdentitySettings | None = None
+    _fresh: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Authorization headers with a token at most ~10 minutes old."""
+        current = self._fresh or self.login_headers
+        if self.settings is None:
+            return current
+        import jwt
+
+        from identity.tokens import ALGORITHM, issue_access_token
+
+        token = current["Authorization"].removeprefix("Bearer ")
+        try:  # expired or not: what matters is who it was minted for, and when
+            claims = jwt.decode(
+                token, self.settings.secret_key, algorithms=[ALGORITHM],
+                audience=self.settings.token_audience, options={"verify_exp": False},
+            )
+        except jwt.PyJWTError:  # a token a test broke on purpose is kept as it is
+            return current
+        if time.time() - float(claims["iat"]) < 600:
+            return current
+        fresh = issue_access_token(
+            user_id=uuid.UUID(claims["sub"]), roles=set(claims.get("roles") or ()),
+            hospital_id=uuid.UUID(claims["hid"]) if claims.get("hid") else None,
+            settings=self.settings, mfa="otp" in (claims.get("amr") or []),
+            session_id=uuid.UUID(claims["sid"]) if claims.get("sid") else None,
+        )
+        self._fresh.clear()
+        self._fresh.update({**current, "Authorization": f"Bearer {fresh}"})
+        return self._fresh
 
 
 _addresses = itertools.count(1)
@@ -249,8 +251,9 @@ async def sign_in(app, client: httpx.AsyncClient, *roles: str, hospital_id=None)
     return SignedIn(
         user_id=user.id,
         email=email,
-        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+        login_headers={"Authorization": f"Bearer {tokens['access_token']}"},
         refresh_token=tokens["refresh_token"],
+        settings=getattr(app.state, "identity_settings", None),  # None: a stand-in app
     )
 
 

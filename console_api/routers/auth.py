@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import APIRouter, Request, status
 
-from console_api.audit_trail import note_audit
-from console_api.deps import CurrentClaims, IdentitySettingsDep, SessionDep
-from console_api.limits import login_account_hash, login_throttle
-from data.errors import TooManyRequests, Unauthenticated
+from console_api.deps import CurrentClaims, IdentitySettingsDep, RedisDep, SessionDep
+from console_api.sign_in import sign_in_step
 from identity import mfa
 from identity import service as identity_service
 from identity.schemas import (
@@ -26,38 +20,13 @@ from identity.schemas import (
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
-#: Seconds before a refused (429) sign-in step is answered.
-REFUSAL_PAUSE_S = 1.0
-
-
-@asynccontextmanager
-async def sign_in_step(request: Request, email: str) -> AsyncIterator[None]:
-    """Every step that checks a password (login, MFA enrol and activate) passes the same
-    throttles and lockout, and tells them how it ended."""
-    note_audit(request, account=login_account_hash(email))
-    try:
-        with identity_service.gate_of(request.app.state.identity_settings).slot():
-            throttle = await login_throttle(request, email)
-            try:
-                yield
-            except Unauthenticated:
-                await throttle.failed()
-                raise
-            await throttle.succeeded()
-    except TooManyRequests:
-        # A refused attempt is answered after a pause (holding no slot): a flood that ignores
-        # Retry-After comes back once a second per connection, not as fast as we can say no.
-        await asyncio.sleep(REFUSAL_PAUSE_S)
-        raise
-
-
 @router.post("/auth/login", response_model=TokenResponse, summary="Sign in")
 async def login(
     body: LoginRequest, request: Request, db_session: SessionDep, settings: IdentitySettingsDep
 ) -> TokenResponse:
     """Email, password and (staff, or anyone enrolled) a TOTP code, for an access token (15 min)
     and a rotating refresh token. Any failure is the same 401 ``invalid_credentials``."""
-    async with sign_in_step(request, body.email):
+    async with sign_in_step(request, body.email, settings=settings):
         pair = await identity_service.login(
             db_session=db_session,
             email=body.email,
@@ -74,7 +43,7 @@ async def enrol_mfa(
     body: MfaEnrolRequest, request: Request, db_session: SessionDep, settings: IdentitySettingsDep
 ) -> MfaEnrolment:
     """A new TOTP secret and recovery codes, shown once; confirm with /auth/mfa/activate."""
-    async with sign_in_step(request, body.email):
+    async with sign_in_step(request, body.email, settings=settings):
         user, secret, codes = await identity_service.enrol_mfa(
             db_session=db_session, email=body.email, password=body.password, settings=settings
         )
@@ -91,7 +60,7 @@ async def activate_mfa(
     settings: IdentitySettingsDep,
 ) -> None:
     """The first valid code switches the second factor on."""
-    async with sign_in_step(request, body.email):
+    async with sign_in_step(request, body.email, settings=settings):
         await identity_service.activate_mfa(
             db_session=db_session, email=body.email, password=body.password, totp=body.totp,
             settings=settings,
@@ -100,22 +69,22 @@ async def activate_mfa(
 
 @router.post("/auth/refresh", response_model=TokenResponse, summary="Rotate a refresh token")
 async def refresh(
-    body: RefreshRequest, request: Request, db_session: SessionDep, settings: IdentitySettingsDep
+    body: RefreshRequest, redis: RedisDep, db_session: SessionDep, settings: IdentitySettingsDep
 ) -> TokenResponse:
     """Each refresh token works once; presenting a spent one revokes the whole session. A staff
     session that began without a second factor is refused (sign in again with the code)."""
     pair = await identity_service.refresh(
         db_session=db_session, refresh_token=body.refresh_token, settings=settings,
-        redis=request.app.state.redis,
+        redis=redis,
     )
     return TokenResponse(access_token=pair.access_token, refresh_token=pair.refresh_token)
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, summary="Sign out")
-async def logout(body: RefreshRequest, request: Request, db_session: SessionDep) -> None:
+async def logout(body: RefreshRequest, redis: RedisDep, db_session: SessionDep) -> None:
     """Revoke the session of this refresh token: its access tokens and sockets end at once."""
     await identity_service.logout(
-        db_session=db_session, refresh_token=body.refresh_token, redis=request.app.state.redis
+        db_session=db_session, refresh_token=body.refresh_token, redis=redis
     )
 
 

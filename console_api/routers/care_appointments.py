@@ -13,7 +13,7 @@ from care.lifecycle import AppointmentAction
 from care.schemas import AppointmentCreate, CancelBody, RescheduleBody, WaitlistCreate
 from console_api.care_deps import RequesterDep
 from console_api.deps import SessionDep
-from console_api.routers.emergency import IfMatchHeader, expected_version
+from console_api.params import IfMatchHeader, expected_version
 
 router = APIRouter(prefix="/api/v1/appointments", tags=["care: appointments"])
 

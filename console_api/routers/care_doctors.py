@@ -17,8 +17,8 @@ from care.schemas import (
     DoctorView,
     ScheduleCreate,
 )
-from console_api.care_deps import RedisDep, RequesterDep
-from console_api.deps import SessionDep
+from console_api.care_deps import RequesterDep
+from console_api.deps import RedisDep, SessionDep
 from data.base import utcnow
 from data.errors import InvalidInput
 

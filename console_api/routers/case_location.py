@@ -3,46 +3,35 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter
 
+from console_api.case_deps import ReportableCase
 from console_api.deps import (
+    CurrentClaims,
     DestinationsDep,
-    IdentitySettingsDep,
-    OptionalClaims,
     SessionDep,
     actor_of,
-    require,
 )
-from console_api.routers.emergency import authorise_case_read, check_case_token
+from console_api.responses import LocationReported
 from console_api.views import case_view
 from dispatch import location_reports
-from dispatch import service as case_service
 from dispatch.schemas import CaseView, LocationReport
-from identity.tokens import AccessClaims
 
 router = APIRouter(prefix="/api/v1/emergency/cases/{case_id}/location", tags=["emergency"])
 
 
-@router.post("", summary="The caller's phone reports its position (case token or staff)")
+@router.post("", response_model=LocationReported,
+             summary="The caller's phone reports its position (case token or staff)")
 async def report_location(
-    case_id: uuid.UUID,
+    case: ReportableCase,
     body: LocationReport,
     db_session: SessionDep,
-    settings: IdentitySettingsDep,
-    claims: OptionalClaims,
-    request: Request,
-    x_case_token: Annotated[str | None, Header(alias="X-Case-Token")] = None,
 ) -> dict[str, Any]:
     """Stored as a report; a real move raises an alert, the case itself does not move."""
-    if claims is None:
-        check_case_token(case_id, x_case_token, settings.secret_key)
-    else:  # a signed-in caller: the same object rules as reading the case
-        case = await case_service.get_case(db_session=db_session, case_id=case_id)
-        await authorise_case_read(request, db_session, case, claims, None)
     return await location_reports.report_location(
-        db_session=db_session, case_id=case_id, lat=body.lat, lng=body.lng,
+        db_session=db_session, case_id=case.id, lat=body.lat, lng=body.lng,
         accuracy_m=body.accuracy_m,
     )
 
@@ -53,7 +42,7 @@ async def confirm(
     report_id: uuid.UUID,
     db_session: SessionDep,
     destinations: DestinationsDep,
-    claims: Annotated[AccessClaims, Depends(require("case.triage"))],
+    claims: CurrentClaims,
 ) -> CaseView:
     """The destination hospitals are re-assessed from the new position."""
     case = await location_reports.decide(
@@ -69,7 +58,7 @@ async def dismiss(
     report_id: uuid.UUID,
     db_session: SessionDep,
     destinations: DestinationsDep,
-    claims: Annotated[AccessClaims, Depends(require("case.triage"))],
+    claims: CurrentClaims,
 ) -> CaseView:
     """The report is kept in the timeline as dismissed."""
     case = await location_reports.decide(

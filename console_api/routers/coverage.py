@@ -6,34 +6,28 @@ import asyncio
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Query, status
 
-from console_api.deps import DestinationsDep, SessionDep, actor_of, require
+from console_api.deps import CoverageBookDep as BookDep
+from console_api.deps import (
+    CurrentClaims,
+    DestinationsDep,
+    DispatchCostDep,
+    RedisDep,
+    SessionDep,
+    actor_of,
+)
 from dispatch import fleet
 from dispatch.service import get_case
 from fleet_coverage import figures, service
-from fleet_coverage.dispatch_cost import DispatchCost
 from fleet_coverage.policy import DispatchOption, suggest
 from fleet_coverage.schemas import MoveUpRequest, PostCreate
 from fleet_coverage.settings import get_coverage_settings
-from identity.tokens import AccessClaims
 
 router = APIRouter(tags=["coverage"])
 
 Region = Annotated[str, Query(min_length=1, max_length=100, description="region name")]
 Minutes = Annotated[float | None, Query(gt=0, le=30, description="response-time target")]
-
-
-def book(request: Request) -> service.CoverageBook:
-    """The process's coverage state, created on first use."""
-    found = getattr(request.app.state, "coverage_book", None)
-    if found is None:
-        found = service.CoverageBook(request.app.state.destinations)
-        request.app.state.coverage_book = found
-    return found
-
-
-BookDep = Annotated[service.CoverageBook, Depends(book)]
 
 
 async def _state(db_session, coverage: service.CoverageBook, region: str):
@@ -46,7 +40,7 @@ async def _state(db_session, coverage: service.CoverageBook, region: str):
 @router.get("/api/v1/coverage/regions", summary="Served regions, with their centres")
 async def regions(
     coverage: BookDep,
-    _: Annotated[AccessClaims, Depends(require("coverage.read"))],
+    _: CurrentClaims,
 ) -> list[dict[str, Any]]:
     """For the console to pick the region it is looking at."""
     found = []
@@ -58,27 +52,27 @@ async def regions(
 
 @router.get("/api/v1/coverage", summary="Demand-weighted coverage now, with uncovered cells")
 async def coverage_now(
-    request: Request,
+    redis: RedisDep,
     db_session: SessionDep,
     coverage: BookDep,
     region: Region,
-    _: Annotated[AccessClaims, Depends(require("coverage.read"))],
+    _: CurrentClaims,
     minutes: Minutes = None,
 ) -> dict[str, Any]:
     """Share of demand reached by a free unit (any, ALS) within ``minutes`` by road."""
     minutes = minutes or get_coverage_settings().minutes
     state = await _state(db_session, coverage, region)
-    units = await service.free_fleet(db_session, request.app.state.redis, state.network)
+    units = await service.free_fleet(db_session, redis, state.network)
     return await asyncio.to_thread(figures.coverage_report, state, units, minutes)
 
 
 @router.get("/api/v1/coverage/move-ups", summary="Proposed move-ups (MEXCLP) under the limits")
 async def move_ups(
-    request: Request,
+    redis: RedisDep,
     db_session: SessionDep,
     coverage: BookDep,
     region: Region,
-    _: Annotated[AccessClaims, Depends(require("coverage.read"))],
+    _: CurrentClaims,
     minutes: Minutes = None,
 ) -> dict[str, Any]:
     """Moves of free units to posts that raise expected coverage the most."""
@@ -87,7 +81,7 @@ async def move_ups(
     state = await _state(db_session, coverage, region)
     await service.ensure_station_posts(db_session, state.network, settings)
     posts = await service.region_posts(db_session, region)
-    units = await service.free_fleet(db_session, request.app.state.redis, state.network)
+    units = await service.free_fleet(db_session, redis, state.network)
     return await asyncio.to_thread(
         figures.propose_moves, state, units, posts, settings, minutes
     )
@@ -98,7 +92,7 @@ async def list_posts(
     db_session: SessionDep,
     coverage: BookDep,
     region: Region,
-    _: Annotated[AccessClaims, Depends(require("coverage.read"))],
+    _: CurrentClaims,
 ) -> list[dict[str, Any]]:
     """Stations of the region's units are added as posts on first read."""
     network = coverage.network(region)
@@ -114,7 +108,7 @@ async def create_post(
     body: PostCreate,
     db_session: SessionDep,
     coverage: BookDep,
-    _: Annotated[AccessClaims, Depends(require("unit.manage"))],
+    _: CurrentClaims,
 ) -> dict[str, Any]:
     """A place where units may wait, inside the region."""
     network = coverage.network(body.region)
@@ -132,7 +126,7 @@ async def move_up(
     db_session: SessionDep,
     destinations: DestinationsDep,
     coverage: BookDep,
-    claims: Annotated[AccessClaims, Depends(require("unit.manage"))],
+    claims: CurrentClaims,
 ) -> dict[str, Any]:
     """Audited; the crew gets an SMS and the console a ``coverage.updated`` event."""
     move = await service.accept_move_up(
@@ -147,21 +141,21 @@ async def move_up(
 @router.get("/api/v1/coverage/dispatch-cost",
             summary="Coverage lost if each recommended unit goes, and the policy's suggestion")
 async def dispatch_cost(
-    request: Request,
+    redis: RedisDep,
+    destinations: DestinationsDep,
     db_session: SessionDep,
-    coverage: BookDep,
+    cost: DispatchCostDep,
     case_id: Annotated[uuid.UUID, Query()],
-    _: Annotated[AccessClaims, Depends(require("coverage.read"))],
+    _: CurrentClaims,
 ) -> dict[str, Any]:
     """The figures the case read puts in ``recommended_units``, with the policy's reasoning."""
     settings = get_coverage_settings()
     case = await get_case(db_session=db_session, case_id=case_id)
     recommended = await fleet.recommend_for_case(
-        db_session=db_session, redis=request.app.state.redis,
-        destinations=request.app.state.destinations, case=case,
+        db_session=db_session, redis=redis,
+        destinations=destinations, case=case,
     )
-    cost = getattr(request.app.state, "dispatch_cost", None) or DispatchCost(coverage)
-    units = await cost.annotate(db_session=db_session, redis=request.app.state.redis, case=case,
+    units = await cost.annotate(db_session=db_session, redis=redis, case=case,
                                 units=recommended)
     choice = suggest(
         [DispatchOption(u["unit_id"], float(u["eta_seconds"]), u.get("coverage_lost_pp"))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header
 from pydantic import BaseModel, ConfigDict
 
-from console_api.deps import DestinationsDep, IdentitySettingsDep, SessionDep
+from console_api.deps import DestinationsDep, IdentitySettingsDep, RedisDep, SessionDep
+from console_api.responses import CrewJob, CrewStatusReported
 from dispatch import crew, crew_routes
 from dispatch.unit_status import CrewStatus
 
@@ -22,10 +23,10 @@ class CrewReport(BaseModel):
     status: CrewStatus
 
 
-@router.get("/{token}", summary="The job behind a crew link")
+@router.get("/{token}", response_model=CrewJob, summary="The job behind a crew link")
 async def read_job(
     token: str,
-    request: Request,
+    redis: RedisDep,
     db_session: SessionDep,
     settings: IdentitySettingsDep,
     destinations: DestinationsDep,
@@ -33,12 +34,13 @@ async def read_job(
     """Incident, destination, the road route to each, and the statuses the crew may report next."""
     context = await crew.open_link(db_session=db_session, token=token, secret=settings.secret_key)
     return await crew_routes.crew_job(
-        db_session=db_session, redis=request.app.state.redis, destinations=destinations,
+        db_session=db_session, redis=redis, destinations=destinations,
         context=context,
     )
 
 
-@router.post("/{token}/status", summary="Report en route / on scene / transporting / ...")
+@router.post("/{token}/status", response_model=CrewStatusReported,
+             summary="Report en route / on scene / transporting / ...")
 async def report(
     token: str,
     body: CrewReport,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from console_api.deps import SessionDep, actor_of, require
+from console_api.deps import CurrentClaims, SessionDep, actor_of
+from console_api.responses import DiversionPolicyView
 from facilities import diversion_policy
-from identity.tokens import AccessClaims
 
 router = APIRouter(prefix="/api/v1/regions", tags=["hospitals"])
 RegionName = Annotated[str, Path(min_length=1, max_length=100)]
@@ -23,18 +23,20 @@ class DiversionPolicyUpdate(BaseModel):
     critical_override_seconds: float = Field(ge=0, le=7200, allow_inf_nan=False)
 
 
-@router.get("/{region}/diversion-policy", summary="The region's clinical diversion policy")
+@router.get("/{region}/diversion-policy", response_model=DiversionPolicyView,
+            summary="The region's clinical diversion policy")
 async def read_policy(region: RegionName, db_session: SessionDep) -> dict[str, Any]:
     """The default (600 s) until set."""
     return await diversion_policy.read_policy(db_session=db_session, region=region)
 
 
-@router.put("/{region}/diversion-policy", summary="Set the region's clinical diversion policy")
+@router.put("/{region}/diversion-policy", response_model=DiversionPolicyView,
+            summary="Set the region's clinical diversion policy")
 async def put_policy(
     region: RegionName,
     body: DiversionPolicyUpdate,
     db_session: SessionDep,
-    claims: Annotated[AccessClaims, Depends(require("policy.manage"))],
+    claims: CurrentClaims,
 ) -> dict[str, Any]:
     """Applies to recommendations made from now on (cases already ranked keep theirs)."""
     return await diversion_policy.set_policy(

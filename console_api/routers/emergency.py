@@ -6,27 +6,31 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from console_api.audit_trail import note_audit
+from console_api.case_deps import ReadableCase
 from console_api.deps import (
+    CurrentClaims,
     DestinationsDep,
+    DispatchCostDep,
     IdentitySettingsDep,
     OptionalClaims,
+    RedisDep,
     SessionDep,
+    SessionFactoryDep,
     actor_of,
-    require,
 )
 from console_api.limits import sos_looks_abusive
-from console_api.routers import call_taking
+from console_api.params import IfMatchHeader, expected_version
+from console_api.responses import FeatureCollection
 from console_api.views import case_view
-from data.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from data.errors import InvalidInput
 from data.failover import retry_once_on_failover
 from data.idempotency import IdempotencyKey
-from dispatch import alerts, case_detail, dispatching
+from dispatch import call_taking, case_detail, dispatching
 from dispatch import service as case_service
-from dispatch.case_tokens import issue_case_token, verify_case_token
+from dispatch.case_tokens import issue_case_token
 from dispatch.lifecycle import CaseAction, CaseStatus
 from dispatch.schemas import (
     ArriveRequest,
@@ -40,7 +44,6 @@ from dispatch.schemas import (
     TriageRequest,
 )
 from identity import authz
-from identity import service as identity_service
 from identity.roles import allowed
 from identity.tokens import AccessClaims
 
@@ -58,22 +61,6 @@ IdempotencyHeader = Annotated[
         description="Client-chosen key; the same key and body within 24 h return the same case.",
     ),
 ]
-IfMatchHeader = Annotated[
-    str | None,
-    Header(alias="If-Match", description="The case version (its ETag) this action expects."),
-]
-
-
-def expected_version(if_match: str | None) -> int | None:
-    """Parse an If-Match ETag such as ``"3"`` or ``W/"3"`` into a version number."""
-    if if_match is None:
-        return None
-    raw = if_match.strip().removeprefix("W/").strip('"')
-    if not raw.isdigit():
-        raise InvalidInput("If-Match must be a case version ETag such as \"3\"", field="If-Match")
-    return int(raw)
-
-
 @router.post(
     "/cases",
     status_code=status.HTTP_201_CREATED,
@@ -81,6 +68,7 @@ def expected_version(if_match: str | None) -> int | None:
     summary="Raise an SOS (open to anonymous callers)",
 )
 async def raise_sos(
+    session_factory: SessionFactoryDep,
     body: SosRequest,
     response: Response,
     db_session: SessionDep,
@@ -113,9 +101,12 @@ async def raise_sos(
         )
 
     # A primary lost mid-transaction: once more on the new primary, same key (data/failover.py).
-    raised = await retry_once_on_failover(db_session, request.app.state.session_factory, raise_on)
+    raised = await retry_once_on_failover(db_session, session_factory, raise_on)
     if body.severity is not None and not raised.replayed:
-        raised = await call_taking.triage_at_once(db_session, raised, body, claims, destinations)
+        raised = await call_taking.triage_at_once(
+            db_session=db_session, raised=raised, body=body, actor=actor_of(claims),
+            destinations=destinations,
+        )
     if raised.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"{router.prefix}/cases/{raised.case.id}"
@@ -129,72 +120,26 @@ async def raise_sos(
     )
 
 
-def check_case_token(case_id: uuid.UUID, case_token: str | None, secret: str) -> None:
-    """The anonymous reporter may read only the case their token was issued for."""
-    if case_token is None:
-        raise Unauthenticated(
-            "send a bearer token, or the case's X-Case-Token", code="missing_token"
-        )
-    if not verify_case_token(case_id, case_token, secret=secret):
-        raise Forbidden("this case token is not valid for this case", code="invalid_case_token")
-
-
-async def authorise_case_read(
-    request: Request, db_session: SessionDep, case, claims: AccessClaims, reason: str | None
-) -> None:
-    """Object rules of :func:`identity.authz.case_read_grant`; a denial looks like no case."""
-    facts = authz.CaseFacts(
-        created_by=case.created_by,
-        patient_user_id=await identity_service.patient_user_id(
-            db_session=db_session, patient_id=case.patient_id
-        ),
-        destination_hospital_id=case.destination_hospital_id,
-    )
-    grant = authz.case_read_grant(
-        roles=claims.roles, user_id=claims.user_id, hospital_id=claims.hospital_id, case=facts,
-        break_glass_reason=reason,
-    )
-    note_audit(request, patient_id=case.patient_id, grant=grant.value, reason=reason)
-    if grant is authz.Grant.DENIED:
-        request.state.denied = "object_forbidden"
-        raise NotFound("no such case", code="case_not_found")
-    if grant is authz.Grant.BREAK_GLASS:
-        await alerts.break_glass_opened(
-            db_session=db_session, case=case, actor=actor_of(claims).label
-        )
-
-
 @router.get("/cases/{case_id}", response_model=CaseView, summary="Read one case")
 async def read_case(
-    case_id: uuid.UUID,
-    request: Request,
+    case: ReadableCase,
+    redis: RedisDep,
     response: Response,
     destinations: DestinationsDep,
     db_session: SessionDep,
-    settings: IdentitySettingsDep,
     claims: OptionalClaims,
-    x_case_token: Annotated[str | None, Header(alias="X-Case-Token")] = None,
-    break_glass: Annotated[
-        str | None,
-        Header(alias="X-Break-Glass-Reason", max_length=500,
-               description="operators and doctors: why you open a case outside your rules"),
-    ] = None,
+    cost: DispatchCostDep,
 ) -> CaseView:
-    """Operators see any case; hospital staff cases bound to their hospital; a patient their own;
-    an anonymous reporter only the case their token was issued for."""
-    if claims is None:
-        check_case_token(case_id, x_case_token, settings.secret_key)
-    case = await case_service.get_case(db_session=db_session, case_id=case_id)
-    if claims is not None:
-        await authorise_case_read(request, db_session, case, claims, break_glass)
-    events = await case_service.case_events(db_session=db_session, case_id=case_id)
+    """Whoever :data:`~console_api.case_deps.ReadableCase` lets in; the anonymous reporter sees
+    their ambulance and destination, not the options."""
+    events = await case_service.case_events(db_session=db_session, case_id=case.id)
     response.headers["ETag"] = f'"{case.version}"'
     view = case_view(case, events)
     extras = await case_detail.case_extras(
-        db_session=db_session, redis=request.app.state.redis, destinations=destinations, case=case,
-        coverage=getattr(request.app.state, "dispatch_cost", None) if claims else None,
+        db_session=db_session, redis=redis, destinations=destinations, case=case,
+        coverage=cost if claims else None,
     )
-    await call_taking.shared_dispatch(db_session, case, extras)
+    await call_taking.shared_dispatch(db_session=db_session, case=case, extras=extras)
     if claims is None:  # the reporter sees their ambulance and destination, not the options
         extras["recommended_units"] = []
         extras["recommended_plan"] = None
@@ -204,23 +149,15 @@ async def read_case(
 
 @router.get(
     "/cases/{case_id}/routes",
+    response_model=FeatureCollection,
     summary="Route lines (GeoJSON) from the scene to the destination and recommended hospitals",
 )
 async def read_case_routes(
-    case_id: uuid.UUID,
-    request: Request,
+    case: ReadableCase,
     destinations: DestinationsDep,
-    db_session: SessionDep,
-    settings: IdentitySettingsDep,
     claims: OptionalClaims,
-    x_case_token: Annotated[str | None, Header(alias="X-Case-Token")] = None,
 ) -> dict[str, Any]:
     """A FeatureCollection of routes under the closures in force; a reporter sees only theirs."""
-    if claims is None:
-        check_case_token(case_id, x_case_token, settings.secret_key)
-    case = await case_service.get_case(db_session=db_session, case_id=case_id)
-    if claims is not None:
-        await authorise_case_read(request, db_session, case, claims, None)
     routes = await case_detail.case_routes(destinations=destinations, case=case)
     if claims is None:
         routes["features"] = [f for f in routes["features"] if f["properties"]["destination"]]
@@ -230,7 +167,7 @@ async def read_case_routes(
 @router.get("/cases", response_model=CasePage, summary="List cases, newest first (staff)")
 async def list_cases(
     db_session: SessionDep,
-    claims: Annotated[AccessClaims, Depends(require("case.list"))],
+    claims: CurrentClaims,
     status_filter: Annotated[
         list[CaseStatus] | None, Query(alias="status", description="repeat for several")
     ] = None,
@@ -262,7 +199,7 @@ async def triage_case(
     body: TriageRequest,
     response: Response,
     db_session: SessionDep,
-    claims: Annotated[AccessClaims, Depends(require("case.triage"))],
+    claims: CurrentClaims,
     destinations: DestinationsDep,
     if_match: IfMatchHeader = None,
 ) -> CaseView:
@@ -284,8 +221,8 @@ async def dispatch_case(
     case_id: uuid.UUID,
     response: Response,
     db_session: SessionDep,
-    claims: Annotated[AccessClaims, Depends(require("case.dispatch"))],
-    request: Request,
+    claims: CurrentClaims,
+    redis: RedisDep,
     destinations: DestinationsDep,
     settings: IdentitySettingsDep,
     body: DispatchRequest | None = None,
@@ -295,7 +232,7 @@ async def dispatch_case(
     body = body or DispatchRequest()
     case = await dispatching.dispatch_case(
         db_session=db_session,
-        redis=request.app.state.redis,
+        redis=redis,
         destinations=destinations,
         case_id=case_id,
         hospital_id=body.hospital_id,
@@ -334,7 +271,7 @@ async def arrive_case(
     case_id: uuid.UUID,
     response: Response,
     db_session: SessionDep,
-    claims: Annotated[AccessClaims, Depends(require("case.arrive"))],
+    claims: CurrentClaims,
     body: ArriveRequest | None = None,
     if_match: IfMatchHeader = None,
 ) -> CaseView:
@@ -349,7 +286,7 @@ async def close_case(
     case_id: uuid.UUID,
     response: Response,
     db_session: SessionDep,
-    claims: Annotated[AccessClaims, Depends(require("case.close"))],
+    claims: CurrentClaims,
     body: CloseRequest | None = None,
     if_match: IfMatchHeader = None,
 ) -> CaseView:
@@ -366,7 +303,7 @@ async def cancel_case(
     body: CancelRequest,
     response: Response,
     db_session: SessionDep,
-    claims: Annotated[AccessClaims, Depends(require("case.cancel"))],
+    claims: CurrentClaims,
     if_match: IfMatchHeader = None,
 ) -> CaseView:
     """Legal from any open state, with a reason; final."""

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from care import fhir, fhir_map
 from console_api.care_deps import BreakGlassHeader, RequesterDep
 from console_api.deps import SessionDep
+from console_api.responses import FHIR_JSON as FHIR_BODY
 from data.errors import InvalidInput
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
@@ -23,13 +24,13 @@ def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/") + router.prefix
 
 
-@router.get("/metadata", summary="CapabilityStatement")
+@router.get("/metadata", summary="CapabilityStatement", responses={200: FHIR_BODY})
 async def metadata(request: Request) -> Response:
     """What this server serves; public, as FHIR expects."""
     return _fhir(fhir.metadata(base_url=_base(request)))
 
 
-@router.get("/{resource}/{resource_id}", summary="Read a resource")
+@router.get("/{resource}/{resource_id}", summary="Read a resource", responses={200: FHIR_BODY})
 async def read(resource: str, resource_id: str, db_session: SessionDep, requester: RequesterDep,
                break_glass_reason: BreakGlassHeader = None) -> Response:
     """Patient, Practitioner, Organization, Location, Appointment, Encounter."""
@@ -37,7 +38,7 @@ async def read(resource: str, resource_id: str, db_session: SessionDep, requeste
                                  raw_id=resource_id, break_glass_reason=break_glass_reason))
 
 
-@router.get("/{resource}", summary="Search by patient")
+@router.get("/{resource}", summary="Search by patient", responses={200: FHIR_BODY})
 async def search(resource: str, request: Request, db_session: SessionDep,
                  requester: RequesterDep,
                  patient: Annotated[str | None, Query(max_length=80)] = None,

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from console_api.deps import SessionDep
-from console_api.params import parse_lat_lng
-from console_api.routers.maps import _bbox as parse_bbox
+from console_api.params import parse_bbox, parse_lat_lng
+from console_api.responses import FeatureCollection
 from data.errors import InvalidInput
 from geocoding import bounds, reverse, search, street_names
 
@@ -64,7 +64,8 @@ async def regions(db_session: SessionDep) -> list[dict[str, Any]]:
     return await bounds.list_regions(db_session)
 
 
-@router.get("/map/streets", summary="Street names (OSM name) along the roads in a bounding box")
+@router.get("/map/streets", response_model=FeatureCollection,
+            summary="Street names (OSM name) along the roads in a bounding box")
 async def streets(
     db_session: SessionDep,
     bbox: Annotated[str, Query(max_length=100, description="west,south,east,north")],

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from console_api.responses import Health
+
 router = APIRouter(tags=["health"])
 
 CHECK_TIMEOUT_S = 2.0
@@ -29,7 +31,7 @@ async def _redis_ok(request: Request) -> bool:
         return False
 
 
-@router.get("/health", summary="Health of the API and its dependencies")
+@router.get("/health", response_model=Health, summary="Health of the API and its dependencies")
 async def health(request: Request) -> JSONResponse:
     """503 when the database is unreachable; Redis down only degrades (the outbox keeps events)."""
     database, redis = await asyncio.gather(_database_ok(request), _redis_ok(request))
@@ -42,13 +44,14 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=200 if database else 503)
 
 
-@router.get("/health/live", summary="Liveness: the process answers")
+@router.get("/health/live", response_model=Health, summary="Liveness: the process answers")
 async def live() -> JSONResponse:
     """Restart me only when this fails: it checks nothing outside the process."""
     return JSONResponse({"status": "ok"})
 
 
-@router.get("/health/ready", summary="Readiness: database, Redis and road networks")
+@router.get("/health/ready", response_model=Health,
+            summary="Readiness: database, Redis and road networks")
 async def ready(request: Request) -> JSONResponse:
     """Send me traffic only when the database and Redis answer and the road networks are loaded."""
     database, redis = await asyncio.gather(_database_ok(request), _redis_ok(request))

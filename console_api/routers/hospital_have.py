@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from console_api.deps import DestinationsDep, SessionDep, actor_of, require
-from console_api.routers.hospital_side import _manages
+from console_api.deps import CurrentClaims, DestinationsDep, SessionDep, actor_of
+from console_api.responses import HaveApplied
 from data.errors import InvalidInput, NotFound
 from dispatch.hospital_side import flag_cases_bound_for
 from dispatch.service_changes import reassess_open_cases
 from facilities import have, have_exchange
-from identity.tokens import AccessClaims
+from identity.authz import manages_hospital
 from routing.models import Region
 
 router = APIRouter(prefix="/api/v1/hospitals", tags=["hospitals"])
@@ -31,7 +31,7 @@ async def _region(db_session: SessionDep, region: str) -> str:
     "/have",
     summary="The region's hospital status as EDXL-HAVE 1.0 XML",
     response_class=Response,
-    responses={200: {"content": {have.MEDIA_TYPE: {}}}},
+    responses={200: {"content": {have.MEDIA_TYPE: {"schema": {"type": "string"}}}}},
 )
 async def read_have(db_session: SessionDep, region: RegionQuery) -> Response:
     """ED status, ED beds, services and last update of every hospital of the region."""
@@ -42,13 +42,14 @@ async def read_have(db_session: SessionDep, region: RegionQuery) -> Response:
 @router.post(
     "/have",
     summary="Apply an EDXL-HAVE 1.0 document (all hospitals of it, or none)",
+    response_model=HaveApplied,
     openapi_extra={"requestBody": {"required": True, **XML_BODY}},
 )
 async def apply_have(
     request: Request,
     db_session: SessionDep,
     destinations: DestinationsDep,
-    claims: Annotated[AccessClaims, Depends(require("hospital.capacity"))],
+    claims: CurrentClaims,
     region: RegionQuery,
 ) -> dict[str, Any]:
     """Validated against the OASIS schema first (422 naming the element path); a hospital admin
@@ -63,7 +64,7 @@ async def apply_have(
     reports = await asyncio.to_thread(have.parse_have, body)
     actor = actor_of(claims)
     result = await have_exchange.apply_reports(
-        db_session, reports, region=region, may_manage=lambda hid: _manages(claims, hid),
+        db_session, reports, region=region, may_manage=lambda hid: manages_hospital(claims, hid),
         actor=actor.label,
     )
     for hospital in result.capacity_changed:

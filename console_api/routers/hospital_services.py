@@ -10,13 +10,14 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from console_api.deps import CurrentClaims, DestinationsDep, SessionDep, actor_of
-from console_api.routers.hospital_side import _manages
+from console_api.responses import HospitalServices, ServiceStatusSet
 from data.base import utcnow
 from data.errors import Forbidden, InvalidInput
 from dispatch.service_changes import reassess_open_cases
 from facilities import service as facilities_service
 from facilities import services as facility_services
 from facilities.capabilities import UnknownCapability, parse_capability
+from identity.authz import manages_hospital
 
 router = APIRouter(prefix="/api/v1/hospitals", tags=["hospitals"])
 
@@ -40,14 +41,16 @@ async def _services(db_session: SessionDep, hospital_id: uuid.UUID) -> dict[str,
     return {"hospital_id": str(hospital.id), "services": [s.as_dict() for s in states]}
 
 
-@router.get("/{hospital_id}/services", summary="Status of each service of a hospital")
+@router.get("/{hospital_id}/services", response_model=HospitalServices,
+            summary="Status of each service of a hospital")
 async def read_services(hospital_id: uuid.UUID, db_session: SessionDep) -> dict[str, Any]:
     """Every declared capability with its effective status (expired statuses read available)."""
     return await _services(db_session, hospital_id)
 
 
 @router.put(
-    "/{hospital_id}/services/{capability}", summary="Set one service's status until an end time"
+    "/{hospital_id}/services/{capability}", response_model=ServiceStatusSet,
+    summary="Set one service's status until an end time",
 )
 async def put_service(
     hospital_id: uuid.UUID,
@@ -59,7 +62,7 @@ async def put_service(
 ) -> dict[str, Any]:
     """Only this hospital's admin (or a super admin). Open cases that need this capability are
     re-ranked in the same transaction; other cases are untouched."""
-    if not _manages(claims, hospital_id):
+    if not manages_hospital(claims, hospital_id):
         raise Forbidden(
             "only this hospital's admin may report its services", code="not_your_hospital"
         )

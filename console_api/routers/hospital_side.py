@@ -6,21 +6,21 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
-from console_api.deps import CurrentClaims, ReadSessionDep, SessionDep, actor_of, require
-from console_api.routers.emergency import IfMatchHeader, expected_version
-from console_api.routers.hospitals import stale_after
+from console_api.deps import CurrentClaims, ReadSessionDep, SessionDep, actor_of
+from console_api.params import IfMatchHeader, expected_version
+from console_api.responses import Acknowledged, IncomingCase, ResponseTimes
 from console_api.views import case_view
 from data.base import utcnow
 from data.errors import Forbidden, InvalidInput
-from dispatch import hospital_side, metrics
+from dispatch import hospital_directory, hospital_side, metrics
 from dispatch.schemas import CaseView
 from facilities import service as facilities_service
 from facilities.schemas import CapacityUpdate, HospitalView
+from identity.authz import manages_hospital
 from identity.roles import Role
-from identity.tokens import AccessClaims
 
 router = APIRouter(tags=["hospitals"])
 
@@ -31,12 +31,6 @@ class RedirectRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     hospital_id: uuid.UUID
-
-
-def _manages(claims: AccessClaims, hospital_id: uuid.UUID) -> bool:
-    if Role.SUPER_ADMIN in claims.roles:
-        return True
-    return Role.HOSPITAL_ADMIN in claims.roles and claims.hospital_id == hospital_id
 
 
 @router.put(
@@ -51,22 +45,23 @@ async def put_capacity(
     claims: CurrentClaims,
 ) -> HospitalView:
     """Only this hospital's admin (or a super admin); diverting flags cases already en route."""
-    if not _manages(claims, hospital_id):
+    if not manages_hospital(claims, hospital_id):
         raise Forbidden(
             "only this hospital's admin may report its capacity", code="not_your_hospital"
         )
     hospital = await hospital_side.update_capacity(
         db_session=db_session, hospital_id=hospital_id, update=body, actor=actor_of(claims).label
     )
-    return facilities_service.hospital_view(hospital, stale_after=stale_after())
+    return facilities_service.hospital_view(hospital, stale_after=hospital_directory.stale_after())
 
 
-@router.get("/api/v1/hospitals/{hospital_id}/incoming", summary="Cases heading to this hospital")
+@router.get("/api/v1/hospitals/{hospital_id}/incoming", response_model=list[IncomingCase],
+            summary="Cases heading to this hospital")
 async def incoming(
     hospital_id: uuid.UUID, db_session: SessionDep, claims: CurrentClaims
 ) -> list[dict[str, Any]]:
     """ETA, severity, symptom and patient summary of every case bound here."""
-    if not _manages(claims, hospital_id) and Role.EMERGENCY_OPERATOR not in claims.roles:
+    if not manages_hospital(claims, hospital_id) and Role.EMERGENCY_OPERATOR not in claims.roles:
         raise Forbidden(
             "only this hospital's admin may see its incoming cases", code="not_your_hospital"
         )
@@ -74,13 +69,13 @@ async def incoming(
 
 
 @router.post(
-    "/api/v1/emergency/cases/{case_id}/acknowledge",
+    "/api/v1/emergency/cases/{case_id}/acknowledge", response_model=Acknowledged,
     summary="The destination hospital acknowledges an incoming case",
 )
 async def acknowledge(
     case_id: uuid.UUID,
     db_session: SessionDep,
-    claims: Annotated[AccessClaims, Depends(require("case.acknowledge"))],
+    claims: CurrentClaims,
 ) -> dict[str, Any]:
     """Only an admin of the case's destination hospital may acknowledge it."""
     dispatch = await hospital_side.acknowledge(
@@ -98,7 +93,7 @@ async def redirect(
     case_id: uuid.UUID,
     body: RedirectRequest,
     db_session: SessionDep,
-    claims: Annotated[AccessClaims, Depends(require("case.redirect"))],
+    claims: CurrentClaims,
     if_match: IfMatchHeader = None,
 ) -> CaseView:
     """Used when the destination diverts after dispatch."""
@@ -109,10 +104,11 @@ async def redirect(
     return case_view(case)
 
 
-@router.get("/api/v1/metrics/response-times", summary="Response-time percentiles")
+@router.get("/api/v1/metrics/response-times", response_model=ResponseTimes,
+            summary="Response-time percentiles")
 async def response_times(
     db_session: ReadSessionDep,
-    _: Annotated[AccessClaims, Depends(require("metrics.read"))],
+    _: CurrentClaims,
     since: Annotated[datetime | None, Query()] = None,
     region: Annotated[str | None, Query(max_length=100)] = None,
 ) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from care.schemas import e164
 from console_api.deps import IdentitySettingsDep, SessionDep
-from console_api.routers.auth import sign_in_step
+from console_api.sign_in import sign_in_step
 from data.errors import Conflict
 from identity import service as identity_service
 from identity.models import Patient
@@ -47,7 +47,7 @@ async def register(body: SignUp, request: Request, db_session: SessionDep,
     Passes the same throttles as sign-in (per address and per account), so it is no faster
     way to guess; the password meets the same policy as every account's.
     """
-    async with sign_in_step(request, body.email):
+    async with sign_in_step(request, body.email, settings=settings):
         try:
             user = await identity_service.create_user(
                 db_session=db_session, email=body.email, password=body.password,

@@ -9,15 +9,15 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import shapely
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from console_api.deps import DestinationsDep, actor_of, require
+from console_api.deps import CurrentClaims, DestinationsDep, SyncEngineDep, actor_of
 from console_api.params import parse_lat_lng
+from console_api.responses import FeatureCollection
 from data.base import utcnow
 from data.errors import InvalidInput, NotFound
 from dispatch import road_closures
-from identity.tokens import AccessClaims
 from routing import isochrones
 
 router = APIRouter(prefix="/api/v1/routing", tags=["routing"])
@@ -99,7 +99,7 @@ async def route(
 @router.get(
     "/isochrone",
     summary="Areas reachable within N minutes from (or to) a point",
-    responses={200: {"content": {"application/geo+json": {}}}},
+    response_model=FeatureCollection,
 )
 async def isochrone(
     destinations: DestinationsDep,
@@ -177,10 +177,10 @@ def _geometry(body: GeoJsonGeometry):
 )
 async def create_closure(
     body: ClosureRequest,
-    request: Request,
+    sync_engine: SyncEngineDep,
     response: Response,
     destinations: DestinationsDep,
-    claims: Annotated[AccessClaims, Depends(require("road.close"))],
+    claims: CurrentClaims,
 ) -> ClosureView:
     """Honoured at once by this worker and within seconds by every other one."""
     if body.expires_at is not None and body.duration_minutes is not None:
@@ -192,7 +192,7 @@ async def create_closure(
         expires_at = utcnow() + timedelta(minutes=body.duration_minutes)
     info = await asyncio.to_thread(
         road_closures.declare_closure,
-        request.app.state.sync_engine,
+        sync_engine,
         destinations,
         geometry=_geometry(body.geometry),
         reason=body.reason,
@@ -205,12 +205,12 @@ async def create_closure(
 
 @router.get("/closures", response_model=list[ClosureView], summary="Closures in force")
 async def list_closures(
-    request: Request,
+    sync_engine: SyncEngineDep,
     region: Annotated[str | None, Query(max_length=100)] = None,
 ) -> list[ClosureView]:
     """For drawing on the console map."""
     infos = await asyncio.to_thread(
-        road_closures.active_closures, request.app.state.sync_engine, region=region
+        road_closures.active_closures, sync_engine, region=region
     )
     return [ClosureView(**i.__dict__) for i in infos]
 
@@ -220,11 +220,11 @@ async def list_closures(
 )
 async def delete_closure(
     closure_id: uuid.UUID,
-    request: Request,
+    sync_engine: SyncEngineDep,
     destinations: DestinationsDep,
-    _: Annotated[AccessClaims, Depends(require("road.close"))],
+    _: CurrentClaims,
 ) -> None:
     """Lift a closure before its expiry."""
     await asyncio.to_thread(
-        road_closures.lift_closure, request.app.state.sync_engine, destinations, closure_id
+        road_closures.lift_closure, sync_engine, destinations, closure_id
     )

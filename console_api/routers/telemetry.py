@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from console_api.access import live_claims
+from console_api.deps import IdentitySettingsDep, PositionIngestDep, SocketAuthorityDep
 from data.errors import Forbidden, LifelineError, Unauthenticated
 from dispatch import crew
 from dispatch.crew_tokens import CrewClaims, verify_crew_token
@@ -176,8 +177,12 @@ class UnitBudget:
 class TelemetrySession:
     """Reads fixes, hands them to the ingest, and writes acks as batches are stored."""
 
-    def __init__(self, websocket: WebSocket, ingest: PositionIngest, reporter: Reporter) -> None:
+    def __init__(
+        self, websocket: WebSocket, ingest: PositionIngest, reporter: Reporter, *,
+        authority: SocketAuthority,
+    ) -> None:
         self.held: HeldSocket | None = None
+        self.authority = authority
         self.websocket = websocket
         self.ingest = ingest
         self.reporter = reporter
@@ -225,7 +230,7 @@ class TelemetrySession:
                 self.held.end(AUTHORITY_REVOKED, "authority_changed")
             return
         self.reporter = fresh
-        self.websocket.app.state.socket_authority.renew(self.held, fresh.claims)
+        self.authority.renew(self.held, fresh.claims)
         self._queue({"type": "reauthenticated", "expires_at": fresh.claims.expires_at})
 
     def _handle(self, raw: str) -> None:
@@ -291,10 +296,12 @@ class TelemetrySession:
 
 
 @router.websocket("/ws/telemetry")
-async def telemetry_socket(websocket: WebSocket) -> None:
+async def telemetry_socket(
+    websocket: WebSocket, identity: IdentitySettingsDep, ingest: PositionIngestDep,
+    authority: SocketAuthorityDep,
+) -> None:
     """GPS fixes from vehicles (or an AVL gateway) over one connection, acked in batches."""
     await websocket.accept()
-    identity: IdentitySettings = websocket.app.state.identity_settings
     try:
         reporter = await _authenticate(websocket, identity)
     except (Unauthenticated, Forbidden) as exc:
@@ -302,8 +309,7 @@ async def telemetry_socket(websocket: WebSocket) -> None:
         return
     except WebSocketDisconnect:
         return
-    session = TelemetrySession(websocket, websocket.app.state.position_ingest, reporter)
-    authority: SocketAuthority = websocket.app.state.socket_authority
+    session = TelemetrySession(websocket, ingest, reporter, authority=authority)
     loop = asyncio.get_running_loop()
 
     def close(code: int, reason: str) -> None:

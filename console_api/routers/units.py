@@ -5,9 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, status
+from fastapi import APIRouter, Header, Query, Request, status
 
-from console_api.deps import IdentitySettingsDep, OptionalClaims, SessionDep, actor_of, require
+from console_api.deps import (
+    CurrentClaims,
+    IdentitySettingsDep,
+    OptionalClaims,
+    PositionIngestDep,
+    RedisDep,
+    SessionDep,
+    actor_of,
+)
 from data.errors import Forbidden
 from dispatch import crew, fleet
 from dispatch.models import Unit
@@ -58,24 +66,25 @@ def unit_view(
     "", status_code=status.HTTP_201_CREATED, response_model=UnitView, summary="Register a unit"
 )
 async def create_unit(
+    redis: RedisDep,
     body: UnitCreate,
     request: Request,
     db_session: SessionDep,
-    claims: Annotated[AccessClaims, Depends(require("unit.manage"))],
+    claims: CurrentClaims,
 ) -> UnitView:
     """A new ambulance, available at its station."""
     unit = await fleet.create_unit(
         db_session=db_session, request=body, actor=actor_of(claims).label
     )
-    live = (await fleet.live_positions(request.app.state.redis, [unit]))[unit.id]
+    live = (await fleet.live_positions(redis, [unit]))[unit.id]
     return unit_view(unit, live)
 
 
 @router.get("", response_model=list[UnitView], summary="Units, with live positions")
 async def list_units(
-    request: Request,
+    redis: RedisDep,
     db_session: SessionDep,
-    claims: Annotated[AccessClaims, Depends(require("unit.read"))],
+    claims: CurrentClaims,
     status_filter: Annotated[UnitStatus | None, Query(alias="status")] = None,
 ) -> list[UnitView]:
     """A unit silent for longer than the stale window shows at its station, marked stale.
@@ -85,16 +94,16 @@ async def list_units(
         db_session=db_session, status=status_filter.value if status_filter else None,
         bound_for_hospital=scope,
     )
-    positions = await fleet.live_positions(request.app.state.redis, units)
+    positions = await fleet.live_positions(redis, units)
     return [unit_view(u, positions[u.id], with_phones=scope is None) for u in units]
 
 
 @router.get("/{unit_id}", response_model=UnitView, summary="One unit")
 async def read_unit(
     unit_id: uuid.UUID,
-    request: Request,
+    redis: RedisDep,
     db_session: SessionDep,
-    claims: Annotated[AccessClaims, Depends(require("unit.read"))],
+    claims: CurrentClaims,
 ) -> UnitView:
     """Status and live position (a hospital admin: only a unit bound for their hospital)."""
     scope = hospital_scope(claims)
@@ -105,7 +114,7 @@ async def read_unit(
         unit = next((u for u in mine if u.id == unit_id), None)
         if unit is None:
             raise fleet.UnitNotFound(f"no unit {unit_id}")
-    live = (await fleet.live_positions(request.app.state.redis, [unit]))[unit.id]
+    live = (await fleet.live_positions(redis, [unit]))[unit.id]
     return unit_view(unit, live, with_phones=scope is None)
 
 
@@ -113,16 +122,16 @@ async def read_unit(
 async def set_status(
     unit_id: uuid.UUID,
     body: UnitStatusUpdate,
-    request: Request,
+    redis: RedisDep,
     db_session: SessionDep,
-    claims: Annotated[AccessClaims, Depends(require("unit.manage"))],
+    claims: CurrentClaims,
 ) -> UnitView:
     """Crew statuses come from the crew link; operators only toggle availability."""
     unit = await fleet.set_unit_status(
         db_session=db_session, unit_id=unit_id, status=UnitStatus(body.status),
         actor=actor_of(claims).label,
     )
-    live = (await fleet.live_positions(request.app.state.redis, [unit]))[unit.id]
+    live = (await fleet.live_positions(redis, [unit]))[unit.id]
     return unit_view(unit, live)
 
 
@@ -130,7 +139,7 @@ async def set_status(
 async def post_position(
     unit_id: uuid.UUID,
     body: PositionPing,
-    request: Request,
+    position_ingest: PositionIngestDep,
     claims: OptionalClaims,
     settings: IdentitySettingsDep,
     db_session: SessionDep,
@@ -152,6 +161,6 @@ async def post_position(
         if crew_claims.unit_id != unit_id:
             raise Forbidden("a crew token of this unit (or an operator token) is required",
                             code="invalid_crew_token")
-    result = await request.app.state.position_ingest.record(Fix.of(unit_id, body))
+    result = await position_ingest.record(Fix.of(unit_id, body))
     live, stored = result.live, result.trail_stored
     return PositionAccepted(accepted=live or stored, live=live, trail_stored=stored)

@@ -13,11 +13,14 @@ from identity.tokens import issue_access_token
 from tests.conftest import sign_in, sos_body
 
 CASES = "/api/v1/emergency/cases"
+#: Not the global generator: pytest-randomly reseeds that before every test, which would put
+#: every test's "own" spot on the same point.
+_places = random.SystemRandom()
 
 
 def spot() -> tuple[float, float]:
     """A random point inside the demo region, away from the default SOS location of other tests."""
-    return 60.1655 + random.random() * 0.010, 24.9400 + random.random() * 0.010
+    return 60.1655 + _places.random() * 0.010, 24.9400 + _places.random() * 0.010
 
 
 def moved(lat: float, lng: float, north_m: float) -> tuple[float, float]:

@@ -13,8 +13,10 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from data.base import utcnow
+from fleet_coverage.models import CoverageDemand
 from tests.conftest import add_unit, random_phone, sign_in, sos_body
 from tests.security.test_sessions_and_mfa import claims_for
+from tests.support.restore import restoring
 
 COVERAGE = "/api/v1/coverage"
 REGION = "helsinki"
@@ -301,13 +303,20 @@ async def test_a_unit_status_change_pushes_coverage(app, client, operator):
 async def test_demand_command_weights_coverage_by_case_history(app, client, operator,
                                                                data_settings):
     """`lifeline coverage demand --region` as an operator runs it (DATABASE_URL as make run)."""
+    for _ in range(3):
+        assert (await client.post("/api/v1/emergency/cases", json=sos_body())).status_code == 201
+    # The command stores the region's demand grid in the shared database: put back what was
+    # there (usually nothing), or every later coverage test would read this test's 200 m cells.
+    async with restoring(app.state.session_factory, CoverageDemand, REGION):
+        await _run_demand_command(client, operator, data_settings)
+
+
+async def _run_demand_command(client, operator, data_settings) -> None:
     import os
     import subprocess
     import sys
     from pathlib import Path
 
-    for _ in range(3):
-        assert (await client.post("/api/v1/emergency/cases", json=sos_body())).status_code == 201
     lifeline = Path(sys.executable).with_name("lifeline")
     done = await asyncio.to_thread(
         subprocess.run,

@@ -14,8 +14,8 @@ import subprocess
 
 import pytest
 
-from bench.failover import TARGETS_S, Plan, run
-from bench.faults import ROOT
+from tests.support.failover import TARGETS_S, Plan, run
+from tests.support.servers import ROOT
 
 pytestmark = pytest.mark.timeout(420)
 

@@ -13,8 +13,8 @@ from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy.exc import OperationalError
 
-from bench.faults import Plan, run
 from console_api.problems import install_problem_handlers
+from tests.support.faults import Plan, run
 
 pytestmark = pytest.mark.timeout(240)
 

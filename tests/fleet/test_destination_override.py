@@ -71,8 +71,10 @@ async def test_the_address_reaches_the_crew_sms_the_crew_page_and_the_hospital(
     import re
 
     h = operator.headers
-    # A spot of its own: a second call there must find this case, not another test's.
-    lat, lng = 60.1655 + random.random() * 0.010, 24.9400 + random.random() * 0.010
+    # A spot of its own: a second call there must find this case, not another test's (not the
+    # global generator, which pytest-randomly reseeds to the same state before every test).
+    places = random.SystemRandom()
+    lat, lng = 60.1655 + places.random() * 0.010, 24.9400 + places.random() * 0.010
     case = (await client.post(CASES, json=sos_body(lat=lat, lng=lng))).json()
     assert case["address"]
     await client.post(f"{CASES}/{case['id']}/triage", json={"severity": "high"}, headers=h)

@@ -5,11 +5,23 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest_asyncio
+
+from facilities.models import RegionDiversionPolicy
 from tests.conftest import sign_in, sos_body
 from tests.hospitals.conftest import CASES, KLUUVI
+from tests.support.restore import restoring
 
 URL = "/api/v1/regions/helsinki/diversion-policy"
 NEAR_KLUUVI = {"lat": 60.1755, "lng": 24.9452}
+
+
+@pytest_asyncio.fixture(autouse=True, loop_scope="session")
+async def _policy_as_it_was(app):
+    """Each test sets the demo region's policy through the API: the next one (here or
+    elsewhere, in any order) finds it as it was, usually never set (the 600 s default)."""
+    async with restoring(app.state.session_factory, RegionDiversionPolicy, "helsinki"):
+        yield
 
 
 async def _burns_case(client, operator, severity: str) -> dict:

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-
-import psycopg
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -14,7 +10,7 @@ from alembic.migration import MigrationContext
 from data.base import Base
 from data.migrate import downgrade, upgrade
 from data.models import import_all_models
-from tests.conftest import ADMIN_URL
+from tests.support.scratch import scratch_database
 
 NEW_TABLES = {"hospital_services", "hospital_service_changes", "region_diversion_policies"}
 CHECKED = NEW_TABLES | {"emergency_dispatches"}
@@ -22,13 +18,8 @@ CHECKED = NEW_TABLES | {"emergency_dispatches"}
 
 @pytest.fixture
 def scratch_url():
-    name = f"lifeline_w23_mig_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = ADMIN_URL.rsplit("/", 1)[0]
-    yield f"{base}/{name}".replace("postgresql://", "postgresql+psycopg://", 1)
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database("lifeline_mig", migrate=False) as url:
+        yield url
 
 
 def _ours(obj, name, type_, reflected, compare_to) -> bool:

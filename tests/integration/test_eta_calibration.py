@@ -40,6 +40,9 @@ def store_runs(engine: Engine, name: str, simulated: list[Run]) -> None:
             station=from_shape(
                 shapely.Point(simulated[0].fixes[0].lng, simulated[0].fixes[0].lat), srid=4326
             ),
+            # Its runs are history: out of service, it is never recommended to other tests' cases
+            # (the CLI test reads these rows from another process, so they cannot be rolled back).
+            status="out_of_service",
         )
         session.add(unit)
         session.flush()

@@ -14,6 +14,7 @@ from dispatch.destinations import Destinations
 from facilities import regions
 from facilities.importer import FacilitiesImportError
 from facilities.models import Hospital
+from tests.support.rollback import rolled_back
 from tests.unit.osm_fixtures import position
 from tests.unit.test_routing_entrances import campus
 
@@ -29,14 +30,13 @@ def test_import_stores_campus_access_and_csv_entrances(database_url: str, tmp_pa
         f",Ring Clinic,{clinic[0]},{clinic[1]},general_ed,3,open,"
         f"{clinic_door[0]},{clinic_door[1]}\n"
     )
-    engine = create_engine(database_url)
-    try:
-        with Session(engine) as session:
+    with rolled_back(database_url) as (connection, new_session):  # other tests never see it
+        with new_session() as session:
             regions.import_region(
                 session, pbf_path=pbf, name=name, cache_dir=tmp_path, facilities_csv=csv
             )
             session.commit()
-        with Session(engine) as session:
+        with new_session() as session:
             rows = {
                 h.name: h for h in session.scalars(select(Hospital).where(Hospital.region == name))
             }
@@ -50,15 +50,13 @@ def test_import_stores_campus_access_and_csv_entrances(database_url: str, tmp_pa
                 clinic_door
             )
             ids = {h.name: h.id for h in rows.values()}
-        network = Destinations.load(engine, only=frozenset({name})).regions[name]
+        network = Destinations.load(connection, only=frozenset({name})).regions[name]
         keys = list(network.engine.hospital_keys)
         snaps = network.engine.hospital_snaps
         assert snaps[keys.index(ids["Campus Hospital"])].distance_m < 1  # on the campus road
         assert snaps[keys.index(ids["Ring Clinic"])].distance_m < 1  # the door is on the ring
         _, eta = network.engine.eta_to_hospitals(*fx.latlng("H0"))
         assert eta[keys.index(ids["Campus Hospital"])] > 60  # around the block, not 0 s
-    finally:
-        engine.dispose()
 
 
 def test_csv_entrance_needs_both_coordinates(database_url: str, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import uuid
 from hypothesis import given
 from hypothesis import strategies as st
 
+from identity.authz import CaseFacts, Grant, case_read_grant
 from realtime.authz import Principal, can_see, channels_for, matches, shape, visible
 from realtime.streams import CHANNELS
 
@@ -53,7 +54,7 @@ def test_case_token_client_sees_only_their_case() -> None:
     assert not can_see(reporter, CAPACITY, {"case_id": C1})
 
 
-def test_doctor_sees_capacity_and_doctor_availability_only() -> None:
+def test_doctor_without_hospital_sees_capacity_and_doctor_availability_only() -> None:
     doctor = Principal(roles=frozenset({"doctor"}))
     assert channels_for(doctor) == frozenset({CAPACITY, DOCTORS})
     assert can_see(doctor, CAPACITY, {}) and can_see(doctor, DOCTORS, {})
@@ -85,6 +86,37 @@ def test_patient_follows_doctor_presence_and_queue_lengths_only() -> None:
     assert "queue" not in shape(other, "appointment.queue", queue)
     doctor = Principal(roles=frozenset({"patient", "doctor"}))
     assert shape(doctor, "doctor.availability", presence) == presence
+
+
+def test_a_doctor_follows_live_the_cases_they_may_read() -> None:
+    """The receiving hospital's doctor gets the pre-alert, as their GET of the case allows."""
+    doctor = Principal(roles=frozenset({"doctor"}), hospital_id=H1)
+    assert channels_for(doctor) == frozenset({CASES, CAPACITY, DOCTORS})
+    assert can_see(doctor, CASES, {"destination_hospital_id": H1})
+    assert not can_see(doctor, CASES, {"destination_hospital_id": H2})
+    assert not can_see(doctor, CASES, {"destination_hospital_id": None})
+    assert not can_see(doctor, QUEUE, {"hospital_id": H1})
+
+
+@given(
+    roles=st.frozensets(
+        st.sampled_from(["patient", "doctor", "hospital_admin", "emergency_operator",
+                         "super_admin"])
+    ),
+    hospital=st.sampled_from([None, H1, H2]),
+    destination=st.sampled_from([None, H1, H2]),
+)
+def test_live_case_events_follow_the_http_read_rule(roles, hospital, destination) -> None:
+    """One rule: an event of a case is shown live exactly when a GET of it would be granted
+    by role or hospital (no break-glass, no own-case: those are per request, per person)."""
+    principal = Principal(roles=roles, hospital_id=hospital)
+    grant = case_read_grant(
+        roles=roles, user_id=None, hospital_id=hospital,
+        case=CaseFacts(created_by=None, patient_user_id=None, destination_hospital_id=destination),
+    )
+    seen = can_see(principal, CASES, {"destination_hospital_id": destination})
+    assert seen == (grant in (Grant.ROLE, Grant.HOSPITAL))
+    assert seen <= (CASES in channels_for(principal))
 
 
 def test_filters_narrow_but_never_widen() -> None:

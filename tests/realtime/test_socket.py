@@ -20,7 +20,8 @@ from facilities.models import Hospital
 from realtime.streams import counter_key, stream_key
 from tests.conftest import sign_in
 from tests.realtime.clients import CASES, Client, raise_case, raise_with_token, triage
-from tests.realtime.conftest import Server, token_of
+from tests.realtime.conftest import token_of
+from tests.support.servers import Server
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

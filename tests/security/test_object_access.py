@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from data.events import Channel
 from dispatch.models import EmergencyCase
 from identity.models import Patient
-from tests.conftest import random_phone, sos_body
+from tests.conftest import random_phone, sign_in, sos_body
 
 CASES = "/api/v1/emergency/cases"
 
@@ -188,3 +188,21 @@ async def test_staff_bodies_refuse_fields_they_do_not_own(client, world):
     assert unit.status_code == 422
     still = (await client.get(f"{CASES}/{case['id']}", headers=world.operator.headers)).json()
     assert still["status"] == "raised" and still["severity"] is None
+
+
+async def test_who_may_read_a_case_is_who_receives_its_live_events(app, client, world):
+    """One rule (identity.authz.case_read_grant) for GET and the live fan-out: the receiving
+    hospital's doctor reads the case and gets its events; another hospital's doctor neither."""
+    bound = world.bound_case
+    doctor_h1 = await sign_in(app, client, "doctor", hospital_id=world.h1)
+    for who, may in ((doctor_h1, True), (world.doctor, False)):
+        read = await client.get(f"{CASES}/{bound['id']}", headers=who.headers)
+        assert read.status_code == (200 if may else 404)
+        live = await client.get(
+            "/api/v1/realtime/events",
+            params={"channel": Channel.CASE, "after": 0, "timeout": 0, "case_id": bound["id"]},
+            headers=who.headers,
+        )
+        assert live.status_code == 200, live.text
+        seen = {e["data"]["case_id"] for e in live.json()["events"]}
+        assert seen == ({bound["id"]} if may else set()), who.email

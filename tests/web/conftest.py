@@ -20,8 +20,9 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from tests.conftest import ADMIN_URL, PASSWORD, REDIS_URL, _import_demo_region
-from tests.realtime.conftest import Server
+from tests.conftest import PASSWORD, REDIS_URL
+from tests.support.scratch import scratch_database
+from tests.support.servers import Server
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "web"
@@ -52,19 +53,8 @@ class Account:
 @pytest.fixture(scope="session")
 def web_database_url() -> Iterator[str]:
     """A database of our own, migrated, with the Helsinki demo region and its facilities."""
-    name = f"lifeline_web_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}".replace(
-        "postgresql://", "postgresql+psycopg://", 1
-    )
-    from data.migrate import upgrade
-
-    upgrade(url)
-    _import_demo_region(url)
-    yield url
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database("lifeline_web", demo_region=True) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,7 @@ import psutil
 import psycopg
 import redis
 
-from bench.faults import PG_BIN, ROOT, free_port
+from tests.support.servers import PG_BIN, ROOT, free_port
 
 SERVICE = "lifeline"  # Patroni scope and Sentinel master name
 
