@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, event, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapper, Session
 
 from data.base import utcnow
 from data.sealed import SealedText
@@ -173,12 +173,24 @@ def _on_refresh(obj: Any, context: Any, attrs: Any) -> None:
     _on_load(obj, context)
 
 
+def _attach(owner: type) -> None:
+    if not event.contains(owner, "load", _on_load):
+        event.listen(owner, "load", _on_load)
+        event.listen(owner, "refresh", _on_refresh)
+
+
 def install() -> None:
     """Attach the load hooks to every model with sealed fields (idempotent)."""
     for owner, _field in SealedText.registry:
-        if not event.contains(owner, "load", _on_load):
-            event.listen(owner, "load", _on_load)
-            event.listen(owner, "refresh", _on_refresh)
+        _attach(owner)
+
+
+@event.listens_for(Mapper, "mapper_configured")
+def _install_late(mapper: Mapper[Any], cls: type) -> None:
+    """A model whose module is imported after this one still opens its sealed fields on load
+    (the medical records' notes read back as None when ``care.models`` came second)."""
+    if any(owner is cls for owner, _field in SealedText.registry):
+        _attach(cls)
 
 
 def rotate(conn: Connection, *, batch: int = 500) -> int:

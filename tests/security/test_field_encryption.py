@@ -143,3 +143,21 @@ async def test_values_decrypt_after_kek_rotation(app, client, database_url, worl
         vault.keyring.cache_clear()
         sealing.forget_keys()
     assert raw(database_url, "SELECT array_agg(DISTINCT kek_id) FROM data_keys")[0] == ["dev"]
+
+
+def test_a_model_imported_after_the_sealing_module_still_opens_its_fields():
+    """The notes of medical records read back as None when ``care.models`` was imported after
+    ``identity.sealing`` (dispatch imports sealing and no longer imports care)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import dispatch.service\n"
+        "from sqlalchemy import event\n"
+        "from sqlalchemy.orm import configure_mappers\n"
+        "from care.models import MedicalRecord\n"
+        "from identity import sealing\n"
+        "configure_mappers()\n"
+        "assert event.contains(MedicalRecord, 'load', sealing._on_load)\n"
+    )
+    subprocess.run([sys.executable, "-c", probe], check=True, timeout=120)
