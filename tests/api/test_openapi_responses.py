@@ -18,6 +18,8 @@ NOT_YET_TYPED = frozenset({
     "GET /api/v1/appointments/{appointment_id}",
     "GET /api/v1/appointments/{appointment_id}/queue",
     "GET /api/v1/coverage",
+    "GET /api/v1/doctors/me",  # the doctor portal's (issue 25), merged with this list
+    "GET /api/v1/hospitals/{hospital_id}/doctors",
     "GET /api/v1/coverage/dispatch-cost",
     "GET /api/v1/coverage/move-ups",
     "GET /api/v1/coverage/posts",
