@@ -24,7 +24,7 @@ from playwright.async_api import Browser, expect
 from identity.settings import IdentitySettings
 from identity.tokens import issue_access_token
 from tests.conftest import ADMIN_URL, REDIS_URL
-from tests.realtime.conftest import LIFELINE, ROOT, Server
+from tests.support.servers import LIFELINE, ROOT, Server
 from tests.unit.osm_fixtures import OsmFixture, position
 from tests.web.conftest import PHONE, Account, _create_accounts, bearer, shot, sign_in_page
 
