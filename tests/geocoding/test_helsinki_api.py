@@ -10,6 +10,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from tests.geocoding.maplabels import street_labels
+
 CENTRE = "60.1699,24.9384"
 
 
@@ -141,17 +143,11 @@ async def test_street_names_in_the_readers_language_else_osm_name(client: httpx.
     has no names in falls back to name, street by street (issue 25)."""
     bbox = "24.935,60.164,24.953,60.179"
 
-    async def labels(**lang: str) -> set[str]:
-        params = {"bbox": bbox, "zoom": 16, **lang}
-        response = await client.get("/api/v1/map/streets", params=params)
-        assert response.status_code == 200, response.text
-        return {f["properties"]["name"] for f in response.json()["features"]}
-
-    swedish = await labels(lang="sv")
+    swedish = await street_labels(client, bbox, lang="sv")
     assert {"Mannerheimvägen", "Alexandersgatan"} <= swedish
     assert "Mannerheimintie" not in swedish
-    assert {"Mannerheimintie", "Aleksanterinkatu"} <= await labels(lang="ur")
-    assert await labels(lang="ur") == await labels()
+    assert {"Mannerheimintie", "Aleksanterinkatu"} <= await street_labels(client, bbox, lang="ur")
+    assert await street_labels(client, bbox, lang="ur") == await street_labels(client, bbox)
 
 
 @pytest.mark.parametrize(("path", "params"), [
