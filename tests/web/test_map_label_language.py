@@ -3,13 +3,16 @@ from OSM where it has one, else its ``name``; a language switch reloads the labe
 
 from __future__ import annotations
 
+import pytest
 from playwright.async_api import expect
 
 from tests.web.conftest import HELSINKI, PHONE, shot
 
 
-async def test_sos_map_in_urdu_asks_for_urdu_names_and_shows_the_fallback(new_context):
-    context = await new_context(viewport=PHONE, is_mobile=True, locale="ur-PK",
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+async def test_sos_map_in_urdu_asks_for_urdu_names_and_shows_the_fallback(new_context, size):
+    viewport = PHONE if size == "phone" else {"width": 1400, "height": 900}
+    context = await new_context(viewport=viewport, is_mobile=size == "phone", locale="ur-PK",
                                 geolocation=HELSINKI, permissions=["geolocation"])
     page = await context.new_page()
     async with page.expect_request(lambda r: "/api/v1/map/streets" in r.url
@@ -20,7 +23,7 @@ async def test_sos_map_in_urdu_asks_for_urdu_names_and_shows_the_fallback(new_co
     label = page.locator(".street-label span").first
     await expect(label).to_be_visible()
     assert await label.get_attribute("dir") == "auto"
-    await shot(page, "sos-ur-street-labels-phone")
+    await shot(page, f"sos-ur-street-labels-{size}")
 
     # The switch reloads the labels in the new language.
     async with page.expect_request(lambda r: "/api/v1/map/streets" in r.url
