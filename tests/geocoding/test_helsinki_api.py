@@ -185,6 +185,7 @@ PUBLIC_READS = [
     ("/api/v1/geocode/reverse", {"lat": 60.1686, "lng": 24.9414}),
     ("/api/v1/regions", {}),
     ("/api/v1/map/streets", {"bbox": "24.935,60.164,24.953,60.179", "zoom": 16}),
+    ("/api/v1/map/streets", {"bbox": "24.935,60.164,24.953,60.179", "zoom": 16, "lang": "sv"}),
 ]
 
 
