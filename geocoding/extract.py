@@ -7,6 +7,7 @@ Pure reading with pyosmium, no database: :func:`read_extract` returns plain entr
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import partial
@@ -23,6 +24,8 @@ STATION_TAGS = (("railway", "station"), ("public_transport", "station"), ("railw
 SAME_CROSSING_M = 60.0
 
 Point = tuple[float, float]  # (lng, lat)
+#: A language code as ``name:<lang>`` keys and the map's ``lang`` parameter spell it.
+LANG_CODE = re.compile(r"[a-z]{2,3}")
 
 
 @dataclass
@@ -37,6 +40,8 @@ class Entry:
     street: str | None = None
     cross_street: str | None = None
     lines: list[list[Point]] = field(default_factory=list)
+    #: ``name:<lang>`` per language code, so a map can label the street in the reader's language.
+    local_names: dict[str, str] = field(default_factory=dict)
 
 
 def names_of(tags: dict[str, str]) -> list[str]:
@@ -49,6 +54,18 @@ def names_of(tags: dict[str, str]) -> list[str]:
                 part = part.strip()
                 if part and part not in found:
                     found.append(part)
+    return found
+
+
+def local_names_of(tags: dict[str, str]) -> dict[str, str]:
+    """``{"ur": "...", "sv": "..."}`` from ``name:ur``, ``name:sv``... (2-3 letter codes only,
+    the first of ``;``-separated values, as for ``name``)."""
+    found: dict[str, str] = {}
+    for key, value in tags.items():
+        lang = key[5:] if key.startswith("name:") else ""
+        first = value.split(";")[0].strip()
+        if LANG_CODE.fullmatch(lang) and first:
+            found[lang] = first
     return found
 
 
@@ -93,9 +110,12 @@ class _Streets:
 
     def __init__(self) -> None:
         self.ways: list[tuple[str, list[str], list[int], list[Point]]] = []
+        self.local: list[dict[str, str]] = []
 
-    def add(self, name: str, names: list[str], node_ids: list[int], points: list[Point]) -> None:
+    def add(self, name: str, names: list[str], node_ids: list[int], points: list[Point],
+            local: dict[str, str] | None = None) -> None:
         self.ways.append((name, names, node_ids, points))
+        self.local.append(local or {})
 
     def pieces(self) -> list[Entry]:
         by_name: dict[str, list[int]] = defaultdict(list)
@@ -117,11 +137,15 @@ class _Streets:
             for members in groups.values():
                 lines = [self.ways[i][3] for i in members]
                 names: list[str] = []
+                local: dict[str, str] = {}
                 for i in members:
                     names.extend(n for n in self.ways[i][1] if n not in names)
+                    for lang, local_name in self.local[i].items():
+                        local.setdefault(lang, local_name)
                 middle = lines[len(lines) // 2]
                 entries.append(Entry(kind="street", label=name, names=names or [name],
-                                     point=middle[len(middle) // 2], street=name, lines=lines))
+                                     point=middle[len(middle) // 2], street=name, lines=lines,
+                                     local_names=local))
         return entries
 
     def intersections(self) -> list[Entry]:
@@ -191,7 +215,7 @@ def read_extract(path: str | Path) -> Extract:
             # "A;B" names a way twice (a renamed road): the first is what signs say.
             name = (tags.get("name") or "").split(";")[0].strip()
             if "highway" in tags and name and tags.get("area") != "yes":
-                streets.add(name, names_of(tags), node_ids, points)
+                streets.add(name, names_of(tags), node_ids, points, local_names_of(tags))
                 continue
             if points[0] != points[-1]:
                 continue

@@ -6,6 +6,7 @@ transaction, so a failed import leaves the previous index in place.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +55,7 @@ def write_entries(session: Session, *, region: str, entries: list[Entry]) -> Ind
     with raw.cursor() as cursor:
         with cursor.copy(
             "COPY geocode_entries (id, region, kind, label, housenumber, street, cross_street,"
-            " point, lines) FROM STDIN"
+            " point, lines, local_names) FROM STDIN"
         ) as copy:
             ids = []
             for entry in entries:
@@ -66,6 +67,8 @@ def write_entries(session: Session, *, region: str, entries: list[Entry]) -> Ind
                     entry.cross_street,
                     f"SRID=4326;POINT({entry.point[0]} {entry.point[1]})",
                     _multiline(entry.lines),
+                    json.dumps(entry.local_names, ensure_ascii=False) if entry.local_names
+                    else None,
                 ))
         with cursor.copy("COPY geocode_names (id, entry_id, region, name) FROM STDIN") as copy:
             for entry_id, entry in zip(ids, entries, strict=True):

@@ -6,7 +6,7 @@ import uuid
 
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import Computed, ForeignKey, Index, String, Text
-from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from data.base import Base, id_column
@@ -37,6 +37,8 @@ class GeocodeEntry(Base):
     lines: Mapped[WKBElement | None] = mapped_column(
         Geometry("MULTILINESTRING", srid=4326, spatial_index=False)
     )
+    #: A street's ``name:<lang>`` names by language code (null when OSM has none), for map labels.
+    local_names: Mapped[dict[str, str] | None] = mapped_column(JSONB)
 
 
 class GeocodeName(Base):

@@ -65,11 +65,16 @@ async def regions(db_session: SessionDep) -> list[dict[str, Any]]:
 
 
 @router.get("/map/streets", response_model=FeatureCollection,
-            summary="Street names (OSM name) along the roads in a bounding box")
+            summary="Street names (OSM name:<lang> else name) along the roads in a bounding box")
 async def streets(
     db_session: SessionDep,
     bbox: Annotated[str, Query(max_length=100, description="west,south,east,north")],
     zoom: Annotated[int, Query(ge=0, le=22)] = 16,
+    lang: Annotated[str | None, Query(
+        pattern=r"^[a-z]{2,3}$", description="the reader's language: name:<lang> where OSM has it"
+    )] = None,
 ) -> dict[str, Any]:
     """Public OSM data; empty below the zoom where a name fits along its street."""
-    return await street_names.streets_geojson(db_session, bbox=parse_bbox(bbox), zoom=zoom)
+    return await street_names.streets_geojson(
+        db_session, bbox=parse_bbox(bbox), zoom=zoom, lang=lang
+    )

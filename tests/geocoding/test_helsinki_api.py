@@ -10,6 +10,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from tests.geocoding.maplabels import street_labels
+
 CENTRE = "60.1699,24.9384"
 
 
@@ -136,6 +138,18 @@ async def test_street_names_for_the_map(client: httpx.AsyncClient):
     assert far["features"] == []
 
 
+async def test_street_names_in_the_readers_language_else_osm_name(client: httpx.AsyncClient):
+    """Helsinki is bilingual: lang=sv labels the streets with their name:sv; a language OSM
+    has no names in falls back to name, street by street (issue 25)."""
+    bbox = "24.935,60.164,24.953,60.179"
+
+    swedish = await street_labels(client, bbox, lang="sv")
+    assert {"Mannerheimvägen", "Alexandersgatan"} <= swedish
+    assert "Mannerheimintie" not in swedish
+    assert {"Mannerheimintie", "Aleksanterinkatu"} <= await street_labels(client, bbox, lang="ur")
+    assert await street_labels(client, bbox, lang="ur") == await street_labels(client, bbox)
+
+
 @pytest.mark.parametrize(("path", "params"), [
     ("/api/v1/geocode/reverse", {"lat": "60.17"}),
     ("/api/v1/geocode/reverse", {"lat": "north", "lng": "24.94"}),
@@ -151,6 +165,11 @@ async def test_street_names_for_the_map(client: httpx.AsyncClient):
     ("/api/v1/map/streets", {"bbox": "25.0,60.1,24.9,60.2"}),
     ("/api/v1/map/streets", {"bbox": "24.9,60.1,25.0,60.2", "zoom": "99"}),
     ("/api/v1/map/streets", {}),
+    ("/api/v1/map/streets", {"bbox": "24.9,60.1,25.0,60.2", "lang": "UR"}),
+    ("/api/v1/map/streets", {"bbox": "24.9,60.1,25.0,60.2", "lang": "urdu"}),
+    ("/api/v1/map/streets", {"bbox": "24.9,60.1,25.0,60.2", "lang": "u"}),
+    ("/api/v1/map/streets", {"bbox": "24.9,60.1,25.0,60.2", "lang": "ur'--"}),
+    ("/api/v1/map/streets", {"bbox": "24.9,60.1,25.0,60.2", "lang": ""}),
 ])
 async def test_bad_input_to_every_geocoding_endpoint_is_a_422_problem(
     client: httpx.AsyncClient, path: str, params: dict
@@ -166,6 +185,7 @@ PUBLIC_READS = [
     ("/api/v1/geocode/reverse", {"lat": 60.1686, "lng": 24.9414}),
     ("/api/v1/regions", {}),
     ("/api/v1/map/streets", {"bbox": "24.935,60.164,24.953,60.179", "zoom": 16}),
+    ("/api/v1/map/streets", {"bbox": "24.935,60.164,24.953,60.179", "zoom": 16, "lang": "sv"}),
 ]
 
 

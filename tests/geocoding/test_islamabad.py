@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from geocoding import search
 from geocoding.index import index_region
 from geocoding.reverse import reverse
+from tests.geocoding.maplabels import street_labels
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 PBF = SHARED / "data" / "osm" / "islamabad-2020.osm.pbf"
@@ -97,3 +98,18 @@ async def test_reverse_on_a_street_reads_as_that_street(app, islamabad: str):
         for row in rows:
             place = await reverse(session, lat=row.lat, lng=row.lng)
             assert place is not None and place.on_street == row.label, (row, place)
+
+
+async def test_map_street_labels_in_urdu_where_osm_has_name_ur(app, client, islamabad: str):
+    """lang=ur labels a street with its name:ur, without lang with its name (issue 25)."""
+    async with app.state.session_factory() as session:
+        lng, lat = (await session.execute(text(
+            "SELECT ST_X(point), ST_Y(point) FROM geocode_entries WHERE region = :r"
+            " AND kind = 'street' AND label = 'Kallar Syedan Road'"
+            " AND local_names ->> 'ur' IS NOT NULL LIMIT 1"
+        ), {"r": islamabad})).one()
+    bbox = f"{lng - 0.004},{lat - 0.004},{lng + 0.004},{lat + 0.004}"
+
+    urdu = await street_labels(client, bbox, lang="ur")
+    assert "کلر سیداں روڈ" in urdu and "Kallar Syedan Road" not in urdu
+    assert "Kallar Syedan Road" in await street_labels(client, bbox)

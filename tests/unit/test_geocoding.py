@@ -9,7 +9,7 @@ import osmium
 import pytest
 
 from geocoding import labels
-from geocoding.extract import Entry, dedupe, names_of, read_extract
+from geocoding.extract import Entry, dedupe, local_names_of, names_of, read_extract
 from geocoding.search import house_numbers
 
 
@@ -74,6 +74,18 @@ def test_one_street_entry_per_connected_piece(entries):
     main = max(streets["Main Street"], key=lambda e: sum(len(line) for line in e.lines))
     assert len(main.lines) == 2 and "Rue Main" in main.names
     assert "Elm Road" in streets  # "A;B": the first name labels it
+
+
+def test_a_street_piece_keeps_name_lang_of_any_of_its_ways_for_the_map(entries):
+    pieces = sorted(by(entries, "street")["Main Street"], key=lambda e: len(e.lines))
+    assert [p.local_names for p in pieces] == [{}, {"fr": "Rue Main"}]
+    assert by(entries, "street")["Oak Road"][0].local_names == {}
+
+
+def test_local_names_are_name_lang_with_a_language_code_only():
+    tags = {"name": "A", "name:ur": "ب; ج", "name:sv": "Å", "name:zh-Hant": "X",
+            "name:etymology:wikidata": "Q1", "name:": "Y", "alt_name:ur": "Z", "name:es": " "}
+    assert local_names_of(tags) == {"ur": "ب", "sv": "Å"}
 
 
 def test_intersections_of_two_named_streets(entries):

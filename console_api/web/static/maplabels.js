@@ -17,6 +17,9 @@ export function streetLabels(map) {
       bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(5)).join(","),
       zoom: String(map.getZoom()),
     });
+    // name:<lang> where OSM has it (Urdu, Spanish...), else the street's own name.
+    const lang = window.I18N?.lang;
+    if (/^[a-z]{2,3}$/.test(lang ?? "")) q.set("lang", lang);
     let data;
     try { data = await api(`/api/v1/map/streets?${q}`, { auth: false }); } catch { return; }
     if (mine !== ticket) return;
@@ -30,13 +33,14 @@ export function streetLabels(map) {
         pane: "labels", interactive: false, keyboard: false,
         icon: L.divIcon({
           className: "street-label", iconSize: [0, 0],
-          html: `<span style="transform: translate(-50%, -50%) rotate(${spot.deg.toFixed(1)}deg)">${esc(f.properties.name)}</span>`,
+          html: `<span dir="auto" style="transform: translate(-50%, -50%) rotate(${spot.deg.toFixed(1)}deg)">${esc(f.properties.name)}</span>`,
         }),
       }).addTo(layer);
     }
     map.getContainer().dataset.streetLabels = String(placed.length);
   }
   map.on("moveend", load);
+  document.addEventListener("langchange", load);
   load();
   return layer;
 }
