@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 
-from care import availability, doctors, portal
+from care import availability, doctors, portal, schedules
 from care.schemas import (
     AffiliationCreate,
     AvailabilityUpdate,
@@ -174,7 +174,7 @@ async def accept_affiliation(hospital_id: uuid.UUID, db_session: SessionDep,
 async def add_schedule(hospital_id: uuid.UUID, doctor_id: uuid.UUID, body: ScheduleCreate,
                        db_session: SessionDep, requester: RequesterDep) -> dict[str, Any]:
     """Weekday 0 = Monday; times are local wall-clock times of the clinic."""
-    line = await doctors.add_schedule(
+    line = await schedules.add_schedule(
         db_session=db_session, requester=requester, hospital_id=hospital_id,
         doctor_id=doctor_id, body=body,
     )
@@ -189,7 +189,7 @@ async def add_schedule(hospital_id: uuid.UUID, doctor_id: uuid.UUID, body: Sched
 async def delete_schedule(hospital_id: uuid.UUID, doctor_id: uuid.UUID, schedule_id: uuid.UUID,
                           db_session: SessionDep, requester: RequesterDep) -> None:
     """Never removes appointments already booked in the line; only its future free slots go."""
-    await doctors.delete_schedule(
+    await schedules.delete_schedule(
         db_session=db_session, requester=requester, hospital_id=hospital_id,
         doctor_id=doctor_id, schedule_id=schedule_id,
     )
@@ -201,7 +201,8 @@ async def delete_schedule(hospital_id: uuid.UUID, doctor_id: uuid.UUID, schedule
 async def add_my_schedule(body: MyScheduleCreate, db_session: SessionDep,
                           requester: RequesterDep) -> ScheduleView:
     """Only at a hospital whose affiliation the doctor accepted; no overlap with other lines."""
-    line = await doctors.add_my_schedule(db_session=db_session, requester=requester, body=body)
+    line = await schedules.add_my_schedule(db_session=db_session, requester=requester,
+                                           body=body)
     return ScheduleView.model_validate(line, from_attributes=True)
 
 
@@ -211,8 +212,8 @@ async def add_my_schedule(body: MyScheduleCreate, db_session: SessionDep,
 async def delete_my_schedule(schedule_id: uuid.UUID, db_session: SessionDep,
                              requester: RequesterDep) -> None:
     """Never removes appointments already booked in the line; only its future free slots go."""
-    await doctors.delete_my_schedule(db_session=db_session, requester=requester,
-                                     schedule_id=schedule_id)
+    await schedules.delete_my_schedule(db_session=db_session, requester=requester,
+                                       schedule_id=schedule_id)
 
 
 @router.get("/api/v1/hospitals/{hospital_id}/dashboard-metrics",
