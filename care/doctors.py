@@ -21,7 +21,11 @@ from care.models import (
     DoctorHospitalAffiliation,
     DoctorSchedule,
 )
-from care.schemas import AffiliationCreate, DoctorCreate, DoctorView, ScheduleCreate
+from care.schemas import (
+    AffiliationCreate,
+    DoctorCreate,
+    DoctorView,
+)
 from care.settings import CareSettings, get_care_settings
 from care.slots import Slot, Template, free_slots
 from data.base import utcnow
@@ -142,46 +146,6 @@ async def accept_affiliation(
         link.accepted_at = link.accepted_at or utcnow()
     await db_session.commit()
     return links
-
-
-async def add_schedule(
-    *,
-    db_session: AsyncSession,
-    requester: Requester,
-    hospital_id: uuid.UUID,
-    doctor_id: uuid.UUID,
-    body: ScheduleCreate,
-) -> DoctorSchedule:
-    """A weekly template line; it may not overlap the doctor's other lines on that weekday."""
-    require_manager(requester, hospital_id)
-    if not await _affiliated(db_session, doctor_id, hospital_id):
-        raise InvalidInput("attach the doctor to this hospital first", field="doctor_id")
-    clash = await db_session.scalar(
-        select(DoctorSchedule.id).where(
-            DoctorSchedule.doctor_id == doctor_id,
-            DoctorSchedule.weekday == body.weekday,
-            DoctorSchedule.start_time < body.end_time,
-            DoctorSchedule.end_time > body.start_time,
-        ).limit(1)
-    )
-    if clash is not None:
-        raise Conflict("this overlaps another schedule of the doctor", code="schedule_overlap")
-    line = DoctorSchedule(doctor_id=doctor_id, hospital_id=hospital_id, **body.model_dump())
-    db_session.add(line)
-    await db_session.commit()
-    return line
-
-
-async def _affiliated(
-    db_session: AsyncSession, doctor_id: uuid.UUID, hospital_id: uuid.UUID
-) -> bool:
-    found = await db_session.scalar(
-        select(DoctorHospitalAffiliation.doctor_id).where(
-            DoctorHospitalAffiliation.doctor_id == doctor_id,
-            DoctorHospitalAffiliation.hospital_id == hospital_id,
-        ).limit(1)
-    )
-    return found is not None
 
 
 async def doctor_hospitals(db_session: AsyncSession, doctor_id: uuid.UUID) -> frozenset[uuid.UUID]:

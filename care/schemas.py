@@ -98,6 +98,24 @@ class ScheduleCreate(Strict):
         return self
 
 
+class MyScheduleCreate(ScheduleCreate):
+    """A doctor's own template line, at one of the hospitals whose affiliation they accepted."""
+
+    hospital_id: uuid.UUID
+
+
+class ScheduleView(BaseModel):
+    """One weekly template line as stored."""
+
+    id: uuid.UUID
+    doctor_id: uuid.UUID
+    hospital_id: uuid.UUID
+    weekday: int
+    start_time: time
+    end_time: time
+    slot_minutes: int
+
+
 class AvailabilityUpdate(Strict):
     state: AvailabilityState
     hospital_id: uuid.UUID | None = None

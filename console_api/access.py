@@ -160,6 +160,11 @@ ROUTE_ACCESS: dict[str, Access] = {
     "POST /api/v1/hospitals/{hospital_id}/doctors/{doctor_id}/schedules": needs(
         "doctor.manage"
     ),
+    "DELETE /api/v1/hospitals/{hospital_id}/doctors/{doctor_id}/schedules/{schedule_id}": needs(
+        "doctor.manage"
+    ),
+    "POST /api/v1/doctors/me/schedules": needs("doctor.self"),
+    "DELETE /api/v1/doctors/me/schedules/{schedule_id}": needs("doctor.self"),
     "GET /api/v1/hospitals/{hospital_id}/dashboard-metrics": needs(
         "hospital.dashboard"
     ),

@@ -8,14 +8,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 
-from care import availability, doctors, portal
+from care import availability, doctors, portal, schedules
 from care.schemas import (
     AffiliationCreate,
     AvailabilityUpdate,
     DepartmentCreate,
     DoctorCreate,
     DoctorView,
+    MyScheduleCreate,
     ScheduleCreate,
+    ScheduleView,
 )
 from console_api.care_deps import RequesterDep
 from console_api.deps import RedisDep, SessionDep
@@ -172,13 +174,46 @@ async def accept_affiliation(hospital_id: uuid.UUID, db_session: SessionDep,
 async def add_schedule(hospital_id: uuid.UUID, doctor_id: uuid.UUID, body: ScheduleCreate,
                        db_session: SessionDep, requester: RequesterDep) -> dict[str, Any]:
     """Weekday 0 = Monday; times are local wall-clock times of the clinic."""
-    line = await doctors.add_schedule(
+    line = await schedules.add_schedule(
         db_session=db_session, requester=requester, hospital_id=hospital_id,
         doctor_id=doctor_id, body=body,
     )
     return {"id": str(line.id), "doctor_id": str(doctor_id), "hospital_id": str(hospital_id),
             "weekday": line.weekday, "start_time": line.start_time.isoformat(),
             "end_time": line.end_time.isoformat(), "slot_minutes": line.slot_minutes}
+
+
+@router.delete("/api/v1/hospitals/{hospital_id}/doctors/{doctor_id}/schedules/{schedule_id}",
+               status_code=status.HTTP_204_NO_CONTENT,
+               summary="Remove a weekly schedule line (hospital admin)")
+async def delete_schedule(hospital_id: uuid.UUID, doctor_id: uuid.UUID, schedule_id: uuid.UUID,
+                          db_session: SessionDep, requester: RequesterDep) -> None:
+    """Never removes appointments already booked in the line; only its future free slots go."""
+    await schedules.delete_schedule(
+        db_session=db_session, requester=requester, hospital_id=hospital_id,
+        doctor_id=doctor_id, schedule_id=schedule_id,
+    )
+
+
+@router.post("/api/v1/doctors/me/schedules", response_model=ScheduleView,
+             status_code=status.HTTP_201_CREATED,
+             summary="Add a line to my weekly schedule (the doctor)")
+async def add_my_schedule(body: MyScheduleCreate, db_session: SessionDep,
+                          requester: RequesterDep) -> ScheduleView:
+    """Only at a hospital whose affiliation the doctor accepted; no overlap with other lines."""
+    line = await schedules.add_my_schedule(db_session=db_session, requester=requester,
+                                           body=body)
+    return ScheduleView.model_validate(line, from_attributes=True)
+
+
+@router.delete("/api/v1/doctors/me/schedules/{schedule_id}",
+               status_code=status.HTTP_204_NO_CONTENT,
+               summary="Remove a line of my weekly schedule (the doctor)")
+async def delete_my_schedule(schedule_id: uuid.UUID, db_session: SessionDep,
+                             requester: RequesterDep) -> None:
+    """Never removes appointments already booked in the line; only its future free slots go."""
+    await schedules.delete_my_schedule(db_session=db_session, requester=requester,
+                                       schedule_id=schedule_id)
 
 
 @router.get("/api/v1/hospitals/{hospital_id}/dashboard-metrics",

@@ -64,6 +64,7 @@ HOSPITAL_SCOPED = {
     "GET /api/v1/hospitals/{hospital_id}/incoming",
     "GET /api/v1/hospitals/{hospital_id}/dashboard-metrics",
     "GET /api/v1/hospitals/{hospital_id}/doctors",
+    "DELETE /api/v1/hospitals/{hospital_id}/doctors/{doctor_id}/schedules/{schedule_id}",
     "PUT /api/v1/hospitals/{hospital_id}/services/{capability}",
 }
 DENIED = {401, 403}

@@ -8,6 +8,7 @@ import time
 
 from playwright.async_api import expect
 
+from tests.web.axe import assert_no_serious_violations
 from tests.web.care_setup import book_next, make_account, make_clinic, ok
 from tests.web.conftest import PHONE, bearer, shot, sign_in_page
 
@@ -178,3 +179,31 @@ async def test_keyboard_only_availability_and_check_in(api, new_context, web_dat
     # Focus stays in the row so the next action is one Tab away.
     assert await page.evaluate("() => Boolean(document.activeElement.closest('#agenda'))")
     await shot(page, "doctor-keyboard-phone")
+
+
+async def test_doctor_removes_and_adds_a_weekly_line(api, new_context, web_database_url):
+    clinic = await make_clinic(api, web_database_url)
+    page = await doctor_page(new_context, clinic)
+    week = page.locator("#week")
+    await expect(week.locator("[data-remove-line]")).to_have_count(7)
+    # Wednesday (weekday 2) is all day; remove it, then add a morning in its place.
+    await week.get_by_role("button", name="Remove Wednesday 00:00–23:45").click()
+    await expect(page.locator("#notice")).to_have_text("Line removed; booked appointments stay.")
+    await expect(week.locator("[data-remove-line]")).to_have_count(6)
+    form = page.locator("#week-add")
+    await form.get_by_label("Day").select_option("2")
+    await form.get_by_label("From").fill("09:00")
+    await form.get_by_label("Until").fill("12:00")
+    await form.get_by_label("Slot").fill("20")
+    await form.get_by_role("button", name="Add line").click()
+    await expect(page.locator("#notice")).to_have_text("Line added.")
+    await expect(week).to_contain_text("09:00–12:00")
+    me = await ok(await api.get("/api/v1/doctors/me", headers=await bearer(api, clinic.doctor)))
+    assert {(s["weekday"], s["start_time"], s["slot_minutes"]) for s in me["schedules"]
+            if s["weekday"] == 2} == {(2, "09:00", 20)}
+
+    await assert_no_serious_violations(page)
+    await shot(page, "doctor-week")
+    phone = await doctor_page(new_context, clinic, viewport=PHONE, is_mobile=True)
+    await phone.locator("#week-add").scroll_into_view_if_needed()
+    await shot(phone, "doctor-week-phone")

@@ -1,6 +1,7 @@
 // Doctor portal: one availability switch kept alive by heartbeats, today's agenda, the week.
 import { $, api, esc, logout, say, session, signedIn } from "/static/common.js";
 import { openChart, wireChart } from "/static/doctor_chart.js";
+import { renderWeek, wireWeek } from "/static/doctor_week.js";
 
 const I18N = window.I18N;
 const t = (key, params) => I18N.t(key, params);
@@ -82,29 +83,12 @@ function renderWhere() {
     [...hospitals].map(([id, name]) => `<option value="${esc(id)}"${id === chosen ? " selected" : ""}>${esc(name)}</option>`).join("");
 }
 
-function renderWeek() {
-  const names = Object.fromEntries(me.affiliations.map((a) => [a.hospital_id, a.hospital_name]));
-  const byHospital = new Map();
-  for (const line of me.schedules) {
-    if (!byHospital.has(line.hospital_id)) byHospital.set(line.hospital_id, []);
-    byHospital.get(line.hospital_id).push(line);
-  }
-  // 2024-01-01 was a Monday: weekday 0 of the API.
-  const day = (n) => new Date(Date.UTC(2024, 0, 1 + n)).toLocaleDateString(I18N.lang, { weekday: "long", timeZone: "UTC" });
-  $("#week").innerHTML = [...byHospital].map(([id, lines]) => `
-    <h3>${esc(names[id] || id)}</h3>
-    <table class="week"><thead><tr><th scope="col">${esc(t("week.day"))}</th><th scope="col">${esc(t("week.hours"))}</th><th scope="col">${esc(t("week.slot"))}</th></tr></thead>
-    <tbody>${lines.map((l) => `<tr><td>${esc(day(l.weekday))}</td><td><span dir="ltr">${esc(l.start_time)}–${esc(l.end_time)}</span></td>
-      <td>${esc(t("week.minutes", { n: l.slot_minutes }))}</td></tr>`).join("")}</tbody></table>`).join("")
-    || `<p class="muted">${esc(t("week.none"))}</p>`;
-}
-
 async function loadMe() {
   me = await api("/api/v1/doctors/me");
   $("#who").textContent = me.full_name;
   renderPending();
   renderWhere();
-  renderWeek();
+  renderWeek(me, loadMe);
   return me;
 }
 
@@ -172,10 +156,11 @@ async function start() {
   $("#agenda-date").value = today();
   $("#agenda-date").addEventListener("change", () => loadAgenda().catch((e) => say(e.message, "error")));
   wireChart({ onSaved: () => loadAgenda() });
+  wireWeek(loadMe);
   goOfflineOnClose();
   setInterval(beat, BEAT_MS);
   setInterval(() => loadAgenda().catch(() => {}), 30_000);
-  document.addEventListener("langchange", () => { renderPending(); renderWhere(); renderWeek(); renderAgenda(); });
+  document.addEventListener("langchange", () => { renderPending(); renderWhere(); renderWeek(me, loadMe); renderAgenda(); });
   await loadAgenda().catch((e) => say(e.message, "error"));
   document.body.dataset.ready = "1";
 }
