@@ -157,14 +157,15 @@ ROUTE_ACCESS: dict[str, Access] = {
     "POST /api/v1/hospitals/{hospital_id}/departments": needs("doctor.manage"),
     "GET /api/v1/hospitals/{hospital_id}/doctors": needs("doctor.manage"),
     "POST /api/v1/hospitals/{hospital_id}/doctors": needs("doctor.manage", audit="doctor"),
+    # Who may be booked when: every change is audited, by the admin or by the doctor.
     "POST /api/v1/hospitals/{hospital_id}/doctors/{doctor_id}/schedules": needs(
-        "doctor.manage"
+        "doctor.manage", audit="doctor"
     ),
     "DELETE /api/v1/hospitals/{hospital_id}/doctors/{doctor_id}/schedules/{schedule_id}": needs(
-        "doctor.manage"
+        "doctor.manage", audit="doctor"
     ),
-    "POST /api/v1/doctors/me/schedules": needs("doctor.self"),
-    "DELETE /api/v1/doctors/me/schedules/{schedule_id}": needs("doctor.self"),
+    "POST /api/v1/doctors/me/schedules": needs("doctor.self", audit="doctor"),
+    "DELETE /api/v1/doctors/me/schedules/{schedule_id}": needs("doctor.self", audit="doctor"),
     "GET /api/v1/hospitals/{hospital_id}/dashboard-metrics": needs(
         "hospital.dashboard"
     ),

@@ -8,8 +8,10 @@ import uuid
 from datetime import timedelta
 
 import jwt
+from sqlalchemy import func, select
 
 from data.base import utcnow
+from identity.models import AuditEntry
 from tests.care.conftest import free_slots, make_clinic, make_patient
 from tests.conftest import sign_in
 from tests.security.test_sessions_and_mfa import claims_for
@@ -37,6 +39,8 @@ def line(clinic, **over) -> dict:
 
 async def test_doctor_adds_and_deletes_own_line(app, client):
     clinic = await make_clinic(app, client)
+    async with app.state.session_factory() as session:
+        start = await session.scalar(select(func.max(AuditEntry.seq))) or 0
     await clear_week(client, clinic)
     r = await client.post(MINE, json=line(clinic), headers=clinic.doctor.headers)
     assert r.status_code == 201, r.text
@@ -50,6 +54,14 @@ async def test_doctor_adds_and_deletes_own_line(app, client):
     r = await client.delete(f"{MINE}/{made['id']}", headers=clinic.doctor.headers)
     assert r.status_code == 204, r.text
     assert (await client.get(ME, headers=clinic.doctor.headers)).json()["schedules"] == []
+    # Who may be booked when: the doctor's own changes are in the audit trail.
+    async with app.state.session_factory() as session:
+        actions = set(await session.scalars(
+            select(AuditEntry.action).where(AuditEntry.seq > start,
+                                            AuditEntry.object_type == "doctor",
+                                            AuditEntry.outcome == "allowed")))
+    assert {"POST /api/v1/doctors/me/schedules",
+            "DELETE /api/v1/doctors/me/schedules/{schedule_id}"} <= actions, actions
 
 
 async def test_deleting_a_line_keeps_booked_appointments(app, client):
