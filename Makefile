@@ -83,7 +83,7 @@ lint: venv security
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-# bandit at medium severity and up must be clean (tests/security/test_hygiene.py runs it too).
+# bandit at medium severity and up must be clean (tests/api/test_security_hardening.py runs it too).
 security: venv
 	$(BIN)/bandit -ll -q -r $(BANDIT_PATHS)
 

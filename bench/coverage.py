@@ -69,7 +69,7 @@ NOTES = (
     "segment, the engine on the segment itself (these units stand on nodes: the two agree "
     "exactly); the partial-edge convention is checked against networkx, and the folded graph "
     "against the whole graph, in tests/unit/test_coverage_core.py and "
-    "tests/coverage/test_contract.py. A move counts when a unit standing at (or driving to) a "
+    "tests/unit/test_coverage_contract.py. A move counts when a unit standing at (or driving to) a "
     "post is sent to another post; a freed unit choosing where to wait is not counted, as the "
     "baseline's return to station is not."
 )

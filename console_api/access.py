@@ -16,7 +16,7 @@ for every route that reads or changes a case, a patient record or other personal
 Add ``or_capability=True`` to an action when the anonymous holder of a capability token may also
 call the route (the handler checks the token). Object-level rules (own hospital, own case) are in
 the handlers (a case read: :data:`console_api.case_deps.ReadableCase`);
-:mod:`tests.security.test_authorisation_matrix` fails for any route missing here.
+:mod:`tests.api.test_authorisation_matrix` fails for any route missing here.
 
 This table is the ONE declaration of a route's roles: :func:`enforce_access` applies it app-wide
 before any handler runs, so a handler takes ``CurrentClaims`` (who is calling) and never repeats

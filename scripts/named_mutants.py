@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FAST = ["tests/unit", "tests/care/test_care_rules.py", "tests/security/test_object_rules_unit.py",
+FAST = ["tests/unit", "tests/unit/test_care_rules.py", "tests/unit/test_object_rules.py",
         "tests/integration/test_core_storage.py"]
 
 #: name -> (file, text to replace, replacement)

@@ -26,6 +26,17 @@ from data.settings import DataSettings
 from identity.settings import IdentitySettings
 from tests.support.scratch import ADMIN_URL, scratch_database
 
+# Fixtures of one concern live in tests/support/ (tests are grouped by kind: unit, integration,
+# api, e2e; a fixture is shared by every kind that needs it).
+pytest_plugins = [
+    "tests.support.care",
+    "tests.support.fleet",
+    "tests.support.hospitals",
+    "tests.support.realtime",
+    "tests.support.security",
+    "tests.support.web",
+]
+
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 # Every test database numbers its events from 1: give this run its own Redis stream keys so that
 # concurrent runs (and a dev server) sharing one Redis never collide.

@@ -42,7 +42,7 @@ async def test_sign_up_makes_a_signed_in_patient_with_a_profile(client):
 
 
 async def test_a_caller_of_any_role_still_gets_only_a_patient_account(app, client):
-    from tests.care.conftest import demo_hospitals
+    from tests.support.care import demo_hospitals
 
     hospital = (await demo_hospitals(app))[0]
     for role in ROLES:

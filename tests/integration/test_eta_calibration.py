@@ -24,7 +24,7 @@ from routing import store as road_store
 from routing.calibration import Fix, Run, calibrate
 from routing.graph import ROAD_CLASSES
 from routing.speed_factors import edge_times, factors_path, load_factors
-from tests.unit.osm_fixtures import OsmFixture
+from tests.support.osm_fixtures import OsmFixture
 from tests.unit.test_routing_calibration import simulate_fleet
 from tests.unit.test_routing_entrances import campus
 

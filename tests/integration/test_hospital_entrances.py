@@ -14,8 +14,8 @@ from dispatch.destinations import Destinations
 from facilities import regions
 from facilities.importer import FacilitiesImportError
 from facilities.models import Hospital
+from tests.support.osm_fixtures import position
 from tests.support.rollback import rolled_back
-from tests.unit.osm_fixtures import position
 from tests.unit.test_routing_entrances import campus
 
 

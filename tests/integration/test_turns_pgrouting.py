@@ -17,7 +17,7 @@ from routing.graph import RoadGraph
 from routing.osm_import import build_graph
 from routing.turn_engine import TurnTravelTimes
 from routing.turns import build_turn_graph
-from tests.unit.osm_fixtures import OsmFixture, position
+from tests.support.osm_fixtures import OsmFixture, position
 from tests.unit.test_routing_osm_import import HELSINKI
 from tests.unit.test_routing_turns import crossroads, restrict
 

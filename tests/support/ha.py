@@ -4,7 +4,7 @@ etcd, two Patroni-managed PostgreSQL 15 nodes (synchronous standby), Redis with 
 and three sentinels, two ``lifeline serve`` nodes on 127.0.0.2 and 127.0.0.3, and HAProxy in
 front of them checking ``/health/ready``. Everything listens on spare ports and lives under one
 temporary directory; :meth:`HaStack.destroy` kills every process it started, even after a
-failure. Used by bench/failover.py and tests/faults/test_failover.py.
+failure. Used by bench/failover.py and tests/e2e/test_failover.py.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import pytest
 from routing.access import barrier_blocks, way_rule
 from routing.engine import TravelTimeEngine
 from routing.osm_import import build_graph
-from tests.unit.osm_fixtures import OsmFixture, gate_and_detour
+from tests.support.osm_fixtures import OsmFixture, gate_and_detour
 
 THROUGH_M, DETOUR_M = 200.0, 800.0
 

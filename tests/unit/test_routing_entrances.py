@@ -9,7 +9,7 @@ import pytest
 from routing.engine import TravelTimeEngine
 from routing.entrances import hospital_access, hospital_pois
 from routing.osm_import import build_graph
-from tests.unit.osm_fixtures import OsmFixture
+from tests.support.osm_fixtures import OsmFixture
 
 
 def campus(entrance_tags: dict[str, str] | None = None) -> OsmFixture:

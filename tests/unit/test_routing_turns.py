@@ -20,7 +20,7 @@ from routing.turns import (
     restriction_from_tags,
     turn_cost_s,
 )
-from tests.unit.osm_fixtures import OsmFixture, position
+from tests.support.osm_fixtures import OsmFixture, position
 
 KMH30 = 3.6 / 30  # seconds per metre on a residential street
 
