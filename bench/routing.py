@@ -34,12 +34,13 @@ from data.base import Base
 from routing import store
 from routing.engine import TravelTimeEngine
 from routing.entrances import hospital_access
-from routing.graph import RoadGraph, synthetic_grid
-from routing.graph import to_networkx as networkx_graph
+from routing.graph import RoadGraph
 from routing.models import ROUTING_TABLES
 from routing.osm_import import build_graph, hospital_pois
+from routing.synthetic import synthetic_grid
+from routing.synthetic import to_networkx as networkx_graph
+from routing.table_cells import SparseRows
 from routing.turn_engine import TurnTravelTimes
-from routing.turn_table import SparseRows
 from routing.turns import build_turn_graph
 
 ADMIN_URL = os.environ.get(

@@ -29,10 +29,11 @@ from routing.errors import (
     RoutingError,
     UnknownRegionError,
 )
-from routing.graph import RoadGraph, largest_strong_component, synthetic_grid
+from routing.graph import RoadGraph, largest_strong_component
 from routing.osm_import import HospitalPOI, build_graph, hospital_pois
 from routing.snap import EdgeSnapper, RoadSegments, Snap, road_segments, snap_point
 from routing.speeds import default_speed_kmh, parse_maxspeed
+from routing.synthetic import synthetic_grid
 
 __all__ = [
     "Closure",

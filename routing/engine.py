@@ -20,8 +20,8 @@ from routing.graph import FloatArray
 from routing.hotswap import DEFAULT_FALLBACK_LIMIT_S, SwappableTables
 from routing.snap import Snap
 from routing.table import COMPACT_THRESHOLD_CELLS, DEFAULT_MAX_ETA_S, PARALLEL_THRESHOLD_CELLS
+from routing.table_cells import SparseRows
 from routing.turn_engine import turn_exits, turn_search_etas
-from routing.turn_table import SparseRows
 from routing.weights import Hospital
 
 __all__ = [

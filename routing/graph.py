@@ -392,9 +392,6 @@ def largest_strong_component(graph: RoadGraph) -> RoadGraph:
     return result
 
 
-# Test and benchmark graphs live in their own module; importable from here as before.
-from routing.synthetic import synthetic_grid, to_networkx  # noqa: E402
-
 __all__ = [
     "EARTH_RADIUS_M",
     "MIN_TRAVEL_TIME_S",
@@ -410,6 +407,4 @@ __all__ = [
     "largest_strong_component",
     "straight_geometry",
     "subgraph",
-    "synthetic_grid",
-    "to_networkx",
 ]

@@ -28,9 +28,9 @@ from routing.table import (
     Table,
     build_table,
     hospitals_by_segment,
-    tick_seconds,
 )
-from routing.turn_table import SparseRows, build_turn_table
+from routing.table_cells import SparseRows, tick_seconds
+from routing.turn_table import build_turn_table
 from routing.turns import TurnGraph
 from routing.weights import Hospital, HospitalSet, Weights, make_weights, snap_hospitals
 

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
-from scipy.sparse.csgraph import dijkstra
 
 from routing.graph import FloatArray, RoadGraph, build_adjacency
 from routing.snap import RoadSegments
+from routing.table_cells import BATCH, SparseRows, fill
+from routing.table_workers import build_parallel
 from routing.weights import HospitalSet, Weights
-
-if TYPE_CHECKING:
-    from routing.turn_table import SparseRows
 
 #: Default horizon (seconds) of the table and of ETA queries: hospitals farther are ``inf``.
 #: One hour bounds each of the per-hospital searches (half the precompute time of a 2 h
@@ -27,12 +25,6 @@ PARALLEL_THRESHOLD_CELLS = 20_000_000
 #: Tables with more cells than this are stored as 16-bit ticks of ``max_eta_s / TICKS`` rather
 #: than float32 (half the memory; within ``max_eta_s / 131068`` s, 0.03 s for a 1 h horizon).
 COMPACT_THRESHOLD_CELLS = 128_000_000
-TICKS = 65534
-#: The compact cell value for a hospital unreachable within the horizon.
-UNREACHED = 65535
-#: Hospitals searched per Dijkstra call (one call fills a block of columns).
-BATCH = 8
-
 OnSegment = dict[int, list[tuple[int, float]]]
 
 
@@ -62,13 +54,6 @@ class Table:
             return sparse_row
         row: NDArray[Any] = table[node]
         return row if self.seconds is None else self.seconds[row]
-
-
-def tick_seconds(max_eta_s: float) -> FloatArray:
-    """Seconds of each 16-bit tick value (``inf`` for :data:`UNREACHED`)."""
-    seconds = np.arange(UNREACHED + 1, dtype=np.float64) * (max_eta_s / TICKS)
-    seconds[UNREACHED] = np.inf
-    return seconds
 
 
 def hospital_edges(
@@ -137,7 +122,6 @@ def build_table(
     distances : numpy.ndarray or None
         Metres of each fastest path (city-sized exact tables only).
     """
-    from routing.table_workers import build_parallel
 
     n, n_h = graph.n_nodes, len(hospitals.keys)
     vs, vt, vc, vm = hospital_edges(graph, segments, w, hospitals)
@@ -169,58 +153,3 @@ def build_table(
     for batch in batches:
         fill(table, reverse, n, batch, max_eta_s, distances=distances, metres=metres)
     return table, on_segment, distances
-
-
-def fill(
-    table: NDArray[Any],
-    reverse: sp.csr_matrix,
-    n: int,
-    batch: NDArray[np.int64],
-    limit: float,
-    *,
-    distances: NDArray[np.float32] | None = None,
-    metres: sp.csr_matrix | None = None,
-) -> None:
-    """Write the columns of one batch of hospitals (virtual nodes ``n + batch``)."""
-    if distances is not None and metres is not None:
-        dist, pred = dijkstra(
-            reverse, directed=True, indices=n + batch, limit=limit, return_predecessors=True
-        )
-        for row, h in enumerate(batch.tolist()):
-            distances[:, h] = _tree_metres(metres, pred[row], n + h)[:n]
-        dist = dist[:, :n]
-    else:
-        dist = dijkstra(reverse, directed=True, indices=n + batch, limit=limit)[:, :n]
-    if table.dtype == np.uint16:
-        # Ticks of limit / TICKS seconds, rounded to the nearest; inf (beyond the limit) saturates.
-        dist = np.minimum(np.rint(dist * (TICKS / limit)), UNREACHED)
-    # Written a block of columns at a time: one cache line per row instead of one per cell.
-    table[:, batch[0] : batch[-1] + 1] = dist.T
-
-
-def _tree_metres(metres: sp.csr_matrix, pred: NDArray[np.int32], root: int) -> FloatArray:
-    """Metres from every node to ``root`` along the shortest-time tree ``pred`` (inf: none).
-
-    ``pred[x]`` is the next node on x's fastest way to the root. The metres of the steps are
-    summed up the tree by pointer jumping: each round adds the sum of the next stretch and
-    doubles its length, so a tree of depth d takes log2(d) vectorised rounds (a Dijkstra on
-    the tree took 15 ms per hospital on Islamabad, this 2 ms).
-    """
-    size = metres.shape[0]
-    out = np.full(size, np.inf)
-    out[root] = 0.0
-    nodes = np.flatnonzero(pred >= 0)
-    if len(nodes) == 0:  # nothing reaches the root (every way in is closed)
-        return out
-    up = np.arange(size)
-    up[nodes] = pred[nodes]
-    acc = np.zeros(size)
-    acc[nodes] = np.asarray(metres[nodes, up[nodes]], dtype=np.float64).ravel()
-    while True:
-        further = up[up]
-        if np.array_equal(further, up):
-            break
-        acc += acc[up]
-        up = further
-    out[nodes] = acc[nodes]
-    return out

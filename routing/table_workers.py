@@ -8,16 +8,13 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from routing.table import BATCH, fill
-
-if TYPE_CHECKING:
-    from routing.turn_table import Columns
+from routing.table_cells import BATCH, Columns, fill, sparse_columns
 
 _WORKER_CODE = (
     "import sys; from routing import table_workers as w; getattr(w, sys.argv[1])(*sys.argv[2:])"
@@ -115,7 +112,7 @@ def build_sparse_parallel(
     workers: int,
 ) -> list[Columns]:
     """
-    :func:`routing.turn_table.sparse_columns` of every batch, split over worker processes.
+    :func:`routing.table_cells.sparse_columns` of every batch, split over worker processes.
 
     Each worker writes its batches' columns to files in ``/dev/shm``; they are read back in
     hospital order and each file is deleted once read, so a column is never held twice.
@@ -140,8 +137,6 @@ def build_sparse_parallel(
 
 def sparse_worker_main(workdir: str, spec: str) -> None:
     """Write the sparse columns of every ``workers``-th batch of hospitals."""
-    from routing.turn_table import sparse_columns
-
     index, workers, horizon, batch, n, n_h = spec.split(",")
     folder = Path(workdir)
     reverse = _load_graph(folder)

@@ -26,9 +26,9 @@ from routing.table import (
     COMPACT_THRESHOLD_CELLS,
     DEFAULT_MAX_ETA_S,
     hospitals_by_segment,
-    tick_seconds,
 )
-from routing.turn_table import SparseRows, build_turn_table, turn_hospital_arcs
+from routing.table_cells import SparseRows, tick_seconds
+from routing.turn_table import build_turn_table, turn_hospital_arcs
 from routing.turns import TurnGraph, build_turn_graph
 from routing.weights import Hospital, HospitalSet, Weights, make_weights, snap_hospitals
 

@@ -12,66 +12,27 @@ on-demand search when fewer than ``k`` eligible hospitals are within it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
-from scipy.sparse.csgraph import dijkstra
 
 from routing.graph import FloatArray, Int64Array
 from routing.snap import RoadSegments
-from routing.table import BATCH, PARALLEL_THRESHOLD_CELLS, TICKS, UNREACHED, fill, tick_seconds
+from routing.table import PARALLEL_THRESHOLD_CELLS
+from routing.table_cells import (
+    BATCH,
+    UNREACHED,
+    Columns,
+    SparseRows,
+    fill,
+    sparse_columns,
+    tick_seconds,
+)
+from routing.table_workers import build_parallel, build_sparse_parallel
 from routing.turns import TurnGraph
 from routing.weights import HospitalSet, Weights
-
-
-@dataclass(frozen=True, eq=False)
-class SparseRows:
-    """Per state, the hospitals within the horizon and their 16-bit ticks (state-major CSR)."""
-
-    indptr: NDArray[np.int64]
-    hospital: NDArray[np.unsignedinteger[Any]]  # uint16 up to 65,535 hospitals, else uint32
-    ticks: NDArray[np.uint16]
-    n_hospitals: int
-    horizon_s: float
-    seconds: FloatArray  # seconds of each tick value
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """``(states, hospitals)``, as the dense table's."""
-        return len(self.indptr) - 1, self.n_hospitals
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes held by the table (its index included)."""
-        return self.indptr.nbytes + self.hospital.nbytes + self.ticks.nbytes
-
-    @property
-    def dtype(self) -> np.dtype[Any]:
-        """Cell type (for reports)."""
-        return self.ticks.dtype
-
-    @property
-    def nnz(self) -> int:
-        """Stored (state, hospital) pairs."""
-        return len(self.ticks)
-
-    def row(self, state: int) -> FloatArray:
-        """Seconds from ``state`` to every hospital (``inf`` beyond the horizon)."""
-        out = np.full(self.n_hospitals, np.inf)
-        self.lower(out, state, 0.0)
-        return out
-
-    def lower(self, eta: FloatArray, state: int, offset: float) -> None:
-        """Lower ``eta`` to ``offset`` + the row of ``state`` where that is less, in place
-        (a query folds its exits into one array instead of building a row for each)."""
-        lo, hi = int(self.indptr[state]), int(self.indptr[state + 1])
-        hospitals = self.hospital[lo:hi]
-        via = self.seconds[self.ticks[lo:hi]]
-        via += offset
-        eta[hospitals] = np.minimum(eta[hospitals], via)
 
 
 def turn_hospital_arcs(
@@ -156,7 +117,6 @@ def build_turn_table(
     -------
     numpy.ndarray or SparseRows
     """
-    from routing.table_workers import build_parallel, build_sparse_parallel
 
     n, n_h = turns.n_states, len(hospitals.keys)
     reverse = reverse_turn_graph(turns, w, segments, hospitals)
@@ -177,28 +137,6 @@ def build_turn_table(
     for batch in batches:
         fill(table, reverse, n, batch, max_eta_s)
     return table
-
-
-Columns = tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.uint16]]
-"""One batch of hospitals: (stored states per hospital, the states, their ticks)."""
-
-
-def sparse_columns(
-    reverse: sp.csr_matrix, n: int, batch: NDArray[np.int64], horizon_s: float
-) -> Columns:
-    """The states within ``horizon_s`` of each hospital of a batch, and their ticks."""
-    dist = dijkstra(reverse, directed=True, indices=n + batch, limit=horizon_s)[:, :n]
-    counts = np.empty(len(batch), dtype=np.int64)
-    states: list[NDArray[np.int32]] = []
-    ticks: list[NDArray[np.uint16]] = []
-    for i, row in enumerate(dist):
-        reached = np.flatnonzero(row <= horizon_s)
-        counts[i] = len(reached)
-        states.append(reached.astype(np.int32))
-        ticks.append(
-            np.minimum(np.rint(row[reached] * (TICKS / horizon_s)), TICKS).astype(np.uint16)
-        )
-    return counts, np.concatenate(states), np.concatenate(ticks)
 
 
 def assemble_sparse(columns: list[Columns], n: int, n_h: int, horizon_s: float) -> SparseRows:

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from facilities.importer import CSV_HEADER, FacilitiesImportError, import_facilities_csv
 from routing.errors import InvalidCoordinateError
-from routing.graph import synthetic_grid
 from routing.snap import EdgeSnapper
 from routing.speeds import MAX_SPEED_KMH, MIN_SPEED_KMH, parse_maxspeed
+from routing.synthetic import synthetic_grid
 from tests.unit.test_routing_osm_import import helsinki
 
 HUGE = "9" * 100_000

@@ -29,7 +29,7 @@ def far_region(app, database_url):
     from sqlalchemy import create_engine
 
     from routing import store as road_store
-    from routing.graph import synthetic_grid
+    from routing.synthetic import synthetic_grid
 
     graph = synthetic_grid(8, center=(33.69, 73.05))
     # Importing a region is the owner's job (the CLI), not the server's least-privilege role.

@@ -10,7 +10,7 @@ import pytest
 
 from routing.engine import TravelTimeEngine
 from routing.fleet import times_to_incident
-from routing.graph import synthetic_grid
+from routing.synthetic import synthetic_grid
 
 
 def snapped_graph(graph, segments, weights, snaps):

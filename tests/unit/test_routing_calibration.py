@@ -13,8 +13,9 @@ from scipy.sparse.csgraph import dijkstra
 
 from routing.calibration import Fix, Run, calibrate
 from routing.engine import TravelTimeEngine
-from routing.graph import ROAD_CLASSES, RoadGraph, build_adjacency, synthetic_grid
+from routing.graph import ROAD_CLASSES, RoadGraph, build_adjacency
 from routing.speed_factors import load_factors, next_change
+from routing.synthetic import synthetic_grid
 
 PRIMARY, RESIDENTIAL = ROAD_CLASSES.index("primary"), ROAD_CLASSES.index("residential")
 

@@ -12,7 +12,8 @@ import shapely
 
 from routing.closures import ClosureSet, apply_closures, close_along_line, close_area, close_edges
 from routing.engine import TravelTimeEngine
-from routing.graph import RoadGraph, synthetic_grid
+from routing.graph import RoadGraph
+from routing.synthetic import synthetic_grid
 from tests.unit.test_routing_engine import reference_etas
 from tests.unit.test_routing_osm_import import reference_digraph
 

