@@ -38,7 +38,7 @@ import psycopg
 
 from bench import loadgen
 from tests.support.faults import operator_token
-from tests.support.servers import Api, PrivatePostgres, PrivateRedis
+from tests.support.servers import PrivatePostgres, PrivateRedis, Server
 
 ROOT = Path(__file__).resolve().parents[1]
 #: City extracts beside the checkout (``../shared/data/osm``), or wherever ``--osm-dir`` says.
@@ -88,7 +88,7 @@ class Sampler:
     """CPU (percent of one core) and RSS per group of processes: the API, its stores, and each
     generator process, so a run shows who had the cores."""
 
-    def __init__(self, api: Api, pg: PrivatePostgres, rd: PrivateRedis,
+    def __init__(self, api: Server, pg: PrivatePostgres, rd: PrivateRedis,
                  generators: dict[str, int]) -> None:
         self.api, self.pg, self.rd = api, pg, rd
         self.generators = {**generators, "main": os.getpid()}
@@ -301,7 +301,7 @@ def _read(path: Path, name: str) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-async def generate(args: argparse.Namespace, api: Api, pg: PrivatePostgres, rd: PrivateRedis,
+async def generate(args: argparse.Namespace, api: Server, pg: PrivatePostgres, rd: PrivateRedis,
                    area: Area, tokens: list[str], fleet: str,
                    units: list[tuple[str, tuple[float, float]]], points: list[tuple[float, float]],
                    workdir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -372,7 +372,7 @@ async def generate(args: argparse.Namespace, api: Api, pg: PrivatePostgres, rd: 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     area = choose_area(Path(args.osm_dir))
     pg, rd = PrivatePostgres(), PrivateRedis()
-    api: Api | None = None
+    api: Server | None = None
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     setup: dict[str, float] = {}
@@ -391,9 +391,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         setup.update(prepare_database(env, area))
         t = time.monotonic()
-        api = Api(env, workers=2)
-        api.start(workdir / "api.log")
-        await asyncio.to_thread(api.wait_ready, 300)
+        api = Server(env, workers=2, log=workdir / "api.log").start()
+        await asyncio.to_thread(api.wait_ready, 300, require_ready=True)
         setup["api_ready_s"] = round(time.monotonic() - t, 1)
         t = time.monotonic()
         # One more account than the operators: the fleet's (units, telemetry, consoles), so

@@ -8,15 +8,20 @@ unchanged, so describing a route never changes its answer.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, WithJsonSchema
 
 
 class Answer(BaseModel):
     """A described answer that keeps whatever else the domain adds."""
 
     model_config = ConfigDict(extra="allow")
+
+
+#: A JSON number the domain may write as an int (a setting's default of ``8``) or a float: a
+#: plain ``float`` field would turn ``8`` into ``8.0``, changing the answer.
+Number = Annotated[int | float, WithJsonSchema({"type": "number"})]
 
 
 class Feature(Answer):

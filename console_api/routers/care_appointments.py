@@ -14,6 +14,12 @@ from care.schemas import AppointmentCreate, CancelBody, RescheduleBody, Waitlist
 from console_api.care_deps import RequesterDep
 from console_api.deps import SessionDep
 from console_api.params import IfMatchHeader, expected_version
+from console_api.schemas.care_appointments import (
+    AgendaAppointment,
+    AppointmentView,
+    QueuePosition,
+    WaitlistEntryView,
+)
 
 router = APIRouter(prefix="/api/v1/appointments", tags=["care: appointments"])
 
@@ -29,7 +35,8 @@ def _respond(response: Response, appointment) -> dict[str, Any]:
     return appointments.appointment_view(appointment)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, summary="Book a slot")
+@router.post("", response_model=AppointmentView, status_code=status.HTTP_201_CREATED,
+             summary="Book a slot")
 async def book(body: AppointmentCreate, response: Response, db_session: SessionDep,
                requester: RequesterDep, idempotency_key: IdempotencyHeader = None
                ) -> dict[str, Any]:
@@ -42,14 +49,15 @@ async def book(body: AppointmentCreate, response: Response, db_session: SessionD
     return _respond(response, booked.appointment)
 
 
-@router.get("/mine", summary="My appointments, newest first")
+@router.get("/mine", response_model=list[AppointmentView], summary="My appointments, newest first")
 async def mine(db_session: SessionDep, requester: RequesterDep) -> list[dict[str, Any]]:
     """Empty for a caller without a patient profile."""
     rows = await appointments.list_mine(db_session=db_session, requester=requester)
     return [appointments.appointment_view(a) for a in rows]
 
 
-@router.get("/day", summary="A day's appointments: a hospital's (desk) or my agenda (doctor)")
+@router.get("/day", response_model=list[AgendaAppointment],
+            summary="A day's appointments: a hospital's (desk) or my agenda (doctor)")
 async def day(
     db_session: SessionDep,
     requester: RequesterDep,
@@ -66,7 +74,8 @@ async def day(
             for a in rows]
 
 
-@router.post("/waitlist", status_code=status.HTTP_201_CREATED, summary="Join a doctor's waitlist")
+@router.post("/waitlist", response_model=WaitlistEntryView, status_code=status.HTTP_201_CREATED,
+             summary="Join a doctor's waitlist")
 async def join_waitlist(body: WaitlistCreate, response: Response, db_session: SessionDep,
                         requester: RequesterDep, idempotency_key: IdempotencyHeader = None
                         ) -> dict[str, Any]:
@@ -79,14 +88,16 @@ async def join_waitlist(body: WaitlistCreate, response: Response, db_session: Se
     return waitlist.entry_view(entry)
 
 
-@router.get("/waitlist", summary="My waitlist entries and offers")
+@router.get("/waitlist", response_model=list[WaitlistEntryView],
+            summary="My waitlist entries and offers")
 async def my_waitlist(db_session: SessionDep, requester: RequesterDep) -> list[dict[str, Any]]:
     """Offers show the slot to accept."""
     return [waitlist.entry_view(e)
             for e in await waitlist.mine(db_session=db_session, requester=requester)]
 
 
-@router.post("/waitlist/{entry_id}/accept", status_code=status.HTTP_201_CREATED,
+@router.post("/waitlist/{entry_id}/accept", response_model=AppointmentView,
+             status_code=status.HTTP_201_CREATED,
              summary="Take the offered slot")
 async def accept_offer(entry_id: uuid.UUID, response: Response, db_session: SessionDep,
                        requester: RequesterDep) -> dict[str, Any]:
@@ -96,7 +107,7 @@ async def accept_offer(entry_id: uuid.UUID, response: Response, db_session: Sess
     return _respond(response, appointment)
 
 
-@router.get("/{appointment_id}", summary="One appointment")
+@router.get("/{appointment_id}", response_model=AppointmentView, summary="One appointment")
 async def read(appointment_id: uuid.UUID, response: Response, db_session: SessionDep,
                requester: RequesterDep) -> dict[str, Any]:
     """The patient, the doctor or the hospital's desk."""
@@ -105,7 +116,8 @@ async def read(appointment_id: uuid.UUID, response: Response, db_session: Sessio
     return _respond(response, appointment)
 
 
-@router.get("/{appointment_id}/queue", summary="Queue position on the day")
+@router.get("/{appointment_id}/queue", response_model=QueuePosition,
+            summary="Queue position on the day")
 async def queue(appointment_id: uuid.UUID, db_session: SessionDep, requester: RequesterDep
                 ) -> dict[str, Any]:
     """Position among the doctor's checked-in patients today."""
@@ -123,7 +135,7 @@ async def _act(action: AppointmentAction, appointment_id: uuid.UUID, response: R
     return _respond(response, appointment)
 
 
-@router.post("/{appointment_id}/confirm", summary="Confirm")
+@router.post("/{appointment_id}/confirm", response_model=AppointmentView, summary="Confirm")
 async def confirm(appointment_id: uuid.UUID, response: Response, db_session: SessionDep,
                   requester: RequesterDep, if_match: IfMatchHeader = None) -> dict[str, Any]:
     """Legal from booked."""
@@ -131,7 +143,7 @@ async def confirm(appointment_id: uuid.UUID, response: Response, db_session: Ses
                       requester, if_match)
 
 
-@router.post("/{appointment_id}/cancel", summary="Cancel")
+@router.post("/{appointment_id}/cancel", response_model=AppointmentView, summary="Cancel")
 async def cancel(appointment_id: uuid.UUID, response: Response, db_session: SessionDep,
                  requester: RequesterDep, body: CancelBody | None = None,
                  if_match: IfMatchHeader = None) -> dict[str, Any]:
@@ -140,7 +152,8 @@ async def cancel(appointment_id: uuid.UUID, response: Response, db_session: Sess
                       requester, if_match, body.reason if body else None)
 
 
-@router.post("/{appointment_id}/check-in", summary="Check the patient in")
+@router.post("/{appointment_id}/check-in", response_model=AppointmentView,
+             summary="Check the patient in")
 async def check_in(appointment_id: uuid.UUID, response: Response, db_session: SessionDep,
                    requester: RequesterDep, if_match: IfMatchHeader = None) -> dict[str, Any]:
     """The desk or the doctor; the patient joins the day's queue."""
@@ -148,7 +161,8 @@ async def check_in(appointment_id: uuid.UUID, response: Response, db_session: Se
                       requester, if_match)
 
 
-@router.post("/{appointment_id}/no-show", summary="Record a no-show")
+@router.post("/{appointment_id}/no-show", response_model=AppointmentView,
+             summary="Record a no-show")
 async def no_show(appointment_id: uuid.UUID, response: Response, db_session: SessionDep,
                   requester: RequesterDep, if_match: IfMatchHeader = None) -> dict[str, Any]:
     """Only after the start time."""
@@ -156,7 +170,8 @@ async def no_show(appointment_id: uuid.UUID, response: Response, db_session: Ses
                       requester, if_match)
 
 
-@router.post("/{appointment_id}/complete", summary="Complete the visit")
+@router.post("/{appointment_id}/complete", response_model=AppointmentView,
+             summary="Complete the visit")
 async def complete(appointment_id: uuid.UUID, response: Response, db_session: SessionDep,
                    requester: RequesterDep, if_match: IfMatchHeader = None) -> dict[str, Any]:
     """Legal from checked in."""
@@ -164,7 +179,8 @@ async def complete(appointment_id: uuid.UUID, response: Response, db_session: Se
                       requester, if_match)
 
 
-@router.post("/{appointment_id}/reschedule", status_code=status.HTTP_201_CREATED,
+@router.post("/{appointment_id}/reschedule", response_model=AppointmentView,
+             status_code=status.HTTP_201_CREATED,
              summary="Move to another slot")
 async def reschedule(appointment_id: uuid.UUID, body: RescheduleBody, response: Response,
                      db_session: SessionDep, requester: RequesterDep,

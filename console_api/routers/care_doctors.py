@@ -21,6 +21,18 @@ from care.schemas import (
 )
 from console_api.care_deps import RequesterDep
 from console_api.deps import RedisDep, SessionDep
+from console_api.schemas.care_doctors import (
+    AffiliationAccepted,
+    AvailabilitySet,
+    DashboardMetrics,
+    DepartmentView,
+    DoctorAttached,
+    HeartbeatAnswer,
+    MyDoctorProfile,
+    RosterDoctor,
+    ScheduleLine,
+    Slot,
+)
 from data.base import utcnow
 from data.errors import InvalidInput
 
@@ -53,7 +65,8 @@ async def create_doctor(body: DoctorCreate, db_session: SessionDep, requester: R
     return doctors.view(doctor, state="offline", hospitals=[])
 
 
-@router.get("/api/v1/doctors/me", summary="My doctor profile, affiliations and schedule")
+@router.get("/api/v1/doctors/me", response_model=MyDoctorProfile,
+            summary="My doctor profile, affiliations and schedule")
 async def my_profile(db_session: SessionDep, redis: RedisDep, requester: RequesterDep
                      ) -> dict[str, Any]:
     """Declared before ``{doctor_id}``; pending affiliations show ``accepted_at: null``."""
@@ -77,7 +90,8 @@ async def verify_doctor(doctor_id: uuid.UUID, db_session: SessionDep, requester:
     return doctors.view(doctor, state="offline", hospitals=[])
 
 
-@router.get("/api/v1/doctors/{doctor_id}/slots", summary="Free slots of a doctor")
+@router.get("/api/v1/doctors/{doctor_id}/slots", response_model=list[Slot],
+            summary="Free slots of a doctor")
 async def slots(
     doctor_id: uuid.UUID,
     db_session: SessionDep,
@@ -98,7 +112,8 @@ async def slots(
              "hospital_id": str(s.hospital_id)} for s in found]
 
 
-@router.put("/api/v1/doctors/me/availability", summary="Set my availability (doctor app)")
+@router.put("/api/v1/doctors/me/availability", response_model=AvailabilitySet,
+            summary="Set my availability (doctor app)")
 async def set_availability(body: AvailabilityUpdate, db_session: SessionDep, redis: RedisDep,
                            requester: RequesterDep) -> dict[str, Any]:
     """available / busy / offline / in_emergency; kept alive by heartbeats."""
@@ -108,14 +123,16 @@ async def set_availability(body: AvailabilityUpdate, db_session: SessionDep, red
     )
 
 
-@router.post("/api/v1/doctors/me/heartbeat", summary="Doctor app heartbeat")
+@router.post("/api/v1/doctors/me/heartbeat", response_model=HeartbeatAnswer,
+             summary="Doctor app heartbeat")
 async def heartbeat(db_session: SessionDep, redis: RedisDep, requester: RequesterDep
                     ) -> dict[str, Any]:
     """Keeps the announced state alive; silence longer than the TTL means offline."""
     return await availability.beat(db_session=db_session, redis=redis, user_id=requester.user_id)
 
 
-@router.post("/api/v1/hospitals/{hospital_id}/departments", status_code=status.HTTP_201_CREATED,
+@router.post("/api/v1/hospitals/{hospital_id}/departments", response_model=DepartmentView,
+             status_code=status.HTTP_201_CREATED,
              summary="Open a department (hospital admin)")
 async def add_department(hospital_id: uuid.UUID, body: DepartmentCreate, db_session: SessionDep,
                          requester: RequesterDep) -> dict[str, Any]:
@@ -126,14 +143,16 @@ async def add_department(hospital_id: uuid.UUID, body: DepartmentCreate, db_sess
     return {"id": str(department.id), "hospital_id": str(hospital_id), "name": department.name}
 
 
-@router.get("/api/v1/hospitals/{hospital_id}/departments", summary="A hospital's departments")
+@router.get("/api/v1/hospitals/{hospital_id}/departments", response_model=list[DepartmentView],
+            summary="A hospital's departments")
 async def list_departments(hospital_id: uuid.UUID, db_session: SessionDep) -> list[dict[str, Any]]:
     """Public."""
     rows = await doctors.list_departments(db_session=db_session, hospital_id=hospital_id)
     return [{"id": str(d.id), "hospital_id": str(hospital_id), "name": d.name} for d in rows]
 
 
-@router.post("/api/v1/hospitals/{hospital_id}/doctors", status_code=status.HTTP_201_CREATED,
+@router.post("/api/v1/hospitals/{hospital_id}/doctors", response_model=DoctorAttached,
+             status_code=status.HTTP_201_CREATED,
              summary="Attach a doctor to a department (hospital admin)")
 async def attach_doctor(hospital_id: uuid.UUID, body: AffiliationCreate, db_session: SessionDep,
                         requester: RequesterDep) -> dict[str, Any]:
@@ -146,7 +165,7 @@ async def attach_doctor(hospital_id: uuid.UUID, body: AffiliationCreate, db_sess
             "accepted": link.accepted_at is not None}
 
 
-@router.get("/api/v1/hospitals/{hospital_id}/doctors",
+@router.get("/api/v1/hospitals/{hospital_id}/doctors", response_model=list[RosterDoctor],
             summary="Doctors attached to a hospital, with their schedules (hospital admin)")
 async def roster(hospital_id: uuid.UUID, db_session: SessionDep, redis: RedisDep,
                  requester: RequesterDep) -> list[dict[str, Any]]:
@@ -156,6 +175,7 @@ async def roster(hospital_id: uuid.UUID, db_session: SessionDep, redis: RedisDep
 
 
 @router.post("/api/v1/doctors/me/affiliations/{hospital_id}/accept",
+             response_model=AffiliationAccepted,
              summary="Accept a hospital's affiliation (the doctor)")
 async def accept_affiliation(hospital_id: uuid.UUID, db_session: SessionDep,
                              requester: RequesterDep) -> dict[str, Any]:
@@ -169,6 +189,7 @@ async def accept_affiliation(hospital_id: uuid.UUID, db_session: SessionDep,
 
 
 @router.post("/api/v1/hospitals/{hospital_id}/doctors/{doctor_id}/schedules",
+             response_model=ScheduleLine,
              status_code=status.HTTP_201_CREATED,
              summary="Add a weekly schedule line (hospital admin)")
 async def add_schedule(hospital_id: uuid.UUID, doctor_id: uuid.UUID, body: ScheduleCreate,
@@ -216,7 +237,7 @@ async def delete_my_schedule(schedule_id: uuid.UUID, db_session: SessionDep,
                                        schedule_id=schedule_id)
 
 
-@router.get("/api/v1/hospitals/{hospital_id}/dashboard-metrics",
+@router.get("/api/v1/hospitals/{hospital_id}/dashboard-metrics", response_model=DashboardMetrics,
             summary="Today's appointments, no-shows, open emergency cases, ED status")
 async def dashboard(hospital_id: uuid.UUID, db_session: SessionDep, requester: RequesterDep
                     ) -> dict[str, Any]:

@@ -13,19 +13,30 @@ from care.schemas import AllergyCreate, ConditionCreate, ContactCreate, ProfileU
 from console_api.audit_trail import note_audit
 from console_api.care_deps import BreakGlassHeader, RequesterDep
 from console_api.deps import IdentitySettingsDep, SessionDep
+from console_api.schemas.care_records import (
+    AccessLogEntry,
+    AllergyView,
+    Chart,
+    ConditionView,
+    ContactView,
+    EmergencySummary,
+    ProfileView,
+    RecordView,
+)
 
 router = APIRouter(tags=["care: records"])
 ME = "/api/v1/patients/me"
 
 
-@router.get(f"{ME}/profile", summary="My patient profile")
+@router.get(f"{ME}/profile", response_model=ProfileView, summary="My patient profile")
 async def get_profile(db_session: SessionDep, requester: RequesterDep) -> dict[str, Any]:
     """404 until the patient has PUT one."""
     return records.profile_view(await records.get_profile(db_session=db_session,
                                                           requester=requester))
 
 
-@router.put(f"{ME}/profile", summary="Create or replace my patient profile")
+@router.put(f"{ME}/profile", response_model=ProfileView,
+            summary="Create or replace my patient profile")
 async def put_profile(body: ProfileUpdate, db_session: SessionDep, requester: RequesterDep
                       ) -> dict[str, Any]:
     """Patients only."""
@@ -33,13 +44,14 @@ async def put_profile(body: ProfileUpdate, db_session: SessionDep, requester: Re
     return records.profile_view(patient)
 
 
-@router.get(f"{ME}/records", summary="My chart")
+@router.get(f"{ME}/records", response_model=Chart, summary="My chart")
 async def my_records(db_session: SessionDep, requester: RequesterDep) -> dict[str, Any]:
     """Records, allergies, conditions and contacts."""
     return await records.read_my_records(db_session=db_session, requester=requester)
 
 
-@router.post(f"{ME}/emergency-contacts", status_code=status.HTTP_201_CREATED,
+@router.post(f"{ME}/emergency-contacts", response_model=ContactView,
+             status_code=status.HTTP_201_CREATED,
              summary="Add an emergency contact")
 async def add_contact(body: ContactCreate, db_session: SessionDep, requester: RequesterDep
                       ) -> dict[str, Any]:
@@ -59,7 +71,8 @@ async def remove_contact(contact_id: uuid.UUID, db_session: SessionDep, requeste
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post(f"{ME}/allergies", status_code=status.HTTP_201_CREATED, summary="Add an allergy")
+@router.post(f"{ME}/allergies", response_model=AllergyView, status_code=status.HTTP_201_CREATED,
+             summary="Add an allergy")
 async def add_allergy(body: AllergyCreate, db_session: SessionDep, requester: RequesterDep
                       ) -> dict[str, Any]:
     """Shown to the crew in an emergency."""
@@ -68,7 +81,8 @@ async def add_allergy(body: AllergyCreate, db_session: SessionDep, requester: Re
             "severity": allergy.severity}
 
 
-@router.post(f"{ME}/conditions", status_code=status.HTTP_201_CREATED, summary="Add a condition")
+@router.post(f"{ME}/conditions", response_model=ConditionView,
+             status_code=status.HTTP_201_CREATED, summary="Add a condition")
 async def add_condition(body: ConditionCreate, db_session: SessionDep, requester: RequesterDep
                         ) -> dict[str, Any]:
     """Active conditions are shown to the crew in an emergency."""
@@ -78,7 +92,8 @@ async def add_condition(body: ConditionCreate, db_session: SessionDep, requester
             "clinical_status": condition.clinical_status}
 
 
-@router.get("/api/v1/patients/{patient_id}/records", summary="A patient's chart")
+@router.get("/api/v1/patients/{patient_id}/records", response_model=Chart,
+            summary="A patient's chart")
 async def patient_records(patient_id: uuid.UUID, request: Request, db_session: SessionDep,
                           requester: RequesterDep,
                           break_glass_reason: BreakGlassHeader = None) -> dict[str, Any]:
@@ -93,7 +108,8 @@ async def patient_records(patient_id: uuid.UUID, request: Request, db_session: S
     return chart
 
 
-@router.post("/api/v1/patients/{patient_id}/records", status_code=status.HTTP_201_CREATED,
+@router.post("/api/v1/patients/{patient_id}/records", response_model=RecordView,
+             status_code=status.HTTP_201_CREATED,
              summary="Add a record (treating doctor)")
 async def add_record(patient_id: uuid.UUID, body: RecordCreate, db_session: SessionDep,
                      requester: RequesterDep) -> dict[str, Any]:
@@ -103,7 +119,8 @@ async def add_record(patient_id: uuid.UUID, body: RecordCreate, db_session: Sess
     return records.record_view(record)
 
 
-@router.get("/api/v1/patients/{patient_id}/access-log", summary="Who read this patient's data")
+@router.get("/api/v1/patients/{patient_id}/access-log", response_model=list[AccessLogEntry],
+            summary="Who read this patient's data")
 async def access_log(patient_id: uuid.UUID, db_session: SessionDep, requester: RequesterDep
                      ) -> list[dict[str, Any]]:
     """The patient themself or a super admin; break-glass reads are flagged."""
@@ -111,7 +128,7 @@ async def access_log(patient_id: uuid.UUID, db_session: SessionDep, requester: R
                                     patient_id=patient_id)
 
 
-@router.get("/api/v1/emergency/cases/{case_id}/patient-summary",
+@router.get("/api/v1/emergency/cases/{case_id}/patient-summary", response_model=EmergencySummary,
             summary="Emergency summary of the SOS patient (staff)")
 async def case_summary(case_id: uuid.UUID, db_session: SessionDep, requester: RequesterDep
                        ) -> dict[str, Any]:
@@ -120,7 +137,7 @@ async def case_summary(case_id: uuid.UUID, db_session: SessionDep, requester: Re
                                            case_id=case_id)
 
 
-@router.get("/api/v1/crew/{token}/patient-summary",
+@router.get("/api/v1/crew/{token}/patient-summary", response_model=EmergencySummary,
             summary="Emergency summary of the SOS patient (crew link)")
 async def crew_summary(token: str, db_session: SessionDep, settings: IdentitySettingsDep
                        ) -> dict[str, Any]:

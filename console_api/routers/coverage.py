@@ -17,6 +17,14 @@ from console_api.deps import (
     SessionDep,
     actor_of,
 )
+from console_api.schemas.coverage import (
+    CoverageRegion,
+    CoverageReport,
+    DispatchCost,
+    MoveUpAccepted,
+    MoveUps,
+    PostView,
+)
 from dispatch import fleet
 from dispatch.service import get_case
 from fleet_coverage import figures, service
@@ -37,7 +45,8 @@ async def _state(db_session, coverage: service.CoverageBook, region: str):
     return await asyncio.to_thread(coverage.state, region, demand, settings)
 
 
-@router.get("/api/v1/coverage/regions", summary="Served regions, with their centres")
+@router.get("/api/v1/coverage/regions", response_model=list[CoverageRegion],
+            summary="Served regions, with their centres")
 async def regions(
     coverage: BookDep,
     _: CurrentClaims,
@@ -50,7 +59,8 @@ async def regions(
     return found
 
 
-@router.get("/api/v1/coverage", summary="Demand-weighted coverage now, with uncovered cells")
+@router.get("/api/v1/coverage", response_model=CoverageReport,
+            summary="Demand-weighted coverage now, with uncovered cells")
 async def coverage_now(
     redis: RedisDep,
     db_session: SessionDep,
@@ -66,7 +76,8 @@ async def coverage_now(
     return await asyncio.to_thread(figures.coverage_report, state, units, minutes)
 
 
-@router.get("/api/v1/coverage/move-ups", summary="Proposed move-ups (MEXCLP) under the limits")
+@router.get("/api/v1/coverage/move-ups", response_model=MoveUps,
+            summary="Proposed move-ups (MEXCLP) under the limits")
 async def move_ups(
     redis: RedisDep,
     db_session: SessionDep,
@@ -87,7 +98,8 @@ async def move_ups(
     )
 
 
-@router.get("/api/v1/coverage/posts", summary="Posts of a region (stations and standby points)")
+@router.get("/api/v1/coverage/posts", response_model=list[PostView],
+            summary="Posts of a region (stations and standby points)")
 async def list_posts(
     db_session: SessionDep,
     coverage: BookDep,
@@ -102,7 +114,7 @@ async def list_posts(
             for p in posts]
 
 
-@router.post("/api/v1/coverage/posts", status_code=status.HTTP_201_CREATED,
+@router.post("/api/v1/coverage/posts", response_model=PostView, status_code=status.HTTP_201_CREATED,
              summary="Add a standby point")
 async def create_post(
     body: PostCreate,
@@ -118,7 +130,8 @@ async def create_post(
             "lng": post.lng}
 
 
-@router.post("/api/v1/units/{unit_id}/move-up", status_code=status.HTTP_201_CREATED,
+@router.post("/api/v1/units/{unit_id}/move-up", response_model=MoveUpAccepted,
+             status_code=status.HTTP_201_CREATED,
              summary="Send a free unit to a post (crew texted)")
 async def move_up(
     unit_id: uuid.UUID,
@@ -138,7 +151,7 @@ async def move_up(
             "region": move.region, "accepted_at": move.accepted_at.isoformat()}
 
 
-@router.get("/api/v1/coverage/dispatch-cost",
+@router.get("/api/v1/coverage/dispatch-cost", response_model=DispatchCost,
             summary="Coverage lost if each recommended unit goes, and the policy's suggestion")
 async def dispatch_cost(
     redis: RedisDep,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from console_api.deps import SessionDep
 from console_api.params import parse_bbox, parse_lat_lng
 from console_api.responses import FeatureCollection
+from console_api.schemas.geocode import AddressSearch, RegionBounds, ReversePlace
 from data.errors import InvalidInput
 from geocoding import bounds, reverse, search, street_names
 
@@ -18,7 +19,8 @@ Lat = Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False)]
 Lng = Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False)]
 
 
-@router.get("/geocode", summary="Search addresses, streets, intersections, places and POIs")
+@router.get("/geocode", response_model=AddressSearch, response_model_exclude_unset=True,
+            summary="Search addresses, streets, intersections, places and POIs")
 async def geocode(
     db_session: SessionDep,
     q: Annotated[str, Query(max_length=200, description="what the caller says")],
@@ -47,7 +49,8 @@ async def geocode(
     return collection
 
 
-@router.get("/geocode/reverse", summary="The address of a point, as a dispatcher reads it out")
+@router.get("/geocode/reverse", response_model=ReversePlace, response_model_exclude_unset=True,
+            summary="The address of a point, as a dispatcher reads it out")
 async def geocode_reverse(db_session: SessionDep, lat: Lat, lng: Lng) -> dict[str, Any]:
     """The nearest address within 50 m, else the street between its cross streets, else the
     nearest named place with distance and bearing; ``label`` is null when nothing is near."""
@@ -58,7 +61,8 @@ async def geocode_reverse(db_session: SessionDep, lat: Lat, lng: Lng) -> dict[st
     return found.as_dict()
 
 
-@router.get("/regions", summary="Imported regions with their bounding box and centre")
+@router.get("/regions", response_model=list[RegionBounds],
+            summary="Imported regions with their bounding box and centre")
 async def regions(db_session: SessionDep) -> list[dict[str, Any]]:
     """Pages open centred on the region (and offer a picker when there are several)."""
     return await bounds.list_regions(db_session)

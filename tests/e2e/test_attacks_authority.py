@@ -26,15 +26,16 @@ from identity.settings import DEV_SECRET
 from tests.conftest import sos_body
 from tests.support.outsider import (
     Account,
-    Serve,
     Socket,
     account,
     cli,
     crew_token_from,
     provision,
+    serve,
     service_env,
     sign_in,
 )
+from tests.support.servers import Server
 
 CASES = "/api/v1/emergency/cases"
 CASE_CHANNEL = "emergency.case.updated"
@@ -48,15 +49,15 @@ def env(database_url: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def server(env: dict[str, str]) -> Iterator[Serve]:
+def server(env: dict[str, str]) -> Iterator[Server]:
     """One `lifeline serve` for the module."""
-    serve = Serve(env).start()
-    yield serve
-    serve.stop()
+    server = serve(env)
+    yield server
+    server.stop()
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def http(server: Serve) -> AsyncIterator[httpx.AsyncClient]:
+async def http(server: Server) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=server.http, timeout=20) as client:
         yield client
 
@@ -102,7 +103,7 @@ async def test_a_crew_link_stops_moving_the_ambulance_when_its_case_ends(env, se
     r = await http.post(f"/api/v1/units/{unit_id}/position", json=ping(),
                         headers={"X-Crew-Token": token})
     assert r.status_code == 200, r.text
-    live = await Socket.open(f"{server.ws}/ws/telemetry", {"type": "auth", "crew_token": token})
+    live = await Socket.open(f"{server.ws}/telemetry", {"type": "auth", "crew_token": token})
     assert (await live.next())["type"] == "ready"
     await live.send(fix(1, unit_id))
     assert (await live.next_of("ack"))["n"] == 1
@@ -115,7 +116,7 @@ async def test_a_crew_link_stops_moving_the_ambulance_when_its_case_ends(env, se
     r = await http.post(f"/api/v1/units/{unit_id}/position", json=ping(),
                         headers={"X-Crew-Token": token})
     assert r.status_code == 403 and r.json()["code"] == "crew_token_expired", r.text
-    late = await Socket.open(f"{server.ws}/ws/telemetry", {"type": "auth", "crew_token": token})
+    late = await Socket.open(f"{server.ws}/telemetry", {"type": "auth", "crew_token": token})
     message = await late.next()
     assert message["code"] == "crew_token_expired"
     assert await late.closed_with() == 4001
@@ -174,11 +175,11 @@ async def test_every_channel_refuses_a_staff_token_without_the_second_factor(env
     token = forged_pwd_only_token(operator.user_id, ["emergency_operator"])
     assert (await http.get(CASES, headers={"Authorization": f"Bearer {token}"})).status_code == 403
     for first in (None, {"type": "auth", "token": token}):
-        url = f"{server.ws}/ws" + (f"?token={token}" if first is None else "")
+        url = server.ws + (f"?token={token}" if first is None else "")
         sock = await Socket.open(url, first)
         assert (await sock.next())["code"] == "mfa_required"
         assert await sock.closed_with() == 4001
-    sock = await Socket.open(f"{server.ws}/ws/telemetry?token={token}")
+    sock = await Socket.open(f"{server.ws}/telemetry?token={token}")
     assert (await sock.next())["code"] == "mfa_required"
     r = await http.get("/api/v1/realtime/sse", params={"channel": CASE_CHANNEL, "token": token})
     assert r.status_code == 403 and r.json()["code"] == "mfa_required"
@@ -187,8 +188,8 @@ async def test_every_channel_refuses_a_staff_token_without_the_second_factor(env
 # --------------------------------------------------------------------------- item 7
 
 
-async def open_console(server: Serve, token: str) -> Socket:
-    sock = await Socket.open(f"{server.ws}/ws", {"type": "auth", "token": token})
+async def open_console(server: Server, token: str) -> Socket:
+    sock = await Socket.open(server.ws, {"type": "auth", "token": token})
     assert (await sock.next())["type"] == "welcome"
     await sock.send({"type": "subscribe", "channel": CASE_CHANNEL})
     assert (await sock.next_of("subscribed"))["channel"] == CASE_CHANNEL
@@ -214,7 +215,7 @@ async def test_sockets_and_tokens_end_with_their_authority(env, server, http, ho
     # An SOS is never refused: with a revoked token it is taken as anonymous.
     r = await http.post(CASES, json=sos_body(), headers=operator.headers)
     assert r.status_code == 201, r.text
-    again = await Socket.open(f"{server.ws}/ws?token={operator.access}")
+    again = await Socket.open(f"{server.ws}?token={operator.access}")
     assert (await again.next())["code"] == "token_revoked"
     r = await http.get("/api/v1/realtime/sse",
                        params={"channel": CASE_CHANNEL, "token": operator.access})
@@ -271,7 +272,7 @@ async def test_a_socket_is_closed_at_token_expiry_unless_it_reauthenticates(env,
 async def test_the_reporter_channel_carries_no_staff_business(env, server, http):
     operator = await account(env, http, "emergency_operator")
     sos = (await http.post(CASES, json=sos_body())).json()
-    reporter = await Socket.open(f"{server.ws}/ws", {
+    reporter = await Socket.open(server.ws, {
         "type": "auth", "case_id": sos["id"], "case_token": sos["case_token"]})
     assert (await reporter.next())["type"] == "welcome"
     await reporter.send({"type": "subscribe", "channel": CASE_CHANNEL})
@@ -389,27 +390,27 @@ async def test_one_case_token_cannot_hold_thousands_of_sockets(server, http):
     first = {"type": "auth", "case_id": sos["id"], "case_token": sos["case_token"]}
     held = []
     for _ in range(20):  # LIFELINE_WS_PER_PRINCIPAL, default 20 per worker
-        sock = await Socket.open(f"{server.ws}/ws", first)
+        sock = await Socket.open(server.ws, first)
         assert (await sock.next())["type"] == "welcome"
         held.append(sock)
-    extra = await Socket.open(f"{server.ws}/ws", first)
+    extra = await Socket.open(server.ws, first)
     assert (await extra.next())["code"] == "too_many_sockets"
     assert await extra.closed_with() == 4029
     await held.pop().close()
     await asyncio.sleep(0.3)
-    again = await Socket.open(f"{server.ws}/ws", first)
+    again = await Socket.open(server.ws, first)
     assert (await again.next())["type"] == "welcome"
     for sock in [*held, again]:
         await sock.close()
 
 
 @pytest.fixture(scope="module")
-def tight_server(env: dict[str, str]) -> Iterator[Serve]:
+def tight_server(env: dict[str, str]) -> Iterator[Server]:
     """A server with small limits: the tests below are about these two settings."""
-    serve = Serve({**env, "LIFELINE_REQUEST_TIMEOUT_SECONDS": "2",
-                   "LIFELINE_WS_PER_ADDRESS": "3"}).start()
-    yield serve
-    serve.stop()
+    server = serve({**env, "LIFELINE_REQUEST_TIMEOUT_SECONDS": "2",
+                    "LIFELINE_WS_PER_ADDRESS": "3"})
+    yield server
+    server.stop()
 
 
 def test_a_slow_loris_request_is_cut_off(tight_server):
@@ -434,12 +435,12 @@ async def test_one_client_address_cannot_hold_more_sockets_than_its_cap(tight_se
         held = []
         for _ in range(3):
             sos = (await http.post(CASES, json=sos_body())).json()
-            sock = await Socket.open(f"{tight_server.ws}/ws", {
+            sock = await Socket.open(f"{tight_server.ws}", {
                 "type": "auth", "case_id": sos["id"], "case_token": sos["case_token"]})
             assert (await sock.next())["type"] == "welcome"
             held.append(sock)
         sos = (await http.post(CASES, json=sos_body())).json()
-        extra = await Socket.open(f"{tight_server.ws}/ws", {
+        extra = await Socket.open(f"{tight_server.ws}", {
             "type": "auth", "case_id": sos["id"], "case_token": sos["case_token"]})
         assert (await extra.next())["code"] == "too_many_sockets"
         for sock in held:
@@ -519,12 +520,12 @@ def test_audit_checkpoints_catch_truncation_and_rewrites_made_after_them(
     # This test is about LIFELINE_AUDIT_KEY and LIFELINE_DATA_DIR: where checkpoints go.
     anchored = {**env, "DATABASE_URL": private_database, "LIFELINE_DATA_DIR": str(tmp_path),
                 "LIFELINE_AUDIT_KEY": "k" * 40}
-    serve = Serve(anchored).start()
+    served = serve(anchored)
     try:
         for _ in range(6):  # each denial is an audit row
-            assert httpx.get(serve.http + "/api/v1/users/me").status_code == 401
+            assert httpx.get(served.http + "/api/v1/users/me").status_code == 401
     finally:
-        serve.stop()  # the shutdown checkpoint
+        served.stop()  # the shutdown checkpoint
     files = list((tmp_path / "audit").glob("checkpoints-*.jsonl"))
     assert len(files) == 1 and files[0].read_text().count("\n") == 1
     done = cli(anchored, "audit", "checkpoint")

@@ -4,8 +4,8 @@ Each test is an attack (or a new user's mistake) that worked before: an SOS refu
 token, sign-ins queued without bound, a lockout used as a weapon, login answers that tell a right
 password, a 500 without security headers, FHIR data cacheable, weak passwords accepted, a forged
 X-Forwarded-For believed, sockets and crew links tied to port 8000, idempotency keys kept forever.
-The server runs as a user starts it (see :mod:`tests.support.served`); accounts are provisioned
-in the database, as ``lifeline users create`` does.
+The server runs as a user starts it (see :func:`tests.support.servers.shell_env`); accounts are
+provisioned in the database, as ``lifeline users create`` does.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from data.base import utcnow
 from identity import service as identity_service
 from identity.settings import DEV_SECRET, IdentitySettings
 from tests.conftest import PASSWORD, sos_body
-from tests.support.served import Served, from_address, user_env
+from tests.support.servers import Server, from_address, shell_env
 
 CASES = "/api/v1/emergency/cases"
 LOGIN = "/api/v1/auth/login"
@@ -46,7 +46,7 @@ def _libpq(url: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def served(database_url: str) -> Iterator[Served]:
+def served(database_url: str) -> Iterator[Server]:
     """``lifeline serve --port N`` (never 8000), with an idempotency key that expired a day ago
     already in the database, as a long-running deployment would have."""
     with psycopg.connect(_libpq(database_url), autocommit=True) as conn:
@@ -63,16 +63,18 @@ def served(database_url: str) -> Iterator[Served]:
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND application_name = 'lifeline-key-purge'"
         )
-    server = Served(user_env(database_url))
-    server.start()
-    yield server
-    server.stop()
+    server = Server(shell_env(database_url)).start()
+    try:
+        server.wait_ready(90, require_ready=True)
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def outsider(served: Served):
+async def outsider(served: Server):
     """An HTTP client from the default loopback address."""
-    async with from_address("127.0.0.1", served.base) as http:
+    async with from_address("127.0.0.1", served.http) as http:
         yield http
 
 
@@ -137,7 +139,7 @@ async def test_excess_concurrent_sign_ins_get_429_with_retry_after(app, served):
     accounts = [await provision(app, "patient", totp=False) for _ in range(12)]
 
     async def attempt(i: int, email: str):
-        async with from_address(f"127.0.0.{40 + i}", served.base) as http:
+        async with from_address(f"127.0.0.{40 + i}", served.http) as http:
             return await http.post(LOGIN, json={"email": email, "password": PASSWORD})
 
     answers = await asyncio.gather(*(attempt(i, e) for i, (e, _) in enumerate(accounts)))
@@ -147,7 +149,7 @@ async def test_excess_concurrent_sign_ins_get_429_with_retry_after(app, served):
     assert all(int(r.headers["Retry-After"]) >= 1 for r in busy)
     assert {r.json()["code"] for r in busy} == {"sign_in_busy"}
     # Meanwhile an SOS is answered as ever.
-    async with from_address("127.0.0.39", served.base) as http:
+    async with from_address("127.0.0.39", served.http) as http:
         sos = await http.post(CASES, json=sos_body(), headers={"Idempotency-Key": uuid.uuid4().hex})
     assert sos.status_code == 201
 
@@ -156,7 +158,7 @@ async def test_excess_concurrent_sign_ins_get_429_with_retry_after(app, served):
 
 async def test_failures_from_one_address_never_lock_the_account_on_another(app, served):
     email, secret = await provision(app, "emergency_operator")
-    async with from_address("127.0.0.2", served.base) as attacker:
+    async with from_address("127.0.0.2", served.http) as attacker:
         answers = [
             (await attacker.post(LOGIN, json={"email": email, "password": WRONG})).status_code
             for _ in range(21)
@@ -165,14 +167,14 @@ async def test_failures_from_one_address_never_lock_the_account_on_another(app, 
         # Even the right password is refused to the attacker's address now.
         right = {"email": email, "password": PASSWORD, "totp": pyotp.TOTP(secret).now()}
         assert (await attacker.post(LOGIN, json=right)).status_code == 429
-    async with from_address("127.0.0.3", served.base) as operator:
+    async with from_address("127.0.0.3", served.http) as operator:
         r = await operator.post(LOGIN, json=right)
     assert r.status_code == 200, r.text
 
 
 async def test_mfa_enrol_and_activate_obey_the_lockout(app, served):
     email, _ = await provision(app, "doctor", totp=False)
-    async with from_address("127.0.0.4", served.base) as attacker:
+    async with from_address("127.0.0.4", served.http) as attacker:
         for _ in range(5):
             r = await attacker.post(ENROL, json={"email": email, "password": WRONG})
             assert r.status_code == 401
@@ -182,7 +184,7 @@ async def test_mfa_enrol_and_activate_obey_the_lockout(app, served):
         r = await attacker.post(ACTIVATE, json={"email": email, "password": PASSWORD,
                                                 "totp": "123456"})
         assert r.status_code == 429
-    async with from_address("127.0.0.5", served.base) as owner:
+    async with from_address("127.0.0.5", served.http) as owner:
         enrol = await owner.post(ENROL, json={"email": email, "password": PASSWORD})
         assert enrol.status_code == 200
         totp = pyotp.TOTP(enrol.json()["secret"])
@@ -193,7 +195,7 @@ async def test_mfa_enrol_and_activate_obey_the_lockout(app, served):
         r = await owner.post(ACTIVATE, json={"email": email, "password": PASSWORD,
                                              "totp": totp.now()})
         assert r.status_code == 429
-    async with from_address("127.0.0.6", served.base) as elsewhere:
+    async with from_address("127.0.0.6", served.http) as elsewhere:
         r = await elsewhere.post(ACTIVATE, json={"email": email, "password": PASSWORD,
                                                  "totp": totp.now()})
         assert r.status_code == 204, r.text
@@ -210,7 +212,7 @@ async def test_login_answers_do_not_tell_a_right_password(app, served):
     operator, _ = await provision(app, "emergency_operator")
     unenrolled, _ = await provision(app, "hospital_admin", totp=False,
                                     hospital_id=await _a_hospital(app))
-    async with from_address("127.0.0.7", served.base) as http:
+    async with from_address("127.0.0.7", served.http) as http:
         wrong = await http.post(LOGIN, json={"email": operator, "password": WRONG})
         no_code = await http.post(LOGIN, json={"email": operator, "password": PASSWORD})
         bad_code = await http.post(LOGIN, json={"email": operator, "password": PASSWORD,
@@ -227,7 +229,7 @@ async def test_a_real_account_is_not_told_by_its_429(app, served):
     ghost = f"ghost-{uuid.uuid4().hex[:8]}@lifeline.test"
     seen = {}
     for n, email in enumerate((real, ghost)):
-        async with from_address(f"127.0.0.{8 + n}", served.base) as http:
+        async with from_address(f"127.0.0.{8 + n}", served.http) as http:
             seen[email] = [
                 (await http.post(LOGIN, json={"email": email, "password": WRONG})).status_code
                 for _ in range(7)
@@ -237,7 +239,7 @@ async def test_a_real_account_is_not_told_by_its_429(app, served):
 
 async def test_totp_in_non_ascii_digits_is_a_counted_401(app, served):
     email, _ = await provision(app, "emergency_operator")
-    async with from_address("127.0.0.11", served.base) as http:
+    async with from_address("127.0.0.11", served.http) as http:
         answers = []
         for _ in range(6):
             r = await http.post(LOGIN, json={"email": email, "password": PASSWORD,
@@ -251,7 +253,7 @@ async def test_totp_in_non_ascii_digits_is_a_counted_401(app, served):
 
 async def test_fhir_responses_with_personal_data_are_not_stored(app, served):
     email, _ = await provision(app, "patient", totp=False)
-    async with from_address("127.0.0.12", served.base) as http:
+    async with from_address("127.0.0.12", served.http) as http:
         token = (await http.post(LOGIN, json={"email": email, "password": PASSWORD})).json()
         headers = {"Authorization": f"Bearer {token['access_token']}"}
         for path in ("/fhir/Patient", f"/fhir/Patient/{uuid.uuid4()}", "/fhir/Appointment"):
@@ -291,7 +293,7 @@ async def test_metrics_from_loopback_through_a_forwarding_header_are_refused(out
 async def test_same_origin_console_socket_and_crew_link_on_a_non_default_port(app, served):
     assert served.port != 8000
     email, secret = await provision(app, "emergency_operator")
-    async with from_address("127.0.0.13", served.base) as http:
+    async with from_address("127.0.0.13", served.http) as http:
         r = await http.post(LOGIN, json={"email": email, "password": PASSWORD,
                                          "totp": pyotp.TOTP(secret).now()})
         assert r.status_code == 200, r.text
@@ -299,7 +301,7 @@ async def test_same_origin_console_socket_and_crew_link_on_a_non_default_port(ap
         headers = {"Authorization": f"Bearer {token}"}
         # The console page's socket: same origin as the page, on this port.
         async with connect(f"ws://127.0.0.1:{served.port}/ws?token={token}",
-                           origin=served.base) as ws:
+                           origin=served.http) as ws:
             welcome = json.loads(await asyncio.wait_for(ws.recv(), 10))
             assert welcome["type"] == "welcome"
         with pytest.raises(InvalidStatus):  # a page elsewhere may not
@@ -354,7 +356,7 @@ async def _a_hospital(app) -> uuid.UUID:
 async def test_fifty_concurrent_bookings_of_one_slot_under_cpu_load(app, served):
     from tests.support.care import free_slots, make_clinic, make_patient
 
-    async with from_address("127.0.0.14", served.base) as http:
+    async with from_address("127.0.0.14", served.http) as http:
         clinic = await make_clinic(app, http)
         patients = [await make_patient(app, http) for _ in range(10)]
         slot = (await free_slots(http, clinic))[0]

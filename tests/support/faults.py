@@ -34,9 +34,9 @@ from websockets.asyncio.client import connect
 from data.events import Channel
 from tests.support.servers import (
     ROOT,
-    Api,
     PrivatePostgres,
     PrivateRedis,
+    Server,
     TcpProxy,
 )
 
@@ -223,14 +223,14 @@ class Plan:
 
 async def run(
     *, clients: int = 4, plan: Plan | None = None, pause_s: float = 0.05,
-    workdir: Path | None = None, secret: str | None = None,
+    workdir: Path | None = None,
 ) -> dict[str, Any]:
     """Start the private services and the API, inject the faults, return the checked result."""
     plan = plan or Plan()
     workdir = workdir or Path(tempfile.mkdtemp(prefix="lifeline-faults-"))
     pg, rd = PrivatePostgres(), PrivateRedis()
     journal = Journal()
-    api: Api | None = None
+    api: Server | None = None
     proxy = TcpProxy(pg.port)
     try:
         pg.init()
@@ -239,17 +239,16 @@ async def run(
         env = dict(os.environ)
         env.update(
             DATABASE_URL=pg.url.replace(f":{pg.port}/", f":{proxy.port}/"), REDIS_URL=rd.url,
-            LIFELINE_SECRET_KEY=secret or ("faults-" + uuid.uuid4().hex + uuid.uuid4().hex),
             LIFELINE_DATA_DIR=str(workdir), LIFELINE_STREAM_PREFIX=f"faults:{uuid.uuid4().hex}:",
-            LIFELINE_SMS_SENDER="false", LIFELINE_DB_POOL_SIZE="5", PYTHONPATH=str(ROOT),
+            LIFELINE_SMS_SENDER="false", PYTHONPATH=str(ROOT),
         )
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         from data.migrate import upgrade
 
         upgrade(pg.url)
-        api = Api(env)
-        api.start(workdir / "api.log")
-        await asyncio.to_thread(api.wait_ready)  # the proxy runs on this loop meanwhile
+        api = Server(env, workers=2, log=workdir / "api.log").start()
+        # The proxy runs on this loop meanwhile.
+        await asyncio.to_thread(api.wait_ready, 90, require_ready=True)
         token = await operator_token(api.http, env)
         stop_load, stop_console = asyncio.Event(), asyncio.Event()
         limits = httpx.Limits(max_connections=clients * 2)
@@ -300,7 +299,7 @@ async def run(
 
 
 async def _faults(plan: Plan, journal: Journal, pg: PrivatePostgres, rd: PrivateRedis,
-                  api: Api, proxy: TcpProxy) -> None:
+                  api: Server, proxy: TcpProxy) -> None:
     async def at(t: float) -> None:
         await asyncio.sleep(max(t - journal.now(), 0))
 

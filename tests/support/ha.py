@@ -14,7 +14,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -27,7 +26,7 @@ import psutil
 import psycopg
 import redis
 
-from tests.support.servers import PG_BIN, ROOT, free_port
+from tests.support.servers import PG_BIN, ROOT, Server, free_port
 
 SERVICE = "lifeline"  # Patroni scope and Sentinel master name
 
@@ -442,56 +441,13 @@ class Haproxy:
 
 
 @dataclass
-class AppNode:
-    """``lifeline serve`` on its own loopback address: one machine of the app tier."""
-
-    host: str
-    env: dict[str, str]
-    log: Path
-    workers: int = 1
-    port: int = field(default_factory=free_port)
-    process: Process | None = None
-
-    @property
-    def http(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def start(self) -> None:
-        lifeline = Path(sys.executable).with_name("lifeline")
-        self.process = Process([str(lifeline), "serve", "--host", self.host, "--port",
-                                str(self.port), "--workers", str(self.workers)], self.log,
-                               env=self.env)
-        self.process.start()
-
-    def wait_ready(self, timeout: float = 90) -> None:
-        def ready() -> bool:
-            assert self.process is not None and self.process.alive, f"{self.host} died"
-            return httpx.get(self.http + "/health/ready", timeout=1).status_code == 200
-
-        try:
-            _wait(f"app node {self.host}", ready, timeout, 0.2)
-        except (TimeoutError, AssertionError) as exc:
-            tail = self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
-            raise TimeoutError(f"{exc}; the end of its log:\n{tail}") from None
-
-    def kill(self) -> None:
-        """kill -9 the node's server and its workers (the machine is gone)."""
-        if self.process is not None:
-            self.process.kill()
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop(20)
-
-
-@dataclass
 class HaStack:
     """Every piece, started in dependency order and always torn down."""
 
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="lifeline-ha-")))
     postgres: PatroniCluster = field(init=False)
     redis: SentinelRedis = field(init=False)
-    apps: list[AppNode] = field(default_factory=list)
+    apps: list[Server] = field(default_factory=list)
     lb: Haproxy | None = None
     env: dict[str, str] = field(default_factory=dict)
 
@@ -507,15 +463,14 @@ class HaStack:
         self.redis.start()
         self.postgres.start()
 
-    def app_env(self, secret: str | None = None) -> dict[str, str]:
+    def app_env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
             DATABASE_URL=self.postgres.libpq_url(), REDIS_URL=self.redis.url,
             DATABASE_READ_URL=self.postgres.libpq_url(attrs="prefer-standby"),
-            LIFELINE_SECRET_KEY=secret or ("failover-" + uuid.uuid4().hex + uuid.uuid4().hex),
             LIFELINE_DATA_DIR=str(self.root / "app"),
             LIFELINE_STREAM_PREFIX=f"failover:{uuid.uuid4().hex}:",
-            LIFELINE_SMS_SENDER="false", LIFELINE_DB_POOL_SIZE="5", PYTHONPATH=str(ROOT),
+            LIFELINE_SMS_SENDER="false", PYTHONPATH=str(ROOT),
         )
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         self.env = env
@@ -523,11 +478,13 @@ class HaStack:
 
     def start_apps(self, hosts: tuple[str, ...] = ("127.0.0.2", "127.0.0.3")) -> None:
         (self.root / "app").mkdir(exist_ok=True)
-        self.apps = [AppNode(host, self.env, self.root / f"app-{host}.log") for host in hosts]
+        # One machine of the app tier per loopback address.
+        self.apps = [Server(self.env, host=host, log=self.root / f"app-{host}.log")
+                     for host in hosts]
         for app in self.apps:
             app.start()
         for app in self.apps:
-            app.wait_ready()
+            app.wait_ready(90, require_ready=True)
         self.lb = Haproxy(self.root, [(a.host, a.port) for a in self.apps])
         self.lb.start()
 

@@ -10,13 +10,9 @@ import asyncio
 import json
 import os
 import re
-import socket
 import subprocess
-import sys
-import time
 import uuid
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -24,20 +20,11 @@ import pyotp
 from websockets.asyncio.client import ClientConnection, connect
 
 from tests.conftest import PASSWORD, REDIS_URL
-
-ROOT = Path(__file__).resolve().parents[2]
-LIFELINE = str(Path(sys.executable).parent / "lifeline")
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.support.servers import LIFELINE, ROOT, Server
 
 
 def service_env(database_url: str, **extra: str) -> dict[str, str]:
-    """What `make run` exports (DATABASE_URL, REDIS_URL, PORT), plus ``extra`` (each test that
+    """What `make run` exports (DATABASE_URL, REDIS_URL), plus ``extra`` (each test that
     passes one is about that very setting, and says so)."""
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL}
     env.update(extra)
@@ -54,48 +41,15 @@ def cli(env: dict[str, str], *args: str, check: bool = True) -> subprocess.Compl
     return done
 
 
-@dataclass
-class Serve:
-    """`lifeline serve` on a random port, as `make run` starts it."""
-
-    env: dict[str, str]
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen | None = None
-
-    @property
-    def http(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-    def start(self) -> Serve:
-        self.process = subprocess.Popen(  # our own CLI
-            [LIFELINE, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env={**self.env, "PORT": str(self.port)}, cwd=ROOT,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, "lifeline serve died"
-            try:
-                if httpx.get(self.http + "/health/ready", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError("lifeline serve did not become ready")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-            self.process = None
+def serve(env: dict[str, str]) -> Server:
+    """`lifeline serve` on a spare port, as `make run` starts it, once it answers ready."""
+    server = Server(env).start()
+    try:
+        server.wait_ready(90, require_ready=True)
+    except BaseException:
+        server.stop()
+        raise
+    return server
 
 
 @dataclass(frozen=True)

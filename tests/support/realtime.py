@@ -19,7 +19,7 @@ import pytest_asyncio
 from identity.settings import IdentitySettings
 from tests.conftest import SignedIn, sign_in
 from tests.support.scratch import scratch_database
-from tests.support.servers import RedisServer, Server
+from tests.support.servers import PrivateRedis, Server
 
 
 @pytest.fixture(scope="session")
@@ -30,16 +30,16 @@ def rt_database_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def rt_redis() -> Iterator[RedisServer]:
+def rt_redis() -> Iterator[PrivateRedis]:
     """Our own Redis: tests stop it to simulate an outage."""
-    server = RedisServer()
+    server = PrivateRedis()
     server.start()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
-def server_env(rt_database_url: str, rt_redis: RedisServer) -> dict[str, str]:
+def server_env(rt_database_url: str, rt_redis: PrivateRedis) -> dict[str, str]:
     """Environment of every test server: what ``make run`` sets (the database and Redis to use).
 
     The rest is inherited from the test run: ``LIFELINE_STREAM_PREFIX`` (tests/conftest.py) keeps

@@ -1,8 +1,10 @@
 """Private servers for tests and benchmarks: throwaway PostgreSQL and Redis, a TCP proxy that
 delays or resets, and ``lifeline serve`` in its own process group, all on spare loopback ports.
 
-Test code: bench/ imports it from here (the fault and failover runs are the same harness, run
-short by tests/faults and long by ``make bench``); tests never import bench/.
+The one way tests start the app out of process (:class:`Server`): black-box suites, page tests,
+the fault and failover harnesses. Test code: bench/ imports it from here (the fault and failover
+runs are the same harness, run short by tests/faults and long by ``make bench``); tests never
+import bench/.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,13 +31,37 @@ import redis
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
+LIFELINE = str(Path(sys.executable).with_name("lifeline"))
+#: What a shell that runs ``make run`` has anyway (see :func:`shell_env`).
+PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "REDIS_URL")
 
 
 def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A TCP port nobody listens on right now (never 8000, where ``make run`` serves)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port != 8000:
+            return port
+
+
+def wait_until(what: str, ready: Callable[[], Any], timeout: float, step: float = 0.1) -> Any:
+    """Poll ``ready()`` until it returns something truthy; an exception it raises is a failed
+    poll, except AssertionError (the thing died: no point waiting)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = ready()
+            if value:
+                return value
+        except AssertionError:
+            raise
+        except Exception:  # noqa: BLE001 - not up yet: refused, reset, timed out
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not ready after {timeout:.0f} s")
+        time.sleep(step)
 
 
 def _as_postgres(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess:
@@ -91,7 +118,7 @@ class PrivatePostgres:
 
 @dataclass
 class PrivateRedis:
-    """A redis-server without persistence, which the run kills and restarts."""
+    """A redis-server without persistence, which a run or a test kills, stops and restarts."""
 
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
@@ -107,19 +134,19 @@ class PrivateRedis:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         client = redis.Redis.from_url(self.url, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                return
-            except redis.RedisError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        wait_until(f"redis-server on {self.port}", client.ping, 10, step=0.05)
 
     def kill(self) -> None:
+        """SIGKILL: Redis dies with nothing saved."""
+        self._end(signal.SIGKILL)
+
+    def stop(self) -> None:
+        """SIGTERM: an orderly shutdown (a restart, an outage a test simulates)."""
+        self._end(signal.SIGTERM)
+
+    def _end(self, sig: int) -> None:
         if self.process is not None:
-            self.process.kill()
+            self.process.send_signal(sig)
             self.process.wait(10)
             self.process = None
 
@@ -178,48 +205,93 @@ class TcpProxy:
                 await asyncio.wait_for(self.server.wait_closed(), 5)
 
 
+def shell_env(database_url: str, **extra: str) -> dict[str, str]:
+    """Only what a user's shell that runs ``make run`` has, pointed at this run's database and
+    Redis key prefix: none of the test run's own environment is passed on."""
+    env = {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ}
+    env.update(
+        DATABASE_URL=database_url,
+        LIFELINE_STREAM_PREFIX=os.environ["LIFELINE_STREAM_PREFIX"] + "served:",
+    )
+    env.update(extra)
+    return env
+
+
+def from_address(source: str, base: str, **kwargs: Any) -> httpx.AsyncClient:
+    """An HTTP client whose connections leave from ``source`` (127.0.0.2, 127.0.0.3, ...)."""
+    transport = httpx.AsyncHTTPTransport(local_address=source)
+    return httpx.AsyncClient(base_url=base, transport=transport, timeout=30, **kwargs)
+
+
 @dataclass
-class Api:
-    """``lifeline serve --workers N`` in its own process group."""
+class Server:
+    """``lifeline serve`` started as the README says, in its own process group, on a spare port.
+
+    ``env`` is the environment ``make run`` gives it (the database and Redis to use) plus what
+    a test that is about a setting adds. Its log goes to ``log`` (a temporary file, deleted on
+    ``stop``, unless the caller names one to keep); ``workers`` adds ``--workers N``.
+    """
 
     env: dict[str, str]
-    workers: int = 2
+    host: str = "127.0.0.1"
+    workers: int | None = None
     port: int = field(default_factory=free_port)
+    log: Path | None = None
     process: subprocess.Popen | None = None
-    log_path: Path | None = None
+    _temporary_log: bool = False
 
     @property
     def http(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def ws(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
+        return f"ws://{self.host}:{self.port}/ws"
 
-    def start(self, log_path: Path) -> None:
-        self.log_path = log_path
-        lifeline = Path(sys.executable).with_name("lifeline")
-        self.process = subprocess.Popen(
-            [str(lifeline), "serve", "--host", "127.0.0.1", "--port", str(self.port),
-             "--workers", str(self.workers)],
-            cwd=ROOT, env=self.env, start_new_session=True,
-            stdout=log_path.open("w"), stderr=subprocess.STDOUT,
-        )
+    def start(self) -> Server:
+        if self.log is None:
+            handle, name = tempfile.mkstemp(prefix=f"lifeline-serve-{self.port}-", suffix=".log")
+            os.close(handle)
+            self.log, self._temporary_log = Path(name), True
+        workers = ["--workers", str(self.workers)] if self.workers else []
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [LIFELINE, "serve", "--host", self.host, "--port", str(self.port), *workers],
+                cwd=ROOT, env=self.env, start_new_session=True, stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        return self
 
-    def wait_ready(self, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process is not None and self.process.poll() is None, "API died"
+    def log_text(self) -> str:
+        """Everything the server has logged so far."""
+        return self.log.read_text(errors="replace") if self.log and self.log.exists() else ""
+
+    def wait_ready(self, timeout: float = 240, *, require_ready: bool = False) -> None:
+        """Until ``/health`` answers (503 while Redis is down is a listening server), or with
+        ``require_ready`` until ``/health/ready`` answers 200 and every worker runs."""
+        # Generous: under coverage (which follows the server) on a busy machine, start-up
+        # has taken over a minute; normally it is a few seconds.
+        path, answers = ("/health/ready", {200}) if require_ready else ("/health", {200, 503})
+
+        def ready() -> bool:
+            if self.process is None or self.process.poll() is not None:
+                raise AssertionError("server died:\n" + self.log_text()[-4000:])
             with contextlib.suppress(httpx.HTTPError):
-                ready = httpx.get(self.http + "/health/ready", timeout=1).status_code == 200
-                if ready and len(self.worker_pids()) >= self.workers:
-                    return
-            time.sleep(0.2)
-        raise TimeoutError("API did not become ready")
+                if httpx.get(self.http + path, timeout=1).status_code in answers:
+                    return not require_ready or len(self.worker_pids()) >= (self.workers or 1)
+            return False
+
+        try:
+            wait_until(f"lifeline serve on {self.http}", ready, timeout, step=0.1)
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}:\n{self.log_text()[-4000:]}") from None
 
     def worker_pids(self) -> list[int]:
+        """The processes serving requests: the workers, or the server itself when it has none."""
         if self.process is None:
             return []
+        if not self.workers:
+            return [self.process.pid]
         with contextlib.suppress(psutil.NoSuchProcess):
             children = psutil.Process(self.process.pid).children(recursive=False)
             # uvicorn's supervisor may also hold a multiprocessing helper; workers run python.
@@ -242,93 +314,29 @@ class Api:
         os.kill(pid, signal.SIGKILL)
         return pid
 
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(20)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(5)
-        self.process = None
-
-
-LIFELINE = str(Path(sys.executable).with_name("lifeline"))
-
-
-class RedisServer(PrivateRedis):
-    """A throwaway redis-server without persistence, which tests may stop and start."""
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(10)
-            self.process = None
-
-
-@dataclass
-class Server:
-    """One worker of the API in its own process, started as the README says: ``lifeline serve``.
-
-    Its JSON log lines go to a file (``log``), which a test may wait on; ``env`` is the
-    environment ``make run`` gives it (the database and Redis to use) plus what a test adds.
-    """
-
-    env: dict[str, str]
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen | None = None
-    log: Path | None = None
-
-    @property
-    def http(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
-
-    def start(self) -> None:
-        if self.log is None:
-            handle, name = tempfile.mkstemp(prefix=f"lifeline-serve-{self.port}-", suffix=".log")
-            os.close(handle)
-            self.log = Path(name)
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [LIFELINE, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-                cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-            )
-
-    def log_text(self) -> str:
-        """Everything the server has logged so far."""
-        return self.log.read_text(errors="replace") if self.log else ""
-
-    def wait_ready(self) -> None:
-        # Generous: under coverage (which follows the server) on a busy machine, start-up
-        # has taken over a minute; normally it is a few seconds.
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            if self.process is None or self.process.poll() is not None:
-                raise AssertionError("server died:\n" + self.log_text()[-4000:])
-            try:
-                if httpx.get(self.http + "/health", timeout=1).status_code in (200, 503):
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)  # polling the health endpoint until the deadline
-        raise TimeoutError("server did not start:\n" + self.log_text()[-4000:])
+    def kill(self) -> None:
+        """SIGKILL the server and its workers at once (the machine is gone)."""
+        self.stop(signal.SIGKILL)
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Signal the whole process group; SIGKILL what is still there after 20 s."""
         if self.process is not None:
-            self.process.send_signal(sig)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, sig)
             try:
-                self.process.wait(15)
+                self.process.wait(20)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
             self.process = None
-        if self.log is not None:
+        if self._temporary_log and self.log is not None:
             self.log.unlink(missing_ok=True)
-            self.log = None
+            self.log, self._temporary_log = None, False
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        """``lifeline ARGS`` with the server's environment, as an operator would run it."""
+        return subprocess.run(
+            [LIFELINE, *args], cwd=ROOT, env=self.env, capture_output=True, text=True,
+            timeout=120,
+        )
