@@ -12,9 +12,11 @@ from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
 
+from care.ports import Presence
 from data.errors import Unauthenticated
 from dispatch.case_events import Actor
 from dispatch.destinations import Destinations
+from dispatch.ports import LivePositions
 from dispatch.position_ingest import PositionIngest
 from fleet_coverage.dispatch_cost import DispatchCost
 from fleet_coverage.service import CoverageBook
@@ -52,6 +54,16 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
 def get_redis(connection: HTTPConnection) -> Redis:
     """The app's Redis client (live positions, presence, rate limits, revocation)."""
     return connection.app.state.redis
+
+
+def get_live_positions(connection: HTTPConnection) -> LivePositions:
+    """The fleet's live-position store (the adapter console_api.bootstrap chose)."""
+    return connection.app.state.adapters.live_positions
+
+
+def get_presence(connection: HTTPConnection) -> Presence:
+    """Doctors' live presence (the adapter console_api.bootstrap chose)."""
+    return connection.app.state.adapters.presence
 
 
 def get_session_factory(connection: HTTPConnection) -> async_sessionmaker[AsyncSession]:
@@ -109,6 +121,8 @@ HubDep = Annotated[Hub, Depends(get_realtime_hub)]
 SocketAuthorityDep = Annotated[SocketAuthority, Depends(get_socket_authority)]
 PositionIngestDep = Annotated[PositionIngest, Depends(get_position_ingest)]
 RedisDep = Annotated[Redis, Depends(get_redis)]
+LivePositionsDep = Annotated[LivePositions, Depends(get_live_positions)]
+PresenceDep = Annotated[Presence, Depends(get_presence)]
 SessionFactoryDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_session_factory)]
 SyncEngineDep = Annotated[Engine, Depends(get_sync_engine)]
 MessagingSettingsDep = Annotated[MessagingSettings, Depends(get_messaging_settings)]

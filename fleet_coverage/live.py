@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from data.events import Channel
 from data.outbox import OutboxEvent, record_event
 from dispatch.fleet import UNIT_CHANNEL
+from dispatch.ports import LivePositions
 from fleet_coverage import figures, service
 from fleet_coverage.settings import CoverageSettings, get_coverage_settings
 
@@ -19,7 +19,7 @@ log = logging.getLogger("lifeline.coverage")
 
 
 async def publish_summaries(
-    db_session: AsyncSession, redis: Redis, book: service.CoverageBook,
+    db_session: AsyncSession, live_fleet: LivePositions, book: service.CoverageBook,
     settings: CoverageSettings, reason: dict,
 ) -> int:
     """Recompute every served region's coverage and add one outbox event each (caller commits)."""
@@ -27,7 +27,7 @@ async def publish_summaries(
     for region in sorted(book.destinations.regions):
         demand = await service.load_demand(db_session, region)
         state = await asyncio.to_thread(book.state, region, demand, settings)
-        units = await service.free_fleet(db_session, redis, state.network)
+        units = await service.free_fleet(db_session, live_fleet, state.network)
         summary = await asyncio.to_thread(
             figures.coverage_summary, state, units, settings.minutes
         )
@@ -51,7 +51,8 @@ async def warm(db_session: AsyncSession, book: service.CoverageBook,
 
 
 async def watch(
-    session_factory: async_sessionmaker[AsyncSession], redis: Redis, book: service.CoverageBook
+    session_factory: async_sessionmaker[AsyncSession], live_fleet: LivePositions,
+    book: service.CoverageBook,
 ) -> None:
     """Poll the outbox for unit status events; after any, publish fresh coverage figures.
 
@@ -81,7 +82,7 @@ async def watch(
                 book.generation += 1
                 last = rows[-1][1]
                 await publish_summaries(
-                    session, redis, book, settings,
+                    session, live_fleet, book, settings,
                     {"trigger": "unit.status", "unit_id": last.get("unit_id"),
                      "status": last.get("status")},
                 )

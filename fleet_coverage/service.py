@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import shapely
 from geoalchemy2.shape import from_shape, to_shape
-from redis.asyncio import Redis
 from shapely.geometry import Point
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -25,6 +24,7 @@ from data.outbox import record_event
 from dispatch import fleet
 from dispatch.destinations import Destinations, RegionNetwork
 from dispatch.models import EmergencyCase, Unit, UnitEvent
+from dispatch.ports import LivePositions
 from dispatch.unit_status import UnitStatus
 from fleet_coverage.grid import DemandGrid, build_demand_grid
 from fleet_coverage.models import CoverageDemand, CoverageMove, CoveragePost
@@ -282,13 +282,13 @@ async def add_post(
 
 
 async def free_fleet(
-    db_session: AsyncSession, redis: Redis, network: RegionNetwork
+    db_session: AsyncSession, live_fleet: LivePositions, network: RegionNetwork
 ) -> list[FleetUnit]:
     """Available units of the region where they stand now."""
     units = _all_in_region(network, await fleet.available_units(db_session))
     if not units:
         return []
-    live = await fleet.live_positions(redis, units)
+    live = await fleet.live_positions(live_fleet, units)
     last_event = (
         select(UnitEvent.unit_id, func.max(UnitEvent.at).label("at"))
         .where(UnitEvent.unit_id.in_([u.id for u in units]))
