@@ -209,7 +209,10 @@ def create_app(
             )
             background.append(asyncio.create_task(sender))
         await realtime_runtime.start(app, data_settings=data_settings)
-        telemetry.watch_crew_links(app)  # open crew-link sockets end with their dispatch
+        # Open crew-link sockets end with their dispatch.
+        app.state.socket_authority.capabilities_alive = bootstrap.crew_links_alive(
+            app.state.session_factory
+        )
         # What start-up built lives as long as the worker: keep it out of full collections,
         # which otherwise stall every socket of the worker for 100 ms and more.
         gc.collect()

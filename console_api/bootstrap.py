@@ -5,13 +5,16 @@ Tests and benchmarks build the same objects through here, or pass their own adap
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from care.ports import Presence
 from care.settings import CareSettings
+from dispatch import crew
 from dispatch.ports import LivePositions
 from dispatch.position_ingest import PositionIngest
 from realtime.live_positions import RedisLivePositions
@@ -48,3 +51,16 @@ def position_ingest(
 ) -> PositionIngest:
     """GPS ingest whose live positions are kept (and published) by the ``live`` adapter."""
     return PositionIngest(live=live, session_factory=session_factory)
+
+
+def crew_links_alive(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> Callable[[set[Any]], Awaitable[set[Any]]]:
+    """The socket authority's check of every open crew link, in one query for all: a crew's
+    sockets end with their dispatch."""
+
+    async def alive(claims: set[Any]) -> set[Any]:
+        async with session_factory() as session:
+            return await crew.live_among(db_session=session, claims=claims)
+
+    return alive

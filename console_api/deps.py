@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis.asyncio import Redis
 from sqlalchemy import Engine
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
 
 from care.ports import Presence
@@ -43,6 +43,21 @@ async def get_identity_settings(connection: HTTPConnection) -> IdentitySettings:
 async def get_destinations(request: Request) -> Destinations:
     """The road engines of this process."""
     return request.app.state.destinations
+
+
+def get_engine(connection: HTTPConnection) -> AsyncEngine | None:
+    """The app's async engine; None before start-up made one (a health check still answers)."""
+    return getattr(connection.app.state, "engine", None)
+
+
+def get_loaded_destinations(connection: HTTPConnection) -> Destinations | None:
+    """The road engines, or None while start-up is still loading them (readiness says so)."""
+    return getattr(connection.app.state, "destinations", None)
+
+
+def get_redis_if_started(connection: HTTPConnection) -> Redis | None:
+    """The app's Redis client; None before start-up made one (a health check still answers)."""
+    return getattr(connection.app.state, "redis", None)
 
 
 async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -128,6 +143,9 @@ SyncEngineDep = Annotated[Engine, Depends(get_sync_engine)]
 MessagingSettingsDep = Annotated[MessagingSettings, Depends(get_messaging_settings)]
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
 DestinationsDep = Annotated[Destinations, Depends(get_destinations)]
+EngineIfStartedDep = Annotated[AsyncEngine | None, Depends(get_engine)]
+RedisIfStartedDep = Annotated[Redis | None, Depends(get_redis_if_started)]
+LoadedDestinationsDep = Annotated[Destinations | None, Depends(get_loaded_destinations)]
 IdentitySettingsDep = Annotated[IdentitySettings, Depends(get_identity_settings)]
 
 
