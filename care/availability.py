@@ -18,7 +18,7 @@ from care.ports import Presence
 from care.settings import CareSettings, get_care_settings
 from data.base import utcnow
 from data.errors import InvalidInput, NotFound, Unavailable
-from data.events import Channel
+from data.events import DOCTOR_AVAILABILITY, DoctorAvailability
 from data.outbox import record_event
 
 log = logging.getLogger("lifeline.care.presence")
@@ -41,7 +41,7 @@ async def _snapshot(db_session: AsyncSession, doctor_id: uuid.UUID) -> DoctorAva
     return row
 
 
-def _event(row: DoctorAvailabilityState, *, previous: str, cause: str) -> dict[str, Any]:
+def _event(row: DoctorAvailabilityState, *, previous: str, cause: str) -> DoctorAvailability:
     return {
         "doctor_id": str(row.doctor_id),
         "state": row.current_state,
@@ -82,8 +82,9 @@ async def set_state(
     row.last_heartbeat_at = now
     if (previous, previous_hospital) != (state, hospital_id):  # subscribers hear changes only
         record_event(
-            db_session, channel=Channel.DOCTOR_AVAILABILITY, event_type="doctor.availability",
-            aggregate_type="doctor", aggregate_id=doctor.id,
+            db_session, channel=DOCTOR_AVAILABILITY.channel,
+            event_type=DOCTOR_AVAILABILITY.event_type, aggregate_type="doctor",
+            aggregate_id=doctor.id,
             payload=_event(row, previous=previous, cause="set"),
         )
     await db_session.commit()
@@ -162,8 +163,8 @@ async def expire_silent(
         previous = row.current_state
         row.current_state = "offline"
         record_event(
-            db_session, channel=Channel.DOCTOR_AVAILABILITY, event_type="doctor.availability",
-            aggregate_type="doctor",
+            db_session, channel=DOCTOR_AVAILABILITY.channel,
+            event_type=DOCTOR_AVAILABILITY.event_type, aggregate_type="doctor",
             aggregate_id=row.doctor_id, payload=_event(row, previous=previous, cause="expired"),
         )
         expired.append(row.doctor_id)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from data.base import utcnow
 from data.errors import Conflict, InvalidInput, Unavailable
+from data.events import UNIT_STATUS, UnitStatusChanged
 from data.outbox import record_event
 from dispatch.destinations import Destinations
 from dispatch.models import EmergencyCase, Unit, UnitEvent
@@ -29,7 +30,6 @@ from dispatch.unit_status import UnitStatus, unit_transition
 from geocoding.bounds import outside_every_region
 from routing.fleet import times_to_incident
 
-UNIT_CHANNEL = "unit.status.updated"
 #: Bounded searches for units around an incident, widened in turn (see recommend_for_case).
 #: Measured on Islamabad with 400 units (the 25 nearest by air routed): 10 min finds k=3 for
 #: most incidents in 2.4 ms, the full horizon takes 21 ms; a 4-minute step first (0.9 ms)
@@ -162,20 +162,21 @@ def _unit_event(
             source=source,
         )
     )
+    payload: UnitStatusChanged = {
+        "unit_id": str(unit.id),
+        "call_sign": unit.call_sign,
+        "type": unit.unit_type,
+        "from_status": from_status.value,
+        "status": to_status.value,
+        "case_id": str(case_id) if case_id else None,
+    }
     record_event(
         db_session,
-        channel=UNIT_CHANNEL,
-        event_type="unit.status",
+        channel=UNIT_STATUS.channel,
+        event_type=UNIT_STATUS.event_type,
         aggregate_type="unit",
         aggregate_id=unit.id,
-        payload={
-            "unit_id": str(unit.id),
-            "call_sign": unit.call_sign,
-            "type": unit.unit_type,
-            "from_status": from_status.value,
-            "status": to_status.value,
-            "case_id": str(case_id) if case_id else None,
-        },
+        payload=payload,
     )
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from data.base import utcnow
 from data.errors import Conflict, NotFound
-from data.events import Channel
+from data.events import COVERAGE_MOVE_UP, CoverageMoveUp
 from data.outbox import record_event
 from dispatch import fleet
 from dispatch.destinations import Destinations, RegionNetwork
@@ -363,17 +363,18 @@ async def accept_move_up(
     move = CoverageMove(unit_id=unit.id, post_id=post.id, region=post.region, actor=actor)
     db_session.add(move)
     await db_session.flush()
+    payload: CoverageMoveUp = {
+        "unit_id": str(unit.id), "call_sign": unit.call_sign, "post_id": str(post.id),
+        "post_name": post.name, "region": post.region, "move_id": str(move.id),
+        "lat": point.y, "lng": point.x,
+    }
     record_event(
         db_session,
-        channel=Channel.COVERAGE,
-        event_type="coverage.move_up",
+        channel=COVERAGE_MOVE_UP.channel,
+        event_type=COVERAGE_MOVE_UP.event_type,
         aggregate_type="unit",
         aggregate_id=unit.id,
-        payload={
-            "unit_id": str(unit.id), "call_sign": unit.call_sign, "post_id": str(post.id),
-            "post_name": post.name, "region": post.region, "move_id": str(move.id),
-            "lat": point.y, "lng": point.x,
-        },
+        payload=payload,
     )
     body = (
         f"LIFELINE {unit.call_sign}: move up to {post.name} "

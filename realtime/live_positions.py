@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from data.errors import Unavailable
-from data.events import Channel
+from data.events import UNIT_POSITION, Channel
 from dispatch.ports import LiveFix, LiveFixRead
 from dispatch.position_ingest import parse_live
 from realtime import streams
@@ -78,7 +78,7 @@ for i = 6, #ARGV, 6 do
   out[#out + 1] = live * 2 + trail
 end
 return out
-""".replace("'CHANNEL'", f"'{Channel.UNIT_POSITION}'")  # the event type is the channel's name
+""".replace("'CHANNEL'", f"'{UNIT_POSITION.event_type}'")  # the channel's name
 
 
 class RedisLivePositions:
