@@ -41,7 +41,7 @@ from care.slots import slot_at
 from data import idempotency
 from data.base import utcnow
 from data.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed
-from data.events import Channel
+from data.events import APPOINTMENT_QUEUE, AppointmentQueue
 from data.outbox import record_event
 from identity.models import Patient
 from messaging.models import SmsMessage
@@ -468,18 +468,18 @@ async def publish_queue(
     """Tell the waiting room display (and patients' apps) the queue of this doctor changed."""
     queue = await day_queue(db_session, appointment, settings=settings)
     start, _ = _day_bounds(appointment.scheduled_start, ZoneInfo(settings.timezone))
+    payload: AppointmentQueue = {
+        "hospital_id": str(appointment.hospital_id),
+        "doctor_id": str(appointment.doctor_id),
+        "date": start.date().isoformat(),
+        "appointment_id": str(appointment.id),
+        "status": appointment.status,
+        "queue": [str(a.id) for a in queue],
+        "queue_length": len(queue),
+    }
     record_event(
-        db_session, channel=Channel.APPOINTMENT_QUEUE, event_type="appointment.queue",
-        aggregate_type="appointment", aggregate_id=appointment.id,
-        payload={
-            "hospital_id": str(appointment.hospital_id),
-            "doctor_id": str(appointment.doctor_id),
-            "date": start.date().isoformat(),
-            "appointment_id": str(appointment.id),
-            "status": appointment.status,
-            "queue": [str(a.id) for a in queue],
-            "queue_length": len(queue),
-        },
+        db_session, channel=APPOINTMENT_QUEUE.channel, event_type=APPOINTMENT_QUEUE.event_type,
+        aggregate_type="appointment", aggregate_id=appointment.id, payload=payload,
     )
 
 

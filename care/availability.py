@@ -1,34 +1,28 @@
-"""Doctor presence: live in Redis with a TTL (silence means offline), snapshotted to PostgreSQL."""
+"""Doctor presence: live with a TTL (silence means offline; care.ports.Presence), snapshotted to
+PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from care.models import Doctor, DoctorAvailabilityState, DoctorHospitalAffiliation
+from care.ports import Presence
 from care.settings import CareSettings, get_care_settings
 from data.base import utcnow
-from data.errors import InvalidInput, NotFound
-from data.events import Channel
+from data.errors import InvalidInput, NotFound, Unavailable
+from data.events import DOCTOR_AVAILABILITY, DoctorAvailability
 from data.outbox import record_event
 
 log = logging.getLogger("lifeline.care.presence")
 STATES = ("available", "busy", "offline", "in_emergency")
-
-
-def presence_key(settings: CareSettings, doctor_id: uuid.UUID) -> str:
-    """The Redis key holding a doctor's live presence."""
-    return f"{settings.presence_prefix}{doctor_id}"
 
 
 async def own_doctor(*, db_session: AsyncSession, user_id: uuid.UUID) -> Doctor:
@@ -47,7 +41,7 @@ async def _snapshot(db_session: AsyncSession, doctor_id: uuid.UUID) -> DoctorAva
     return row
 
 
-def _event(row: DoctorAvailabilityState, *, previous: str, cause: str) -> dict[str, Any]:
+def _event(row: DoctorAvailabilityState, *, previous: str, cause: str) -> DoctorAvailability:
     return {
         "doctor_id": str(row.doctor_id),
         "state": row.current_state,
@@ -61,7 +55,7 @@ def _event(row: DoctorAvailabilityState, *, previous: str, cause: str) -> dict[s
 async def set_state(
     *,
     db_session: AsyncSession,
-    redis: Redis,
+    presence: Presence,
     doctor: Doctor,
     state: str,
     hospital_id: uuid.UUID | None,
@@ -88,17 +82,17 @@ async def set_state(
     row.last_heartbeat_at = now
     if (previous, previous_hospital) != (state, hospital_id):  # subscribers hear changes only
         record_event(
-            db_session, channel=Channel.DOCTOR_AVAILABILITY, event_type="doctor.availability",
-            aggregate_type="doctor", aggregate_id=doctor.id,
+            db_session, channel=DOCTOR_AVAILABILITY.channel,
+            event_type=DOCTOR_AVAILABILITY.event_type, aggregate_type="doctor",
+            aggregate_id=doctor.id,
             payload=_event(row, previous=previous, cause="set"),
         )
     await db_session.commit()
-    key = presence_key(settings, doctor.id)
     if state == "offline":
-        await redis.delete(key)
+        await presence.withdraw(doctor.id)
     else:
-        value = {"state": state, "hospital_id": str(hospital_id) if hospital_id else None}
-        await redis.set(key, json.dumps(value), ex=settings.presence_ttl_seconds)
+        await presence.announce(doctor.id, state=state, hospital_id=hospital_id,
+                                ttl_s=settings.presence_ttl_seconds)
     ttl = settings.presence_ttl_seconds
     return {"doctor_id": str(doctor.id), "state": state, "ttl_seconds": ttl}
 
@@ -106,7 +100,7 @@ async def set_state(
 async def heartbeat(
     *,
     db_session: AsyncSession,
-    redis: Redis,
+    presence: Presence,
     doctor: Doctor,
     settings: CareSettings | None = None,
 ) -> dict[str, Any]:
@@ -115,12 +109,10 @@ async def heartbeat(
     The snapshot in PostgreSQL is refreshed at most every ``snapshot_every_seconds``.
     """
     settings = settings or get_care_settings()
-    key = presence_key(settings, doctor.id)
-    alive = await redis.expire(key, settings.presence_ttl_seconds)
+    alive = await presence.refresh(doctor.id, ttl_s=settings.presence_ttl_seconds)
     if not alive:
         return {"doctor_id": str(doctor.id), "state": "offline", "expired": True}
-    raw = await redis.get(key)
-    state = json.loads(raw)["state"] if raw else "offline"
+    state = (await presence.states([doctor.id]))[0] or "offline"
     row = await db_session.get(DoctorAvailabilityState, doctor.id)
     now = utcnow()
     due = row is None or row.last_heartbeat_at is None or (
@@ -134,25 +126,23 @@ async def heartbeat(
 
 
 async def live_states(
-    redis: Redis, doctor_ids: Iterable[uuid.UUID], settings: CareSettings | None = None
+    presence: Presence, doctor_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, str]:
-    """Each doctor's live state; a missing (expired) key means offline."""
-    settings = settings or get_care_settings()
+    """Each doctor's live state; no presence (expired) means offline."""
     ids = list(doctor_ids)
     if not ids:
         return {}
     try:
-        values = await redis.mget([presence_key(settings, i) for i in ids])
-    except RedisError:
+        states = await presence.states(ids)
+    except Unavailable:
         # Search keeps working without live presence: nobody is shown as available.
-        log.warning("presence unavailable (Redis); showing every doctor offline", exc_info=True)
-        values = [None] * len(ids)
-    pairs = zip(ids, values, strict=True)
-    return {i: (json.loads(v)["state"] if v else "offline") for i, v in pairs}
+        log.warning("presence unavailable; showing every doctor offline", exc_info=True)
+        states = [None] * len(ids)
+    return {i: state or "offline" for i, state in zip(ids, states, strict=True)}
 
 
 async def expire_silent(
-    *, db_session: AsyncSession, redis: Redis, settings: CareSettings | None = None
+    *, db_session: AsyncSession, presence: Presence, settings: CareSettings | None = None
 ) -> list[uuid.UUID]:
     """Persist 'offline' for doctors whose presence expired and tell subscribers (periodic)."""
     settings = settings or get_care_settings()
@@ -165,7 +155,7 @@ async def expire_silent(
             )
         ).scalars()
     )
-    live = await live_states(redis, [r.doctor_id for r in rows], settings)
+    live = await live_states(presence, [r.doctor_id for r in rows])
     expired = []
     for row in rows:
         if live[row.doctor_id] != "offline":
@@ -173,8 +163,8 @@ async def expire_silent(
         previous = row.current_state
         row.current_state = "offline"
         record_event(
-            db_session, channel=Channel.DOCTOR_AVAILABILITY, event_type="doctor.availability",
-            aggregate_type="doctor",
+            db_session, channel=DOCTOR_AVAILABILITY.channel,
+            event_type=DOCTOR_AVAILABILITY.event_type, aggregate_type="doctor",
             aggregate_id=row.doctor_id, payload=_event(row, previous=previous, cause="expired"),
         )
         expired.append(row.doctor_id)
@@ -191,26 +181,27 @@ async def get_doctor(*, db_session: AsyncSession, doctor_id: uuid.UUID) -> Docto
 
 
 async def announce(
-    *, db_session: AsyncSession, redis: Redis, user_id: uuid.UUID | None, state: str,
+    *, db_session: AsyncSession, presence: Presence, user_id: uuid.UUID | None, state: str,
     hospital_id: uuid.UUID | None, settings: CareSettings | None = None,
 ) -> dict[str, Any]:
     """The signed-in doctor sets their state."""
     doctor = await own_doctor(db_session=db_session, user_id=user_id)
-    return await set_state(db_session=db_session, redis=redis, doctor=doctor, state=state,
+    return await set_state(db_session=db_session, presence=presence, doctor=doctor, state=state,
                            hospital_id=hospital_id, settings=settings)
 
 
 async def beat(
-    *, db_session: AsyncSession, redis: Redis, user_id: uuid.UUID | None,
+    *, db_session: AsyncSession, presence: Presence, user_id: uuid.UUID | None,
     settings: CareSettings | None = None,
 ) -> dict[str, Any]:
     """The signed-in doctor's app heartbeats."""
     doctor = await own_doctor(db_session=db_session, user_id=user_id)
-    return await heartbeat(db_session=db_session, redis=redis, doctor=doctor, settings=settings)
+    return await heartbeat(db_session=db_session, presence=presence, doctor=doctor,
+                           settings=settings)
 
 
 async def sweep_presence(
-    session_factory: async_sessionmaker[AsyncSession], redis: Redis, *,
+    session_factory: async_sessionmaker[AsyncSession], presence: Presence, *,
     settings: CareSettings | None = None,
 ) -> None:
     """Background loop: persist and announce expired presence once per TTL. Never returns."""
@@ -219,6 +210,6 @@ async def sweep_presence(
         await asyncio.sleep(settings.presence_ttl_seconds)
         try:
             async with session_factory() as session:
-                await expire_silent(db_session=session, redis=redis, settings=settings)
+                await expire_silent(db_session=session, presence=presence, settings=settings)
         except Exception:  # keep sweeping on the next round
             log.exception("presence sweep failed; retrying")

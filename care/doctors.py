@@ -7,7 +7,6 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +20,7 @@ from care.models import (
     DoctorHospitalAffiliation,
     DoctorSchedule,
 )
+from care.ports import Presence
 from care.schemas import (
     AffiliationCreate,
     DoctorCreate,
@@ -204,7 +204,7 @@ async def open_slots(
 async def search(
     *,
     db_session: AsyncSession,
-    redis: Redis,
+    presence: Presence,
     city: str | None,
     specialty: str | None,
     language: str | None,
@@ -226,7 +226,7 @@ async def search(
             )
         )
     doctors = list((await db_session.scalars(query)).unique())
-    states = await availability.live_states(redis, [d.id for d in doctors])
+    states = await availability.live_states(presence, [d.id for d in doctors])
     if available_now:
         doctors = [d for d in doctors if states[d.id] == "available"]
     doctors = doctors[:limit]
@@ -265,11 +265,11 @@ def view(doctor: Doctor, *, state: str, hospitals: list[dict[str, Any]]) -> Doct
 
 
 async def read_doctor(
-    *, db_session: AsyncSession, redis: Redis, doctor_id: uuid.UUID
+    *, db_session: AsyncSession, presence: Presence, doctor_id: uuid.UUID
 ) -> DoctorView:
     """One doctor's public profile with live availability."""
     doctor = await availability.get_doctor(db_session=db_session, doctor_id=doctor_id)
-    states = await availability.live_states(redis, [doctor.id])
+    states = await availability.live_states(presence, [doctor.id])
     hospitals = await _hospitals_of(db_session, [doctor.id])
     return view(doctor, state=states[doctor.id], hospitals=hospitals.get(doctor.id, []))
 

@@ -29,7 +29,7 @@ from care.schemas import AllergyCreate, ConditionCreate, ContactCreate, ProfileU
 from care.settings import CareSettings, get_care_settings
 from data.base import utcnow
 from data.errors import Conflict, Forbidden, NotFound
-from data.events import Channel
+from data.events import BREAK_GLASS, BreakGlassRead
 from data.outbox import record_event
 from dispatch import crew
 from dispatch.models import CaseEvent, EmergencyCase
@@ -191,11 +191,13 @@ def alert_break_glass(
     """A chart opened by break-glass is an alert for the dispatch room (operators and super
     admins see it live), and a warning in the log, besides its priority audit row."""
     log.warning("break-glass read of a patient's %s by %s", kind, requester.label)
+    payload: BreakGlassRead = {
+        "action": "break_glass", "patient_id": str(patient_id), "kind": kind,
+        "actor": requester.label, "case_id": None, "status": None,
+    }
     record_event(
-        db_session, channel=Channel.CASE, event_type="care.break_glass",
-        aggregate_type="patient", aggregate_id=patient_id,
-        payload={"action": "break_glass", "patient_id": str(patient_id), "kind": kind,
-                 "actor": requester.label, "case_id": None, "status": None},
+        db_session, channel=BREAK_GLASS.channel, event_type=BREAK_GLASS.event_type,
+        aggregate_type="patient", aggregate_id=patient_id, payload=payload,
     )
 
 

@@ -13,6 +13,7 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from care import availability as care_availability
+from care.settings import get_care_settings
 from console_api import bootstrap
 from console_api.access import enforce_access
 from console_api.audit_trail import AuditTrail
@@ -152,11 +153,13 @@ def create_app(
             data_settings.redis_url, socket_timeout=2, socket_connect_timeout=2
         )
         app.state.identity_settings = identity_settings
-        live = get_realtime_settings()
-        app.state.position_ingest = bootstrap.position_ingest(
+        app.state.adapters = bootstrap.adapters(
             redis=app.state.redis,
-            session_factory=app.state.session_factory,
-            realtime_settings=live,
+            realtime_settings=get_realtime_settings(),
+            care_settings=get_care_settings(),
+        )
+        app.state.position_ingest = bootstrap.position_ingest(
+            live=app.state.adapters.live_positions, session_factory=app.state.session_factory
         )
         app.state.sync_engine = make_sync_engine(data_settings, as_app=True)
         app.state.destinations = await retry_unreachable(
@@ -176,7 +179,8 @@ def create_app(
         app.state.dispatch_cost = DispatchCost(app.state.coverage_book)  # case reads' port
         background = [
             asyncio.create_task(coverage_live.watch(
-                app.state.session_factory, app.state.redis, app.state.coverage_book
+                app.state.session_factory, app.state.adapters.live_positions,
+                app.state.coverage_book,
             ), name="coverage-watch"),
             sync_task,
             asyncio.create_task(app.state.position_ingest.run(), name="position-ingest"),
@@ -191,7 +195,9 @@ def create_app(
             asyncio.create_task(sweep_services(app)),
             # A doctor whose heartbeats stopped is stored and announced as offline.
             asyncio.create_task(
-                care_availability.sweep_presence(app.state.session_factory, app.state.redis)
+                care_availability.sweep_presence(
+                    app.state.session_factory, app.state.adapters.presence
+                )
             ),
         ]
         if messaging_settings.sender_enabled:
@@ -203,7 +209,10 @@ def create_app(
             )
             background.append(asyncio.create_task(sender))
         await realtime_runtime.start(app, data_settings=data_settings)
-        telemetry.watch_crew_links(app)  # open crew-link sockets end with their dispatch
+        # Open crew-link sockets end with their dispatch.
+        app.state.socket_authority.capabilities_alive = bootstrap.crew_links_alive(
+            app.state.session_factory
+        )
         # What start-up built lives as long as the worker: keep it out of full collections,
         # which otherwise stall every socket of the worker for 100 ms and more.
         gc.collect()

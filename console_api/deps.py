@@ -9,12 +9,14 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis.asyncio import Redis
 from sqlalchemy import Engine
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
 
+from care.ports import Presence
 from data.errors import Unauthenticated
 from dispatch.case_events import Actor
 from dispatch.destinations import Destinations
+from dispatch.ports import LivePositions
 from dispatch.position_ingest import PositionIngest
 from fleet_coverage.dispatch_cost import DispatchCost
 from fleet_coverage.service import CoverageBook
@@ -43,6 +45,21 @@ async def get_destinations(request: Request) -> Destinations:
     return request.app.state.destinations
 
 
+def get_engine(connection: HTTPConnection) -> AsyncEngine | None:
+    """The app's async engine; None before start-up made one (a health check still answers)."""
+    return getattr(connection.app.state, "engine", None)
+
+
+def get_loaded_destinations(connection: HTTPConnection) -> Destinations | None:
+    """The road engines, or None while start-up is still loading them (readiness says so)."""
+    return getattr(connection.app.state, "destinations", None)
+
+
+def get_redis_if_started(connection: HTTPConnection) -> Redis | None:
+    """The app's Redis client; None before start-up made one (a health check still answers)."""
+    return getattr(connection.app.state, "redis", None)
+
+
 async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A session for reads that may be a moment stale: on the standby with DATABASE_READ_URL."""
     async with request.app.state.read_session_factory() as session:
@@ -52,6 +69,16 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
 def get_redis(connection: HTTPConnection) -> Redis:
     """The app's Redis client (live positions, presence, rate limits, revocation)."""
     return connection.app.state.redis
+
+
+def get_live_positions(connection: HTTPConnection) -> LivePositions:
+    """The fleet's live-position store (the adapter console_api.bootstrap chose)."""
+    return connection.app.state.adapters.live_positions
+
+
+def get_presence(connection: HTTPConnection) -> Presence:
+    """Doctors' live presence (the adapter console_api.bootstrap chose)."""
+    return connection.app.state.adapters.presence
 
 
 def get_session_factory(connection: HTTPConnection) -> async_sessionmaker[AsyncSession]:
@@ -109,11 +136,16 @@ HubDep = Annotated[Hub, Depends(get_realtime_hub)]
 SocketAuthorityDep = Annotated[SocketAuthority, Depends(get_socket_authority)]
 PositionIngestDep = Annotated[PositionIngest, Depends(get_position_ingest)]
 RedisDep = Annotated[Redis, Depends(get_redis)]
+LivePositionsDep = Annotated[LivePositions, Depends(get_live_positions)]
+PresenceDep = Annotated[Presence, Depends(get_presence)]
 SessionFactoryDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_session_factory)]
 SyncEngineDep = Annotated[Engine, Depends(get_sync_engine)]
 MessagingSettingsDep = Annotated[MessagingSettings, Depends(get_messaging_settings)]
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
 DestinationsDep = Annotated[Destinations, Depends(get_destinations)]
+EngineIfStartedDep = Annotated[AsyncEngine | None, Depends(get_engine)]
+RedisIfStartedDep = Annotated[Redis | None, Depends(get_redis_if_started)]
+LoadedDestinationsDep = Annotated[Destinations | None, Depends(get_loaded_destinations)]
 IdentitySettingsDep = Annotated[IdentitySettings, Depends(get_identity_settings)]
 
 

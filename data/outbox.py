@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import BigInteger, Identity, Index, String, text
 from sqlalchemy.dialects.postgresql import JSONB
@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from data.base import Base, utcnow
+from data.events import EventPayload
 
 # The relay's statements (realtime.relay), kept beside the table they read and write.
 #: NOTIFY channel of the outbox insert trigger (migration 0004): wakes the relay.
@@ -85,16 +86,19 @@ def record_event(
     event_type: str,
     aggregate_type: str,
     aggregate_id: uuid.UUID | str,
-    payload: dict[str, Any],
+    payload: EventPayload,
 ) -> OutboxEvent:
     """Add an event to the caller's transaction;
-    it is published only if that transaction commits."""
+    it is published only if that transaction commits.
+
+    ``payload`` is the typed payload of ``event_type``'s kind (data.events), stored as it is.
+    """
     event = OutboxEvent(
         channel=channel,
         event_type=event_type,
         aggregate_type=aggregate_type,
         aggregate_id=str(aggregate_id),
-        payload=payload,
+        payload=cast(dict[str, Any], payload),
     )
     db_session.add(event)
     return event

@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from data.base import utcnow
-from data.events import Channel
+from data.events import CASE_ALERT, CaseAlertRaised
 from data.outbox import record_event
 from dispatch.case_detail import handover_level
 from dispatch.case_events import case_snapshot
@@ -30,14 +30,17 @@ async def raise_alert(
             set_={"level": level, "message": message, "raised_at": utcnow(), "resolved_at": None},
         )
     )
+    payload: CaseAlertRaised = {
+        **case_snapshot(case), "action": "alert",
+        "alert": {"kind": kind, "level": level, "message": message},
+    }
     record_event(
         db_session,
-        channel=Channel.CASE,
-        event_type="case.alert",
+        channel=CASE_ALERT.channel,
+        event_type=CASE_ALERT.event_type,
         aggregate_type="emergency_case",
         aggregate_id=case.id,
-        payload={**case_snapshot(case), "action": "alert", "alert": {"kind": kind, "level": level,
-                                                                    "message": message}},
+        payload=payload,
     )
 
 

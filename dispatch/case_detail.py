@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from geoalchemy2.shape import to_shape
-from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +25,7 @@ from dispatch.models import (
     EmergencyDispatch,
     UnitEvent,
 )
+from dispatch.ports import LivePositions
 from dispatch.response_plans import choose_units, plan_for
 from dispatch.settings import get_dispatch_settings
 
@@ -37,7 +37,7 @@ class CoverageCost(Protocol):
     """Port: the coverage each recommended unit's departure costs the region (fleet_coverage)."""
 
     async def annotate(
-        self, *, db_session: AsyncSession, redis: Redis, case: EmergencyCase,
+        self, *, db_session: AsyncSession, live_fleet: LivePositions, case: EmergencyCase,
         units: list[dict[str, Any]],
     ) -> list[dict[str, Any]]:
         """The units, same order, each with ``coverage_lost_pp``."""
@@ -152,7 +152,7 @@ async def pending_report(
 async def case_extras(
     *,
     db_session: AsyncSession,
-    redis: Redis,
+    live_fleet: LivePositions,
     destinations: Destinations,
     case: EmergencyCase,
     coverage: CoverageCost | None = None,
@@ -173,14 +173,14 @@ async def case_extras(
     plan = None
     if case.status in (CaseStatus.RAISED.value, CaseStatus.TRIAGED.value):
         ranked = await fleet.recommend_for_case(
-            db_session=db_session, redis=redis, destinations=destinations, case=case,
+            db_session=db_session, live_fleet=live_fleet, destinations=destinations, case=case,
             k=fleet.UNIT_SHORTLIST,
         )
         units = ranked[: get_dispatch_settings().recommended_units]
         plan = choose_units(plan_for(case.symptom_category, case.severity), ranked)
         if coverage is not None:
             units = await coverage.annotate(
-                db_session=db_session, redis=redis, case=case, units=units
+                db_session=db_session, live_fleet=live_fleet, case=case, units=units
             )
     return {
         "recommended_units": units,

@@ -15,7 +15,7 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from data.base import utcnow
-from data.events import Channel
+from data.events import CaseChanged, CaseSnapshot, case_change
 from data.outbox import record_event
 from dispatch.lifecycle import STATUS_TIMESTAMP, CaseAction, CaseStatus, Transition, transition
 from dispatch.models import CaseEvent, EmergencyCase
@@ -35,7 +35,7 @@ def case_location(case: EmergencyCase) -> tuple[float, float]:
     return point.y, point.x
 
 
-def case_snapshot(case: EmergencyCase) -> dict[str, Any]:
+def case_snapshot(case: EmergencyCase) -> CaseSnapshot:
     """The event payload consumers need to update a case without another read."""
     lat, lng = case_location(case)
     return {
@@ -90,13 +90,15 @@ def case_event_row(
 
 def case_outbox_event(case: EmergencyCase, row: dict[str, Any]) -> dict[str, Any]:
     """The outbox event of the change ``row`` records: the case as it now is, and what happened."""
+    kind = case_change(row["action"])
+    payload: CaseChanged = {**case_snapshot(case), "action": row["action"],
+                            "from_status": row["from_status"]}
     return {
-        "channel": Channel.CASE,
-        "event_type": f"case.{row['action']}",
+        "channel": kind.channel,
+        "event_type": kind.event_type,
         "aggregate_type": "emergency_case",
         "aggregate_id": str(case.id),
-        "payload": {**case_snapshot(case), "action": row["action"],
-                    "from_status": row["from_status"]},
+        "payload": payload,
     }
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from data import idempotency
 from data.base import utcnow
 from data.errors import Forbidden, InvalidInput
-from data.events import Channel
+from data.events import CASE_CREW_STATUS, CaseCrewStatus
 from data.outbox import record_event
 from dispatch import fleet
 from dispatch.alerts import resolve_alert
@@ -248,11 +248,14 @@ async def report_status(
         dispatch.status = report.value
         if case.status == status_before:
             # The case did not move, but the patient, console and hospital follow the crew too.
+            payload: CaseCrewStatus = {
+                **case_snapshot(case), "action": "crew_status", "unit_status": report.value,
+                "call_sign": unit.call_sign,
+            }
             record_event(
-                db_session, channel=Channel.CASE, event_type="case.crew_status",
-                aggregate_type="emergency_case", aggregate_id=case.id,
-                payload={**case_snapshot(case), "action": "crew_status",
-                         "unit_status": report.value, "call_sign": unit.call_sign},
+                db_session, channel=CASE_CREW_STATUS.channel,
+                event_type=CASE_CREW_STATUS.event_type, aggregate_type="emergency_case",
+                aggregate_id=case.id, payload=payload,
             )
     if key is not None:
         await idempotency.bind(db_session, key=key, resource_id=dispatch.id)

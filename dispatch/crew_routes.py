@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import fleet
 from dispatch.crew import CrewContext, crew_view
 from dispatch.destinations import Destinations
+from dispatch.ports import LivePositions
 
 Point = tuple[float, float]
 
@@ -33,13 +33,13 @@ def _leg(destinations: Destinations, origin: Point, target: Point) -> dict[str, 
 async def crew_job(
     *,
     db_session: AsyncSession,
-    redis: Redis,
+    live_fleet: LivePositions,
     destinations: Destinations,
     context: CrewContext,
 ) -> dict[str, Any]:
     """The crew view with ``routes.to_scene`` (from the unit's fix) and ``routes.to_hospital``."""
     view = await crew_view(db_session=db_session, context=context)
-    live = (await fleet.live_positions(redis, [context.unit]))[context.unit.id]
+    live = (await fleet.live_positions(live_fleet, [context.unit]))[context.unit.id]
     unit_at = (live.lat, live.lng) if live else fleet.station_of(context.unit)
     scene = (view["case"]["lat"], view["case"]["lng"])
     hospital = view["hospital"]

@@ -7,7 +7,6 @@ import secrets
 import uuid
 from typing import Any
 
-from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +19,7 @@ from dispatch.crew_tokens import issue_crew_token
 from dispatch.destinations import Destinations
 from dispatch.lifecycle import CaseAction
 from dispatch.models import EmergencyCase, EmergencyDispatch, Unit
+from dispatch.ports import LivePositions
 from dispatch.response_plans import choose_units, plan_for
 from dispatch.service import ConcurrentUpdate, commit_change, get_case, stage_action
 from dispatch.settings import get_dispatch_settings
@@ -140,7 +140,7 @@ def _bind_unit(
 async def dispatch_case(
     *,
     db_session: AsyncSession,
-    redis: Redis,
+    live_fleet: LivePositions,
     destinations: Destinations,
     case_id: uuid.UUID,
     hospital_id: uuid.UUID | None,
@@ -164,7 +164,7 @@ async def dispatch_case(
         raise InvalidInput("no hospital with this id", field="hospital_id", code="unknown_hospital")
     # Also when the operator picked the units: their ETAs are recorded with the dispatch.
     recommended: list[dict[str, Any]] = await fleet.recommend_for_case(
-        db_session=db_session, redis=redis, destinations=destinations, case=case,
+        db_session=db_session, live_fleet=live_fleet, destinations=destinations, case=case,
         k=fleet.UNIT_SHORTLIST,
     )
     if unit_ids is None:

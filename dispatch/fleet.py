@@ -1,4 +1,4 @@
-"""The ambulance fleet: registration, status, live positions in Redis, and unit recommendation."""
+"""The ambulance fleet: registration, status, live positions (a port), and unit recommendation."""
 
 from __future__ import annotations
 
@@ -10,20 +10,19 @@ from typing import NamedTuple
 
 import numpy as np
 from geoalchemy2.shape import from_shape, to_shape
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from shapely.geometry import Point
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from data.base import utcnow
-from data.errors import Conflict, InvalidInput
+from data.errors import Conflict, InvalidInput, Unavailable
+from data.events import UNIT_STATUS, UnitStatusChanged
 from data.outbox import record_event
 from dispatch.destinations import Destinations
 from dispatch.models import EmergencyCase, Unit, UnitEvent
-from dispatch.ports import LIVE_HASH
-from dispatch.position_ingest import UnitNotFound, parse_live
+from dispatch.ports import LiveFixRead, LivePositions
+from dispatch.position_ingest import UnitNotFound
 from dispatch.recommend_units import ACUTE, Destination, UnitCandidate, recommend_units
 from dispatch.schemas import UnitCreate
 from dispatch.settings import DispatchSettings, get_dispatch_settings
@@ -31,7 +30,6 @@ from dispatch.unit_status import UnitStatus, unit_transition
 from geocoding.bounds import outside_every_region
 from routing.fleet import times_to_incident
 
-UNIT_CHANNEL = "unit.status.updated"
 #: Bounded searches for units around an incident, widened in turn (see recommend_for_case).
 #: Measured on Islamabad with 400 units (the 25 nearest by air routed): 10 min finds k=3 for
 #: most incidents in 2.4 ms, the full horizon takes 21 ms; a 4-minute step first (0.9 ms)
@@ -164,20 +162,21 @@ def _unit_event(
             source=source,
         )
     )
+    payload: UnitStatusChanged = {
+        "unit_id": str(unit.id),
+        "call_sign": unit.call_sign,
+        "type": unit.unit_type,
+        "from_status": from_status.value,
+        "status": to_status.value,
+        "case_id": str(case_id) if case_id else None,
+    }
     record_event(
         db_session,
-        channel=UNIT_CHANNEL,
-        event_type="unit.status",
+        channel=UNIT_STATUS.channel,
+        event_type=UNIT_STATUS.event_type,
         aggregate_type="unit",
         aggregate_id=unit.id,
-        payload={
-            "unit_id": str(unit.id),
-            "call_sign": unit.call_sign,
-            "type": unit.unit_type,
-            "from_status": from_status.value,
-            "status": to_status.value,
-            "case_id": str(case_id) if case_id else None,
-        },
+        payload=payload,
     )
 
 
@@ -214,25 +213,24 @@ async def set_unit_status(
 
 
 async def live_positions(
-    redis: Redis, units: list[Unit] | list[UnitBrief]
+    live_fleet: LivePositions, units: list[Unit] | list[UnitBrief]
 ) -> dict[uuid.UUID, LivePosition]:
     """Each unit's live position, or its station marked stale when it has gone silent.
 
-    One HMGET for the whole list: a dispatch reads the positions of every free unit.
+    One read for the whole list: a dispatch reads the positions of every free unit. With the
+    live store down every unit stands at its station, marked stale: dispatch goes on.
     """
-    fixes: list = [None] * len(units)
+    fixes: list[LiveFixRead | None] = [None] * len(units)
     if units:
         try:
-            fixes = await redis.hmget(LIVE_HASH, [str(unit.id) for unit in units])
-        except RedisError:
+            fixes = await live_fleet.latest([unit.id for unit in units])
+        except Unavailable:
             fixes = [None] * len(units)
     oldest = utcnow() - timedelta(seconds=get_dispatch_settings().position_stale_seconds)
     result = {}
-    for unit, raw in zip(units, fixes, strict=True):
-        fix = parse_live(raw)
-        if fix is not None and fix[0] >= oldest:
-            recorded_at, lat, lng = fix
-            result[unit.id] = LivePosition(lat, lng, recorded_at, False, False)
+    for unit, fix in zip(units, fixes, strict=True):
+        if fix is not None and fix.recorded_at >= oldest:
+            result[unit.id] = LivePosition(fix.lat, fix.lng, fix.recorded_at, False, False)
         else:
             lat, lng = station_of(unit)
             result[unit.id] = LivePosition(lat, lng, unit.last_position_at, True, True)
@@ -261,7 +259,7 @@ def shortlist_by_air(
 async def recommend_for_case(
     *,
     db_session: AsyncSession,
-    redis: Redis,
+    live_fleet: LivePositions,
     destinations: Destinations,
     case: EmergencyCase,
     settings: DispatchSettings | None = None,
@@ -276,7 +274,7 @@ async def recommend_for_case(
     units = await available_units(db_session)
     if not units:
         return []
-    positions = await live_positions(redis, units)
+    positions = await live_positions(live_fleet, units)
     point = to_shape(case.location)
     units = shortlist_by_air(units, positions, point.y, point.x, UNIT_SHORTLIST)
     origins = [(positions[u.id].lat, positions[u.id].lng) for u in units]

@@ -9,11 +9,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
-
-#: The fleet's live positions in Redis: unit id -> "recorded_us|lat|lng" (newest fix wins).
-#: Written by the LivePositions adapter, read by dispatch.fleet (until that read is a port too).
-LIVE_HASH = "lifeline:units:live"
 
 
 @dataclass(frozen=True)
@@ -31,8 +28,24 @@ class LiveFix:
     event: str
 
 
+@dataclass(frozen=True)
+class LiveFixRead:
+    """A unit's live position as the store last kept it (newest fix wins)."""
+
+    recorded_at: datetime
+    lat: float
+    lng: float
+
+
 class LivePositions(Protocol):
     """Keeps each unit's newest position, decides the trail, and publishes live fixes."""
+
+    async def latest(self, unit_ids: Sequence[uuid.UUID]) -> list[LiveFixRead | None]:
+        """Each unit's live fix (None: none kept), in order; data.errors.Unavailable when down.
+
+        One round trip for the whole list: a dispatch reads the positions of every free unit.
+        """
+        ...
 
     async def store(
         self,

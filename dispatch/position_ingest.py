@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from data.base import utcnow
 from data.contention import is_contention
 from data.errors import Conflict, InvalidInput, NotFound, Unavailable
+from data.events import UnitPositionUpdated
 from dispatch.models import Unit
 from dispatch.ports import LiveFix, LivePositions
 from dispatch.schemas import PositionPing
@@ -227,12 +228,13 @@ class PositionIngest:
             known.append(i)
             fresh = (now - fix.recorded_at).total_seconds() < stale_s
             # One JSON for the event and the live hash: readers of the hash take what they need.
-            event = json.dumps({
+            payload: UnitPositionUpdated = {
                 "unit_id": str(fix.unit_id), "call_sign": card.call_sign, "status": card.status,
                 "case_id": str(card.case_id) if card.case_id else None,
                 "lat": fix.lat, "lng": fix.lng, "heading": fix.heading, "speed": fix.speed,
                 "recorded_at": fix.recorded_at.isoformat(),
-            })
+            }
+            event = json.dumps(payload)
             live_fixes.append(LiveFix(fix.unit_id, recorded_us(fix.recorded_at), fresh, fix.lat,
                                       fix.lng, event))
         replies: list[int] = []

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from data.base import utcnow
 from data.errors import NotFound
-from data.events import Channel
+from data.events import DIVERSION_POLICY, DiversionPolicyChanged
 from data.outbox import record_event
 from facilities.models import RegionDiversionPolicy
 from routing.models import Region
@@ -72,12 +72,13 @@ async def set_policy(
                   "updated_by": actor},
         )
     )
+    payload: DiversionPolicyChanged = {
+        "region": region, "critical_override_seconds": critical_override_s,
+        "previous_critical_override_seconds": previous, "actor": actor, "at": now.isoformat(),
+    }
     record_event(
-        db_session, channel=Channel.CAPACITY, event_type="region.diversion_policy",
-        aggregate_type="region", aggregate_id=region,
-        payload={"region": region, "critical_override_seconds": critical_override_s,
-                 "previous_critical_override_seconds": previous, "actor": actor,
-                 "at": now.isoformat()},
+        db_session, channel=DIVERSION_POLICY.channel, event_type=DIVERSION_POLICY.event_type,
+        aggregate_type="region", aggregate_id=region, payload=payload,
     )
     await db_session.commit()
     stored = await db_session.get(RegionDiversionPolicy, region, populate_existing=True)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from data.base import utcnow
 from data.errors import NotFound
-from data.events import Channel
+from data.events import HOSPITAL_CAPACITY, HospitalCapacity
 from data.outbox import record_event
 from facilities.capabilities import Capability, satisfies
 from facilities.models import Hospital
@@ -81,20 +81,21 @@ async def update_capacity(
     hospital.ed_status = update.ed_status
     hospital.beds_available = update.beds_available
     hospital.capacity_updated_at = utcnow()
+    payload: HospitalCapacity = {
+        "hospital_id": str(hospital.id),
+        "region": hospital.region,
+        "ed_status": hospital.ed_status,
+        "previous_ed_status": previous,
+        "beds_available": hospital.beds_available,
+        "capacity_updated_at": hospital.capacity_updated_at.isoformat(),
+        "actor": actor,
+    }
     record_event(
         db_session,
-        channel=Channel.CAPACITY,
-        event_type="hospital.capacity",
+        channel=HOSPITAL_CAPACITY.channel,
+        event_type=HOSPITAL_CAPACITY.event_type,
         aggregate_type="hospital",
         aggregate_id=hospital.id,
-        payload={
-            "hospital_id": str(hospital.id),
-            "region": hospital.region,
-            "ed_status": hospital.ed_status,
-            "previous_ed_status": previous,
-            "beds_available": hospital.beds_available,
-            "capacity_updated_at": hospital.capacity_updated_at.isoformat(),
-            "actor": actor,
-        },
+        payload=payload,
     )
     return hospital

@@ -19,13 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from data.base import utcnow
 from data.errors import InvalidInput
-from data.events import Channel
+from data.events import HOSPITAL_SERVICE, HospitalServiceChanged
 from data.outbox import record_event
 from facilities.capabilities import Capability, provided
 from facilities.models import Hospital, HospitalService, HospitalServiceChange
 from facilities.service import HospitalNotFound
-
-SERVICE_EVENT = "hospital.service"
 
 
 class ServiceStatus(StrEnum):
@@ -95,23 +93,24 @@ async def rows_of(db_session: AsyncSession, hospital_ids: list[uuid.UUID]) -> li
 def _announce(
     db_session: AsyncSession, hospital: Hospital, change: HospitalServiceChange
 ) -> None:
+    payload: HospitalServiceChanged = {
+        "hospital_id": str(hospital.id),
+        "region": hospital.region,
+        "capability": change.capability,
+        "status": change.to_status,
+        "previous_status": change.from_status,
+        "reason": change.reason,
+        "until": change.until.isoformat() if change.until else None,
+        "actor": change.actor,
+        "at": change.at.isoformat(),
+    }
     record_event(
         db_session,
-        channel=Channel.CAPACITY,
-        event_type=SERVICE_EVENT,
+        channel=HOSPITAL_SERVICE.channel,
+        event_type=HOSPITAL_SERVICE.event_type,
         aggregate_type="hospital",
         aggregate_id=hospital.id,
-        payload={
-            "hospital_id": str(hospital.id),
-            "region": hospital.region,
-            "capability": change.capability,
-            "status": change.to_status,
-            "previous_status": change.from_status,
-            "reason": change.reason,
-            "until": change.until.isoformat() if change.until else None,
-            "actor": change.actor,
-            "at": change.at.isoformat(),
-        },
+        payload=payload,
     )
 
 

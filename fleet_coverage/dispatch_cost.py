@@ -16,10 +16,10 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.models import EmergencyCase
+from dispatch.ports import LivePositions
 from fleet_coverage import figures, service
 from fleet_coverage.policy import PREFERS_SLOWER, DispatchOption, Suggestion, suggest
 from fleet_coverage.settings import CoverageSettings, get_coverage_settings
@@ -67,7 +67,7 @@ class DispatchCost:
         self,
         *,
         db_session: AsyncSession,
-        redis: Redis,
+        live_fleet: LivePositions,
         case: EmergencyCase,
         units: list[dict[str, Any]],
     ) -> list[dict[str, Any]]:
@@ -85,7 +85,7 @@ class DispatchCost:
         else:
             demand = await service.load_demand(db_session, case.region)
             state = await asyncio.to_thread(self.book.state, case.region, demand, settings)
-            fleet = await service.free_fleet(db_session, redis, state.network)
+            fleet = await service.free_fleet(db_session, live_fleet, state.network)
             lost = await asyncio.to_thread(self._loss, state, fleet, settings.minutes)
             self._recent = {recent_key: (time.monotonic(), lost)} | {
                 k: v for k, v in self._recent.items()

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import cast
 
-from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from data.events import Channel
+from data.events import (
+    COVERAGE_SUMMARY,
+    UNIT_STATUS,
+    CoverageSummary,
+    CoverageTrigger,
+    UnitStatusChanged,
+)
 from data.outbox import OutboxEvent, record_event
-from dispatch.fleet import UNIT_CHANNEL
+from dispatch.ports import LivePositions
 from fleet_coverage import figures, service
 from fleet_coverage.settings import CoverageSettings, get_coverage_settings
 
@@ -19,21 +25,23 @@ log = logging.getLogger("lifeline.coverage")
 
 
 async def publish_summaries(
-    db_session: AsyncSession, redis: Redis, book: service.CoverageBook,
-    settings: CoverageSettings, reason: dict,
+    db_session: AsyncSession, live_fleet: LivePositions, book: service.CoverageBook,
+    settings: CoverageSettings, reason: CoverageTrigger,
 ) -> int:
     """Recompute every served region's coverage and add one outbox event each (caller commits)."""
     count = 0
     for region in sorted(book.destinations.regions):
         demand = await service.load_demand(db_session, region)
         state = await asyncio.to_thread(book.state, region, demand, settings)
-        units = await service.free_fleet(db_session, redis, state.network)
+        units = await service.free_fleet(db_session, live_fleet, state.network)
         summary = await asyncio.to_thread(
             figures.coverage_summary, state, units, settings.minutes
         )
+        # figures.coverage_summary's dict is the summary's figures; the trigger completes it.
+        payload = cast(CoverageSummary, {**summary, **reason})
         record_event(
-            db_session, channel=Channel.COVERAGE, event_type="coverage.summary",
-            aggregate_type="region", aggregate_id=region, payload={**summary, **reason},
+            db_session, channel=COVERAGE_SUMMARY.channel, event_type=COVERAGE_SUMMARY.event_type,
+            aggregate_type="region", aggregate_id=region, payload=payload,
         )
         count += 1
     return count
@@ -51,7 +59,8 @@ async def warm(db_session: AsyncSession, book: service.CoverageBook,
 
 
 async def watch(
-    session_factory: async_sessionmaker[AsyncSession], redis: Redis, book: service.CoverageBook
+    session_factory: async_sessionmaker[AsyncSession], live_fleet: LivePositions,
+    book: service.CoverageBook,
 ) -> None:
     """Poll the outbox for unit status events; after any, publish fresh coverage figures.
 
@@ -72,18 +81,18 @@ async def watch(
                 await warm(session, book, settings)  # at start-up and after each closure
                 rows = (await session.execute(
                     select(OutboxEvent.id, OutboxEvent.payload)
-                    .where(OutboxEvent.channel == UNIT_CHANNEL, OutboxEvent.id > cursor)
+                    .where(OutboxEvent.channel == UNIT_STATUS.channel, OutboxEvent.id > cursor)
                     .order_by(OutboxEvent.id)
                 )).all()
                 if not rows:
                     continue
                 cursor = int(rows[-1][0])
                 book.generation += 1
-                last = rows[-1][1]
+                last = cast(UnitStatusChanged, rows[-1][1])
                 await publish_summaries(
-                    session, redis, book, settings,
-                    {"trigger": "unit.status", "unit_id": last.get("unit_id"),
-                     "status": last.get("status")},
+                    session, live_fleet, book, settings,
+                    {"trigger": UNIT_STATUS.event_type, "unit_id": last["unit_id"],
+                     "status": last["status"]},
                 )
                 await session.commit()
         except asyncio.CancelledError:

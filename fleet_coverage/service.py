@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import shapely
 from geoalchemy2.shape import from_shape, to_shape
-from redis.asyncio import Redis
 from shapely.geometry import Point
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -20,11 +19,12 @@ from sqlalchemy.orm import Session
 
 from data.base import utcnow
 from data.errors import Conflict, NotFound
-from data.events import Channel
+from data.events import COVERAGE_MOVE_UP, CoverageMoveUp
 from data.outbox import record_event
 from dispatch import fleet
 from dispatch.destinations import Destinations, RegionNetwork
 from dispatch.models import EmergencyCase, Unit, UnitEvent
+from dispatch.ports import LivePositions
 from dispatch.unit_status import UnitStatus
 from fleet_coverage.grid import DemandGrid, build_demand_grid
 from fleet_coverage.models import CoverageDemand, CoverageMove, CoveragePost
@@ -282,13 +282,13 @@ async def add_post(
 
 
 async def free_fleet(
-    db_session: AsyncSession, redis: Redis, network: RegionNetwork
+    db_session: AsyncSession, live_fleet: LivePositions, network: RegionNetwork
 ) -> list[FleetUnit]:
     """Available units of the region where they stand now."""
     units = _all_in_region(network, await fleet.available_units(db_session))
     if not units:
         return []
-    live = await fleet.live_positions(redis, units)
+    live = await fleet.live_positions(live_fleet, units)
     last_event = (
         select(UnitEvent.unit_id, func.max(UnitEvent.at).label("at"))
         .where(UnitEvent.unit_id.in_([u.id for u in units]))
@@ -363,17 +363,18 @@ async def accept_move_up(
     move = CoverageMove(unit_id=unit.id, post_id=post.id, region=post.region, actor=actor)
     db_session.add(move)
     await db_session.flush()
+    payload: CoverageMoveUp = {
+        "unit_id": str(unit.id), "call_sign": unit.call_sign, "post_id": str(post.id),
+        "post_name": post.name, "region": post.region, "move_id": str(move.id),
+        "lat": point.y, "lng": point.x,
+    }
     record_event(
         db_session,
-        channel=Channel.COVERAGE,
-        event_type="coverage.move_up",
+        channel=COVERAGE_MOVE_UP.channel,
+        event_type=COVERAGE_MOVE_UP.event_type,
         aggregate_type="unit",
         aggregate_id=unit.id,
-        payload={
-            "unit_id": str(unit.id), "call_sign": unit.call_sign, "post_id": str(post.id),
-            "post_name": post.name, "region": post.region, "move_id": str(move.id),
-            "lat": point.y, "lng": point.x,
-        },
+        payload=payload,
     )
     body = (
         f"LIFELINE {unit.call_sign}: move up to {post.name} "

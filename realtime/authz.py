@@ -9,7 +9,7 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from data.events import Channel
+from data.events import APPOINTMENT_QUEUE, CASE_ALERT, DOCTOR_AVAILABILITY, Channel, addressing
 from identity.authz import HOSPITAL_STAFF, CaseFacts, Grant, case_read_grant
 from realtime.streams import CHANNELS
 
@@ -68,7 +68,7 @@ def can_read_case(principal: Principal, payload: Mapping[str, Any]) -> bool:
         case=CaseFacts(
             created_by=None,
             patient_user_id=None,
-            destination_hospital_id=payload.get("destination_hospital_id"),
+            destination_hospital_id=addressing(payload).get("destination_hospital_id"),
         ),
     )
     return grant in (Grant.ROLE, Grant.HOSPITAL)
@@ -77,7 +77,7 @@ def can_read_case(principal: Principal, payload: Mapping[str, Any]) -> bool:
 def can_see(principal: Principal, channel: str, payload: Mapping[str, Any]) -> bool:
     """Whether this one event may be shown to the principal."""
     if principal.case_id is not None:
-        return channel == Channel.CASE and payload.get("case_id") == principal.case_id
+        return channel == Channel.CASE and addressing(payload).get("case_id") == principal.case_id
     if principal.roles & EVERYTHING:
         return channel in CHANNELS
     if channel == Channel.CASE:
@@ -89,7 +89,7 @@ def can_see(principal: Principal, channel: str, payload: Mapping[str, Any]) -> b
             return True
         if channel in (Channel.DOCTOR_AVAILABILITY, Channel.APPOINTMENT_QUEUE):
             # Not in the spec of issue 5: an admin's own hospital only, the cautious reading.
-            return payload.get("hospital_id") == principal.hospital_id
+            return addressing(payload).get("hospital_id") == principal.hospital_id
     # Patients: the public doctor directory's presence and the waiting rooms' queue lengths,
     # shaped by :func:`shape` to what a waiting-room display shows (no appointment ids).
     return "patient" in principal.roles and channel in PATIENT_CHANNELS
@@ -105,11 +105,11 @@ REPORTER_FIELDS = frozenset({
 #: movements, on which it re-reads its own position from the API.
 PATIENT_CHANNELS = frozenset({Channel.DOCTOR_AVAILABILITY, Channel.APPOINTMENT_QUEUE})
 PATIENT_EVENT_FIELDS = {
-    "doctor.availability": frozenset({"doctor_id", "state", "at"}),
-    "appointment.queue": frozenset({"doctor_id", "hospital_id", "date", "queue_length"}),
+    DOCTOR_AVAILABILITY.event_type: frozenset({"doctor_id", "state", "at"}),
+    APPOINTMENT_QUEUE.event_type: frozenset({"doctor_id", "hospital_id", "date", "queue_length"}),
 }
 #: Staff alerts are for the dispatch room: the reporter never gets them.
-REPORTER_HIDDEN_EVENTS = frozenset({"case.alert"})
+REPORTER_HIDDEN_EVENTS = frozenset({CASE_ALERT.event_type})
 
 
 def shape(
@@ -129,7 +129,7 @@ def shape(
         return payload
     if event_type in PATIENT_EVENT_FIELDS and not _staff_view(principal, event_type, payload):
         return {k: v for k, v in payload.items() if k in PATIENT_EVENT_FIELDS[event_type]}
-    alert = payload.get("alert")
+    alert = addressing(payload).get("alert")
     if isinstance(alert, Mapping) and "message" in alert:
         return {**payload, "alert": {k: v for k, v in alert.items() if k != "message"}}
     return payload
@@ -137,12 +137,12 @@ def shape(
 
 def _staff_view(principal: Principal, event_type: str, payload: Mapping[str, Any]) -> bool:
     """Whether a staff rule, not the patient one, shows this care event (then in full)."""
-    if event_type == "doctor.availability" and "doctor" in principal.roles:
+    if event_type == DOCTOR_AVAILABILITY.event_type and "doctor" in principal.roles:
         return True
     return (
         "hospital_admin" in principal.roles
         and principal.hospital_id is not None
-        and payload.get("hospital_id") == principal.hospital_id
+        and addressing(payload).get("hospital_id") == principal.hospital_id
     )
 
 
@@ -162,11 +162,12 @@ def audience_key(principal: Principal, filters: Mapping[str, str]) -> Hashable:
 
 def matches(filters: Mapping[str, str], payload: Mapping[str, Any]) -> bool:
     """The subscriber's own narrowing (hospital, case, region); all given filters must hold."""
+    fields = addressing(payload)
     for name, wanted in filters.items():
         if name == "hospital_id":
-            if wanted not in (payload.get("hospital_id"), payload.get("destination_hospital_id")):
+            if wanted not in (fields.get("hospital_id"), fields.get("destination_hospital_id")):
                 return False
-        elif payload.get(name) != wanted:
+        elif payload.get(name) != wanted:  # case_id or region (realtime.schemas.Filters)
             return False
     return True
 

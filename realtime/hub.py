@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from data.events import EPHEMERAL_CHANNELS
+from data.events import EPHEMERAL_CHANNELS, addressing
 from data.outbox import OutboxEvent
 from realtime import streams
 from realtime.authz import Principal, audience_key, shape, visible
@@ -261,7 +261,7 @@ class Hub:
         self.delivered += 1
         if self.settings.position_coalesce_ms and event.channel in EPHEMERAL_CHANNELS:
             # Only the newest fix of each unit matters: the coalescer shows it at its next tick.
-            self.coalesced[event.channel][str(event.data.get("unit_id"))] = event
+            self.coalesced[event.channel][str(addressing(event.data).get("unit_id"))] = event
             return
         for audience in list(self.audiences.get(event.channel, {}).values()):
             shown = audience.sees(event)

@@ -6,15 +6,20 @@ downsampled trail and publishes the live events, so a batch costs one round trip
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from data.errors import Unavailable
-from data.events import Channel
-from dispatch.ports import LIVE_HASH, LiveFix
+from data.events import UNIT_POSITION, Channel
+from dispatch.ports import LiveFix, LiveFixRead
+from dispatch.position_ingest import parse_live
 from realtime import streams
+
+#: The fleet's live positions: unit id -> "recorded_us|lat|lng" (newest fix wins).
+LIVE_HASH = "lifeline:units:live"
 
 # One call per batch. KEYS: position stream, its seq counter, the fleet's live hash. ARGV: stream
 # maxlen, now (ms), event time, trail min interval (us), trail min distance (m), then six values
@@ -73,13 +78,14 @@ for i = 6, #ARGV, 6 do
   out[#out + 1] = live * 2 + trail
 end
 return out
-""".replace("'CHANNEL'", f"'{Channel.UNIT_POSITION}'")  # the event type is the channel's name
+""".replace("'CHANNEL'", f"'{UNIT_POSITION.event_type}'")  # the channel's name
 
 
 class RedisLivePositions:
     """Stores fixes with :data:`_INGEST_SCRIPT` (see :class:`dispatch.ports.LivePositions`)."""
 
     def __init__(self, redis: Redis, *, stream_prefix: str, stream_maxlen: int) -> None:
+        self.redis = redis
         self.stream_key = streams.stream_key(stream_prefix, Channel.UNIT_POSITION)
         self.counter_key = streams.counter_key(stream_prefix, Channel.UNIT_POSITION)
         self.stream_maxlen = stream_maxlen
@@ -108,3 +114,14 @@ class RedisLivePositions:
         except RedisError as exc:
             raise Unavailable("live positions are unavailable; send the fixes again") from exc
         return [int(flags) for flags in replies]
+
+    async def latest(self, unit_ids: Sequence[uuid.UUID]) -> list[LiveFixRead | None]:
+        """Each unit's live fix from one HMGET of the live hash."""
+        if not unit_ids:
+            return []
+        try:
+            raws = await self.redis.hmget(LIVE_HASH, [str(unit_id) for unit_id in unit_ids])
+        except RedisError as exc:
+            raise Unavailable("live positions are unavailable") from exc
+        fixes = [parse_live(raw) for raw in raws]
+        return [None if fix is None else LiveFixRead(*fix) for fix in fixes]

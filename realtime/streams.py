@@ -20,10 +20,10 @@ from redis.typing import EncodableT, FieldT
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from data.events import EPHEMERAL_CHANNELS, Channel
+from data.events import EPHEMERAL_CHANNELS, SUBSCRIBABLE
 from data.outbox import OutboxEvent
 
-CHANNELS: tuple[str, ...] = tuple(Channel)
+CHANNELS: tuple[str, ...] = SUBSCRIBABLE
 
 REPLAY_PAGE = 500
 #: Entries of a stream read (XRANGE), as redis-py returns them (its stubs say "or None").

@@ -20,7 +20,7 @@ from care.schemas import (
     ScheduleView,
 )
 from console_api.care_deps import RequesterDep
-from console_api.deps import RedisDep, SessionDep
+from console_api.deps import PresenceDep, SessionDep
 from console_api.schemas.care_doctors import (
     AffiliationAccepted,
     AvailabilitySet,
@@ -42,7 +42,7 @@ router = APIRouter(tags=["care: doctors"])
 @router.get("/api/v1/doctors", response_model=list[DoctorView], summary="Find a doctor")
 async def search_doctors(
     db_session: SessionDep,
-    redis: RedisDep,
+    presence: PresenceDep,
     city: Annotated[str | None, Query(max_length=100)] = None,
     specialty: Annotated[str | None, Query(max_length=100)] = None,
     language: Annotated[str | None, Query(max_length=32)] = None,
@@ -51,7 +51,7 @@ async def search_doctors(
 ) -> list[DoctorView]:
     """By city of an affiliated hospital, specialty and language; live presence from Redis."""
     return await doctors.search(
-        db_session=db_session, redis=redis, city=city, specialty=specialty, language=language,
+        db_session=db_session, presence=presence, city=city, specialty=specialty, language=language,
         available_now=available_now, limit=limit,
     )
 
@@ -67,17 +67,19 @@ async def create_doctor(body: DoctorCreate, db_session: SessionDep, requester: R
 
 @router.get("/api/v1/doctors/me", response_model=MyDoctorProfile,
             summary="My doctor profile, affiliations and schedule")
-async def my_profile(db_session: SessionDep, redis: RedisDep, requester: RequesterDep
+async def my_profile(db_session: SessionDep, presence: PresenceDep, requester: RequesterDep
                      ) -> dict[str, Any]:
     """Declared before ``{doctor_id}``; pending affiliations show ``accepted_at: null``."""
-    return await portal.my_doctor_profile(db_session=db_session, redis=redis,
+    return await portal.my_doctor_profile(db_session=db_session, presence=presence,
                                           requester=requester)
 
 
 @router.get("/api/v1/doctors/{doctor_id}", response_model=DoctorView, summary="One doctor")
-async def read_doctor(doctor_id: uuid.UUID, db_session: SessionDep, redis: RedisDep) -> DoctorView:
+async def read_doctor(
+    doctor_id: uuid.UUID, db_session: SessionDep, presence: PresenceDep
+) -> DoctorView:
     """Public profile with affiliations and live availability."""
-    return await doctors.read_doctor(db_session=db_session, redis=redis, doctor_id=doctor_id)
+    return await doctors.read_doctor(db_session=db_session, presence=presence, doctor_id=doctor_id)
 
 
 @router.post("/api/v1/doctors/{doctor_id}/verify", response_model=DoctorView,
@@ -114,21 +116,23 @@ async def slots(
 
 @router.put("/api/v1/doctors/me/availability", response_model=AvailabilitySet,
             summary="Set my availability (doctor app)")
-async def set_availability(body: AvailabilityUpdate, db_session: SessionDep, redis: RedisDep,
+async def set_availability(body: AvailabilityUpdate, db_session: SessionDep, presence: PresenceDep,
                            requester: RequesterDep) -> dict[str, Any]:
     """available / busy / offline / in_emergency; kept alive by heartbeats."""
     return await availability.announce(
-        db_session=db_session, redis=redis, user_id=requester.user_id, state=body.state,
+        db_session=db_session, presence=presence, user_id=requester.user_id, state=body.state,
         hospital_id=body.hospital_id,
     )
 
 
 @router.post("/api/v1/doctors/me/heartbeat", response_model=HeartbeatAnswer,
              summary="Doctor app heartbeat")
-async def heartbeat(db_session: SessionDep, redis: RedisDep, requester: RequesterDep
+async def heartbeat(db_session: SessionDep, presence: PresenceDep, requester: RequesterDep
                     ) -> dict[str, Any]:
     """Keeps the announced state alive; silence longer than the TTL means offline."""
-    return await availability.beat(db_session=db_session, redis=redis, user_id=requester.user_id)
+    return await availability.beat(
+        db_session=db_session, presence=presence, user_id=requester.user_id
+    )
 
 
 @router.post("/api/v1/hospitals/{hospital_id}/departments", response_model=DepartmentView,
@@ -167,10 +171,10 @@ async def attach_doctor(hospital_id: uuid.UUID, body: AffiliationCreate, db_sess
 
 @router.get("/api/v1/hospitals/{hospital_id}/doctors", response_model=list[RosterDoctor],
             summary="Doctors attached to a hospital, with their schedules (hospital admin)")
-async def roster(hospital_id: uuid.UUID, db_session: SessionDep, redis: RedisDep,
+async def roster(hospital_id: uuid.UUID, db_session: SessionDep, presence: PresenceDep,
                  requester: RequesterDep) -> list[dict[str, Any]]:
     """Only this hospital's admin; pending attachments show ``accepted_at: null``."""
-    return await portal.hospital_roster(db_session=db_session, redis=redis,
+    return await portal.hospital_roster(db_session=db_session, presence=presence,
                                         requester=requester, hospital_id=hospital_id)
 
 

@@ -13,7 +13,7 @@ from console_api.deps import (
     CurrentClaims,
     DestinationsDep,
     DispatchCostDep,
-    RedisDep,
+    LivePositionsDep,
     SessionDep,
     actor_of,
 )
@@ -62,7 +62,7 @@ async def regions(
 @router.get("/api/v1/coverage", response_model=CoverageReport,
             summary="Demand-weighted coverage now, with uncovered cells")
 async def coverage_now(
-    redis: RedisDep,
+    live_fleet: LivePositionsDep,
     db_session: SessionDep,
     coverage: BookDep,
     region: Region,
@@ -72,14 +72,14 @@ async def coverage_now(
     """Share of demand reached by a free unit (any, ALS) within ``minutes`` by road."""
     minutes = minutes or get_coverage_settings().minutes
     state = await _state(db_session, coverage, region)
-    units = await service.free_fleet(db_session, redis, state.network)
+    units = await service.free_fleet(db_session, live_fleet, state.network)
     return await asyncio.to_thread(figures.coverage_report, state, units, minutes)
 
 
 @router.get("/api/v1/coverage/move-ups", response_model=MoveUps,
             summary="Proposed move-ups (MEXCLP) under the limits")
 async def move_ups(
-    redis: RedisDep,
+    live_fleet: LivePositionsDep,
     db_session: SessionDep,
     coverage: BookDep,
     region: Region,
@@ -92,7 +92,7 @@ async def move_ups(
     state = await _state(db_session, coverage, region)
     await service.ensure_station_posts(db_session, state.network, settings)
     posts = await service.region_posts(db_session, region)
-    units = await service.free_fleet(db_session, redis, state.network)
+    units = await service.free_fleet(db_session, live_fleet, state.network)
     return await asyncio.to_thread(
         figures.propose_moves, state, units, posts, settings, minutes
     )
@@ -154,7 +154,7 @@ async def move_up(
 @router.get("/api/v1/coverage/dispatch-cost", response_model=DispatchCost,
             summary="Coverage lost if each recommended unit goes, and the policy's suggestion")
 async def dispatch_cost(
-    redis: RedisDep,
+    live_fleet: LivePositionsDep,
     destinations: DestinationsDep,
     db_session: SessionDep,
     cost: DispatchCostDep,
@@ -165,10 +165,10 @@ async def dispatch_cost(
     settings = get_coverage_settings()
     case = await get_case(db_session=db_session, case_id=case_id)
     recommended = await fleet.recommend_for_case(
-        db_session=db_session, redis=redis,
+        db_session=db_session, live_fleet=live_fleet,
         destinations=destinations, case=case,
     )
-    units = await cost.annotate(db_session=db_session, redis=redis, case=case,
+    units = await cost.annotate(db_session=db_session, live_fleet=live_fleet, case=case,
                                 units=recommended)
     choice = suggest(
         [DispatchOption(u["unit_id"], float(u["eta_seconds"]), u.get("coverage_lost_pp"))

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header
 from pydantic import BaseModel, ConfigDict
 
-from console_api.deps import DestinationsDep, IdentitySettingsDep, RedisDep, SessionDep
+from console_api.deps import DestinationsDep, IdentitySettingsDep, LivePositionsDep, SessionDep
 from console_api.responses import CrewJob, CrewStatusReported
 from dispatch import crew, crew_routes
 from dispatch.unit_status import CrewStatus
@@ -26,7 +26,7 @@ class CrewReport(BaseModel):
 @router.get("/{token}", response_model=CrewJob, summary="The job behind a crew link")
 async def read_job(
     token: str,
-    redis: RedisDep,
+    live_fleet: LivePositionsDep,
     db_session: SessionDep,
     settings: IdentitySettingsDep,
     destinations: DestinationsDep,
@@ -34,7 +34,7 @@ async def read_job(
     """Incident, destination, the road route to each, and the statuses the crew may report next."""
     context = await crew.open_link(db_session=db_session, token=token, secret=settings.secret_key)
     return await crew_routes.crew_job(
-        db_session=db_session, redis=redis, destinations=destinations,
+        db_session=db_session, live_fleet=live_fleet, destinations=destinations,
         context=context,
     )
 

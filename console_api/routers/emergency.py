@@ -15,8 +15,8 @@ from console_api.deps import (
     DestinationsDep,
     DispatchCostDep,
     IdentitySettingsDep,
+    LivePositionsDep,
     OptionalClaims,
-    RedisDep,
     SessionDep,
     SessionFactoryDep,
     actor_of,
@@ -123,7 +123,7 @@ async def raise_sos(
 @router.get("/cases/{case_id}", response_model=CaseView, summary="Read one case")
 async def read_case(
     case: ReadableCase,
-    redis: RedisDep,
+    live_fleet: LivePositionsDep,
     response: Response,
     destinations: DestinationsDep,
     db_session: SessionDep,
@@ -136,7 +136,7 @@ async def read_case(
     response.headers["ETag"] = f'"{case.version}"'
     view = case_view(case, events)
     extras = await case_detail.case_extras(
-        db_session=db_session, redis=redis, destinations=destinations, case=case,
+        db_session=db_session, live_fleet=live_fleet, destinations=destinations, case=case,
         coverage=cost if claims else None,
     )
     await call_taking.shared_dispatch(db_session=db_session, case=case, extras=extras)
@@ -222,7 +222,7 @@ async def dispatch_case(
     response: Response,
     db_session: SessionDep,
     claims: CurrentClaims,
-    redis: RedisDep,
+    live_fleet: LivePositionsDep,
     destinations: DestinationsDep,
     settings: IdentitySettingsDep,
     body: DispatchRequest | None = None,
@@ -232,7 +232,7 @@ async def dispatch_case(
     body = body or DispatchRequest()
     case = await dispatching.dispatch_case(
         db_session=db_session,
-        redis=redis,
+        live_fleet=live_fleet,
         destinations=destinations,
         case_id=case_id,
         hospital_id=body.hospital_id,

@@ -20,10 +20,16 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, WebSocket
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from console_api.access import live_claims
-from console_api.deps import IdentitySettingsDep, PositionIngestDep, SocketAuthorityDep
+from console_api.deps import (
+    IdentitySettingsDep,
+    PositionIngestDep,
+    SessionFactoryDep,
+    SocketAuthorityDep,
+)
 from data.errors import Forbidden, LifelineError, Unauthenticated
 from dispatch import crew
 from dispatch.crew_tokens import CrewClaims, verify_crew_token
@@ -106,24 +112,14 @@ async def _staff_reporter(websocket: WebSocket, token: str) -> Reporter:
     return Reporter(None, claims=claims)
 
 
-async def _crew_live(websocket: WebSocket, claims: CrewClaims) -> bool:
-    async with websocket.app.state.session_factory() as session:
+async def _crew_live(sessions: async_sessionmaker[AsyncSession], claims: CrewClaims) -> bool:
+    async with sessions() as session:
         return await crew.dispatch_is_live(db_session=session, claims=claims)
 
 
-def watch_crew_links(app: Any) -> None:
-    """Let the worker's socket watch check every open crew link, in one query for all."""
-
-    async def alive(claims: set[Any]) -> set[Any]:
-        async with app.state.session_factory() as session:
-            return await crew.live_among(db_session=session, claims=claims)
-
-    app.state.socket_authority.capabilities_alive = alive
-
-
 async def _reporter(
-    websocket: WebSocket, identity: IdentitySettings, *, token: str | None,
-    crew_token: str | None,
+    websocket: WebSocket, identity: IdentitySettings, sessions: async_sessionmaker[AsyncSession],
+    *, token: str | None, crew_token: str | None,
 ) -> Reporter:
     if token:
         return await _staff_reporter(websocket, token)
@@ -132,17 +128,19 @@ async def _reporter(
             claims = verify_crew_token(crew_token, secret=identity.secret_key)
         except LifelineError as exc:
             raise Unauthenticated(exc.detail, code="invalid_crew_token") from exc
-        if not await _crew_live(websocket, claims):
+        if not await _crew_live(sessions, claims):
             raise Unauthenticated("this case is over; the crew link has expired",
                                   code="crew_token_expired")
         return Reporter(claims.unit_id, crew=claims)
     raise Unauthenticated("a token or a crew_token is required", code="auth_required")
 
 
-async def _authenticate(websocket: WebSocket, identity: IdentitySettings) -> Reporter:
+async def _authenticate(
+    websocket: WebSocket, identity: IdentitySettings, sessions: async_sessionmaker[AsyncSession]
+) -> Reporter:
     token = websocket.query_params.get("token")
     if token:
-        return await _reporter(websocket, identity, token=token, crew_token=None)
+        return await _reporter(websocket, identity, sessions, token=token, crew_token=None)
     try:
         raw = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_S)
         message = TelemetryAuth.model_validate_json(raw)
@@ -154,7 +152,7 @@ async def _authenticate(websocket: WebSocket, identity: IdentitySettings) -> Rep
             code="auth_required",
         ) from None
     return await _reporter(
-        websocket, identity, token=message.token, crew_token=message.crew_token
+        websocket, identity, sessions, token=message.token, crew_token=message.crew_token
     )
 
 
@@ -298,12 +296,12 @@ class TelemetrySession:
 @router.websocket("/ws/telemetry")
 async def telemetry_socket(
     websocket: WebSocket, identity: IdentitySettingsDep, ingest: PositionIngestDep,
-    authority: SocketAuthorityDep,
+    authority: SocketAuthorityDep, sessions: SessionFactoryDep,
 ) -> None:
     """GPS fixes from vehicles (or an AVL gateway) over one connection, acked in batches."""
     await websocket.accept()
     try:
-        reporter = await _authenticate(websocket, identity)
+        reporter = await _authenticate(websocket, identity, sessions)
     except (Unauthenticated, Forbidden) as exc:
         await _refuse(websocket, exc.code, exc.detail, UNAUTHENTICATED)
         return

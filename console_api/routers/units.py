@@ -10,9 +10,9 @@ from fastapi import APIRouter, Header, Query, Request, status
 from console_api.deps import (
     CurrentClaims,
     IdentitySettingsDep,
+    LivePositionsDep,
     OptionalClaims,
     PositionIngestDep,
-    RedisDep,
     SessionDep,
     actor_of,
 )
@@ -66,7 +66,7 @@ def unit_view(
     "", status_code=status.HTTP_201_CREATED, response_model=UnitView, summary="Register a unit"
 )
 async def create_unit(
-    redis: RedisDep,
+    live_fleet: LivePositionsDep,
     body: UnitCreate,
     request: Request,
     db_session: SessionDep,
@@ -76,13 +76,13 @@ async def create_unit(
     unit = await fleet.create_unit(
         db_session=db_session, request=body, actor=actor_of(claims).label
     )
-    live = (await fleet.live_positions(redis, [unit]))[unit.id]
+    live = (await fleet.live_positions(live_fleet, [unit]))[unit.id]
     return unit_view(unit, live)
 
 
 @router.get("", response_model=list[UnitView], summary="Units, with live positions")
 async def list_units(
-    redis: RedisDep,
+    live_fleet: LivePositionsDep,
     db_session: SessionDep,
     claims: CurrentClaims,
     status_filter: Annotated[UnitStatus | None, Query(alias="status")] = None,
@@ -94,14 +94,14 @@ async def list_units(
         db_session=db_session, status=status_filter.value if status_filter else None,
         bound_for_hospital=scope,
     )
-    positions = await fleet.live_positions(redis, units)
+    positions = await fleet.live_positions(live_fleet, units)
     return [unit_view(u, positions[u.id], with_phones=scope is None) for u in units]
 
 
 @router.get("/{unit_id}", response_model=UnitView, summary="One unit")
 async def read_unit(
     unit_id: uuid.UUID,
-    redis: RedisDep,
+    live_fleet: LivePositionsDep,
     db_session: SessionDep,
     claims: CurrentClaims,
 ) -> UnitView:
@@ -114,7 +114,7 @@ async def read_unit(
         unit = next((u for u in mine if u.id == unit_id), None)
         if unit is None:
             raise fleet.UnitNotFound(f"no unit {unit_id}")
-    live = (await fleet.live_positions(redis, [unit]))[unit.id]
+    live = (await fleet.live_positions(live_fleet, [unit]))[unit.id]
     return unit_view(unit, live, with_phones=scope is None)
 
 
@@ -122,7 +122,7 @@ async def read_unit(
 async def set_status(
     unit_id: uuid.UUID,
     body: UnitStatusUpdate,
-    redis: RedisDep,
+    live_fleet: LivePositionsDep,
     db_session: SessionDep,
     claims: CurrentClaims,
 ) -> UnitView:
@@ -131,7 +131,7 @@ async def set_status(
         db_session=db_session, unit_id=unit_id, status=UnitStatus(body.status),
         actor=actor_of(claims).label,
     )
-    live = (await fleet.live_positions(redis, [unit]))[unit.id]
+    live = (await fleet.live_positions(live_fleet, [unit]))[unit.id]
     return unit_view(unit, live)
 
 

@@ -11,6 +11,7 @@ from care import availability
 from care.models import Doctor, DoctorAvailabilityState
 from care.settings import CareSettings
 from data.outbox import OutboxEvent
+from realtime.presence import RedisPresence
 
 #: For the sweeper test only, which is about the sweep loop: it sweeps once per TTL, and with
 #: the default 90 s the test would wait a minute and a half.
@@ -26,12 +27,13 @@ async def available_ids(client, **params) -> set[str]:
 async def test_presence_expires_when_heartbeats_stop_and_search_reflects_it(app, client, clinic):
     """The presence's TTL is read and moved in Redis, instead of racing heartbeats against it."""
     redis = app.state.redis
+    presence = app.state.adapters.presence
     settings = CareSettings()  # what `make run` has: a presence lives 90 s without a heartbeat
     ttl_ms = settings.presence_ttl_seconds * 1000
-    key = availability.presence_key(settings, uuid.UUID(clinic.doctor_id))
+    key = presence.key(uuid.UUID(clinic.doctor_id))
     async with app.state.session_factory() as session:
         doctor = await session.get(Doctor, uuid.UUID(clinic.doctor_id))
-        await availability.set_state(db_session=session, redis=redis, doctor=doctor,
+        await availability.set_state(db_session=session, presence=presence, doctor=doctor,
                                      state="available", hospital_id=uuid.UUID(clinic.hospital_id),
                                      settings=settings)
     assert ttl_ms - 5_000 < await redis.pttl(key) <= ttl_ms
@@ -41,8 +43,8 @@ async def test_presence_expires_when_heartbeats_stop_and_search_reflects_it(app,
         await redis.pexpire(key, 2_000)  # as if 88 s had passed in silence
         async with app.state.session_factory() as session:
             doctor = await session.get(Doctor, uuid.UUID(clinic.doctor_id))
-            beat = await availability.heartbeat(db_session=session, redis=redis, doctor=doctor,
-                                                settings=settings)
+            beat = await availability.heartbeat(db_session=session, presence=presence,
+                                                doctor=doctor, settings=settings)
         assert beat == {"doctor_id": clinic.doctor_id, "state": "available", "expired": False}
         assert await redis.pttl(key) > ttl_ms - 5_000
     assert clinic.doctor_id in await available_ids(client, language="fi")
@@ -57,10 +59,10 @@ async def test_presence_expires_when_heartbeats_stop_and_search_reflects_it(app,
     assert profile["availability"] == "offline"
     async with app.state.session_factory() as session:
         doctor = await session.get(Doctor, uuid.UUID(clinic.doctor_id))
-        late = await availability.heartbeat(db_session=session, redis=redis, doctor=doctor,
+        late = await availability.heartbeat(db_session=session, presence=presence, doctor=doctor,
                                             settings=settings)
         assert late["expired"] is True
-        expired = await availability.expire_silent(db_session=session, redis=redis,
+        expired = await availability.expire_silent(db_session=session, presence=presence,
                                                    settings=settings)
     assert uuid.UUID(clinic.doctor_id) in expired
     async with app.state.session_factory() as session:
@@ -131,13 +133,13 @@ async def test_search_filters_and_profile(app, client, clinic):
 
 
 async def test_the_sweeper_announces_expiry_without_any_request(app, client, clinic):
-    redis = app.state.redis
+    presence = app.state.adapters.presence
     async with app.state.session_factory() as session:
         doctor = await session.get(Doctor, uuid.UUID(clinic.doctor_id))
-        await availability.set_state(db_session=session, redis=redis, doctor=doctor,
+        await availability.set_state(db_session=session, presence=presence, doctor=doctor,
                                      state="busy", hospital_id=None, settings=SHORT)
     sweeper = asyncio.create_task(
-        availability.sweep_presence(app.state.session_factory, redis, settings=SHORT))
+        availability.sweep_presence(app.state.session_factory, presence, settings=SHORT))
     try:
         for _ in range(40):
             await asyncio.sleep(0.1)
@@ -155,7 +157,8 @@ async def test_search_survives_a_redis_outage(app, client, clinic):
 
     dead = aioredis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
     try:
-        states = await availability.live_states(dead, [uuid.UUID(clinic.doctor_id)])
+        states = await availability.live_states(RedisPresence(dead, prefix="lifeline:test:"),
+                                                [uuid.UUID(clinic.doctor_id)])
     finally:
         await dead.aclose()
     assert states == {uuid.UUID(clinic.doctor_id): "offline"}
