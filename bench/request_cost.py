@@ -45,9 +45,9 @@ def _prepare(pg: PrivatePostgres, rd: PrivateRedis, workdir: Path) -> tuple[str,
     area = choose_area()
     os.environ.update(
         DATABASE_URL=pg.url, REDIS_URL=rd.url, LIFELINE_SMS_SENDER="false",
-        LIFELINE_SECRET_KEY="cost-" + uuid.uuid4().hex + uuid.uuid4().hex,
-        LIFELINE_DATA_DIR=str(workdir), LIFELINE_STREAM_PREFIX=f"cost:{uuid.uuid4().hex}:",
-        LIFELINE_API_PER_MINUTE="100000000",  # one caller makes every request here
+        LIFELINE_IDENTITY_SECRET_KEY="cost-" + uuid.uuid4().hex + uuid.uuid4().hex,
+        LIFELINE_DATA_DIR=str(workdir), LIFELINE_REALTIME_STREAM_PREFIX=f"cost:{uuid.uuid4().hex}:",
+        LIFELINE_IDENTITY_API_PER_MINUTE="100000000",  # one caller makes every request here
     )
     prepare_database(dict(os.environ), area)
     return (area.name, *create_operator(dict(os.environ)))

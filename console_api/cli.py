@@ -86,7 +86,7 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            # X-Forwarded-For is read by the app itself, from LIFELINE_TRUSTED_PROXIES only
+            # X-Forwarded-For is read by the app itself, from LIFELINE_IDENTITY_TRUSTED_PROXIES only
             # (uvicorn's own default would believe any loopback client).
             proxy_headers=False,
             log_level="info",
@@ -94,7 +94,7 @@ def serve(
             # Off by default: compressed frames differ per connection, so each event would be
             # deflated once per subscriber instead of framed once (see README, real time).
             ws_per_message_deflate=get_realtime_settings().ws_deflate,
-            # Slow-loris: a request must arrive whole within LIFELINE_REQUEST_TIMEOUT_SECONDS.
+            # Slow-loris: a request must arrive whole within LIFELINE_WEB_REQUEST_TIMEOUT_SECONDS.
             http="console_api.server_limits:DeadlineHttpProtocol",
             timeout_keep_alive=limits.keep_alive_seconds,
             ws_max_size=limits.ws_max_message_bytes,
@@ -464,7 +464,7 @@ def audit_verify() -> None:
 
 @keys_app.command("rotate")
 def keys_rotate() -> None:
-    """Re-wrap every data key (and TOTP secret) under the first KEK of LIFELINE_KEK(_FILE).
+    """Re-wrap every data key (and TOTP secret) under the first KEK of LIFELINE_IDENTITY_KEK(_FILE).
 
     Put the new KEK first and keep the old one after it until this has finished; values are not
     re-encrypted and the service keeps running throughout.

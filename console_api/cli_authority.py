@@ -76,7 +76,7 @@ def users_remove_role(
 
 
 def audit_checkpoint() -> None:
-    """Sign the audit chain's head with LIFELINE_AUDIT_KEY and keep it outside the database."""
+    """Sign the audit chain's head with LIFELINE_IDENTITY_AUDIT_KEY; kept outside the database."""
     from data.db import make_sync_engine
     from data.models import import_all_models
     from identity import audit_anchor

@@ -1,8 +1,8 @@
 """The address and duplicate flag of a new case, never at the cost of the SOS itself.
 
 Both are extra queries on the intake path. They run in a savepoint under a statement timeout
-(``LIFELINE_INTAKE_LOOKUP_MS``), which is always rolled back (they only read: that undoes the
-timeout too, one statement fewer than restoring it): slow (a lock held by a region re-import, a
+(``LIFELINE_DISPATCH_INTAKE_LOOKUP_MS``), which is always rolled back (they only read: that undoes
+the timeout too, one statement fewer than restoring it): slow (a lock held by a region re-import, a
 cold cache) or failing, the SOS is accepted without them. A missing address is filled in after
 the commit by a background task, with its own audit row and outbox event, so the console shows it
 when it comes.

@@ -97,7 +97,8 @@ def _turn_model(graph: RoadGraph, n_hospitals: int) -> tuple[TurnGraph | None, f
         return turns, None
     if settings.turn_table_horizon_minutes > 0:
         log.warning(
-            "region %s: a turn-model table of %.1f GB exceeds LIFELINE_TURN_TABLE_MAX_GB (%.1f);"
+            "region %s: a turn-model table of %.1f GB exceeds"
+            " LIFELINE_DISPATCH_TURN_TABLE_MAX_GB (%.1f);"
             " keeping only the hospitals within %.0f min of each road edge",
             graph.name,
             gigabytes,
@@ -106,7 +107,8 @@ def _turn_model(graph: RoadGraph, n_hospitals: int) -> tuple[TurnGraph | None, f
         )
         return turns, settings.turn_table_horizon_minutes * 60.0
     log.warning(
-        "region %s: a turn-model table of %.1f GB exceeds LIFELINE_TURN_TABLE_MAX_GB (%.1f);"
+        "region %s: a turn-model table of %.1f GB exceeds"
+        " LIFELINE_DISPATCH_TURN_TABLE_MAX_GB (%.1f);"
         " ranking on the node graph",
         graph.name,
         gigabytes,
@@ -125,7 +127,7 @@ class Destinations:
         only: frozenset[str] | None = None,
     ) -> None:
         self.regions: dict[str, RegionNetwork] = regions or {}
-        #: The regions this process serves (``LIFELINE_REGIONS``); None: every imported region.
+        #: The regions this process serves (``LIFELINE_DISPATCH_REGIONS``); None: every region.
         self.only = only
         self._lock = threading.Lock()
 

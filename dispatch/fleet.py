@@ -268,7 +268,7 @@ async def recommend_for_case(
     k: int | None = None,
 ) -> list[dict]:
     """Available units ranked by total time to definitive care for this case (the top
-    ``LIFELINE_RECOMMENDED_UNITS``, or ``k``: a response plan picks from more)."""
+    ``LIFELINE_DISPATCH_RECOMMENDED_UNITS``, or ``k``: a response plan picks from more)."""
     settings = settings or get_dispatch_settings()
     if case.region is None or case.region not in destinations.regions:
         return []

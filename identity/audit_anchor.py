@@ -3,8 +3,8 @@
 The hash chain proves the rows agree with each other, not that they are the rows that were
 written: whoever can write the table can delete the newest rows, or rewrite one and recompute
 every later hash. A checkpoint is ``(seq, record_hash)`` of the head, HMAC-signed with
-``LIFELINE_AUDIT_KEY`` and appended to a file under ``LIFELINE_DATA_DIR`` (and the log), both
-outside the database. :func:`check` then tells truncation (a checkpointed row is gone) and
+``LIFELINE_IDENTITY_AUDIT_KEY`` and appended to a file under ``LIFELINE_DATA_DIR`` (and the log),
+both outside the database. :func:`check` then tells truncation (a checkpointed row is gone) and
 rewriting (a checkpointed row's hash changed) apart, and names the checkpoint that caught it.
 """
 
@@ -47,7 +47,7 @@ class Checkpoint:
 
 
 def _key() -> bytes:
-    """LIFELINE_AUDIT_KEY; in development a random key kept under the data dir (created once)."""
+    """LIFELINE_IDENTITY_AUDIT_KEY; in development a random key under the data dir (made once)."""
     configured = get_identity_settings().audit_key
     if configured:
         return configured.encode()
@@ -147,7 +147,7 @@ def check(conn: Connection, checkpoints: Iterable[Checkpoint]) -> list[Finding]:
         if not hmac.compare_digest(point.mac, _sign(point, key)):
             findings.append(Finding(
                 "forged_checkpoint", point.seq,
-                f"the checkpoint of {point.at} is not signed by LIFELINE_AUDIT_KEY",
+                f"the checkpoint of {point.at} is not signed by LIFELINE_IDENTITY_AUDIT_KEY",
             ))
             continue
         stored = conn.execute(

@@ -1,4 +1,4 @@
-"""LIFELINE_REGIONS: a worker loads (and keeps in step) only the regions it serves."""
+"""LIFELINE_DISPATCH_REGIONS: a worker loads (and keeps in step) only the regions it serves."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from facilities.regions import DEMO_REGION
 
 
 def test_regions_setting_is_a_set_or_none(monkeypatch):
-    monkeypatch.setenv("LIFELINE_REGIONS", f" {DEMO_REGION} , islamabad,")
+    monkeypatch.setenv("LIFELINE_DISPATCH_REGIONS", f" {DEMO_REGION} , islamabad,")
     assert DispatchSettings().served_regions == frozenset({DEMO_REGION, "islamabad"})
-    monkeypatch.setenv("LIFELINE_REGIONS", "")
+    monkeypatch.setenv("LIFELINE_DISPATCH_REGIONS", "")
     assert DispatchSettings().served_regions is None
 
 

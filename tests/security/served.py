@@ -1,8 +1,8 @@
 """``lifeline serve`` started as a user starts it, for black-box attack replays over HTTP.
 
 The environment is the one ``make run`` gives, plus only what a test run needs to stay apart
-from other runs: ``DATABASE_URL`` (this run's database) and ``LIFELINE_STREAM_PREFIX`` (this
-run's Redis keys). None of the test suite's own overrides (raised rate limits) is passed on.
+from other runs: ``DATABASE_URL`` (this run's database) and ``LIFELINE_REALTIME_STREAM_PREFIX``
+(this run's Redis keys). None of the test suite's own overrides (raised rate limits) is passed on.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def user_env(database_url: str, **extra: str) -> dict[str, str]:
     env = {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ}
     env.update(
         DATABASE_URL=database_url,
-        LIFELINE_STREAM_PREFIX=os.environ["LIFELINE_STREAM_PREFIX"] + "served:",
+        LIFELINE_REALTIME_STREAM_PREFIX=os.environ["LIFELINE_REALTIME_STREAM_PREFIX"] + "served:",
     )
     env.update(extra)
     return env

@@ -239,8 +239,10 @@ async def run(
         env = dict(os.environ)
         env.update(
             DATABASE_URL=pg.url.replace(f":{pg.port}/", f":{proxy.port}/"), REDIS_URL=rd.url,
-            LIFELINE_SECRET_KEY=secret or ("faults-" + uuid.uuid4().hex + uuid.uuid4().hex),
-            LIFELINE_DATA_DIR=str(workdir), LIFELINE_STREAM_PREFIX=f"faults:{uuid.uuid4().hex}:",
+            LIFELINE_IDENTITY_SECRET_KEY=secret
+            or ("faults-" + uuid.uuid4().hex + uuid.uuid4().hex),
+            LIFELINE_DATA_DIR=str(workdir),
+            LIFELINE_REALTIME_STREAM_PREFIX=f"faults:{uuid.uuid4().hex}:",
             LIFELINE_SMS_SENDER="false", LIFELINE_DB_POOL_SIZE="5", PYTHONPATH=str(ROOT),
         )
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)

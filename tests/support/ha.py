@@ -512,9 +512,10 @@ class HaStack:
         env.update(
             DATABASE_URL=self.postgres.libpq_url(), REDIS_URL=self.redis.url,
             DATABASE_READ_URL=self.postgres.libpq_url(attrs="prefer-standby"),
-            LIFELINE_SECRET_KEY=secret or ("failover-" + uuid.uuid4().hex + uuid.uuid4().hex),
+            LIFELINE_IDENTITY_SECRET_KEY=secret
+            or ("failover-" + uuid.uuid4().hex + uuid.uuid4().hex),
             LIFELINE_DATA_DIR=str(self.root / "app"),
-            LIFELINE_STREAM_PREFIX=f"failover:{uuid.uuid4().hex}:",
+            LIFELINE_REALTIME_STREAM_PREFIX=f"failover:{uuid.uuid4().hex}:",
             LIFELINE_SMS_SENDER="false", LIFELINE_DB_POOL_SIZE="5", PYTHONPATH=str(ROOT),
         )
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
