@@ -96,9 +96,9 @@ def lookups_timed() -> Iterator[None]:
 
     served = service.describe_place
 
-    async def timed(db_session, case, *, request, now):
+    async def timed(db_session, case, *, request, now, settings):
         cpu, wall = time.process_time(), time.perf_counter()
-        described = await served(db_session, case, request=request, now=now)
+        described = await served(db_session, case, request=request, now=now, settings=settings)
         LOOKUPS["cpu_ms"] += (time.process_time() - cpu) * 1000
         LOOKUPS["wall_ms"] += (time.perf_counter() - wall) * 1000
         LOOKUPS["calls"] += 1

@@ -36,7 +36,7 @@ from care.lifecycle import (
 )
 from care.models import Appointment, AppointmentEvent, WaitlistEntry
 from care.schemas import AppointmentCreate
-from care.settings import CareSettings, get_care_settings
+from care.settings import CareSettings
 from care.slots import slot_at
 from data import idempotency
 from data.base import utcnow
@@ -187,11 +187,10 @@ async def book(
     requester: Requester,
     body: AppointmentCreate,
     idempotency_key: str | None,
-    settings: CareSettings | None = None,
+    settings: CareSettings,
     from_waitlist: WaitlistEntry | None = None,
 ) -> Booked:
     """Book a slot; a retry with the same key returns the first booking; a taken slot is a 409."""
-    settings = settings or get_care_settings()
     key = None
     if idempotency_key is not None:
         key = idempotency.IdempotencyKey(scope=f"user:{requester.user_id}", key=idempotency_key)
@@ -239,7 +238,7 @@ async def book(
 
 async def accept_offer(
     *, db_session: AsyncSession, requester: Requester, entry_id: uuid.UUID,
-    settings: CareSettings | None = None,
+    settings: CareSettings,
 ) -> Appointment:
     """Take the slot the waitlist offered; if it went meanwhile, the entry waits again (409)."""
     entry = await waitlist.offered_entry(db_session, requester, entry_id)
@@ -291,10 +290,9 @@ async def act(
     action: AppointmentAction,
     reason: str | None = None,
     expected_version: int | None = None,
-    settings: CareSettings | None = None,
+    settings: CareSettings,
 ) -> Appointment:
     """Confirm, check in, complete, cancel or mark no-show; 409 on an illegal move."""
-    settings = settings or get_care_settings()
     appointment = await read(db_session=db_session, requester=requester,
                              appointment_id=appointment_id)
     if not may_act_on_appointment(_party(requester, appointment), action.value):
@@ -361,10 +359,9 @@ async def reschedule(
     start: datetime,
     hospital_id: uuid.UUID | None = None,
     expected_version: int | None = None,
-    settings: CareSettings | None = None,
+    settings: CareSettings,
 ) -> Appointment:
     """Move to another slot of the doctor: the old one becomes rescheduled, a new one is booked."""
-    settings = settings or get_care_settings()
     old = await read(db_session=db_session, requester=requester, appointment_id=appointment_id)
     if not may_act_on_appointment(_party(requester, old), "reschedule"):
         raise Forbidden("you may not reschedule this appointment", code="action_forbidden")
@@ -444,10 +441,9 @@ async def day_queue(
 
 async def queue_position(
     *, db_session: AsyncSession, requester: Requester, appointment_id: uuid.UUID,
-    settings: CareSettings | None = None,
+    settings: CareSettings,
 ) -> dict[str, Any]:
     """Where the patient stands in today's queue (None unless checked in)."""
-    settings = settings or get_care_settings()
     appointment = await read(db_session=db_session, requester=requester,
                              appointment_id=appointment_id)
     queue = await day_queue(db_session, appointment, settings=settings)
@@ -501,10 +497,9 @@ async def day_list(
     day: date,
     hospital_id: uuid.UUID | None = None,
     doctor_id: uuid.UUID | None = None,
-    settings: CareSettings | None = None,
+    settings: CareSettings,
 ) -> list[Appointment]:
     """A day's appointments: the desk sees its hospital's, a doctor their own agenda."""
-    settings = settings or get_care_settings()
     query = select(Appointment)
     if hospital_id is not None:
         if not manages_hospital(requester, hospital_id):

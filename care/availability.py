@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from care.models import Doctor, DoctorAvailabilityState, DoctorHospitalAffiliation
-from care.settings import CareSettings, get_care_settings
+from care.settings import CareSettings
 from data.base import utcnow
 from data.errors import InvalidInput, NotFound
 from data.events import Channel
@@ -65,10 +65,9 @@ async def set_state(
     doctor: Doctor,
     state: str,
     hospital_id: uuid.UUID | None,
-    settings: CareSettings | None = None,
+    settings: CareSettings,
 ) -> dict[str, Any]:
     """A doctor announces a state; it lives for one TTL unless heartbeats keep it alive."""
-    settings = settings or get_care_settings()
     if state not in STATES:
         raise InvalidInput(f"state must be one of {', '.join(STATES)}", field="state")
     if hospital_id is not None:
@@ -108,13 +107,12 @@ async def heartbeat(
     db_session: AsyncSession,
     redis: Redis,
     doctor: Doctor,
-    settings: CareSettings | None = None,
+    settings: CareSettings,
 ) -> dict[str, Any]:
     """Keep the announced state alive; after a silence longer than the TTL the doctor is offline.
 
     The snapshot in PostgreSQL is refreshed at most every ``snapshot_every_seconds``.
     """
-    settings = settings or get_care_settings()
     key = presence_key(settings, doctor.id)
     alive = await redis.expire(key, settings.presence_ttl_seconds)
     if not alive:
@@ -134,10 +132,9 @@ async def heartbeat(
 
 
 async def live_states(
-    redis: Redis, doctor_ids: Iterable[uuid.UUID], settings: CareSettings | None = None
+    redis: Redis, doctor_ids: Iterable[uuid.UUID], *, settings: CareSettings
 ) -> dict[uuid.UUID, str]:
     """Each doctor's live state; a missing (expired) key means offline."""
-    settings = settings or get_care_settings()
     ids = list(doctor_ids)
     if not ids:
         return {}
@@ -152,10 +149,9 @@ async def live_states(
 
 
 async def expire_silent(
-    *, db_session: AsyncSession, redis: Redis, settings: CareSettings | None = None
+    *, db_session: AsyncSession, redis: Redis, settings: CareSettings
 ) -> list[uuid.UUID]:
     """Persist 'offline' for doctors whose presence expired and tell subscribers (periodic)."""
-    settings = settings or get_care_settings()
     rows = list(
         (
             await db_session.execute(
@@ -165,7 +161,7 @@ async def expire_silent(
             )
         ).scalars()
     )
-    live = await live_states(redis, [r.doctor_id for r in rows], settings)
+    live = await live_states(redis, [r.doctor_id for r in rows], settings=settings)
     expired = []
     for row in rows:
         if live[row.doctor_id] != "offline":
@@ -192,7 +188,7 @@ async def get_doctor(*, db_session: AsyncSession, doctor_id: uuid.UUID) -> Docto
 
 async def announce(
     *, db_session: AsyncSession, redis: Redis, user_id: uuid.UUID | None, state: str,
-    hospital_id: uuid.UUID | None, settings: CareSettings | None = None,
+    hospital_id: uuid.UUID | None, settings: CareSettings,
 ) -> dict[str, Any]:
     """The signed-in doctor sets their state."""
     doctor = await own_doctor(db_session=db_session, user_id=user_id)
@@ -202,7 +198,7 @@ async def announce(
 
 async def beat(
     *, db_session: AsyncSession, redis: Redis, user_id: uuid.UUID | None,
-    settings: CareSettings | None = None,
+    settings: CareSettings,
 ) -> dict[str, Any]:
     """The signed-in doctor's app heartbeats."""
     doctor = await own_doctor(db_session=db_session, user_id=user_id)
@@ -211,10 +207,9 @@ async def beat(
 
 async def sweep_presence(
     session_factory: async_sessionmaker[AsyncSession], redis: Redis, *,
-    settings: CareSettings | None = None,
+    settings: CareSettings,
 ) -> None:
     """Background loop: persist and announce expired presence once per TTL. Never returns."""
-    settings = settings or get_care_settings()
     while True:
         await asyncio.sleep(settings.presence_ttl_seconds)
         try:

@@ -26,7 +26,7 @@ from care.schemas import (
     DoctorCreate,
     DoctorView,
 )
-from care.settings import CareSettings, get_care_settings
+from care.settings import CareSettings
 from care.slots import Slot, Template, free_slots
 from data.base import utcnow
 from data.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -175,10 +175,9 @@ async def open_slots(
     start: datetime,
     end: datetime,
     hospital_id: uuid.UUID | None = None,
-    settings: CareSettings | None = None,
+    settings: CareSettings,
 ) -> list[Slot]:
     """Slots from the schedule minus live bookings, from now on, within at most 31 days."""
-    settings = settings or get_care_settings()
     if end <= start:
         raise InvalidInput("to must be after from", field="to")
     if end - start > MAX_SLOT_WINDOW:
@@ -209,6 +208,7 @@ async def search(
     specialty: str | None,
     language: str | None,
     available_now: bool,
+    settings: CareSettings,
     limit: int = 50,
 ) -> list[DoctorView]:
     """Doctors by city (of an affiliated hospital), specialty and language; live availability."""
@@ -226,7 +226,7 @@ async def search(
             )
         )
     doctors = list((await db_session.scalars(query)).unique())
-    states = await availability.live_states(redis, [d.id for d in doctors])
+    states = await availability.live_states(redis, [d.id for d in doctors], settings=settings)
     if available_now:
         doctors = [d for d in doctors if states[d.id] == "available"]
     doctors = doctors[:limit]
@@ -265,11 +265,11 @@ def view(doctor: Doctor, *, state: str, hospitals: list[dict[str, Any]]) -> Doct
 
 
 async def read_doctor(
-    *, db_session: AsyncSession, redis: Redis, doctor_id: uuid.UUID
+    *, db_session: AsyncSession, redis: Redis, doctor_id: uuid.UUID, settings: CareSettings
 ) -> DoctorView:
     """One doctor's public profile with live availability."""
     doctor = await availability.get_doctor(db_session=db_session, doctor_id=doctor_id)
-    states = await availability.live_states(redis, [doctor.id])
+    states = await availability.live_states(redis, [doctor.id], settings=settings)
     hospitals = await _hospitals_of(db_session, [doctor.id])
     return view(doctor, state=states[doctor.id], hospitals=hospitals.get(doctor.id, []))
 
@@ -279,10 +279,9 @@ async def dashboard_metrics(
     db_session: AsyncSession,
     requester: Requester,
     hospital_id: uuid.UUID,
-    settings: CareSettings | None = None,
+    settings: CareSettings,
 ) -> dict[str, Any]:
     """Today's appointments and no-shows, open emergency cases bound here, and ED status."""
-    settings = settings or get_care_settings()
     if not may_see_hospital_metrics(requester, hospital_id):
         raise Forbidden(
             "only this hospital's admin may see its dashboard", code="not_your_hospital"

@@ -13,6 +13,7 @@ from care import fhir_map
 from care.access import Requester
 from care.models import Appointment, Doctor, PatientEmergencyContact
 from care.records import authorise_patient_read
+from care.settings import CareSettings
 from data.base import utcnow
 from data.errors import Forbidden, InvalidInput, NotFound
 from dispatch.models import EmergencyCase
@@ -45,13 +46,15 @@ async def read(
     requester: Requester,
     resource: str,
     raw_id: str,
+    settings: CareSettings,
     break_glass_reason: str | None = None,
 ) -> Resource:
     """One resource by type and id, if the caller may see it."""
     if resource == "Patient":
         patient = await _get(db_session, Patient, resource, raw_id)
         await authorise_patient_read(db_session, requester, patient.id,
-                                     break_glass_reason=break_glass_reason, kind="fhir_patient")
+                                     break_glass_reason=break_glass_reason, kind="fhir_patient",
+                                     settings=settings)
         contacts = list(await db_session.scalars(
             select(PatientEmergencyContact).where(PatientEmergencyContact.patient_id == patient.id)
         ))
@@ -118,6 +121,7 @@ async def search(
     requester: Requester,
     resource: str,
     patient: str | None,
+    settings: CareSettings,
     break_glass_reason: str | None = None,
 ) -> list[Resource]:
     """Appointments or encounters of one patient (``patient=`` is required)."""
@@ -129,7 +133,8 @@ async def search(
     if await db_session.get(Patient, patient_id) is None:
         raise NotFound(f"no Patient/{patient_id}", code="resource_not_found")
     await authorise_patient_read(db_session, requester, patient_id,
-                                 break_glass_reason=break_glass_reason, kind=f"fhir_{resource}")
+                                 break_glass_reason=break_glass_reason, kind=f"fhir_{resource}",
+                                 settings=settings)
     if resource == "Appointment":
         rows = await db_session.scalars(
             select(Appointment).where(Appointment.patient_id == patient_id)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from care import availability
 from care.access import Requester, require_manager
 from care.models import Doctor, DoctorHospitalAffiliation, DoctorSchedule
+from care.settings import CareSettings
 from data.errors import NotFound
 from facilities.models import Department, Hospital
 from identity.models import Patient
@@ -35,14 +36,14 @@ async def _schedules(db_session: AsyncSession, *conditions: Any) -> list[DoctorS
 
 
 async def my_doctor_profile(
-    *, db_session: AsyncSession, redis: Redis, requester: Requester
+    *, db_session: AsyncSession, redis: Redis, requester: Requester, settings: CareSettings
 ) -> dict[str, Any]:
     """The signed-in doctor: profile, live state, every affiliation (accepted or not) and the
     weekly schedule per hospital, so the portal can offer "accept" and show the week."""
     if requester.doctor_id is None:
         raise NotFound("no doctor profile is linked to your account", code="no_doctor_profile")
     doctor = await availability.get_doctor(db_session=db_session, doctor_id=requester.doctor_id)
-    state = (await availability.live_states(redis, [doctor.id]))[doctor.id]
+    state = (await availability.live_states(redis, [doctor.id], settings=settings))[doctor.id]
     links = await db_session.execute(
         select(DoctorHospitalAffiliation, Hospital.name, Department.name)
         .join(Hospital, Hospital.id == DoctorHospitalAffiliation.hospital_id)
@@ -67,7 +68,12 @@ async def my_doctor_profile(
 
 
 async def hospital_roster(
-    *, db_session: AsyncSession, redis: Redis, requester: Requester, hospital_id: uuid.UUID
+    *,
+    db_session: AsyncSession,
+    redis: Redis,
+    requester: Requester,
+    hospital_id: uuid.UUID,
+    settings: CareSettings,
 ) -> list[dict[str, Any]]:
     """This hospital's attached doctors (accepted or pending), their live state and their
     weekly schedule here: the admin's schedules overview."""
@@ -81,7 +87,9 @@ async def hospital_roster(
         .where(DoctorHospitalAffiliation.hospital_id == hospital_id)
         .order_by(Doctor.full_name, Doctor.id, Department.name)
     )).all()
-    states = await availability.live_states(redis, {doctor.id for _, doctor, _ in rows})
+    states = await availability.live_states(
+        redis, {doctor.id for _, doctor, _ in rows}, settings=settings
+    )
     lines = await _schedules(db_session, DoctorSchedule.hospital_id == hospital_id)
     return [
         {"doctor_id": str(doctor.id), "full_name": doctor.full_name,

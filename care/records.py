@@ -26,7 +26,7 @@ from care.models import (
     PatientEmergencyContact,
 )
 from care.schemas import AllergyCreate, ConditionCreate, ContactCreate, ProfileUpdate, RecordCreate
-from care.settings import CareSettings, get_care_settings
+from care.settings import CareSettings
 from data.base import utcnow
 from data.errors import Conflict, Forbidden, NotFound
 from data.events import Channel
@@ -140,7 +140,7 @@ async def add_condition(
 
 async def treats(
     db_session: AsyncSession, doctor_id: uuid.UUID | None, patient_id: uuid.UUID,
-    *, window_hours: int | None = None,
+    *, window_hours: int,
 ) -> bool:
     """A real treatment relationship: a verified doctor, at a hospital whose affiliation the
     doctor accepted, with an encounter of this patient there within the window (an appointment,
@@ -149,7 +149,7 @@ async def treats(
     """
     if doctor_id is None:
         return False
-    window = timedelta(hours=window_hours or get_care_settings().treatment_window_hours)
+    window = timedelta(hours=window_hours)
     now = utcnow()
     accepted = select(DoctorHospitalAffiliation.hospital_id).where(
         DoctorHospitalAffiliation.doctor_id == doctor_id,
@@ -201,10 +201,9 @@ def alert_break_glass(
 
 async def authorise_patient_read(
     db_session: AsyncSession, requester: Requester, patient_id: uuid.UUID, *,
-    break_glass_reason: str | None, kind: str, settings: CareSettings | None = None,
+    break_glass_reason: str | None, kind: str, settings: CareSettings,
 ) -> Access:
     """Apply the record rule; a break-glass read is logged and committed before data is shown."""
-    settings = settings or get_care_settings()
     if await db_session.get(Patient, patient_id) is None:
         raise PatientNotFound(f"no patient {patient_id}")
     access = record_access(
@@ -263,11 +262,12 @@ def record_view(record: MedicalRecord) -> dict[str, Any]:
 
 async def read_records(
     *, db_session: AsyncSession, requester: Requester, patient_id: uuid.UUID,
-    break_glass_reason: str | None = None,
+    settings: CareSettings, break_glass_reason: str | None = None,
 ) -> dict[str, Any]:
     """The patient's chart: records newest first, allergies, conditions and contacts."""
     access = await authorise_patient_read(
         db_session, requester, patient_id, break_glass_reason=break_glass_reason, kind="records",
+        settings=settings,
     )
     rows = await db_session.scalars(
         select(MedicalRecord).where(MedicalRecord.patient_id == patient_id)
@@ -286,13 +286,19 @@ async def read_records(
 
 
 async def add_record(
-    *, db_session: AsyncSession, requester: Requester, patient_id: uuid.UUID, body: RecordCreate
+    *,
+    db_session: AsyncSession,
+    requester: Requester,
+    patient_id: uuid.UUID,
+    body: RecordCreate,
+    settings: CareSettings,
 ) -> MedicalRecord:
     """A treating doctor adds a visit note, lab result, prescription or discharge letter."""
     if await db_session.get(Patient, patient_id) is None:
         raise PatientNotFound(f"no patient {patient_id}")
-    if not may_write_record(requester, treats=await treats(db_session, requester.doctor_id,
-                                                           patient_id)):
+    treating = await treats(db_session, requester.doctor_id, patient_id,
+                            window_hours=settings.treatment_window_hours)
+    if not may_write_record(requester, treats=treating):
         raise Forbidden(
             "only a treating doctor adds to this record", code="no_treatment_relationship"
         )
@@ -407,7 +413,9 @@ async def access_log(
     ]
 
 
-async def read_my_records(*, db_session: AsyncSession, requester: Requester) -> dict[str, Any]:
+async def read_my_records(
+    *, db_session: AsyncSession, requester: Requester, settings: CareSettings
+) -> dict[str, Any]:
     """The caller's own chart."""
     return await read_records(db_session=db_session, requester=requester,
-                              patient_id=_own(requester))
+                              patient_id=_own(requester), settings=settings)

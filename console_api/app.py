@@ -13,6 +13,7 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from care import availability as care_availability
+from care.settings import CareSettings, get_care_settings
 from console_api import bootstrap
 from console_api.access import enforce_access
 from console_api.audit_trail import AuditTrail
@@ -59,7 +60,7 @@ from data.settings import DataSettings, get_data_settings
 from dispatch import alerts
 from dispatch.destinations import Destinations
 from dispatch.service_changes import expire_services
-from dispatch.settings import get_dispatch_settings
+from dispatch.settings import DispatchSettings, get_dispatch_settings
 from fleet_coverage import live as coverage_live
 from fleet_coverage.dispatch_cost import DispatchCost
 from fleet_coverage.service import CoverageBook
@@ -70,7 +71,7 @@ from messaging.sender import run_sender
 from messaging.settings import MessagingSettings, get_messaging_settings
 from messaging.transport import make_transport
 from realtime import runtime as realtime_runtime
-from realtime.settings import get_realtime_settings
+from realtime.settings import RealtimeSettings, get_realtime_settings
 
 log = logging.getLogger("lifeline.app")
 
@@ -114,10 +115,14 @@ async def checkpoint_audit(app: FastAPI, interval_s: float) -> None:
 async def sweep_services(app: FastAPI) -> None:
     """Revert hospital service statuses at their end time (and re-rank the cases they touch)."""
     while True:
-        await asyncio.sleep(get_dispatch_settings().service_sweep_seconds)
+        await asyncio.sleep(app.state.dispatch_settings.service_sweep_seconds)
         try:
             async with app.state.session_factory() as session:
-                await expire_services(session, destinations=app.state.destinations)
+                await expire_services(
+                    session,
+                    destinations=app.state.destinations,
+                    settings=app.state.dispatch_settings,
+                )
         except Exception:
             log.exception("service expiry sweep failed; retrying")
 
@@ -127,11 +132,21 @@ def create_app(
     data_settings: DataSettings | None = None,
     identity_settings: IdentitySettings | None = None,
     messaging_settings: MessagingSettings | None = None,
+    dispatch_settings: DispatchSettings | None = None,
+    care_settings: CareSettings | None = None,
+    realtime_settings: RealtimeSettings | None = None,
 ) -> FastAPI:
-    """A new app; each instance owns its engine and Redis client (bound to its event loop)."""
+    """A new app; each instance owns its engine and Redis client (bound to its event loop).
+
+    The composition root: settings not given are read here (once per process) and handed to
+    the domain explicitly; nothing below reads them on its own.
+    """
     data_settings = data_settings or get_data_settings()
     identity_settings = identity_settings or get_identity_settings()
     messaging_settings = messaging_settings or get_messaging_settings()
+    dispatch_settings = dispatch_settings or get_dispatch_settings()
+    care_settings = care_settings or get_care_settings()
+    realtime_settings = realtime_settings or get_realtime_settings()
     import_all_models()
     install_log_redaction()
     vault.keyring()  # fail at start-up, not at the first sealed field, when the KEK is missing
@@ -152,24 +167,24 @@ def create_app(
             data_settings.redis_url, socket_timeout=2, socket_connect_timeout=2
         )
         app.state.identity_settings = identity_settings
-        live = get_realtime_settings()
         app.state.position_ingest = bootstrap.position_ingest(
             redis=app.state.redis,
             session_factory=app.state.session_factory,
-            realtime_settings=live,
+            realtime_settings=realtime_settings,
+            dispatch_settings=dispatch_settings,
         )
         app.state.sync_engine = make_sync_engine(data_settings, as_app=True)
         app.state.destinations = await retry_unreachable(
             lambda: asyncio.to_thread(
                 Destinations.load,
                 app.state.sync_engine,
-                only=get_dispatch_settings().served_regions,
+                only=dispatch_settings.served_regions,
             ),
             wait_s=data_settings.startup_wait_seconds,
             what="database (road networks)",
         )
         sync_task = asyncio.create_task(
-            keep_routing_in_step(app, get_dispatch_settings().routing_sync_seconds)
+            keep_routing_in_step(app, dispatch_settings.routing_sync_seconds)
         )
         app.state.messaging_settings = messaging_settings
         app.state.coverage_book = CoverageBook(app.state.destinations)
@@ -191,7 +206,9 @@ def create_app(
             asyncio.create_task(sweep_services(app)),
             # A doctor whose heartbeats stopped is stored and announced as offline.
             asyncio.create_task(
-                care_availability.sweep_presence(app.state.session_factory, app.state.redis)
+                care_availability.sweep_presence(
+                    app.state.session_factory, app.state.redis, settings=care_settings
+                )
             ),
         ]
         if messaging_settings.sender_enabled:
@@ -202,7 +219,9 @@ def create_app(
                 on_failure=alerts.sms_failed,
             )
             background.append(asyncio.create_task(sender))
-        await realtime_runtime.start(app, data_settings=data_settings)
+        await realtime_runtime.start(
+            app, data_settings=data_settings, settings=realtime_settings
+        )
         telemetry.watch_crew_links(app)  # open crew-link sockets end with their dispatch
         # What start-up built lives as long as the worker: keep it out of full collections,
         # which otherwise stall every socket of the worker for 100 ms and more.
@@ -237,6 +256,9 @@ def create_app(
         dependencies=[Depends(enforce_access)],
     )
     app.state.identity_settings = identity_settings
+    app.state.dispatch_settings = dispatch_settings
+    app.state.care_settings = care_settings
+    app.state.realtime_settings = realtime_settings
     # Innermost: a request PostgreSQL aborted for contention runs again (audited once).
     app.add_middleware(RetryOnContention)
     app.add_middleware(BodySizeLimit)

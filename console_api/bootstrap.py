@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dispatch.ports import LivePositions
 from dispatch.position_ingest import PositionIngest
+from dispatch.settings import DispatchSettings
 from realtime.live_positions import RedisLivePositions
 from realtime.settings import RealtimeSettings
 
@@ -19,6 +20,7 @@ def position_ingest(
     redis: Redis,
     session_factory: async_sessionmaker[AsyncSession],
     realtime_settings: RealtimeSettings,
+    dispatch_settings: DispatchSettings,
 ) -> PositionIngest:
     """GPS ingest whose live positions are kept in Redis and published on the position stream."""
     live: LivePositions = RedisLivePositions(
@@ -26,4 +28,4 @@ def position_ingest(
         stream_prefix=realtime_settings.stream_prefix,
         stream_maxlen=realtime_settings.ephemeral_maxlen,
     )
-    return PositionIngest(live=live, session_factory=session_factory)
+    return PositionIngest(live=live, session_factory=session_factory, settings=dispatch_settings)

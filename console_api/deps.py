@@ -12,10 +12,12 @@ from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
 
+from care.settings import CareSettings
 from data.errors import Unauthenticated
 from dispatch.case_events import Actor
 from dispatch.destinations import Destinations
 from dispatch.position_ingest import PositionIngest
+from dispatch.settings import DispatchSettings
 from fleet_coverage.dispatch_cost import DispatchCost
 from fleet_coverage.service import CoverageBook
 from identity.settings import IdentitySettings
@@ -23,6 +25,7 @@ from identity.tokens import AccessClaims, verify_access_token
 from messaging.settings import MessagingSettings
 from realtime.authority import SocketAuthority
 from realtime.hub import Hub
+from realtime.settings import RealtimeSettings
 
 bearer_scheme = HTTPBearer(auto_error=False, description="JWT access token from /auth/login")
 
@@ -36,6 +39,21 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 async def get_identity_settings(connection: HTTPConnection) -> IdentitySettings:
     """Identity settings of this app instance (HTTP or WebSocket)."""
     return connection.app.state.identity_settings
+
+
+def get_dispatch_settings(connection: HTTPConnection) -> DispatchSettings:
+    """Dispatch policy of this app instance, handed to the dispatch services explicitly."""
+    return connection.app.state.dispatch_settings
+
+
+def get_care_settings(connection: HTTPConnection) -> CareSettings:
+    """Care settings of this app instance (presence, clinic time zone, treatment window)."""
+    return connection.app.state.care_settings
+
+
+def get_realtime_settings(connection: HTTPConnection) -> RealtimeSettings:
+    """Real-time delivery settings of this app instance (stream prefix, socket caps)."""
+    return connection.app.state.realtime_settings
 
 
 async def get_destinations(request: Request) -> Destinations:
@@ -115,6 +133,9 @@ MessagingSettingsDep = Annotated[MessagingSettings, Depends(get_messaging_settin
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
 DestinationsDep = Annotated[Destinations, Depends(get_destinations)]
 IdentitySettingsDep = Annotated[IdentitySettings, Depends(get_identity_settings)]
+DispatchSettingsDep = Annotated[DispatchSettings, Depends(get_dispatch_settings)]
+CareSettingsDep = Annotated[CareSettings, Depends(get_care_settings)]
+RealtimeSettingsDep = Annotated[RealtimeSettings, Depends(get_realtime_settings)]
 
 
 #: ``request.state.claims`` not set: the app-wide access check did not run (a bare test app).

@@ -16,6 +16,7 @@ from dispatch.destinations import Destinations
 from dispatch.models import EmergencyCase
 from dispatch.schemas import SosRequest
 from dispatch.service import RaisedCase
+from dispatch.settings import DispatchSettings
 from identity.roles import allowed
 from identity.tokens import AccessClaims
 
@@ -36,14 +37,14 @@ def as_taken_by(body: SosRequest, claims: AccessClaims | None) -> SosRequest:
 
 async def triage_at_once(
     *, db_session: AsyncSession, raised: RaisedCase, body: SosRequest, actor: Actor,
-    destinations: Destinations,
+    destinations: Destinations, settings: DispatchSettings,
 ) -> RaisedCase:
     """The call-taker set severity on the call: triage it now (its own audited event)."""
     if body.severity is None:
         return raised
     case = await case_service.triage(
         db_session=db_session, case_id=raised.case.id, severity=body.severity.value,
-        required_capability=None, actor=actor, destinations=destinations,
+        required_capability=None, actor=actor, destinations=destinations, settings=settings,
     )
     return replace(raised, case=case)
 

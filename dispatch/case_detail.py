@@ -27,7 +27,7 @@ from dispatch.models import (
     UnitEvent,
 )
 from dispatch.response_plans import choose_units, plan_for
-from dispatch.settings import get_dispatch_settings
+from dispatch.settings import DispatchSettings, get_dispatch_settings
 
 CLOCK = ("assigned_at", "en_route_at", "on_scene_at", "transporting_at", "at_hospital_at",
          "handover_at", "acknowledged_at", "completed_at")
@@ -155,6 +155,7 @@ async def case_extras(
     redis: Redis,
     destinations: Destinations,
     case: EmergencyCase,
+    settings: DispatchSettings,
     coverage: CoverageCost | None = None,
 ) -> dict[str, Any]:
     """Everything beyond the case row an operator needs to act."""
@@ -174,9 +175,9 @@ async def case_extras(
     if case.status in (CaseStatus.RAISED.value, CaseStatus.TRIAGED.value):
         ranked = await fleet.recommend_for_case(
             db_session=db_session, redis=redis, destinations=destinations, case=case,
-            k=fleet.UNIT_SHORTLIST,
+            k=fleet.UNIT_SHORTLIST, settings=settings,
         )
-        units = ranked[: get_dispatch_settings().recommended_units]
+        units = ranked[: settings.recommended_units]
         plan = choose_units(plan_for(case.symptom_category, case.severity), ranked)
         if coverage is not None:
             units = await coverage.annotate(

@@ -22,7 +22,7 @@ from dispatch.lifecycle import CaseAction
 from dispatch.models import EmergencyCase, EmergencyDispatch, Unit
 from dispatch.response_plans import choose_units, plan_for
 from dispatch.service import ConcurrentUpdate, commit_change, get_case, stage_action
-from dispatch.settings import get_dispatch_settings
+from dispatch.settings import DispatchSettings
 from dispatch.unit_status import UnitStatus
 from facilities.models import Hospital
 from messaging.outbox import queue_sms
@@ -35,9 +35,9 @@ class NoUnitAvailable(Conflict):
     title = "No unit available"
 
 
-def crew_link(token: str) -> str:
+def crew_link(token: str, *, public_base_url: str) -> str:
     """The URL texted to the crew."""
-    return f"{get_dispatch_settings().public_base_url.rstrip('/')}/crew/{token}"
+    return f"{public_base_url.rstrip('/')}/crew/{token}"
 
 
 async def active_dispatch(
@@ -95,6 +95,7 @@ def _bind_unit(
     plan_slot: str | None,
     actor: Actor,
     secret: str,
+    settings: DispatchSettings,
 ) -> EmergencyDispatch:
     """One unit's share of a dispatch: assigned, its own dispatch row, crew link and SMS."""
     pick = next((r for r in recommended if r["unit_id"] == str(unit.id)), None)
@@ -112,7 +113,7 @@ def _bind_unit(
         status=UnitStatus.ASSIGNED.value,
         reply_code=f"{secrets.randbelow(10_000):04d}",
         recommendation=(
-            {"units": recommended[: get_dispatch_settings().recommended_units]}
+            {"units": recommended[: settings.recommended_units]}
             if recommended else None
         ),
         assigned_at=utcnow(),
@@ -126,7 +127,8 @@ def _bind_unit(
     body = (
         f"LIFELINE {unit.call_sign}: {case.severity or 'untriaged'} {case.symptom_category}"
         f"{f' at {case.address}' if case.address else ''}. "
-        f"Open {crew_link(token)} . No data? Reply {dispatch.reply_code} and a digit: "
+        f"Open {crew_link(token, public_base_url=settings.public_base_url)} . "
+        f"No data? Reply {dispatch.reply_code} and a digit: "
         "1 en route, 2 on scene, 3 transporting, 4 at hospital, 5 handover complete."
     )
     for phone in unit.crew_phones:
@@ -150,6 +152,7 @@ async def dispatch_case(
     expected_version: int | None = None,
     unit_ids: list[uuid.UUID] | None = None,
     reason: str | None = None,
+    settings: DispatchSettings,
 ) -> EmergencyCase:
     """Case -> dispatched, units -> assigned, a dispatch row and crew SMS per unit: one
     transaction.
@@ -165,7 +168,7 @@ async def dispatch_case(
     # Also when the operator picked the units: their ETAs are recorded with the dispatch.
     recommended: list[dict[str, Any]] = await fleet.recommend_for_case(
         db_session=db_session, redis=redis, destinations=destinations, case=case,
-        k=fleet.UNIT_SHORTLIST,
+        k=fleet.UNIT_SHORTLIST, settings=settings,
     )
     if unit_ids is None:
         if unit_id is None:
@@ -201,6 +204,7 @@ async def dispatch_case(
         _bind_unit(
             db_session, case=case, unit=unit, hospital_id=hospital_id, recommended=recommended,
             position=position, plan_slot=slots.get(str(unit.id)), actor=actor, secret=secret,
+            settings=settings,
         )
     try:
         await commit_change(db_session)

@@ -264,12 +264,11 @@ async def recommend_for_case(
     redis: Redis,
     destinations: Destinations,
     case: EmergencyCase,
-    settings: DispatchSettings | None = None,
+    settings: DispatchSettings,
     k: int | None = None,
 ) -> list[dict]:
     """Available units ranked by total time to definitive care for this case (the top
     ``LIFELINE_DISPATCH_RECOMMENDED_UNITS``, or ``k``: a response plan picks from more)."""
-    settings = settings or get_dispatch_settings()
     if case.region is None or case.region not in destinations.regions:
         return []
     network = destinations.regions[case.region]

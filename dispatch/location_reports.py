@@ -19,6 +19,7 @@ from dispatch.destinations import Destinations
 from dispatch.lifecycle import FINAL_STATUSES, CaseStatus
 from dispatch.models import CaseLocationReport, EmergencyCase
 from dispatch.service import assess_destinations, commit_change, get_case
+from dispatch.settings import DispatchSettings
 from routing.graph import haversine_m
 
 ALERT_KIND = "location_moved"
@@ -81,6 +82,7 @@ async def decide(
     confirm: bool,
     actor: Actor,
     destinations: Destinations | None,
+    settings: DispatchSettings,
 ) -> EmergencyCase:
     """Confirm (the case moves and its destinations are re-assessed) or dismiss a pending report."""
     report = await db_session.get(CaseLocationReport, report_id, with_for_update=True)
@@ -99,7 +101,7 @@ async def decide(
         case.location = report.location
         case.location_accuracy_m = report.accuracy_m
         case.updated_at = now
-        await assess_destinations(db_session, case, destinations=destinations)
+        await assess_destinations(db_session, case, destinations=destinations, settings=settings)
     await resolve_alert(db_session, case_id, ALERT_KIND)
     add_case_event(
         db_session, case,

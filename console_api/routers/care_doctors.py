@@ -20,7 +20,7 @@ from care.schemas import (
     ScheduleView,
 )
 from console_api.care_deps import RequesterDep
-from console_api.deps import RedisDep, SessionDep
+from console_api.deps import CareSettingsDep, RedisDep, SessionDep
 from data.base import utcnow
 from data.errors import InvalidInput
 
@@ -29,6 +29,7 @@ router = APIRouter(tags=["care: doctors"])
 
 @router.get("/api/v1/doctors", response_model=list[DoctorView], summary="Find a doctor")
 async def search_doctors(
+    care_settings: CareSettingsDep,
     db_session: SessionDep,
     redis: RedisDep,
     city: Annotated[str | None, Query(max_length=100)] = None,
@@ -40,7 +41,7 @@ async def search_doctors(
     """By city of an affiliated hospital, specialty and language; live presence from Redis."""
     return await doctors.search(
         db_session=db_session, redis=redis, city=city, specialty=specialty, language=language,
-        available_now=available_now, limit=limit,
+        available_now=available_now, limit=limit, settings=care_settings,
     )
 
 
@@ -54,17 +55,20 @@ async def create_doctor(body: DoctorCreate, db_session: SessionDep, requester: R
 
 
 @router.get("/api/v1/doctors/me", summary="My doctor profile, affiliations and schedule")
-async def my_profile(db_session: SessionDep, redis: RedisDep, requester: RequesterDep
+async def my_profile(care_settings: CareSettingsDep, db_session: SessionDep, redis: RedisDep,
+                     requester: RequesterDep
                      ) -> dict[str, Any]:
     """Declared before ``{doctor_id}``; pending affiliations show ``accepted_at: null``."""
     return await portal.my_doctor_profile(db_session=db_session, redis=redis,
-                                          requester=requester)
+                                          requester=requester, settings=care_settings)
 
 
 @router.get("/api/v1/doctors/{doctor_id}", response_model=DoctorView, summary="One doctor")
-async def read_doctor(doctor_id: uuid.UUID, db_session: SessionDep, redis: RedisDep) -> DoctorView:
+async def read_doctor(doctor_id: uuid.UUID, db_session: SessionDep, redis: RedisDep,
+                      care_settings: CareSettingsDep) -> DoctorView:
     """Public profile with affiliations and live availability."""
-    return await doctors.read_doctor(db_session=db_session, redis=redis, doctor_id=doctor_id)
+    return await doctors.read_doctor(db_session=db_session, redis=redis, doctor_id=doctor_id,
+                                     settings=care_settings)
 
 
 @router.post("/api/v1/doctors/{doctor_id}/verify", response_model=DoctorView,
@@ -79,6 +83,7 @@ async def verify_doctor(doctor_id: uuid.UUID, db_session: SessionDep, requester:
 
 @router.get("/api/v1/doctors/{doctor_id}/slots", summary="Free slots of a doctor")
 async def slots(
+    care_settings: CareSettingsDep,
     doctor_id: uuid.UUID,
     db_session: SessionDep,
     start: Annotated[datetime | None, Query(alias="from")] = None,
@@ -92,27 +97,30 @@ async def slots(
     start = start or utcnow()
     found = await doctors.open_slots(
         db_session=db_session, doctor_id=doctor_id, start=start,
-        end=end or start + timedelta(days=7), hospital_id=hospital_id,
+        end=end or start + timedelta(days=7), hospital_id=hospital_id, settings=care_settings,
     )
     return [{"start": s.start.isoformat(), "end": s.end.isoformat(),
              "hospital_id": str(s.hospital_id)} for s in found]
 
 
 @router.put("/api/v1/doctors/me/availability", summary="Set my availability (doctor app)")
-async def set_availability(body: AvailabilityUpdate, db_session: SessionDep, redis: RedisDep,
+async def set_availability(care_settings: CareSettingsDep, body: AvailabilityUpdate,
+                           db_session: SessionDep, redis: RedisDep,
                            requester: RequesterDep) -> dict[str, Any]:
     """available / busy / offline / in_emergency; kept alive by heartbeats."""
     return await availability.announce(
         db_session=db_session, redis=redis, user_id=requester.user_id, state=body.state,
-        hospital_id=body.hospital_id,
+        hospital_id=body.hospital_id, settings=care_settings,
     )
 
 
 @router.post("/api/v1/doctors/me/heartbeat", summary="Doctor app heartbeat")
-async def heartbeat(db_session: SessionDep, redis: RedisDep, requester: RequesterDep
+async def heartbeat(care_settings: CareSettingsDep, db_session: SessionDep, redis: RedisDep,
+                    requester: RequesterDep
                     ) -> dict[str, Any]:
     """Keeps the announced state alive; silence longer than the TTL means offline."""
-    return await availability.beat(db_session=db_session, redis=redis, user_id=requester.user_id)
+    return await availability.beat(db_session=db_session, redis=redis, user_id=requester.user_id,
+                                   settings=care_settings)
 
 
 @router.post("/api/v1/hospitals/{hospital_id}/departments", status_code=status.HTTP_201_CREATED,
@@ -148,11 +156,13 @@ async def attach_doctor(hospital_id: uuid.UUID, body: AffiliationCreate, db_sess
 
 @router.get("/api/v1/hospitals/{hospital_id}/doctors",
             summary="Doctors attached to a hospital, with their schedules (hospital admin)")
-async def roster(hospital_id: uuid.UUID, db_session: SessionDep, redis: RedisDep,
+async def roster(care_settings: CareSettingsDep, hospital_id: uuid.UUID, db_session: SessionDep,
+                 redis: RedisDep,
                  requester: RequesterDep) -> list[dict[str, Any]]:
     """Only this hospital's admin; pending attachments show ``accepted_at: null``."""
     return await portal.hospital_roster(db_session=db_session, redis=redis,
-                                        requester=requester, hospital_id=hospital_id)
+                                        requester=requester, hospital_id=hospital_id,
+                                        settings=care_settings)
 
 
 @router.post("/api/v1/doctors/me/affiliations/{hospital_id}/accept",
@@ -218,9 +228,10 @@ async def delete_my_schedule(schedule_id: uuid.UUID, db_session: SessionDep,
 
 @router.get("/api/v1/hospitals/{hospital_id}/dashboard-metrics",
             summary="Today's appointments, no-shows, open emergency cases, ED status")
-async def dashboard(hospital_id: uuid.UUID, db_session: SessionDep, requester: RequesterDep
+async def dashboard(care_settings: CareSettingsDep, hospital_id: uuid.UUID,
+                    db_session: SessionDep, requester: RequesterDep
                     ) -> dict[str, Any]:
     """This hospital's admins and the dispatch room."""
     return await doctors.dashboard_metrics(
-        db_session=db_session, requester=requester, hospital_id=hospital_id
+        db_session=db_session, requester=requester, hospital_id=hospital_id, settings=care_settings
     )

@@ -13,6 +13,7 @@ from console_api.deps import (
     CurrentClaims,
     DestinationsDep,
     DispatchCostDep,
+    DispatchSettingsDep,
     RedisDep,
     SessionDep,
     actor_of,
@@ -141,6 +142,7 @@ async def move_up(
 @router.get("/api/v1/coverage/dispatch-cost",
             summary="Coverage lost if each recommended unit goes, and the policy's suggestion")
 async def dispatch_cost(
+    dispatch_settings: DispatchSettingsDep,
     redis: RedisDep,
     destinations: DestinationsDep,
     db_session: SessionDep,
@@ -153,7 +155,7 @@ async def dispatch_cost(
     case = await get_case(db_session=db_session, case_id=case_id)
     recommended = await fleet.recommend_for_case(
         db_session=db_session, redis=redis,
-        destinations=destinations, case=case,
+        destinations=destinations, case=case, settings=dispatch_settings,
     )
     units = await cost.annotate(db_session=db_session, redis=redis, case=case,
                                 units=recommended)

@@ -7,7 +7,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from console_api.deps import CurrentClaims, DestinationsDep, SessionDep, actor_of
+from console_api.deps import (
+    CurrentClaims,
+    DestinationsDep,
+    DispatchSettingsDep,
+    SessionDep,
+    actor_of,
+)
 from console_api.responses import HaveApplied
 from data.errors import InvalidInput, NotFound
 from dispatch.hospital_side import flag_cases_bound_for
@@ -46,6 +52,7 @@ async def read_have(db_session: SessionDep, region: RegionQuery) -> Response:
     openapi_extra={"requestBody": {"required": True, **XML_BODY}},
 )
 async def apply_have(
+    dispatch_settings: DispatchSettingsDep,
     request: Request,
     db_session: SessionDep,
     destinations: DestinationsDep,
@@ -71,6 +78,7 @@ async def apply_have(
         await flag_cases_bound_for(db_session, hospital)
     reassessed = await reassess_open_cases(
         db_session, destinations=destinations, changes=result.service_changes, actor=actor,
+        settings=dispatch_settings,
     )
     await db_session.commit()
     return {

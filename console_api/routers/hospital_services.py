@@ -9,7 +9,13 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from console_api.deps import CurrentClaims, DestinationsDep, SessionDep, actor_of
+from console_api.deps import (
+    CurrentClaims,
+    DestinationsDep,
+    DispatchSettingsDep,
+    SessionDep,
+    actor_of,
+)
 from console_api.responses import HospitalServices, ServiceStatusSet
 from data.base import utcnow
 from data.errors import Forbidden, InvalidInput
@@ -53,6 +59,7 @@ async def read_services(hospital_id: uuid.UUID, db_session: SessionDep) -> dict[
     summary="Set one service's status until an end time",
 )
 async def put_service(
+    dispatch_settings: DispatchSettingsDep,
     hospital_id: uuid.UUID,
     capability: str,
     body: ServiceStatusUpdate,
@@ -80,7 +87,7 @@ async def put_service(
     )
     reassessed = await reassess_open_cases(
         db_session, destinations=destinations, changes=[(hospital.region, wanted.value)],
-        actor=actor,
+        actor=actor, settings=dispatch_settings,
     )
     await db_session.commit()
     return {

@@ -155,7 +155,9 @@ async def test_search_survives_a_redis_outage(app, client, clinic):
 
     dead = aioredis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
     try:
-        states = await availability.live_states(dead, [uuid.UUID(clinic.doctor_id)])
+        states = await availability.live_states(
+            dead, [uuid.UUID(clinic.doctor_id)], settings=app.state.care_settings
+        )
     finally:
         await dead.aclose()
     assert states == {uuid.UUID(clinic.doctor_id): "offline"}
