@@ -96,9 +96,11 @@ def lookups_timed() -> Iterator[None]:
 
     served = service.describe_place
 
-    async def timed(db_session, case, *, request, now, settings):
+    async def timed(*, db_session, case, request, now, settings):
         cpu, wall = time.process_time(), time.perf_counter()
-        described = await served(db_session, case, request=request, now=now, settings=settings)
+        described = await served(
+            db_session=db_session, case=case, request=request, now=now, settings=settings
+        )
         LOOKUPS["cpu_ms"] += (time.process_time() - cpu) * 1000
         LOOKUPS["wall_ms"] += (time.perf_counter() - wall) * 1000
         LOOKUPS["calls"] += 1
@@ -119,7 +121,7 @@ def lookups_off() -> Iterator[None]:
 
     served = service.describe_place
 
-    async def bare(db_session, case, *, request, now):
+    async def bare(*, db_session, case, request, now, settings):
         case.source = request.source
         return True
 

@@ -36,7 +36,8 @@ async def _schedules(db_session: AsyncSession, *conditions: Any) -> list[DoctorS
 
 
 async def my_doctor_profile(
-    *, db_session: AsyncSession, redis: Redis, requester: Requester, settings: CareSettings
+    *,
+    db_session: AsyncSession, redis: Redis, requester: Requester, settings: CareSettings
 ) -> dict[str, Any]:
     """The signed-in doctor: profile, live state, every affiliation (accepted or not) and the
     weekly schedule per hospital, so the portal can offer "accept" and show the week."""
@@ -104,6 +105,7 @@ async def hospital_roster(
 
 
 async def patient_names(
+    *,
     db_session: AsyncSession, patient_ids: Iterable[uuid.UUID | str]
 ) -> dict[str, str]:
     """Names for an agenda the caller is already allowed to read (their own or their desk's)."""

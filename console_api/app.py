@@ -92,7 +92,7 @@ async def sweep_alerts(app: FastAPI, interval_s: float = 30.0) -> None:
         await asyncio.sleep(interval_s)
         try:
             async with app.state.session_factory() as session:
-                await alerts.sweep_handover_alerts(session)
+                await alerts.sweep_handover_alerts(db_session=session)
         except Exception:
             log.exception("alert sweep failed; retrying")
 
@@ -119,7 +119,7 @@ async def sweep_services(app: FastAPI) -> None:
         try:
             async with app.state.session_factory() as session:
                 await expire_services(
-                    session,
+                    db_session=session,
                     destinations=app.state.destinations,
                     settings=app.state.dispatch_settings,
                 )
@@ -216,7 +216,9 @@ def create_app(
                 app.state.session_factory,
                 make_transport(messaging_settings),
                 messaging_settings,
-                on_failure=alerts.sms_failed,
+                on_failure=lambda session, message: alerts.sms_failed(
+                    db_session=session, message=message
+                ),
             )
             background.append(asyncio.create_task(sender))
         await realtime_runtime.start(

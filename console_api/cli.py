@@ -197,11 +197,11 @@ def _import_region(
     cache_dir = f"{get_data_settings().data_dir}/regions"
     try:
         with Session(engine) as session:
-            if if_missing and regions.region_exists(session, name):
+            if if_missing and regions.region_exists(session=session, name=name):
                 console.print(f"region [bold]{name}[/bold] already imported; reusing it")
                 if facilities_csv is not None:
                     _apply_facilities(session, name, facilities_csv)
-                elif not regions.hospital_count(session, name):
+                elif not regions.hospital_count(session=session, name=name):
                     console.print(f"[yellow]warning:[/yellow] {regions.no_hospital_warning(name)}")
                 return
             with Progress(
@@ -210,7 +210,7 @@ def _import_region(
             ) as progress:
                 task = progress.add_task(f"importing {name}", total=None)
                 summary = regions.import_region(
-                    session,
+                    session=session,
                     pbf_path=pbf,
                     name=name,
                     cache_dir=cache_dir,
@@ -260,8 +260,8 @@ def _apply_facilities(session, name: str, facilities_csv: str) -> None:
     from facilities.importer import import_facilities_csv
 
     summary = import_facilities_csv(
-        session, region=name, csv_path=facilities_csv,
-        area=regions.facility_bounds(session, name),
+        session=session, region=name, csv_path=facilities_csv,
+        area=regions.facility_bounds(session=session, name=name),
     )
     session.commit()
     console.print(
@@ -329,11 +329,11 @@ def facilities_import(
     engine = make_sync_engine()
     try:
         with Session(engine) as session:
-            area = facility_bounds(session, region)
+            area = facility_bounds(session=session, name=region)
             if area is None:
                 console.print(f"[red]no region {region}; import it first[/red]")
                 raise typer.Exit(code=2)
-            summary = import_facilities_csv(session, region=region, csv_path=csv, area=area)
+            summary = import_facilities_csv(session=session, region=region, csv_path=csv, area=area)
             session.commit()
     except FacilitiesImportError as exc:
         console.print("[red]nothing imported:[/red]")
@@ -372,7 +372,7 @@ def coverage_demand(
     engine = make_sync_engine()
     try:
         with Session(engine, expire_on_commit=False) as session:
-            row = compute_demand(session, region, settings)
+            row = compute_demand(session=session, region=region, settings=settings)
     except UnknownRegionError:
         console.print(f"[red]no region {region}; import it first[/red]")
         raise typer.Exit(code=2) from None
@@ -406,7 +406,7 @@ def eta_calibrate(
     try:
         with Session(engine) as session:
             graph = road_store.load_region(session, region)
-            runs = completed_runs(session, region=region)
+            runs = completed_runs(session=session, region=region)
     finally:
         engine.dispose()
     if len(runs) < 5:

@@ -36,7 +36,8 @@ def as_taken_by(body: SosRequest, claims: AccessClaims | None) -> SosRequest:
 
 
 async def triage_at_once(
-    *, db_session: AsyncSession, raised: RaisedCase, body: SosRequest, actor: Actor,
+    *,
+    db_session: AsyncSession, raised: RaisedCase, body: SosRequest, actor: Actor,
     destinations: Destinations, settings: DispatchSettings,
 ) -> RaisedCase:
     """The call-taker set severity on the call: triage it now (its own audited event)."""
@@ -50,12 +51,13 @@ async def triage_at_once(
 
 
 async def shared_dispatch(
-    *, db_session: AsyncSession, case: EmergencyCase, extras: dict[str, Any]
+    *,
+    db_session: AsyncSession, case: EmergencyCase, extras: dict[str, Any]
 ) -> None:
     """A linked call shows the primary's unit and destination: one ambulance for one incident."""
     if case.linked_to is None or extras.get("dispatch"):
         return
-    dispatch = await dispatching.active_dispatch(db_session, case.linked_to)
+    dispatch = await dispatching.active_dispatch(db_session=db_session, case_id=case.linked_to)
     if dispatch is not None:
         extras["dispatch"] = {**case_detail.dispatch_view(dispatch, utcnow()),
                               "shared_with": str(case.linked_to)}

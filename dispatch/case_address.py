@@ -46,7 +46,8 @@ MISSED = Missed()
 
 
 async def within(
-    db_session: AsyncSession, lookup: Callable[[], Awaitable[T]], *, timeout_ms: int, what: str
+    *,
+    db_session: AsyncSession, lookup: Callable[[], Awaitable[T]], timeout_ms: int, what: str
 ) -> T | Missed:
     """``lookup()`` (reads only) in a savepoint under a statement timeout, then rolled back;
     :data:`MISSED` if it failed."""
@@ -82,7 +83,8 @@ async def _fill(engine: AsyncEngine, case_id: uuid.UUID, lat: float, lng: float)
                 if case is None or case.address or label is None:
                     return
                 case.address = label
-                add_case_event(session, case, action="address", from_status=case.status,
+                add_case_event(db_session=session, case=case, action="address",
+                               from_status=case.status,
                                actor=Actor(user_id=None, label="geocoder"), reason=None,
                                at=utcnow(), details={"address": label})
                 await session.commit()

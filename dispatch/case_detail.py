@@ -79,7 +79,7 @@ def dispatch_view(dispatch: EmergencyDispatch, now: datetime) -> dict[str, Any]:
     }
 
 
-async def timeline(db_session: AsyncSession, case: EmergencyCase) -> list[dict[str, Any]]:
+async def timeline(*, db_session: AsyncSession, case: EmergencyCase) -> list[dict[str, Any]]:
     """Case transitions and its units' status changes, in time order."""
     events = (
         await db_session.execute(
@@ -106,7 +106,7 @@ async def timeline(db_session: AsyncSession, case: EmergencyCase) -> list[dict[s
     return [{**r, "at": r["at"].isoformat()} for r in rows]
 
 
-async def alerts(db_session: AsyncSession, case: EmergencyCase) -> list[dict[str, Any]]:
+async def alerts(*, db_session: AsyncSession, case: EmergencyCase) -> list[dict[str, Any]]:
     """Open alerts of the case."""
     rows = (
         await db_session.execute(
@@ -137,6 +137,7 @@ def report_view(report: CaseLocationReport) -> dict[str, Any]:
 
 
 async def pending_report(
+    *,
     db_session: AsyncSession, case_id: uuid.UUID
 ) -> dict[str, Any] | None:
     """The report waiting for the operator, if any."""
@@ -188,9 +189,9 @@ async def case_extras(
         "recommended_plan": plan,
         "dispatch": dispatch_view(dispatch, now) if dispatch else None,
         "dispatches": [dispatch_view(d, now) for d in dispatches],
-        "alerts": await alerts(db_session, case),
-        "timeline": await timeline(db_session, case),
-        "pending_location": await pending_report(db_session, case.id),
+        "alerts": await alerts(db_session=db_session, case=case),
+        "timeline": await timeline(db_session=db_session, case=case),
+        "pending_location": await pending_report(db_session=db_session, case_id=case.id),
     }
 
 

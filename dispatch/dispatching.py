@@ -41,6 +41,7 @@ def crew_link(token: str, *, public_base_url: str) -> str:
 
 
 async def active_dispatch(
+    *,
     db_session: AsyncSession, case_id: uuid.UUID
 ) -> EmergencyDispatch | None:
     """The case's lead (not completed) dispatch: its only one, or the first of a response."""
@@ -53,6 +54,7 @@ async def active_dispatch(
 
 
 async def active_dispatches(
+    *,
     db_session: AsyncSession, case_id: uuid.UUID
 ) -> list[EmergencyDispatch]:
     """Every unit still working the case, lead first."""
@@ -66,6 +68,7 @@ async def active_dispatches(
 
 
 async def lock_available_units(
+    *,
     db_session: AsyncSession, unit_ids: list[uuid.UUID]
 ) -> list[Unit]:
     """Lock the units (in id order, so two overlapping requests never deadlock) and check every
@@ -100,7 +103,8 @@ def _bind_unit(
     """One unit's share of a dispatch: assigned, its own dispatch row, crew link and SMS."""
     pick = next((r for r in recommended if r["unit_id"] == str(unit.id)), None)
     fleet.move_unit(
-        db_session, unit, UnitStatus.ASSIGNED, actor=actor.label, source="operator", case_id=case.id
+        db_session=db_session, unit=unit, target=UnitStatus.ASSIGNED, actor=actor.label,
+        source="operator", case_id=case.id
     )
     unit.current_case_id = case.id
     dispatch = EmergencyDispatch(
@@ -179,10 +183,11 @@ async def dispatch_case(
     if hospital_id is None:
         top = (case.recommendation or {}).get("hospitals") or []
         hospital_id = uuid.UUID(top[0]["hospital_id"]) if top else None
-    units = await lock_available_units(db_session, unit_ids)
+    units = await lock_available_units(db_session=db_session, unit_ids=unit_ids)
     plan = choose_units(plan_for(case.symptom_category, case.severity), recommended)
     slots = {u["unit_id"]: u["slot"] for u in plan["units"]} if len(units) > 1 else {}
-    overridden = await destination_check.check(db_session, case, hospital_id, reason)
+    overridden = await destination_check.check(db_session=db_session, case=case,
+                                               hospital_id=hospital_id, reason=reason)
     case = await stage_action(
         db_session=db_session,
         case_id=case_id,
@@ -199,7 +204,7 @@ async def dispatch_case(
             **({"override": overridden, "reason": reason} if overridden else {}),
         },
     )
-    await destination_check.alert(db_session, case, overridden, reason)
+    await destination_check.alert(db_session=db_session, case=case, found=overridden, reason=reason)
     for position, unit in enumerate(units):
         _bind_unit(
             db_session, case=case, unit=unit, hospital_id=hospital_id, recommended=recommended,
@@ -207,7 +212,7 @@ async def dispatch_case(
             settings=settings,
         )
     try:
-        await commit_change(db_session)
+        await commit_change(db_session=db_session)
     except IntegrityError as exc:  # the partial unique index: a unit got another case first
         await db_session.rollback()
         raise fleet.UnitUnavailable("a unit was just assigned elsewhere; nothing was sent") from exc
@@ -215,12 +220,13 @@ async def dispatch_case(
 
 
 async def release_unit(
-    db_session: AsyncSession, case: EmergencyCase, *, actor: str, source: str
+    *,
+    db_session: AsyncSession, case: EmergencyCase, actor: str, source: str
 ) -> Unit | None:
     """Free every unit of the case (closed or cancelled) and complete their dispatches, unstaged
     commit; returns the lead unit."""
     lead = None
-    for dispatch in await active_dispatches(db_session, case.id):
+    for dispatch in await active_dispatches(db_session=db_session, case_id=case.id):
         dispatch.completed_at = utcnow()
         dispatch.status = "completed"
         if dispatch.unit_id is None:
@@ -228,7 +234,8 @@ async def release_unit(
         unit = await fleet.get_unit(db_session=db_session, unit_id=dispatch.unit_id, lock=True)
         if unit.status != UnitStatus.AVAILABLE.value:
             fleet.move_unit(
-                db_session, unit, UnitStatus.AVAILABLE, actor=actor, source=source,
+                db_session=db_session, unit=unit, target=UnitStatus.AVAILABLE, actor=actor,
+                source=source,
                 case_id=case.id,
             )
         lead = lead or unit
@@ -255,21 +262,23 @@ async def finish_case(
     )
     with db_session.no_autoflush:
         if action in (CaseAction.CLOSE, CaseAction.CANCEL):
-            await release_unit(db_session, case, actor=actor.label, source="operator")
+            await release_unit(db_session=db_session, case=case, actor=actor.label,
+                               source="operator")
         elif action is CaseAction.ARRIVE:
-            dispatches = await active_dispatches(db_session, case.id)
+            dispatches = await active_dispatches(db_session=db_session, case_id=case.id)
             # One unit: it is the one on scene. Several: each crew reports its own arrival.
             dispatch = dispatches[0] if len(dispatches) == 1 else None
             if dispatch is not None and dispatch.unit_id is not None:
                 unit = await fleet.get_unit(db_session=db_session, unit_id=dispatch.unit_id)
                 if unit.status in (UnitStatus.ASSIGNED.value, UnitStatus.EN_ROUTE.value):
                     fleet.move_unit(
-                        db_session, unit, UnitStatus.ON_SCENE, actor=actor.label,
+                        db_session=db_session, unit=unit, target=UnitStatus.ON_SCENE,
+                        actor=actor.label,
                         source="operator", case_id=case.id,
                     )
                     dispatch.status = UnitStatus.ON_SCENE.value
                     dispatch.on_scene_at = dispatch.on_scene_at or utcnow()
-    await commit_change(db_session)
+    await commit_change(db_session=db_session)
     return case
 
 

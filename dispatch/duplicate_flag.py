@@ -17,8 +17,8 @@ OPEN = [s.value for s in OPEN_STATUSES]
 
 
 async def possible_duplicate(
-    db_session: AsyncSession,
     *,
+    db_session: AsyncSession,
     case_id: uuid.UUID,
     lat: float,
     lng: float,

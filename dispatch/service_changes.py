@@ -34,8 +34,8 @@ def needs(case: EmergencyCase) -> str:
 
 
 async def reassess_open_cases(
-    db_session: AsyncSession,
     *,
+    db_session: AsyncSession,
     destinations: Destinations | None,
     changes: Iterable[tuple[str | None, str]],
     actor: Actor,
@@ -59,9 +59,11 @@ async def reassess_open_cases(
         capability = needs(case)
         if (case.region, capability) not in wanted:
             continue
-        await assess_destinations(db_session, case, destinations=destinations, settings=settings)
+        await assess_destinations(db_session=db_session, case=case, destinations=destinations,
+                                  settings=settings)
         add_case_event(
-            db_session, case, action="reassess", from_status=case.status, actor=actor,
+            db_session=db_session, case=case, action="reassess", from_status=case.status,
+            actor=actor,
             reason=f"{capability} service status changed", at=utcnow(),
             details={"capability": capability},
         )
@@ -70,13 +72,14 @@ async def reassess_open_cases(
 
 
 async def expire_services(
-    db_session: AsyncSession, *, destinations: Destinations | None, settings: DispatchSettings
+    *,
+    db_session: AsyncSession, destinations: Destinations | None, settings: DispatchSettings
 ) -> int:
     """Revert every service status past its end time and re-rank the cases it touches; commits."""
-    reverted = await facility_services.expire_due(db_session)
+    reverted = await facility_services.expire_due(db_session=db_session)
     if reverted:
         await reassess_open_cases(
-            db_session,
+            db_session=db_session,
             destinations=destinations,
             changes=[(hospital.region, capability) for hospital, capability in reverted],
             actor=Actor(user_id=None, label="system:service-expiry"),

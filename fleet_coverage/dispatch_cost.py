@@ -83,9 +83,10 @@ class DispatchCost:
         if recent is not None and time.monotonic() - recent[0] < self.recent_s(settings):
             lost = recent[1]
         else:
-            demand = await service.load_demand(db_session, case.region)
+            demand = await service.load_demand(db_session=db_session, region=case.region)
             state = await asyncio.to_thread(self.book.state, case.region, demand, settings)
-            fleet = await service.free_fleet(db_session, redis, state.network)
+            fleet = await service.free_fleet(db_session=db_session, redis=redis,
+                                             network=state.network)
             lost = await asyncio.to_thread(self._loss, state, fleet, settings.minutes)
             self._recent = {recent_key: (time.monotonic(), lost)} | {
                 k: v for k, v in self._recent.items()

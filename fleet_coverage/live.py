@@ -19,15 +19,16 @@ log = logging.getLogger("lifeline.coverage")
 
 
 async def publish_summaries(
+    *,
     db_session: AsyncSession, redis: Redis, book: service.CoverageBook,
     settings: CoverageSettings, reason: dict,
 ) -> int:
     """Recompute every served region's coverage and add one outbox event each (caller commits)."""
     count = 0
     for region in sorted(book.destinations.regions):
-        demand = await service.load_demand(db_session, region)
+        demand = await service.load_demand(db_session=db_session, region=region)
         state = await asyncio.to_thread(book.state, region, demand, settings)
-        units = await service.free_fleet(db_session, redis, state.network)
+        units = await service.free_fleet(db_session=db_session, redis=redis, network=state.network)
         summary = await asyncio.to_thread(
             figures.coverage_summary, state, units, settings.minutes
         )
@@ -39,12 +40,12 @@ async def publish_summaries(
     return count
 
 
-async def warm(db_session: AsyncSession, book: service.CoverageBook,
+async def warm(*, db_session: AsyncSession, book: service.CoverageBook,
                settings: CoverageSettings) -> None:
     """Build each region's grid and folded graph before an operator asks (a no-op unless the
     road weights changed: a closure)."""
     for region in sorted(book.destinations.regions):
-        demand = await service.load_demand(db_session, region)
+        demand = await service.load_demand(db_session=db_session, region=region)
         state = await asyncio.to_thread(book.state, region, demand, settings)
         await asyncio.to_thread(state.reach(settings.minutes * 60.0, ()).prepare)
         await asyncio.to_thread(state.rings)
@@ -69,7 +70,8 @@ async def watch(
             async with session_factory() as session:
                 if cursor is None:  # where to start first: a change while warming is seen
                     cursor = int(await session.scalar(select(func.max(OutboxEvent.id))) or 0)
-                await warm(session, book, settings)  # at start-up and after each closure
+                await warm(db_session=session, book=book,
+                           settings=settings)  # at start-up and after each closure
                 rows = (await session.execute(
                     select(OutboxEvent.id, OutboxEvent.payload)
                     .where(OutboxEvent.channel == UNIT_CHANNEL, OutboxEvent.id > cursor)
@@ -81,8 +83,8 @@ async def watch(
                 book.generation += 1
                 last = rows[-1][1]
                 await publish_summaries(
-                    session, redis, book, settings,
-                    {"trigger": "unit.status", "unit_id": last.get("unit_id"),
+                    db_session=session, redis=redis, book=book, settings=settings,
+                    reason={"trigger": "unit.status", "unit_id": last.get("unit_id"),
                      "status": last.get("status")},
                 )
                 await session.commit()

@@ -65,7 +65,8 @@ async def day(
     rows = await appointments.day_list(db_session=db_session, requester=requester, day=on,
                                        hospital_id=hospital_id, doctor_id=doctor_id,
                                        settings=care_settings)
-    names = await portal.patient_names(db_session, (a.patient_id for a in rows))
+    names = await portal.patient_names(db_session=db_session,
+                                       patient_ids=(a.patient_id for a in rows))
     return [{**appointments.appointment_view(a), "patient_name": names.get(str(a.patient_id))}
             for a in rows]
 

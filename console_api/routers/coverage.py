@@ -34,7 +34,7 @@ Minutes = Annotated[float | None, Query(gt=0, le=30, description="response-time 
 async def _state(db_session, coverage: service.CoverageBook, region: str):
     settings = get_coverage_settings()
     coverage.network(region)  # 404 before touching the database
-    demand = await service.load_demand(db_session, region)
+    demand = await service.load_demand(db_session=db_session, region=region)
     return await asyncio.to_thread(coverage.state, region, demand, settings)
 
 
@@ -63,7 +63,7 @@ async def coverage_now(
     """Share of demand reached by a free unit (any, ALS) within ``minutes`` by road."""
     minutes = minutes or get_coverage_settings().minutes
     state = await _state(db_session, coverage, region)
-    units = await service.free_fleet(db_session, redis, state.network)
+    units = await service.free_fleet(db_session=db_session, redis=redis, network=state.network)
     return await asyncio.to_thread(figures.coverage_report, state, units, minutes)
 
 
@@ -80,9 +80,10 @@ async def move_ups(
     settings = get_coverage_settings()
     minutes = minutes or settings.minutes
     state = await _state(db_session, coverage, region)
-    await service.ensure_station_posts(db_session, state.network, settings)
-    posts = await service.region_posts(db_session, region)
-    units = await service.free_fleet(db_session, redis, state.network)
+    await service.ensure_station_posts(db_session=db_session, network=state.network,
+                                       settings=settings)
+    posts = await service.region_posts(db_session=db_session, region=region)
+    units = await service.free_fleet(db_session=db_session, redis=redis, network=state.network)
     return await asyncio.to_thread(
         figures.propose_moves, state, units, posts, settings, minutes
     )
@@ -97,8 +98,9 @@ async def list_posts(
 ) -> list[dict[str, Any]]:
     """Stations of the region's units are added as posts on first read."""
     network = coverage.network(region)
-    await service.ensure_station_posts(db_session, network, get_coverage_settings())
-    posts = await service.region_posts(db_session, region)
+    await service.ensure_station_posts(db_session=db_session, network=network,
+                                       settings=get_coverage_settings())
+    posts = await service.region_posts(db_session=db_session, region=region)
     return [{"id": str(p.id), "name": p.name, "kind": p.kind, "lat": p.lat, "lng": p.lng}
             for p in posts]
 
@@ -113,7 +115,8 @@ async def create_post(
 ) -> dict[str, Any]:
     """A place where units may wait, inside the region."""
     network = coverage.network(body.region)
-    post = await service.add_post(db_session, network, name=body.name, lat=body.lat,
+    post = await service.add_post(db_session=db_session, network=network, name=body.name,
+                                  lat=body.lat,
                                   lng=body.lng)
     return {"id": str(post.id), "name": post.name, "kind": post.kind, "lat": post.lat,
             "lng": post.lng}

@@ -42,7 +42,7 @@ class ServiceStatusUpdate(BaseModel):
 
 async def _services(db_session: SessionDep, hospital_id: uuid.UUID) -> dict[str, Any]:
     hospital = await facilities_service.get_hospital(db_session=db_session, hospital_id=hospital_id)
-    rows = await facility_services.rows_of(db_session, [hospital.id])
+    rows = await facility_services.rows_of(db_session=db_session, hospital_ids=[hospital.id])
     states = facility_services.service_states(hospital, rows, now=utcnow())
     return {"hospital_id": str(hospital.id), "services": [s.as_dict() for s in states]}
 
@@ -86,7 +86,7 @@ async def put_service(
         until=body.until, actor=actor.label,
     )
     reassessed = await reassess_open_cases(
-        db_session, destinations=destinations, changes=[(hospital.region, wanted.value)],
+        db_session=db_session, destinations=destinations, changes=[(hospital.region, wanted.value)],
         actor=actor, settings=dispatch_settings,
     )
     await db_session.commit()

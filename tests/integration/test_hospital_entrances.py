@@ -33,7 +33,7 @@ def test_import_stores_campus_access_and_csv_entrances(database_url: str, tmp_pa
     with rolled_back(database_url) as (connection, new_session):  # other tests never see it
         with new_session() as session:
             regions.import_region(
-                session, pbf_path=pbf, name=name, cache_dir=tmp_path, facilities_csv=csv
+                session=session, pbf_path=pbf, name=name, cache_dir=tmp_path, facilities_csv=csv
             )
             session.commit()
         with new_session() as session:
@@ -69,7 +69,7 @@ def test_csv_entrance_needs_both_coordinates(database_url: str, tmp_path: Path) 
     engine = create_engine(database_url)
     try:
         with Session(engine) as session:
-            area = regions.region_area(session, regions.DEMO_REGION)
+            area = regions.region_area(session=session, name=regions.DEMO_REGION)
             with pytest.raises(FacilitiesImportError) as failure:
                 regions.import_facilities_csv(
                     session, region=regions.DEMO_REGION, csv_path=csv, area=area
