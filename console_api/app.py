@@ -64,6 +64,7 @@ from dispatch.settings import DispatchSettings, get_dispatch_settings
 from fleet_coverage import live as coverage_live
 from fleet_coverage.dispatch_cost import DispatchCost
 from fleet_coverage.service import CoverageBook
+from fleet_coverage.settings import CoverageSettings, get_coverage_settings
 from identity import audit_anchor, vault
 from identity.audit import AuditWriter
 from identity.settings import IdentitySettings, get_identity_settings
@@ -92,7 +93,9 @@ async def sweep_alerts(app: FastAPI, interval_s: float = 30.0) -> None:
         await asyncio.sleep(interval_s)
         try:
             async with app.state.session_factory() as session:
-                await alerts.sweep_handover_alerts(db_session=session)
+                await alerts.sweep_handover_alerts(
+                    db_session=session, settings=app.state.dispatch_settings
+                )
         except Exception:
             log.exception("alert sweep failed; retrying")
 
@@ -135,6 +138,7 @@ def create_app(
     dispatch_settings: DispatchSettings | None = None,
     care_settings: CareSettings | None = None,
     realtime_settings: RealtimeSettings | None = None,
+    coverage_settings: CoverageSettings | None = None,
 ) -> FastAPI:
     """A new app; each instance owns its engine and Redis client (bound to its event loop).
 
@@ -147,6 +151,7 @@ def create_app(
     dispatch_settings = dispatch_settings or get_dispatch_settings()
     care_settings = care_settings or get_care_settings()
     realtime_settings = realtime_settings or get_realtime_settings()
+    coverage_settings = coverage_settings or get_coverage_settings()
     import_all_models()
     install_log_redaction()
     vault.keyring()  # fail at start-up, not at the first sealed field, when the KEK is missing
@@ -188,10 +193,13 @@ def create_app(
         )
         app.state.messaging_settings = messaging_settings
         app.state.coverage_book = CoverageBook(app.state.destinations)
-        app.state.dispatch_cost = DispatchCost(app.state.coverage_book)  # case reads' port
+        app.state.dispatch_cost = DispatchCost(  # case reads' port
+            app.state.coverage_book, settings=coverage_settings
+        )
         background = [
             asyncio.create_task(coverage_live.watch(
-                app.state.session_factory, app.state.redis, app.state.coverage_book
+                app.state.session_factory, app.state.redis, app.state.coverage_book,
+                settings=coverage_settings,
             ), name="coverage-watch"),
             sync_task,
             asyncio.create_task(app.state.position_ingest.run(), name="position-ingest"),
@@ -261,6 +269,7 @@ def create_app(
     app.state.dispatch_settings = dispatch_settings
     app.state.care_settings = care_settings
     app.state.realtime_settings = realtime_settings
+    app.state.coverage_settings = coverage_settings
     # Innermost: a request PostgreSQL aborted for contention runs again (audited once).
     app.add_middleware(RetryOnContention)
     app.add_middleware(BodySizeLimit)

@@ -115,7 +115,9 @@ def get_dispatch_cost(connection: HTTPConnection) -> DispatchCost:
     """What each recommended unit's departure costs the region's coverage (cached per fleet)."""
     found = getattr(connection.app.state, "dispatch_cost", None)
     if found is None:
-        found = DispatchCost(get_coverage_book(connection))
+        found = DispatchCost(
+            get_coverage_book(connection), settings=connection.app.state.coverage_settings
+        )
         connection.app.state.dispatch_cost = found
     return found
 

@@ -14,6 +14,7 @@ from data.outbox import record_event
 from dispatch.case_detail import handover_level
 from dispatch.case_events import case_snapshot
 from dispatch.models import CaseAlert, EmergencyCase, EmergencyDispatch
+from dispatch.settings import DispatchSettings
 from messaging.models import SmsMessage
 
 
@@ -76,7 +77,7 @@ async def sms_failed(*, db_session: AsyncSession, message: SmsMessage) -> None:
         )
 
 
-async def sweep_handover_alerts(*, db_session: AsyncSession) -> int:
+async def sweep_handover_alerts(*, db_session: AsyncSession, settings: DispatchSettings) -> int:
     """Raise amber/red handover alerts for units waiting at hospital; returns alerts raised."""
     rows = (
         await db_session.execute(
@@ -92,7 +93,7 @@ async def sweep_handover_alerts(*, db_session: AsyncSession) -> int:
     now = utcnow()
     raised = 0
     for dispatch, case in rows:
-        minutes, level = handover_level(dispatch, now)
+        minutes, level = handover_level(dispatch, now, settings=settings)
         if level is None:
             continue
         existing = await db_session.scalar(

@@ -52,13 +52,16 @@ async def triage_at_once(
 
 async def shared_dispatch(
     *,
-    db_session: AsyncSession, case: EmergencyCase, extras: dict[str, Any]
+    db_session: AsyncSession,
+    case: EmergencyCase,
+    extras: dict[str, Any],
+    settings: DispatchSettings,
 ) -> None:
     """A linked call shows the primary's unit and destination: one ambulance for one incident."""
     if case.linked_to is None or extras.get("dispatch"):
         return
     dispatch = await dispatching.active_dispatch(db_session=db_session, case_id=case.linked_to)
     if dispatch is not None:
-        extras["dispatch"] = {**case_detail.dispatch_view(dispatch, utcnow()),
+        extras["dispatch"] = {**case_detail.dispatch_view(dispatch, utcnow(), settings=settings),
                               "shared_with": str(case.linked_to)}
         extras["recommended_units"] = []

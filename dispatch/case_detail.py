@@ -27,7 +27,7 @@ from dispatch.models import (
     UnitEvent,
 )
 from dispatch.response_plans import choose_units, plan_for
-from dispatch.settings import DispatchSettings, get_dispatch_settings
+from dispatch.settings import DispatchSettings
 
 CLOCK = ("assigned_at", "en_route_at", "on_scene_at", "transporting_at", "at_hospital_at",
          "handover_at", "acknowledged_at", "completed_at")
@@ -48,12 +48,13 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def handover_level(dispatch: EmergencyDispatch, now: datetime) -> tuple[float | None, str | None]:
+def handover_level(
+    dispatch: EmergencyDispatch, now: datetime, *, settings: DispatchSettings
+) -> tuple[float | None, str | None]:
     """Minutes since arrival at hospital without handover, and amber/red past the thresholds."""
     if dispatch.at_hospital_at is None or dispatch.handover_at is not None:
         return None, None
     minutes = (now - dispatch.at_hospital_at).total_seconds() / 60
-    settings = get_dispatch_settings()
     if minutes >= settings.handover_red_minutes:
         return minutes, "red"
     if minutes >= settings.handover_amber_minutes:
@@ -61,9 +62,11 @@ def handover_level(dispatch: EmergencyDispatch, now: datetime) -> tuple[float | 
     return minutes, None
 
 
-def dispatch_view(dispatch: EmergencyDispatch, now: datetime) -> dict[str, Any]:
+def dispatch_view(
+    dispatch: EmergencyDispatch, now: datetime, *, settings: DispatchSettings
+) -> dict[str, Any]:
     """A dispatch with its crew clock and handover timer."""
-    minutes, level = handover_level(dispatch, now)
+    minutes, level = handover_level(dispatch, now, settings=settings)
     return {
         "id": str(dispatch.id),
         "unit_id": str(dispatch.unit_id) if dispatch.unit_id else None,
@@ -187,8 +190,8 @@ async def case_extras(
     return {
         "recommended_units": units,
         "recommended_plan": plan,
-        "dispatch": dispatch_view(dispatch, now) if dispatch else None,
-        "dispatches": [dispatch_view(d, now) for d in dispatches],
+        "dispatch": dispatch_view(dispatch, now, settings=settings) if dispatch else None,
+        "dispatches": [dispatch_view(d, now, settings=settings) for d in dispatches],
         "alerts": await alerts(db_session=db_session, case=case),
         "timeline": await timeline(db_session=db_session, case=case),
         "pending_location": await pending_report(db_session=db_session, case_id=case.id),

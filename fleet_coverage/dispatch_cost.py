@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dispatch.models import EmergencyCase
 from fleet_coverage import figures, service
 from fleet_coverage.policy import PREFERS_SLOWER, DispatchOption, Suggestion, suggest
-from fleet_coverage.settings import CoverageSettings, get_coverage_settings
+from fleet_coverage.settings import CoverageSettings
 
 #: Fleet states remembered (a state is every free unit's position in one region).
 MEMO_SIZE = 64
@@ -31,8 +31,9 @@ MEMO_SIZE = 64
 class DispatchCost:
     """Annotates recommended units with ``coverage_lost_pp`` and the coverage policy's pick."""
 
-    def __init__(self, book: service.CoverageBook) -> None:
+    def __init__(self, book: service.CoverageBook, *, settings: CoverageSettings) -> None:
         self.book = book
+        self.settings = settings
         self._memo: OrderedDict[tuple[Any, ...], dict[str, float]] = OrderedDict()
         self._lock = threading.Lock()
         self.computed = 0  # fleet states computed (the rest came from the memo)
@@ -74,7 +75,7 @@ class DispatchCost:
         """``units`` (in ranking order) with the coverage each leaves behind; order unchanged."""
         if not units or case.region is None or case.region not in self.book.destinations.regions:
             return units
-        settings = get_coverage_settings()
+        settings = self.settings
         weights = self.book.destinations.regions[case.region].engine.current_weights
         # Between two fleet changes (the watcher counts them) reads reuse the figure: no fleet
         # read at all; a GPS drift of a free unit shows within ``recent_s``.

@@ -13,7 +13,7 @@ from data.events import Channel
 from data.outbox import OutboxEvent, record_event
 from dispatch.fleet import UNIT_CHANNEL
 from fleet_coverage import figures, service
-from fleet_coverage.settings import CoverageSettings, get_coverage_settings
+from fleet_coverage.settings import CoverageSettings
 
 log = logging.getLogger("lifeline.coverage")
 
@@ -52,14 +52,17 @@ async def warm(*, db_session: AsyncSession, book: service.CoverageBook,
 
 
 async def watch(
-    session_factory: async_sessionmaker[AsyncSession], redis: Redis, book: service.CoverageBook
+    session_factory: async_sessionmaker[AsyncSession],
+    redis: Redis,
+    book: service.CoverageBook,
+    *,
+    settings: CoverageSettings,
 ) -> None:
     """Poll the outbox for unit status events; after any, publish fresh coverage figures.
 
     The figure is recomputed whole, so an event seen late (committed out of id order) only
     delays the next push; several workers may each push the same figure, which is harmless.
     """
-    settings = get_coverage_settings()
     cursor: int | None = None
     first = True
     while True:

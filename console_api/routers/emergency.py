@@ -142,7 +142,9 @@ async def read_case(
         db_session=db_session, redis=redis, destinations=destinations, case=case,
         coverage=cost if claims else None, settings=dispatch_settings,
     )
-    await call_taking.shared_dispatch(db_session=db_session, case=case, extras=extras)
+    await call_taking.shared_dispatch(
+        db_session=db_session, case=case, extras=extras, settings=dispatch_settings
+    )
     if claims is None:  # the reporter sees their ambulance and destination, not the options
         extras["recommended_units"] = []
         extras["recommended_plan"] = None

@@ -72,7 +72,7 @@ def test_csv_entrance_needs_both_coordinates(database_url: str, tmp_path: Path) 
             area = regions.region_area(session=session, name=regions.DEMO_REGION)
             with pytest.raises(FacilitiesImportError) as failure:
                 regions.import_facilities_csv(
-                    session, region=regions.DEMO_REGION, csv_path=csv, area=area
+                    session=session, region=regions.DEMO_REGION, csv_path=csv, area=area
                 )
             session.rollback()
         problems = failure.value.problems
