@@ -183,6 +183,8 @@ def create_app(
             lambda: asyncio.to_thread(
                 Destinations.load,
                 app.state.sync_engine,
+                settings=dispatch_settings,
+                data_dir=data_settings.data_dir,
                 only=dispatch_settings.served_regions,
             ),
             wait_s=data_settings.startup_wait_seconds,

@@ -149,7 +149,9 @@ def test_cli_calibrates_and_the_region_engine_drives_the_learnt_speeds(
     """`lifeline eta calibrate --region`: trunk roads driven 40 % above the model's speed are
     learnt, written beside the region's cache, and applied when the region's engine loads;
     a fleet at the model's speeds teaches nothing and nothing is written."""
+    from data.settings import get_data_settings
     from dispatch.destinations import Destinations
+    from dispatch.settings import get_dispatch_settings
 
     engine = create_engine(database_url)
     try:
@@ -190,7 +192,9 @@ def test_cli_calibrates_and_the_region_engine_drives_the_learnt_speeds(
         monkey = pytest.MonkeyPatch()
         monkey.chdir(tmp_path)  # data_dir "var", as for `make run` in a checkout
         try:
-            destinations = Destinations()
+            destinations = Destinations(
+                settings=get_dispatch_settings(), data_dir=get_data_settings().data_dir
+            )
             destinations.load_region(engine, fast, workers=1)
             destinations.load_region(engine, idle, workers=1)
         finally:

@@ -10,7 +10,9 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
+from data.settings import get_data_settings
 from dispatch.destinations import Destinations
+from dispatch.settings import get_dispatch_settings
 from facilities import regions
 from facilities.importer import FacilitiesImportError
 from facilities.models import Hospital
@@ -50,7 +52,10 @@ def test_import_stores_campus_access_and_csv_entrances(database_url: str, tmp_pa
                 clinic_door
             )
             ids = {h.name: h.id for h in rows.values()}
-        network = Destinations.load(connection, only=frozenset({name})).regions[name]
+        network = Destinations.load(
+            connection, settings=get_dispatch_settings(), data_dir=get_data_settings().data_dir,
+            only=frozenset({name}),
+        ).regions[name]
         keys = list(network.engine.hospital_keys)
         snaps = network.engine.hospital_snaps
         assert snaps[keys.index(ids["Campus Hospital"])].distance_m < 1  # on the campus road
