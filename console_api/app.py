@@ -103,7 +103,12 @@ async def sweep_alerts(app: FastAPI, interval_s: float = 30.0) -> None:
 def audit_checkpoint_now(app: FastAPI) -> None:
     """Sign the audit chain's head if it moved (never fails the caller)."""
     try:
-        audit_anchor.checkpoint(app.state.sync_engine, only_if_advanced=True)
+        audit_anchor.checkpoint(
+            app.state.sync_engine,
+            audit_key=app.state.identity_settings.audit_key,
+            data_dir=app.state.data_dir,
+            only_if_advanced=True,
+        )
     except Exception:  # a missed checkpoint is logged; the next one covers it
         log.exception("audit checkpoint failed")
 
@@ -272,6 +277,7 @@ def create_app(
     app.state.care_settings = care_settings
     app.state.realtime_settings = realtime_settings
     app.state.coverage_settings = coverage_settings
+    app.state.data_dir = data_settings.data_dir  # graph caches, audit checkpoints
     # Innermost: a request PostgreSQL aborted for contention runs again (audited once).
     app.add_middleware(RetryOnContention)
     app.add_middleware(BodySizeLimit)

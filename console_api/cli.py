@@ -437,15 +437,20 @@ def audit_verify() -> None:
     tampered row, or the truncation or rewrite a checkpoint caught."""
     from data.db import make_sync_engine
     from data.models import import_all_models
+    from data.settings import get_data_settings
     from identity import audit, audit_anchor
+    from identity.settings import get_identity_settings
 
     import_all_models()
     engine = make_sync_engine()
+    data_dir, audit_key = get_data_settings().data_dir, get_identity_settings().audit_key
     try:
         with engine.connect() as conn:
             verdict = audit.verify(conn)
-            checkpoints = audit_anchor.read_checkpoints(engine.url)
-            findings = audit_anchor.check(conn, checkpoints)
+            checkpoints = audit_anchor.read_checkpoints(engine.url, data_dir=data_dir)
+            findings = audit_anchor.check(
+                conn, checkpoints, audit_key=audit_key, data_dir=data_dir
+            )
     finally:
         engine.dispose()
     if not verdict.ok:
