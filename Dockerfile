@@ -23,6 +23,6 @@ COPY console_api ./console_api
 COPY scripts ./scripts
 RUN pip install --no-cache-dir .
 COPY --from=web /web/node_modules ./node_modules
-ENV LIFELINE_NODE_MODULES=/app/node_modules
+ENV LIFELINE_WEB_NODE_MODULES=/app/node_modules
 EXPOSE 8000
 CMD ["sh", "scripts/container_start.sh"]

@@ -382,12 +382,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         rd.start()
         env = dict(os.environ)
         env.update(DATABASE_URL=pg.url, REDIS_URL=rd.url,
-                   LIFELINE_SECRET_KEY="load-" + uuid.uuid4().hex + uuid.uuid4().hex,
+                   LIFELINE_IDENTITY_SECRET_KEY="load-" + uuid.uuid4().hex + uuid.uuid4().hex,
                    LIFELINE_DATA_DIR=str(workdir), LIFELINE_SMS_SENDER="false",
-                   LIFELINE_STREAM_PREFIX=f"load:{uuid.uuid4().hex}:", PYTHONPATH=str(ROOT),
+                   LIFELINE_REALTIME_STREAM_PREFIX=f"load:{uuid.uuid4().hex}:",
+                   PYTHONPATH=str(ROOT),
                    LIFELINE_DB_POOL_SIZE="20",
                    # Hundreds of consoles share one operator's token here.
-                   LIFELINE_WS_PER_PRINCIPAL="100000")
+                   LIFELINE_REALTIME_WS_PER_PRINCIPAL="100000")
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         setup.update(prepare_database(env, area))
         t = time.monotonic()
@@ -419,7 +420,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                      "operator_share": args.operator_share, "operators": args.operators,
                      "max_in_flight": args.max_in_flight, "seconds": args.seconds,
                      "units": args.units,
-                     "position_coalesce_ms": env.get("LIFELINE_POSITION_COALESCE_MS")},
+                     "position_coalesce_ms": env.get("LIFELINE_REALTIME_POSITION_COALESCE_MS")},
             machine={"cpus": os.cpu_count(), "platform": platform.platform(),
                      "python": platform.python_version(), "event_loop": _loop_name(),
                      "uptime_before": args.uptime_before, "uptime_after": _uptime()},

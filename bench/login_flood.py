@@ -251,13 +251,13 @@ def main() -> None:
     env = dict(os.environ)
     env.update(
         DATABASE_URL=url,
-        LIFELINE_STREAM_PREFIX=f"bench-login:{uuid.uuid4().hex}:",
+        LIFELINE_REALTIME_STREAM_PREFIX=f"bench-login:{uuid.uuid4().hex}:",
         LIFELINE_SMS_SENDER="false",
         # The flood comes from eight addresses at one account each: lift the sign-in limits so
         # the server really checks every password it is sent (the cost under test).
-        LIFELINE_LOGIN_PER_ACCOUNT="100000000",
-        LIFELINE_LOGIN_PER_IP="100000000",
-        LIFELINE_API_PER_MINUTE="100000000",
+        LIFELINE_IDENTITY_LOGIN_PER_ACCOUNT="100000000",
+        LIFELINE_IDENTITY_LOGIN_PER_IP="100000000",
+        LIFELINE_IDENTITY_API_PER_MINUTE="100000000",
         PYTHONPATH=str(ROOT),
     )
     log = Path(f"/tmp/lifeline-login-flood-{os.getpid()}.log")

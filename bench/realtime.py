@@ -424,9 +424,9 @@ def main() -> None:
             "postgresql://", "postgresql+psycopg://", 1
         ),
         REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
-        LIFELINE_SECRET_KEY=secrets.token_urlsafe(32),
+        LIFELINE_IDENTITY_SECRET_KEY=secrets.token_urlsafe(32),
         # A thousand clients share one operator's token here.
-        LIFELINE_WS_PER_PRINCIPAL="100000",
+        LIFELINE_REALTIME_WS_PER_PRINCIPAL="100000",
         PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
     )
     lifeline = shutil.which("lifeline", path=str(Path(sys.executable).parent)) or "lifeline"

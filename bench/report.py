@@ -129,7 +129,7 @@ def _positions(load: dict[str, Any]) -> list[str]:
         f"**Positions on the consoles** (fix recorded → coalesced position event received, "
         f"{pos.get('count', 0)} sampled): P50 {pos.get('p50_ms')} ms, P95 {pos.get('p95_ms')} "
         f"ms, P99 {pos.get('p99_ms')} ms, max {pos.get('max_ms')} ms. Positions are sent at "
-        "most once per unit per coalescing period (`LIFELINE_POSITION_COALESCE_MS`, "
+        "most once per unit per coalescing period (`LIFELINE_REALTIME_POSITION_COALESCE_MS`, "
         f"{load['offered'].get('position_coalesce_ms') or 'default 1000'} ms), which adds up "
         "to that period to this delay.",
         "",

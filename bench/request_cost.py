@@ -45,9 +45,9 @@ def _prepare(pg: PrivatePostgres, rd: PrivateRedis, workdir: Path) -> tuple[str,
     area = choose_area()
     os.environ.update(
         DATABASE_URL=pg.url, REDIS_URL=rd.url, LIFELINE_SMS_SENDER="false",
-        LIFELINE_SECRET_KEY="cost-" + uuid.uuid4().hex + uuid.uuid4().hex,
-        LIFELINE_DATA_DIR=str(workdir), LIFELINE_STREAM_PREFIX=f"cost:{uuid.uuid4().hex}:",
-        LIFELINE_API_PER_MINUTE="100000000",  # one caller makes every request here
+        LIFELINE_IDENTITY_SECRET_KEY="cost-" + uuid.uuid4().hex + uuid.uuid4().hex,
+        LIFELINE_DATA_DIR=str(workdir), LIFELINE_REALTIME_STREAM_PREFIX=f"cost:{uuid.uuid4().hex}:",
+        LIFELINE_IDENTITY_API_PER_MINUTE="100000000",  # one caller makes every request here
     )
     prepare_database(dict(os.environ), area)
     return (area.name, *create_operator(dict(os.environ)))
@@ -96,9 +96,11 @@ def lookups_timed() -> Iterator[None]:
 
     served = service.describe_place
 
-    async def timed(db_session, case, *, request, now):
+    async def timed(*, db_session, case, request, now, settings):
         cpu, wall = time.process_time(), time.perf_counter()
-        described = await served(db_session, case, request=request, now=now)
+        described = await served(
+            db_session=db_session, case=case, request=request, now=now, settings=settings
+        )
         LOOKUPS["cpu_ms"] += (time.process_time() - cpu) * 1000
         LOOKUPS["wall_ms"] += (time.perf_counter() - wall) * 1000
         LOOKUPS["calls"] += 1
@@ -119,7 +121,7 @@ def lookups_off() -> Iterator[None]:
 
     served = service.describe_place
 
-    async def bare(db_session, case, *, request, now):
+    async def bare(*, db_session, case, request, now, settings):
         case.source = request.source
         return True
 

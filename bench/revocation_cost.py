@@ -98,7 +98,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--rounds", type=int, default=4, help="alternating rounds of each")
     parser.add_argument("--warmup", type=int, default=50)
     args = parser.parse_args(argv)
-    os.environ["LIFELINE_API_PER_MINUTE"] = "100000000"  # one caller makes every request here
+    # One caller makes every request here.
+    os.environ["LIFELINE_IDENTITY_API_PER_MINUTE"] = "100000000"
     os.environ.setdefault("LIFELINE_SMS_SENDER", "false")
     name = f"lifeline_bench_revocation_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:

@@ -36,7 +36,7 @@ from care.lifecycle import (
 )
 from care.models import Appointment, AppointmentEvent, WaitlistEntry
 from care.schemas import AppointmentCreate
-from care.settings import CareSettings, get_care_settings
+from care.settings import CareSettings
 from care.slots import slot_at
 from data import idempotency
 from data.base import utcnow
@@ -132,7 +132,8 @@ async def _patient_for_booking(
 
 
 async def queue_reminder(
-    db_session: AsyncSession, start: datetime, patient: Patient, *,
+    *,
+    db_session: AsyncSession, start: datetime, patient: Patient, 
     settings: CareSettings, doctor_name: str,
 ) -> uuid.UUID | None:
     """Queue the reminder SMS (sent by the messaging worker when it falls due); its id."""
@@ -153,7 +154,7 @@ async def queue_reminder(
     return message.id
 
 
-async def withdraw_reminder(db_session: AsyncSession, appointment: Appointment) -> None:
+async def withdraw_reminder(*, db_session: AsyncSession, appointment: Appointment) -> None:
     """A cancelled appointment's reminder must never go out."""
     if appointment.reminder_sms_id is None:
         return
@@ -170,7 +171,7 @@ async def _validated_slot(
     if start <= utcnow():
         raise InvalidInput("this slot is in the past", field="start", code="slot_in_past")
     slot = slot_at(
-        await doctors_service.templates(db_session, doctor_id),
+        await doctors_service.templates(db_session=db_session, doctor_id=doctor_id),
         hospital_id=hospital_id, start=start, zone=ZoneInfo(settings.timezone),
     )
     if slot is None:
@@ -187,11 +188,10 @@ async def book(
     requester: Requester,
     body: AppointmentCreate,
     idempotency_key: str | None,
-    settings: CareSettings | None = None,
+    settings: CareSettings,
     from_waitlist: WaitlistEntry | None = None,
 ) -> Booked:
     """Book a slot; a retry with the same key returns the first booking; a taken slot is a 409."""
-    settings = settings or get_care_settings()
     key = None
     if idempotency_key is not None:
         key = idempotency.IdempotencyKey(scope=f"user:{requester.user_id}", key=idempotency_key)
@@ -202,7 +202,8 @@ async def book(
         )
         if earlier is not None and earlier.resource_id is not None:
             await db_session.commit()
-            return Booked(await get_appointment(db_session, earlier.resource_id), True)
+            return Booked(await get_appointment(db_session=db_session,
+                                                appointment_id=earlier.resource_id), True)
     doctor = await doctors_service.availability.get_doctor(
         db_session=db_session, doctor_id=body.doctor_id
     )
@@ -212,7 +213,8 @@ async def book(
         settings=settings,
     )
     reminder_id = await queue_reminder(
-        db_session, slot.start, patient, settings=settings, doctor_name=doctor.full_name
+        db_session=db_session, start=slot.start, patient=patient, settings=settings,
+        doctor_name=doctor.full_name
     )
     appointment = Appointment(
         id=uuid.uuid4(), patient_id=patient.id, doctor_id=doctor.id, hospital_id=body.hospital_id,
@@ -238,11 +240,13 @@ async def book(
 
 
 async def accept_offer(
-    *, db_session: AsyncSession, requester: Requester, entry_id: uuid.UUID,
-    settings: CareSettings | None = None,
+    *,
+    db_session: AsyncSession, requester: Requester, entry_id: uuid.UUID,
+    settings: CareSettings,
 ) -> Appointment:
     """Take the slot the waitlist offered; if it went meanwhile, the entry waits again (409)."""
-    entry = await waitlist.offered_entry(db_session, requester, entry_id)
+    entry = await waitlist.offered_entry(db_session=db_session, requester=requester,
+                                         entry_id=entry_id)
     body = AppointmentCreate(
         doctor_id=entry.doctor_id, hospital_id=entry.offered_hospital_id, start=entry.offered_start
     )
@@ -258,7 +262,7 @@ async def accept_offer(
     return booked.appointment
 
 
-async def get_appointment(db_session: AsyncSession, appointment_id: uuid.UUID) -> Appointment:
+async def get_appointment(*, db_session: AsyncSession, appointment_id: uuid.UUID) -> Appointment:
     """Load an appointment or 404."""
     appointment = await db_session.get(Appointment, appointment_id, populate_existing=True)
     if appointment is None:
@@ -267,10 +271,11 @@ async def get_appointment(db_session: AsyncSession, appointment_id: uuid.UUID) -
 
 
 async def read(
-    *, db_session: AsyncSession, requester: Requester, appointment_id: uuid.UUID
+    *,
+    db_session: AsyncSession, requester: Requester, appointment_id: uuid.UUID
 ) -> Appointment:
     """The patient, the doctor or the hospital's desk; others get a 404 (no existence leak)."""
-    appointment = await get_appointment(db_session, appointment_id)
+    appointment = await get_appointment(db_session=db_session, appointment_id=appointment_id)
     if _party(requester, appointment) is None:
         raise AppointmentNotFound(f"no appointment {appointment_id}")
     return appointment
@@ -291,10 +296,9 @@ async def act(
     action: AppointmentAction,
     reason: str | None = None,
     expected_version: int | None = None,
-    settings: CareSettings | None = None,
+    settings: CareSettings,
 ) -> Appointment:
     """Confirm, check in, complete, cancel or mark no-show; 409 on an illegal move."""
-    settings = settings or get_care_settings()
     appointment = await read(db_session=db_session, requester=requester,
                              appointment_id=appointment_id)
     if not may_act_on_appointment(_party(requester, appointment), action.value):
@@ -328,17 +332,18 @@ async def _after_move(
     settings: CareSettings,
 ) -> None:
     if target in FREES_SLOT:
-        await withdraw_reminder(db_session, appointment)
+        await withdraw_reminder(db_session=db_session, appointment=appointment)
         if appointment.scheduled_start > utcnow():
             await db_session.flush()  # free the slot before offering it
             await waitlist.offer_freed_slot(
-                db_session, doctor_id=appointment.doctor_id, hospital_id=appointment.hospital_id,
+                db_session=db_session, doctor_id=appointment.doctor_id,
+                hospital_id=appointment.hospital_id,
                 start=appointment.scheduled_start, end=appointment.scheduled_end,
             )
     if target in (AppointmentStatus.CHECKED_IN, AppointmentStatus.COMPLETED,
                   AppointmentStatus.NO_SHOW, AppointmentStatus.CANCELLED):
         await db_session.flush()
-        await publish_queue(db_session, appointment, settings=settings)
+        await publish_queue(db_session=db_session, appointment=appointment, settings=settings)
 
 
 async def _commit(db_session: AsyncSession, staged: Awaitable[None] | None = None) -> None:
@@ -361,10 +366,9 @@ async def reschedule(
     start: datetime,
     hospital_id: uuid.UUID | None = None,
     expected_version: int | None = None,
-    settings: CareSettings | None = None,
+    settings: CareSettings,
 ) -> Appointment:
     """Move to another slot of the doctor: the old one becomes rescheduled, a new one is booked."""
-    settings = settings or get_care_settings()
     old = await read(db_session=db_session, requester=requester, appointment_id=appointment_id)
     if not may_act_on_appointment(_party(requester, old), "reschedule"):
         raise Forbidden("you may not reschedule this appointment", code="action_forbidden")
@@ -377,7 +381,7 @@ async def reschedule(
     now = utcnow()
     old.status = target.value
     old.cancelled_at = now
-    await withdraw_reminder(db_session, old)
+    await withdraw_reminder(db_session=db_session, appointment=old)
     patient = await db_session.get(Patient, old.patient_id)
     doctor = await doctors_service.availability.get_doctor(
         db_session=db_session, doctor_id=old.doctor_id
@@ -385,7 +389,8 @@ async def reschedule(
     try:
         await db_session.flush()  # the old slot is free before the new one is taken
         reminder_id = await queue_reminder(
-            db_session, slot.start, patient, settings=settings, doctor_name=doctor.full_name
+            db_session=db_session, start=slot.start, patient=patient, settings=settings,
+            doctor_name=doctor.full_name
         )
         new = Appointment(
             id=uuid.uuid4(), patient_id=old.patient_id, doctor_id=old.doctor_id,
@@ -410,7 +415,7 @@ async def reschedule(
     _history(db_session, new, "booked", requester, rescheduled_from_id=str(old.id))
     if old.scheduled_start > now:
         await waitlist.offer_freed_slot(
-            db_session, doctor_id=old.doctor_id, hospital_id=old.hospital_id,
+            db_session=db_session, doctor_id=old.doctor_id, hospital_id=old.hospital_id,
             start=old.scheduled_start, end=old.scheduled_end,
         )
     await _commit(db_session)
@@ -424,7 +429,8 @@ def _day_bounds(moment: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
 
 
 async def day_queue(
-    db_session: AsyncSession, appointment: Appointment, *, settings: CareSettings
+    *,
+    db_session: AsyncSession, appointment: Appointment, settings: CareSettings
 ) -> list[Appointment]:
     """Checked-in patients of this doctor and hospital today, in check-in order."""
     start, end = _day_bounds(appointment.scheduled_start, ZoneInfo(settings.timezone))
@@ -443,14 +449,14 @@ async def day_queue(
 
 
 async def queue_position(
-    *, db_session: AsyncSession, requester: Requester, appointment_id: uuid.UUID,
-    settings: CareSettings | None = None,
+    *,
+    db_session: AsyncSession, requester: Requester, appointment_id: uuid.UUID,
+    settings: CareSettings,
 ) -> dict[str, Any]:
     """Where the patient stands in today's queue (None unless checked in)."""
-    settings = settings or get_care_settings()
     appointment = await read(db_session=db_session, requester=requester,
                              appointment_id=appointment_id)
-    queue = await day_queue(db_session, appointment, settings=settings)
+    queue = await day_queue(db_session=db_session, appointment=appointment, settings=settings)
     ids = [a.id for a in queue]
     position = ids.index(appointment.id) + 1 if appointment.id in ids else None
     return {
@@ -463,10 +469,11 @@ async def queue_position(
 
 
 async def publish_queue(
-    db_session: AsyncSession, appointment: Appointment, *, settings: CareSettings
+    *,
+    db_session: AsyncSession, appointment: Appointment, settings: CareSettings
 ) -> None:
     """Tell the waiting room display (and patients' apps) the queue of this doctor changed."""
-    queue = await day_queue(db_session, appointment, settings=settings)
+    queue = await day_queue(db_session=db_session, appointment=appointment, settings=settings)
     start, _ = _day_bounds(appointment.scheduled_start, ZoneInfo(settings.timezone))
     payload: AppointmentQueue = {
         "hospital_id": str(appointment.hospital_id),
@@ -501,10 +508,9 @@ async def day_list(
     day: date,
     hospital_id: uuid.UUID | None = None,
     doctor_id: uuid.UUID | None = None,
-    settings: CareSettings | None = None,
+    settings: CareSettings,
 ) -> list[Appointment]:
     """A day's appointments: the desk sees its hospital's, a doctor their own agenda."""
-    settings = settings or get_care_settings()
     query = select(Appointment)
     if hospital_id is not None:
         if not manages_hospital(requester, hospital_id):

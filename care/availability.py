@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from care.models import Doctor, DoctorAvailabilityState, DoctorHospitalAffiliation
 from care.ports import Presence
-from care.settings import CareSettings, get_care_settings
+from care.settings import CareSettings
 from data.base import utcnow
 from data.errors import InvalidInput, NotFound, Unavailable
 from data.events import DOCTOR_AVAILABILITY, DoctorAvailability
@@ -59,10 +59,9 @@ async def set_state(
     doctor: Doctor,
     state: str,
     hospital_id: uuid.UUID | None,
-    settings: CareSettings | None = None,
+    settings: CareSettings,
 ) -> dict[str, Any]:
     """A doctor announces a state; it lives for one TTL unless heartbeats keep it alive."""
-    settings = settings or get_care_settings()
     if state not in STATES:
         raise InvalidInput(f"state must be one of {', '.join(STATES)}", field="state")
     if hospital_id is not None:
@@ -102,13 +101,12 @@ async def heartbeat(
     db_session: AsyncSession,
     presence: Presence,
     doctor: Doctor,
-    settings: CareSettings | None = None,
+    settings: CareSettings,
 ) -> dict[str, Any]:
     """Keep the announced state alive; after a silence longer than the TTL the doctor is offline.
 
     The snapshot in PostgreSQL is refreshed at most every ``snapshot_every_seconds``.
     """
-    settings = settings or get_care_settings()
     alive = await presence.refresh(doctor.id, ttl_s=settings.presence_ttl_seconds)
     if not alive:
         return {"doctor_id": str(doctor.id), "state": "offline", "expired": True}
@@ -142,10 +140,9 @@ async def live_states(
 
 
 async def expire_silent(
-    *, db_session: AsyncSession, presence: Presence, settings: CareSettings | None = None
+    *, db_session: AsyncSession, presence: Presence, settings: CareSettings
 ) -> list[uuid.UUID]:
     """Persist 'offline' for doctors whose presence expired and tell subscribers (periodic)."""
-    settings = settings or get_care_settings()
     rows = list(
         (
             await db_session.execute(
@@ -182,7 +179,7 @@ async def get_doctor(*, db_session: AsyncSession, doctor_id: uuid.UUID) -> Docto
 
 async def announce(
     *, db_session: AsyncSession, presence: Presence, user_id: uuid.UUID | None, state: str,
-    hospital_id: uuid.UUID | None, settings: CareSettings | None = None,
+    hospital_id: uuid.UUID | None, settings: CareSettings,
 ) -> dict[str, Any]:
     """The signed-in doctor sets their state."""
     doctor = await own_doctor(db_session=db_session, user_id=user_id)
@@ -192,7 +189,7 @@ async def announce(
 
 async def beat(
     *, db_session: AsyncSession, presence: Presence, user_id: uuid.UUID | None,
-    settings: CareSettings | None = None,
+    settings: CareSettings,
 ) -> dict[str, Any]:
     """The signed-in doctor's app heartbeats."""
     doctor = await own_doctor(db_session=db_session, user_id=user_id)
@@ -202,10 +199,9 @@ async def beat(
 
 async def sweep_presence(
     session_factory: async_sessionmaker[AsyncSession], presence: Presence, *,
-    settings: CareSettings | None = None,
+    settings: CareSettings,
 ) -> None:
     """Background loop: persist and announce expired presence once per TTL. Never returns."""
-    settings = settings or get_care_settings()
     while True:
         await asyncio.sleep(settings.presence_ttl_seconds)
         try:

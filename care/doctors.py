@@ -26,7 +26,7 @@ from care.schemas import (
     DoctorCreate,
     DoctorView,
 )
-from care.settings import CareSettings, get_care_settings
+from care.settings import CareSettings
 from care.slots import Slot, Template, free_slots
 from data.base import utcnow
 from data.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -38,7 +38,7 @@ from identity.models import User
 MAX_SLOT_WINDOW = timedelta(days=31)
 
 
-async def get_hospital(db_session: AsyncSession, hospital_id: uuid.UUID) -> Hospital:
+async def get_hospital(*, db_session: AsyncSession, hospital_id: uuid.UUID) -> Hospital:
     """Load a hospital or 404."""
     hospital = await db_session.get(Hospital, hospital_id)
     if hospital is None:
@@ -47,7 +47,8 @@ async def get_hospital(db_session: AsyncSession, hospital_id: uuid.UUID) -> Hosp
 
 
 async def create_doctor(
-    *, db_session: AsyncSession, requester: Requester, body: DoctorCreate
+    *,
+    db_session: AsyncSession, requester: Requester, body: DoctorCreate
 ) -> Doctor:
     """A new profile; the licence number is unique (409 otherwise). Verification is separate."""
     if not requester.roles & {"hospital_admin", "super_admin"}:
@@ -70,7 +71,8 @@ async def create_doctor(
 
 
 async def verify_doctor(
-    *, db_session: AsyncSession, requester: Requester, doctor_id: uuid.UUID
+    *,
+    db_session: AsyncSession, requester: Requester, doctor_id: uuid.UUID
 ) -> Doctor:
     """A super admin confirms the licence was checked."""
     if "super_admin" not in requester.roles:
@@ -82,11 +84,12 @@ async def verify_doctor(
 
 
 async def add_department(
-    *, db_session: AsyncSession, requester: Requester, hospital_id: uuid.UUID, name: str
+    *,
+    db_session: AsyncSession, requester: Requester, hospital_id: uuid.UUID, name: str
 ) -> Department:
     """A hospital admin opens a department."""
     require_manager(requester, hospital_id)
-    await get_hospital(db_session, hospital_id)
+    await get_hospital(db_session=db_session, hospital_id=hospital_id)
     department = Department(hospital_id=hospital_id, name=name)
     db_session.add(department)
     await db_session.commit()
@@ -95,7 +98,7 @@ async def add_department(
 
 async def list_departments(*, db_session: AsyncSession, hospital_id: uuid.UUID) -> list[Department]:
     """The hospital's departments by name."""
-    await get_hospital(db_session, hospital_id)
+    await get_hospital(db_session=db_session, hospital_id=hospital_id)
     rows = await db_session.execute(
         select(Department).where(Department.hospital_id == hospital_id).order_by(Department.name)
     )
@@ -128,7 +131,8 @@ async def attach_doctor(
 
 
 async def accept_affiliation(
-    *, db_session: AsyncSession, requester: Requester, hospital_id: uuid.UUID
+    *,
+    db_session: AsyncSession, requester: Requester, hospital_id: uuid.UUID
 ) -> list[DoctorHospitalAffiliation]:
     """The doctor consents to work at a hospital that attached them: only then do its
     appointments and emergency cases give them a treatment relationship."""
@@ -148,7 +152,8 @@ async def accept_affiliation(
     return links
 
 
-async def doctor_hospitals(db_session: AsyncSession, doctor_id: uuid.UUID) -> frozenset[uuid.UUID]:
+async def doctor_hospitals(*, db_session: AsyncSession,
+                           doctor_id: uuid.UUID) -> frozenset[uuid.UUID]:
     """Hospitals the doctor is affiliated with."""
     rows = await db_session.scalars(
         select(DoctorHospitalAffiliation.hospital_id).where(
@@ -158,7 +163,7 @@ async def doctor_hospitals(db_session: AsyncSession, doctor_id: uuid.UUID) -> fr
     return frozenset(rows)
 
 
-async def templates(db_session: AsyncSession, doctor_id: uuid.UUID) -> list[Template]:
+async def templates(*, db_session: AsyncSession, doctor_id: uuid.UUID) -> list[Template]:
     """The doctor's weekly schedule as pure templates."""
     rows = await db_session.scalars(
         select(DoctorSchedule).where(DoctorSchedule.doctor_id == doctor_id)
@@ -175,10 +180,9 @@ async def open_slots(
     start: datetime,
     end: datetime,
     hospital_id: uuid.UUID | None = None,
-    settings: CareSettings | None = None,
+    settings: CareSettings,
 ) -> list[Slot]:
     """Slots from the schedule minus live bookings, from now on, within at most 31 days."""
-    settings = settings or get_care_settings()
     if end <= start:
         raise InvalidInput("to must be after from", field="to")
     if end - start > MAX_SLOT_WINDOW:
@@ -195,7 +199,7 @@ async def open_slots(
             )
         )
     ).all()
-    lines = [t for t in await templates(db_session, doctor_id)
+    lines = [t for t in await templates(db_session=db_session, doctor_id=doctor_id)
              if hospital_id is None or t.hospital_id == hospital_id]
     return free_slots(lines, [tuple(b) for b in booked], start=start, end=end,
                       zone=ZoneInfo(settings.timezone))
@@ -279,15 +283,14 @@ async def dashboard_metrics(
     db_session: AsyncSession,
     requester: Requester,
     hospital_id: uuid.UUID,
-    settings: CareSettings | None = None,
+    settings: CareSettings,
 ) -> dict[str, Any]:
     """Today's appointments and no-shows, open emergency cases bound here, and ED status."""
-    settings = settings or get_care_settings()
     if not may_see_hospital_metrics(requester, hospital_id):
         raise Forbidden(
             "only this hospital's admin may see its dashboard", code="not_your_hospital"
         )
-    hospital = await get_hospital(db_session, hospital_id)
+    hospital = await get_hospital(db_session=db_session, hospital_id=hospital_id)
     zone = ZoneInfo(settings.timezone)
     today = utcnow().astimezone(zone).date()
     day_start = datetime.combine(today, time(0), tzinfo=zone)

@@ -13,6 +13,7 @@ from care import fhir_map
 from care.access import Requester
 from care.models import Appointment, Doctor, PatientEmergencyContact
 from care.records import authorise_patient_read
+from care.settings import CareSettings
 from data.base import utcnow
 from data.errors import Forbidden, InvalidInput, NotFound
 from dispatch.models import EmergencyCase
@@ -45,13 +46,16 @@ async def read(
     requester: Requester,
     resource: str,
     raw_id: str,
+    settings: CareSettings,
     break_glass_reason: str | None = None,
 ) -> Resource:
     """One resource by type and id, if the caller may see it."""
     if resource == "Patient":
         patient = await _get(db_session, Patient, resource, raw_id)
-        await authorise_patient_read(db_session, requester, patient.id,
-                                     break_glass_reason=break_glass_reason, kind="fhir_patient")
+        await authorise_patient_read(db_session=db_session, requester=requester,
+                                     patient_id=patient.id,
+                                     break_glass_reason=break_glass_reason, kind="fhir_patient",
+                                     settings=settings)
         contacts = list(await db_session.scalars(
             select(PatientEmergencyContact).where(PatientEmergencyContact.patient_id == patient.id)
         ))
@@ -83,16 +87,16 @@ async def _healthcare_service(db_session: AsyncSession, raw_id: str) -> Resource
         raise InvalidInput("HealthcareService ids are <hospital id>.<capability>",
                            field="id") from None
     hospital = await _get(db_session, Hospital, "HealthcareService", hospital_text)
-    states = await hospital_services(db_session, hospital)
+    states = await hospital_services(db_session=db_session, hospital=hospital)
     state = next((s for s in states if s.capability == capability), None)
     if state is None:
         raise NotFound(f"no HealthcareService/{raw_id}", code="resource_not_found")
     return fhir_map.healthcare_service(hospital, state)
 
 
-async def hospital_services(db_session: AsyncSession, hospital: Hospital) -> list:
+async def hospital_services(*, db_session: AsyncSession, hospital: Hospital) -> list:
     """The hospital's declared capabilities with the service status in force now."""
-    rows = await facility_services.rows_of(db_session, [hospital.id])
+    rows = await facility_services.rows_of(db_session=db_session, hospital_ids=[hospital.id])
     return facility_services.service_states(hospital, rows, now=utcnow())
 
 
@@ -101,7 +105,7 @@ async def search_services(*, db_session: AsyncSession, organization: str) -> lis
     hospital = await _get(db_session, Hospital, "Organization",
                           organization.removeprefix("Organization/"))
     return [fhir_map.healthcare_service(hospital, s)
-            for s in await hospital_services(db_session, hospital)]
+            for s in await hospital_services(db_session=db_session, hospital=hospital)]
 
 
 def _authorise_encounter(requester: Requester, case: EmergencyCase) -> None:
@@ -118,6 +122,7 @@ async def search(
     requester: Requester,
     resource: str,
     patient: str | None,
+    settings: CareSettings,
     break_glass_reason: str | None = None,
 ) -> list[Resource]:
     """Appointments or encounters of one patient (``patient=`` is required)."""
@@ -128,8 +133,9 @@ async def search(
     patient_id = parse_id(patient, field="patient")
     if await db_session.get(Patient, patient_id) is None:
         raise NotFound(f"no Patient/{patient_id}", code="resource_not_found")
-    await authorise_patient_read(db_session, requester, patient_id,
-                                 break_glass_reason=break_glass_reason, kind=f"fhir_{resource}")
+    await authorise_patient_read(db_session=db_session, requester=requester, patient_id=patient_id,
+                                 break_glass_reason=break_glass_reason, kind=f"fhir_{resource}",
+                                 settings=settings)
     if resource == "Appointment":
         rows = await db_session.scalars(
             select(Appointment).where(Appointment.patient_id == patient_id)

@@ -96,6 +96,7 @@ async def hospital_roster(
 
 
 async def patient_names(
+    *,
     db_session: AsyncSession, patient_ids: Iterable[uuid.UUID | str]
 ) -> dict[str, str]:
     """Names for an agenda the caller is already allowed to read (their own or their desk's)."""

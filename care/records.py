@@ -26,7 +26,7 @@ from care.models import (
     PatientEmergencyContact,
 )
 from care.schemas import AllergyCreate, ConditionCreate, ContactCreate, ProfileUpdate, RecordCreate
-from care.settings import CareSettings, get_care_settings
+from care.settings import CareSettings
 from data.base import utcnow
 from data.errors import Conflict, Forbidden, NotFound
 from data.events import BREAK_GLASS, BreakGlassRead
@@ -72,7 +72,8 @@ async def get_profile(*, db_session: AsyncSession, requester: Requester) -> Pati
 
 
 async def put_profile(
-    *, db_session: AsyncSession, requester: Requester, body: ProfileUpdate
+    *,
+    db_session: AsyncSession, requester: Requester, body: ProfileUpdate
 ) -> Patient:
     """Create or replace the caller's own profile."""
     if "patient" not in requester.roles:
@@ -94,7 +95,8 @@ async def put_profile(
 
 
 async def add_contact(
-    *, db_session: AsyncSession, requester: Requester, body: ContactCreate
+    *,
+    db_session: AsyncSession, requester: Requester, body: ContactCreate
 ) -> PatientEmergencyContact:
     """Someone to call for the patient."""
     contact = PatientEmergencyContact(patient_id=_own(requester), **body.model_dump())
@@ -104,7 +106,8 @@ async def add_contact(
 
 
 async def remove_contact(
-    *, db_session: AsyncSession, requester: Requester, contact_id: uuid.UUID
+    *,
+    db_session: AsyncSession, requester: Requester, contact_id: uuid.UUID
 ) -> None:
     """Drop one of the caller's contacts (404 if not theirs)."""
     result = await db_session.execute(
@@ -119,7 +122,8 @@ async def remove_contact(
 
 
 async def add_allergy(
-    *, db_session: AsyncSession, requester: Requester, body: AllergyCreate
+    *,
+    db_session: AsyncSession, requester: Requester, body: AllergyCreate
 ) -> PatientAllergy:
     """A patient records an allergy."""
     allergy = PatientAllergy(patient_id=_own(requester), **body.model_dump())
@@ -129,7 +133,8 @@ async def add_allergy(
 
 
 async def add_condition(
-    *, db_session: AsyncSession, requester: Requester, body: ConditionCreate
+    *,
+    db_session: AsyncSession, requester: Requester, body: ConditionCreate
 ) -> PatientCondition:
     """A patient records a condition."""
     condition = PatientCondition(patient_id=_own(requester), **body.model_dump())
@@ -139,8 +144,9 @@ async def add_condition(
 
 
 async def treats(
+    *,
     db_session: AsyncSession, doctor_id: uuid.UUID | None, patient_id: uuid.UUID,
-    *, window_hours: int | None = None,
+    window_hours: int,
 ) -> bool:
     """A real treatment relationship: a verified doctor, at a hospital whose affiliation the
     doctor accepted, with an encounter of this patient there within the window (an appointment,
@@ -149,7 +155,7 @@ async def treats(
     """
     if doctor_id is None:
         return False
-    window = timedelta(hours=window_hours or get_care_settings().treatment_window_hours)
+    window = timedelta(hours=window_hours)
     now = utcnow()
     accepted = select(DoctorHospitalAffiliation.hospital_id).where(
         DoctorHospitalAffiliation.doctor_id == doctor_id,
@@ -173,7 +179,8 @@ async def treats(
 
 
 def log_access(
-    db_session: AsyncSession, *, requester_user: uuid.UUID | None, actor: str,
+    *,
+    db_session: AsyncSession, requester_user: uuid.UUID | None, actor: str,
     patient_id: uuid.UUID, kind: str, access: Access, case_id: uuid.UUID | None = None,
 ) -> None:
     """One row in the care access log, in the caller's transaction."""
@@ -186,7 +193,8 @@ def log_access(
 
 
 def alert_break_glass(
-    db_session: AsyncSession, *, requester: Requester, patient_id: uuid.UUID, kind: str
+    *,
+    db_session: AsyncSession, requester: Requester, patient_id: uuid.UUID, kind: str
 ) -> None:
     """A chart opened by break-glass is an alert for the dispatch room (operators and super
     admins see it live), and a warning in the log, besides its priority audit row."""
@@ -202,29 +210,31 @@ def alert_break_glass(
 
 
 async def authorise_patient_read(
-    db_session: AsyncSession, requester: Requester, patient_id: uuid.UUID, *,
-    break_glass_reason: str | None, kind: str, settings: CareSettings | None = None,
+    *,
+    db_session: AsyncSession, requester: Requester, patient_id: uuid.UUID, 
+    break_glass_reason: str | None, kind: str, settings: CareSettings,
 ) -> Access:
     """Apply the record rule; a break-glass read is logged and committed before data is shown."""
-    settings = settings or get_care_settings()
     if await db_session.get(Patient, patient_id) is None:
         raise PatientNotFound(f"no patient {patient_id}")
     access = record_access(
         requester, patient_id,
-        treats=await treats(db_session, requester.doctor_id, patient_id,
+        treats=await treats(db_session=db_session, doctor_id=requester.doctor_id,
+                            patient_id=patient_id,
                             window_hours=settings.treatment_window_hours),
         break_glass_reason=break_glass_reason, min_reason=settings.break_glass_min_reason,
     )
     if access.basis is not Basis.SELF:
-        log_access(db_session, requester_user=requester.user_id, actor=requester.label,
+        log_access(db_session=db_session, requester_user=requester.user_id, actor=requester.label,
                    patient_id=patient_id, kind=kind, access=access)
         if access.flagged:
-            alert_break_glass(db_session, requester=requester, patient_id=patient_id, kind=kind)
+            alert_break_glass(db_session=db_session, requester=requester, patient_id=patient_id,
+                              kind=kind)
         await db_session.commit()
     return access
 
 
-async def clinical_lists(db_session: AsyncSession, patient_id: uuid.UUID) -> dict[str, Any]:
+async def clinical_lists(*, db_session: AsyncSession, patient_id: uuid.UUID) -> dict[str, Any]:
     """Allergies, conditions and contacts of a patient."""
     allergies = await db_session.scalars(
         select(PatientAllergy).where(PatientAllergy.patient_id == patient_id)
@@ -264,12 +274,15 @@ def record_view(record: MedicalRecord) -> dict[str, Any]:
 
 
 async def read_records(
-    *, db_session: AsyncSession, requester: Requester, patient_id: uuid.UUID,
-    break_glass_reason: str | None = None,
+    *,
+    db_session: AsyncSession, requester: Requester, patient_id: uuid.UUID,
+    settings: CareSettings, break_glass_reason: str | None = None,
 ) -> dict[str, Any]:
     """The patient's chart: records newest first, allergies, conditions and contacts."""
     access = await authorise_patient_read(
-        db_session, requester, patient_id, break_glass_reason=break_glass_reason, kind="records",
+        db_session=db_session, requester=requester, patient_id=patient_id,
+        break_glass_reason=break_glass_reason, kind="records",
+        settings=settings,
     )
     rows = await db_session.scalars(
         select(MedicalRecord).where(MedicalRecord.patient_id == patient_id)
@@ -283,18 +296,25 @@ async def read_records(
                     "gender": patient.gender, "blood_group": patient.blood_group},
         "access": {"basis": access.basis.value, "flagged": access.flagged},
         "records": [record_view(r) for r in rows],
-        **await clinical_lists(db_session, patient_id),
+        **await clinical_lists(db_session=db_session, patient_id=patient_id),
     }
 
 
 async def add_record(
-    *, db_session: AsyncSession, requester: Requester, patient_id: uuid.UUID, body: RecordCreate
+    *,
+    db_session: AsyncSession,
+    requester: Requester,
+    patient_id: uuid.UUID,
+    body: RecordCreate,
+    settings: CareSettings,
 ) -> MedicalRecord:
     """A treating doctor adds a visit note, lab result, prescription or discharge letter."""
     if await db_session.get(Patient, patient_id) is None:
         raise PatientNotFound(f"no patient {patient_id}")
-    if not may_write_record(requester, treats=await treats(db_session, requester.doctor_id,
-                                                           patient_id)):
+    treating = await treats(db_session=db_session, doctor_id=requester.doctor_id,
+                            patient_id=patient_id,
+                            window_hours=settings.treatment_window_hours)
+    if not may_write_record(requester, treats=treating):
         raise Forbidden(
             "only a treating doctor adds to this record", code="no_treatment_relationship"
         )
@@ -308,7 +328,7 @@ async def add_record(
 async def _summary(
     db_session: AsyncSession, patient: Patient, case: EmergencyCase
 ) -> dict[str, Any]:
-    lists = await clinical_lists(db_session, patient.id)
+    lists = await clinical_lists(db_session=db_session, patient_id=patient.id)
     return {
         "patient_id": str(patient.id),
         # An SOS naming a patient it was not raised by (a bystander, a mistake) may be the wrong
@@ -356,12 +376,14 @@ def _audit_summary(
             details={"kind": "emergency_summary", "patient_id": str(case.patient_id)}, at=now,
         )
     )
-    log_access(db_session, requester_user=user_id, actor=actor, patient_id=case.patient_id,
+    log_access(db_session=db_session, requester_user=user_id, actor=actor,
+               patient_id=case.patient_id,
                kind="emergency_summary", access=Access(Basis.EMERGENCY, "SOS"), case_id=case.id)
 
 
 async def emergency_summary(
-    *, db_session: AsyncSession, requester: Requester, case_id: uuid.UUID
+    *,
+    db_session: AsyncSession, requester: Requester, case_id: uuid.UUID
 ) -> dict[str, Any]:
     """Blood group, allergies, conditions and contacts of the SOS patient, for staff."""
     case, patient = await _case_patient(db_session, case_id)
@@ -390,7 +412,8 @@ async def crew_summary(*, db_session: AsyncSession, token: str, secret: str) -> 
 
 
 async def access_log(
-    *, db_session: AsyncSession, requester: Requester, patient_id: uuid.UUID
+    *,
+    db_session: AsyncSession, requester: Requester, patient_id: uuid.UUID
 ) -> list[dict[str, Any]]:
     """Who read this patient's data on what basis: the patient themself or a super admin."""
     if await db_session.get(Patient, patient_id) is None:
@@ -409,7 +432,10 @@ async def access_log(
     ]
 
 
-async def read_my_records(*, db_session: AsyncSession, requester: Requester) -> dict[str, Any]:
+async def read_my_records(
+    *,
+    db_session: AsyncSession, requester: Requester, settings: CareSettings
+) -> dict[str, Any]:
     """The caller's own chart."""
     return await read_records(db_session=db_session, requester=requester,
-                              patient_id=_own(requester))
+                              patient_id=_own(requester), settings=settings)

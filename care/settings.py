@@ -5,13 +5,15 @@ from __future__ import annotations
 from functools import lru_cache
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
+
+from data.settings import package_settings
 
 
 class CareSettings(BaseSettings):
     """Read from LIFELINE_CARE_* environment variables."""
 
-    model_config = SettingsConfigDict(env_prefix="LIFELINE_CARE_", env_file=".env", extra="ignore")
+    model_config = package_settings("LIFELINE_CARE_", legacy=False)
 
     #: A doctor whose app stops heartbeating is offline after this many seconds.
     presence_ttl_seconds: int = Field(default=90, ge=1, le=3_600)

@@ -19,7 +19,8 @@ from messaging.outbox import queue_sms
 
 
 async def join(
-    *, db_session: AsyncSession, requester: Requester, body: WaitlistCreate,
+    *,
+    db_session: AsyncSession, requester: Requester, body: WaitlistCreate,
     idempotency_key: str | None = None,
 ) -> tuple[WaitlistEntry, bool]:
     """A patient asks for any slot of this doctor within a window; a retry with the same
@@ -51,8 +52,8 @@ async def join(
 
 
 async def offer_freed_slot(
-    db_session: AsyncSession,
     *,
+    db_session: AsyncSession,
     doctor_id: uuid.UUID,
     hospital_id: uuid.UUID,
     start: datetime,
@@ -98,6 +99,7 @@ async def mine(*, db_session: AsyncSession, requester: Requester) -> list[Waitli
 
 
 async def offered_entry(
+    *,
     db_session: AsyncSession, requester: Requester, entry_id: uuid.UUID
 ) -> WaitlistEntry:
     """The caller's own entry holding an offer; 404 for someone else's, 409 without an offer."""

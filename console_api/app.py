@@ -13,7 +13,7 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from care import availability as care_availability
-from care.settings import get_care_settings
+from care.settings import CareSettings, get_care_settings
 from console_api import bootstrap
 from console_api.access import enforce_access
 from console_api.audit_trail import AuditTrail
@@ -60,10 +60,11 @@ from data.settings import DataSettings, get_data_settings
 from dispatch import alerts
 from dispatch.destinations import Destinations
 from dispatch.service_changes import expire_services
-from dispatch.settings import get_dispatch_settings
+from dispatch.settings import DispatchSettings, get_dispatch_settings
 from fleet_coverage import live as coverage_live
 from fleet_coverage.dispatch_cost import DispatchCost
 from fleet_coverage.service import CoverageBook
+from fleet_coverage.settings import CoverageSettings, get_coverage_settings
 from identity import audit_anchor, vault
 from identity.audit import AuditWriter
 from identity.settings import IdentitySettings, get_identity_settings
@@ -71,7 +72,7 @@ from messaging.sender import run_sender
 from messaging.settings import MessagingSettings, get_messaging_settings
 from messaging.transport import make_transport
 from realtime import runtime as realtime_runtime
-from realtime.settings import get_realtime_settings
+from realtime.settings import RealtimeSettings, get_realtime_settings
 
 log = logging.getLogger("lifeline.app")
 
@@ -92,7 +93,9 @@ async def sweep_alerts(app: FastAPI, interval_s: float = 30.0) -> None:
         await asyncio.sleep(interval_s)
         try:
             async with app.state.session_factory() as session:
-                await alerts.sweep_handover_alerts(session)
+                await alerts.sweep_handover_alerts(
+                    db_session=session, settings=app.state.dispatch_settings
+                )
         except Exception:
             log.exception("alert sweep failed; retrying")
 
@@ -100,7 +103,12 @@ async def sweep_alerts(app: FastAPI, interval_s: float = 30.0) -> None:
 def audit_checkpoint_now(app: FastAPI) -> None:
     """Sign the audit chain's head if it moved (never fails the caller)."""
     try:
-        audit_anchor.checkpoint(app.state.sync_engine, only_if_advanced=True)
+        audit_anchor.checkpoint(
+            app.state.sync_engine,
+            audit_key=app.state.identity_settings.audit_key,
+            data_dir=app.state.data_dir,
+            only_if_advanced=True,
+        )
     except Exception:  # a missed checkpoint is logged; the next one covers it
         log.exception("audit checkpoint failed")
 
@@ -115,10 +123,14 @@ async def checkpoint_audit(app: FastAPI, interval_s: float) -> None:
 async def sweep_services(app: FastAPI) -> None:
     """Revert hospital service statuses at their end time (and re-rank the cases they touch)."""
     while True:
-        await asyncio.sleep(get_dispatch_settings().service_sweep_seconds)
+        await asyncio.sleep(app.state.dispatch_settings.service_sweep_seconds)
         try:
             async with app.state.session_factory() as session:
-                await expire_services(session, destinations=app.state.destinations)
+                await expire_services(
+                    db_session=session,
+                    destinations=app.state.destinations,
+                    settings=app.state.dispatch_settings,
+                )
         except Exception:
             log.exception("service expiry sweep failed; retrying")
 
@@ -128,11 +140,23 @@ def create_app(
     data_settings: DataSettings | None = None,
     identity_settings: IdentitySettings | None = None,
     messaging_settings: MessagingSettings | None = None,
+    dispatch_settings: DispatchSettings | None = None,
+    care_settings: CareSettings | None = None,
+    realtime_settings: RealtimeSettings | None = None,
+    coverage_settings: CoverageSettings | None = None,
 ) -> FastAPI:
-    """A new app; each instance owns its engine and Redis client (bound to its event loop)."""
+    """A new app; each instance owns its engine and Redis client (bound to its event loop).
+
+    The composition root: settings not given are read here (once per process) and handed to
+    the domain explicitly; nothing below reads them on its own.
+    """
     data_settings = data_settings or get_data_settings()
     identity_settings = identity_settings or get_identity_settings()
     messaging_settings = messaging_settings or get_messaging_settings()
+    dispatch_settings = dispatch_settings or get_dispatch_settings()
+    care_settings = care_settings or get_care_settings()
+    realtime_settings = realtime_settings or get_realtime_settings()
+    coverage_settings = coverage_settings or get_coverage_settings()
     import_all_models()
     install_log_redaction()
     vault.keyring()  # fail at start-up, not at the first sealed field, when the KEK is missing
@@ -155,32 +179,38 @@ def create_app(
         app.state.identity_settings = identity_settings
         app.state.adapters = bootstrap.adapters(
             redis=app.state.redis,
-            realtime_settings=get_realtime_settings(),
-            care_settings=get_care_settings(),
+            realtime_settings=realtime_settings,
+            care_settings=care_settings,
         )
         app.state.position_ingest = bootstrap.position_ingest(
-            live=app.state.adapters.live_positions, session_factory=app.state.session_factory
+            live=app.state.adapters.live_positions,
+            session_factory=app.state.session_factory,
+            dispatch_settings=dispatch_settings,
         )
         app.state.sync_engine = make_sync_engine(data_settings, as_app=True)
         app.state.destinations = await retry_unreachable(
             lambda: asyncio.to_thread(
                 Destinations.load,
                 app.state.sync_engine,
-                only=get_dispatch_settings().served_regions,
+                settings=dispatch_settings,
+                data_dir=data_settings.data_dir,
+                only=dispatch_settings.served_regions,
             ),
             wait_s=data_settings.startup_wait_seconds,
             what="database (road networks)",
         )
         sync_task = asyncio.create_task(
-            keep_routing_in_step(app, get_dispatch_settings().routing_sync_seconds)
+            keep_routing_in_step(app, dispatch_settings.routing_sync_seconds)
         )
         app.state.messaging_settings = messaging_settings
         app.state.coverage_book = CoverageBook(app.state.destinations)
-        app.state.dispatch_cost = DispatchCost(app.state.coverage_book)  # case reads' port
+        app.state.dispatch_cost = DispatchCost(  # case reads' port
+            app.state.coverage_book, settings=coverage_settings
+        )
         background = [
             asyncio.create_task(coverage_live.watch(
                 app.state.session_factory, app.state.adapters.live_positions,
-                app.state.coverage_book,
+                app.state.coverage_book, settings=coverage_settings,
             ), name="coverage-watch"),
             sync_task,
             asyncio.create_task(app.state.position_ingest.run(), name="position-ingest"),
@@ -196,7 +226,7 @@ def create_app(
             # A doctor whose heartbeats stopped is stored and announced as offline.
             asyncio.create_task(
                 care_availability.sweep_presence(
-                    app.state.session_factory, app.state.adapters.presence
+                    app.state.session_factory, app.state.adapters.presence, settings=care_settings
                 )
             ),
         ]
@@ -205,10 +235,14 @@ def create_app(
                 app.state.session_factory,
                 make_transport(messaging_settings),
                 messaging_settings,
-                on_failure=alerts.sms_failed,
+                on_failure=lambda session, message: alerts.sms_failed(
+                    db_session=session, message=message
+                ),
             )
             background.append(asyncio.create_task(sender))
-        await realtime_runtime.start(app, data_settings=data_settings)
+        await realtime_runtime.start(
+            app, data_settings=data_settings, settings=realtime_settings
+        )
         # Open crew-link sockets end with their dispatch.
         app.state.socket_authority.capabilities_alive = bootstrap.crew_links_alive(
             app.state.session_factory
@@ -246,6 +280,11 @@ def create_app(
         dependencies=[Depends(enforce_access)],
     )
     app.state.identity_settings = identity_settings
+    app.state.dispatch_settings = dispatch_settings
+    app.state.care_settings = care_settings
+    app.state.realtime_settings = realtime_settings
+    app.state.coverage_settings = coverage_settings
+    app.state.data_dir = data_settings.data_dir  # graph caches, audit checkpoints
     # Innermost: a request PostgreSQL aborted for contention runs again (audited once).
     app.add_middleware(RetryOnContention)
     app.add_middleware(BodySizeLimit)

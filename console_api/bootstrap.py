@@ -17,6 +17,7 @@ from care.settings import CareSettings
 from dispatch import crew
 from dispatch.ports import LivePositions
 from dispatch.position_ingest import PositionIngest
+from dispatch.settings import DispatchSettings
 from realtime.live_positions import RedisLivePositions
 from realtime.presence import RedisPresence
 from realtime.settings import RealtimeSettings
@@ -47,10 +48,13 @@ def adapters(
 
 
 def position_ingest(
-    *, live: LivePositions, session_factory: async_sessionmaker[AsyncSession]
+    *,
+    live: LivePositions,
+    session_factory: async_sessionmaker[AsyncSession],
+    dispatch_settings: DispatchSettings,
 ) -> PositionIngest:
     """GPS ingest whose live positions are kept (and published) by the ``live`` adapter."""
-    return PositionIngest(live=live, session_factory=session_factory)
+    return PositionIngest(live=live, session_factory=session_factory, settings=dispatch_settings)
 
 
 def crew_links_alive(

@@ -86,7 +86,7 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            # X-Forwarded-For is read by the app itself, from LIFELINE_TRUSTED_PROXIES only
+            # X-Forwarded-For is read by the app itself, from LIFELINE_IDENTITY_TRUSTED_PROXIES only
             # (uvicorn's own default would believe any loopback client).
             proxy_headers=False,
             log_level="info",
@@ -94,7 +94,7 @@ def serve(
             # Off by default: compressed frames differ per connection, so each event would be
             # deflated once per subscriber instead of framed once (see README, real time).
             ws_per_message_deflate=get_realtime_settings().ws_deflate,
-            # Slow-loris: a request must arrive whole within LIFELINE_REQUEST_TIMEOUT_SECONDS.
+            # Slow-loris: a request must arrive whole within LIFELINE_WEB_REQUEST_TIMEOUT_SECONDS.
             http="console_api.server_limits:DeadlineHttpProtocol",
             timeout_keep_alive=limits.keep_alive_seconds,
             ws_max_size=limits.ws_max_message_bytes,
@@ -197,11 +197,11 @@ def _import_region(
     cache_dir = f"{get_data_settings().data_dir}/regions"
     try:
         with Session(engine) as session:
-            if if_missing and regions.region_exists(session, name):
+            if if_missing and regions.region_exists(session=session, name=name):
                 console.print(f"region [bold]{name}[/bold] already imported; reusing it")
                 if facilities_csv is not None:
                     _apply_facilities(session, name, facilities_csv)
-                elif not regions.hospital_count(session, name):
+                elif not regions.hospital_count(session=session, name=name):
                     console.print(f"[yellow]warning:[/yellow] {regions.no_hospital_warning(name)}")
                 return
             with Progress(
@@ -210,7 +210,7 @@ def _import_region(
             ) as progress:
                 task = progress.add_task(f"importing {name}", total=None)
                 summary = regions.import_region(
-                    session,
+                    session=session,
                     pbf_path=pbf,
                     name=name,
                     cache_dir=cache_dir,
@@ -260,8 +260,8 @@ def _apply_facilities(session, name: str, facilities_csv: str) -> None:
     from facilities.importer import import_facilities_csv
 
     summary = import_facilities_csv(
-        session, region=name, csv_path=facilities_csv,
-        area=regions.facility_bounds(session, name),
+        session=session, region=name, csv_path=facilities_csv,
+        area=regions.facility_bounds(session=session, name=name),
     )
     session.commit()
     console.print(
@@ -329,11 +329,11 @@ def facilities_import(
     engine = make_sync_engine()
     try:
         with Session(engine) as session:
-            area = facility_bounds(session, region)
+            area = facility_bounds(session=session, name=region)
             if area is None:
                 console.print(f"[red]no region {region}; import it first[/red]")
                 raise typer.Exit(code=2)
-            summary = import_facilities_csv(session, region=region, csv_path=csv, area=area)
+            summary = import_facilities_csv(session=session, region=region, csv_path=csv, area=area)
             session.commit()
     except FacilitiesImportError as exc:
         console.print("[red]nothing imported:[/red]")
@@ -372,7 +372,7 @@ def coverage_demand(
     engine = make_sync_engine()
     try:
         with Session(engine, expire_on_commit=False) as session:
-            row = compute_demand(session, region, settings)
+            row = compute_demand(session=session, region=region, settings=settings)
     except UnknownRegionError:
         console.print(f"[red]no region {region}; import it first[/red]")
         raise typer.Exit(code=2) from None
@@ -406,7 +406,7 @@ def eta_calibrate(
     try:
         with Session(engine) as session:
             graph = road_store.load_region(session, region)
-            runs = completed_runs(session, region=region)
+            runs = completed_runs(session=session, region=region)
     finally:
         engine.dispose()
     if len(runs) < 5:
@@ -437,15 +437,20 @@ def audit_verify() -> None:
     tampered row, or the truncation or rewrite a checkpoint caught."""
     from data.db import make_sync_engine
     from data.models import import_all_models
+    from data.settings import get_data_settings
     from identity import audit, audit_anchor
+    from identity.settings import get_identity_settings
 
     import_all_models()
     engine = make_sync_engine()
+    data_dir, audit_key = get_data_settings().data_dir, get_identity_settings().audit_key
     try:
         with engine.connect() as conn:
             verdict = audit.verify(conn)
-            checkpoints = audit_anchor.read_checkpoints(engine.url)
-            findings = audit_anchor.check(conn, checkpoints)
+            checkpoints = audit_anchor.read_checkpoints(engine.url, data_dir=data_dir)
+            findings = audit_anchor.check(
+                conn, checkpoints, audit_key=audit_key, data_dir=data_dir
+            )
     finally:
         engine.dispose()
     if not verdict.ok:
@@ -464,7 +469,7 @@ def audit_verify() -> None:
 
 @keys_app.command("rotate")
 def keys_rotate() -> None:
-    """Re-wrap every data key (and TOTP secret) under the first KEK of LIFELINE_KEK(_FILE).
+    """Re-wrap every data key (and TOTP secret) under the first KEK of LIFELINE_IDENTITY_KEK(_FILE).
 
     Put the new KEK first and keep the old one after it until this has finished; values are not
     re-encrypted and the service keeps running throughout.

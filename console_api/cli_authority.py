@@ -76,15 +76,20 @@ def users_remove_role(
 
 
 def audit_checkpoint() -> None:
-    """Sign the audit chain's head with LIFELINE_AUDIT_KEY and keep it outside the database."""
+    """Sign the audit chain's head with LIFELINE_IDENTITY_AUDIT_KEY; kept outside the database."""
     from data.db import make_sync_engine
     from data.models import import_all_models
+    from data.settings import get_data_settings
     from identity import audit_anchor
+    from identity.settings import get_identity_settings
 
     import_all_models()
     engine = make_sync_engine()
+    data_dir = get_data_settings().data_dir
     try:
-        checkpoint = audit_anchor.checkpoint(engine)
+        checkpoint = audit_anchor.checkpoint(
+            engine, audit_key=get_identity_settings().audit_key, data_dir=data_dir
+        )
     finally:
         engine.dispose()
     if checkpoint is None:
@@ -92,7 +97,7 @@ def audit_checkpoint() -> None:
         return
     console.print(
         f"[green]checkpoint[/green] seq {checkpoint.seq} head {checkpoint.record_hash[:16]}… "
-        f"written to {audit_anchor.checkpoint_path(engine.url)}"
+        f"written to {audit_anchor.checkpoint_path(engine.url, data_dir=data_dir)}"
     )
 
 

@@ -2,7 +2,8 @@
 
 Per-address limits, the sign-in throttle and the loopback rule of ``/metrics`` all key on the
 client address, so ``X-Forwarded-For`` is believed only from the proxies listed in
-``LIFELINE_TRUSTED_PROXIES`` (none by default): from anyone else a client could name itself.
+``LIFELINE_IDENTITY_TRUSTED_PROXIES`` (none by default): from anyone else a client could name
+itself.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ UNTRUSTED_FORWARDING = "lifeline.untrusted_forwarding"
 
 @lru_cache
 def trusted_networks(setting: str) -> tuple[Network, ...]:
-    """Parse ``LIFELINE_TRUSTED_PROXIES`` (IPs or CIDR blocks, comma separated)."""
+    """Parse ``LIFELINE_IDENTITY_TRUSTED_PROXIES`` (IPs or CIDR blocks, comma separated)."""
     return tuple(
         ipaddress.ip_network(part.strip(), strict=False) for part in setting.split(",")
         if part.strip()

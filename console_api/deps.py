@@ -13,11 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
 
 from care.ports import Presence
+from care.settings import CareSettings
 from data.errors import Unauthenticated
 from dispatch.case_events import Actor
 from dispatch.destinations import Destinations
 from dispatch.ports import LivePositions
 from dispatch.position_ingest import PositionIngest
+from dispatch.settings import DispatchSettings
 from fleet_coverage.dispatch_cost import DispatchCost
 from fleet_coverage.service import CoverageBook
 from identity.settings import IdentitySettings
@@ -25,6 +27,7 @@ from identity.tokens import AccessClaims, verify_access_token
 from messaging.settings import MessagingSettings
 from realtime.authority import SocketAuthority
 from realtime.hub import Hub
+from realtime.settings import RealtimeSettings
 
 bearer_scheme = HTTPBearer(auto_error=False, description="JWT access token from /auth/login")
 
@@ -38,6 +41,21 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 async def get_identity_settings(connection: HTTPConnection) -> IdentitySettings:
     """Identity settings of this app instance (HTTP or WebSocket)."""
     return connection.app.state.identity_settings
+
+
+def get_dispatch_settings(connection: HTTPConnection) -> DispatchSettings:
+    """Dispatch policy of this app instance, handed to the dispatch services explicitly."""
+    return connection.app.state.dispatch_settings
+
+
+def get_care_settings(connection: HTTPConnection) -> CareSettings:
+    """Care settings of this app instance (presence, clinic time zone, treatment window)."""
+    return connection.app.state.care_settings
+
+
+def get_realtime_settings(connection: HTTPConnection) -> RealtimeSettings:
+    """Real-time delivery settings of this app instance (stream prefix, socket caps)."""
+    return connection.app.state.realtime_settings
 
 
 async def get_destinations(request: Request) -> Destinations:
@@ -124,7 +142,9 @@ def get_dispatch_cost(connection: HTTPConnection) -> DispatchCost:
     """What each recommended unit's departure costs the region's coverage (cached per fleet)."""
     found = getattr(connection.app.state, "dispatch_cost", None)
     if found is None:
-        found = DispatchCost(get_coverage_book(connection))
+        found = DispatchCost(
+            get_coverage_book(connection), settings=connection.app.state.coverage_settings
+        )
         connection.app.state.dispatch_cost = found
     return found
 
@@ -147,6 +167,9 @@ EngineIfStartedDep = Annotated[AsyncEngine | None, Depends(get_engine)]
 RedisIfStartedDep = Annotated[Redis | None, Depends(get_redis_if_started)]
 LoadedDestinationsDep = Annotated[Destinations | None, Depends(get_loaded_destinations)]
 IdentitySettingsDep = Annotated[IdentitySettings, Depends(get_identity_settings)]
+DispatchSettingsDep = Annotated[DispatchSettings, Depends(get_dispatch_settings)]
+CareSettingsDep = Annotated[CareSettings, Depends(get_care_settings)]
+RealtimeSettingsDep = Annotated[RealtimeSettings, Depends(get_realtime_settings)]
 
 
 #: ``request.state.claims`` not set: the app-wide access check did not run (a bare test app).

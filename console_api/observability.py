@@ -8,7 +8,7 @@ whichever worker answers.
 
 ``/metrics`` is readable from the loopback interface without a token (a Prometheus agent on the
 node; a request forwarded by a proxy counts as its real client, and only proxies listed in
-``LIFELINE_TRUSTED_PROXIES`` are believed) or by a caller whose roles hold ``metrics.read``
+``LIFELINE_IDENTITY_TRUSTED_PROXIES`` are believed) or by a caller whose roles hold ``metrics.read``
 (operators, super admins).
 """
 

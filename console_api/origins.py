@@ -1,5 +1,5 @@
 """Which browser pages may open our WebSockets: our own (whatever host and port we are served
-on), the public base URL's, and those listed in ``LIFELINE_ALLOWED_ORIGINS``."""
+on), the public base URL's, and those listed in ``LIFELINE_REALTIME_ALLOWED_ORIGINS``."""
 
 from __future__ import annotations
 

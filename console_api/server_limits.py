@@ -15,8 +15,10 @@ import asyncio
 from functools import lru_cache
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from data.settings import package_settings
 
 REQUEST_TIMEOUT = (
     b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
@@ -25,9 +27,9 @@ REQUEST_TIMEOUT = (
 
 
 class ServerLimits(BaseSettings):
-    """Read from LIFELINE_* environment variables by ``lifeline serve``."""
+    """Read from LIFELINE_WEB_* variables (formerly LIFELINE_*) by ``lifeline serve``."""
 
-    model_config = SettingsConfigDict(env_prefix="LIFELINE_", env_file=".env", extra="ignore")
+    model_config = package_settings("LIFELINE_WEB_")
 
     #: Seconds a client has to send a whole request (head and body) once it starts one.
     request_timeout_seconds: float = Field(default=20.0, gt=0, le=300)

@@ -5,14 +5,39 @@ from __future__ import annotations
 from functools import lru_cache
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from pydantic import Field
+from pydantic import AliasChoices, AliasGenerator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Until 2026-12 most packages read ``LIFELINE_<FIELD>``; those names keep working as aliases.
+LEGACY_PREFIX = "LIFELINE_"
+
+
+def package_settings(prefix: str, *, legacy: bool = True) -> SettingsConfigDict:
+    """One env prefix per package (``<prefix><FIELD>``), still reading the old ``LIFELINE_<FIELD>``.
+
+    A field with its own ``validation_alias`` (a name shared by packages, as ``LIFELINE_ENV``)
+    keeps it. ``populate_by_name``: code and tests build settings by field name.
+    """
+
+    def names(field: str) -> AliasChoices:
+        choices = [prefix + field.upper()]
+        if legacy:
+            choices.append(LEGACY_PREFIX + field.upper())
+        return AliasChoices(*choices)
+
+    return SettingsConfigDict(
+        env_prefix=prefix,
+        env_file=".env",
+        extra="ignore",
+        alias_generator=AliasGenerator(validation_alias=names),
+        populate_by_name=True,
+    )
 
 
 class DataSettings(BaseSettings):
-    """Connection settings read from DATABASE_URL and REDIS_URL."""
+    """Connection settings read from DATABASE_URL and REDIS_URL; the shared ``LIFELINE_`` prefix."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=LEGACY_PREFIX, env_file=".env", extra="ignore")
 
     database_url: str = Field(
         default="postgresql+psycopg://postgres@127.0.0.1:5432/lifeline",
@@ -37,7 +62,6 @@ class DataSettings(BaseSettings):
     startup_wait_seconds: float = Field(
         default=60.0, ge=0, validation_alias="LIFELINE_STARTUP_WAIT_SECONDS"
     )
-
 
     @property
     def app_database_url(self) -> str:

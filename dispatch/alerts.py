@@ -14,11 +14,13 @@ from data.outbox import record_event
 from dispatch.case_detail import handover_level
 from dispatch.case_events import case_snapshot
 from dispatch.models import CaseAlert, EmergencyCase, EmergencyDispatch
+from dispatch.settings import DispatchSettings
 from messaging.models import SmsMessage
 
 
 async def raise_alert(
-    db_session: AsyncSession, case: EmergencyCase, *, kind: str, level: str, message: str
+    *,
+    db_session: AsyncSession, case: EmergencyCase, kind: str, level: str, message: str
 ) -> None:
     """Open (or re-open) an alert on a case and tell the consoles, in the caller's transaction."""
     await db_session.execute(
@@ -45,17 +47,18 @@ async def raise_alert(
 
 
 async def break_glass_opened(
-    *, db_session: AsyncSession, case: EmergencyCase, actor: str
+    *,
+    db_session: AsyncSession, case: EmergencyCase, actor: str
 ) -> None:
     """A record opened outside the usual rules is a priority alert for the operators."""
     await raise_alert(
-        db_session, case, kind="break_glass", level="red",
+        db_session=db_session, case=case, kind="break_glass", level="red",
         message=f"opened by {actor} with break-glass; the reason is in the audit trail",
     )
     await db_session.commit()
 
 
-async def resolve_alert(db_session: AsyncSession, case_id: uuid.UUID, kind: str) -> None:
+async def resolve_alert(*, db_session: AsyncSession, case_id: uuid.UUID, kind: str) -> None:
     """Close an alert that no longer applies."""
     alert = await db_session.scalar(
         select(CaseAlert).where(CaseAlert.case_id == case_id, CaseAlert.kind == kind)
@@ -64,20 +67,20 @@ async def resolve_alert(db_session: AsyncSession, case_id: uuid.UUID, kind: str)
         alert.resolved_at = utcnow()
 
 
-async def sms_failed(db_session: AsyncSession, message: SmsMessage) -> None:
+async def sms_failed(*, db_session: AsyncSession, message: SmsMessage) -> None:
     """Failure hook of the SMS sender: the operator must phone the crew instead."""
     if message.case_id is None:
         return
     case = await db_session.get(EmergencyCase, message.case_id)
     if case is not None:
         await raise_alert(
-            db_session, case, kind="sms_failed", level="red",
+            db_session=db_session, case=case, kind="sms_failed", level="red",
             message=f"SMS to {message.to_number} failed after {message.attempts} attempts: "
             f"{message.last_error}; contact the crew by radio or phone",
         )
 
 
-async def sweep_handover_alerts(db_session: AsyncSession) -> int:
+async def sweep_handover_alerts(*, db_session: AsyncSession, settings: DispatchSettings) -> int:
     """Raise amber/red handover alerts for units waiting at hospital; returns alerts raised."""
     rows = (
         await db_session.execute(
@@ -93,7 +96,7 @@ async def sweep_handover_alerts(db_session: AsyncSession) -> int:
     now = utcnow()
     raised = 0
     for dispatch, case in rows:
-        minutes, level = handover_level(dispatch, now)
+        minutes, level = handover_level(dispatch, now, settings=settings)
         if level is None:
             continue
         existing = await db_session.scalar(
@@ -104,7 +107,7 @@ async def sweep_handover_alerts(db_session: AsyncSession) -> int:
         if existing is not None and existing.level == level and existing.resolved_at is None:
             continue
         await raise_alert(
-            db_session, case, kind="handover_delay", level=level,
+            db_session=db_session, case=case, kind="handover_delay", level=level,
             message=f"{dispatch.ambulance_ref} waiting {minutes:.0f} min at hospital for handover",
         )
         raised += 1

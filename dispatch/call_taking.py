@@ -16,6 +16,7 @@ from dispatch.destinations import Destinations
 from dispatch.models import EmergencyCase
 from dispatch.schemas import SosRequest
 from dispatch.service import RaisedCase
+from dispatch.settings import DispatchSettings
 from identity.roles import allowed
 from identity.tokens import AccessClaims
 
@@ -35,27 +36,32 @@ def as_taken_by(body: SosRequest, claims: AccessClaims | None) -> SosRequest:
 
 
 async def triage_at_once(
-    *, db_session: AsyncSession, raised: RaisedCase, body: SosRequest, actor: Actor,
-    destinations: Destinations,
+    *,
+    db_session: AsyncSession, raised: RaisedCase, body: SosRequest, actor: Actor,
+    destinations: Destinations, settings: DispatchSettings,
 ) -> RaisedCase:
     """The call-taker set severity on the call: triage it now (its own audited event)."""
     if body.severity is None:
         return raised
     case = await case_service.triage(
         db_session=db_session, case_id=raised.case.id, severity=body.severity.value,
-        required_capability=None, actor=actor, destinations=destinations,
+        required_capability=None, actor=actor, destinations=destinations, settings=settings,
     )
     return replace(raised, case=case)
 
 
 async def shared_dispatch(
-    *, db_session: AsyncSession, case: EmergencyCase, extras: dict[str, Any]
+    *,
+    db_session: AsyncSession,
+    case: EmergencyCase,
+    extras: dict[str, Any],
+    settings: DispatchSettings,
 ) -> None:
     """A linked call shows the primary's unit and destination: one ambulance for one incident."""
     if case.linked_to is None or extras.get("dispatch"):
         return
-    dispatch = await dispatching.active_dispatch(db_session, case.linked_to)
+    dispatch = await dispatching.active_dispatch(db_session=db_session, case_id=case.linked_to)
     if dispatch is not None:
-        extras["dispatch"] = {**case_detail.dispatch_view(dispatch, utcnow()),
+        extras["dispatch"] = {**case_detail.dispatch_view(dispatch, utcnow(), settings=settings),
                               "shared_with": str(case.linked_to)}
         extras["recommended_units"] = []

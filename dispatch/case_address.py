@@ -1,8 +1,8 @@
 """The address and duplicate flag of a new case, never at the cost of the SOS itself.
 
 Both are extra queries on the intake path. They run in a savepoint under a statement timeout
-(``LIFELINE_INTAKE_LOOKUP_MS``), which is always rolled back (they only read: that undoes the
-timeout too, one statement fewer than restoring it): slow (a lock held by a region re-import, a
+(``LIFELINE_DISPATCH_INTAKE_LOOKUP_MS``), which is always rolled back (they only read: that undoes
+the timeout too, one statement fewer than restoring it): slow (a lock held by a region re-import, a
 cold cache) or failing, the SOS is accepted without them. A missing address is filled in after
 the commit by a background task, with its own audit row and outbox event, so the console shows it
 when it comes.
@@ -46,7 +46,8 @@ MISSED = Missed()
 
 
 async def within(
-    db_session: AsyncSession, lookup: Callable[[], Awaitable[T]], *, timeout_ms: int, what: str
+    *,
+    db_session: AsyncSession, lookup: Callable[[], Awaitable[T]], timeout_ms: int, what: str
 ) -> T | Missed:
     """``lookup()`` (reads only) in a savepoint under a statement timeout, then rolled back;
     :data:`MISSED` if it failed."""
@@ -82,7 +83,8 @@ async def _fill(engine: AsyncEngine, case_id: uuid.UUID, lat: float, lng: float)
                 if case is None or case.address or label is None:
                     return
                 case.address = label
-                add_case_event(session, case, action="address", from_status=case.status,
+                add_case_event(db_session=session, case=case, action="address",
+                               from_status=case.status,
                                actor=Actor(user_id=None, label="geocoder"), reason=None,
                                at=utcnow(), details={"address": label})
                 await session.commit()

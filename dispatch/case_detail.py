@@ -27,7 +27,7 @@ from dispatch.models import (
 )
 from dispatch.ports import LivePositions
 from dispatch.response_plans import choose_units, plan_for
-from dispatch.settings import get_dispatch_settings
+from dispatch.settings import DispatchSettings
 
 CLOCK = ("assigned_at", "en_route_at", "on_scene_at", "transporting_at", "at_hospital_at",
          "handover_at", "acknowledged_at", "completed_at")
@@ -48,12 +48,13 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def handover_level(dispatch: EmergencyDispatch, now: datetime) -> tuple[float | None, str | None]:
+def handover_level(
+    dispatch: EmergencyDispatch, now: datetime, *, settings: DispatchSettings
+) -> tuple[float | None, str | None]:
     """Minutes since arrival at hospital without handover, and amber/red past the thresholds."""
     if dispatch.at_hospital_at is None or dispatch.handover_at is not None:
         return None, None
     minutes = (now - dispatch.at_hospital_at).total_seconds() / 60
-    settings = get_dispatch_settings()
     if minutes >= settings.handover_red_minutes:
         return minutes, "red"
     if minutes >= settings.handover_amber_minutes:
@@ -61,9 +62,11 @@ def handover_level(dispatch: EmergencyDispatch, now: datetime) -> tuple[float | 
     return minutes, None
 
 
-def dispatch_view(dispatch: EmergencyDispatch, now: datetime) -> dict[str, Any]:
+def dispatch_view(
+    dispatch: EmergencyDispatch, now: datetime, *, settings: DispatchSettings
+) -> dict[str, Any]:
     """A dispatch with its crew clock and handover timer."""
-    minutes, level = handover_level(dispatch, now)
+    minutes, level = handover_level(dispatch, now, settings=settings)
     return {
         "id": str(dispatch.id),
         "unit_id": str(dispatch.unit_id) if dispatch.unit_id else None,
@@ -79,7 +82,7 @@ def dispatch_view(dispatch: EmergencyDispatch, now: datetime) -> dict[str, Any]:
     }
 
 
-async def timeline(db_session: AsyncSession, case: EmergencyCase) -> list[dict[str, Any]]:
+async def timeline(*, db_session: AsyncSession, case: EmergencyCase) -> list[dict[str, Any]]:
     """Case transitions and its units' status changes, in time order."""
     events = (
         await db_session.execute(
@@ -106,7 +109,7 @@ async def timeline(db_session: AsyncSession, case: EmergencyCase) -> list[dict[s
     return [{**r, "at": r["at"].isoformat()} for r in rows]
 
 
-async def alerts(db_session: AsyncSession, case: EmergencyCase) -> list[dict[str, Any]]:
+async def alerts(*, db_session: AsyncSession, case: EmergencyCase) -> list[dict[str, Any]]:
     """Open alerts of the case."""
     rows = (
         await db_session.execute(
@@ -137,6 +140,7 @@ def report_view(report: CaseLocationReport) -> dict[str, Any]:
 
 
 async def pending_report(
+    *,
     db_session: AsyncSession, case_id: uuid.UUID
 ) -> dict[str, Any] | None:
     """The report waiting for the operator, if any."""
@@ -155,6 +159,7 @@ async def case_extras(
     live_fleet: LivePositions,
     destinations: Destinations,
     case: EmergencyCase,
+    settings: DispatchSettings,
     coverage: CoverageCost | None = None,
 ) -> dict[str, Any]:
     """Everything beyond the case row an operator needs to act."""
@@ -174,9 +179,9 @@ async def case_extras(
     if case.status in (CaseStatus.RAISED.value, CaseStatus.TRIAGED.value):
         ranked = await fleet.recommend_for_case(
             db_session=db_session, live_fleet=live_fleet, destinations=destinations, case=case,
-            k=fleet.UNIT_SHORTLIST,
+            k=fleet.UNIT_SHORTLIST, settings=settings,
         )
-        units = ranked[: get_dispatch_settings().recommended_units]
+        units = ranked[: settings.recommended_units]
         plan = choose_units(plan_for(case.symptom_category, case.severity), ranked)
         if coverage is not None:
             units = await coverage.annotate(
@@ -185,11 +190,11 @@ async def case_extras(
     return {
         "recommended_units": units,
         "recommended_plan": plan,
-        "dispatch": dispatch_view(dispatch, now) if dispatch else None,
-        "dispatches": [dispatch_view(d, now) for d in dispatches],
-        "alerts": await alerts(db_session, case),
-        "timeline": await timeline(db_session, case),
-        "pending_location": await pending_report(db_session, case.id),
+        "dispatch": dispatch_view(dispatch, now, settings=settings) if dispatch else None,
+        "dispatches": [dispatch_view(d, now, settings=settings) for d in dispatches],
+        "alerts": await alerts(db_session=db_session, case=case),
+        "timeline": await timeline(db_session=db_session, case=case),
+        "pending_location": await pending_report(db_session=db_session, case_id=case.id),
     }
 
 

@@ -55,7 +55,7 @@ def case_snapshot(case: EmergencyCase) -> CaseSnapshot:
     }
 
 
-def add_case_event(db_session: AsyncSession, case: EmergencyCase, **change: Any) -> None:
+def add_case_event(*, db_session: AsyncSession, case: EmergencyCase, **change: Any) -> None:
     """Audit row and outbox event for one change (:func:`case_event_row`'s arguments), added to
     the caller's transaction."""
     row = case_event_row(case, **change)
@@ -103,10 +103,10 @@ def case_outbox_event(case: EmergencyCase, row: dict[str, Any]) -> dict[str, Any
 
 
 def apply_action(
+    *,
     db_session: AsyncSession,
     case: EmergencyCase,
     action: CaseAction,
-    *,
     actor: Actor,
     reason: str | None = None,
     changes: dict[str, Any] | None = None,
@@ -124,8 +124,8 @@ def apply_action(
     for name, value in (changes or {}).items():
         setattr(case, name, value)
     add_case_event(
-        db_session,
-        case,
+        db_session=db_session,
+        case=case,
         action=action.value,
         from_status=move.from_status.value,
         actor=actor,

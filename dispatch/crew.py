@@ -55,7 +55,8 @@ class CrewContext:
 
 
 async def open_link(
-    *, db_session: AsyncSession, token: str, secret: str, lock: bool = False
+    *,
+    db_session: AsyncSession, token: str, secret: str, lock: bool = False
 ) -> CrewContext:
     """Verify the token and that its dispatch is still live; a closed case ends the link."""
     claims = verify_crew_token(token, secret=secret)
@@ -108,7 +109,8 @@ async def dispatch_is_live(*, db_session: AsyncSession, claims: CrewClaims) -> b
 
 
 async def live_among(
-    *, db_session: AsyncSession, claims: set[CrewClaims]
+    *,
+    db_session: AsyncSession, claims: set[CrewClaims]
 ) -> set[CrewClaims]:
     """Which of many crew links are still live, in one query (the telemetry sockets' watch)."""
     if not claims:
@@ -129,7 +131,8 @@ async def live_among(
 
 
 async def live_crew_claims(
-    *, db_session: AsyncSession, token: str, secret: str
+    *,
+    db_session: AsyncSession, token: str, secret: str
 ) -> CrewClaims:
     """A crew token's claims, only while its dispatch is live; 403 otherwise."""
     claims = verify_crew_token(token, secret=secret)
@@ -238,11 +241,12 @@ async def report_status(
             reason="handover complete", details={"source": source},
         )
         with db_session.no_autoflush:
-            await release_unit(db_session, case, actor=actor.label, source=source)
-            await resolve_alert(db_session, case.id, "handover_delay")
+            await release_unit(db_session=db_session, case=case, actor=actor.label, source=source)
+            await resolve_alert(db_session=db_session, case_id=case.id, kind="handover_delay")
     else:
         fleet.move_unit(
-            db_session, unit, UnitStatus(report.value), actor=actor.label, source=source,
+            db_session=db_session, unit=unit, target=UnitStatus(report.value), actor=actor.label,
+            source=source,
             case_id=case.id,
         )
         dispatch.status = report.value
@@ -259,13 +263,14 @@ async def report_status(
             )
     if key is not None:
         await idempotency.bind(db_session, key=key, resource_id=dispatch.id)
-    await commit_change(db_session)
+    await commit_change(db_session=db_session)
     return {"status": report.value, "replayed": False, "unit_status": unit.status,
             "case_status": case.status}
 
 
 async def apply_sms_reply(
-    *, db_session: AsyncSession, from_number: str, body: str, provider_sid: str | None
+    *,
+    db_session: AsyncSession, from_number: str, body: str, provider_sid: str | None
 ) -> str:
     """Handle ``<code> <digit>`` texted by a crew member; returns the reply to send back."""
     message = SmsMessage(

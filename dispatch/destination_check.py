@@ -23,7 +23,8 @@ ALERT_KIND = "destination_override"
 
 
 def concerns(
-    *, capabilities: list[str], ed_status: str, required: str | None, recommended: bool,
+    *,
+    capabilities: list[str], ed_status: str, required: str | None, recommended: bool,
     diversion_overridden: bool = False,
 ) -> list[str]:
     """Why a destination needs a reason (empty: it does not).
@@ -40,6 +41,7 @@ def concerns(
 
 
 async def check(
+    *,
     db_session: AsyncSession, case: EmergencyCase, hospital_id: uuid.UUID | None,
     reason: str | None,
 ) -> list[str]:
@@ -70,6 +72,7 @@ async def check(
 
 
 async def alert(
+    *,
     db_session: AsyncSession, case: EmergencyCase, found: list[str], reason: str | None
 ) -> None:
     """The amber alert of an overridden destination, in the dispatch's transaction."""
@@ -78,6 +81,6 @@ async def alert(
 
     if found:
         await alerts.raise_alert(
-            db_session, case, kind=ALERT_KIND, level="amber",
+            db_session=db_session, case=case, kind=ALERT_KIND, level="amber",
             message=f"sent against the rules ({'; '.join(found)}); reason: {reason}",
         )

@@ -18,9 +18,8 @@ from shapely.prepared import PreparedGeometry, prep
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from data.settings import get_data_settings
 from dispatch.recommend import Candidate
-from dispatch.settings import get_dispatch_settings
+from dispatch.settings import DispatchSettings
 from facilities.models import Hospital
 from routing import store as road_store
 from routing.closures import Closure
@@ -79,15 +78,18 @@ def _hospital_rows(session: Session, region: str) -> dict[uuid.UUID, tuple[float
     return positions
 
 
-def _turn_graph(graph: RoadGraph, n_hospitals: int) -> TurnGraph | None:
+def _turn_graph(
+    graph: RoadGraph, n_hospitals: int, *, settings: DispatchSettings
+) -> TurnGraph | None:
     """The region's turn-expanded graph, unless switched off or its table would not fit."""
-    return _turn_model(graph, n_hospitals)[0]
+    return _turn_model(graph, n_hospitals, settings=settings)[0]
 
 
-def _turn_model(graph: RoadGraph, n_hospitals: int) -> tuple[TurnGraph | None, float | None]:
+def _turn_model(
+    graph: RoadGraph, n_hospitals: int, *, settings: DispatchSettings
+) -> tuple[TurnGraph | None, float | None]:
     """The turn-expanded graph and, for a region whose dense table would not fit, the sparse
     table's horizon (s); (None, None): the node graph."""
-    settings = get_dispatch_settings()
     if not settings.turn_model:
         return None, None
     turns = build_turn_graph(graph)
@@ -97,7 +99,8 @@ def _turn_model(graph: RoadGraph, n_hospitals: int) -> tuple[TurnGraph | None, f
         return turns, None
     if settings.turn_table_horizon_minutes > 0:
         log.warning(
-            "region %s: a turn-model table of %.1f GB exceeds LIFELINE_TURN_TABLE_MAX_GB (%.1f);"
+            "region %s: a turn-model table of %.1f GB exceeds"
+            " LIFELINE_DISPATCH_TURN_TABLE_MAX_GB (%.1f);"
             " keeping only the hospitals within %.0f min of each road edge",
             graph.name,
             gigabytes,
@@ -106,7 +109,8 @@ def _turn_model(graph: RoadGraph, n_hospitals: int) -> tuple[TurnGraph | None, f
         )
         return turns, settings.turn_table_horizon_minutes * 60.0
     log.warning(
-        "region %s: a turn-model table of %.1f GB exceeds LIFELINE_TURN_TABLE_MAX_GB (%.1f);"
+        "region %s: a turn-model table of %.1f GB exceeds"
+        " LIFELINE_DISPATCH_TURN_TABLE_MAX_GB (%.1f);"
         " ranking on the node graph",
         graph.name,
         gigabytes,
@@ -122,10 +126,15 @@ class Destinations:
         self,
         regions: dict[str, RegionNetwork] | None = None,
         *,
+        settings: DispatchSettings,
+        data_dir: str,
         only: frozenset[str] | None = None,
     ) -> None:
         self.regions: dict[str, RegionNetwork] = regions or {}
-        #: The regions this process serves (``LIFELINE_REGIONS``); None: every imported region.
+        #: Turn-model budget; ``data_dir`` holds each region's calibrated speed factors.
+        self.settings = settings
+        self.data_dir = data_dir
+        #: The regions this process serves (``LIFELINE_DISPATCH_REGIONS``); None: every region.
         self.only = only
         self._lock = threading.Lock()
 
@@ -134,10 +143,16 @@ class Destinations:
 
     @classmethod
     def load(
-        cls, engine: Engine, *, workers: int | None = None, only: frozenset[str] | None = None
+        cls,
+        engine: Engine,
+        *,
+        settings: DispatchSettings,
+        data_dir: str,
+        workers: int | None = None,
+        only: frozenset[str] | None = None,
     ) -> Destinations:
         """Build the engine of every served region (graph from its cache, table precomputed)."""
-        destinations = cls(only=only)
+        destinations = cls(settings=settings, data_dir=data_dir, only=only)
         with Session(engine) as session:
             names = destinations._served(session.scalars(select(Region.name)))
         for name in names:
@@ -154,7 +169,7 @@ class Destinations:
             positions = _hospital_rows(session, name)
             closures = road_store.active_closures(session, region=name, graph=graph)
             area = to_shape(region.area)
-        turns, sparse_horizon_s = _turn_model(graph, len(positions))
+        turns, sparse_horizon_s = _turn_model(graph, len(positions), settings=self.settings)
         travel = TravelTimeEngine(
             graph,
             [(hid, lat, lng) for hid, (lat, lng) in positions.items()],
@@ -165,7 +180,7 @@ class Destinations:
         for closure in closures:
             travel.add_closure(closure)
         # the fleet's calibrated speeds, when `lifeline eta calibrate` found they help
-        travel.set_speed_factors(load_factors(factors_path(get_data_settings().data_dir, name)))
+        travel.set_speed_factors(load_factors(factors_path(self.data_dir, name)))
         travel.precompute()
         network = RegionNetwork(
             name=name,

@@ -22,7 +22,7 @@ from dispatch.models import EmergencyCase, EmergencyDispatch, Unit
 from dispatch.ports import LivePositions
 from dispatch.response_plans import choose_units, plan_for
 from dispatch.service import ConcurrentUpdate, commit_change, get_case, stage_action
-from dispatch.settings import get_dispatch_settings
+from dispatch.settings import DispatchSettings
 from dispatch.unit_status import UnitStatus
 from facilities.models import Hospital
 from messaging.outbox import queue_sms
@@ -35,12 +35,13 @@ class NoUnitAvailable(Conflict):
     title = "No unit available"
 
 
-def crew_link(token: str) -> str:
+def crew_link(token: str, *, public_base_url: str) -> str:
     """The URL texted to the crew."""
-    return f"{get_dispatch_settings().public_base_url.rstrip('/')}/crew/{token}"
+    return f"{public_base_url.rstrip('/')}/crew/{token}"
 
 
 async def active_dispatch(
+    *,
     db_session: AsyncSession, case_id: uuid.UUID
 ) -> EmergencyDispatch | None:
     """The case's lead (not completed) dispatch: its only one, or the first of a response."""
@@ -53,6 +54,7 @@ async def active_dispatch(
 
 
 async def active_dispatches(
+    *,
     db_session: AsyncSession, case_id: uuid.UUID
 ) -> list[EmergencyDispatch]:
     """Every unit still working the case, lead first."""
@@ -66,6 +68,7 @@ async def active_dispatches(
 
 
 async def lock_available_units(
+    *,
     db_session: AsyncSession, unit_ids: list[uuid.UUID]
 ) -> list[Unit]:
     """Lock the units (in id order, so two overlapping requests never deadlock) and check every
@@ -95,11 +98,13 @@ def _bind_unit(
     plan_slot: str | None,
     actor: Actor,
     secret: str,
+    settings: DispatchSettings,
 ) -> EmergencyDispatch:
     """One unit's share of a dispatch: assigned, its own dispatch row, crew link and SMS."""
     pick = next((r for r in recommended if r["unit_id"] == str(unit.id)), None)
     fleet.move_unit(
-        db_session, unit, UnitStatus.ASSIGNED, actor=actor.label, source="operator", case_id=case.id
+        db_session=db_session, unit=unit, target=UnitStatus.ASSIGNED, actor=actor.label,
+        source="operator", case_id=case.id
     )
     unit.current_case_id = case.id
     dispatch = EmergencyDispatch(
@@ -112,7 +117,7 @@ def _bind_unit(
         status=UnitStatus.ASSIGNED.value,
         reply_code=f"{secrets.randbelow(10_000):04d}",
         recommendation=(
-            {"units": recommended[: get_dispatch_settings().recommended_units]}
+            {"units": recommended[: settings.recommended_units]}
             if recommended else None
         ),
         assigned_at=utcnow(),
@@ -126,7 +131,8 @@ def _bind_unit(
     body = (
         f"LIFELINE {unit.call_sign}: {case.severity or 'untriaged'} {case.symptom_category}"
         f"{f' at {case.address}' if case.address else ''}. "
-        f"Open {crew_link(token)} . No data? Reply {dispatch.reply_code} and a digit: "
+        f"Open {crew_link(token, public_base_url=settings.public_base_url)} . "
+        f"No data? Reply {dispatch.reply_code} and a digit: "
         "1 en route, 2 on scene, 3 transporting, 4 at hospital, 5 handover complete."
     )
     for phone in unit.crew_phones:
@@ -150,6 +156,7 @@ async def dispatch_case(
     expected_version: int | None = None,
     unit_ids: list[uuid.UUID] | None = None,
     reason: str | None = None,
+    settings: DispatchSettings,
 ) -> EmergencyCase:
     """Case -> dispatched, units -> assigned, a dispatch row and crew SMS per unit: one
     transaction.
@@ -165,7 +172,7 @@ async def dispatch_case(
     # Also when the operator picked the units: their ETAs are recorded with the dispatch.
     recommended: list[dict[str, Any]] = await fleet.recommend_for_case(
         db_session=db_session, live_fleet=live_fleet, destinations=destinations, case=case,
-        k=fleet.UNIT_SHORTLIST,
+        k=fleet.UNIT_SHORTLIST, settings=settings,
     )
     if unit_ids is None:
         if unit_id is None:
@@ -176,10 +183,11 @@ async def dispatch_case(
     if hospital_id is None:
         top = (case.recommendation or {}).get("hospitals") or []
         hospital_id = uuid.UUID(top[0]["hospital_id"]) if top else None
-    units = await lock_available_units(db_session, unit_ids)
+    units = await lock_available_units(db_session=db_session, unit_ids=unit_ids)
     plan = choose_units(plan_for(case.symptom_category, case.severity), recommended)
     slots = {u["unit_id"]: u["slot"] for u in plan["units"]} if len(units) > 1 else {}
-    overridden = await destination_check.check(db_session, case, hospital_id, reason)
+    overridden = await destination_check.check(db_session=db_session, case=case,
+                                               hospital_id=hospital_id, reason=reason)
     case = await stage_action(
         db_session=db_session,
         case_id=case_id,
@@ -196,14 +204,15 @@ async def dispatch_case(
             **({"override": overridden, "reason": reason} if overridden else {}),
         },
     )
-    await destination_check.alert(db_session, case, overridden, reason)
+    await destination_check.alert(db_session=db_session, case=case, found=overridden, reason=reason)
     for position, unit in enumerate(units):
         _bind_unit(
             db_session, case=case, unit=unit, hospital_id=hospital_id, recommended=recommended,
             position=position, plan_slot=slots.get(str(unit.id)), actor=actor, secret=secret,
+            settings=settings,
         )
     try:
-        await commit_change(db_session)
+        await commit_change(db_session=db_session)
     except IntegrityError as exc:  # the partial unique index: a unit got another case first
         await db_session.rollback()
         raise fleet.UnitUnavailable("a unit was just assigned elsewhere; nothing was sent") from exc
@@ -211,12 +220,13 @@ async def dispatch_case(
 
 
 async def release_unit(
-    db_session: AsyncSession, case: EmergencyCase, *, actor: str, source: str
+    *,
+    db_session: AsyncSession, case: EmergencyCase, actor: str, source: str
 ) -> Unit | None:
     """Free every unit of the case (closed or cancelled) and complete their dispatches, unstaged
     commit; returns the lead unit."""
     lead = None
-    for dispatch in await active_dispatches(db_session, case.id):
+    for dispatch in await active_dispatches(db_session=db_session, case_id=case.id):
         dispatch.completed_at = utcnow()
         dispatch.status = "completed"
         if dispatch.unit_id is None:
@@ -224,7 +234,8 @@ async def release_unit(
         unit = await fleet.get_unit(db_session=db_session, unit_id=dispatch.unit_id, lock=True)
         if unit.status != UnitStatus.AVAILABLE.value:
             fleet.move_unit(
-                db_session, unit, UnitStatus.AVAILABLE, actor=actor, source=source,
+                db_session=db_session, unit=unit, target=UnitStatus.AVAILABLE, actor=actor,
+                source=source,
                 case_id=case.id,
             )
         lead = lead or unit
@@ -251,21 +262,23 @@ async def finish_case(
     )
     with db_session.no_autoflush:
         if action in (CaseAction.CLOSE, CaseAction.CANCEL):
-            await release_unit(db_session, case, actor=actor.label, source="operator")
+            await release_unit(db_session=db_session, case=case, actor=actor.label,
+                               source="operator")
         elif action is CaseAction.ARRIVE:
-            dispatches = await active_dispatches(db_session, case.id)
+            dispatches = await active_dispatches(db_session=db_session, case_id=case.id)
             # One unit: it is the one on scene. Several: each crew reports its own arrival.
             dispatch = dispatches[0] if len(dispatches) == 1 else None
             if dispatch is not None and dispatch.unit_id is not None:
                 unit = await fleet.get_unit(db_session=db_session, unit_id=dispatch.unit_id)
                 if unit.status in (UnitStatus.ASSIGNED.value, UnitStatus.EN_ROUTE.value):
                     fleet.move_unit(
-                        db_session, unit, UnitStatus.ON_SCENE, actor=actor.label,
+                        db_session=db_session, unit=unit, target=UnitStatus.ON_SCENE,
+                        actor=actor.label,
                         source="operator", case_id=case.id,
                     )
                     dispatch.status = UnitStatus.ON_SCENE.value
                     dispatch.on_scene_at = dispatch.on_scene_at or utcnow()
-    await commit_change(db_session)
+    await commit_change(db_session=db_session)
     return case
 
 

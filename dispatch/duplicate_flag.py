@@ -11,22 +11,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.lifecycle import OPEN_STATUSES
 from dispatch.models import EmergencyCase
-from dispatch.settings import DispatchSettings, get_dispatch_settings
+from dispatch.settings import DispatchSettings
 
 OPEN = [s.value for s in OPEN_STATUSES]
 
 
 async def possible_duplicate(
-    db_session: AsyncSession,
     *,
+    db_session: AsyncSession,
     case_id: uuid.UUID,
     lat: float,
     lng: float,
     now: datetime,
-    settings: DispatchSettings | None = None,
+    settings: DispatchSettings,
 ) -> uuid.UUID | None:
     """The nearest open, unlinked case raised within the window around (lat, lng), if any."""
-    settings = settings or get_dispatch_settings()
     here = cast(func.ST_SetSRID(func.ST_MakePoint(lng, lat), 4326), Geography)
     there = cast(EmergencyCase.location, Geography)
     with db_session.no_autoflush:

@@ -33,7 +33,8 @@ def _check_version(case: EmergencyCase, expected: int | None) -> None:
 def _note(db_session: AsyncSession, case: EmergencyCase, *, action: str, actor: Actor,
           reason: str | None, details: dict[str, str]) -> None:
     """An audited change that is not a move of the lifecycle (status stays as it is)."""
-    add_case_event(db_session, case, action=action, from_status=case.status, actor=actor,
+    add_case_event(db_session=db_session, case=case, action=action, from_status=case.status,
+                   actor=actor,
                    reason=reason, at=utcnow(), details=details)
 
 
@@ -65,7 +66,7 @@ async def link(
         raise Conflict("this call has a unit of its own; link the other call to it instead",
                        code="case_has_unit")
     # Calls already linked to this one follow the new primary: one incident, one primary.
-    moved = await linked_cases.followers(db_session, case.id)
+    moved = await linked_cases.followers(db_session=db_session, primary_id=case.id)
     for follower in [case, *moved]:
         was = follower.linked_to
         follower.linked_to = to
@@ -74,8 +75,9 @@ async def link(
               reason=f"same incident as case {to}",
               details={"linked_to": str(to), **({"was_linked_to": str(was)} if was else {})})
         # It joins the primary where it stands: triaged, dispatched... as the primary is.
-        linked_cases.bring_along(db_session, follower, primary, actor=actor)
-    await commit_change(db_session)
+        linked_cases.bring_along(db_session=db_session, follower=follower, primary=primary,
+                                 actor=actor)
+    await commit_change(db_session=db_session)
     return case
 
 
@@ -95,7 +97,7 @@ async def dismiss(
     case.possible_duplicate_of = None
     _note(db_session, case, action="not_duplicate", actor=actor,
           reason=f"not the same incident as case {other}", details={"was_flagged_as": str(other)})
-    await commit_change(db_session)
+    await commit_change(db_session=db_session)
     return case
 
 

@@ -19,7 +19,7 @@ from routing.speed_factors import hour_of_week
 MIN_FIXES = 3
 
 
-def completed_runs(session: Session, *, region: str) -> list[Run]:
+def completed_runs(*, session: Session, region: str) -> list[Run]:
     """
     Every run of the region's cases with a unit, en route and on scene times, and a trail.
 

@@ -85,7 +85,7 @@ FREE_UNITS = (
 )
 
 
-async def available_units(db_session: AsyncSession) -> list[UnitBrief]:
+async def available_units(*, db_session: AsyncSession) -> list[UnitBrief]:
     """Free units by call sign, as plain rows: a dispatch ranks a whole fleet of them."""
     return [UnitBrief._make(row) for row in await db_session.execute(FREE_UNITS)]
 
@@ -181,10 +181,10 @@ def _unit_event(
 
 
 def move_unit(
+    *,
     db_session: AsyncSession,
     unit: Unit,
     target: UnitStatus,
-    *,
     actor: str,
     source: str,
     case_id: uuid.UUID | None = None,
@@ -198,7 +198,8 @@ def move_unit(
 
 
 async def set_unit_status(
-    *, db_session: AsyncSession, unit_id: uuid.UUID, status: UnitStatus, actor: str
+    *,
+    db_session: AsyncSession, unit_id: uuid.UUID, status: UnitStatus, actor: str
 ) -> Unit:
     """Operator: take a free unit out of service or return it; a busy unit stays with its case."""
     unit = await get_unit(db_session=db_session, unit_id=unit_id, lock=True)
@@ -207,7 +208,7 @@ async def set_unit_status(
             f"{unit.call_sign} is committed to case {unit.current_case_id}; release it first",
             current_status=unit.status,
         )
-    move_unit(db_session, unit, status, actor=actor, source="operator")
+    move_unit(db_session=db_session, unit=unit, target=status, actor=actor, source="operator")
     await db_session.commit()
     return unit
 
@@ -262,16 +263,15 @@ async def recommend_for_case(
     live_fleet: LivePositions,
     destinations: Destinations,
     case: EmergencyCase,
-    settings: DispatchSettings | None = None,
+    settings: DispatchSettings,
     k: int | None = None,
 ) -> list[dict]:
     """Available units ranked by total time to definitive care for this case (the top
-    ``LIFELINE_RECOMMENDED_UNITS``, or ``k``: a response plan picks from more)."""
-    settings = settings or get_dispatch_settings()
+    ``LIFELINE_DISPATCH_RECOMMENDED_UNITS``, or ``k``: a response plan picks from more)."""
     if case.region is None or case.region not in destinations.regions:
         return []
     network = destinations.regions[case.region]
-    units = await available_units(db_session)
+    units = await available_units(db_session=db_session)
     if not units:
         return []
     positions = await live_positions(live_fleet, units)

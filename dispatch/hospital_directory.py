@@ -9,25 +9,30 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from data.errors import InvalidInput
 from dispatch.destinations import Destinations
-from dispatch.settings import get_dispatch_settings
+from dispatch.settings import DispatchSettings
 from facilities import service as facilities_service
 from facilities.capabilities import Capability
 from facilities.schemas import HospitalView
 
 
-def stale_after() -> timedelta:
+def stale_after(*, settings: DispatchSettings) -> timedelta:
     """Capacity older than this is shown ``capacity_stale``."""
-    return timedelta(minutes=get_dispatch_settings().capacity_stale_minutes)
+    return timedelta(minutes=settings.capacity_stale_minutes)
 
 
 async def list_hospitals(
-    *, db_session: AsyncSession, region: str | None, capability: Capability | None, limit: int
+    *,
+    db_session: AsyncSession,
+    region: str | None,
+    capability: Capability | None,
+    limit: int,
+    settings: DispatchSettings,
 ) -> list[HospitalView]:
     """The directory in its stored order."""
     hospitals = await facilities_service.list_hospitals(
         db_session=db_session, region=region, capability=capability
     )
-    stale = stale_after()
+    stale = stale_after(settings=settings)
     return [facilities_service.hospital_view(h, stale_after=stale) for h in hospitals][:limit]
 
 
@@ -39,6 +44,7 @@ async def hospitals_by_eta(
     lng: float,
     capability: Capability | None,
     limit: int,
+    settings: DispatchSettings,
 ) -> list[HospitalView]:
     """Only hospitals reachable by road from the point, fastest first (ties by name)."""
     network = destinations.locate(lat, lng)
@@ -57,7 +63,7 @@ async def hospitals_by_eta(
         ),
         key=lambda pair: (pair[0], pair[1].name),
     )
-    stale = stale_after()
+    stale = stale_after(settings=settings)
     return [
         facilities_service.hospital_view(h, stale_after=stale, eta_seconds=round(eta, 1))
         for eta, h in ranked[:limit]

@@ -27,18 +27,19 @@ EN_ROUTE_TO_HOSPITAL = (CaseStatus.DISPATCHED.value, CaseStatus.ARRIVED.value)
 
 
 async def update_capacity(
-    *, db_session: AsyncSession, hospital_id: uuid.UUID, update: CapacityUpdate, actor: str
+    *,
+    db_session: AsyncSession, hospital_id: uuid.UUID, update: CapacityUpdate, actor: str
 ) -> Hospital:
     """Report capacity; cases already heading there are flagged for the operator to redirect."""
     hospital = await facilities_service.update_capacity(
         db_session=db_session, hospital_id=hospital_id, update=update, actor=actor
     )
-    await flag_cases_bound_for(db_session, hospital)
+    await flag_cases_bound_for(db_session=db_session, hospital=hospital)
     await db_session.commit()
     return hospital
 
 
-async def flag_cases_bound_for(db_session: AsyncSession, hospital: Hospital) -> None:
+async def flag_cases_bound_for(*, db_session: AsyncSession, hospital: Hospital) -> None:
     """A hospital no longer open: alert every case heading there (staged, the caller commits)."""
     if hospital.ed_status == "open":
         return
@@ -52,7 +53,7 @@ async def flag_cases_bound_for(db_session: AsyncSession, hospital: Hospital) -> 
     ).scalars()
     for case in cases:
         await raise_alert(
-            db_session, case, kind="destination_diverting", level="red",
+            db_session=db_session, case=case, kind="destination_diverting", level="red",
             message=f"{hospital.name} is now {hospital.ed_status}: redirect the unit",
         )
 
@@ -62,11 +63,12 @@ def _is_admin_of(claims_hospital: uuid.UUID | None, hospital_id: uuid.UUID | Non
 
 
 async def acknowledge(
-    *, db_session: AsyncSession, case_id: uuid.UUID, hospital_id: uuid.UUID | None, actor: Actor
+    *,
+    db_session: AsyncSession, case_id: uuid.UUID, hospital_id: uuid.UUID | None, actor: Actor
 ) -> EmergencyDispatch:
     """The destination hospital confirms it expects the patient; only that hospital may."""
     case = await get_case(db_session=db_session, case_id=case_id)
-    dispatches = await active_dispatches(db_session, case.id)
+    dispatches = await active_dispatches(db_session=db_session, case_id=case.id)
     if not dispatches or not _is_admin_of(hospital_id, case.destination_hospital_id):
         raise Forbidden("this case is not bound for your hospital", code="not_your_case")
     dispatch = dispatches[0]
@@ -75,7 +77,8 @@ async def acknowledge(
         for each in dispatches:  # the hospital expects the patient, whichever unit brings them
             each.acknowledged_at = each.acknowledged_at or now
             each.acknowledged_by = each.acknowledged_by or actor.user_id
-        add_case_event(db_session, case, action="acknowledge", from_status=case.status,
+        add_case_event(db_session=db_session, case=case, action="acknowledge",
+                       from_status=case.status,
                        actor=actor, reason=None, at=dispatch.acknowledged_at,
                        details={"hospital_id": str(hospital_id)})
         await db_session.commit()
@@ -83,7 +86,8 @@ async def acknowledge(
 
 
 async def redirect(
-    *, db_session: AsyncSession, case_id: uuid.UUID, hospital_id: uuid.UUID, actor: Actor,
+    *,
+    db_session: AsyncSession, case_id: uuid.UUID, hospital_id: uuid.UUID, actor: Actor,
     expected_version: int | None = None,
 ) -> EmergencyCase:
     """Send a dispatched case to another hospital; the crew is told by SMS."""
@@ -102,7 +106,8 @@ async def redirect(
         raise Conflict(f"{hospital.name} is {hospital.ed_status}", code="hospital_not_open")
     previous = case.destination_hospital_id
     case.destination_hospital_id = hospital.id
-    for dispatch in await active_dispatches(db_session, case.id):  # every unit of the case
+    for dispatch in await active_dispatches(db_session=db_session,
+                                            case_id=case.id):  # every unit of the case
         dispatch.hospital_id = hospital.id
         dispatch.acknowledged_at = None
         dispatch.acknowledged_by = None
@@ -111,12 +116,13 @@ async def redirect(
             queue_sms(db_session, to_number=phone, purpose="crew_redirect", case_id=case.id,
                       unit_id=unit.id, body=f"LIFELINE {unit.call_sign}: new destination "
                       f"{hospital.name}. Reload your crew link.")
-    await resolve_alert(db_session, case.id, "destination_diverting")
-    add_case_event(db_session, case, action="redirect", from_status=case.status, actor=actor,
+    await resolve_alert(db_session=db_session, case_id=case.id, kind="destination_diverting")
+    add_case_event(db_session=db_session, case=case, action="redirect", from_status=case.status,
+                   actor=actor,
                    reason=None, at=utcnow(),
                    details={"from_hospital_id": str(previous) if previous else None,
                             "to_hospital_id": str(hospital.id)})
-    await commit_change(db_session)
+    await commit_change(db_session=db_session)
     return case
 
 

@@ -46,9 +46,9 @@ INSERT_RAISED = insert(CASES).values(
 
 
 async def insert_raised_case(
+    *,
     db_session: AsyncSession,
     case: EmergencyCase,
-    *,
     event: dict[str, Any],
     outbox: dict[str, Any],
 ) -> None:

@@ -82,7 +82,8 @@ def _reason(primary: EmergencyCase, action: CaseAction) -> str:
 
 
 def bring_along(
-    db_session: AsyncSession, follower: EmergencyCase, primary: EmergencyCase, *, actor: Actor,
+    *,
+    db_session: AsyncSession, follower: EmergencyCase, primary: EmergencyCase, actor: Actor,
     retriage: bool = False,
 ) -> None:
     """Stage the steps that put ``follower`` where ``primary`` stands (no commit)."""
@@ -95,11 +96,12 @@ def bring_along(
         details: dict[str, object] = {"follows": str(primary.id)}
         if action is CaseAction.TRIAGE:
             details["severity"] = primary.severity
-        apply_action(db_session, follower, action, actor=actor, reason=_reason(primary, action),
+        apply_action(db_session=db_session, case=follower, action=action, actor=actor,
+                     reason=_reason(primary, action),
                      changes=changes, details=details)
 
 
-async def followers(db_session: AsyncSession, primary_id: uuid.UUID) -> list[EmergencyCase]:
+async def followers(*, db_session: AsyncSession, primary_id: uuid.UUID) -> list[EmergencyCase]:
     """The open calls linked to ``primary_id``, oldest first (no autoflush: the primary's change
     is flushed, and version-checked, by its commit, where a lost race is a 409)."""
     with db_session.no_autoflush:
@@ -112,11 +114,12 @@ async def followers(db_session: AsyncSession, primary_id: uuid.UUID) -> list[Eme
 
 
 async def follow(
-    db_session: AsyncSession, primary: EmergencyCase, *, action: CaseAction, actor: Actor
+    *,
+    db_session: AsyncSession, primary: EmergencyCase, action: CaseAction, actor: Actor
 ) -> None:
     """Staged with each move of ``primary``: its open linked calls take the same step."""
-    for follower in await followers(db_session, primary.id):
-        bring_along(db_session, follower, primary, actor=actor,
+    for follower in await followers(db_session=db_session, primary_id=primary.id):
+        bring_along(db_session=db_session, follower=follower, primary=primary, actor=actor,
                     retriage=action is CaseAction.TRIAGE)
 
 

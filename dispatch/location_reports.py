@@ -19,6 +19,7 @@ from dispatch.destinations import Destinations
 from dispatch.lifecycle import FINAL_STATUSES, CaseStatus
 from dispatch.models import CaseLocationReport, EmergencyCase
 from dispatch.service import assess_destinations, commit_change, get_case
+from dispatch.settings import DispatchSettings
 from routing.graph import haversine_m
 
 ALERT_KIND = "location_moved"
@@ -65,7 +66,7 @@ async def report_location(
     if moved:
         accuracy = f" (±{accuracy_m:.0f} m)" if accuracy_m is not None else ""
         await raise_alert(
-            db_session, case, kind=ALERT_KIND, level="amber",
+            db_session=db_session, case=case, kind=ALERT_KIND, level="amber",
             message=f"The caller's phone reports a position {distance:.0f} m away{accuracy}: "
                     "confirm to move the case",
         )
@@ -81,6 +82,7 @@ async def decide(
     confirm: bool,
     actor: Actor,
     destinations: Destinations | None,
+    settings: DispatchSettings,
 ) -> EmergencyCase:
     """Confirm (the case moves and its destinations are re-assessed) or dismiss a pending report."""
     report = await db_session.get(CaseLocationReport, report_id, with_for_update=True)
@@ -99,13 +101,14 @@ async def decide(
         case.location = report.location
         case.location_accuracy_m = report.accuracy_m
         case.updated_at = now
-        await assess_destinations(db_session, case, destinations=destinations)
-    await resolve_alert(db_session, case_id, ALERT_KIND)
+        await assess_destinations(db_session=db_session, case=case, destinations=destinations,
+                                  settings=settings)
+    await resolve_alert(db_session=db_session, case_id=case_id, kind=ALERT_KIND)
     add_case_event(
-        db_session, case,
+        db_session=db_session, case=case,
         action="relocate" if confirm else "keep_location",
         from_status=case.status, actor=actor, reason=None, at=now,
         details={"lat": point.y, "lng": point.x, "distance_m": round(report.distance_m, 1)},
     )
-    await commit_change(db_session)
+    await commit_change(db_session=db_session)
     return case

@@ -31,7 +31,7 @@ from data.events import UnitPositionUpdated
 from dispatch.models import Unit
 from dispatch.ports import LiveFix, LivePositions
 from dispatch.schemas import PositionPing
-from dispatch.settings import DispatchSettings, get_dispatch_settings
+from dispatch.settings import DispatchSettings
 
 #: Times a trail write aborted for contention is run again before it is reported as a conflict.
 TRAIL_RETRIES = 4
@@ -118,7 +118,7 @@ class PositionIngest:
         *,
         live: LivePositions,
         session_factory: async_sessionmaker[AsyncSession],
-        settings: DispatchSettings | None = None,
+        settings: DispatchSettings,
         window_s: float = 0.005,
         max_batch: int = 1_000,
         card_ttl_s: float = 2.0,
@@ -126,7 +126,7 @@ class PositionIngest:
     ) -> None:
         self.live = live
         self.session_factory = session_factory
-        self.settings = settings or get_dispatch_settings()
+        self.settings = settings
         self.window_s = window_s
         self.max_batch = max_batch
         self.card_ttl_s = card_ttl_s

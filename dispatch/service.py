@@ -39,7 +39,7 @@ from dispatch.lifecycle import (
 from dispatch.models import CaseEvent, EmergencyCase
 from dispatch.recommend import Candidate, recommend_destinations
 from dispatch.schemas import SosRequest
-from dispatch.settings import DispatchSettings, get_dispatch_settings
+from dispatch.settings import DispatchSettings
 from dispatch.taxonomy import SymptomCategory
 from dispatch.triage_rules import PRESUMED_SEVERITY
 from dispatch.triage_rules import required_capability as capability_for
@@ -117,14 +117,13 @@ def _input_row(c: Candidate) -> dict[str, Any]:
 
 
 async def assess_destinations(
+    *,
     db_session: AsyncSession,
     case: EmergencyCase,
-    *,
     destinations: Destinations | None,
-    settings: DispatchSettings | None = None,
+    settings: DispatchSettings,
 ) -> None:
     """Locate the case's region and store an explained, replayable destination recommendation."""
-    settings = settings or get_dispatch_settings()
     lat, lng = case_location(case)
     if case.required_capability:
         required = parse_capability(case.required_capability)
@@ -197,7 +196,12 @@ async def assess_destinations(
 
 
 async def describe_place(
-    db_session: AsyncSession, case: EmergencyCase, *, request: SosRequest, now: datetime
+    *,
+    db_session: AsyncSession,
+    case: EmergencyCase,
+    request: SosRequest,
+    now: datetime,
+    settings: DispatchSettings,
 ) -> bool:
     """Source, address (reverse-geocoded) and the duplicate-call flag of a new case, looked up
     under a timeout so they never delay or refuse the SOS. False: the address is still to come."""
@@ -205,12 +209,12 @@ async def describe_place(
 
     async def lookups() -> tuple[str | None, uuid.UUID | None]:
         return (await address_of(db_session, lat=request.lat, lng=request.lng),
-                await possible_duplicate(db_session, case_id=case.id, lat=request.lat,
-                                         lng=request.lng, now=now))
+                await possible_duplicate(db_session=db_session, case_id=case.id, lat=request.lat,
+                                         lng=request.lng, now=now, settings=settings))
 
     with db_session.no_autoflush:
         found = await case_address.within(
-            db_session, lookups, timeout_ms=get_dispatch_settings().intake_lookup_ms,
+            db_session=db_session, lookup=lookups, timeout_ms=settings.intake_lookup_ms,
             what="address and duplicate check")
     if isinstance(found, case_address.Missed):
         case.address, case.possible_duplicate_of = None, None
@@ -229,6 +233,7 @@ async def raise_case(
     suspected_abuse: bool = False,
     may_link_any_patient: bool = False,
     unverified_caller: bool = False,
+    settings: DispatchSettings,
 ) -> RaisedCase:
     """Accept an SOS. A retry with the same key and body returns the first case, never a second.
 
@@ -282,10 +287,13 @@ async def raise_case(
         raised_at=now,
         updated_at=now,
     )
-    await assess_destinations(db_session, case, destinations=destinations)
-    described = await describe_place(db_session, case, request=request, now=now)
+    await assess_destinations(db_session=db_session, case=case, destinations=destinations,
+                              settings=settings)
+    described = await describe_place(db_session=db_session, case=case, request=request, now=now,
+                                     settings=settings)
     row = case_event_row(case, action="raise", from_status=None, actor=actor, reason=None, at=now)
-    await insert_raised_case(db_session, case, event=row, outbox=case_outbox_event(case, row))
+    await insert_raised_case(db_session=db_session, case=case, event=row,
+                             outbox=case_outbox_event(case, row))
     await db_session.commit()
     if not described:
         case_address.fill_address_later(db_session.bind, case.id, request.lat, request.lng)
@@ -377,13 +385,14 @@ async def stage_action(
             f"case is at version {case.version}, not {expected_version}",
             current_version=case.version,
         )
-    apply_action(db_session, case, action, actor=actor, reason=reason, changes=changes,
+    apply_action(db_session=db_session, case=case, action=action, actor=actor, reason=reason,
+                 changes=changes,
                  details=details)
-    await linked_cases.follow(db_session, case, action=action, actor=actor)
+    await linked_cases.follow(db_session=db_session, primary=case, action=action, actor=actor)
     return case
 
 
-async def commit_change(db_session: AsyncSession) -> None:
+async def commit_change(*, db_session: AsyncSession) -> None:
     """Commit; the version check makes the loser of a race fail here with a 409."""
     try:
         await db_session.commit()
@@ -403,6 +412,7 @@ async def triage(
     actor: Actor,
     expected_version: int | None = None,
     destinations: Destinations | None = None,
+    settings: DispatchSettings,
 ) -> EmergencyCase:
     """Set severity (and optionally the capability); the destination is re-assessed."""
     if required_capability is not None:
@@ -419,8 +429,9 @@ async def triage(
         changes={"severity": severity, "required_capability": required_capability},
         details={"severity": severity, "required_capability": required_capability},
     )
-    await assess_destinations(db_session, case, destinations=destinations)
-    await commit_change(db_session)
+    await assess_destinations(db_session=db_session, case=case, destinations=destinations,
+                              settings=settings)
+    await commit_change(db_session=db_session)
     return case
 
 

@@ -15,6 +15,7 @@ from dispatch.destinations import Destinations
 from dispatch.lifecycle import CaseStatus
 from dispatch.models import EmergencyCase
 from dispatch.service import assess_destinations
+from dispatch.settings import DispatchSettings
 from dispatch.triage_rules import required_capability
 from facilities import services as facility_services
 
@@ -33,11 +34,12 @@ def needs(case: EmergencyCase) -> str:
 
 
 async def reassess_open_cases(
-    db_session: AsyncSession,
     *,
+    db_session: AsyncSession,
     destinations: Destinations | None,
     changes: Iterable[tuple[str | None, str]],
     actor: Actor,
+    settings: DispatchSettings,
 ) -> list[EmergencyCase]:
     """Re-rank the undispatched cases of each ``(region, capability)`` changed; the caller
     commits. Each re-ranked case gets a ``reassess`` event (timeline and live push)."""
@@ -57,9 +59,11 @@ async def reassess_open_cases(
         capability = needs(case)
         if (case.region, capability) not in wanted:
             continue
-        await assess_destinations(db_session, case, destinations=destinations)
+        await assess_destinations(db_session=db_session, case=case, destinations=destinations,
+                                  settings=settings)
         add_case_event(
-            db_session, case, action="reassess", from_status=case.status, actor=actor,
+            db_session=db_session, case=case, action="reassess", from_status=case.status,
+            actor=actor,
             reason=f"{capability} service status changed", at=utcnow(),
             details={"capability": capability},
         )
@@ -68,16 +72,18 @@ async def reassess_open_cases(
 
 
 async def expire_services(
-    db_session: AsyncSession, *, destinations: Destinations | None
+    *,
+    db_session: AsyncSession, destinations: Destinations | None, settings: DispatchSettings
 ) -> int:
     """Revert every service status past its end time and re-rank the cases it touches; commits."""
-    reverted = await facility_services.expire_due(db_session)
+    reverted = await facility_services.expire_due(db_session=db_session)
     if reverted:
         await reassess_open_cases(
-            db_session,
+            db_session=db_session,
             destinations=destinations,
             changes=[(hospital.region, capability) for hospital, capability in reverted],
             actor=Actor(user_id=None, label="system:service-expiry"),
+            settings=settings,
         )
     await db_session.commit()
     return len(reverted)

@@ -5,13 +5,15 @@ from __future__ import annotations
 from functools import lru_cache
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
+
+from data.settings import package_settings
 
 
 class DispatchSettings(BaseSettings):
-    """Read from LIFELINE_* environment variables."""
+    """Read from LIFELINE_DISPATCH_* environment variables (formerly LIFELINE_*)."""
 
-    model_config = SettingsConfigDict(env_prefix="LIFELINE_", env_file=".env", extra="ignore")
+    model_config = package_settings("LIFELINE_DISPATCH_")
 
     recommended_hospitals: int = Field(default=3, ge=1, le=10)
     capacity_stale_minutes: float = Field(default=30, gt=0)
@@ -23,7 +25,10 @@ class DispatchSettings(BaseSettings):
     trail_min_interval_seconds: float = Field(default=30, gt=0)
     trail_min_distance_m: float = Field(default=200, gt=0)
     recommended_units: int = Field(default=5, ge=1, le=20)
-    public_base_url: str = "http://127.0.0.1:8000"
+    #: Shared with messaging (Twilio callbacks): one public name for the deployment.
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000", validation_alias="LIFELINE_PUBLIC_BASE_URL"
+    )
     handover_amber_minutes: float = Field(default=15, gt=0)
     handover_red_minutes: float = Field(default=45, gt=0)
     #: How often each worker reverts hospital service statuses whose end time has passed.
@@ -49,7 +54,7 @@ class DispatchSettings(BaseSettings):
 
     @property
     def served_regions(self) -> frozenset[str] | None:
-        """``LIFELINE_REGIONS`` as a set, or None for every region."""
+        """``LIFELINE_DISPATCH_REGIONS`` as a set, or None for every region."""
         names = frozenset(n.strip() for n in self.regions.split(",") if n.strip())
         return names or None
 

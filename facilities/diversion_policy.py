@@ -24,7 +24,7 @@ class RegionNotFound(NotFound):
     code = "region_not_found"
 
 
-async def override_seconds(db_session: AsyncSession, region: str) -> float:
+async def override_seconds(*, db_session: AsyncSession, region: str) -> float:
     """How much nearer (s) a diverting hospital must be to take a critical patient here."""
     value = await db_session.scalar(
         select(RegionDiversionPolicy.critical_override_s).where(
@@ -54,12 +54,13 @@ async def read_policy(*, db_session: AsyncSession, region: str) -> dict[str, Any
 
 
 async def set_policy(
-    *, db_session: AsyncSession, region: str, critical_override_s: float, actor: str
+    *,
+    db_session: AsyncSession, region: str, critical_override_s: float, actor: str
 ) -> dict[str, Any]:
     """Set the threshold and announce it (audited by the outbox event and the request audit)."""
     if await db_session.get(Region, region) is None:
         raise RegionNotFound(f"no region {region!r}")
-    previous = await override_seconds(db_session, region)
+    previous = await override_seconds(db_session=db_session, region=region)
     now = utcnow()
     # One statement: two first settings at once both succeed in turn, never a duplicate key.
     await db_session.execute(

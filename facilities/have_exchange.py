@@ -21,14 +21,15 @@ from facilities.models import Hospital
 from facilities.schemas import CapacityUpdate
 
 
-async def region_states(db_session: AsyncSession, region: str) -> list[HospitalState]:
+async def region_states(*, db_session: AsyncSession, region: str) -> list[HospitalState]:
     """Every hospital of the region with its ED status, beds and services in force."""
     hospitals = list(
         await db_session.scalars(
             select(Hospital).where(Hospital.region == region).order_by(Hospital.name)
         )
     )
-    rows = await facility_services.rows_of(db_session, [h.id for h in hospitals])
+    rows = await facility_services.rows_of(db_session=db_session,
+                                           hospital_ids=[h.id for h in hospitals])
     now = utcnow()
     states = []
     for hospital in hospitals:
@@ -60,9 +61,9 @@ class ApplyResult:
 
 
 async def apply_reports(
+    *,
     db_session: AsyncSession,
     reports: list[HospitalReport],
-    *,
     region: str,
     may_manage: Callable[[uuid.UUID], bool],
     actor: str,
@@ -98,7 +99,7 @@ async def apply_reports(
                 update=CapacityUpdate(ed_status=ed_status, beds_available=report.beds_available),
             )
             result.capacity_changed.append(hospital)
-        rows = await facility_services.rows_of(db_session, [hospital.id])
+        rows = await facility_services.rows_of(db_session=db_session, hospital_ids=[hospital.id])
         current = {s.capability: s for s in facility_services.service_states(
             hospital, rows, now=now)}
         offers = provided(hospital.capabilities or [])

@@ -43,7 +43,8 @@ class FacilitiesSummary:
 
 
 def upsert_osm_hospitals(
-    session: Session, *, region: str, pois: Iterable, access: Iterable | None = None
+    *,
+    session: Session, region: str, pois: Iterable, access: Iterable | None = None
 ) -> int:
     """Insert or update OSM hospitals (``amenity=hospital``); ``emergency=yes`` gives general_ed.
 
@@ -187,7 +188,8 @@ def _parse_rows(text: str) -> tuple[list[_Row], list[str]]:
 
 
 def import_facilities_csv(
-    session: Session, *, region: str, csv_path: str | Path, area: shapely.Geometry | None
+    *,
+    session: Session, region: str, csv_path: str | Path, area: shapely.Geometry | None
 ) -> FacilitiesSummary:
     """Apply a facilities CSV to ``region`` in the caller's transaction; all or nothing.
 

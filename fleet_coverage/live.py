@@ -19,21 +19,24 @@ from data.events import (
 from data.outbox import OutboxEvent, record_event
 from dispatch.ports import LivePositions
 from fleet_coverage import figures, service
-from fleet_coverage.settings import CoverageSettings, get_coverage_settings
+from fleet_coverage.settings import CoverageSettings
 
 log = logging.getLogger("lifeline.coverage")
 
 
 async def publish_summaries(
+    *,
     db_session: AsyncSession, live_fleet: LivePositions, book: service.CoverageBook,
     settings: CoverageSettings, reason: CoverageTrigger,
 ) -> int:
     """Recompute every served region's coverage and add one outbox event each (caller commits)."""
     count = 0
     for region in sorted(book.destinations.regions):
-        demand = await service.load_demand(db_session, region)
+        demand = await service.load_demand(db_session=db_session, region=region)
         state = await asyncio.to_thread(book.state, region, demand, settings)
-        units = await service.free_fleet(db_session, live_fleet, state.network)
+        units = await service.free_fleet(
+            db_session=db_session, live_fleet=live_fleet, network=state.network
+        )
         summary = await asyncio.to_thread(
             figures.coverage_summary, state, units, settings.minutes
         )
@@ -47,27 +50,29 @@ async def publish_summaries(
     return count
 
 
-async def warm(db_session: AsyncSession, book: service.CoverageBook,
+async def warm(*, db_session: AsyncSession, book: service.CoverageBook,
                settings: CoverageSettings) -> None:
     """Build each region's grid and folded graph before an operator asks (a no-op unless the
     road weights changed: a closure)."""
     for region in sorted(book.destinations.regions):
-        demand = await service.load_demand(db_session, region)
+        demand = await service.load_demand(db_session=db_session, region=region)
         state = await asyncio.to_thread(book.state, region, demand, settings)
         await asyncio.to_thread(state.reach(settings.minutes * 60.0, ()).prepare)
         await asyncio.to_thread(state.rings)
 
 
 async def watch(
-    session_factory: async_sessionmaker[AsyncSession], live_fleet: LivePositions,
+    session_factory: async_sessionmaker[AsyncSession],
+    live_fleet: LivePositions,
     book: service.CoverageBook,
+    *,
+    settings: CoverageSettings,
 ) -> None:
     """Poll the outbox for unit status events; after any, publish fresh coverage figures.
 
     The figure is recomputed whole, so an event seen late (committed out of id order) only
     delays the next push; several workers may each push the same figure, which is harmless.
     """
-    settings = get_coverage_settings()
     cursor: int | None = None
     first = True
     while True:
@@ -78,7 +83,8 @@ async def watch(
             async with session_factory() as session:
                 if cursor is None:  # where to start first: a change while warming is seen
                     cursor = int(await session.scalar(select(func.max(OutboxEvent.id))) or 0)
-                await warm(session, book, settings)  # at start-up and after each closure
+                await warm(db_session=session, book=book,
+                           settings=settings)  # at start-up and after each closure
                 rows = (await session.execute(
                     select(OutboxEvent.id, OutboxEvent.payload)
                     .where(OutboxEvent.channel == UNIT_STATUS.channel, OutboxEvent.id > cursor)
@@ -90,9 +96,9 @@ async def watch(
                 book.generation += 1
                 last = cast(UnitStatusChanged, rows[-1][1])
                 await publish_summaries(
-                    session, live_fleet, book, settings,
-                    {"trigger": UNIT_STATUS.event_type, "unit_id": last["unit_id"],
-                     "status": last["status"]},
+                    db_session=session, live_fleet=live_fleet, book=book, settings=settings,
+                    reason={"trigger": UNIT_STATUS.event_type, "unit_id": last["unit_id"],
+                            "status": last["status"]},
                 )
                 await session.commit()
         except asyncio.CancelledError:

@@ -171,7 +171,7 @@ def grid_for(
 # ---------------------------------------------------------------------- demand (CLI, sync)
 
 
-def compute_demand(session: Session, region: str, settings: CoverageSettings) -> CoverageDemand:
+def compute_demand(*, session: Session, region: str, settings: CoverageSettings) -> CoverageDemand:
     """Build and store a region's demand grid from its road graph and its case history."""
     graph = road_store.load_region(session, region)
     rows = session.execute(
@@ -202,12 +202,12 @@ def compute_demand(session: Session, region: str, settings: CoverageSettings) ->
 # ---------------------------------------------------------------------- reads
 
 
-async def load_demand(db_session: AsyncSession, region: str) -> CoverageDemand | None:
+async def load_demand(*, db_session: AsyncSession, region: str) -> CoverageDemand | None:
     """The stored demand grid of the region, if computed."""
     return await db_session.get(CoverageDemand, region)
 
 
-async def region_posts(db_session: AsyncSession, region: str) -> list[Post]:
+async def region_posts(*, db_session: AsyncSession, region: str) -> list[Post]:
     """Posts of the region by name."""
     rows = await db_session.scalars(
         select(CoveragePost).where(CoveragePost.region == region).order_by(CoveragePost.name)
@@ -237,11 +237,12 @@ def _all_in_region(network: RegionNetwork, units: list[fleet.UnitBrief]) -> list
 
 
 async def ensure_station_posts(
+    *,
     db_session: AsyncSession, network: RegionNetwork, settings: CoverageSettings
 ) -> None:
     """Every station of the region's units is a post (added once, idempotent under races)."""
     units = [u for u in await fleet.list_units(db_session=db_session) if _in_region(network, u)]
-    posts = await region_posts(db_session, network.name)
+    posts = await region_posts(db_session=db_session, region=network.name)
     added = False
     for unit in units:
         lat, lng = fleet.station_of(unit)
@@ -263,7 +264,8 @@ async def ensure_station_posts(
 
 
 async def add_post(
-    db_session: AsyncSession, network: RegionNetwork, *, name: str, lat: float, lng: float
+    *,
+    db_session: AsyncSession, network: RegionNetwork, name: str, lat: float, lng: float
 ) -> Post:
     """An agency's standby point inside the region."""
     if not network.covers(lat, lng):
@@ -282,10 +284,11 @@ async def add_post(
 
 
 async def free_fleet(
+    *,
     db_session: AsyncSession, live_fleet: LivePositions, network: RegionNetwork
 ) -> list[FleetUnit]:
     """Available units of the region where they stand now."""
-    units = _all_in_region(network, await fleet.available_units(db_session))
+    units = _all_in_region(network, await fleet.available_units(db_session=db_session))
     if not units:
         return []
     live = await fleet.live_positions(live_fleet, units)

@@ -5,15 +5,15 @@ from __future__ import annotations
 from functools import lru_cache
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
+
+from data.settings import package_settings
 
 
 class CoverageSettings(BaseSettings):
     """Read from LIFELINE_COVERAGE_* environment variables."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="LIFELINE_COVERAGE_", env_file=".env", extra="ignore"
-    )
+    model_config = package_settings("LIFELINE_COVERAGE_", legacy=False)
 
     cell_size_m: float = Field(default=250, ge=50, le=5000)
     bandwidth_m: float = Field(default=500, ge=0, le=20000)

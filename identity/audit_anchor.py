@@ -3,8 +3,8 @@
 The hash chain proves the rows agree with each other, not that they are the rows that were
 written: whoever can write the table can delete the newest rows, or rewrite one and recompute
 every later hash. A checkpoint is ``(seq, record_hash)`` of the head, HMAC-signed with
-``LIFELINE_AUDIT_KEY`` and appended to a file under ``LIFELINE_DATA_DIR`` (and the log), both
-outside the database. :func:`check` then tells truncation (a checkpointed row is gone) and
+``LIFELINE_IDENTITY_AUDIT_KEY`` and appended to a file under ``LIFELINE_DATA_DIR`` (and the log),
+both outside the database. :func:`check` then tells truncation (a checkpointed row is gone) and
 rewriting (a checkpointed row's hash changed) apart, and names the checkpoint that caught it.
 """
 
@@ -24,8 +24,6 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import URL, make_url
 
 from data.base import utcnow
-from data.settings import get_data_settings
-from identity.settings import get_identity_settings
 
 log = logging.getLogger("lifeline.audit")
 
@@ -46,12 +44,11 @@ class Checkpoint:
         return f"{self.database}\n{self.seq}\n{self.record_hash}\n{self.rows}\n{self.at}".encode()
 
 
-def _key() -> bytes:
-    """LIFELINE_AUDIT_KEY; in development a random key kept under the data dir (created once)."""
-    configured = get_identity_settings().audit_key
-    if configured:
-        return configured.encode()
-    path = Path(get_data_settings().data_dir) / "audit" / "dev-audit.key"
+def _key(*, audit_key: str | None, data_dir: str) -> bytes:
+    """LIFELINE_IDENTITY_AUDIT_KEY; in development a random key under the data dir (made once)."""
+    if audit_key:
+        return audit_key.encode()
+    path = Path(data_dir) / "audit" / "dev-audit.key"
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -72,9 +69,9 @@ def database_name(url: str | URL) -> str:
     return f"{parsed.host or 'local'}_{parsed.port or 5432}_{parsed.database}"
 
 
-def checkpoint_path(url: str | URL) -> Path:
+def checkpoint_path(url: str | URL, *, data_dir: str) -> Path:
     """The append-only file of one database's checkpoints."""
-    return Path(get_data_settings().data_dir) / "audit" / f"checkpoints-{database_name(url)}.jsonl"
+    return Path(data_dir) / "audit" / f"checkpoints-{database_name(url)}.jsonl"
 
 
 def _head(conn: Connection) -> tuple[int, str, int] | None:
@@ -87,9 +84,9 @@ def _head(conn: Connection) -> tuple[int, str, int] | None:
     return None if row is None else (int(row[0]), str(row[1]), int(row[2]))
 
 
-def read_checkpoints(url: str | URL) -> list[Checkpoint]:
+def read_checkpoints(url: str | URL, *, data_dir: str) -> list[Checkpoint]:
     """Every checkpoint written for this database, oldest first (unreadable lines skipped)."""
-    path = checkpoint_path(url)
+    path = checkpoint_path(url, data_dir=data_dir)
     if not path.exists():
         return []
     found = []
@@ -101,22 +98,25 @@ def read_checkpoints(url: str | URL) -> list[Checkpoint]:
     return found
 
 
-def checkpoint(engine: Engine, *, only_if_advanced: bool = False) -> Checkpoint | None:
+def checkpoint(
+    engine: Engine, *, audit_key: str | None, data_dir: str, only_if_advanced: bool = False
+) -> Checkpoint | None:
     """Sign the current head and append it to the file and the log; None for an empty trail."""
     with engine.connect() as conn:
         head = _head(conn)
     if head is None:
         return None
     if only_if_advanced:
-        previous = read_checkpoints(engine.url)
+        previous = read_checkpoints(engine.url, data_dir=data_dir)
         if previous and previous[-1].seq == head[0]:
             return None
     unsigned = Checkpoint(
         database=database_name(engine.url), seq=head[0], record_hash=head[1], rows=head[2],
         at=utcnow().isoformat(),
     )
-    signed = Checkpoint(**{**asdict(unsigned), "mac": _sign(unsigned, _key())})
-    path = checkpoint_path(engine.url)
+    key = _key(audit_key=audit_key, data_dir=data_dir)
+    signed = Checkpoint(**{**asdict(unsigned), "mac": _sign(unsigned, key)})
+    path = checkpoint_path(engine.url, data_dir=data_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as handle:
         handle.write(json.dumps(asdict(signed), sort_keys=True) + "\n")
@@ -136,9 +136,11 @@ class Finding:
     detail: str
 
 
-def check(conn: Connection, checkpoints: Iterable[Checkpoint]) -> list[Finding]:
+def check(
+    conn: Connection, checkpoints: Iterable[Checkpoint], *, audit_key: str | None, data_dir: str
+) -> list[Finding]:
     """Compare each signed checkpoint with the table; earliest finding of each kind first."""
-    key = _key()
+    key = _key(audit_key=audit_key, data_dir=data_dir)
     findings: list[Finding] = []
     newest = conn.execute(text("SELECT max(seq) FROM audit_log")).scalar()
     newest = int(newest) if newest is not None else 0
@@ -147,7 +149,7 @@ def check(conn: Connection, checkpoints: Iterable[Checkpoint]) -> list[Finding]:
         if not hmac.compare_digest(point.mac, _sign(point, key)):
             findings.append(Finding(
                 "forged_checkpoint", point.seq,
-                f"the checkpoint of {point.at} is not signed by LIFELINE_AUDIT_KEY",
+                f"the checkpoint of {point.at} is not signed by LIFELINE_IDENTITY_AUDIT_KEY",
             ))
             continue
         stored = conn.execute(

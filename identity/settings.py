@@ -5,17 +5,20 @@ from __future__ import annotations
 from functools import lru_cache
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
+
+from data.settings import package_settings
 
 DEV_SECRET = "dev-insecure-secret-change-me-0123456789abcdef"
 
 
 class IdentitySettings(BaseSettings):
-    """Read from LIFELINE_* environment variables."""
+    """Read from LIFELINE_IDENTITY_* environment variables (formerly LIFELINE_*)."""
 
-    model_config = SettingsConfigDict(env_prefix="LIFELINE_", env_file=".env", extra="ignore")
+    model_config = package_settings("LIFELINE_IDENTITY_")
 
-    env: str = "development"
+    #: The deployment's mode, shared by every package (``production`` refuses dev secrets).
+    env: str = Field(default="development", validation_alias="LIFELINE_ENV")
     secret_key: str = DEV_SECRET
     access_token_minutes: int = Field(default=15, ge=1, le=15)
     refresh_token_days: int = Field(default=14, ge=1, le=90)
@@ -59,11 +62,11 @@ class IdentitySettings(BaseSettings):
             self.secret_key == DEV_SECRET or len(self.secret_key) < 32
         ):
             raise ValueError(
-                "LIFELINE_SECRET_KEY must be set to 32+ random characters in production"
+                "LIFELINE_IDENTITY_SECRET_KEY must be set to 32+ random characters in production"
             )
         if self.env == "production" and (not self.audit_key or len(self.audit_key) < 32):
             raise ValueError(
-                "LIFELINE_AUDIT_KEY must be set to 32+ random characters in production"
+                "LIFELINE_IDENTITY_AUDIT_KEY must be set to 32+ random characters in production"
             )
         return self
 

@@ -11,7 +11,10 @@ from functools import lru_cache
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field
+from pydantic_settings import BaseSettings
+
+from data.settings import package_settings
 
 #: Development KEK (published, hence insecure): production refuses to start with it.
 DEV_KEYRING = "dev:" + base64.b64encode(hashlib.sha256(b"lifeline-dev-kek").digest()).decode()
@@ -24,15 +27,16 @@ class VaultError(Exception):
 
 
 class VaultSettings(BaseSettings):
-    """``LIFELINE_KEK`` or ``LIFELINE_KEK_FILE``: ``id:base64key`` entries, newest first.
+    """``LIFELINE_IDENTITY_KEK`` or ``_KEK_FILE``: ``id:base64key`` entries, newest first.
 
-    ``LIFELINE_LOOKUP_KEY`` (base64, 32 bytes) keys the national-ID hashes; without it the
-    oldest KEK of the ring does, so keep that one listed (it need not wrap anything).
+    ``LIFELINE_IDENTITY_LOOKUP_KEY`` (base64, 32 bytes) keys the national-ID hashes; without it
+    the oldest KEK of the ring does, so keep that one listed (it need not wrap anything). The
+    identity package's prefix, apart from IdentitySettings so the keyring needs no token secret.
     """
 
-    model_config = SettingsConfigDict(env_prefix="LIFELINE_", env_file=".env", extra="ignore")
+    model_config = package_settings("LIFELINE_IDENTITY_")
 
-    env: str = "development"
+    env: str = Field(default="development", validation_alias="LIFELINE_ENV")
     kek: str | None = None
     kek_file: str | None = None
     lookup_key: str | None = None
@@ -44,7 +48,9 @@ class VaultSettings(BaseSettings):
         if self.kek:
             return self.kek
         if self.env == "production":
-            raise VaultError("set LIFELINE_KEK or LIFELINE_KEK_FILE in production")
+            raise VaultError(
+                "set LIFELINE_IDENTITY_KEK or LIFELINE_IDENTITY_KEK_FILE in production"
+            )
         return DEV_KEYRING
 
 
@@ -90,7 +96,7 @@ def keyring() -> Keyring:
     if settings.lookup_key:
         secret = base64.b64decode(settings.lookup_key)
         if len(secret) != 32:
-            raise VaultError("LIFELINE_LOOKUP_KEY must be base64 of 32 bytes")
+            raise VaultError("LIFELINE_IDENTITY_LOOKUP_KEY must be base64 of 32 bytes")
         ring = Keyring(keys=ring.keys, active_id=ring.active_id, lookup_secret=secret)
     return ring
 

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings
+
+from data.settings import package_settings
 
 
 class MessagingSettings(BaseSettings):
-    """TWILIO_* and LIFELINE_SMS_* environment variables."""
+    """TWILIO_* (Twilio's own names) and LIFELINE_SMS_* environment variables."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    model_config = package_settings("LIFELINE_SMS_", legacy=False)
 
     twilio_account_sid: str | None = Field(default=None, validation_alias="TWILIO_ACCOUNT_SID")
     twilio_auth_token: str | None = Field(default=None, validation_alias="TWILIO_AUTH_TOKEN")
     twilio_from: str | None = Field(default=None, validation_alias="TWILIO_FROM")
     #: Send Twilio API calls to another host (a self-hosted gateway, or a test stub).
-    twilio_api_base: str | None = Field(default=None, validation_alias="LIFELINE_TWILIO_API_BASE")
-    #: The public URL Twilio calls back, used to verify webhook signatures behind a proxy.
+    twilio_api_base: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("LIFELINE_SMS_TWILIO_API_BASE", "LIFELINE_TWILIO_API_BASE"),
+    )
+    #: The public URL Twilio calls back (shared with dispatch), used to verify webhook signatures
+    #: behind a proxy.
     public_base_url: str = Field(
         default="http://127.0.0.1:8000", validation_alias="LIFELINE_PUBLIC_BASE_URL"
     )

@@ -14,7 +14,7 @@ from data.settings import DataSettings
 from realtime.authority import SocketAuthority
 from realtime.hub import Hub, stop_task
 from realtime.relay import Relay
-from realtime.settings import RealtimeSettings, get_realtime_settings
+from realtime.settings import RealtimeSettings
 
 log = logging.getLogger("lifeline.realtime")
 
@@ -22,10 +22,9 @@ GOING_AWAY = 1012  # "service restart": clients reconnect (to another worker) an
 
 
 async def start(
-    app: Any, *, data_settings: DataSettings, settings: RealtimeSettings | None = None
+    app: Any, *, data_settings: DataSettings, settings: RealtimeSettings
 ) -> None:
     """Run the hub reader, and a relay that stands by for the lock unless disabled."""
-    settings = settings or get_realtime_settings()
     state = app.state
     # Own clients: XREAD BLOCK must not hit the shared client's 2 s socket timeout.
     hub_redis = redis_from_url(

@@ -1,17 +1,19 @@
-"""Real-time delivery settings, read from LIFELINE_* environment variables."""
+"""Real-time delivery settings, read from LIFELINE_REALTIME_* (formerly LIFELINE_*) variables."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
+
+from data.settings import package_settings
 
 
 class RealtimeSettings(BaseSettings):
     """Relay, stream retention, heartbeats and the browser Origin allow-list."""
 
-    model_config = SettingsConfigDict(env_prefix="LIFELINE_", env_file=".env", extra="ignore")
+    model_config = package_settings("LIFELINE_REALTIME_")
 
     #: Browser origins allowed to open /ws besides the server's own (same-origin is always
     #: allowed, as is the origin of LIFELINE_PUBLIC_BASE_URL); comma separated.

@@ -41,7 +41,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 # Every test database numbers its events from 1: give this run its own Redis stream keys so that
 # concurrent runs (and a dev server) sharing one Redis never collide.
 os.environ.setdefault(
-    "LIFELINE_STREAM_PREFIX", f"lifeline:test:{os.getpid()}:{uuid.uuid4().hex[:6]}:"
+    "LIFELINE_REALTIME_STREAM_PREFIX", f"lifeline:test:{os.getpid()}:{uuid.uuid4().hex[:6]}:"
 )
 # The abuse limits are left as `make run` has them. Each signed-in test user logs in from an
 # address of their own (``sign_in``), as people do; tests that must send more than a real caller
@@ -303,7 +303,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """A skipped test is a failed test here: CI installs what it needs or fails loudly."""
     with contextlib.suppress(redis.RedisError):
         client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
-        for key in client.scan_iter(match=os.environ["LIFELINE_STREAM_PREFIX"] + "*", count=1000):
+        prefix = os.environ["LIFELINE_REALTIME_STREAM_PREFIX"]
+        for key in client.scan_iter(match=prefix + "*", count=1000):
             client.delete(key)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     leaked = pii_in_logs()

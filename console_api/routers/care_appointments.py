@@ -11,8 +11,9 @@ from fastapi import APIRouter, Header, Query, Response, status
 from care import appointments, portal, waitlist
 from care.lifecycle import AppointmentAction
 from care.schemas import AppointmentCreate, CancelBody, RescheduleBody, WaitlistCreate
+from care.settings import CareSettings
 from console_api.care_deps import RequesterDep
-from console_api.deps import SessionDep
+from console_api.deps import CareSettingsDep, SessionDep
 from console_api.params import IfMatchHeader, expected_version
 from console_api.schemas.care_appointments import (
     AgendaAppointment,
@@ -37,12 +38,13 @@ def _respond(response: Response, appointment) -> dict[str, Any]:
 
 @router.post("", response_model=AppointmentView, status_code=status.HTTP_201_CREATED,
              summary="Book a slot")
-async def book(body: AppointmentCreate, response: Response, db_session: SessionDep,
+async def book(care_settings: CareSettingsDep, body: AppointmentCreate, response: Response,
+               db_session: SessionDep,
                requester: RequesterDep, idempotency_key: IdempotencyHeader = None
                ) -> dict[str, Any]:
     """409 ``slot_taken`` when someone else holds the slot; a replay returns the first booking."""
     booked = await appointments.book(db_session=db_session, requester=requester, body=body,
-                                     idempotency_key=idempotency_key)
+                                     idempotency_key=idempotency_key, settings=care_settings)
     if booked.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"{router.prefix}/{booked.appointment.id}"
@@ -59,6 +61,7 @@ async def mine(db_session: SessionDep, requester: RequesterDep) -> list[dict[str
 @router.get("/day", response_model=list[AgendaAppointment],
             summary="A day's appointments: a hospital's (desk) or my agenda (doctor)")
 async def day(
+    care_settings: CareSettingsDep,
     db_session: SessionDep,
     requester: RequesterDep,
     on: Annotated[date, Query(alias="date", description="local date, YYYY-MM-DD")],
@@ -68,8 +71,10 @@ async def day(
     """With ``hospital_id``: that hospital's admins; without: the signed-in doctor's own.
     Each row names the patient (``patient_name``), as an agenda must."""
     rows = await appointments.day_list(db_session=db_session, requester=requester, day=on,
-                                       hospital_id=hospital_id, doctor_id=doctor_id)
-    names = await portal.patient_names(db_session, (a.patient_id for a in rows))
+                                       hospital_id=hospital_id, doctor_id=doctor_id,
+                                       settings=care_settings)
+    names = await portal.patient_names(db_session=db_session,
+                                       patient_ids=(a.patient_id for a in rows))
     return [{**appointments.appointment_view(a), "patient_name": names.get(str(a.patient_id))}
             for a in rows]
 
@@ -99,11 +104,12 @@ async def my_waitlist(db_session: SessionDep, requester: RequesterDep) -> list[d
 @router.post("/waitlist/{entry_id}/accept", response_model=AppointmentView,
              status_code=status.HTTP_201_CREATED,
              summary="Take the offered slot")
-async def accept_offer(entry_id: uuid.UUID, response: Response, db_session: SessionDep,
+async def accept_offer(care_settings: CareSettingsDep, entry_id: uuid.UUID, response: Response,
+                       db_session: SessionDep,
                        requester: RequesterDep) -> dict[str, Any]:
     """409 when the slot went meanwhile (the entry waits again)."""
     appointment = await appointments.accept_offer(db_session=db_session, requester=requester,
-                                                  entry_id=entry_id)
+                                                  entry_id=entry_id, settings=care_settings)
     return _respond(response, appointment)
 
 
@@ -118,77 +124,90 @@ async def read(appointment_id: uuid.UUID, response: Response, db_session: Sessio
 
 @router.get("/{appointment_id}/queue", response_model=QueuePosition,
             summary="Queue position on the day")
-async def queue(appointment_id: uuid.UUID, db_session: SessionDep, requester: RequesterDep
+async def queue(care_settings: CareSettingsDep, appointment_id: uuid.UUID, db_session: SessionDep,
+                requester: RequesterDep
                 ) -> dict[str, Any]:
     """Position among the doctor's checked-in patients today."""
     return await appointments.queue_position(db_session=db_session, requester=requester,
-                                             appointment_id=appointment_id)
+                                             appointment_id=appointment_id, settings=care_settings)
 
 
 async def _act(action: AppointmentAction, appointment_id: uuid.UUID, response: Response,
                db_session: SessionDep, requester: RequesterDep, if_match: str | None,
-               reason: str | None = None) -> dict[str, Any]:
+               reason: str | None = None, *, settings: CareSettings) -> dict[str, Any]:
     appointment = await appointments.act(
         db_session=db_session, requester=requester, appointment_id=appointment_id,
         action=action, reason=reason, expected_version=expected_version(if_match),
+        settings=settings,
     )
     return _respond(response, appointment)
 
 
 @router.post("/{appointment_id}/confirm", response_model=AppointmentView, summary="Confirm")
 async def confirm(appointment_id: uuid.UUID, response: Response, db_session: SessionDep,
-                  requester: RequesterDep, if_match: IfMatchHeader = None) -> dict[str, Any]:
+                  requester: RequesterDep, care_settings: CareSettingsDep,
+                  if_match: IfMatchHeader = None) -> dict[str, Any]:
     """Legal from booked."""
     return await _act(AppointmentAction.CONFIRM, appointment_id, response, db_session,
-                      requester, if_match)
+                      requester, if_match,
+                      settings=care_settings)
 
 
 @router.post("/{appointment_id}/cancel", response_model=AppointmentView, summary="Cancel")
 async def cancel(appointment_id: uuid.UUID, response: Response, db_session: SessionDep,
-                 requester: RequesterDep, body: CancelBody | None = None,
+                 requester: RequesterDep, care_settings: CareSettingsDep,
+                 body: CancelBody | None = None,
                  if_match: IfMatchHeader = None) -> dict[str, Any]:
     """Legal from booked or confirmed; the slot is offered to the waitlist."""
     return await _act(AppointmentAction.CANCEL, appointment_id, response, db_session,
-                      requester, if_match, body.reason if body else None)
+                      requester, if_match, body.reason if body else None,
+                      settings=care_settings)
 
 
 @router.post("/{appointment_id}/check-in", response_model=AppointmentView,
              summary="Check the patient in")
 async def check_in(appointment_id: uuid.UUID, response: Response, db_session: SessionDep,
-                   requester: RequesterDep, if_match: IfMatchHeader = None) -> dict[str, Any]:
+                   requester: RequesterDep, care_settings: CareSettingsDep,
+                   if_match: IfMatchHeader = None) -> dict[str, Any]:
     """The desk or the doctor; the patient joins the day's queue."""
     return await _act(AppointmentAction.CHECK_IN, appointment_id, response, db_session,
-                      requester, if_match)
+                      requester, if_match,
+                      settings=care_settings)
 
 
 @router.post("/{appointment_id}/no-show", response_model=AppointmentView,
              summary="Record a no-show")
 async def no_show(appointment_id: uuid.UUID, response: Response, db_session: SessionDep,
-                  requester: RequesterDep, if_match: IfMatchHeader = None) -> dict[str, Any]:
+                  requester: RequesterDep, care_settings: CareSettingsDep,
+                  if_match: IfMatchHeader = None) -> dict[str, Any]:
     """Only after the start time."""
     return await _act(AppointmentAction.NO_SHOW, appointment_id, response, db_session,
-                      requester, if_match)
+                      requester, if_match,
+                      settings=care_settings)
 
 
 @router.post("/{appointment_id}/complete", response_model=AppointmentView,
              summary="Complete the visit")
 async def complete(appointment_id: uuid.UUID, response: Response, db_session: SessionDep,
-                   requester: RequesterDep, if_match: IfMatchHeader = None) -> dict[str, Any]:
+                   requester: RequesterDep, care_settings: CareSettingsDep,
+                   if_match: IfMatchHeader = None) -> dict[str, Any]:
     """Legal from checked in."""
     return await _act(AppointmentAction.COMPLETE, appointment_id, response, db_session,
-                      requester, if_match)
+                      requester, if_match,
+                      settings=care_settings)
 
 
 @router.post("/{appointment_id}/reschedule", response_model=AppointmentView,
              status_code=status.HTTP_201_CREATED,
              summary="Move to another slot")
-async def reschedule(appointment_id: uuid.UUID, body: RescheduleBody, response: Response,
+async def reschedule(care_settings: CareSettingsDep, appointment_id: uuid.UUID,
+                     body: RescheduleBody, response: Response,
                      db_session: SessionDep, requester: RequesterDep,
                      if_match: IfMatchHeader = None) -> dict[str, Any]:
     """Returns the new appointment; the old one becomes ``rescheduled``."""
     appointment = await appointments.reschedule(
         db_session=db_session, requester=requester, appointment_id=appointment_id,
         start=body.start, hospital_id=body.hospital_id,
-        expected_version=expected_version(if_match),
+        expected_version=expected_version(if_match), settings=care_settings,
     )
     return _respond(response, appointment)

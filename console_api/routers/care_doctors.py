@@ -20,7 +20,7 @@ from care.schemas import (
     ScheduleView,
 )
 from console_api.care_deps import RequesterDep
-from console_api.deps import PresenceDep, SessionDep
+from console_api.deps import CareSettingsDep, PresenceDep, SessionDep
 from console_api.schemas.care_doctors import (
     AffiliationAccepted,
     AvailabilitySet,
@@ -95,6 +95,7 @@ async def verify_doctor(doctor_id: uuid.UUID, db_session: SessionDep, requester:
 @router.get("/api/v1/doctors/{doctor_id}/slots", response_model=list[Slot],
             summary="Free slots of a doctor")
 async def slots(
+    care_settings: CareSettingsDep,
     doctor_id: uuid.UUID,
     db_session: SessionDep,
     start: Annotated[datetime | None, Query(alias="from")] = None,
@@ -108,7 +109,7 @@ async def slots(
     start = start or utcnow()
     found = await doctors.open_slots(
         db_session=db_session, doctor_id=doctor_id, start=start,
-        end=end or start + timedelta(days=7), hospital_id=hospital_id,
+        end=end or start + timedelta(days=7), hospital_id=hospital_id, settings=care_settings,
     )
     return [{"start": s.start.isoformat(), "end": s.end.isoformat(),
              "hospital_id": str(s.hospital_id)} for s in found]
@@ -116,22 +117,24 @@ async def slots(
 
 @router.put("/api/v1/doctors/me/availability", response_model=AvailabilitySet,
             summary="Set my availability (doctor app)")
-async def set_availability(body: AvailabilityUpdate, db_session: SessionDep, presence: PresenceDep,
+async def set_availability(care_settings: CareSettingsDep, body: AvailabilityUpdate,
+                           db_session: SessionDep, presence: PresenceDep,
                            requester: RequesterDep) -> dict[str, Any]:
     """available / busy / offline / in_emergency; kept alive by heartbeats."""
     return await availability.announce(
         db_session=db_session, presence=presence, user_id=requester.user_id, state=body.state,
-        hospital_id=body.hospital_id,
+        hospital_id=body.hospital_id, settings=care_settings,
     )
 
 
 @router.post("/api/v1/doctors/me/heartbeat", response_model=HeartbeatAnswer,
              summary="Doctor app heartbeat")
-async def heartbeat(db_session: SessionDep, presence: PresenceDep, requester: RequesterDep
-                    ) -> dict[str, Any]:
+async def heartbeat(care_settings: CareSettingsDep, db_session: SessionDep, presence: PresenceDep,
+                    requester: RequesterDep) -> dict[str, Any]:
     """Keeps the announced state alive; silence longer than the TTL means offline."""
     return await availability.beat(
-        db_session=db_session, presence=presence, user_id=requester.user_id
+        db_session=db_session, presence=presence, user_id=requester.user_id,
+        settings=care_settings,
     )
 
 
@@ -243,9 +246,10 @@ async def delete_my_schedule(schedule_id: uuid.UUID, db_session: SessionDep,
 
 @router.get("/api/v1/hospitals/{hospital_id}/dashboard-metrics", response_model=DashboardMetrics,
             summary="Today's appointments, no-shows, open emergency cases, ED status")
-async def dashboard(hospital_id: uuid.UUID, db_session: SessionDep, requester: RequesterDep
+async def dashboard(care_settings: CareSettingsDep, hospital_id: uuid.UUID,
+                    db_session: SessionDep, requester: RequesterDep
                     ) -> dict[str, Any]:
     """This hospital's admins and the dispatch room."""
     return await doctors.dashboard_metrics(
-        db_session=db_session, requester=requester, hospital_id=hospital_id
+        db_session=db_session, requester=requester, hospital_id=hospital_id, settings=care_settings
     )

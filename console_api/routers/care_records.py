@@ -12,7 +12,7 @@ from care import records
 from care.schemas import AllergyCreate, ConditionCreate, ContactCreate, ProfileUpdate, RecordCreate
 from console_api.audit_trail import note_audit
 from console_api.care_deps import BreakGlassHeader, RequesterDep
-from console_api.deps import IdentitySettingsDep, SessionDep
+from console_api.deps import CareSettingsDep, IdentitySettingsDep, SessionDep
 from console_api.schemas.care_records import (
     AccessLogEntry,
     AllergyView,
@@ -45,9 +45,11 @@ async def put_profile(body: ProfileUpdate, db_session: SessionDep, requester: Re
 
 
 @router.get(f"{ME}/records", response_model=Chart, summary="My chart")
-async def my_records(db_session: SessionDep, requester: RequesterDep) -> dict[str, Any]:
+async def my_records(db_session: SessionDep, requester: RequesterDep,
+                     care_settings: CareSettingsDep) -> dict[str, Any]:
     """Records, allergies, conditions and contacts."""
-    return await records.read_my_records(db_session=db_session, requester=requester)
+    return await records.read_my_records(db_session=db_session, requester=requester,
+                                         settings=care_settings)
 
 
 @router.post(f"{ME}/emergency-contacts", response_model=ContactView,
@@ -94,13 +96,15 @@ async def add_condition(body: ConditionCreate, db_session: SessionDep, requester
 
 @router.get("/api/v1/patients/{patient_id}/records", response_model=Chart,
             summary="A patient's chart")
-async def patient_records(patient_id: uuid.UUID, request: Request, db_session: SessionDep,
+async def patient_records(care_settings: CareSettingsDep, patient_id: uuid.UUID, request: Request,
+                          db_session: SessionDep,
                           requester: RequesterDep,
                           break_glass_reason: BreakGlassHeader = None) -> dict[str, Any]:
     """The patient, or a doctor with an appointment or case with them, or break-glass."""
     chart = await records.read_records(db_session=db_session, requester=requester,
                                        patient_id=patient_id,
-                                       break_glass_reason=break_glass_reason)
+                                       break_glass_reason=break_glass_reason,
+                                       settings=care_settings)
     basis = chart["access"]["basis"]
     # The audit row names the patient; a break-glass read is a priority row with its reason.
     note_audit(request, patient_id=patient_id, grant=basis,
@@ -111,11 +115,12 @@ async def patient_records(patient_id: uuid.UUID, request: Request, db_session: S
 @router.post("/api/v1/patients/{patient_id}/records", response_model=RecordView,
              status_code=status.HTTP_201_CREATED,
              summary="Add a record (treating doctor)")
-async def add_record(patient_id: uuid.UUID, body: RecordCreate, db_session: SessionDep,
+async def add_record(care_settings: CareSettingsDep, patient_id: uuid.UUID, body: RecordCreate,
+                     db_session: SessionDep,
                      requester: RequesterDep) -> dict[str, Any]:
     """Visit, lab, prescription or discharge, with a JSON payload."""
     record = await records.add_record(db_session=db_session, requester=requester,
-                                      patient_id=patient_id, body=body)
+                                      patient_id=patient_id, body=body, settings=care_settings)
     return records.record_view(record)
 
 

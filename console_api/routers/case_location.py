@@ -11,6 +11,7 @@ from console_api.case_deps import ReportableCase
 from console_api.deps import (
     CurrentClaims,
     DestinationsDep,
+    DispatchSettingsDep,
     SessionDep,
     actor_of,
 )
@@ -38,6 +39,7 @@ async def report_location(
 
 @router.post("/{report_id}/confirm", response_model=CaseView, summary="Move the case there")
 async def confirm(
+    dispatch_settings: DispatchSettingsDep,
     case_id: uuid.UUID,
     report_id: uuid.UUID,
     db_session: SessionDep,
@@ -47,13 +49,14 @@ async def confirm(
     """The destination hospitals are re-assessed from the new position."""
     case = await location_reports.decide(
         db_session=db_session, case_id=case_id, report_id=report_id, confirm=True,
-        actor=actor_of(claims), destinations=destinations,
+        actor=actor_of(claims), destinations=destinations, settings=dispatch_settings,
     )
     return case_view(case)
 
 
 @router.post("/{report_id}/dismiss", response_model=CaseView, summary="Keep the case where it is")
 async def dismiss(
+    dispatch_settings: DispatchSettingsDep,
     case_id: uuid.UUID,
     report_id: uuid.UUID,
     db_session: SessionDep,
@@ -63,6 +66,6 @@ async def dismiss(
     """The report is kept in the timeline as dismissed."""
     case = await location_reports.decide(
         db_session=db_session, case_id=case_id, report_id=report_id, confirm=False,
-        actor=actor_of(claims), destinations=destinations,
+        actor=actor_of(claims), destinations=destinations, settings=dispatch_settings,
     )
     return case_view(case)

@@ -13,6 +13,7 @@ from console_api.deps import (
     CurrentClaims,
     DestinationsDep,
     DispatchCostDep,
+    DispatchSettingsDep,
     LivePositionsDep,
     SessionDep,
     actor_of,
@@ -41,7 +42,7 @@ Minutes = Annotated[float | None, Query(gt=0, le=30, description="response-time 
 async def _state(db_session, coverage: service.CoverageBook, region: str):
     settings = get_coverage_settings()
     coverage.network(region)  # 404 before touching the database
-    demand = await service.load_demand(db_session, region)
+    demand = await service.load_demand(db_session=db_session, region=region)
     return await asyncio.to_thread(coverage.state, region, demand, settings)
 
 
@@ -72,7 +73,8 @@ async def coverage_now(
     """Share of demand reached by a free unit (any, ALS) within ``minutes`` by road."""
     minutes = minutes or get_coverage_settings().minutes
     state = await _state(db_session, coverage, region)
-    units = await service.free_fleet(db_session, live_fleet, state.network)
+    units = await service.free_fleet(db_session=db_session, live_fleet=live_fleet,
+                                     network=state.network)
     return await asyncio.to_thread(figures.coverage_report, state, units, minutes)
 
 
@@ -90,9 +92,11 @@ async def move_ups(
     settings = get_coverage_settings()
     minutes = minutes or settings.minutes
     state = await _state(db_session, coverage, region)
-    await service.ensure_station_posts(db_session, state.network, settings)
-    posts = await service.region_posts(db_session, region)
-    units = await service.free_fleet(db_session, live_fleet, state.network)
+    await service.ensure_station_posts(db_session=db_session, network=state.network,
+                                       settings=settings)
+    posts = await service.region_posts(db_session=db_session, region=region)
+    units = await service.free_fleet(db_session=db_session, live_fleet=live_fleet,
+                                     network=state.network)
     return await asyncio.to_thread(
         figures.propose_moves, state, units, posts, settings, minutes
     )
@@ -108,8 +112,9 @@ async def list_posts(
 ) -> list[dict[str, Any]]:
     """Stations of the region's units are added as posts on first read."""
     network = coverage.network(region)
-    await service.ensure_station_posts(db_session, network, get_coverage_settings())
-    posts = await service.region_posts(db_session, region)
+    await service.ensure_station_posts(db_session=db_session, network=network,
+                                       settings=get_coverage_settings())
+    posts = await service.region_posts(db_session=db_session, region=region)
     return [{"id": str(p.id), "name": p.name, "kind": p.kind, "lat": p.lat, "lng": p.lng}
             for p in posts]
 
@@ -124,7 +129,8 @@ async def create_post(
 ) -> dict[str, Any]:
     """A place where units may wait, inside the region."""
     network = coverage.network(body.region)
-    post = await service.add_post(db_session, network, name=body.name, lat=body.lat,
+    post = await service.add_post(db_session=db_session, network=network, name=body.name,
+                                  lat=body.lat,
                                   lng=body.lng)
     return {"id": str(post.id), "name": post.name, "kind": post.kind, "lat": post.lat,
             "lng": post.lng}
@@ -154,6 +160,7 @@ async def move_up(
 @router.get("/api/v1/coverage/dispatch-cost", response_model=DispatchCost,
             summary="Coverage lost if each recommended unit goes, and the policy's suggestion")
 async def dispatch_cost(
+    dispatch_settings: DispatchSettingsDep,
     live_fleet: LivePositionsDep,
     destinations: DestinationsDep,
     db_session: SessionDep,
@@ -166,7 +173,7 @@ async def dispatch_cost(
     case = await get_case(db_session=db_session, case_id=case_id)
     recommended = await fleet.recommend_for_case(
         db_session=db_session, live_fleet=live_fleet,
-        destinations=destinations, case=case,
+        destinations=destinations, case=case, settings=dispatch_settings,
     )
     units = await cost.annotate(db_session=db_session, live_fleet=live_fleet, case=case,
                                 units=recommended)

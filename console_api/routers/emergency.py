@@ -14,6 +14,7 @@ from console_api.deps import (
     CurrentClaims,
     DestinationsDep,
     DispatchCostDep,
+    DispatchSettingsDep,
     IdentitySettingsDep,
     LivePositionsDep,
     OptionalClaims,
@@ -76,6 +77,7 @@ async def raise_sos(
     claims: OptionalClaims,
     destinations: DestinationsDep,
     request: Request,
+    dispatch_settings: DispatchSettingsDep,
     idempotency_key: IdempotencyHeader = None,
 ) -> SosResponse:
     """An emergency is never refused on a technicality: a missing key only adds a warning, and a
@@ -97,7 +99,7 @@ async def raise_sos(
             destinations=destinations,
             suspected_abuse=suspected_abuse,
             may_link_any_patient=claims is not None and allowed(set(claims.roles), "case.triage"),
-            unverified_caller=unverified_caller,
+            unverified_caller=unverified_caller, settings=dispatch_settings,
         )
 
     # A primary lost mid-transaction: once more on the new primary, same key (data/failover.py).
@@ -105,7 +107,7 @@ async def raise_sos(
     if body.severity is not None and not raised.replayed:
         raised = await call_taking.triage_at_once(
             db_session=db_session, raised=raised, body=body, actor=actor_of(claims),
-            destinations=destinations,
+            destinations=destinations, settings=dispatch_settings,
         )
     if raised.replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -122,6 +124,7 @@ async def raise_sos(
 
 @router.get("/cases/{case_id}", response_model=CaseView, summary="Read one case")
 async def read_case(
+    dispatch_settings: DispatchSettingsDep,
     case: ReadableCase,
     live_fleet: LivePositionsDep,
     response: Response,
@@ -137,9 +140,11 @@ async def read_case(
     view = case_view(case, events)
     extras = await case_detail.case_extras(
         db_session=db_session, live_fleet=live_fleet, destinations=destinations, case=case,
-        coverage=cost if claims else None,
+        coverage=cost if claims else None, settings=dispatch_settings,
     )
-    await call_taking.shared_dispatch(db_session=db_session, case=case, extras=extras)
+    await call_taking.shared_dispatch(
+        db_session=db_session, case=case, extras=extras, settings=dispatch_settings
+    )
     if claims is None:  # the reporter sees their ambulance and destination, not the options
         extras["recommended_units"] = []
         extras["recommended_plan"] = None
@@ -195,6 +200,7 @@ def _respond(response: Response, case) -> CaseView:
 
 @router.post("/cases/{case_id}/triage", response_model=CaseView, summary="Triage a case")
 async def triage_case(
+    dispatch_settings: DispatchSettingsDep,
     case_id: uuid.UUID,
     body: TriageRequest,
     response: Response,
@@ -211,13 +217,14 @@ async def triage_case(
         required_capability=body.required_capability,
         actor=actor_of(claims),
         expected_version=expected_version(if_match),
-        destinations=destinations,
+        destinations=destinations, settings=dispatch_settings,
     )
     return _respond(response, case)
 
 
 @router.post("/cases/{case_id}/dispatch", response_model=CaseView, summary="Dispatch a case")
 async def dispatch_case(
+    dispatch_settings: DispatchSettingsDep,
     case_id: uuid.UUID,
     response: Response,
     db_session: SessionDep,
@@ -241,7 +248,7 @@ async def dispatch_case(
         secret=settings.secret_key,
         expected_version=expected_version(if_match),
         unit_ids=body.unit_ids,
-        reason=body.reason,
+        reason=body.reason, settings=dispatch_settings,
     )
     return _respond(response, case)
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from care import fhir, fhir_map
 from console_api.care_deps import BreakGlassHeader, RequesterDep
-from console_api.deps import SessionDep
+from console_api.deps import CareSettingsDep, SessionDep
 from console_api.responses import FHIR_JSON as FHIR_BODY
 from data.errors import InvalidInput
 
@@ -31,15 +31,18 @@ async def metadata(request: Request) -> Response:
 
 
 @router.get("/{resource}/{resource_id}", summary="Read a resource", responses={200: FHIR_BODY})
-async def read(resource: str, resource_id: str, db_session: SessionDep, requester: RequesterDep,
+async def read(care_settings: CareSettingsDep, resource: str, resource_id: str,
+               db_session: SessionDep, requester: RequesterDep,
                break_glass_reason: BreakGlassHeader = None) -> Response:
     """Patient, Practitioner, Organization, Location, Appointment, Encounter."""
     return _fhir(await fhir.read(db_session=db_session, requester=requester, resource=resource,
-                                 raw_id=resource_id, break_glass_reason=break_glass_reason))
+                                 raw_id=resource_id, break_glass_reason=break_glass_reason,
+                                 settings=care_settings))
 
 
 @router.get("/{resource}", summary="Search by patient", responses={200: FHIR_BODY})
-async def search(resource: str, request: Request, db_session: SessionDep,
+async def search(care_settings: CareSettingsDep, resource: str, request: Request,
+                 db_session: SessionDep,
                  requester: RequesterDep,
                  patient: Annotated[str | None, Query(max_length=80)] = None,
                  organization: Annotated[str | None, Query(max_length=80)] = None,
@@ -53,5 +56,6 @@ async def search(resource: str, request: Request, db_session: SessionDep,
         services = await fhir.search_services(db_session=db_session, organization=organization)
         return _fhir(fhir_map.searchset(services, base_url=_base(request)))
     found = await fhir.search(db_session=db_session, requester=requester, resource=resource,
-                              patient=patient, break_glass_reason=break_glass_reason)
+                              patient=patient, break_glass_reason=break_glass_reason,
+                              settings=care_settings)
     return _fhir(fhir_map.searchset(found, base_url=_base(request)))

@@ -7,7 +7,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from console_api.deps import CurrentClaims, DestinationsDep, SessionDep, actor_of
+from console_api.deps import (
+    CurrentClaims,
+    DestinationsDep,
+    DispatchSettingsDep,
+    SessionDep,
+    actor_of,
+)
 from console_api.responses import HaveApplied
 from data.errors import InvalidInput, NotFound
 from dispatch.hospital_side import flag_cases_bound_for
@@ -35,7 +41,8 @@ async def _region(db_session: SessionDep, region: str) -> str:
 )
 async def read_have(db_session: SessionDep, region: RegionQuery) -> Response:
     """ED status, ED beds, services and last update of every hospital of the region."""
-    states = await have_exchange.region_states(db_session, await _region(db_session, region))
+    states = await have_exchange.region_states(db_session=db_session,
+                                               region=await _region(db_session, region))
     return Response(content=have.to_have(states), media_type=have.MEDIA_TYPE)
 
 
@@ -46,6 +53,7 @@ async def read_have(db_session: SessionDep, region: RegionQuery) -> Response:
     openapi_extra={"requestBody": {"required": True, **XML_BODY}},
 )
 async def apply_have(
+    dispatch_settings: DispatchSettingsDep,
     request: Request,
     db_session: SessionDep,
     destinations: DestinationsDep,
@@ -64,13 +72,16 @@ async def apply_have(
     reports = await asyncio.to_thread(have.parse_have, body)
     actor = actor_of(claims)
     result = await have_exchange.apply_reports(
-        db_session, reports, region=region, may_manage=lambda hid: manages_hospital(claims, hid),
+        db_session=db_session, reports=reports, region=region,
+        may_manage=lambda hid: manages_hospital(claims, hid),
         actor=actor.label,
     )
     for hospital in result.capacity_changed:
-        await flag_cases_bound_for(db_session, hospital)
+        await flag_cases_bound_for(db_session=db_session, hospital=hospital)
     reassessed = await reassess_open_cases(
-        db_session, destinations=destinations, changes=result.service_changes, actor=actor,
+        db_session=db_session, destinations=destinations, changes=result.service_changes,
+        actor=actor,
+        settings=dispatch_settings,
     )
     await db_session.commit()
     return {

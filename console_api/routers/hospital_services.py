@@ -9,7 +9,13 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from console_api.deps import CurrentClaims, DestinationsDep, SessionDep, actor_of
+from console_api.deps import (
+    CurrentClaims,
+    DestinationsDep,
+    DispatchSettingsDep,
+    SessionDep,
+    actor_of,
+)
 from console_api.responses import HospitalServices, ServiceStatusSet
 from data.base import utcnow
 from data.errors import Forbidden, InvalidInput
@@ -36,7 +42,7 @@ class ServiceStatusUpdate(BaseModel):
 
 async def _services(db_session: SessionDep, hospital_id: uuid.UUID) -> dict[str, Any]:
     hospital = await facilities_service.get_hospital(db_session=db_session, hospital_id=hospital_id)
-    rows = await facility_services.rows_of(db_session, [hospital.id])
+    rows = await facility_services.rows_of(db_session=db_session, hospital_ids=[hospital.id])
     states = facility_services.service_states(hospital, rows, now=utcnow())
     return {"hospital_id": str(hospital.id), "services": [s.as_dict() for s in states]}
 
@@ -53,6 +59,7 @@ async def read_services(hospital_id: uuid.UUID, db_session: SessionDep) -> dict[
     summary="Set one service's status until an end time",
 )
 async def put_service(
+    dispatch_settings: DispatchSettingsDep,
     hospital_id: uuid.UUID,
     capability: str,
     body: ServiceStatusUpdate,
@@ -79,8 +86,8 @@ async def put_service(
         until=body.until, actor=actor.label,
     )
     reassessed = await reassess_open_cases(
-        db_session, destinations=destinations, changes=[(hospital.region, wanted.value)],
-        actor=actor,
+        db_session=db_session, destinations=destinations, changes=[(hospital.region, wanted.value)],
+        actor=actor, settings=dispatch_settings,
     )
     await db_session.commit()
     return {

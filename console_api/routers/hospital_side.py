@@ -9,7 +9,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
-from console_api.deps import CurrentClaims, ReadSessionDep, SessionDep, actor_of
+from console_api.deps import (
+    CurrentClaims,
+    DispatchSettingsDep,
+    ReadSessionDep,
+    SessionDep,
+    actor_of,
+)
 from console_api.params import IfMatchHeader, expected_version
 from console_api.responses import Acknowledged, IncomingCase, ResponseTimes
 from console_api.views import case_view
@@ -42,6 +48,7 @@ async def put_capacity(
     hospital_id: uuid.UUID,
     body: CapacityUpdate,
     db_session: SessionDep,
+    dispatch_settings: DispatchSettingsDep,
     claims: CurrentClaims,
 ) -> HospitalView:
     """Only this hospital's admin (or a super admin); diverting flags cases already en route."""
@@ -52,7 +59,8 @@ async def put_capacity(
     hospital = await hospital_side.update_capacity(
         db_session=db_session, hospital_id=hospital_id, update=body, actor=actor_of(claims).label
     )
-    return facilities_service.hospital_view(hospital, stale_after=hospital_directory.stale_after())
+    stale_after = hospital_directory.stale_after(settings=dispatch_settings)
+    return facilities_service.hospital_view(hospital, stale_after=stale_after)
 
 
 @router.get("/api/v1/hospitals/{hospital_id}/incoming", response_model=list[IncomingCase],

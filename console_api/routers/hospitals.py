@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from console_api.deps import DestinationsDep, ReadSessionDep
+from console_api.deps import DestinationsDep, DispatchSettingsDep, ReadSessionDep
 from console_api.params import parse_lat_lng
 from data.errors import InvalidInput
 from dispatch import hospital_directory
@@ -31,6 +31,7 @@ def _capability(value: str | None) -> Capability | None:
 async def list_hospitals(
     db_session: ReadSessionDep,
     destinations: DestinationsDep,
+    dispatch_settings: DispatchSettingsDep,
     capability: Annotated[str | None, Query(max_length=32)] = None,
     near: Annotated[str | None, Query(description="lat,lng: rank by road ETA from here")] = None,
     region: Annotated[str | None, Query(max_length=100)] = None,
@@ -40,17 +41,21 @@ async def list_hospitals(
     wanted = _capability(capability)
     if near is None:
         return await hospital_directory.list_hospitals(
-            db_session=db_session, region=region, capability=wanted, limit=limit
+            db_session=db_session, region=region, capability=wanted, limit=limit,
+            settings=dispatch_settings,
         )
     lat, lng = parse_lat_lng(near, field="near")
     return await hospital_directory.hospitals_by_eta(
         db_session=db_session, destinations=destinations, lat=lat, lng=lng, capability=wanted,
-        limit=limit,
+        limit=limit, settings=dispatch_settings,
     )
 
 
 @router.get("/{hospital_id}", response_model=HospitalView, summary="One hospital")
-async def read_hospital(hospital_id: uuid.UUID, db_session: ReadSessionDep) -> HospitalView:
+async def read_hospital(
+    hospital_id: uuid.UUID, db_session: ReadSessionDep, dispatch_settings: DispatchSettingsDep
+) -> HospitalView:
     """Public facts about a facility."""
     hospital = await facilities_service.get_hospital(db_session=db_session, hospital_id=hospital_id)
-    return facilities_service.hospital_view(hospital, stale_after=hospital_directory.stale_after())
+    stale_after = hospital_directory.stale_after(settings=dispatch_settings)
+    return facilities_service.hospital_view(hospital, stale_after=stale_after)

@@ -7,7 +7,9 @@ import os
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
+
+from data.settings import package_settings
 
 WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
@@ -18,7 +20,7 @@ REPO_ROOT = WEB_DIR.parents[1]
 class WebSettings(BaseSettings):
     """Where npm put the third-party packages, and the console's queue timer targets."""
 
-    model_config = SettingsConfigDict(env_prefix="LIFELINE_", env_file=".env", extra="ignore")
+    model_config = package_settings("LIFELINE_WEB_")
 
     #: ``npm ci`` output (``make web``); Leaflet is served from here, never from a CDN.
     node_modules: Path = REPO_ROOT / "node_modules"

@@ -88,7 +88,8 @@ def _write(text: str | bytes) -> Path:
 
 def _check_import(session: Session, path: Path) -> None:
     try:
-        summary = import_facilities_csv(session, region="fuzzland", csv_path=path, area=None)
+        summary = import_facilities_csv(session=session, region="fuzzland", csv_path=path,
+                                        area=None)
     except FacilitiesImportError as exc:
         assert exc.problems and all(isinstance(p, str) and p for p in exc.problems)
     else:

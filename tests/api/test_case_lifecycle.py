@@ -101,9 +101,9 @@ async def test_interleaved_transitions_lose_no_update(app, client):
             db_session=second, case_id=case_id, action=CaseAction.CANCEL, actor=actor,
             reason="caller says false alarm",
         )
-        await case_service.commit_change(first)
+        await case_service.commit_change(db_session=first)
         with pytest.raises(case_service.ConcurrentUpdate):
-            await case_service.commit_change(second)
+            await case_service.commit_change(db_session=second)
     async with app.state.session_factory() as session:
         stored = await case_service.get_case(db_session=session, case_id=case_id)
         events = await case_service.case_events(db_session=session, case_id=case_id)

@@ -109,7 +109,9 @@ async def test_ciphertext_pasted_into_another_row_does_not_open(app, client, dat
 def _keyring_env(new_first: bool, new_key: str) -> dict[str, str]:
     new = f"new:{new_key}"
     return {
-        "LIFELINE_KEK": f"{new},{vault.DEV_KEYRING}" if new_first else f"{vault.DEV_KEYRING},{new}"
+        "LIFELINE_IDENTITY_KEK": (
+            f"{new},{vault.DEV_KEYRING}" if new_first else f"{vault.DEV_KEYRING},{new}"
+        )
     }
 
 

@@ -33,7 +33,9 @@ async def at_hospital_since(fleet_app, case_id: str, minutes: float) -> None:
 
 async def sweep(fleet_app) -> int:
     async with fleet_app.state.session_factory() as session:
-        return await alerts.sweep_handover_alerts(session)
+        return await alerts.sweep_handover_alerts(
+            db_session=session, settings=fleet_app.state.dispatch_settings
+        )
 
 
 async def handover_alerts(client, headers, case_id: str) -> list[dict]:

@@ -59,7 +59,7 @@ async def test_a_service_expires_while_a_case_is_open(app, client, fresh_operato
         assert by_name["stemi_pci"]["status"] == "available"
 
         # The end time passes while the stroke case is still open: it reverts by itself and the
-        # open case is re-ranked (a sweep every LIFELINE_SERVICE_SWEEP_SECONDS, 2 s).
+        # open case is re-ranked (a sweep every LIFELINE_DISPATCH_SERVICE_SWEEP_SECONDS, 2 s).
         deadline = asyncio.get_running_loop().time() + 15
         while (await _read(client, fresh_operator, stroke["id"]))["recommendation"]["fallback"]:
             assert asyncio.get_running_loop().time() < deadline, "the status never expired"

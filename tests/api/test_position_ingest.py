@@ -57,7 +57,10 @@ async def test_without_redis_the_fixes_are_refused_as_unavailable(app, client, o
     unit = uuid.UUID((await add_unit(client, operator.headers))["id"])
     dead = aioredis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
     live = RedisLivePositions(dead, stream_prefix="lifeline:test:dead:", stream_maxlen=100)
-    ingest = PositionIngest(live=live, session_factory=app.state.session_factory)
+    ingest = PositionIngest(
+        live=live, session_factory=app.state.session_factory,
+        settings=app.state.dispatch_settings,
+    )
     with pytest.raises(Unavailable):
         await ingest.record(Fix(unit_id=unit, lat=60.17, lng=24.94, recorded_at=datetime.now(UTC)))
     await dead.aclose()

@@ -213,7 +213,10 @@ async def test_closures_change_eta_and_reopening_restores_it(app, client, operat
     assert closure.json()["id"] in [c["id"] for c in listed]
 
     # A second worker sees the closure through the database within its sync interval.
-    other = await asyncio.to_thread(Destinations.load, app.state.sync_engine)
+    other = await asyncio.to_thread(
+        Destinations.load, app.state.sync_engine, settings=app.state.dispatch_settings,
+        data_dir=app.state.destinations.data_dir,
+    )
     net = other.regions["helsinki"]
     assert closure.json()["id"] in net.closure_ids
 

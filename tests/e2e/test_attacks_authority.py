@@ -389,7 +389,7 @@ async def test_one_case_token_cannot_hold_thousands_of_sockets(server, http):
     sos = (await http.post(CASES, json=sos_body())).json()
     first = {"type": "auth", "case_id": sos["id"], "case_token": sos["case_token"]}
     held = []
-    for _ in range(20):  # LIFELINE_WS_PER_PRINCIPAL, default 20 per worker
+    for _ in range(20):  # LIFELINE_REALTIME_WS_PER_PRINCIPAL, default 20 per worker
         sock = await Socket.open(server.ws, first)
         assert (await sock.next())["type"] == "welcome"
         held.append(sock)
@@ -407,8 +407,8 @@ async def test_one_case_token_cannot_hold_thousands_of_sockets(server, http):
 @pytest.fixture(scope="module")
 def tight_server(env: dict[str, str]) -> Iterator[Server]:
     """A server with small limits: the tests below are about these two settings."""
-    server = serve({**env, "LIFELINE_REQUEST_TIMEOUT_SECONDS": "2",
-                    "LIFELINE_WS_PER_ADDRESS": "3"})
+    server = serve({**env, "LIFELINE_WEB_REQUEST_TIMEOUT_SECONDS": "2",
+                    "LIFELINE_REALTIME_WS_PER_ADDRESS": "3"})
     yield server
     server.stop()
 
@@ -517,9 +517,9 @@ def _recompute_from(conn, seq: int) -> None:
 def test_audit_checkpoints_catch_truncation_and_rewrites_made_after_them(
     env, private_database, tmp_path
 ):
-    # This test is about LIFELINE_AUDIT_KEY and LIFELINE_DATA_DIR: where checkpoints go.
+    # This test is about LIFELINE_IDENTITY_AUDIT_KEY and LIFELINE_DATA_DIR: where checkpoints go.
     anchored = {**env, "DATABASE_URL": private_database, "LIFELINE_DATA_DIR": str(tmp_path),
-                "LIFELINE_AUDIT_KEY": "k" * 40}
+                "LIFELINE_IDENTITY_AUDIT_KEY": "k" * 40}
     served = serve(anchored)
     try:
         for _ in range(6):  # each denial is an audit row

@@ -103,7 +103,8 @@ async def test_resume_after_a_killed_socket_misses_nothing_and_repeats_nothing(
     # Older than Redis retains: trim the stream so the replay must come from the outbox,
     # while new changes keep arriving live during that replay.
     redis = aioredis.from_url(rt_redis.url)
-    key = stream_key(os.environ["LIFELINE_STREAM_PREFIX"], CASES)  # the servers' own stream
+    # The servers' own stream.
+    key = stream_key(os.environ["LIFELINE_REALTIME_STREAM_PREFIX"], CASES)
     assert await redis.xlen(key) >= 10
     await redis.xtrim(key, maxlen=0)
     assert await redis.xlen(key) == 0
@@ -247,7 +248,7 @@ def quick_beat_server(server_env):
 
     The setting is what the test is about: with the default a test would wait 20 s for two beats.
     """
-    server = Server({**server_env, "LIFELINE_HEARTBEAT_SECONDS": "0.5"})
+    server = Server({**server_env, "LIFELINE_REALTIME_HEARTBEAT_SECONDS": "0.5"})
     server.start()
     try:
         server.wait_ready()
@@ -288,7 +289,7 @@ async def test_unit_positions_bypass_the_outbox_and_resume_from_redis(
     redis = aioredis.from_url(rt_redis.url)
     published = [
         await publish_position(
-            redis, os.environ["LIFELINE_STREAM_PREFIX"], {"unit_id": f"u{n}", "n": n}
+            redis, os.environ["LIFELINE_REALTIME_STREAM_PREFIX"], {"unit_id": f"u{n}", "n": n}
         )
         for n in range(5)
     ]

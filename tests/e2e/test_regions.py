@@ -67,7 +67,7 @@ def two_regions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serv
     env = dict(os.environ)
     # What `make run` gives the CLI and the server; a stream prefix of its own (see conftest).
     env.update(DATABASE_URL=url, REDIS_URL=REDIS_URL,
-               LIFELINE_STREAM_PREFIX=f"lifeline:regions:{os.getpid()}:{uuid.uuid4().hex[:6]}:")
+               LIFELINE_REALTIME_STREAM_PREFIX=f"lifeline:regions:{os.getpid()}:{uuid.uuid4().hex[:6]}:")
     pbf = harbour_town(tmp_path_factory.mktemp("osm") / f"{TOWN}.osm.pbf")
     server = Server(env=env)
     try:

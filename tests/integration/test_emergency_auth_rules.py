@@ -85,7 +85,7 @@ def test_the_email_counts_as_a_known_word():
         check_password("annikavirtanen1987", user_inputs=["annika.virtanen1987@example.fi"])
 
 
-# --- 13. X-Forwarded-For only from LIFELINE_TRUSTED_PROXIES --------------------------------------
+# --- 13. X-Forwarded-For only from LIFELINE_IDENTITY_TRUSTED_PROXIES ------------------------------
 
 def test_forwarding_headers_are_believed_only_from_listed_proxies():
     proxies = trusted_networks("10.0.0.5, 192.168.1.0/24")

@@ -85,7 +85,8 @@ def test_stored_runs_are_read_back_and_calibrated(database_url: str, tmp_path: P
     try:
         with Session(engine) as session:
             regions.import_region(
-                session, pbf_path=fx.write(tmp_path / "c.osm.pbf"), name=name, cache_dir=tmp_path
+                session=session, pbf_path=fx.write(tmp_path / "c.osm.pbf"), name=name,
+                cache_dir=tmp_path
             )
             session.commit()
         with Session(engine) as session:
@@ -97,7 +98,7 @@ def test_stored_runs_are_read_back_and_calibrated(database_url: str, tmp_path: P
         ]
         store_runs(engine, name, simulated)
         with Session(engine) as session:
-            runs = completed_runs(session, region=name)
+            runs = completed_runs(session=session, region=name)
         assert len(runs) == len(simulated)
         by_start = {round(r.fixes[0].t, 3): r for r in runs}  # stored to the microsecond
         for run in simulated:
@@ -148,7 +149,9 @@ def test_cli_calibrates_and_the_region_engine_drives_the_learnt_speeds(
     """`lifeline eta calibrate --region`: trunk roads driven 40 % above the model's speed are
     learnt, written beside the region's cache, and applied when the region's engine loads;
     a fleet at the model's speeds teaches nothing and nothing is written."""
+    from data.settings import get_data_settings
     from dispatch.destinations import Destinations
+    from dispatch.settings import get_dispatch_settings
 
     engine = create_engine(database_url)
     try:
@@ -157,7 +160,7 @@ def test_cli_calibrates_and_the_region_engine_drives_the_learnt_speeds(
             fx = town()
             with Session(engine) as session:
                 regions.import_region(
-                    session,
+                    session=session,
                     pbf_path=fx.write(tmp_path / f"{name}.osm.pbf"),
                     name=name,
                     cache_dir=tmp_path,
@@ -189,7 +192,9 @@ def test_cli_calibrates_and_the_region_engine_drives_the_learnt_speeds(
         monkey = pytest.MonkeyPatch()
         monkey.chdir(tmp_path)  # data_dir "var", as for `make run` in a checkout
         try:
-            destinations = Destinations()
+            destinations = Destinations(
+                settings=get_dispatch_settings(), data_dir=get_data_settings().data_dir
+            )
             destinations.load_region(engine, fast, workers=1)
             destinations.load_region(engine, idle, workers=1)
         finally:

@@ -20,6 +20,7 @@ from data.settings import DataSettings
 from dispatch import service as case_service
 from dispatch.models import EmergencyCase
 from dispatch.schemas import SosRequest
+from dispatch.settings import get_dispatch_settings
 from tests.conftest import ADMIN_URL, random_phone
 
 
@@ -62,6 +63,7 @@ async def test_a_commit_whose_answer_was_lost_is_answered_as_a_replay(sessions):
         raised = await case_service.raise_case(
             db_session=session, request=sos(phone),
             actor=case_service.Actor(None, f"reporter:{phone}"), idempotency_key=key,
+            settings=get_dispatch_settings(),
         )
         if len(calls) == 1:  # committed, then the server went away before we heard back
             cut(await backend_pid(session))
@@ -89,6 +91,7 @@ async def test_a_connection_cut_before_the_work_is_retried_on_a_new_one(sessions
         return await case_service.raise_case(
             db_session=session, request=sos(phone),
             actor=case_service.Actor(None, f"reporter:{phone}"), idempotency_key=key,
+            settings=get_dispatch_settings(),
         )
 
     async with sessions() as session:

@@ -10,7 +10,9 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
+from data.settings import get_data_settings
 from dispatch.destinations import Destinations
+from dispatch.settings import get_dispatch_settings
 from facilities import regions
 from facilities.importer import FacilitiesImportError
 from facilities.models import Hospital
@@ -33,7 +35,7 @@ def test_import_stores_campus_access_and_csv_entrances(database_url: str, tmp_pa
     with rolled_back(database_url) as (connection, new_session):  # other tests never see it
         with new_session() as session:
             regions.import_region(
-                session, pbf_path=pbf, name=name, cache_dir=tmp_path, facilities_csv=csv
+                session=session, pbf_path=pbf, name=name, cache_dir=tmp_path, facilities_csv=csv
             )
             session.commit()
         with new_session() as session:
@@ -50,7 +52,10 @@ def test_import_stores_campus_access_and_csv_entrances(database_url: str, tmp_pa
                 clinic_door
             )
             ids = {h.name: h.id for h in rows.values()}
-        network = Destinations.load(connection, only=frozenset({name})).regions[name]
+        network = Destinations.load(
+            connection, settings=get_dispatch_settings(), data_dir=get_data_settings().data_dir,
+            only=frozenset({name}),
+        ).regions[name]
         keys = list(network.engine.hospital_keys)
         snaps = network.engine.hospital_snaps
         assert snaps[keys.index(ids["Campus Hospital"])].distance_m < 1  # on the campus road
@@ -69,10 +74,10 @@ def test_csv_entrance_needs_both_coordinates(database_url: str, tmp_path: Path) 
     engine = create_engine(database_url)
     try:
         with Session(engine) as session:
-            area = regions.region_area(session, regions.DEMO_REGION)
+            area = regions.region_area(session=session, name=regions.DEMO_REGION)
             with pytest.raises(FacilitiesImportError) as failure:
                 regions.import_facilities_csv(
-                    session, region=regions.DEMO_REGION, csv_path=csv, area=area
+                    session=session, region=regions.DEMO_REGION, csv_path=csv, area=area
                 )
             session.rollback()
         problems = failure.value.problems

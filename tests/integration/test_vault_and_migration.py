@@ -45,10 +45,10 @@ def test_keyring_parsing_and_production_rules(monkeypatch):
     keys = ring("new", "old")
     assert keys.active_id == "new" and set(keys.keys) == {"new", "old"}
     monkeypatch.setenv("LIFELINE_ENV", "production")
-    monkeypatch.delenv("LIFELINE_KEK", raising=False)
+    monkeypatch.delenv("LIFELINE_IDENTITY_KEK", raising=False)
     with pytest.raises(vault.VaultError):
         vault.VaultSettings().keyring_text()
-    monkeypatch.setenv("LIFELINE_KEK", vault.DEV_KEYRING)
+    monkeypatch.setenv("LIFELINE_IDENTITY_KEK", vault.DEV_KEYRING)
     vault.keyring.cache_clear()
     try:
         with pytest.raises(vault.VaultError):

@@ -239,7 +239,8 @@ async def run(
         env = dict(os.environ)
         env.update(
             DATABASE_URL=pg.url.replace(f":{pg.port}/", f":{proxy.port}/"), REDIS_URL=rd.url,
-            LIFELINE_DATA_DIR=str(workdir), LIFELINE_STREAM_PREFIX=f"faults:{uuid.uuid4().hex}:",
+            LIFELINE_DATA_DIR=str(workdir),
+            LIFELINE_REALTIME_STREAM_PREFIX=f"faults:{uuid.uuid4().hex}:",
             LIFELINE_SMS_SENDER="false", PYTHONPATH=str(ROOT),
         )
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)

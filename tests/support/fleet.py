@@ -31,7 +31,7 @@ def messaging_settings(twilio) -> MessagingSettings:
         TWILIO_ACCOUNT_SID="AC" + "0" * 32,
         TWILIO_AUTH_TOKEN=AUTH_TOKEN,
         TWILIO_FROM="+15005550006",
-        LIFELINE_TWILIO_API_BASE=twilio.url,
+        LIFELINE_SMS_TWILIO_API_BASE=twilio.url,
         LIFELINE_PUBLIC_BASE_URL=PUBLIC,
     )
 

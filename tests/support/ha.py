@@ -469,7 +469,7 @@ class HaStack:
             DATABASE_URL=self.postgres.libpq_url(), REDIS_URL=self.redis.url,
             DATABASE_READ_URL=self.postgres.libpq_url(attrs="prefer-standby"),
             LIFELINE_DATA_DIR=str(self.root / "app"),
-            LIFELINE_STREAM_PREFIX=f"failover:{uuid.uuid4().hex}:",
+            LIFELINE_REALTIME_STREAM_PREFIX=f"failover:{uuid.uuid4().hex}:",
             LIFELINE_SMS_SENDER="false", PYTHONPATH=str(ROOT),
         )
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)

@@ -42,8 +42,8 @@ def rt_redis() -> Iterator[PrivateRedis]:
 def server_env(rt_database_url: str, rt_redis: PrivateRedis) -> dict[str, str]:
     """Environment of every test server: what ``make run`` sets (the database and Redis to use).
 
-    The rest is inherited from the test run: ``LIFELINE_STREAM_PREFIX`` (tests/conftest.py) keeps
-    this run's Redis keys apart from other runs'. Nothing else: timings, limits and allowed
+    The rest is inherited from the test run: ``LIFELINE_REALTIME_STREAM_PREFIX`` (tests/conftest.py)
+    keeps this run's Redis keys apart from other runs'. Nothing else: timings, limits and allowed
     origins are the defaults users get; a test that needs another value starts its own server.
     """
     env = dict(os.environ)

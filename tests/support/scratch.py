@@ -50,7 +50,7 @@ def import_demo_region(url: str) -> None:
     engine = create_engine(url)
     with Session(engine) as session:
         regions.import_region(
-            session,
+            session=session,
             pbf_path=regions.demo_pbf(),
             name=regions.DEMO_REGION,
             cache_dir=tempfile.mkdtemp(prefix="lifeline-regions-"),

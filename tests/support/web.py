@@ -68,7 +68,7 @@ def web_server(web_database_url: str) -> Iterator[Server]:
     env.update(
         DATABASE_URL=web_database_url,
         REDIS_URL=REDIS_URL,
-        LIFELINE_STREAM_PREFIX=f"lifeline:web:{os.getpid()}:{uuid.uuid4().hex[:6]}:",
+        LIFELINE_REALTIME_STREAM_PREFIX=f"lifeline:web:{os.getpid()}:{uuid.uuid4().hex[:6]}:",
     )
     server = Server(env=env)
     assert (ROOT / "node_modules" / "leaflet" / "dist" / "leaflet.js").exists(), "run `make web`"

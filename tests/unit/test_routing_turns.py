@@ -260,28 +260,18 @@ def test_driving_side_comes_from_the_extracts_country(tmp_path: Path) -> None:
     assert graph.country == "FI" and not build_turn_graph(graph).left_hand
 
 
-def test_region_keeps_the_node_graph_when_the_turn_table_would_not_fit(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_region_keeps_the_node_graph_when_the_turn_table_would_not_fit() -> None:
     from dispatch import destinations
     from dispatch.settings import DispatchSettings
     from routing.synthetic import synthetic_grid
 
     graph = synthetic_grid(20, seed=1)  # 400 nodes, ~1,450 states
-    monkeypatch.setattr(
-        destinations, "get_dispatch_settings", lambda: DispatchSettings(turn_table_max_gb=0.001)
-    )
-    assert destinations._turn_graph(graph, 100) is not None  # 0.6 MB of float32 cells
-    assert destinations._turn_graph(graph, 1000) is None  # 5.8 MB: over the budget
-    monkeypatch.setattr(
-        destinations,
-        "get_dispatch_settings",
-        lambda: DispatchSettings(turn_table_max_gb=0.001, turn_table_horizon_minutes=20),
-    )
-    turns, horizon = destinations._turn_model(graph, 1000)  # over the budget: sparse
+    tight = DispatchSettings(turn_table_max_gb=0.001)
+    assert destinations._turn_graph(graph, 100, settings=tight) is not None  # 0.6 MB of cells
+    assert destinations._turn_graph(graph, 1000, settings=tight) is None  # 5.8 MB: over budget
+    sparse = DispatchSettings(turn_table_max_gb=0.001, turn_table_horizon_minutes=20)
+    turns, horizon = destinations._turn_model(graph, 1000, settings=sparse)  # over: sparse
     assert turns is not None and horizon == 1200.0
-    assert destinations._turn_model(graph, 100)[1] is None  # within it: dense
-    monkeypatch.setattr(
-        destinations, "get_dispatch_settings", lambda: DispatchSettings(turn_model=False)
-    )
-    assert destinations._turn_graph(graph, 1) is None
+    assert destinations._turn_model(graph, 100, settings=sparse)[1] is None  # within it: dense
+    off = DispatchSettings(turn_model=False)
+    assert destinations._turn_graph(graph, 1, settings=off) is None

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.dialects import postgresql
 
@@ -48,13 +49,21 @@ _NONCE_BYTES = 12
 
 
 class _KekSettings(BaseSettings):
-    """``LIFELINE_KEK`` or ``LIFELINE_KEK_FILE``, as identity.vault.VaultSettings read them."""
+    """``LIFELINE_IDENTITY_KEK`` or ``_KEK_FILE`` (formerly ``LIFELINE_KEK``), as the vault reads.
 
-    model_config = SettingsConfigDict(env_prefix="LIFELINE_", env_file=".env", extra="ignore")
+    The environment's names are the deployment's, not this migration's: they follow the renames.
+    """
 
-    env: str = "development"
-    kek: str | None = None
-    kek_file: str | None = None
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    env: str = Field(default="development", validation_alias="LIFELINE_ENV")
+    kek: str | None = Field(
+        default=None, validation_alias=AliasChoices("LIFELINE_IDENTITY_KEK", "LIFELINE_KEK")
+    )
+    kek_file: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("LIFELINE_IDENTITY_KEK_FILE", "LIFELINE_KEK_FILE"),
+    )
 
 
 def _keyring() -> tuple[dict[str, bytes], str]:
@@ -65,7 +74,7 @@ def _keyring() -> tuple[dict[str, bytes], str]:
     elif settings.kek:
         text = settings.kek
     elif settings.env == "production":
-        raise RuntimeError("set LIFELINE_KEK or LIFELINE_KEK_FILE in production")
+        raise RuntimeError("set LIFELINE_IDENTITY_KEK or LIFELINE_IDENTITY_KEK_FILE in production")
     else:
         text = _DEV_KEYRING
     if settings.env == "production" and _DEV_KEYRING.split(":", 1)[1] in text:
