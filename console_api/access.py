@@ -181,6 +181,7 @@ ROUTE_ACCESS: dict[str, Access] = {
     "POST /api/v1/appointments/{appointment_id}/cancel": signed_in(audit="appointment"),
     "POST /api/v1/appointments/{appointment_id}/check-in": signed_in(audit="appointment"),
     "POST /api/v1/appointments/{appointment_id}/no-show": signed_in(audit="appointment"),
+    "POST /api/v1/appointments/{appointment_id}/start": signed_in(audit="appointment"),
     "POST /api/v1/appointments/{appointment_id}/complete": signed_in(audit="appointment"),
     "POST /api/v1/appointments/{appointment_id}/reschedule": signed_in(audit="appointment"),
     "GET /api/v1/patients/me/profile": needs("patient.self", audit="patient"),

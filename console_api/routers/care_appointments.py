@@ -156,10 +156,18 @@ async def no_show(appointment_id: uuid.UUID, response: Response, db_session: Ses
                       requester, if_match)
 
 
+@router.post("/{appointment_id}/start", summary="Start the visit")
+async def start(appointment_id: uuid.UUID, response: Response, db_session: SessionDep,
+                requester: RequesterDep, if_match: IfMatchHeader = None) -> dict[str, Any]:
+    """Legal from checked in; the patient leaves the waiting queue, the others move up."""
+    return await _act(AppointmentAction.START, appointment_id, response, db_session,
+                      requester, if_match)
+
+
 @router.post("/{appointment_id}/complete", summary="Complete the visit")
 async def complete(appointment_id: uuid.UUID, response: Response, db_session: SessionDep,
                    requester: RequesterDep, if_match: IfMatchHeader = None) -> dict[str, Any]:
-    """Legal from checked in."""
+    """Legal from checked in or in progress."""
     return await _act(AppointmentAction.COMPLETE, appointment_id, response, db_session,
                       requester, if_match)
 
