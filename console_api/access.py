@@ -217,6 +217,7 @@ ROUTE_ACCESS: dict[str, Access] = {
     "GET /crew/{token}": open_("page shell; the crew link token is checked by the crew API"),
     "GET /api/v1/map/roads": open_("public road geometry for the map"),
     "GET /api/v1/map/streets": open_("public street names (OSM) for the map"),
+    "GET /api/v1/map/hospitals": open_("public hospital names and places (OSM) for the map"),
     "GET /api/v1/geocode": open_("public OSM addresses and places, the same for everyone"),
     "GET /api/v1/geocode/reverse": open_("public OSM addresses and places"),
     "GET /api/v1/regions": open_("public region bounds, so pages open on the right city"),

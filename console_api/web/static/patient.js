@@ -8,6 +8,7 @@ import { reason, t } from "/static/patient-ui.js";
 import * as doctors from "/static/patient-doctors.js";
 import * as care from "/static/patient-care.js";
 import * as profile from "/static/patient-profile.js";
+import { showMap } from "/static/patient-map.js";
 
 const I18N = window.I18N;
 const VIEWS = {
@@ -33,6 +34,7 @@ async function render() {
     if (link.hash === `#${name}`) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
+  if (name === "doctors") showMap();
   try {
     await VIEWS[name](app);
   } catch (error) {

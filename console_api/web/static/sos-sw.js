@@ -7,7 +7,7 @@ const SHELL = [
   // The patient app is the same installed app: its pages open offline too.
   "/patient", "/static/i18n/patient.js", "/static/patient.js", "/static/patient-store.js",
   "/static/patient-ui.js", "/static/patient-doctors.js", "/static/patient-care.js",
-  "/static/patient-profile.js",
+  "/static/patient-profile.js", "/static/patient-map.js",
   "/sos.webmanifest", "/vendor/leaflet/leaflet.js", "/vendor/leaflet/leaflet.css",
   // Urdu readers see Urdu letters offline too, not boxes (the page's own font, 160 KB each).
   "/vendor/noto-nastaliq-urdu/files/noto-nastaliq-urdu-arabic-400-normal.woff2",
