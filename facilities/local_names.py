@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from geoalchemy2.functions import ST_MakeEnvelope, ST_Intersects, ST_X, ST_Y
+from geoalchemy2.functions import ST_X, ST_Y, ST_Intersects, ST_MakeEnvelope
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 

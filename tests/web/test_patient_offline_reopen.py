@@ -30,7 +30,8 @@ async def sign_in(context, email: str, *, shared: bool):
     if shared:
         await form.get_by_label("Shared phone – don't keep my data on this device").check()
     await form.scroll_into_view_if_needed()
-    await shot(page, f"patient-signin-{'shared' if shared else 'kept'}-{'phone' if page.viewport_size['width'] < 500 else 'desktop'}")
+    size = "phone" if page.viewport_size["width"] < 500 else "desktop"
+    await shot(page, f"patient-signin-{'shared' if shared else 'kept'}-{size}")
     await form.get_by_role("button", name="Sign in").click()
     await expect(page.locator("#tabs")).to_be_visible()
     await expect(page.locator("#appointment-list li.appointment")).to_have_count(1)
