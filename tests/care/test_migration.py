@@ -88,3 +88,35 @@ def test_0014_started_visits_and_schedule_overlaps_up_and_down(scratch_url):
         upgrade(scratch_url, "head")
     finally:
         engine.dispose()
+
+
+def test_0014_refuses_to_upgrade_over_overlapping_schedule_lines(scratch_url):
+    """Lines that raced in before the constraint are named, not silently dropped."""
+    upgrade(scratch_url, "0013_street_local_names")
+    engine = sa.create_engine(scratch_url)
+    doctor, hospital = uuid.uuid4(), uuid.uuid4()
+    first, second = uuid.uuid4(), uuid.uuid4()
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO hospitals (id, name, location, is_emergency_enabled, capabilities, "
+                "ed_status, created_at) VALUES (:id, 'H', ST_SetSRID(ST_MakePoint(0, 0), 4326), "
+                "true, '{}', 'open', now())"), {"id": hospital})
+            conn.execute(sa.text(
+                "INSERT INTO doctors (id, full_name, license_no, specialty, languages, "
+                "is_verified) VALUES (:id, 'D', :lic, 'GP', '{}', true)"),
+                {"id": doctor, "lic": uuid.uuid4().hex})
+            for line, start in ((first, "09:00"), (second, "10:00")):
+                conn.execute(sa.text(
+                    "INSERT INTO doctor_schedules (id, doctor_id, hospital_id, weekday, "
+                    "start_time, end_time, slot_minutes) VALUES (:id, :d, :h, 1, :s, '11:00', 15)"),
+                    {"id": line, "d": doctor, "h": hospital, "s": start})
+        with pytest.raises(RuntimeError) as refused:
+            upgrade(scratch_url, "head")
+        assert "1 pairs of overlapping doctor_schedules lines" in str(refused.value)
+        assert str(first) in str(refused.value) or str(second) in str(refused.value)
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM doctor_schedules WHERE id = :id"), {"id": second})
+        upgrade(scratch_url, "head")
+    finally:
+        engine.dispose()
