@@ -28,8 +28,11 @@ async def same_day_slots(client, clinic, n: int) -> list[dict]:
     """``n`` free slots on one local day of the clinic (the queue is per local day)."""
     tz = ZoneInfo(get_care_settings().timezone)
     slots = await free_slots(client, clinic, days_ahead=2)
-    day = datetime.fromisoformat(slots[-1]["start"]).astimezone(tz).date()
-    return [s for s in slots if datetime.fromisoformat(s["start"]).astimezone(tz).date() == day][:n]
+    by_day: dict[object, list[dict]] = {}
+    for slot in slots:
+        by_day.setdefault(datetime.fromisoformat(slot["start"]).astimezone(tz).date(), []
+                          ).append(slot)
+    return max(by_day.values(), key=len)[:n]  # the 24 h asked span two local days
 
 
 async def checked_in(app, client, clinic, n: int) -> tuple[list, list[str]]:
