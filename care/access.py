@@ -161,6 +161,7 @@ ACTION_PARTIES: dict[str, frozenset[str]] = {
     "reschedule": frozenset({"patient", "desk"}),
     "check_in": frozenset({"doctor", "desk"}),
     "no_show": frozenset({"doctor", "desk"}),
+    "start": frozenset({"doctor", "desk"}),
     "complete": frozenset({"doctor", "desk"}),
 }
 

@@ -73,7 +73,8 @@ def appointment_view(appointment: Appointment) -> dict[str, Any]:
     """The appointment as the API shows it."""
     status = AppointmentStatus(appointment.status)
     clock = {name: getattr(appointment, name) for name in (
-        "confirmed_at", "checked_in_at", "completed_at", "cancelled_at", "no_show_at")}
+        "confirmed_at", "checked_in_at", "started_at", "completed_at", "cancelled_at",
+        "no_show_at")}
     return {
         "id": str(appointment.id),
         "patient_id": str(appointment.patient_id),
@@ -298,7 +299,7 @@ async def act(
     expected_version: int | None = None,
     settings: CareSettings,
 ) -> Appointment:
-    """Confirm, check in, complete, cancel or mark no-show; 409 on an illegal move."""
+    """Confirm, check in, start, complete, cancel or mark no-show; 409 on an illegal move."""
     appointment = await read(db_session=db_session, requester=requester,
                              appointment_id=appointment_id)
     if not may_act_on_appointment(_party(requester, appointment), action.value):
@@ -340,8 +341,9 @@ async def _after_move(
                 hospital_id=appointment.hospital_id,
                 start=appointment.scheduled_start, end=appointment.scheduled_end,
             )
-    if target in (AppointmentStatus.CHECKED_IN, AppointmentStatus.COMPLETED,
-                  AppointmentStatus.NO_SHOW, AppointmentStatus.CANCELLED):
+    if target in (AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_PROGRESS,
+                  AppointmentStatus.COMPLETED, AppointmentStatus.NO_SHOW,
+                  AppointmentStatus.CANCELLED):
         await db_session.flush()
         await publish_queue(db_session=db_session, appointment=appointment, settings=settings)
 

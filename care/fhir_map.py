@@ -34,6 +34,7 @@ FHIR_VERSION = "4.0.1"
 GENDER = {"male": "male", "m": "male", "female": "female", "f": "female", "other": "other"}
 APPOINTMENT_STATUS = {
     "booked": "booked", "confirmed": "booked", "checked_in": "checked-in",
+    "in_progress": "arrived",
     "completed": "fulfilled", "cancelled": "cancelled", "no_show": "noshow",
     "rescheduled": "cancelled",
 }

@@ -13,6 +13,7 @@ class AppointmentStatus(StrEnum):
     BOOKED = "booked"
     CONFIRMED = "confirmed"
     CHECKED_IN = "checked_in"
+    IN_PROGRESS = "in_progress"
     COMPLETED = "completed"
     CANCELLED = "cancelled"
     NO_SHOW = "no_show"
@@ -24,6 +25,7 @@ class AppointmentAction(StrEnum):
 
     CONFIRM = "confirm"
     CHECK_IN = "check_in"
+    START = "start"
     COMPLETE = "complete"
     CANCEL = "cancel"
     NO_SHOW = "no_show"
@@ -34,7 +36,10 @@ UPCOMING = (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED)
 
 TRANSITIONS: dict[tuple[AppointmentStatus, AppointmentAction], AppointmentStatus] = {
     (AppointmentStatus.BOOKED, AppointmentAction.CONFIRM): AppointmentStatus.CONFIRMED,
+    (AppointmentStatus.CHECKED_IN, AppointmentAction.START): AppointmentStatus.IN_PROGRESS,
+    # A doctor who forgot to press Start can still close the visit.
     (AppointmentStatus.CHECKED_IN, AppointmentAction.COMPLETE): AppointmentStatus.COMPLETED,
+    (AppointmentStatus.IN_PROGRESS, AppointmentAction.COMPLETE): AppointmentStatus.COMPLETED,
     **{(s, AppointmentAction.CHECK_IN): AppointmentStatus.CHECKED_IN for s in UPCOMING},
     **{(s, AppointmentAction.CANCEL): AppointmentStatus.CANCELLED for s in UPCOMING},
     **{(s, AppointmentAction.NO_SHOW): AppointmentStatus.NO_SHOW for s in UPCOMING},
@@ -45,6 +50,7 @@ TRANSITIONS: dict[tuple[AppointmentStatus, AppointmentAction], AppointmentStatus
 STATUS_TIMESTAMP = {
     AppointmentStatus.CONFIRMED: "confirmed_at",
     AppointmentStatus.CHECKED_IN: "checked_in_at",
+    AppointmentStatus.IN_PROGRESS: "started_at",
     AppointmentStatus.COMPLETED: "completed_at",
     AppointmentStatus.CANCELLED: "cancelled_at",
     AppointmentStatus.NO_SHOW: "no_show_at",

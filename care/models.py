@@ -28,8 +28,8 @@ from data.base import Base, id_column, utcnow
 from data.sealed import SealedText
 
 #: Appointment statuses that hold the doctor's time; the others free the slot.
-HOLDING_STATUSES = ("booked", "confirmed", "checked_in", "completed")
-HOLDING_SQL = "status IN ('booked', 'confirmed', 'checked_in', 'completed')"
+HOLDING_STATUSES = ("booked", "confirmed", "checked_in", "in_progress", "completed")
+HOLDING_SQL = "status IN ('booked', 'confirmed', 'checked_in', 'in_progress', 'completed')"
 
 
 def desc_column(column: str) -> TextClause:
@@ -94,6 +94,15 @@ class DoctorSchedule(Base):
         CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday_range"),
         CheckConstraint("end_time > start_time", name="time_order"),
         CheckConstraint("slot_minutes BETWEEN 5 AND 240", name="slot_minutes_range"),
+        # Two lines of one doctor never overlap on a weekday, however many adds race
+        # (timerange is the range type over time of day that migration 0014 creates).
+        ExcludeConstraint(
+            ("doctor_id", "="),
+            ("weekday", "="),
+            (func.timerange(column("start_time"), column("end_time")), "&&"),
+            name="ex_doctor_schedules_no_overlap",
+            using="gist",
+        ),
     )
 
     id: Mapped[uuid.UUID] = id_column()
@@ -152,6 +161,8 @@ class Appointment(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     confirmed_at: Mapped[datetime | None]
     checked_in_at: Mapped[datetime | None]
+    #: When the doctor started the visit (the patient left the waiting queue).
+    started_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
     no_show_at: Mapped[datetime | None]

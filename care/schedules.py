@@ -5,12 +5,15 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from care.access import Requester, require_manager
 from care.models import DoctorHospitalAffiliation, DoctorSchedule
 from care.schemas import MyScheduleCreate, ScheduleCreate
 from data.errors import Conflict, Forbidden, InvalidInput, NotFound
+
+EXCLUSION_VIOLATION = "23P01"
 
 
 async def add_schedule(
@@ -96,11 +99,22 @@ async def _insert_line(
         ).limit(1)
     )
     if clash is not None:
-        raise Conflict("this overlaps another schedule of the doctor", code="schedule_overlap")
+        raise _overlap()
     line = DoctorSchedule(doctor_id=doctor_id, hospital_id=hospital_id, **body.model_dump())
     db_session.add(line)
-    await db_session.commit()
+    try:
+        await db_session.commit()
+    except IntegrityError as exc:
+        # Two adds at the same instant both passed the check above: the constraint decides.
+        await db_session.rollback()
+        if getattr(exc.orig, "sqlstate", None) == EXCLUSION_VIOLATION:
+            raise _overlap() from None
+        raise
     return line
+
+
+def _overlap() -> Conflict:
+    return Conflict("this overlaps another schedule of the doctor", code="schedule_overlap")
 
 
 async def _delete_line(

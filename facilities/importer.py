@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,13 +44,16 @@ class FacilitiesSummary:
 
 def upsert_osm_hospitals(
     *,
-    session: Session, region: str, pois: Iterable, access: Iterable | None = None
+    session: Session, region: str, pois: Iterable, access: Iterable | None = None,
+    local_names: Mapping[tuple[str, int], dict[str, str]] | None = None,
 ) -> int:
     """Insert or update OSM hospitals (``amenity=hospital``); ``emergency=yes`` gives general_ed.
 
     ``access`` (one ``routing.entrances.HospitalAccess`` per POI) records where ambulances
     reach each hospital: its entrance or campus road, or the road nearest it (no entrance).
+    ``local_names`` (facilities.local_names) keeps their ``name:<lang>`` for the maps.
     """
+    local_names = local_names or {}
     pois = list(pois)
     accesses = list(access) if access is not None else [None] * len(pois)
     existing = {
@@ -73,6 +76,7 @@ def upsert_osm_hospitals(
             )
             session.add(hospital)
         hospital.name = poi.name or f"Hospital (OSM {poi.osm_type} {poi.osm_id})"
+        hospital.local_names = local_names.get((poi.osm_type, poi.osm_id)) or None
         hospital.location = from_shape(shapely.Point(poi.lng, poi.lat), srid=4326)
         if reach is not None:
             on_road = reach.kind == "nearest_road"

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from data.base import Base, id_column, utcnow
@@ -34,6 +35,8 @@ class Hospital(Base):
 
     id: Mapped[uuid.UUID] = id_column()
     name: Mapped[str] = mapped_column(String(200))
+    #: OSM ``name:<lang>`` per language code, so the maps name it in the reader's language.
+    local_names: Mapped[dict[str, str] | None] = mapped_column(JSONB)
     region: Mapped[str | None] = mapped_column(String(64), index=True)
     osm_id: Mapped[int | None] = mapped_column(BigInteger)
     license_no: Mapped[str | None] = mapped_column(String(64))

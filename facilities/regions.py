@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from facilities.importer import FacilitiesSummary, import_facilities_csv, upsert_osm_hospitals
+from facilities.local_names import hospital_local_names
 from facilities.models import Hospital
 from geocoding import index as geocode_index
 from routing import store as road_store
@@ -120,7 +121,8 @@ def import_region(
     inside = [p for p in pois if area.covers(_point(p.lng, p.lat))]
     progress(f"registering {len(inside)} OSM hospitals at their entrances or campus roads")
     access = hospital_access(inside, graph)
-    upsert_osm_hospitals(session=session, region=name, pois=inside, access=access)
+    upsert_osm_hospitals(session=session, region=name, pois=inside, access=access,
+                         local_names=hospital_local_names(pbf_path))
     progress("indexing addresses, streets and places for the geocoder")
     geocoder = geocode_index.index_region(session, region=name, pbf_path=pbf_path)
     facilities = None

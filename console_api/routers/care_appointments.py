@@ -186,12 +186,23 @@ async def no_show(appointment_id: uuid.UUID, response: Response, db_session: Ses
                       settings=care_settings)
 
 
+@router.post("/{appointment_id}/start", response_model=AppointmentView,
+             summary="Start the visit")
+async def start(appointment_id: uuid.UUID, response: Response, db_session: SessionDep,
+                requester: RequesterDep, care_settings: CareSettingsDep,
+                if_match: IfMatchHeader = None) -> dict[str, Any]:
+    """Legal from checked in; the patient leaves the waiting queue, the others move up."""
+    return await _act(AppointmentAction.START, appointment_id, response, db_session,
+                      requester, if_match,
+                      settings=care_settings)
+
+
 @router.post("/{appointment_id}/complete", response_model=AppointmentView,
              summary="Complete the visit")
 async def complete(appointment_id: uuid.UUID, response: Response, db_session: SessionDep,
                    requester: RequesterDep, care_settings: CareSettingsDep,
                    if_match: IfMatchHeader = None) -> dict[str, Any]:
-    """Legal from checked in."""
+    """Legal from checked in or in progress."""
     return await _act(AppointmentAction.COMPLETE, appointment_id, response, db_session,
                       requester, if_match,
                       settings=care_settings)

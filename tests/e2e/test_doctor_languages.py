@@ -41,7 +41,7 @@ async def test_doctor_portal_en_and_ur_pass_axe(api, new_context, web_database_u
     await expect(html).to_have_attribute("dir", "rtl")
     await expect(html).to_have_attribute("lang", "ur")
     await expect(page.get_by_role("heading", level=1)).to_have_text("لائف لائن ڈاکٹر پورٹل")
-    await expect(row.locator(".badge")).to_have_text("چیک اِن شدہ")
+    await expect(row.locator(".badge")).to_have_text("معائنہ جاری")  # the visit was started
     await expect(page.locator("#chart-title")).to_have_text("چارٹ: Hina Raza")
     await assert_no_serious_violations(page)
     await shot(page, f"doctor-ur-{size}")

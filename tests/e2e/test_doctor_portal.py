@@ -81,6 +81,8 @@ async def test_doctor_checks_in_and_records_a_visit(api, new_context, web_databa
     await expect(row.locator(".badge")).to_have_text("checked in")
     await expect(page.locator("#notice")).to_have_text("Bilal Ahmed checked in.")
     await row.get_by_role("button", name="Start visit").click()
+    await expect(row.locator(".badge")).to_have_text("in the visit")
+    await expect(row.get_by_role("button", name="Start visit")).to_have_count(0)
     chart = page.locator("#chart")
     await expect(chart.locator("#chart-title")).to_have_text("Chart: Bilal Ahmed")
     await expect(page.locator("#chart-glass")).to_be_hidden()
@@ -108,6 +110,7 @@ async def test_doctor_checks_in_and_records_a_visit(api, new_context, web_databa
     done = await ok(await api.get(f"/api/v1/appointments/{appointment['id']}",
                                   headers=await bearer(api, patient)))
     assert done["status"] == "completed" and done["checked_in_at"]
+    assert done["checked_in_at"] <= done["started_at"] <= done["completed_at"]
 
 
 async def test_break_glass_is_marked_and_audited(api, new_context, web_database_url):

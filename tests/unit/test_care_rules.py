@@ -122,3 +122,26 @@ def test_a_booking_removes_exactly_the_slots_it_overlaps(index, minutes):
     left = free_slots([MONDAY_MORNING], [booked], start=start, end=end, zone=HELSINKI)
     overlapping = [s for s in every if s.start < booked[1] and booked[0] < s.end]
     assert sorted(left + overlapping) == every
+
+
+def test_a_started_visit_holds_the_slot_and_only_completes():
+    status = transition(AppointmentStatus.CHECKED_IN, AppointmentAction.START)
+    assert status is AppointmentStatus.IN_PROGRESS
+    assert status not in FREES_SLOT
+    assert [a for (s, a) in TRANSITIONS if s is status] == [AppointmentAction.COMPLETE]
+    with pytest.raises(IllegalAppointmentMove):
+        transition(AppointmentStatus.BOOKED, AppointmentAction.START)
+
+
+@given(st.lists(st.sampled_from(list(AppointmentAction)), max_size=20))
+def test_random_walks_never_leave_the_table_and_start_comes_after_check_in(actions):
+    status, seen = AppointmentStatus.BOOKED, [AppointmentStatus.BOOKED]
+    for action in actions:
+        try:
+            status = transition(status, action)
+        except IllegalAppointmentMove:
+            continue
+        seen.append(status)
+    if AppointmentStatus.IN_PROGRESS in seen:
+        assert seen.index(AppointmentStatus.CHECKED_IN) < seen.index(AppointmentStatus.IN_PROGRESS)
+    assert all(s not in FINAL for s in seen[:-1])

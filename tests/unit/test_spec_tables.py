@@ -196,16 +196,18 @@ def test_handover_away_from_hospital_offers_nothing():
 
 
 # --- the appointment lifecycle ----------------------------------------------------------------
-APPOINTMENT_COLUMNS = ("confirm", "check_in", "complete", "cancel", "no_show", "reschedule")
+APPOINTMENT_COLUMNS = ("confirm", "check_in", "start", "complete", "cancel", "no_show",
+                       "reschedule")
 APPOINTMENT_TABLE = {
-    #          confirm      check_in      complete     cancel       no_show    reschedule
-    "booked":     ("confirmed", "checked_in", "-",         "cancelled", "no_show", "rescheduled"),
-    "confirmed":  ("-",         "checked_in", "-",         "cancelled", "no_show", "rescheduled"),
-    "checked_in": ("-",         "-",          "completed", "-",         "-",       "-"),
-    "completed":  ("-",         "-",          "-",         "-",         "-",       "-"),
-    "cancelled":  ("-",         "-",          "-",         "-",         "-",       "-"),
-    "no_show":    ("-",         "-",          "-",         "-",         "-",       "-"),
-    "rescheduled": ("-",        "-",          "-",         "-",         "-",       "-"),
+    #              confirm      check_in      start          complete     cancel       no_show    reschedule  # noqa: E501
+    "booked":      ("confirmed", "checked_in", "-",           "-",         "cancelled", "no_show", "rescheduled"),  # noqa: E501
+    "confirmed":   ("-",         "checked_in", "-",           "-",         "cancelled", "no_show", "rescheduled"),  # noqa: E501
+    "checked_in":  ("-",         "-",          "in_progress", "completed", "-",         "-",       "-"),  # noqa: E501
+    "in_progress": ("-",         "-",          "-",           "completed", "-",         "-",       "-"),  # noqa: E501
+    "completed":   ("-",         "-",          "-",           "-",         "-",         "-",       "-"),  # noqa: E501
+    "cancelled":   ("-",         "-",          "-",           "-",         "-",         "-",       "-"),  # noqa: E501
+    "no_show":     ("-",         "-",          "-",           "-",         "-",         "-",       "-"),  # noqa: E501
+    "rescheduled": ("-",         "-",          "-",           "-",         "-",         "-",       "-"),  # noqa: E501
 }
 APPOINTMENT_CELLS = [
     (status, action, row[i])

@@ -92,13 +92,13 @@ async function loadMe() {
   return me;
 }
 
-const ACTIONS = { check_in: "check-in", complete: "complete", no_show: "no-show" };
+const ACTIONS = { check_in: "check-in", start: "start", complete: "complete", no_show: "no-show" };
+const PRIMARY = new Set(["check_in", "start"]);
 
 function renderAgenda() {
   $("#agenda").innerHTML = agenda.map((a) => {
     const buttons = Object.keys(ACTIONS).filter((k) => a.allowed_actions.includes(k)).map((k) =>
-      `<button type="button" data-act="${k}" ${k === "check_in" ? 'class="primary"' : ""}>${esc(t(`action.${k}`))}</button>`);
-    if (a.status === "checked_in") buttons.unshift(`<button type="button" class="primary" data-act="start">${esc(t("action.start"))}</button>`);
+      `<button type="button" data-act="${k}" ${PRIMARY.has(k) ? 'class="primary"' : ""}>${esc(t(`action.${k}`))}</button>`);
     if (!["cancelled", "rescheduled"].includes(a.status)) buttons.push(`<button type="button" data-act="chart">${esc(t("action.chart"))}</button>`);
     return `<li class="appointment status-${esc(a.status)}" data-appointment="${esc(a.id)}">
       <div class="row-between"><strong><span dir="ltr">${esc(time(a.start))}</span> ${esc(a.patient_name || t("agenda.unnamed"))}</strong>
@@ -118,18 +118,22 @@ async function loadAgenda() {
 }
 
 async function act(item, action) {
-  if (action === "chart" || action === "start") {
-    await openChart(item.patient_id, { visit: action === "start" });
+  if (action === "chart") {
+    await openChart(item.patient_id, { visit: item.status === "in_progress" });
     return;
   }
+  let moved = false;
   try {
     await api(`/api/v1/appointments/${item.id}/${ACTIONS[action]}`, {
       method: "POST", headers: { "If-Match": `"${item.version}"` },
     });
+    moved = true;
     say(t(`done.${action}`, { name: item.patient_name || "" }));
   } catch (e) { say(e.message, "error"); }
   await loadAgenda().catch(() => {});
-  $(`#agenda li[data-appointment="${item.id}"] button`)?.focus();
+  // Starting the visit opens the chart on the visit note; otherwise focus stays on the row.
+  if (moved && action === "start") await openChart(item.patient_id, { visit: true });
+  else $(`#agenda li[data-appointment="${item.id}"] button`)?.focus();
 }
 
 async function start() {

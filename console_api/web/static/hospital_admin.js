@@ -44,9 +44,46 @@ function renderDepartments() {
   options($("#attach-department"), departments.map((d) => [d.id, d.name]));
 }
 
-function week(lines) {
-  return lines.map((l) => `<li>${esc(dayName(l.weekday, "short"))} <span dir="ltr">${esc(l.start_time)}–${esc(l.end_time)}</span> <span class="muted">${esc(t("schedule.every", { n: l.slot_minutes }))}</span></li>`).join("") ||
+const hours = (l) => `${l.start_time}–${l.end_time}`;
+// Inside translated text, a time range keeps its left-to-right order in Urdu (a bidi isolate).
+const isolated = (text) => `\u2066${text}\u2069`;
+
+function week(doctor) {
+  return doctor.schedules.map((l) => `<li>${esc(dayName(l.weekday, "short"))} <span dir="ltr">${esc(hours(l))}</span> <span class="muted">${esc(t("schedule.every", { n: l.slot_minutes }))}</span>
+    <button type="button" class="danger-outline" data-remove-line="${esc(l.id)}" data-doctor="${esc(doctor.doctor_id)}"
+      aria-label="${esc(t("schedule.remove_line", { name: doctor.full_name, day: dayName(l.weekday), hours: hours(l) }))}">${esc(t("schedule.remove"))}</button></li>`).join("") ||
     `<li class="muted">${esc(t("schedule.none"))}</li>`;
+}
+
+/** Ask before removing a line (a native modal dialog: focus starts on "Keep them", Escape keeps). */
+function confirmRemoval(doctor, line) {
+  const dialog = $("#remove-dialog");
+  $("#remove-text").textContent = t("schedule.confirm_text",
+    { name: isolated(doctor.full_name), day: dayName(line.weekday), hours: isolated(hours(line)) });
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "remove"), { once: true });
+    dialog.returnValue = "";
+    dialog.showModal();
+  });
+}
+
+async function removeLine(button) {
+  const doctor = roster.find((d) => d.doctor_id === button.dataset.doctor);
+  const line = doctor?.schedules.find((l) => l.id === button.dataset.removeLine);
+  if (!line) return;
+  if (!(await confirmRemoval(doctor, line))) {
+    // The roster may have been redrawn meanwhile (live updates): focus the button as it is now.
+    document.querySelector(`[data-remove-line="${line.id}"]`)?.focus();
+    return;
+  }
+  try {
+    await api(`/api/v1/hospitals/${hospitalId}/doctors/${doctor.doctor_id}/schedules/${line.id}`, { method: "DELETE" });
+    say(t("schedule.removed", { day: dayName(line.weekday) }));
+  } catch (e) { say(e.message, "error"); }
+  await refreshAdmin().catch(() => {});
+  // Focus stays in the doctor's week: the next remove button, or the row itself.
+  const row = document.querySelector(`#roster tr[data-doctor="${doctor.doctor_id}"]`);
+  (row?.querySelector("[data-remove-line]") || $("#schedule-doctor")).focus();
 }
 
 function renderRoster() {
@@ -60,7 +97,7 @@ function renderRoster() {
       <td class="affiliation">${d.accepted_at
         ? `<span class="badge svc-available">${esc(t("doctors.accepted"))}</span>`
         : `<span class="badge svc-limited">${esc(t("doctors.pending"))}</span>`}</td>
-      <td><ul class="plain-list week-list">${week(d.schedules)}</ul></td></tr>`).join("")}
+      <td><ul class="plain-list week-list">${week(d)}</ul></td></tr>`).join("")}
     </tbody></table>` : `<p class="muted">${esc(t("doctors.none"))}</p>`;
   const doctors = new Map(roster.map((d) => [d.doctor_id, d.full_name]));
   options($("#schedule-doctor"), [...doctors]);
@@ -113,5 +150,9 @@ export function startAdmin(id) {
         end_time: $("#schedule-end").value, slot_minutes: Number($("#schedule-slot").value) },
     });
   }, () => t("schedule.done", { day: dayName(Number($("#schedule-day").value)) })));
+  $("#roster").addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-remove-line]");
+    if (button) removeLine(button);
+  });
   document.addEventListener("langchange", render);
 }

@@ -96,6 +96,42 @@ export function hospitalLabel(h) {
   });
 }
 
+/** Hospitals in view (GET /api/v1/map/hospitals), a dot and the name in the reader's language:
+ * OSM name:<lang> where it has one, else the hospital's own name. Reloads on move and language. */
+export function hospitalLayer(map) {
+  const L = window.L;
+  const layer = L.layerGroup().addTo(map);
+  let ticket = 0;
+  async function load() {
+    const mine = ++ticket;
+    const b = map.getBounds();
+    const q = new URLSearchParams({
+      bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(5)).join(","),
+    });
+    const lang = window.I18N?.lang;
+    if (/^[a-z]{2,3}$/.test(lang ?? "")) q.set("lang", lang);
+    let data;
+    try { data = await api(`/api/v1/map/hospitals?${q}`, { auth: false }); } catch { return; }
+    if (mine !== ticket) return;
+    layer.clearLayers();
+    for (const f of data.features) {
+      const [lng, lat] = f.geometry.coordinates;
+      L.circleMarker([lat, lng], { radius: 6, color: "#14532d", weight: 2, fillColor: "#16a34a",
+        fillOpacity: 0.9, interactive: false }).addTo(layer);
+      L.marker([lat, lng], {
+        interactive: false, keyboard: false,
+        icon: L.divIcon({ className: "hospital-label", iconSize: [0, 0],
+          html: `<span dir="auto" data-hospital="${esc(f.properties.id)}">${esc(f.properties.name)}</span>` }),
+      }).addTo(layer);
+    }
+    map.getContainer().dataset.hospitalLabels = String(data.features.length);
+  }
+  map.on("moveend", load);
+  document.addEventListener("langchange", load);
+  load();
+  return layer;
+}
+
 const shown = new WeakMap();  // map -> the regions offered and its picker
 
 /** The map was moved to ``at`` (the caller's own position): name the region it is in, if any. */

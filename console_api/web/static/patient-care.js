@@ -1,10 +1,11 @@
-// My appointments (live queue position, cancel, waitlist offers), my records and who opened
-// them, and my emergency cases with their status.
-import { $, esc } from "/static/common.js";
+// My appointments (live queue position, confirm, change time, cancel, waitlist offers), my
+// records and who opened them, and my emergency cases with their status.
+import { $, esc, say } from "/static/common.js";
 import { load, outbox } from "/static/patient-store.js";
 import { freshness, items, perform, t, when, word } from "/static/patient-ui.js";
 
-const LIVE = new Set(["booked", "confirmed", "checked_in"]);
+const LIVE = new Set(["booked", "confirmed", "checked_in", "in_progress"]);
+const SLOTS_SHOWN = 12;
 const doctors = new Map();   // doctor id -> public profile (names for the list)
 let mine = [];
 
@@ -33,14 +34,19 @@ async function appointmentItem(a) {
   if (a.status === "checked_in") {
     try { queue = (await load(`queue:${a.id}`, `/api/v1/appointments/${a.id}/queue`)).data; } catch { /* shown without */ }
   }
-  const cancel = a.allowed_actions.includes("cancel")
-    ? `<button type="button" class="danger-outline" data-cancel="${esc(a.id)}">${esc(t("cancel"))}</button>` : "";
+  const can = (action) => a.allowed_actions.includes(action);
+  const buttons = [
+    can("confirm") ? `<button type="button" class="primary" data-confirm="${esc(a.id)}">${esc(t("confirm_appt"))}</button>` : "",
+    can("reschedule") ? `<button type="button" data-reschedule="${esc(a.id)}" aria-expanded="false" aria-controls="move-${esc(a.id)}">${esc(t("reschedule"))}</button>` : "",
+    can("cancel") ? `<button type="button" class="danger-outline" data-cancel="${esc(a.id)}">${esc(t("cancel"))}</button>` : "",
+  ].join("");
   return `<li class="card appointment status-${esc(a.status)}" data-appointment-id="${esc(a.id)}">
     <div class="row-between"><strong>${esc(when(a.start))}</strong>
       <span class="badge appt-${esc(a.status)}" data-status="${esc(a.status)}">${esc(word("appt", a.status))}</span></div>
     <p class="no-margin">${esc(who?.full_name || t("a_doctor"))}${place ? ` · ${esc(place)}` : ""}</p>
     <p class="queue status-big" aria-live="polite" data-queue="${esc(a.id)}">${esc(queueLine(queue))}</p>
-    ${cancel}</li>`;
+    ${buttons ? `<div class="actions">${buttons}</div>` : ""}
+    <div class="slots" id="move-${esc(a.id)}" hidden></div></li>`;
 }
 
 function pendingItem(item) {
@@ -63,8 +69,22 @@ export async function showAppointments() {
   mine = result.data;
   const pending = outbox.items().filter((item) => item.kind === "book").map(pendingItem).join("");
   const rendered = await Promise.all(mine.map(appointmentItem));
+  // A redraw (live queue event, poll) keeps the free times a patient opened, and the focus.
+  const opened = [...document.querySelectorAll("#appointment-list .slots:not([hidden])")]
+    .map((box) => [box.id, box.innerHTML]);
+  const focused = document.activeElement?.closest("#appointment-list button");
+  const focusKey = focused && ["confirm", "reschedule", "cancel", "move"].map((k) => focused.dataset[k] &&
+    `[data-${k}="${CSS.escape(focused.dataset[k])}"]${focused.dataset.start ? `[data-start="${CSS.escape(focused.dataset.start)}"]` : ""}`).find(Boolean);
   $("#appointment-list").innerHTML = pending + (rendered.length ? rendered.join("")
     : pending ? "" : `<li class="muted">${esc(t("no_appointments"))}</li>`);
+  for (const [id, html] of opened) {
+    const box = document.getElementById(id);
+    if (!box) continue;
+    box.innerHTML = html;
+    box.hidden = false;
+    box.closest("li").querySelector("[data-reschedule]")?.setAttribute("aria-expanded", "true");
+  }
+  if (focusKey) document.querySelector(`#appointment-list ${focusKey}`)?.focus();
   const waits = (await load("waitlist", "/api/v1/appointments/waitlist")).data;
   await Promise.all(waits.map((w) => doctor(w.doctor_id)));
   $("#waitlist-list").innerHTML = items(waits, waitItem, "no_waitlist");
@@ -78,7 +98,58 @@ export function onQueue(app, data) {
   if (concerned) showAppointments().catch(() => {});
 }
 
+/** The doctor's free times to move this appointment to (a fresh list: it needs the network). */
+async function showMoves(button) {
+  const appointment = mine.find((a) => a.id === button.dataset.reschedule);
+  const box = $(`#move-${CSS.escape(appointment.id)}`);
+  const open = button.getAttribute("aria-expanded") === "true";
+  button.setAttribute("aria-expanded", String(!open));
+  box.hidden = open;
+  if (open) return;
+  box.innerHTML = `<p class="muted">${esc(t("loading"))}</p>`;
+  const who = await doctor(appointment.doctor_id);
+  const names = Object.fromEntries((who?.hospitals || []).map((h) => [h.hospital_id, h.name]));
+  const result = await load(`slots:${appointment.doctor_id}`, `/api/v1/doctors/${appointment.doctor_id}/slots`);
+  const slots = result.data.filter((s) => s.start !== appointment.start).slice(0, SLOTS_SHOWN);
+  box.innerHTML = slots.length ? `<p class="small muted">${esc(t("reschedule_pick"))}</p><ul class="slot-list">${slots.map((s) =>
+    `<li><button type="button" class="slot" data-move="${esc(appointment.id)}" data-hospital="${esc(s.hospital_id)}"
+      data-start="${esc(s.start)}">${esc(when(s.start))}<span class="small"> · ${esc(names[s.hospital_id] || "")}</span></button></li>`).join("")}</ul>`
+    : `<p class="muted">${esc(t("no_slots"))}</p>`;
+  box.querySelector("button")?.focus();
+}
+
+async function move(button) {
+  const appointment = mine.find((a) => a.id === button.dataset.move);
+  const body = { start: button.dataset.start, hospital_id: button.dataset.hospital };
+  button.disabled = true;
+  // Not queued offline: the free times may be gone by then, and the patient must see the answer.
+  const result = await perform({ kind: "reschedule", path: `/api/v1/appointments/${appointment.id}/reschedule`,
+                                 body, queueable: false }, t("rescheduled_to", { time: when(body.start) }))
+    .catch(() => null);
+  if (result) $(`#move-${CSS.escape(appointment.id)}`).hidden = true;
+  else button.disabled = false;
+  await showAppointments().catch(() => {});
+  const moved = result?.done?.id || appointment.id;
+  document.querySelector(`[data-appointment-id="${CSS.escape(moved)}"] button`)?.focus();
+}
+
+async function confirmComing(button) {
+  const id = button.dataset.confirm;
+  const appointment = mine.find((a) => a.id === id);
+  button.disabled = true;
+  // Safe to retry offline: a repeat finds it confirmed, which is what was wanted.
+  await perform({ kind: "confirm", path: `/api/v1/appointments/${id}/confirm`, body: {},
+                  label: when(appointment?.start), settled: "confirmed" }, t("confirmed_appt"))
+    .catch(() => {});
+  await showAppointments().catch(() => {});
+  document.querySelector(`[data-appointment-id="${CSS.escape(id)}"] button`)?.focus();
+}
+
 $("#appointment-list").addEventListener("click", async (event) => {
+  const action = event.target.closest("button[data-confirm], button[data-reschedule], button[data-move]");
+  if (action?.dataset.confirm) return confirmComing(action);
+  if (action?.dataset.reschedule) return showMoves(action).catch((e) => say(t("failed", { reason: e.message }), "error"));
+  if (action?.dataset.move) return move(action);
   const button = event.target.closest("button[data-cancel]");
   if (!button) return;
   const id = button.dataset.cancel;

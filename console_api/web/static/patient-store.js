@@ -1,9 +1,12 @@
-// The patient app on a poor connection: what was last read is kept for this tab (so the page
-// still reads offline), and actions taken offline wait in an outbox that is retried with the
-// same Idempotency-Key until the server answers.
+// The patient app on a poor connection: what was last read is kept on this phone (so the
+// installed app still reads offline after it was closed), or only in this tab when the user said
+// the phone is shared; actions taken offline wait in an outbox that is retried with the same
+// Idempotency-Key until the server answers.
 import { api, newKey } from "/static/common.js";
 
-const CACHE = "lifeline.patient.cache";    // sessionStorage: health data stays with this tab
+const CACHE = "lifeline.patient.cache";    // + ":<user id>", in localStorage or sessionStorage
+const DEVICE = "lifeline.patient.device";  // localStorage: who keeps their data on this phone
+const SHARED = "lifeline.patient.shared";  // sessionStorage: this tab's user chose "shared phone"
 const OUTBOX = "lifeline.patient.outbox";  // localStorage: survives a restart, only ids and times
 
 const readJson = (store, key, fallback) => {
@@ -15,14 +18,53 @@ export function unreachable(error) {
   return error.status === undefined || error.status >= 500 || error.status === 408 || error.status === 429;
 }
 
+const listeners = new Set();
+let owner = null;   // the signed-in user's id: the outbox and the cache hold only their things
+let shelf = sessionStorage;  // where their cache lives: localStorage unless the phone is shared
+const cacheKey = () => `${CACHE}:${owner}`;
+
 export const cache = {
-  read(name) { return readJson(sessionStorage, CACHE, {})[name]; },
+  read(name) { return readJson(shelf, cacheKey(), {})[name]; },
   write(name, data) {
-    const all = readJson(sessionStorage, CACHE, {});
+    if (!owner) return;
+    const all = readJson(shelf, cacheKey(), {});
     all[name] = { data, at: Date.now() };
-    try { sessionStorage.setItem(CACHE, JSON.stringify(all)); } catch { /* full: keep going */ }
+    try { shelf.setItem(cacheKey(), JSON.stringify(all)); } catch { /* full: keep going */ }
   },
-  clear() { sessionStorage.removeItem(CACHE); },
+  clear() {
+    for (const store of [localStorage, sessionStorage]) store.removeItem(cacheKey());
+  },
+};
+
+/** Which user's data this phone keeps, so the installed app reads it offline after a restart. */
+export const device = {
+  /** The user (`/users/me`) who chose to keep their data here, or null. */
+  kept() { return readJson(localStorage, DEVICE, null)?.me ?? null; },
+  /** Whether this tab's user said the phone is shared (the choice at sign-in, kept per tab). */
+  shared() { return sessionStorage.getItem(SHARED) === "1"; },
+  /** Read and write `me`'s data: on the phone, or in this tab only when `shared`. One person's
+   * data per phone: whoever kept theirs here before is forgotten. */
+  use(me, { shared }) {
+    const before = device.kept();
+    if (before && (before.id !== me.id || shared)) {
+      localStorage.removeItem(`${CACHE}:${before.id}`);
+      localStorage.removeItem(DEVICE);
+    }
+    owner = me.id;
+    shelf = shared ? sessionStorage : localStorage;
+    if (shared) sessionStorage.setItem(SHARED, "1");
+    else {
+      sessionStorage.removeItem(SHARED);
+      localStorage.setItem(DEVICE, JSON.stringify({ me }));
+    }
+    notify();
+  },
+  /** Sign-out: nothing of this user's stays on the phone. */
+  forget() {
+    cache.clear();
+    if (device.kept()?.id === owner) localStorage.removeItem(DEVICE);
+    sessionStorage.removeItem(SHARED);
+  },
 };
 
 /** GET, remembering the answer; offline, the remembered one (`fresh: false`, `at`). */
@@ -38,15 +80,11 @@ export async function load(name, path) {
   }
 }
 
-const listeners = new Set();
-let owner = null;   // the signed-in user's id: the outbox holds only their actions
-
 export const outbox = {
   items() { return readJson(localStorage, OUTBOX, []).filter((item) => item.user === owner); },
   all() { return readJson(localStorage, OUTBOX, []); },
   save(items) { localStorage.setItem(OUTBOX, JSON.stringify(items)); notify(); },
   remove(key) { outbox.save(outbox.all().filter((item) => item.key !== key)); },
-  setOwner(userId) { owner = userId; notify(); },
   onChange(listener) { listeners.add(listener); },
 };
 
@@ -88,7 +126,8 @@ async function deliver(item) {
     outbox.remove(item.key);
     return { done: answer };
   } catch (error) {
-    if (unreachable(error)) return { queued: true };
+    // Signed out meanwhile (the app reopened offline has no token): it waits for a sign-in.
+    if (unreachable(error) || error.status === 401) return { queued: true };
     // A retry of an action the server had already applied (its answer was lost) comes back as
     // "nothing to do": the wanted state is there, so the action is done.
     const settled = item.settled && error.status === 409 && error.problem?.current_status === item.settled;

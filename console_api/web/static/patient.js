@@ -1,12 +1,14 @@
 // Patient app (issue 25): sign up or in, then doctors, bookings with a live queue position,
 // profile, records with their access log, emergencies. SOS is in the header of every screen.
-// Reads work offline from what was last loaded; actions wait in the outbox (patient-store.js).
+// Reads work offline from what was last loaded, also after the installed app was closed (unless
+// the user said the phone is shared); actions wait in the outbox (patient-store.js).
 import { $, api, CONFIG, Live, login, logout, say, session } from "/static/common.js";
-import { cache, flush, outbox, unreachable } from "/static/patient-store.js";
+import { device, flush, outbox, unreachable } from "/static/patient-store.js";
 import { reason, t } from "/static/patient-ui.js";
 import * as doctors from "/static/patient-doctors.js";
 import * as care from "/static/patient-care.js";
 import * as profile from "/static/patient-profile.js";
+import { showMap } from "/static/patient-map.js";
 
 const I18N = window.I18N;
 const VIEWS = {
@@ -32,6 +34,7 @@ async function render() {
     if (link.hash === `#${name}`) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
+  if (name === "doctors") showMap();
   try {
     await VIEWS[name](app);
   } catch (error) {
@@ -47,13 +50,16 @@ function showOutbox(items) {
 
 function online(isOnline) {
   $("#net").hidden = isOnline;
-  if (isOnline) flush(() => render());
+  if (!isOnline) return;
+  // Reopened offline without a session: back online, the user signs in to go on (data stays).
+  if (app.me && !session.access) { showAuth(); say(t("offline_signin"), "error"); return; }
+  flush(() => render());
 }
 
-async function start(me) {
+async function start(me, { shared = device.shared() } = {}) {
   app.me = me;
   sessionStorage.setItem(ME, JSON.stringify(me));
-  outbox.setOwner(me.id);
+  device.use(me, { shared });
   $("#auth").hidden = true;
   $("#tabs").hidden = false;
   $("#account-row").hidden = false;
@@ -82,7 +88,16 @@ async function start(me) {
 }
 
 async function resume() {
-  if (!session.access) return showAuth();
+  if (!session.access) {
+    // The installed app reopened without a network: read what this phone kept for its user.
+    const kept = device.kept();
+    if (kept && !navigator.onLine) {
+      await start(kept, { shared: false });
+      say(t("offline_signin"), "error");
+      return;
+    }
+    return showAuth();
+  }
   try {
     return await start(await api("/api/v1/users/me"));
   } catch (error) {
@@ -96,6 +111,7 @@ async function resume() {
 function showAuth() {
   $("#auth").hidden = false;
   $("#tabs").hidden = true;
+  $("#account-row").hidden = true;
   for (const id of Object.keys(VIEWS)) $(`#${id}`).hidden = true;
 }
 
@@ -115,7 +131,7 @@ $("#signin").addEventListener("submit", async (event) => {
       $(".form-error", form).textContent = t("patients_only");
       return;
     }
-    await start(me);
+    await start(me, { shared: form.shared.checked });
   } catch (error) { formError(form, error); }
 });
 
@@ -138,7 +154,7 @@ $("#signup").addEventListener("submit", async (event) => {
 });
 
 $("#signout").addEventListener("click", async () => {
-  cache.clear();
+  device.forget();
   sessionStorage.removeItem(ME);
   await logout();
   location.reload();
@@ -146,14 +162,18 @@ $("#signout").addEventListener("click", async () => {
 
 I18N.init(window.CATALOGUE_PATIENT);
 I18N.switcher($("#lang"));
-document.addEventListener("langchange", () => { showOutbox(outbox.items()); render(); });
+document.addEventListener("langchange", () => {
+  showOutbox(outbox.items());
+  if (app.me && !session.access) say(t("offline_signin"), "error");
+  render();
+});
 // The notice is kept across sections: an action (a booking) reports there, then moves on.
 window.addEventListener("hashchange", () => render());
 window.addEventListener("online", () => online(true));
 window.addEventListener("offline", () => online(false));
 outbox.onChange(showOutbox);
 setInterval(() => {
-  if (!app.me) return;
+  if (!app.me || !session.access) return;
   if (outbox.items().length) flush(() => render());
   // While the live feed is down, the open view polls instead.
   if (!app.live && navigator.onLine) render();

@@ -1,14 +1,17 @@
 // SOS and patient app service worker: the pages themselves open without a network. API calls are never cached:
 // the page queues the SOS and retries it with the same Idempotency-Key.
-const CACHE = "lifeline-sos-v3";
+const CACHE = "lifeline-sos-v4";
 const SHELL = [
   "/sos", "/static/app.css", "/static/common.js", "/static/sos.js", "/static/maplabels.js",
   "/static/icon.svg", "/static/i18n.js", "/static/i18n/sos.js",
   // The patient app is the same installed app: its pages open offline too.
   "/patient", "/static/i18n/patient.js", "/static/patient.js", "/static/patient-store.js",
   "/static/patient-ui.js", "/static/patient-doctors.js", "/static/patient-care.js",
-  "/static/patient-profile.js",
+  "/static/patient-profile.js", "/static/patient-map.js",
   "/sos.webmanifest", "/vendor/leaflet/leaflet.js", "/vendor/leaflet/leaflet.css",
+  // Urdu readers see Urdu letters offline too, not boxes (the page's own font, 160 KB each).
+  "/vendor/noto-nastaliq-urdu/files/noto-nastaliq-urdu-arabic-400-normal.woff2",
+  "/vendor/noto-nastaliq-urdu/files/noto-nastaliq-urdu-arabic-700-normal.woff2",
 ];
 
 self.addEventListener("install", (event) => {

@@ -1,6 +1,6 @@
 // Patient SOS app: one button; the request is queued and retried with the same Idempotency-Key
 // until the server acknowledges it, then the case is followed live.
-import { markRegionAt, openOnRegion, streetLabels } from "/static/maplabels.js";
+import { hospitalLayer, markRegionAt, openOnRegion, streetLabels } from "/static/maplabels.js";
 import { $, api, CONFIG, Live, esc, label, minutes, newKey, roadMap, say, session, signedIn }
   from "/static/common.js";
 
@@ -48,6 +48,7 @@ function setupMap() {
   map = roadMap($("#sos-map"), { zoom: 15 });
   // The region when nothing else is known; the caller's own position as soon as it is.
   streetLabels(map);  // a caller placing the pin by hand reads the streets
+  hospitalLayer(map);  // and the hospitals near them, in their language
   openOnRegion(map, { picker: $("#sos-region"), at: here })
     .then(() => { if (here) { map.setView([here.lat, here.lng], 15); markRegionAt(map, here); } });
   map.on("click", (e) => {
