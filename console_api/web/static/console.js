@@ -206,8 +206,8 @@ function paintDetail() {
       <div><label for="cancel-reason">${esc(t("detail.cancel_reason"))}</label><input id="cancel-reason" maxlength="300" dir="auto" placeholder="${esc(t("detail.cancel_placeholder"))}"></div>
       <button type="button" id="cancel" class="danger" ${can("cancel") ? "" : "disabled"}>${esc(t("detail.cancel"))}</button>
     </div>
-    <h3>${esc(t("detail.timeline"))}</h3>
-    <ol class="timeline steps">${c.timeline.map((e) => `<li>${esc(timeOf(e.at))} —
+    <h3 id="timeline-title">${esc(t("detail.timeline"))}</h3>
+    <ol class="timeline steps" tabindex="0" aria-labelledby="timeline-title">${c.timeline.map((e) => `<li>${esc(timeOf(e.at))} —
       ${esc(word("action", e.action))} <span class="muted"><bdi>${esc(e.actor)}</bdi>${e.reason ? `: <bdi>${esc(e.reason)}</bdi>` : ""}</span></li>`).join("")}</ol>`;
   wireDuplicate(c, act);
   $("#triage").onclick = triage;

@@ -19,8 +19,8 @@ export function minutes(seconds) {
 
 export function km(metres) { return metres == null ? "—" : t("km", { n: (metres / 1000).toFixed(1) }); }
 
-/** A clock time in the page's language (Urdu, Spanish or English conventions). */
-export function timeOf(iso) { return new Date(iso).toLocaleTimeString(window.I18N.lang); }
+/** A clock time, 24-hour as dispatch rooms read it, in the page's language. */
+export function timeOf(iso) { return new Date(iso).toLocaleTimeString(window.I18N.lang, { hour12: false }); }
 
 /** Text of ``el`` from the catalogue, kept in data-i18n so a language switch re-translates it. */
 export function setText(el, key, params) {
