@@ -59,6 +59,12 @@ async def laid_out(page: Page, lang: str) -> None:
         .filter((e) => e.getBoundingClientRect().right > innerWidth + 1 && !e.closest(".leaflet-container"))
         .slice(0, 8).map((e) => `${e.tagName}#${e.id}.${e.className}`)""")
     assert width <= page.viewport_size["width"], f"scrolls sideways ({width} px): {wide}"
+    out = await page.evaluate("""() => [...document.querySelectorAll(".card *")].filter((e) => {
+        const card = e.closest(".card").getBoundingClientRect(), box = e.getBoundingClientRect();
+        return box.width && !e.closest(".leaflet-container, .sr-only")
+          && (box.left < card.left - 1 || box.right > card.right + 1);
+      }).slice(0, 8).map((e) => `${e.tagName}#${e.id}.${e.className}: ${e.textContent.trim().slice(0, 30)}`)""")
+    assert not out, f"sticks out of its card: {out}"
 
 
 async def raise_sos(api: httpx.AsyncClient) -> str:

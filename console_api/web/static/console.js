@@ -160,18 +160,20 @@ function paintDetail() {
       acc: Math.round(c.pending_location.accuracy_m ?? 0) }))}
       <button type="button" class="primary" id="confirm-move">${esc(t("detail.move_here"))}</button>
       <button type="button" id="dismiss-move">${esc(t("detail.keep"))}</button></div>` : "";
+  // data-label names each cell where a phone stacks the rows (app.css).
+  const cell = (key, html, kind = "") => `<td class="${kind}" data-label="${esc(t(key))}">${html}</td>`;
   const units = c.recommended_units.map((u, i) => `
-    <tr><td><bdi>${esc(u.call_sign)}</bdi> <span class="muted">${esc(u.type)}${u.position_stale ? `, ${esc(t("detail.stale"))}` : ""}</span></td>
-      <td>${esc(minutes(u.eta_seconds))}</td><td>${esc(u.hospital_name ?? "—")}</td>
-      <td>${esc(minutes(u.total_seconds))}</td>
-      <td><button type="button" class="${i === 0 ? "primary" : ""}" data-dispatch="${i}" ${can("dispatch") ? "" : "disabled"}>
+    <tr>${cell("detail.col_unit", `<bdi>${esc(u.call_sign)}</bdi> <span class="muted">${esc(u.type)}${u.position_stale ? `, ${esc(t("detail.stale"))}` : ""}</span>`, "name")}
+      ${cell("detail.col_scene", `<span class="num">${esc(minutes(u.eta_seconds))}</span>`)}${cell("detail.col_hospital", esc(u.hospital_name ?? "—"), "name")}
+      ${cell("detail.col_care", esc(minutes(u.total_seconds)), "num")}
+      <td class="act"><button type="button" class="${i === 0 ? "primary" : ""}" data-dispatch="${i}" ${can("dispatch") ? "" : "disabled"}>
         ${esc(t(i === 0 ? "detail.dispatch_top" : "detail.dispatch"))}</button></td></tr>`).join("");
   const hospitals = c.recommended_hospitals.map((h) => `
-    <tr><td>${esc(h.name)}</td><td>${esc(word("ed", h.ed_status))}</td><td>${esc(minutes(h.eta_seconds))}</td>
-      <td>${esc(km(h.distance_m))}</td></tr>`).join("");
+    <tr>${cell("detail.col_hospital", esc(h.name), "name")}${cell("detail.col_ed", esc(word("ed", h.ed_status)))}
+      ${cell("detail.col_eta", esc(minutes(h.eta_seconds)), "num")}${cell("detail.col_road", esc(km(h.distance_m)), "num")}</tr>`).join("");
   const redirectOptions = [...state.hospitals.values()]
     .filter((h) => h.id !== c.destination_hospital_id && h.region === c.region)
-    .map((h) => `<option value="${h.id}">${esc(h.name)} (${esc(word("ed", h.ed_status))})</option>`).join("");
+    .map((h) => `<option value="${h.id}">\u2068${esc(h.name)}\u2069 (${esc(word("ed", h.ed_status))})</option>`).join("");
   const crewLink = (state.sms || []).map((m) => m.body.match(/https?:\/\/\S+\/crew\/\S+/)?.[0]).find(Boolean);
   $("#detail").innerHTML = `
     <h2>${esc(word("symptom", c.symptom_category))} <span class="badge sev-${c.severity || "none"}">${esc(severity(c))}</span></h2>
