@@ -154,7 +154,7 @@ function paintDetail() {
   const c = state.detail;
   const can = (a) => c.allowed_actions.includes(a);
   const d = c.dispatch;
-  const alerts = c.alerts.map((a) => `<div class="alert ${a.level}" role="alert">${esc(a.message)}</div>`).join("");
+  const alerts = c.alerts.map((a) => `<div class="alert ${a.level}" role="alert" dir="auto">${esc(a.message)}</div>`).join("");
   const moved = c.pending_location ? `
     <div class="alert" id="moved">${esc(t("detail.moved", { m: Math.round(c.pending_location.distance_m),
       acc: Math.round(c.pending_location.accuracy_m ?? 0) }))}
@@ -210,7 +210,7 @@ function paintDetail() {
     </div>
     <h3 id="timeline-title">${esc(t("detail.timeline"))}</h3>
     <ol class="timeline steps" tabindex="0" aria-labelledby="timeline-title">${c.timeline.map((e) => `<li>${esc(timeOf(e.at))} —
-      ${esc(word("action", e.action))} <span class="muted"><bdi>${esc(e.actor)}</bdi>${e.reason ? `: <bdi>${esc(e.reason)}</bdi>` : ""}</span></li>`).join("")}</ol>`;
+      ${esc(e.kind === "unit" ? `${t("detail.unit")} ${word("unit", e.to_status)}` : word("action", e.action))} <span class="muted"><bdi>${esc(e.actor)}</bdi>${e.reason ? `: <bdi>${esc(e.reason)}</bdi>` : ""}</span></li>`).join("")}</ol>`;
   wireDuplicate(c, act);
   $("#triage").onclick = triage;
   $("#close").onclick = closeCase;
