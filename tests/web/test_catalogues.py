@@ -106,7 +106,8 @@ def server_error_codes() -> set[str]:
                                  and isinstance(kw.value.value, str))
                 if isinstance(node, ast.ClassDef):
                     for statement in node.body:
-                        if (isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Constant)
+                        if (isinstance(statement, ast.Assign)
+                                and isinstance(statement.value, ast.Constant)
                                 and any(isinstance(t, ast.Name) and t.id == "code"
                                         for t in statement.targets)):
                             codes.add(statement.value.value)

@@ -21,7 +21,8 @@ LOCALES = {"en": "en-GB", "ur": "ur-PK", "es": "es-ES"}
 WORDS = {
     "en": {"live": "live", "queue": "Open cases", "symptom": "chest pain", "raised": "raised",
            "triaged": "triaged", "dispatched": "dispatched", "units": "Recommended units",
-           "done": "Triaged.", "signin": "Operator sign-in", "wrong": "Wrong email, password or authentication code.",
+           "done": "Triaged.", "signin": "Operator sign-in",
+           "wrong": "Wrong email, password or authentication code.",
            "new_call": "New call", "where": "Where is the patient?"},
     "ur": {"live": "براہِ راست", "queue": "کھلے کیس", "symptom": "سینے میں درد", "raised": "موصول",
            "triaged": "درجہ بند", "dispatched": "روانہ", "units": "تجویز کردہ یونٹ",
@@ -51,19 +52,21 @@ async def sign_in_by_field(page: Page, account: Account) -> None:
 
 
 async def laid_out(page: Page, lang: str) -> None:
-    """The browser's language chose the page's; Urdu reads right to left; nothing scrolls sideways."""
+    """The browser's language chose the page's; Urdu reads right to left; nothing spills over."""
     await expect(page.locator("html")).to_have_attribute("lang", lang)
     await expect(page.locator("html")).to_have_attribute("dir", "rtl" if lang == "ur" else "ltr")
     width = await page.evaluate("document.documentElement.scrollWidth")
     wide = await page.evaluate("""() => [...document.querySelectorAll("main *, header *")]
-        .filter((e) => e.getBoundingClientRect().right > innerWidth + 1 && !e.closest(".leaflet-container"))
+        .filter((e) => e.getBoundingClientRect().right > innerWidth + 1
+          && !e.closest(".leaflet-container"))
         .slice(0, 8).map((e) => `${e.tagName}#${e.id}.${e.className}`)""")
     assert width <= page.viewport_size["width"], f"scrolls sideways ({width} px): {wide}"
     out = await page.evaluate("""() => [...document.querySelectorAll(".card *")].filter((e) => {
         const card = e.closest(".card").getBoundingClientRect(), box = e.getBoundingClientRect();
         return box.width && !e.closest(".leaflet-container, .sr-only")
           && (box.left < card.left - 1 || box.right > card.right + 1);
-      }).slice(0, 8).map((e) => `${e.tagName}#${e.id}.${e.className}: ${e.textContent.trim().slice(0, 30)}`)""")
+      }).slice(0, 8)
+        .map((e) => `${e.tagName}#${e.id}.${e.className}: ${e.textContent.trim().slice(0, 30)}`)""")
     assert not out, f"sticks out of its card: {out}"
 
 

@@ -7,14 +7,17 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import expect
 
+from tests.web.axe import assert_no_serious_violations
 from tests.web.conftest import PHONE, shot
 
+DESKTOP = {"width": 1280, "height": 800}
 LOCALES = {"en": "en-GB", "ur": "ur-PK", "es": "es-ES"}
 PAGES = ["/console", "/sos", "/patient", "/doctor", "/hospital", "/crew/not-a-real-token"]
 #: A refusal every page can provoke without signing in: an unknown case, asked for without a token.
 REFUSE = """async () => {
     const { api } = await import("/static/common.js");
-    try { await api("/api/v1/emergency/cases/00000000-0000-4000-8000-000000000000", { auth: false }); }
+    const unknown = "/api/v1/emergency/cases/00000000-0000-4000-8000-000000000000";
+    try { await api(unknown, { auth: false }); }
     catch (e) {
       return { message: e.message, status: e.status, code: e.problem.code, detail: e.problem.detail,
                lang: window.I18N.lang, words: (window.CATALOGUE_ERRORS || {})[window.I18N.lang] };
@@ -50,16 +53,22 @@ async def test_an_unknown_code_falls_back_to_the_english_detail(new_context):
     assert text == "something new"
 
 
-@pytest.mark.parametrize(("path", "lang"), [("/hospital", "ur"), ("/doctor", "es"),
-                                             ("/console", "ur")])
+@pytest.mark.parametrize("lang", ["en", "ur", "es"])
+@pytest.mark.parametrize("path", ["/console", "/hospital", "/doctor"])
 async def test_the_shared_sign_in_error_is_translated(path, lang, new_context):
-    page = await (await new_context(locale=LOCALES[lang])).new_page()
-    await page.goto(path)
-    await page.locator("#email").fill("nobody@lifeline.test")
-    await page.locator("#password").fill("not the password")
-    await page.locator("#totp").fill("123456")
-    await page.locator("#login button[type=submit]").click()
-    wrong = await page.evaluate("() => window.CATALOGUE_ERRORS?.[window.I18N.lang]?.['signin.wrong']")
-    assert wrong and wrong != "Wrong email, password or authentication code."
-    await expect(page.locator("#login .form-error")).to_have_text(wrong)
-    await shot(page, f"signin-error-{path.strip('/')}-{lang}")
+    for size, viewport in {"desktop": DESKTOP, "phone": PHONE}.items():
+        context = await new_context(viewport=viewport, is_mobile=size == "phone",
+                                    locale=LOCALES[lang])
+        page = await context.new_page()
+        await page.goto(path)
+        await page.locator("#email").fill("nobody@lifeline.test")
+        await page.locator("#password").fill("not the password")
+        await page.locator("#totp").fill("123456")
+        await page.locator("#login button[type=submit]").click()
+        wrong = await page.evaluate(
+            "() => window.CATALOGUE_ERRORS?.[window.I18N.lang]?.['signin.wrong']")
+        english = "Wrong email, password or authentication code."
+        assert wrong and (wrong == english) == (lang == "en"), wrong
+        await expect(page.locator("#login .form-error")).to_have_text(wrong)
+        await assert_no_serious_violations(page)
+        await shot(page, f"signin-error-{path.strip('/')}-{lang}-{size}")
