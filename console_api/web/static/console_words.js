@@ -11,6 +11,9 @@ export function word(prefix, value) {
   return text === key ? label(value) : text;
 }
 
+/** A case's severity word, or "untriaged". */
+export function severity(c) { return c.severity ? word("severity", c.severity) : t("untriaged"); }
+
 export function minutes(seconds) {
   if (seconds == null) return "—";
   const m = Math.round(seconds / 60);
