@@ -111,6 +111,8 @@ async def test_console_in_each_language_works_a_live_case_by_keyboard(
     await expect(the_map).to_have_attribute("data-controls", "right" if lang == "ur" else "left")
     side = "right" if lang == "ur" else "left"
     await expect(page.locator(f".leaflet-top.leaflet-{side} .leaflet-control-zoom")).to_be_visible()
+    zoom_in = {"en": "Zoom in", "ur": "قریب کریں", "es": "Acercar"}[lang]
+    await expect(page.get_by_role("button", name=zoom_in)).to_be_visible()
     await expect(the_map).to_have_attribute("data-street-labels", lambda_positive())
     assert any(f"lang={lang}" in url for url in streets), streets
 

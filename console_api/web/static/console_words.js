@@ -38,4 +38,9 @@ export function mirrorControls(map) {
   map.zoomControl?.setPosition(rtl ? "topright" : "topleft");
   map.attributionControl?.setPosition(rtl ? "bottomleft" : "bottomright");
   map.getContainer().dataset.controls = rtl ? "right" : "left";
+  // Leaflet names its zoom buttons in English; setPosition re-created them, so name them now.
+  for (const [selector, key] of [[".leaflet-control-zoom-in", "map.zoom_in"], [".leaflet-control-zoom-out", "map.zoom_out"]]) {
+    const button = map.getContainer().querySelector(selector);
+    if (button) { button.title = t(key); button.setAttribute("aria-label", t(key)); }
+  }
 }
