@@ -23,17 +23,20 @@ WORDS = {
            "triaged": "triaged", "dispatched": "dispatched", "units": "Recommended units",
            "done": "Triaged.", "signin": "Operator sign-in",
            "wrong": "Wrong email, password or authentication code.",
-           "new_call": "New call", "where": "Where is the patient?"},
+           "new_call": "New call", "where": "Where is the patient?",
+           "outside": "outside every service area"},
     "ur": {"live": "براہِ راست", "queue": "کھلے کیس", "symptom": "سینے میں درد", "raised": "موصول",
            "triaged": "درجہ بند", "dispatched": "روانہ", "units": "تجویز کردہ یونٹ",
            "done": "درجہ بندی ہو گئی۔", "signin": "آپریٹر سائن اِن",
            "wrong": "ای میل، پاس ورڈ یا تصدیقی کوڈ غلط ہے۔",
-           "new_call": "نئی کال", "where": "مریض کہاں ہے؟"},
+           "new_call": "نئی کال", "where": "مریض کہاں ہے؟",
+           "outside": "سروس کے ہر علاقے سے باہر"},
     "es": {"live": "en directo", "queue": "Casos abiertos", "symptom": "dolor en el pecho",
            "raised": "recibido", "triaged": "clasificado", "dispatched": "despachado",
            "units": "Unidades recomendadas", "done": "Clasificado.", "signin": "Acceso de operador",
            "wrong": "Correo, contraseña o código de autenticación incorrectos.",
-           "new_call": "Nueva llamada", "where": "¿Dónde está el paciente?"},
+           "new_call": "Nueva llamada", "where": "¿Dónde está el paciente?",
+           "outside": "Fuera de toda área de servicio"},
 }
 
 
@@ -70,9 +73,9 @@ async def laid_out(page: Page, lang: str) -> None:
     assert not out, f"sticks out of its card: {out}"
 
 
-async def raise_sos(api: httpx.AsyncClient) -> str:
+async def raise_sos(api: httpx.AsyncClient, lat: float = 60.1699, lng: float = 24.9384) -> str:
     response = await api.post("/api/v1/emergency/cases", json={
-        "lat": 60.1699, "lng": 24.9384, "symptom_category": "chest_pain",
+        "lat": lat, "lng": lng, "symptom_category": "chest_pain",
         "reporter_phone": f"+35840{uuid.uuid4().int % 10_000_000:07d}",
     })
     assert response.status_code == 201, response.text
@@ -147,6 +150,11 @@ async def test_console_in_each_language_works_a_live_case_by_keyboard(
     await shot(page, f"console-{lang}-newcall-desktop")
     await page.keyboard.press("Escape")
     await expect(page.locator("#newcall")).to_be_hidden()
+
+    # The server's routing advice (an SOS far outside the region) said in the language.
+    far = await raise_sos(api, lat=33.6844, lng=73.0479)
+    await page.locator(f'#queue button[data-case="{far}"]').click()
+    await expect(page.locator("#detail p.alert").first).to_contain_text(words["outside"])
 
     # A server refusal (problem+json) in the operator's language, by its code; English keeps
     # the server's own detail.

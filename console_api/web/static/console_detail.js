@@ -4,11 +4,19 @@ import { esc } from "/static/common.js";
 import { duplicateBlock } from "/static/callpanel.js";
 import { km, minutes, severity, t, timeOf, word } from "/static/console_words.js";
 
+/** A server-written sentence (alerts, routing advice): English as the server wrote it; other
+ * languages say it from the catalogue by its kind, the English specifics beside it. */
+function serverWords(key, english) {
+  if (window.I18N.lang === "en" || !key || t(key) === key) return `<span dir="auto">${esc(english)}</span>`;
+  return `${esc(t(key))} <span class="muted small" lang="en" dir="ltr">(${esc(english)})</span>`;
+}
+
 /** The detail panel's HTML for case ``c``; ``hospitals`` and ``cases`` by id, ``sms`` its texts. */
 export function detailHtml(c, { hospitals, cases, sms }) {
   const can = (a) => c.allowed_actions.includes(a);
   const d = c.dispatch;
-  const alerts = c.alerts.map((a) => `<div class="alert ${a.level}" role="alert" dir="auto">${esc(a.message)}</div>`).join("");
+  const alerts = c.alerts.map((a) => `<div class="alert ${a.level}" role="alert">${serverWords(`alert.${a.kind}`, a.message)}</div>`).join("");
+  const advice = c.outside_service_area ? "rec.outside" : c.off_network ? "rec.off_network" : "";
   const moved = c.pending_location ? `
     <div class="alert" id="moved">${esc(t("detail.moved", { m: Math.round(c.pending_location.distance_m),
       acc: Math.round(c.pending_location.accuracy_m ?? 0) }))}
@@ -37,7 +45,7 @@ export function detailHtml(c, { hospitals, cases, sms }) {
     <p id="detail-address"><strong><bdi>${esc(c.address ?? t("detail.no_address"))}</bdi></strong>${c.source === "phone" ? ` <span class="muted">${esc(t("detail.phone_call"))}</span>` : ""}</p>
     ${duplicateBlock(c, cases)}
     ${c.notes ? `<p dir="auto">${esc(c.notes)}</p>` : ""}
-    ${c.recommendation?.message ? `<p class="alert" dir="auto">${esc(c.recommendation.message)}</p>` : ""}
+    ${c.recommendation?.message ? `<p class="alert">${serverWords(advice, c.recommendation.message)}</p>` : ""}
     ${alerts}${moved}
     ${d ? `<p><strong>${esc(t("detail.unit"))}</strong> <bdi>${esc(d.call_sign)}</bdi> (${esc(word("unit", d.status))}), ${esc(t("detail.eta", { time: d.eta_minutes != null ? minutes(d.eta_minutes * 60) : "—" }))}
       ${esc(t("arrow"))} <strong>${esc(hospitals.get(d.hospital_id)?.name ?? "—")}</strong>${d.acknowledged_at ? ` · ${esc(t("detail.acknowledged"))}` : ""}
