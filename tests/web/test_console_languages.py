@@ -151,6 +151,26 @@ async def test_console_in_each_language_works_a_live_case_by_keyboard(
     await page.keyboard.press("Escape")
     await expect(page.locator("#newcall")).to_be_hidden()
 
+    # A phone call taken with the keyboard alone, in the language: search, arrows + Enter
+    # pick, the next symptom (chest pain), callback number, triage now (critical), Enter.
+    await page.keyboard.press("n")
+    await page.keyboard.type("aleksanterinkatu 52", delay=20)
+    await expect(page.locator("#call-results li[role=option]").first).to_contain_text(
+        "52 Aleksanterinkatu")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#call-symptom")).to_be_focused()
+    await page.keyboard.press("ArrowDown")
+    await page.keyboard.press("Tab")
+    await page.keyboard.type(f"+35840{uuid.uuid4().int % 10_000_000:07d}")
+    await page.keyboard.press("Tab")
+    await page.keyboard.press("ArrowDown")
+    await shot(page, f"console-{lang}-newcall-filled-desktop")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#newcall")).to_be_hidden()
+    await expect(page.locator("#detail-status")).to_have_text(words["triaged"])
+    await expect(page.locator("#detail h2")).to_contain_text(words["symptom"])
+    await expect(page.locator("#detail-address")).to_contain_text("Aleksanterinkatu")
+
     # The server's routing advice (an SOS far outside the region) said in the language.
     far = await raise_sos(api, lat=33.6844, lng=73.0479)
     await page.locator(f'#queue button[data-case="{far}"]').click()
