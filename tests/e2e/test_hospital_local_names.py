@@ -19,7 +19,7 @@ from facilities import regions
 from facilities.local_names import hospital_local_names
 from facilities.models import Hospital
 from tests.conftest import sign_in
-from tests.security.test_sessions_and_mfa import claims_for
+from tests.api.test_sessions_and_mfa import claims_for
 from tests.support.rollback import rolled_back
 from tests.unit.test_routing_entrances import campus
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import expect
 
-from tests.web.axe import assert_no_serious_violations
-from tests.web.care_setup import make_clinic, ok
-from tests.web.conftest import PHONE, bearer, shot, sign_in_page
+from tests.support.axe import assert_no_serious_violations
+from tests.support.care_setup import make_clinic, ok
+from tests.support.web import PHONE, bearer, shot, sign_in_page
 
 SIZES = {"desktop": {"viewport": {"width": 1100, "height": 900}},
          "phone": {"viewport": PHONE, "is_mobile": True}}

@@ -8,8 +8,8 @@ import asyncio
 from playwright.async_api import expect
 
 from tests.conftest import PASSWORD
-from tests.web.conftest import HELSINKI, PHONE, shot
-from tests.web.test_patient_app import (  # the clinic fixture: one doctor free all day
+from tests.support.web import HELSINKI, PHONE, shot
+from tests.e2e.test_patient_app import (  # the clinic fixture: one doctor free all day
     book_by_api,
     clinic,  # noqa: F401
     free_slots,

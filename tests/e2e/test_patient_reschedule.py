@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import expect
 
-from tests.web.axe import assert_no_serious_violations
-from tests.web.conftest import PHONE, shot
-from tests.web.test_patient_app import (  # the clinic fixture: one doctor free all day
+from tests.support.axe import assert_no_serious_violations
+from tests.support.web import PHONE, shot
+from tests.e2e.test_patient_app import (  # the clinic fixture: one doctor free all day
     book_by_api,
     clinic,  # noqa: F401
     desk_does,

@@ -48,12 +48,48 @@ export const session = {
   },
 };
 
+// Server refusals in the reader's language (static/i18n/errors.js, by the problem's stable code).
+// Loaded beside the page, never in its way: offline or slow, errors stay in the server's English.
+const errorWords = import("/static/i18n/errors.js").catch(() => null);
+const errorsReady = () => Promise.race([errorWords, new Promise((done) => { setTimeout(done, 1500); })]);
+
+function fill(text, params) {
+  return text.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
+}
+
+/** A word shared by every page (sign-in, roles) in the page's language, else English. */
+export function sharedText(key, params = {}) {
+  const words = window.CATALOGUE_ERRORS || {};
+  const lang = window.I18N?.lang || "en";
+  return fill(words[lang]?.[key] ?? words.en?.[key] ?? key, params);
+}
+
+/** A problem+json refusal as the reader should see it: English pages keep the server's
+ * ``detail``; other languages get the catalogue's text for its ``code`` (or the last part of its
+ * ``type``), and the English ``detail`` when the catalogue does not know the code. */
+export function problemText(status, problem) {
+  const p = problem || {};
+  const code = p.code || (typeof p.type === "string" ? p.type.split("/").pop() : "");
+  const detail = p.detail || p.title || "";
+  const words = window.CATALOGUE_ERRORS || {};
+  const lang = window.I18N?.lang || "en";
+  const key = `code.${code}`;
+  const params = { detail, fields: (p.errors || []).map((e) => e.field).filter(Boolean).join(", ") };
+  if (code && lang !== "en" && words[lang]?.[key]) return fill(words[lang][key], params);
+  if (detail) return detail;
+  if (code && words.en?.[key]) return fill(words.en[key], params).replace(" ()", "");
+  return fill(words[lang]?.http ?? "HTTP {status}", { status });
+}
+
 export class ApiError extends Error {
   constructor(status, problem) {
-    super(problem?.detail || problem?.title || `HTTP ${status}`);
+    super();  // no message of its own: read through the getter, in the language shown now
     this.status = status;
     this.problem = problem || {};
+    this.detail = this.problem.detail || this.problem.title || `HTTP ${status}`;
   }
+
+  get message() { return problemText(this.status, this.problem); }
 }
 
 let refreshing = null;
@@ -85,7 +121,10 @@ export async function api(path, { method = "GET", body, headers = {}, auth = tru
   }
   const text = await response.text();
   const data = text ? JSON.parse(text) : null;
-  if (!response.ok) throw new ApiError(response.status, data);
+  if (!response.ok) {
+    await errorsReady();
+    throw new ApiError(response.status, data);
+  }
   return data;
 }
 
@@ -129,14 +168,15 @@ export async function signedIn(form, { role } = {}) {
         const me = await login(form.email.value.trim(), form.password.value, code);
         if (role && !me.roles.includes(role) && !me.roles.includes("super_admin")) {
           session.clear();
-          error.textContent = `This page is for ${label(role)} accounts.`;
+          await errorsReady();
+          error.textContent = sharedText("signin.role", { role: sharedText(`role.${role}`) });
           return;
         }
         form.hidden = true;
         resolve(me);
       } catch (e) {
-        error.textContent = e.status === 401
-          ? "Wrong email, password or authentication code." : e.message;
+        await errorsReady();
+        error.textContent = e.status === 401 ? sharedText("signin.wrong") : e.message;
       }
     });
   });

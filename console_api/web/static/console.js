@@ -1,7 +1,9 @@
 // Command console: live queue, map from our own roads, case detail and one-click actions.
-import { $, api, clock, CONFIG, esc, label, Live, logout, minutes, roadMap, say, session, signedIn }
+import { $, api, clock, CONFIG, esc, Live, logout, roadMap, say, session, signedIn }
   from "/static/common.js";
-import { duplicateBlock, installCallPanel, linkDuplicate, wireDuplicate } from "/static/callpanel.js";
+import { installCallPanel, linkDuplicate, wireDuplicate } from "/static/callpanel.js";
+import { detailHtml } from "/static/console_detail.js";
+import { mirrorControls, setText, severity, t, word } from "/static/console_words.js";
 import { hospitalLabel, openOnRegion, streetLabels } from "/static/maplabels.js";
 
 const OPEN = ["raised", "triaged", "dispatched", "arrived"];
@@ -43,7 +45,7 @@ async function loadClosures() {
   layers.closures.clearLayers();
   for (const closure of list) {
     window.L.geoJSON(closure.geometry, { style: { color: "#7c3aed", weight: 6, dashArray: "6 6" } })
-      .bindTooltip(`Closed: ${closure.reason ?? ""}`).addTo(layers.closures);
+      .bindTooltip(t("tip.closure", { reason: closure.reason ?? "" })).addTo(layers.closures);
   }
   document.getElementById("console-map").dataset.closures = String(list.length);
 }
@@ -67,7 +69,7 @@ async function refreshAll() {
     await Promise.all([loadCases(), loadUnits(), loadHospitals(), loadClosures()]);
     await loadDetail();
   } catch (e) {
-    say(`Could not refresh: ${e.message}`, "error");
+    say(t("refresh_failed", { message: e.message }), "error");
   }
 }
 
@@ -98,14 +100,16 @@ function timerClass(c) {
 function renderQueue() {
   const list = sortedCases();
   $("#queue-count").textContent = `(${list.length})`;
+  const flags = (c) => [c.source === "phone" && "queue.call", c.outside_service_area && "queue.outside",
+    c.possible_duplicate_of && "queue.duplicate"].filter(Boolean).map((k) => ` · ${esc(t(k))}`).join("");
   $("#queue").innerHTML = list.map((c) => `
     <li><button type="button" data-case="${c.id}" aria-current="${c.id === state.selected}">
-      <span><span class="badge sev-${c.severity || "none"}">${esc(c.severity || "untriaged")}</span>
-        <strong>${esc(label(c.symptom_category))}</strong></span>
-      <span class="timer ${timerClass(c)}" data-raised="${esc(c.raised_at)}">${clock(waitingSeconds(c))}</span>
-      <span class="meta">${esc(label(c.status))} · ${esc(c.reporter_phone)}${c.source === "phone" ? " · call" : ""}${c.outside_service_area ? " · outside service area" : ""}${c.possible_duplicate_of ? " · possible duplicate" : ""}</span>
-      ${c.address ? `<span class="meta">${esc(c.address)}</span>` : ""}
-    </button></li>`).join("") || '<li class="muted">No open cases.</li>';
+      <span><span class="badge sev-${c.severity || "none"}">${esc(severity(c))}</span>
+        <strong>${esc(word("symptom", c.symptom_category))}</strong></span>
+      <span class="timer ${timerClass(c)}" dir="ltr" data-raised="${esc(c.raised_at)}">${clock(waitingSeconds(c))}</span>
+      <span class="meta">${esc(word("status", c.status))} · <bdi dir="ltr">${esc(c.reporter_phone)}</bdi>${flags(c)}</span>
+      ${c.address ? `<span class="meta"><bdi>${esc(c.address)}</bdi></span>` : ""}
+    </button></li>`).join("") || `<li class="muted">${esc(t("queue.empty"))}</li>`;
 }
 
 function tickTimers() {
@@ -121,7 +125,7 @@ function select(id) {
   state.selected = id;
   state.detail = null;
   renderQueue();
-  $("#detail").innerHTML = '<p class="muted">Loading…</p>';
+  $("#detail").innerHTML = `<p class="muted">${esc(t("detail.loading"))}</p>`;
   loadDetail().catch((e) => say(e.message, "error"));
   const c = state.cases.get(id);
   if (c) map.panTo([c.location.lat, c.location.lng]);
@@ -148,63 +152,7 @@ function renderDetail() {
 
 function paintDetail() {
   const c = state.detail;
-  const can = (a) => c.allowed_actions.includes(a);
-  const d = c.dispatch;
-  const alerts = c.alerts.map((a) => `<div class="alert ${a.level}" role="alert">${esc(a.message)}</div>`).join("");
-  const moved = c.pending_location ? `
-    <div class="alert" id="moved">Caller's phone is ${Math.round(c.pending_location.distance_m)} m away
-      (±${Math.round(c.pending_location.accuracy_m ?? 0)} m).
-      <button type="button" class="primary" id="confirm-move">Move case here (m)</button>
-      <button type="button" id="dismiss-move">Keep</button></div>` : "";
-  const units = c.recommended_units.map((u, i) => `
-    <tr><td>${esc(u.call_sign)} <span class="muted">${esc(u.type)}${u.position_stale ? ", stale" : ""}</span></td>
-      <td>${esc(minutes(u.eta_seconds))}</td><td>${esc(u.hospital_name ?? "—")}</td>
-      <td>${esc(minutes(u.total_seconds))}</td>
-      <td><button type="button" class="${i === 0 ? "primary" : ""}" data-dispatch="${i}" ${can("dispatch") ? "" : "disabled"}>
-        Dispatch${i === 0 ? " (d)" : ""}</button></td></tr>`).join("");
-  const hospitals = c.recommended_hospitals.map((h) => `
-    <tr><td>${esc(h.name)}</td><td>${esc(h.ed_status)}</td><td>${esc(minutes(h.eta_seconds))}</td>
-      <td>${h.distance_m != null ? (h.distance_m / 1000).toFixed(1) + " km" : "—"}</td></tr>`).join("");
-  const redirectOptions = [...state.hospitals.values()]
-    .filter((h) => h.id !== c.destination_hospital_id && h.region === c.region)
-    .map((h) => `<option value="${h.id}">${esc(h.name)} (${esc(h.ed_status)})</option>`).join("");
-  const crewLink = (state.sms || []).map((m) => m.body.match(/https?:\/\/\S+\/crew\/\S+/)?.[0]).find(Boolean);
-  $("#detail").innerHTML = `
-    <h2>${esc(label(c.symptom_category))} <span class="badge sev-${c.severity || "none"}">${esc(c.severity || "untriaged")}</span></h2>
-    <p><strong id="detail-status">${esc(label(c.status))}</strong> · raised ${new Date(c.raised_at).toLocaleTimeString()}
-      · <a href="tel:${esc(c.reporter_phone)}">${esc(c.reporter_phone)}</a>
-      ${c.location_accuracy_m != null ? ` · ±${Math.round(c.location_accuracy_m)} m` : ""}</p>
-    <p id="detail-address"><strong>${esc(c.address ?? "no address within reach")}</strong>${c.source === "phone" ? ' <span class="muted">(phone call)</span>' : ""}</p>
-    ${duplicateBlock(c, state.cases)}
-    ${c.notes ? `<p>${esc(c.notes)}</p>` : ""}
-    ${c.recommendation?.message ? `<p class="alert">${esc(c.recommendation.message)}</p>` : ""}
-    ${alerts}${moved}
-    ${d ? `<p><strong>Unit:</strong> ${esc(d.call_sign)} (${esc(label(d.status))}), ETA ${esc(d.eta_minutes != null ? minutes(d.eta_minutes * 60) : "—")}
-      → <strong>${esc(hospitalName(d.hospital_id))}</strong>${d.acknowledged_at ? " · hospital acknowledged" : ""}
-      ${crewLink ? ` · <a href="${esc(crewLink.replace(/^https?:\/\/[^/]+/, ""))}" target="_blank" rel="noopener">crew page</a>` : ""}</p>` : ""}
-    <div class="actions">
-      <div><label for="severity">Severity</label>
-        <select id="severity">${["critical", "high", "medium", "low"].map((s) =>
-          `<option ${s === (c.severity || "high") ? "selected" : ""}>${s}</option>`).join("")}</select></div>
-      <button type="button" id="triage" ${can("triage") ? "" : "disabled"}>Triage (t)</button>
-      <button type="button" id="close" ${can("close") ? "" : "disabled"}>Close (x)</button>
-    </div>
-    <h3>Recommended units</h3>
-    ${units ? `<table><thead><tr><th>Unit</th><th>To scene</th><th>Hospital</th><th>To care</th><th></th></tr></thead><tbody>${units}</tbody></table>`
-      : `<p class="muted">${c.dispatch?.shared_with ? "The first call's unit serves this call." : c.status === "raised" || c.status === "triaged" ? "No available unit can reach the scene." : "Dispatched."}</p>`}
-    <h3>Recommended hospitals</h3>
-    ${hospitals ? `<table><thead><tr><th>Hospital</th><th>ED</th><th>ETA</th><th>Road</th></tr></thead><tbody>${hospitals}</tbody></table>` : '<p class="muted">None reachable.</p>'}
-    <div class="actions space-above">
-      <div><label for="redirect-to">Redirect to</label><select id="redirect-to">${redirectOptions}</select></div>
-      <button type="button" id="redirect" ${c.status === "dispatched" || c.status === "arrived" ? "" : "disabled"}>Redirect (r)</button>
-    </div>
-    <div class="actions space-above">
-      <div><label for="cancel-reason">Cancel reason</label><input id="cancel-reason" maxlength="300" placeholder="e.g. duplicate call"></div>
-      <button type="button" id="cancel" class="danger" ${can("cancel") ? "" : "disabled"}>Cancel (c)</button>
-    </div>
-    <h3>Timeline</h3>
-    <ol class="timeline steps">${c.timeline.map((e) => `<li>${new Date(e.at).toLocaleTimeString()} —
-      ${esc(label(e.action))} <span class="muted">${esc(e.actor)}${e.reason ? ": " + esc(e.reason) : ""}</span></li>`).join("")}</ol>`;
+  $("#detail").innerHTML = detailHtml(c, state);
   wireDuplicate(c, act);
   $("#triage").onclick = triage;
   $("#close").onclick = closeCase;
@@ -228,38 +176,38 @@ async function act(path, body, done) {
     say(done);
   } catch (e) {
     if (e.problem?.code === "destination_needs_reason" && body && !body.reason) {
-      const reason = window.prompt(`${e.message}. Reason:`);
+      const reason = window.prompt(t("reason_prompt", { message: e.message }));
       if (reason) return act(path, { ...body, reason }, done);
     }
-    say(`${e.message}${e.status === 409 || e.status === 412 ? " — reloaded, check and retry" : ""}`, "error");
+    say(e.status === 409 || e.status === 412 ? t("reloaded", { message: e.message }) : e.message, "error");
   }
   await Promise.all([loadCases(), loadUnits()]).catch(() => {});
   await loadDetail().catch(() => {});
 }
 
-function triage() { return act("triage", { severity: $("#severity").value }, "Triaged."); }
-function closeCase() { return act("close", {}, "Closed."); }
+function triage() { return act("triage", { severity: $("#severity").value }, t("done.triaged")); }
+function closeCase() { return act("close", {}, t("done.closed")); }
 function dispatch(index = 0) {
   const u = state.detail?.recommended_units[index];
-  if (!u || !state.detail.allowed_actions.includes("dispatch")) { say("Nothing to dispatch.", "error"); return; }
+  if (!u || !state.detail.allowed_actions.includes("dispatch")) { say(t("nothing_to_dispatch"), "error"); return; }
   return act("dispatch", { unit_id: u.unit_id, hospital_id: u.hospital_id ?? undefined },
-    `${u.call_sign} dispatched to ${u.hospital_name ?? "the nearest capable hospital"}.`);
+    t("done.dispatched", { unit: u.call_sign, hospital: u.hospital_name ?? t("done.nearest") }));
 }
 function redirect() {
   const to = $("#redirect-to").value;
   if (!to) return;
-  return act("redirect", { hospital_id: to }, `Redirected to ${hospitalName(to)}.`);
+  return act("redirect", { hospital_id: to }, t("done.redirected", { hospital: hospitalName(to) }));
 }
 function cancel() {
   const reason = $("#cancel-reason").value.trim();
-  if (!reason) { say("A cancellation needs a reason.", "error"); $("#cancel-reason").focus(); return; }
-  return act("cancel", { reason }, "Cancelled.");
+  if (!reason) { say(t("cancel_needs_reason"), "error"); $("#cancel-reason").focus(); return; }
+  return act("cancel", { reason }, t("done.cancelled"));
 }
 async function decideMove(confirm) {
   const p = state.detail?.pending_location;
   if (!p) return;
   await act(`location/${p.id}/${confirm ? "confirm" : "dismiss"}`, undefined,
-    confirm ? "Case moved to the caller's new position." : "Position kept.");
+    t(confirm ? "done.moved" : "done.kept"));
 }
 
 // ------------------------------------------------------------------ map
@@ -270,7 +218,7 @@ function drawCases() {
     const selected = c.id === state.selected;
     window.L.circleMarker([c.location.lat, c.location.lng], {
       radius: selected ? 11 : 8, color: "#7f1d1d", weight: selected ? 4 : 2, fillColor: "#b91c1c", fillOpacity: 0.85,
-    }).bindTooltip(`${label(c.symptom_category)} (${c.severity || "untriaged"})`)
+    }).bindTooltip(t("tip.case", { symptom: word("symptom", c.symptom_category), severity: severity(c) }))
       .on("click", () => select(c.id)).addTo(layers.cases);
   }
   document.getElementById("console-map").dataset.cases = String(state.cases.size);
@@ -281,7 +229,8 @@ function drawHospitals() {
   for (const h of state.hospitals.values()) {
     window.L.circleMarker([h.lat, h.lng], {
       radius: 7, color: "#fff", weight: 2, fillColor: ED_COLOUR[h.ed_status] || "#6b7280", fillOpacity: 1,
-    }).bindTooltip(`${h.name}: ED ${h.ed_status}${h.beds_available != null ? `, ${h.beds_available} beds` : ""}`)
+    }).bindTooltip(t("tip.hospital", { name: h.name, status: word("ed", h.ed_status) })
+      + (h.beds_available != null ? `, ${t("tip.beds", { n: h.beds_available })}` : ""))
       .addTo(layers.hospitals);
     hospitalLabel(h).addTo(layers.hospitals);
   }
@@ -306,7 +255,8 @@ function placeUnit(u) {
   }
   marker.setLatLng([where.lat, where.lng]);
   $("#console-map").setAttribute(`data-dot-${u.id}`, `${(+where.lat).toFixed(5)},${(+where.lng).toFixed(5)}`);
-  marker.bindTooltip(`${u.call_sign}: ${label(u.status)}${u.position_stale ? " (stale)" : ""}`);
+  marker.bindTooltip(t("tip.unit", { unit: u.call_sign, status: word("unit", u.status) })
+    + (u.position_stale ? ` ${t("tip.stale")}` : ""));
 }
 
 function drawUnits() { for (const u of state.units.values()) placeUnit(u); }
@@ -362,12 +312,28 @@ function onEvent(message) {
   }
 }
 
+function showLive() {
+  const badge = $("#live");
+  setText(badge, state.live === "live" ? "live.live" : state.live === "stale" ? "live.stale" : "live.connecting");
+  badge.className = `badge ${state.live}`;
+}
+
 function onState(live) {
   state.live = live;
-  const badge = $("#live");
-  badge.textContent = live === "live" ? "live" : "stale — polling";
-  badge.className = `badge ${live}`;
+  showLive();
   if (live === "live") refreshAll();
+}
+
+/** A language switch: everything painted from data is painted again in the new language. */
+function relabel() {
+  showLive();
+  mirrorControls(map);
+  renderQueue();
+  drawCases();
+  drawHospitals();
+  drawUnits();
+  if (state.detail) renderDetail();
+  loadClosures().catch(() => {});
 }
 
 // ------------------------------------------------------------------ keys
@@ -375,6 +341,8 @@ function onState(live) {
 function onKey(event) {
   const typing = ["INPUT", "SELECT", "TEXTAREA"].includes(event.target.tagName);
   if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
+  // With an Urdu (or any non-Latin) keyboard layout the same physical keys still work.
+  const key = /^[\x20-\x7e]$/.test(event.key) ? event.key : /^Key[A-Z]$/.test(event.code) ? event.code.slice(3).toLowerCase() : event.key;
   const list = sortedCases();
   const at = list.findIndex((c) => c.id === state.selected);
   const keys = {
@@ -389,19 +357,22 @@ function onKey(event) {
     n: () => calls.open(),
     l: () => linkDuplicate(state.detail, act),
   };
-  const run = keys[event.key];
-  if (run && (state.detail || "jkn".includes(event.key))) { event.preventDefault(); run(); }
+  const run = keys[key];
+  if (run && (state.detail || "jkn".includes(key))) { event.preventDefault(); run(); }
 }
 
 // ------------------------------------------------------------------ start
 
 async function start() {
+  window.I18N.init(window.CATALOGUE_CONSOLE);
+  window.I18N.switcher($("#lang"));
   const me = await signedIn($("#login"), { role: "emergency_operator" });
   $("#who").textContent = me.email;
   $("#signout").hidden = false;
   $("#signout").onclick = async () => { await logout(); location.reload(); };
   $("#app").hidden = false;
   map = roadMap($("#console-map"), { zoom: 15 });
+  mirrorControls(map);
   streetLabels(map);
   openOnRegion(map, { picker: $("#region-picker") });
   document.dispatchEvent(new CustomEvent("console:map", { detail: map }));  // coverage.js layer
@@ -419,6 +390,7 @@ async function start() {
     if (b) select(b.dataset.case);
   });
   document.addEventListener("keydown", onKey);
+  document.addEventListener("langchange", relabel);
   await refreshAll();
   new Live({
     channels: ["emergency.case.updated", "unit.position.updated", "hospital.capacity.updated"],

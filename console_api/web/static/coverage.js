@@ -1,7 +1,8 @@
 // Coverage layer: uncovered demand cells shaded, the figure in the header, move-ups to accept.
-import { $, api, esc, Live, minutes, say, session } from "/static/common.js";
+import { $, api, esc, Live, say, session } from "/static/common.js";
+import { minutes, t, word } from "/static/console_words.js";
 
-const cov = { map: null, cells: null, posts: null, region: null, minutes: 8, reload: null };
+const cov = { map: null, cells: null, posts: null, region: null, minutes: 8, reload: null, last: null, plan: null };
 
 document.addEventListener("console:map", (event) => { cov.map = event.detail; init(); });
 
@@ -27,8 +28,14 @@ async function init() {
   });
   $("#coverage-minutes").addEventListener("change", (e) => {
     cov.minutes = Number(e.target.value);
-    $("#coverage-legend").textContent = `not covered in ${cov.minutes} min`;
+    legend();
     refresh();
+  });
+  legend();
+  document.addEventListener("langchange", () => {
+    legend();
+    if (cov.last) figure(cov.last);
+    if (cov.plan) { drawPosts(cov.plan.posts); renderMoveUps(cov.plan); }
   });
   document.addEventListener("console:detail", (e) => annotateDetail(e.detail));
   // Subscribed before the first figure is read: a change in between is not missed.
@@ -46,12 +53,8 @@ async function refresh() {
   const q = new URLSearchParams({ region: cov.region, minutes: String(cov.minutes) });
   try {
     const now = await api(`/api/v1/coverage?${q}`);
-    const figure = $("#coverage-figure");
-    figure.hidden = false;
-    figure.textContent = `Coverage ${now.minutes} min: ${now.percent_any.toFixed(1)}%` +
-      ` (ALS ${now.percent_als.toFixed(1)}%)`;
-    figure.className = `badge coverage ${now.percent_any >= 90 ? "good" : now.percent_any >= 75 ? "fair" : "poor"}`;
-    figure.title = `${now.units.length} free units; ${now.uncovered.features.length} of ${now.cells} cells uncovered`;
+    cov.last = now;
+    figure(now);
     cov.cells.clearLayers();
     cov.cells.addData(now.uncovered);
     $("#console-map").dataset.uncovered = String(now.uncovered.features.length);
@@ -60,9 +63,22 @@ async function refresh() {
       .map((u) => [u.unit_id, { lat: u.lat, lng: u.lng }]));
     document.dispatchEvent(new CustomEvent("coverage:standby", { detail: standby }));
     const plan = await api(`/api/v1/coverage/move-ups?${q}`);
+    cov.plan = plan;
     drawPosts(plan.posts);
     renderMoveUps(plan);
   } catch { /* keep the last figure; the next event or tick retries */ }
+}
+
+function legend() {
+  $("#coverage-legend").textContent = t("legend.uncovered", { n: cov.minutes });
+}
+
+function figure(now) {
+  const box = $("#coverage-figure");
+  box.hidden = false;
+  box.textContent = t("cov.figure", { n: now.minutes, any: now.percent_any.toFixed(1), als: now.percent_als.toFixed(1) });
+  box.className = `badge coverage ${now.percent_any >= 90 ? "good" : now.percent_any >= 75 ? "fair" : "poor"}`;
+  box.title = t("cov.figure_title", { units: now.units.length, uncovered: now.uncovered.features.length, cells: now.cells });
 }
 
 function drawPosts(posts) {
@@ -72,29 +88,29 @@ function drawPosts(posts) {
     L.circleMarker([p.lat, p.lng], {
       radius: 5, color: "#1e3a8a", weight: 2, fillColor: p.kind === "station" ? "#1e3a8a" : "#fff",
       fillOpacity: 1,
-    }).bindTooltip(`${esc(p.name)} (${esc(p.kind)})`).addTo(cov.posts).bringToBack();  // under units
+    }).bindTooltip(esc(t("cov.post", { name: p.name, kind: word("kind", p.kind) }))).addTo(cov.posts).bringToBack();  // under units
   }
 }
 
 function renderMoveUps(plan) {
   const rows = plan.proposals.map((p) => `
-    <li><strong>${esc(p.call_sign)}</strong> → ${esc(p.post_name)}
-      <span class="muted">${esc(minutes(p.drive_seconds))} drive</span>
-      <button type="button" class="primary" data-unit="${esc(p.unit_id)}" data-post="${esc(p.post_id)}">Accept</button></li>`);
+    <li><strong><bdi>${esc(p.call_sign)}</bdi></strong> ${esc(t("arrow"))} <bdi>${esc(p.post_name)}</bdi>
+      <span class="muted">${esc(t("cov.drive", { time: minutes(p.drive_seconds) }))}</span>
+      <button type="button" class="primary" data-unit="${esc(p.unit_id)}" data-post="${esc(p.post_id)}">${esc(t("cov.accept"))}</button></li>`);
   $("#moveups").innerHTML = `
-    <h3 class="flush-top">Move-up <span class="muted small">expected coverage
-      ${plan.expected_before_pp.toFixed(1)}% → ${plan.expected_after_pp.toFixed(1)}%
-      (busy ${Math.round(plan.busy_fraction * 100)}%, ≤ ${plan.limits.max_moves} moves)</span></h3>
-    ${rows.length ? `<ul class="moveups">${rows.join("")}</ul>` : '<p class="muted small">No move improves coverage now.</p>'}`;
+    <h3 class="flush-top">${esc(t("cov.moveup"))} <span class="muted small">${esc(t("cov.expected", {
+      before: plan.expected_before_pp.toFixed(1), after: plan.expected_after_pp.toFixed(1),
+      busy: Math.round(plan.busy_fraction * 100), moves: plan.limits.max_moves }))}</span></h3>
+    ${rows.length ? `<ul class="moveups">${rows.join("")}</ul>` : `<p class="muted small">${esc(t("cov.none"))}</p>`}`;
 }
 
 async function accept(unitId, postId, button) {
   button.disabled = true;
   try {
     await api(`/api/v1/units/${unitId}/move-up`, { method: "POST", body: { post_id: postId } });
-    say("Move-up sent; the crew is texted.");
+    say(t("cov.sent"));
   } catch (error) {
-    say(error.message || "Move-up refused", "error");
+    say(error.message || t("cov.refused"), "error");
   }
   await refresh();
 }
@@ -109,8 +125,8 @@ function annotateDetail(c) {
     const lost = u.coverage_lost_pp;
     const tag = document.createElement("span");
     tag.className = `cov-cost small ${lost >= 2 ? "poor" : "muted"}`;
-    tag.textContent = ` −${lost.toFixed(1)} pp cover`;
-    tag.title = `Coverage (${u.coverage_minutes} min) lost if this unit goes`;
+    tag.textContent = t("cov.cost", { pp: lost.toFixed(1) });
+    tag.title = t("cov.cost_title", { n: u.coverage_minutes });
     cell.append(tag);
   });
   const pick = c.recommended_units.find((u) => u.coverage_preferred);
@@ -119,8 +135,7 @@ function annotateDetail(c) {
     const note = document.createElement("p");
     note.className = "cov-cost small";
     note.id = "coverage-policy";
-    note.textContent = `Coverage policy (non-critical): ${pick.call_sign} is ` +
-      `${Math.round(s.extra_seconds)} s slower but keeps ${s.saving_pp.toFixed(1)} pp more of the region covered.`;
+    note.textContent = t("cov.policy", { unit: pick.call_sign, s: Math.round(s.extra_seconds), pp: s.saving_pp.toFixed(1) });
     detail.querySelector("[data-dispatch]")?.closest("table")?.after(note);
   }
 }
