@@ -21,8 +21,8 @@ from sqlalchemy import select
 
 from dispatch.crew_tokens import issue_crew_token
 from dispatch.models import EmergencyDispatch
-from tests.care.conftest import free_slots, make_clinic, make_patient
 from tests.conftest import add_unit, sign_in, sos_body
+from tests.support.care import free_slots, make_clinic, make_patient
 
 CASES = "/api/v1/emergency/cases"
 APPOINTMENTS = "/api/v1/appointments"

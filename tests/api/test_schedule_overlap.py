@@ -14,8 +14,8 @@ from care.models import DoctorSchedule
 from care.schedules import _insert_line
 from care.schemas import ScheduleCreate
 from data.errors import Conflict
-from tests.support.care import make_clinic
 from tests.api.test_doctor_schedules import ME, MINE, clear_week, line
+from tests.support.care import make_clinic
 
 
 def admin_add_url(clinic) -> str:

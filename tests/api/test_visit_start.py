@@ -17,9 +17,9 @@ from care.settings import get_care_settings
 from data.base import utcnow
 from data.outbox import OutboxEvent
 from identity.models import AuditEntry
-from tests.support.care import free_slots, make_clinic, make_patient
-from tests.conftest import sign_in
 from tests.api.test_sessions_and_mfa import claims_for
+from tests.conftest import sign_in
+from tests.support.care import free_slots, make_clinic, make_patient
 
 APPOINTMENTS = "/api/v1/appointments"
 

@@ -13,8 +13,8 @@ from shapely import Point
 from sqlalchemy import delete
 
 from facilities.models import Hospital
-from tests.support.web import HELSINKI, PHONE, shot
 from tests.e2e.test_patient_app import register, signed_in_page
+from tests.support.web import HELSINKI, PHONE, shot
 
 URDU, SPANISH = "کیمپس ہسپتال", "Hospital del Campus"
 SIZES = {"desktop": {"width": 1280, "height": 860}, "phone": PHONE}

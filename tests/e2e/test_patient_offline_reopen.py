@@ -8,13 +8,13 @@ import asyncio
 from playwright.async_api import expect
 
 from tests.conftest import PASSWORD
-from tests.support.web import HELSINKI, PHONE, shot
 from tests.e2e.test_patient_app import (  # the clinic fixture: one doctor free all day
     book_by_api,
     clinic,  # noqa: F401
     free_slots,
     register,
 )
+from tests.support.web import HELSINKI, PHONE, shot
 
 KEPT = """() => Object.keys(localStorage).filter((k) => k.startsWith("lifeline.patient.cache")
                                                    || k === "lifeline.patient.device")"""

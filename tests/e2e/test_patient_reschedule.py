@@ -6,8 +6,6 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import expect
 
-from tests.support.axe import assert_no_serious_violations
-from tests.support.web import PHONE, shot
 from tests.e2e.test_patient_app import (  # the clinic fixture: one doctor free all day
     book_by_api,
     clinic,  # noqa: F401
@@ -16,6 +14,8 @@ from tests.e2e.test_patient_app import (  # the clinic fixture: one doctor free 
     register,
     signed_in_page,
 )
+from tests.support.axe import assert_no_serious_violations
+from tests.support.web import PHONE, shot
 
 
 async def mine(api, patient) -> dict[str, dict]:

@@ -18,8 +18,8 @@ from data.base import utcnow
 from facilities import regions
 from facilities.local_names import hospital_local_names
 from facilities.models import Hospital
-from tests.conftest import sign_in
 from tests.api.test_sessions_and_mfa import claims_for
+from tests.conftest import sign_in
 from tests.support.rollback import rolled_back
 from tests.unit.test_routing_entrances import campus
 
