@@ -9,11 +9,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -23,9 +22,9 @@ from care import waitlist
 from care.access import (
     Requester,
     appointment_party,
-    manages_hospital,
     may_act_on_appointment,
 )
+from care.agenda import day_queue, publish_queue
 from care.lifecycle import (
     FREES_SLOT,
     STATUS_TIMESTAMP,
@@ -35,17 +34,14 @@ from care.lifecycle import (
     transition,
 )
 from care.models import Appointment, AppointmentEvent, WaitlistEntry
+from care.reminders import queue_reminder, withdraw_reminder
 from care.schemas import AppointmentCreate
 from care.settings import CareSettings
 from care.slots import slot_at
 from data import idempotency
 from data.base import utcnow
 from data.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed
-from data.events import APPOINTMENT_QUEUE, AppointmentQueue
-from data.outbox import record_event
 from identity.models import Patient
-from messaging.models import SmsMessage
-from messaging.outbox import queue_sms
 
 EXCLUSION_VIOLATION = "23P01"
 
@@ -130,39 +126,6 @@ async def _patient_for_booking(
     if patient is None:
         raise InvalidInput("no patient with this id", field="patient_id", code="unknown_patient")
     return patient
-
-
-async def queue_reminder(
-    *,
-    db_session: AsyncSession, start: datetime, patient: Patient, 
-    settings: CareSettings, doctor_name: str,
-) -> uuid.UUID | None:
-    """Queue the reminder SMS (sent by the messaging worker when it falls due); its id."""
-    if not patient.phone:
-        return None
-    local = start.astimezone(ZoneInfo(settings.timezone))
-    message = queue_sms(
-        db_session,
-        to_number=patient.phone,
-        body=(
-            f"Lifeline: reminder of your appointment with {doctor_name} on "
-            f"{local:%a %d %b at %H:%M}. Cancel in the app if you cannot come."
-        ),
-        purpose="appointment_reminder",
-    )
-    message.next_attempt_at = max(start - timedelta(hours=settings.reminder_lead_hours), utcnow())
-    await db_session.flush()  # the SMS row exists before an appointment points at it
-    return message.id
-
-
-async def withdraw_reminder(*, db_session: AsyncSession, appointment: Appointment) -> None:
-    """A cancelled appointment's reminder must never go out."""
-    if appointment.reminder_sms_id is None:
-        return
-    message = await db_session.get(SmsMessage, appointment.reminder_sms_id)
-    if message is not None and message.status == "queued":
-        message.status = "cancelled"
-        message.next_attempt_at = None
 
 
 async def _validated_slot(
@@ -424,32 +387,6 @@ async def reschedule(
     return new
 
 
-def _day_bounds(moment: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    day = moment.astimezone(zone).date()
-    start = datetime.combine(day, time(0), tzinfo=zone)
-    return start, start + timedelta(days=1)
-
-
-async def day_queue(
-    *,
-    db_session: AsyncSession, appointment: Appointment, settings: CareSettings
-) -> list[Appointment]:
-    """Checked-in patients of this doctor and hospital today, in check-in order."""
-    start, end = _day_bounds(appointment.scheduled_start, ZoneInfo(settings.timezone))
-    rows = await db_session.scalars(
-        select(Appointment)
-        .where(
-            Appointment.doctor_id == appointment.doctor_id,
-            Appointment.hospital_id == appointment.hospital_id,
-            Appointment.status == AppointmentStatus.CHECKED_IN.value,
-            Appointment.scheduled_start >= start,
-            Appointment.scheduled_start < end,
-        )
-        .order_by(Appointment.checked_in_at, Appointment.scheduled_start, Appointment.id)
-    )
-    return list(rows)
-
-
 async def queue_position(
     *,
     db_session: AsyncSession, requester: Requester, appointment_id: uuid.UUID,
@@ -468,67 +405,3 @@ async def queue_position(
         "waiting_ahead": position - 1 if position else None,
         "queue_length": len(ids),
     }
-
-
-async def publish_queue(
-    *,
-    db_session: AsyncSession, appointment: Appointment, settings: CareSettings
-) -> None:
-    """Tell the waiting room display (and patients' apps) the queue of this doctor changed."""
-    queue = await day_queue(db_session=db_session, appointment=appointment, settings=settings)
-    start, _ = _day_bounds(appointment.scheduled_start, ZoneInfo(settings.timezone))
-    payload: AppointmentQueue = {
-        "hospital_id": str(appointment.hospital_id),
-        "doctor_id": str(appointment.doctor_id),
-        "date": start.date().isoformat(),
-        "appointment_id": str(appointment.id),
-        "status": appointment.status,
-        "queue": [str(a.id) for a in queue],
-        "queue_length": len(queue),
-    }
-    record_event(
-        db_session, channel=APPOINTMENT_QUEUE.channel, event_type=APPOINTMENT_QUEUE.event_type,
-        aggregate_type="appointment", aggregate_id=appointment.id, payload=payload,
-    )
-
-
-async def list_mine(*, db_session: AsyncSession, requester: Requester) -> list[Appointment]:
-    """The caller's own appointments as a patient, newest first."""
-    if requester.patient_id is None:
-        return []
-    rows = await db_session.scalars(
-        select(Appointment).where(Appointment.patient_id == requester.patient_id)
-        .order_by(Appointment.scheduled_start.desc()).limit(200)
-    )
-    return list(rows)
-
-
-async def day_list(
-    *,
-    db_session: AsyncSession,
-    requester: Requester,
-    day: date,
-    hospital_id: uuid.UUID | None = None,
-    doctor_id: uuid.UUID | None = None,
-    settings: CareSettings,
-) -> list[Appointment]:
-    """A day's appointments: the desk sees its hospital's, a doctor their own agenda."""
-    query = select(Appointment)
-    if hospital_id is not None:
-        if not manages_hospital(requester, hospital_id):
-            raise Forbidden("only this hospital's admin sees its appointments",
-                            code="not_your_hospital")
-        query = query.where(Appointment.hospital_id == hospital_id)
-        if doctor_id is not None:
-            query = query.where(Appointment.doctor_id == doctor_id)
-    else:
-        if requester.doctor_id is None:
-            raise Forbidden("no doctor profile is linked to your account", code="not_a_doctor")
-        query = query.where(Appointment.doctor_id == requester.doctor_id)
-    start = datetime.combine(day, time(0), tzinfo=ZoneInfo(settings.timezone))
-    rows = await db_session.scalars(
-        query.where(Appointment.scheduled_start >= start,
-                    Appointment.scheduled_start < start + timedelta(days=1))
-        .order_by(Appointment.scheduled_start, Appointment.id)
-    )
-    return list(rows)

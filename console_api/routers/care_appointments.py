@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
 
-from care import appointments, portal, waitlist
+from care import agenda, appointments, portal, waitlist
 from care.lifecycle import AppointmentAction
 from care.schemas import AppointmentCreate, CancelBody, RescheduleBody, WaitlistCreate
 from care.settings import CareSettings
@@ -54,7 +54,7 @@ async def book(care_settings: CareSettingsDep, body: AppointmentCreate, response
 @router.get("/mine", response_model=list[AppointmentView], summary="My appointments, newest first")
 async def mine(db_session: SessionDep, requester: RequesterDep) -> list[dict[str, Any]]:
     """Empty for a caller without a patient profile."""
-    rows = await appointments.list_mine(db_session=db_session, requester=requester)
+    rows = await agenda.list_mine(db_session=db_session, requester=requester)
     return [appointments.appointment_view(a) for a in rows]
 
 
@@ -70,7 +70,7 @@ async def day(
 ) -> list[dict[str, Any]]:
     """With ``hospital_id``: that hospital's admins; without: the signed-in doctor's own.
     Each row names the patient (``patient_name``), as an agenda must."""
-    rows = await appointments.day_list(db_session=db_session, requester=requester, day=on,
+    rows = await agenda.day_list(db_session=db_session, requester=requester, day=on,
                                        hospital_id=hospital_id, doctor_id=doctor_id,
                                        settings=care_settings)
     names = await portal.patient_names(db_session=db_session,
