@@ -19,13 +19,23 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
+from facilities.models import RegionDiversionPolicy
 from identity.roles import Role
 from tests.conftest import PASSWORD
+from tests.support.restore import restoring
 
 ROLES = ["anonymous", *[role.value for role in Role]]
 #: Streams that never end on their own: covered by the real-time tests, not by a fuzzer.
 NOT_FUZZED = {"/api/v1/realtime/sse"}
 EXAMPLES = 30
+
+
+@pytest_asyncio.fixture(autouse=True, loop_scope="session")
+async def _settings_rows_as_they_were(app):
+    """The fuzzer may set the demo region's diversion policy (as super_admin, to any legal value):
+    put it back, so the tests after it (in any order) find the region as it was."""
+    async with restoring(app.state.session_factory, RegionDiversionPolicy, "helsinki"):
+        yield
 
 
 @pytest.fixture(scope="session")

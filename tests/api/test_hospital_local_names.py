@@ -43,7 +43,7 @@ def test_region_import_keeps_hospital_name_lang(database_url: str, tmp_path: Pat
     name = f"names{uuid.uuid4().hex[:8]}"
     with rolled_back(database_url) as (_, new_session):  # other tests never see it
         with new_session() as session:
-            regions.import_region(session, pbf_path=pbf, name=name, cache_dir=tmp_path)
+            regions.import_region(session=session, pbf_path=pbf, name=name, cache_dir=tmp_path)
             session.commit()
         with new_session() as session:
             (hospital,) = session.scalars(select(Hospital).where(Hospital.region == name))
@@ -52,7 +52,7 @@ def test_region_import_keeps_hospital_name_lang(database_url: str, tmp_path: Pat
             # Imported again (the extract lost its name:ur): the stale name goes too.
             fx = campus()
             regions.upsert_osm_hospitals(
-                session, region=name, pois=regions.hospital_pois(fx.write(tmp_path / "p.pbf")),
+                session=session, region=name, pois=regions.hospital_pois(fx.write(tmp_path / "p.pbf")),
                 local_names={})
             session.flush()
             session.refresh(hospital)
