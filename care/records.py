@@ -14,7 +14,7 @@ from sqlalchemy import and_, delete, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from care.access import Access, Basis, Requester, may_write_record, record_access, summary_access
+from care.access import Access, Basis, Requester, may_write_record, record_access
 from care.models import (
     Appointment,
     CareAccessEvent,
@@ -31,8 +31,7 @@ from data.base import utcnow
 from data.errors import Conflict, Forbidden, NotFound
 from data.events import BREAK_GLASS, BreakGlassRead
 from data.outbox import record_event
-from dispatch import crew
-from dispatch.models import CaseEvent, EmergencyCase
+from dispatch.models import EmergencyCase
 from identity.models import Patient
 
 log = logging.getLogger("lifeline.care.records")
@@ -323,92 +322,6 @@ async def add_record(
     db_session.add(record)
     await db_session.commit()
     return record
-
-
-async def _summary(
-    db_session: AsyncSession, patient: Patient, case: EmergencyCase
-) -> dict[str, Any]:
-    lists = await clinical_lists(db_session=db_session, patient_id=patient.id)
-    return {
-        "patient_id": str(patient.id),
-        # An SOS naming a patient it was not raised by (a bystander, a mistake) may be the wrong
-        # person: the crew is told, rather than trusting someone else's allergy list blindly.
-        "raised_by_patient": patient.user_id is not None and case.created_by == patient.user_id,
-        "full_name": patient.full_name,
-        "dob": _iso(patient.dob),
-        "blood_group": patient.blood_group,
-        "allergies": [
-            {k: a[k] for k in ("substance", "reaction", "severity")} for a in lists["allergies"]
-        ],
-        "conditions": [
-            {k: c[k] for k in ("name", "code")} for c in lists["conditions"]
-            if c["clinical_status"] == "active"
-        ],
-        "emergency_contacts": [
-            {k: c[k] for k in ("name", "relationship", "phone")}
-            for c in lists["emergency_contacts"]
-        ],
-    }
-
-
-async def _case_patient(
-    db_session: AsyncSession, case_id: uuid.UUID
-) -> tuple[EmergencyCase, Patient]:
-    case = await db_session.get(EmergencyCase, case_id)
-    if case is None:
-        raise NotFound(f"no emergency case {case_id}", code="case_not_found")
-    patient = await db_session.get(Patient, case.patient_id) if case.patient_id else None
-    if patient is None:
-        raise NotFound("the caller of this case is not a registered patient",
-                       code="no_registered_patient")
-    return case, patient
-
-
-def _audit_summary(
-    db_session: AsyncSession, case: EmergencyCase, *, user_id: uuid.UUID | None, actor: str,
-) -> None:
-    """Emergency access is audited twice: on the case timeline and in the care access log."""
-    now = utcnow()
-    db_session.add(
-        CaseEvent(
-            case_id=case.id, action="phi_access", from_status=case.status, to_status=case.status,
-            actor_user_id=user_id, actor=actor, reason="emergency summary",
-            details={"kind": "emergency_summary", "patient_id": str(case.patient_id)}, at=now,
-        )
-    )
-    log_access(db_session=db_session, requester_user=user_id, actor=actor,
-               patient_id=case.patient_id,
-               kind="emergency_summary", access=Access(Basis.EMERGENCY, "SOS"), case_id=case.id)
-
-
-async def emergency_summary(
-    *,
-    db_session: AsyncSession, requester: Requester, case_id: uuid.UUID
-) -> dict[str, Any]:
-    """Blood group, allergies, conditions and contacts of the SOS patient, for staff."""
-    case, patient = await _case_patient(db_session, case_id)
-    hospitals: frozenset[uuid.UUID] = frozenset()
-    if requester.doctor_id is not None:
-        hospitals = frozenset(await db_session.scalars(
-            select(DoctorHospitalAffiliation.hospital_id).where(
-                DoctorHospitalAffiliation.doctor_id == requester.doctor_id)
-        ))
-    summary_access(requester, destination_hospital_id=case.destination_hospital_id,
-                   doctor_hospitals=hospitals)
-    result = {"case_id": str(case.id), **await _summary(db_session, patient, case)}
-    _audit_summary(db_session, case, user_id=requester.user_id, actor=requester.label)
-    await db_session.commit()
-    return result
-
-
-async def crew_summary(*, db_session: AsyncSession, token: str, secret: str) -> dict[str, Any]:
-    """The same summary for the crew of a live dispatch, through their signed crew link."""
-    context = await crew.open_link(db_session=db_session, token=token, secret=secret)
-    case, patient = await _case_patient(db_session, context.case.id)
-    result = {"case_id": str(case.id), **await _summary(db_session, patient, case)}
-    _audit_summary(db_session, case, user_id=None, actor=f"crew:{context.unit.call_sign}")
-    await db_session.commit()
-    return result
 
 
 async def access_log(

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
 
-from care import records
+from care import emergency_summary, records
 from care.schemas import AllergyCreate, ConditionCreate, ContactCreate, ProfileUpdate, RecordCreate
 from console_api.audit_trail import note_audit
 from console_api.care_deps import BreakGlassHeader, RequesterDep
@@ -138,7 +138,7 @@ async def access_log(patient_id: uuid.UUID, db_session: SessionDep, requester: R
 async def case_summary(case_id: uuid.UUID, db_session: SessionDep, requester: RequesterDep
                        ) -> dict[str, Any]:
     """Blood group, allergies, conditions and contacts; every read is audited."""
-    return await records.emergency_summary(db_session=db_session, requester=requester,
+    return await emergency_summary.emergency_summary(db_session=db_session, requester=requester,
                                            case_id=case_id)
 
 
@@ -147,5 +147,5 @@ async def case_summary(case_id: uuid.UUID, db_session: SessionDep, requester: Re
 async def crew_summary(token: str, db_session: SessionDep, settings: IdentitySettingsDep
                        ) -> dict[str, Any]:
     """The crew of the live dispatch; every read is audited."""
-    return await records.crew_summary(db_session=db_session, token=token,
+    return await emergency_summary.crew_summary(db_session=db_session, token=token,
                                       secret=settings.secret_key)

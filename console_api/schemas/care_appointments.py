@@ -25,6 +25,7 @@ class AppointmentView(Answer):
     created_at: str
     confirmed_at: str | None
     checked_in_at: str | None
+    started_at: str | None
     completed_at: str | None
     cancelled_at: str | None
     no_show_at: str | None

@@ -52,8 +52,8 @@ def test_region_import_keeps_hospital_name_lang(database_url: str, tmp_path: Pat
             # Imported again (the extract lost its name:ur): the stale name goes too.
             fx = campus()
             regions.upsert_osm_hospitals(
-                session=session, region=name, pois=regions.hospital_pois(fx.write(tmp_path / "p.pbf")),
-                local_names={})
+                session=session, region=name,
+                pois=regions.hospital_pois(fx.write(tmp_path / "p.pbf")), local_names={})
             session.flush()
             session.refresh(hospital)
             assert hospital.local_names is None
