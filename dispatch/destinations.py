@@ -6,9 +6,10 @@ import logging
 import math
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 import numpy as np
 import shapely
@@ -267,8 +268,19 @@ class Destinations:
         network.engine.expire_closures(now=datetime.now(UTC))
 
 
+class HospitalRow(Protocol):
+    """What ranking reads of a hospital: an ORM row or a plain result row of the same columns."""
+
+    id: uuid.UUID
+    name: str
+    capabilities: list[str] | None
+    ed_status: str
+    beds_available: int | None
+    capacity_updated_at: datetime | None
+
+
 def candidates_from(
-    hospitals: list[Hospital],
+    hospitals: Sequence[HospitalRow],
     times: IncidentTimes,
     services: dict[uuid.UUID, dict[str, str]] | None = None,
 ) -> list[Candidate]:

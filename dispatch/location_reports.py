@@ -15,10 +15,11 @@ from data.errors import Conflict, NotFound
 from dispatch.alerts import raise_alert, resolve_alert
 from dispatch.case_detail import report_view
 from dispatch.case_events import Actor, add_case_event, case_location
+from dispatch.destination_choice import assess_destinations
 from dispatch.destinations import Destinations
 from dispatch.lifecycle import FINAL_STATUSES, CaseStatus
 from dispatch.models import CaseLocationReport, EmergencyCase
-from dispatch.service import assess_destinations, commit_change, get_case
+from dispatch.service import commit_change, get_case
 from dispatch.settings import DispatchSettings
 from routing.graph import haversine_m
 

@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from data.base import utcnow
 from dispatch.case_events import Actor, add_case_event
+from dispatch.destination_choice import assess_destinations
 from dispatch.destinations import Destinations
 from dispatch.lifecycle import CaseStatus
 from dispatch.models import EmergencyCase
-from dispatch.service import assess_destinations
 from dispatch.settings import DispatchSettings
 from dispatch.triage_rules import required_capability
 from facilities import services as facility_services
