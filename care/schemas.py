@@ -194,3 +194,23 @@ class ConditionCreate(Strict):
 class RecordCreate(Strict):
     record_type: RecordType
     payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class AppointmentView(BaseModel):
+    """An appointment as the API answers it (``appointments.appointment_view``), so OpenAPI
+    says what comes back; any further field passes through unchanged."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    patient_id: str
+    doctor_id: str
+    hospital_id: str
+    start: str
+    end: str
+    status: str
+    version: int
+    checked_in_at: str | None = None
+    started_at: str | None = None
+    completed_at: str | None = None
+    allowed_actions: list[str]

@@ -10,7 +10,13 @@ from fastapi import APIRouter, Header, Query, Response, status
 
 from care import appointments, portal, waitlist
 from care.lifecycle import AppointmentAction
-from care.schemas import AppointmentCreate, CancelBody, RescheduleBody, WaitlistCreate
+from care.schemas import (
+    AppointmentCreate,
+    AppointmentView,
+    CancelBody,
+    RescheduleBody,
+    WaitlistCreate,
+)
 from console_api.care_deps import RequesterDep
 from console_api.deps import SessionDep
 from console_api.params import IfMatchHeader, expected_version
@@ -156,7 +162,8 @@ async def no_show(appointment_id: uuid.UUID, response: Response, db_session: Ses
                       requester, if_match)
 
 
-@router.post("/{appointment_id}/start", summary="Start the visit")
+@router.post("/{appointment_id}/start", response_model=AppointmentView,
+             summary="Start the visit")
 async def start(appointment_id: uuid.UUID, response: Response, db_session: SessionDep,
                 requester: RequesterDep, if_match: IfMatchHeader = None) -> dict[str, Any]:
     """Legal from checked in; the patient leaves the waiting queue, the others move up."""
