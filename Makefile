@@ -16,7 +16,7 @@ FACILITIES ?=
 BANDIT_PATHS := console_api fleet_coverage identity data dispatch routing facilities realtime care messaging geocoding
 export DATABASE_URL REDIS_URL
 
-.PHONY: help run test test-random services venv db region lint security bench clean web mutate coverage
+.PHONY: help run test test-ordered services venv db region lint security bench clean web mutate coverage
 
 help:
 	@echo "make run    set up everything missing, migrate, import the demo region, serve on :$(PORT)"
@@ -50,14 +50,14 @@ run: region web
 	$(BIN)/lifeline serve --host $(HOST) --port $(PORT)
 
 test: export WITH_BROWSER := 1
-test test-random bench: export WITH_HA := 1
+test test-ordered bench: export WITH_HA := 1
 test: services venv web
 	timeout 1800 $(BIN)/pytest -q
 
-# The suite in random order (pytest-randomly; the seed is printed, `--randomly-seed=N` replays).
-test-random: export WITH_BROWSER := 1
-test-random: services venv web
-	timeout 1800 $(BIN)/pytest -q -p randomly
+# The suite in file order (`make test` runs it in random order; its seed is printed first).
+test-ordered: export WITH_BROWSER := 1
+test-ordered: services venv web
+	timeout 1800 $(BIN)/pytest -q -p no:randomly
 
 # --- web pages: third-party browser packages (Leaflet) from npm, pinned by package-lock.json,
 # served by the app from node_modules (no CDN). Reinstalled when the lockfile changes.
