@@ -211,7 +211,7 @@ def shell_env(database_url: str, **extra: str) -> dict[str, str]:
     env = {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ}
     env.update(
         DATABASE_URL=database_url,
-        LIFELINE_STREAM_PREFIX=os.environ["LIFELINE_STREAM_PREFIX"] + "served:",
+        LIFELINE_REALTIME_STREAM_PREFIX=os.environ["LIFELINE_REALTIME_STREAM_PREFIX"] + "served:",
     )
     env.update(extra)
     return env
