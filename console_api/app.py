@@ -181,6 +181,7 @@ def create_app(
             redis=app.state.redis,
             realtime_settings=realtime_settings,
             care_settings=care_settings,
+            dispatch_settings=dispatch_settings,
         )
         app.state.position_ingest = bootstrap.position_ingest(
             live=app.state.adapters.live_positions,

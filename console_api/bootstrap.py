@@ -34,7 +34,8 @@ class Adapters:
 
 
 def adapters(
-    *, redis: Redis, realtime_settings: RealtimeSettings, care_settings: CareSettings
+    *, redis: Redis, realtime_settings: RealtimeSettings, care_settings: CareSettings,
+    dispatch_settings: DispatchSettings,
 ) -> Adapters:
     """Every port backed by the app's Redis."""
     return Adapters(
@@ -42,6 +43,7 @@ def adapters(
             redis,
             stream_prefix=realtime_settings.stream_prefix,
             stream_maxlen=realtime_settings.ephemeral_maxlen,
+            stale_after_s=dispatch_settings.position_stale_seconds,
         ),
         presence=RedisPresence(redis, prefix=care_settings.presence_prefix),
     )

@@ -25,7 +25,7 @@ from dispatch.ports import LiveFixRead, LivePositions
 from dispatch.position_ingest import UnitNotFound
 from dispatch.recommend_units import ACUTE, Destination, UnitCandidate, recommend_units
 from dispatch.schemas import UnitCreate
-from dispatch.settings import DispatchSettings, get_dispatch_settings
+from dispatch.settings import DispatchSettings
 from dispatch.unit_status import UnitStatus, unit_transition
 from geocoding.bounds import outside_every_region
 from routing.fleet import times_to_incident
@@ -227,7 +227,7 @@ async def live_positions(
             fixes = await live_fleet.latest([unit.id for unit in units])
         except Unavailable:
             fixes = [None] * len(units)
-    oldest = utcnow() - timedelta(seconds=get_dispatch_settings().position_stale_seconds)
+    oldest = utcnow() - timedelta(seconds=live_fleet.stale_after_s)
     result = {}
     for unit, fix in zip(units, fixes, strict=True):
         if fix is not None and fix.recorded_at >= oldest:

@@ -40,6 +40,10 @@ class LiveFixRead:
 class LivePositions(Protocol):
     """Keeps each unit's newest position, decides the trail, and publishes live fixes."""
 
+    #: A fix older than this no longer places the unit (LIFELINE_DISPATCH_POSITION_STALE_SECONDS):
+    #: it stands at its station, marked stale.
+    stale_after_s: float
+
     async def latest(self, unit_ids: Sequence[uuid.UUID]) -> list[LiveFixRead | None]:
         """Each unit's live fix (None: none kept), in order; data.errors.Unavailable when down.
 

@@ -84,8 +84,11 @@ return out
 class RedisLivePositions:
     """Stores fixes with :data:`_INGEST_SCRIPT` (see :class:`dispatch.ports.LivePositions`)."""
 
-    def __init__(self, redis: Redis, *, stream_prefix: str, stream_maxlen: int) -> None:
+    def __init__(
+        self, redis: Redis, *, stream_prefix: str, stream_maxlen: int, stale_after_s: float
+    ) -> None:
         self.redis = redis
+        self.stale_after_s = stale_after_s
         self.stream_key = streams.stream_key(stream_prefix, Channel.UNIT_POSITION)
         self.counter_key = streams.counter_key(stream_prefix, Channel.UNIT_POSITION)
         self.stream_maxlen = stream_maxlen

@@ -56,7 +56,8 @@ async def test_without_redis_the_fixes_are_refused_as_unavailable(app, client, o
 
     unit = uuid.UUID((await add_unit(client, operator.headers))["id"])
     dead = aioredis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
-    live = RedisLivePositions(dead, stream_prefix="lifeline:test:dead:", stream_maxlen=100)
+    live = RedisLivePositions(dead, stream_prefix="lifeline:test:dead:", stream_maxlen=100,
+                              stale_after_s=120.0)
     ingest = PositionIngest(
         live=live, session_factory=app.state.session_factory,
         settings=app.state.dispatch_settings,

@@ -23,7 +23,8 @@ def _dead() -> aioredis.Redis:
 async def test_live_positions_read_back_the_newest_fix_in_one_call(app):
     redis = app.state.redis
     prefix = f"lifeline:test:{uuid.uuid4().hex}:"
-    live = RedisLivePositions(redis, stream_prefix=prefix, stream_maxlen=100)
+    live = RedisLivePositions(redis, stream_prefix=prefix, stream_maxlen=100,
+                              stale_after_s=120.0)
     a, b, silent = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     at = datetime.now(UTC).replace(microsecond=123_456)
     fixes = [
@@ -48,7 +49,8 @@ async def test_live_positions_read_back_the_newest_fix_in_one_call(app):
 
 async def test_live_positions_down_is_unavailable_never_a_redis_error():
     dead = _dead()
-    live = RedisLivePositions(dead, stream_prefix="lifeline:test:dead:", stream_maxlen=100)
+    live = RedisLivePositions(dead, stream_prefix="lifeline:test:dead:", stream_maxlen=100,
+                              stale_after_s=120.0)
     try:
         with pytest.raises(Unavailable):
             await live.latest([uuid.uuid4()])
