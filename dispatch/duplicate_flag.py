@@ -38,6 +38,7 @@ async def possible_duplicate(
                 EmergencyCase.raised_at >= now - timedelta(minutes=settings.duplicate_minutes),
                 func.ST_DWithin(there, here, settings.duplicate_radius_m),
             )
-            .order_by(func.ST_Distance(there, here))
+            # Equally near (calls from one spot): the first call raised is the incident's primary.
+            .order_by(func.ST_Distance(there, here), EmergencyCase.raised_at, EmergencyCase.id)
             .limit(1)
         )
