@@ -179,7 +179,7 @@ async def case_extras(
     if case.status in (CaseStatus.RAISED.value, CaseStatus.TRIAGED.value):
         ranked = await fleet.recommend_for_case(
             db_session=db_session, live_fleet=live_fleet, destinations=destinations, case=case,
-            k=fleet.UNIT_SHORTLIST, settings=settings,
+            k=fleet.ROUTED_AT_MOST, settings=settings,
         )
         units = ranked[: settings.recommended_units]
         plan = choose_units(plan_for(case.symptom_category, case.severity), ranked)

@@ -172,7 +172,7 @@ async def dispatch_case(
     # Also when the operator picked the units: their ETAs are recorded with the dispatch.
     recommended: list[dict[str, Any]] = await fleet.recommend_for_case(
         db_session=db_session, live_fleet=live_fleet, destinations=destinations, case=case,
-        k=fleet.UNIT_SHORTLIST, settings=settings,
+        k=fleet.ROUTED_AT_MOST, settings=settings,
     )
     if unit_ids is None:
         if unit_id is None:

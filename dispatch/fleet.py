@@ -26,7 +26,7 @@ from dispatch.position_ingest import UnitNotFound
 from dispatch.recommend_units import ACUTE, Destination, UnitCandidate, recommend_units
 from dispatch.schemas import UnitCreate
 from dispatch.settings import DispatchSettings
-from dispatch.unit_status import UnitStatus, unit_transition
+from dispatch.unit_status import UnitStatus, UnitType, unit_transition
 from geocoding.bounds import outside_every_region
 from routing.fleet import times_to_incident
 
@@ -37,6 +37,11 @@ from routing.fleet import times_to_incident
 UNIT_SEARCH_LIMITS_S: tuple[float, ...] = (600.0,)
 #: Units routed per recommendation: the nearest by air (see shortlist_by_air).
 UNIT_SHORTLIST = 25
+#: Also routed: the nearest units of each type (a plan may need an ALS the 25 nearest lack).
+SHORTLIST_PER_TYPE = 3
+#: Every unit the shortlist can hold: what a response plan chooses from.
+ROUTED_AT_MOST = UNIT_SHORTLIST + SHORTLIST_PER_TYPE * len(UnitType)
+
 
 class UnitUnavailable(Conflict):
     """The unit is already committed to a case (or out of service)."""
@@ -240,21 +245,32 @@ async def live_positions(
 
 def shortlist_by_air(
     units: list[UnitBrief], positions: dict[uuid.UUID, LivePosition], lat: float, lng: float,
-    n: int,
+    n: int, *, per_type: int = 0,
 ) -> list[UnitBrief]:
-    """The ``n`` units nearest the incident in a straight line, the only ones routed.
+    """The ``n`` units nearest the incident in a straight line, the only ones routed, plus the
+    ``per_type`` nearest of each unit type (in their original order).
 
     A dispatch room with hundreds of free units routes a shortlist, as CAD systems do: snapping
     and scoring every unit of a city's fleet cost ~20 ms per dispatch. A unit outside the
-    shortlist wins only if more than ``n`` units are nearer by air yet all slower by road.
+    shortlist wins only if more than ``n`` units are nearer by air yet all slower by road. The
+    nearest of each type are kept so a response plan that needs an ALS finds one even when the
+    ``n`` nearest are all BLS.
     """
     if len(units) <= n:
         return units
     lats = np.fromiter((positions[u.id].lat for u in units), float, len(units))
     lngs = np.fromiter((positions[u.id].lng for u in units), float, len(units))
     dx = (lngs - lng) * math.cos(math.radians(lat))
-    nearest = np.argpartition(dx * dx + (lats - lat) ** 2, n - 1)[:n]
-    return [units[i] for i in sorted(nearest.tolist())]
+    d2 = dx * dx + (lats - lat) ** 2
+    keep = set(np.argpartition(d2, n - 1)[:n].tolist())
+    if per_type:
+        by_type: dict[str, list[int]] = {}
+        for i in np.argsort(d2, kind="stable").tolist():
+            kind = getattr(units[i], "unit_type", None)
+            if kind is not None and len(by_type.setdefault(kind, [])) < per_type:
+                by_type[kind].append(i)
+        keep.update(i for found in by_type.values() for i in found)
+    return [units[i] for i in sorted(keep)]
 
 
 async def recommend_for_case(
@@ -276,7 +292,8 @@ async def recommend_for_case(
         return []
     positions = await live_positions(live_fleet, units)
     point = to_shape(case.location)
-    units = shortlist_by_air(units, positions, point.y, point.x, UNIT_SHORTLIST)
+    units = shortlist_by_air(units, positions, point.y, point.x, UNIT_SHORTLIST,
+                             per_type=SHORTLIST_PER_TYPE)
     origins = [(positions[u.id].lat, positions[u.id].lng) for u in units]
     # Most incidents have enough units within 10 minutes (the usual response standard): search
     # that far first (a fraction of the city), the whole horizon only when fewer than k units

@@ -39,3 +39,15 @@ def test_the_shortlist_is_the_n_nearest_in_their_original_order(points, n):
 def test_a_small_fleet_is_routed_whole():
     units, positions = fleet([(33.6 + random.random() / 10, 73.0) for _ in range(5)])
     assert shortlist_by_air(units, positions, 33.65, 73.05, 25) == units
+
+
+def test_the_nearest_of_each_type_is_routed_too():
+    """Thirty BLS units nearer than the only ALS: a cardiac-arrest plan still finds the ALS."""
+    units, positions = fleet([(33.65 + i / 10_000, 73.05) for i in range(30)] + [(33.66, 73.05)])
+    for u in units[:-1]:
+        u.unit_type = "BLS"
+    units[-1].unit_type = "ALS"
+    chosen = shortlist_by_air(units, positions, 33.65, 73.05, 25, per_type=3)
+    assert units[-1] in chosen and len(chosen) == 26
+    assert chosen == [u for u in units if u in chosen]
+    assert shortlist_by_air(units, positions, 33.65, 73.05, 25) == units[:25]
