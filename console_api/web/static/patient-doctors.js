@@ -74,7 +74,7 @@ let ticket = 0;
 async function search() {
   const q = query();
   const mine = ++ticket;
-  const result = await load("doctors", `/api/v1/doctors?${q}`);
+  const result = await load("doctors", `/api/v1/doctors?${q}`, { current: () => mine === ticket });
   if (mine !== ticket) return;  // a newer search (the user's, a poll's) answers instead
   freshness(result);
   const same = JSON.stringify(result.data) === JSON.stringify(shown);

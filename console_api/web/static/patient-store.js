@@ -67,11 +67,13 @@ export const device = {
   },
 };
 
-/** GET, remembering the answer; offline, the remembered one (`fresh: false`, `at`). */
-export async function load(name, path) {
+/** GET, remembering the answer; offline, the remembered one (`fresh: false`, `at`). `current`
+ * says whether the answer is still wanted when it comes (an older search answering late must
+ * not replace the newer one kept for offline reading). */
+export async function load(name, path, { current = () => true } = {}) {
   try {
     const data = await api(path);
-    cache.write(name, data);
+    if (current()) cache.write(name, data);
     return { data, fresh: true };
   } catch (error) {
     const kept = cache.read(name);

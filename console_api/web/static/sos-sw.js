@@ -1,6 +1,6 @@
 // SOS and patient app service worker: the pages themselves open without a network. API calls are never cached:
 // the page queues the SOS and retries it with the same Idempotency-Key.
-const CACHE = "lifeline-sos-v4";
+const CACHE = "lifeline-sos-v5";
 const SHELL = [
   "/sos", "/static/app.css", "/static/common.js", "/static/sos.js", "/static/maplabels.js",
   "/static/icon.svg", "/static/i18n.js", "/static/i18n/sos.js",
