@@ -136,6 +136,8 @@ class Hub:
 
     def fan_out(self, event: Event) -> None:
         """Deliver one event to every local subscription of its channel."""
+        if event.channel in EPHEMERAL_CHANNELS and event.seq <= self.heads.get(event.channel, 0):
+            self._counter_restarted(event.channel, event.seq)
         if event.seq > self.heads.get(event.channel, 0):
             self.heads[event.channel] = event.seq
         self.delivered += 1
@@ -147,6 +149,20 @@ class Hub:
             shown = audience.sees(event)
             for sub in list(audience.subscriptions):
                 sub.deliver_live(event, shown)
+
+    def _counter_restarted(self, channel: str, seq: int) -> None:
+        """The reader sees each stream entry once, so an ephemeral seq at or below the head means
+        Redis lost its data (restarted without persistence) and counts from 1 again: start every
+        subscriber of the channel over from here, or live positions would freeze until the new
+        count passed the old one."""
+        log.warning("%s restarted its count at %d (head was %d)", channel, seq,
+                    self.heads.get(channel, 0))
+        self.heads[channel] = seq - 1
+        self.coalesced[channel].clear()
+        for audience in self.audiences.get(channel, {}).values():
+            for sub in audience.subscriptions:
+                if not sub.replaying:
+                    sub.gate.position = seq - 1
 
     def _advance_head(self, channel: str, fields: dict[Any, Any]) -> None:
         raw = fields.get(b"seq", fields.get("seq"))

@@ -131,3 +131,25 @@ async def test_without_coalescing_every_fix_is_shown_at_once() -> None:
     for seq in range(1, 4):
         hub.fan_out(fix(seq, "a"))
     assert [e.seq for e in await sink.take()] == [1, 2, 3]
+
+
+async def test_positions_flow_again_when_redis_restarts_its_count() -> None:
+    """Redis restarted without its data counts positions from 1 again: subscribers start over
+    from there instead of dropping every fix until the new count passes the old one."""
+    positions = "unit.position.updated"
+    hub = Hub(redis=None, engine=None,  # type: ignore[arg-type]
+              settings=RealtimeSettings(position_coalesce_ms=0))
+    sink = hub.open_sink()
+    sub = hub.subscribe(sink, channel=positions, principal=OPERATOR, ack=False)
+
+    def fix(seq: int) -> Event:
+        return Event(positions, seq, "unit.position", {"unit_id": "u1", "n": seq},
+                     "2026-12-05T00:00:00+00:00")
+
+    for seq in range(1, 11):
+        hub.fan_out(fix(seq))
+    assert [e.seq for e in await sink.take()] == list(range(1, 11))
+    for seq in (1, 2, 3):  # the count started over
+        hub.fan_out(fix(seq))
+    assert [e.seq for e in await sink.take()] == [1, 2, 3]
+    assert sub.position == 3 and hub.heads[positions] == 3
