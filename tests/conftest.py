@@ -299,6 +299,15 @@ def sos_body(**overrides) -> dict:
     return body
 
 
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """The random order's seed, even under -q (which hides pytest-randomly's header line)."""
+    seed = getattr(config.option, "randomly_seed", None)
+    if isinstance(seed, int) and config.pluginmanager.has_plugin("randomly"):
+        terminalreporter.write_line(
+            f"tests ran in random order, seed {seed}: replay with pytest --randomly-seed={seed}"
+        )
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """A skipped test is a failed test here: CI installs what it needs or fails loudly."""
     with contextlib.suppress(redis.RedisError):
