@@ -81,7 +81,9 @@ class DispatchCost:
         # read at all; a GPS drift of a free unit shows within ``recent_s``.
         recent_key = (case.region, settings.minutes, id(weights), self.book.generation)
         recent = self._recent.get(recent_key)
-        if recent is not None and time.monotonic() - recent[0] < self.recent_s(settings):
+        # ... unless it does not know a unit recommended now (added since, or back in service).
+        if (recent is not None and time.monotonic() - recent[0] < self.recent_s(settings)
+                and all(u["unit_id"] in recent[1] for u in units)):
             lost = recent[1]
         else:
             demand = await service.load_demand(db_session=db_session, region=case.region)
