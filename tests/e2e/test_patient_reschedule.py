@@ -41,7 +41,7 @@ async def test_confirm_then_change_the_time(api, clinic, new_context):  # noqa: 
     await change.click()
     await expect(change).to_have_attribute("aria-expanded", "true")
     moves = card.locator("button[data-move]")
-    await expect(moves.first).to_be_visible()
+    await expect(moves.first).to_be_visible(timeout=15_000)  # two reads: doctor and slots
     await expect(moves.first).to_be_focused()  # the keyboard lands on the first free time
     assert first["start"] not in [await b.get_attribute("data-start") for b in await moves.all()]
     await assert_no_serious_violations(page)
@@ -74,12 +74,12 @@ async def test_change_time_in_urdu(api, clinic, new_context, size):  # noqa: F81
     card = page.locator(f'[data-appointment-id="{made["id"]}"]')
     await expect(card.get_by_role("button", name="آنے کی تصدیق کریں")).to_be_visible()
     await card.get_by_role("button", name="وقت تبدیل کریں").click()
-    await expect(card.locator("button[data-move]").first).to_be_visible()
+    await expect(card.locator("button[data-move]").first).to_be_visible(timeout=15_000)
     await assert_no_serious_violations(page)
     await shot(page, f"patient-reschedule-ur-{size}")
     if size == "phone":
         await page.get_by_label("Language / زبان / Idioma").select_option("en")
-        await expect(card.locator("button[data-move]").first).to_be_visible()
+        await expect(card.locator("button[data-move]").first).to_be_visible(timeout=15_000)
         await shot(page, "patient-reschedule-en-phone")
 
 
