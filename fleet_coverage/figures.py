@@ -103,9 +103,10 @@ def propose_moves(
     extra_rows: list[np.ndarray] = []
     for u in units:
         _, times = reach.from_point(u.lat, u.lng)
+        stands = u.heading_to or (u.lat, u.lng)  # on its way to a post: counted there
         at_post = next(
             (i for i, p in enumerate(posts)
-             if haversine_m(u.lat, u.lng, p.lat, p.lng) <= settings.at_post_m),
+             if haversine_m(stands[0], stands[1], p.lat, p.lng) <= settings.at_post_m),
             None,
         )
         if at_post is None:

@@ -77,6 +77,9 @@ class FleetUnit:
     lat: float
     lng: float
     source: str
+    #: The post of a move-up not yet ended by a status change: the unit is on its way there even
+    #: when a fresh GPS fix places it elsewhere, so plans count it at that post (not propose it).
+    heading_to: tuple[float, float] | None = None
 
 
 @dataclass
@@ -317,7 +320,8 @@ async def free_fleet(
             (lat, lng), source = moved[unit.id], "move_up"
         else:
             lat, lng, source = position.lat, position.lng, "station"
-        result.append(FleetUnit(unit.id, unit.call_sign, unit.unit_type, lat, lng, source))
+        result.append(FleetUnit(unit.id, unit.call_sign, unit.unit_type, lat, lng, source,
+                                heading_to=moved.get(unit.id)))
     return result
 
 
@@ -352,14 +356,15 @@ async def accept_move_up(
         )
     pending = await db_session.scalar(
         select(CoverageMove)
-        .where(CoverageMove.unit_id == unit.id, CoverageMove.post_id == post.id)
+        .where(CoverageMove.unit_id == unit.id)
         .order_by(CoverageMove.accepted_at.desc())
         .limit(1)
-    )
+    )  # the unit's latest move: sent on to another post since, it may be sent back here
     last_event = await db_session.scalar(
         select(func.max(UnitEvent.at)).where(UnitEvent.unit_id == unit.id)
     )
-    if pending is not None and (last_event is None or pending.accepted_at > last_event):
+    if (pending is not None and pending.post_id == post.id
+            and (last_event is None or pending.accepted_at > last_event)):
         raise Conflict(f"{unit.call_sign} is already moving up to {post.name}",
                        code="move_up_pending")
     point = to_shape(post.location)

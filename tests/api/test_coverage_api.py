@@ -202,6 +202,19 @@ async def test_move_up_attacks(app, client, operator, far_region):
                       headers=h)
 
 
+async def test_a_unit_sent_on_to_another_post_may_be_sent_back(app, client, operator):
+    """Only the unit's latest move is pending: a move superseded by another does not block."""
+    h = operator.headers
+    unit = await add_unit(client, h, lat=60.1680, lng=24.9390)
+    url = f"/api/v1/units/{unit['id']}/move-up"
+    first, second = [(await client.post(f"{COVERAGE}/posts", json={
+        "region": REGION, "name": f"Standby {uuid.uuid4().hex[:6]}", "lat": lat, "lng": 24.9450,
+    }, headers=h)).json()["id"] for lat in (60.1720, 60.1760)]
+    for post_id, status in ((first, 201), (first, 409), (second, 201), (first, 201)):
+        got = await client.post(url, json={"post_id": post_id}, headers=h)
+        assert got.status_code == status, got.text
+
+
 async def test_move_up_proposals_respect_the_limits(app, client, operator):
     h = operator.headers
     got = await client.get(f"{COVERAGE}/move-ups", params={"region": REGION}, headers=h)

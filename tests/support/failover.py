@@ -94,10 +94,10 @@ async def directory_reader(http: httpx.AsyncClient, journal: Journal, reads: lis
 
 
 def read_availability(reads: list[dict[str, Any]]) -> dict[str, Any]:
-    """Directory reads answered 200 / not, and the last failure."""
+    """Directory reads answered 200 / not; each failure's time and status (None: no answer)."""
     failed = [r for r in reads if r["status"] != 200]
     return {"ok": len(reads) - len(failed), "failed": len(failed),
-            "failed_at": [r["at"] for r in failed][:20]}
+            "failed_at": [(r["at"], r["status"]) for r in failed][:20]}
 
 
 async def _watch(what: str, journal: Journal, probe: Any, timeout: float = 60) -> None:

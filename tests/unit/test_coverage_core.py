@@ -237,3 +237,41 @@ def test_policy_prefers_a_slightly_slower_unit_for_low_acuity_only_when_it_saves
     small = [DispatchOption("fast", 300, 1.0), DispatchOption("slow", 330, 0.5)]
     assert suggest(small, "medium", max_extra_s=60, min_saving_pp=2).unit_id == "fast"
     assert suggest([], "low", max_extra_s=60, min_saving_pp=2).unit_id is None
+
+
+# ---------------------------------------------------------------- proposals a crew can accept
+
+
+def test_a_unit_on_its_way_to_a_post_is_not_proposed_to_it_again():
+    """Found by random order: a fresh GPS fix on the way placed the unit short of its post, the
+    planner proposed the same move again and accepting it was refused (409 move_up_pending)."""
+    import uuid
+    from dataclasses import replace
+
+    import shapely
+    from shapely.prepared import prep
+
+    from dispatch.destinations import RegionNetwork
+    from fleet_coverage.figures import propose_moves
+    from fleet_coverage.service import FleetUnit, Post, RegionState, grid_for
+    from fleet_coverage.settings import CoverageSettings
+
+    graph = synthetic_grid(24, seed=5)
+    engine = TravelTimeEngine(graph, [], auto_refresh=False)
+    lat, lng = graph.node_lat, graph.node_lon
+    area = shapely.box(lng.min() - 0.01, lat.min() - 0.01, lng.max() + 0.01, lat.max() + 0.01)
+    network = RegionNetwork("synthetic", area, prep(area), engine, {})
+    settings = CoverageSettings(min_gain_pp=0.0)
+    state = RegionState(network, grid_for(network, None, settings))
+    south = (float(lat.min()), float(lng.min()))  # two units share a station in one corner
+    north = (float(lat.max()), float(lng.max()))  # a standby point in the opposite one
+    posts = [Post(uuid.uuid4(), "Station", "station", *south),
+             Post(uuid.uuid4(), "North", "standby", *north)]
+    units = [FleetUnit(uuid.uuid4(), f"A{i}", "ALS", *south, "station") for i in range(2)]
+    first = propose_moves(state, units, posts, settings, minutes=2)["proposals"]
+    assert [p["post_name"] for p in first] == ["North"]
+    # Accepted; the crew's first fix still places the unit at the station.
+    units = [replace(u, heading_to=north) if str(u.id) == first[0]["unit_id"] else u
+             for u in units]
+    again = propose_moves(state, units, posts, settings, minutes=2)["proposals"]
+    assert again == []
