@@ -382,6 +382,11 @@ defaults
     # A request whose connection failed (a dead node) is sent to the other node.
     retries 3
     option redispatch 1
+    # So is a request in flight when its node dies (closed with no answer): a read, or a write
+    # carrying an Idempotency-Key (SOS intake), is sent again to the other node; no other write.
+    # The whole request is held before it is sent, so that it can be sent again.
+    retry-on conn-failure empty-response
+    option http-buffer-request
 frontend lifeline
     bind 127.0.0.1:{port}
     use_backend consoles if {{ path_beg /ws }}
@@ -391,6 +396,7 @@ backend api
     option httpchk GET /health/ready
     http-check expect status 200
     default-server inter 500ms fall 2 rise 1
+    http-request disable-l7-retry if !METH_GET !{{ req.hdr(Idempotency-Key) -m found }}
 {api_servers}
 backend consoles
     balance leastconn
@@ -405,7 +411,8 @@ class Haproxy:
     When every node fails its readiness check at once the cause is a shared dependency
     (PostgreSQL or Redis failing over), not the nodes: the unchecked ``backup`` entries then
     keep sending traffic to them, since an emergency is never refused and SOS intake retries
-    on the new primary by itself. A dead node still fails its connection and is redispatched.
+    on the new primary by itself. A dead node still fails its connection and is redispatched; a
+    request it took and died on is sent again when that is safe (a read, an Idempotency-Key).
     """
 
     root: Path

@@ -62,6 +62,17 @@ def test_haproxy_checks_readiness_of_both_app_nodes() -> None:
     assert SERVICES["lb"]["volumes"] == [mount]
 
 
+def test_the_ha_run_proves_the_retry_rules_that_deploy_ships() -> None:
+    """tests/support/ha.py writes its own HAProxy config for loopback: the same replay rules."""
+    deploy = (ROOT / "deploy/ha/haproxy.cfg").read_text()
+    harness = (ROOT / "tests/support/ha.py").read_text().replace("{{", "{").replace("}}", "}")
+    replay_only_if_safe = (
+        "http-request disable-l7-retry if !METH_GET !{ req.hdr(Idempotency-Key) -m found }")
+    for rule in ("retries 3", "option redispatch 1", "retry-on conn-failure empty-response",
+                 "option http-buffer-request", replay_only_if_safe):
+        assert rule in deploy and rule in harness, rule
+
+
 def test_patroni_nodes_share_one_configuration_with_synchronous_mode() -> None:
     patroni = yaml.safe_load((ROOT / "deploy/ha/patroni.yml").read_text())
     assert patroni["bootstrap"]["dcs"]["synchronous_mode"] is True
