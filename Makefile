@@ -52,9 +52,9 @@ run: region web
 test: export WITH_BROWSER := 1
 test test-ordered bench: export WITH_HA := 1
 test: services venv web
-	timeout 1800 $(BIN)/pytest -q
+	timeout 1800 $(BIN)/pytest -q --durations=40
 
-# The suite in file order (`make test` runs it in random order; its seed is printed first).
+# The suite in file order (`make test` runs it in random order and prints its seed at the end).
 test-ordered: export WITH_BROWSER := 1
 test-ordered: services venv web
 	timeout 1800 $(BIN)/pytest -q -p no:randomly

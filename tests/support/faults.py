@@ -312,14 +312,15 @@ async def _faults(plan: Plan, journal: Journal, pg: PrivatePostgres, rd: Private
     journal.fault("redis_back")
     await at(plan.worker_kill)
     holder = api.holder_of(journal.console_port)
-    pid = api.kill_one_worker(prefer_client_port=journal.console_port)
+    pid = await asyncio.to_thread(api.kill_one_worker, prefer_client_port=journal.console_port)
     journal.fault("worker_killed", pid=pid, held_console=holder == pid)
     await at(plan.pg_crash)
     await asyncio.to_thread(pg.crash)
     journal.fault("pg_crashed")
     await asyncio.sleep(plan.pg_down_s / 3)
     # A worker restarted while the database is down must wait for it, not take uvicorn down.
-    journal.fault("worker_killed_during_db_outage", pid=api.kill_one_worker())
+    journal.fault("worker_killed_during_db_outage",
+                  pid=await asyncio.to_thread(api.kill_one_worker))
     await asyncio.sleep(plan.pg_down_s * 2 / 3)
     await asyncio.to_thread(pg.start)
     journal.fault("pg_back")

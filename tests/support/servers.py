@@ -292,12 +292,21 @@ class Server:
             return []
         if not self.workers:
             return [self.process.pid]
-        with contextlib.suppress(psutil.NoSuchProcess):
+        try:
             children = psutil.Process(self.process.pid).children(recursive=False)
-            # uvicorn's supervisor may also hold a multiprocessing helper; workers run python.
-            return [c.pid for c in children if "python" in " ".join(c.cmdline()).lower()
-                    and "resource_tracker" not in " ".join(c.cmdline())]
-        return []
+        except psutil.NoSuchProcess:
+            return []
+        workers = []
+        for child in children:
+            # A worker just killed stays a zombie until uvicorn reaps it (its cmdline() raises):
+            # it is skipped, not allowed to hide the live ones (the fault run once found none).
+            with contextlib.suppress(psutil.Error):
+                command = " ".join(child.cmdline()).lower()
+                # uvicorn's supervisor may also hold a multiprocessing helper; workers run python.
+                if ("python" in command and "resource_tracker" not in command
+                        and child.status() != psutil.STATUS_ZOMBIE):
+                    workers.append(child.pid)
+        return workers
 
     def holder_of(self, client_port: int | None) -> int | None:
         """The worker holding the TCP connection from ``client_port`` (the console's socket)."""
@@ -309,7 +318,9 @@ class Server:
         return None
 
     def kill_one_worker(self, prefer_client_port: int | None = None) -> int:
-        """SIGKILL a worker: the one serving the console when it can be found."""
+        """SIGKILL a worker: the one serving the console when it can be found (waits, up to 30 s,
+        for uvicorn to have one running, as it may be replacing a worker killed before)."""
+        wait_until("a running worker", lambda: bool(self.worker_pids()), 30, step=0.1)
         pid = self.holder_of(prefer_client_port) or self.worker_pids()[0]
         os.kill(pid, signal.SIGKILL)
         return pid
