@@ -32,8 +32,8 @@ async def test_sos_survive_redis_worker_and_postgres_failures(tmp_path):
     assert result["delivered_twice"] == []
     assert result["duplicate_seqs"] == 0
     faults = [f["fault"] for f in result["faults"]]
-    assert faults[:-1] == ["redis_killed", "redis_back", "worker_killed", "pg_crashed",
-                           "worker_killed_during_db_outage", "pg_back", "db_slow",
+    assert faults[:-1] == ["redis_killed", "redis_back", "worker_killed", "worker_replaced",
+                           "pg_crashed", "worker_killed_during_db_outage", "pg_back", "db_slow",
                            "db_connections_reset"]
     for name, seconds in result["recovery_s"].items():
         assert seconds is not None and seconds < 5.0, (name, result["recovery_s"])

@@ -315,6 +315,10 @@ async def _faults(plan: Plan, journal: Journal, pg: PrivatePostgres, rd: Private
     pid = await asyncio.to_thread(api.kill_one_worker, prefer_client_port=journal.console_port)
     journal.fault("worker_killed", pid=pid, held_console=holder == pid)
     await at(plan.pg_crash)
+    # The next kill must take one worker of a full set, not the last one left: the killed worker
+    # is replaced first (later faults wait; the load runs until they are done).
+    await asyncio.to_thread(api.wait_for_workers)
+    journal.fault("worker_replaced")
     await asyncio.to_thread(pg.crash)
     journal.fault("pg_crashed")
     await asyncio.sleep(plan.pg_down_s / 3)

@@ -317,6 +317,13 @@ class Server:
                         return pid
         return None
 
+    def wait_for_workers(self, timeout: float = 60) -> None:
+        """Until uvicorn runs every worker again (it replaces a killed one within about a second,
+        but stays blind for up to its 30 s health-check timeout when the worker died while
+        answering a ping)."""
+        wait_until(f"{self.workers} running workers", lambda: len(self.worker_pids())
+                   >= (self.workers or 1), timeout, step=0.1)
+
     def kill_one_worker(self, prefer_client_port: int | None = None) -> int:
         """SIGKILL a worker: the one serving the console when it can be found (waits, up to 30 s,
         for uvicorn to have one running, as it may be replacing a worker killed before)."""
