@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import uuid
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -261,15 +262,14 @@ def shortlist_by_air(
     lats = np.fromiter((positions[u.id].lat for u in units), float, len(units))
     lngs = np.fromiter((positions[u.id].lng for u in units), float, len(units))
     dx = (lngs - lng) * math.cos(math.radians(lat))
-    d2 = dx * dx + (lats - lat) ** 2
-    keep = set(np.argpartition(d2, n - 1)[:n].tolist())
+    nearest_first = np.argsort(dx * dx + (lats - lat) ** 2, kind="stable").tolist()
+    keep = set(nearest_first[:n])
     if per_type:
-        by_type: dict[str, list[int]] = {}
-        for i in np.argsort(d2, kind="stable").tolist():
-            kind = getattr(units[i], "unit_type", None)
-            if kind is not None and len(by_type.setdefault(kind, [])) < per_type:
-                by_type[kind].append(i)
-        keep.update(i for found in by_type.values() for i in found)
+        taken: Counter[str] = Counter()
+        for i in nearest_first:
+            if taken[units[i].unit_type] < per_type:
+                taken[units[i].unit_type] += 1
+                keep.add(i)
     return [units[i] for i in sorted(keep)]
 
 

@@ -317,17 +317,18 @@ class Server:
                         return pid
         return None
 
-    def wait_for_workers(self, timeout: float = 60) -> None:
-        """Until uvicorn runs every worker again (it replaces a killed one within about a second,
-        but stays blind for up to its 30 s health-check timeout when the worker died while
-        answering a ping)."""
-        wait_until(f"{self.workers} running workers", lambda: len(self.worker_pids())
-                   >= (self.workers or 1), timeout, step=0.1)
+    def wait_for_workers(self, at_least: int | None = None, timeout: float = 60) -> None:
+        """Until uvicorn runs ``at_least`` workers (default: all) again. It replaces a killed one
+        within about a second, but stays blind for up to its 30 s health-check timeout when the
+        worker died while answering a ping."""
+        wanted = at_least or self.workers or 1
+        wait_until(f"{wanted} running workers", lambda: len(self.worker_pids()) >= wanted,
+                   timeout, step=0.1)
 
     def kill_one_worker(self, prefer_client_port: int | None = None) -> int:
-        """SIGKILL a worker: the one serving the console when it can be found (waits, up to 30 s,
-        for uvicorn to have one running, as it may be replacing a worker killed before)."""
-        wait_until("a running worker", lambda: bool(self.worker_pids()), 30, step=0.1)
+        """SIGKILL a worker: the one serving the console when it can be found (once uvicorn runs
+        one, as it may be replacing a worker killed before)."""
+        self.wait_for_workers(at_least=1)
         pid = self.holder_of(prefer_client_port) or self.worker_pids()[0]
         os.kill(pid, signal.SIGKILL)
         return pid
